@@ -1,0 +1,18 @@
+// The one exception type of the core: every rejected input (file, bitstream, model, image) throws it with a
+// message that says what is wrong, so the CLI and the browser can show it and exit cleanly.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace aec {
+
+struct Error : std::runtime_error {
+  explicit Error(const std::string& what) : std::runtime_error(what) {}
+};
+
+// Throws aec::Error(message) when the condition is false. Used for every check on outside data.
+inline void require(bool ok, const std::string& message) {
+  if (!ok) throw Error(message);
+}
+
+}  // namespace aec
