@@ -7,6 +7,7 @@
 // Encoding and decoding use integer arithmetic only (rANS, 32-bit state, 16-bit renormalisation), so a
 // bitstream decodes to the same symbols on every platform and compiler.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

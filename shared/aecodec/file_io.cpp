@@ -22,7 +22,7 @@ std::vector<uint8_t> read_file(const std::string& path, uint64_t max_bytes) {
   require(size >= 0, "cannot read '" + path + "' (not a regular file?)");
   require(uint64_t(size) <= max_bytes,
           "'" + path + "' is " + std::to_string(size) + " bytes, over the limit of " + std::to_string(max_bytes));
-  std::vector<uint8_t> bytes(size_t(size));
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
   in.seekg(0);
   if (size > 0) in.read(reinterpret_cast<char*>(bytes.data()), size);
   require(bool(in), "error reading '" + path + "'");
@@ -52,6 +52,13 @@ uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t seed) {
     h *= 0x100000001b3ull;
   }
   return h;
+}
+
+std::string hash_hex(uint64_t h) {
+  static const char* digits = "0123456789abcdef";
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) s[size_t(i)] = digits[h & 15];
+  return s;
 }
 
 uint32_t crc32(const uint8_t* data, size_t size) {

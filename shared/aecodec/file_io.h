@@ -18,6 +18,7 @@ inline void write_file_atomic(const std::string& path, const std::vector<uint8_t
 
 // 64-bit FNV-1a: the identity hash of models and entropy tables (not a security hash).
 uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t seed = 0xcbf29ce484222325ull);
+std::string hash_hex(uint64_t h);  // 16 lowercase hex digits
 // CRC-32 (IEEE 802.3, as zlib's crc32): the bitstream checksum.
 uint32_t crc32(const uint8_t* data, size_t size);
 

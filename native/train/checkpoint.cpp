@@ -1,0 +1,98 @@
+#include "checkpoint.h"
+
+#include <filesystem>
+#include <sstream>
+
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+
+namespace aect {
+
+std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
+
+std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, torch::optim::Optimizer* aux,
+                             const TrainState& state) {
+  torch::serialize::OutputArchive root, m, o, a;
+  model.save(m);
+  main.save(o);
+  root.write("model", m);
+  root.write("optimizer", o);
+  if (aux) {
+    aux->save(a);
+    root.write("aux_optimizer", a);
+  }
+  root.write("step", torch::tensor(state.step, torch::kLong));
+  root.write("images", torch::tensor(state.images, torch::kLong));
+  root.write("warmup_from", torch::tensor(state.warmup_from, torch::kLong));
+  root.write("nan_events", torch::tensor(int64_t(state.nan_events), torch::kLong));
+  root.write("lr_scale", torch::tensor(state.lr_scale, torch::kDouble));
+  root.write("wall_s", torch::tensor(state.wall_s, torch::kDouble));
+  root.write("cpu_s", torch::tensor(state.cpu_s, torch::kDouble));
+  std::ostringstream out;
+  root.save_to(out);
+  return out.str();
+}
+
+void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch::optim::Optimizer* main,
+                              torch::optim::Optimizer* aux, TrainState& state) {
+  torch::serialize::InputArchive root;
+  std::istringstream in(bytes);
+  const torch::Device device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  root.load_from(in, device);
+  torch::serialize::InputArchive m;
+  root.read("model", m);
+  model.load(m);
+  if (main) {
+    torch::serialize::InputArchive o;
+    root.read("optimizer", o);
+    main->load(o);
+  }
+  if (aux) {
+    torch::serialize::InputArchive a;
+    root.read("aux_optimizer", a);
+    aux->load(a);
+  }
+  torch::Tensor t;
+  root.read("step", t), state.step = t.item<int64_t>();
+  root.read("images", t), state.images = t.item<int64_t>();
+  root.read("warmup_from", t), state.warmup_from = t.item<int64_t>();
+  root.read("nan_events", t), state.nan_events = int(t.item<int64_t>());
+  root.read("lr_scale", t), state.lr_scale = t.item<double>();
+  root.read("wall_s", t), state.wall_s = t.item<double>();
+  root.read("cpu_s", t), state.cpu_s = t.item<double>();
+}
+
+void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,
+                     torch::optim::Optimizer* aux, const TrainState& state) {
+  const std::string bytes = checkpoint_bytes(model, main, aux, state);
+  aec::write_file_atomic(checkpoint_path(run_dir), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+bool load_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer* main,
+                     torch::optim::Optimizer* aux, TrainState& state) {
+  const std::string path = checkpoint_path(run_dir);
+  if (!std::filesystem::exists(path)) return false;
+  const std::vector<uint8_t> bytes = aec::read_file(path);
+  try {
+    restore_checkpoint_bytes(std::string(bytes.begin(), bytes.end()), model, main, aux, state);
+  } catch (const c10::Error& e) {
+    throw aec::Error("cannot read checkpoint " + path + ": " + e.what_without_backtrace());
+  }
+  return true;
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::json& j) {
+  const std::string text = j.dump(2) + "\n";
+  aec::write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+nlohmann::json read_json(const std::string& path) {
+  const std::vector<uint8_t> bytes = aec::read_file(path, 16u << 20);
+  try {
+    return nlohmann::json::parse(bytes.begin(), bytes.end());
+  } catch (const std::exception& e) {
+    throw aec::Error("cannot parse " + path + ": " + e.what());
+  }
+}
+
+}  // namespace aect

@@ -1,0 +1,39 @@
+// Run-directory state: config.json, checkpoint.pt (model + both optimizers + counters, written atomically:
+// serialised in memory, then aec::write_file_atomic's tmp + rename, so a kill mid-write leaves the previous
+// checkpoint intact and a leftover tmp is never read), valid.json (the latest validation numbers).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "models.h"
+
+namespace aect {
+
+struct TrainState {
+  int64_t step = 0;         // steps done
+  double lr_scale = 1.0;    // halved by each NaN/inf recovery
+  double wall_s = 0, cpu_s = 0;  // accumulated over every session of the run
+  int64_t images = 0;       // training crops seen
+  int64_t warmup_from = 0;  // step where the current lr warm-up began
+  int nan_events = 0;
+};
+
+std::string checkpoint_path(const std::string& run_dir);
+
+// Serialises model + optimizers + state; aux may be null (plain autoencoders).
+std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, torch::optim::Optimizer* aux,
+                             const TrainState& state);
+void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch::optim::Optimizer* main,
+                              torch::optim::Optimizer* aux, TrainState& state);
+
+void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,
+                     torch::optim::Optimizer* aux, const TrainState& state);
+// Loads checkpoint.pt; returns false when there is none. Optimizers may be null (export loads the model only).
+bool load_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer* main,
+                     torch::optim::Optimizer* aux, TrainState& state);
+
+void write_json_atomic(const std::string& path, const nlohmann::json& j);
+nlohmann::json read_json(const std::string& path);
+
+}  // namespace aect

@@ -1,0 +1,68 @@
+#include "config.h"
+
+namespace aect {
+
+void to_json(nlohmann::json& j, const TrainConfig& c) {
+  j = {{"arch", c.arch},
+       {"data", c.data},
+       {"valid", c.valid},
+       {"out", c.out},
+       {"init", c.init},
+       {"steps", c.steps},
+       {"minutes", c.minutes},
+       {"lambdas", c.lambdas},
+       {"crop", c.crop},
+       {"batch", c.batch},
+       {"lr", c.lr},
+       {"aux_lr", c.aux_lr},
+       {"clip", c.clip},
+       {"N", c.N},
+       {"M", c.M},
+       {"seed", c.seed},
+       {"threads", c.threads},
+       {"bf16", c.bf16},
+       {"channels_last", c.channels_last},
+       {"downscale_prob", c.downscale_prob},
+       {"valid_every", c.valid_every},
+       {"valid_max_images", c.valid_max_images},
+       {"checkpoint_minutes", c.checkpoint_minutes},
+       {"decay_start", c.decay_start},
+       {"decay_factor", c.decay_factor},
+       {"warmup_steps", c.warmup_steps},
+       {"log_every", c.log_every},
+       {"device", c.device}};
+}
+
+void from_json(const nlohmann::json& j, TrainConfig& c) {
+  TrainConfig d;
+  c.arch = j.value("arch", d.arch);
+  c.data = j.value("data", d.data);
+  c.valid = j.value("valid", d.valid);
+  c.out = j.value("out", d.out);
+  c.init = j.value("init", d.init);
+  c.steps = j.value("steps", d.steps);
+  c.minutes = j.value("minutes", d.minutes);
+  c.lambdas = j.value("lambdas", d.lambdas);
+  c.crop = j.value("crop", d.crop);
+  c.batch = j.value("batch", d.batch);
+  c.lr = j.value("lr", d.lr);
+  c.aux_lr = j.value("aux_lr", d.aux_lr);
+  c.clip = j.value("clip", d.clip);
+  c.N = j.value("N", d.N);
+  c.M = j.value("M", d.M);
+  c.seed = j.value("seed", d.seed);
+  c.threads = j.value("threads", d.threads);
+  c.bf16 = j.value("bf16", d.bf16);
+  c.channels_last = j.value("channels_last", d.channels_last);
+  c.downscale_prob = j.value("downscale_prob", d.downscale_prob);
+  c.valid_every = j.value("valid_every", d.valid_every);
+  c.valid_max_images = j.value("valid_max_images", d.valid_max_images);
+  c.checkpoint_minutes = j.value("checkpoint_minutes", d.checkpoint_minutes);
+  c.decay_start = j.value("decay_start", d.decay_start);
+  c.decay_factor = j.value("decay_factor", d.decay_factor);
+  c.warmup_steps = j.value("warmup_steps", d.warmup_steps);
+  c.log_every = j.value("log_every", d.log_every);
+  c.device = j.value("device", d.device);
+}
+
+}  // namespace aect

@@ -1,0 +1,57 @@
+// The trainer's configuration: what `aecodec-train train` parses, what a run directory records (config.json),
+// and what the exported model document's "training" section reports. No LibTorch here.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace aect {
+
+struct TrainConfig {
+  std::string arch = "factorized";  // fc | conv | vae | factorized | family
+  std::string data, valid, out;     // image folders; run directory
+  std::string init;                 // warm start from a model file (weights only) when there is no run dir
+  int64_t steps = 0;                // stop after this many steps (0: use minutes)
+  double minutes = 0;               // stop after this much wall time (0: use steps)
+  std::vector<double> lambdas{0.0130};  // one per quality; more than one = variable rate with gain units
+  int crop = 128, batch = 8;
+  double lr = 1e-4, aux_lr = 1e-3, clip = 1.0;
+  int N = 128, M = 192;
+  uint64_t seed = 1;
+  int threads = 0;  // 0 = hardware threads
+  bool bf16 = false, channels_last = false;
+  double downscale_prob = 0;     // chance that a crop is taken from the 2x box-downscaled image
+  int valid_every = 500;         // steps between validations
+  int valid_max_images = 0;      // 0 = all
+  double checkpoint_minutes = 5;
+  double decay_start = 0.8, decay_factor = 0.1;  // lr *= decay_factor once progress passes decay_start
+  int warmup_steps = 0;          // linear lr warm-up (set automatically when warm-starting from --init)
+  int log_every = 10;
+  std::string device;            // "" = cuda when available, else cpu
+  int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)
+
+  int qualities() const { return int(lambdas.size()); }
+};
+
+void to_json(nlohmann::json& j, const TrainConfig& c);
+void from_json(const nlohmann::json& j, TrainConfig& c);
+
+struct ExportOptions {
+  std::string run, out, name, description;
+  int quality = -1;                 // -1: every quality (one file each when there are several)
+  double ae_psnr_drop = 0.1;        // plain autoencoders: largest quantiser step costing at most this (dB)
+};
+
+struct BenchOptions {
+  std::string arch = "factorized";
+  int N = 128, M = 192, crop = 128, batch = 8, steps = 10, warmup = 2, threads = 0;
+  bool fp32 = true, bf16 = true;
+};
+
+int run_train(const TrainConfig& cfg, bool resume);
+int run_export(const ExportOptions& opt);
+int run_bench(const BenchOptions& opt);
+
+}  // namespace aect

@@ -1,0 +1,227 @@
+#include "export.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "aecodec/entropy.h"
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+
+namespace aect {
+
+namespace fs = std::filesystem;
+
+std::string hex16(uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", (unsigned long long)h);
+  return buf;
+}
+
+void put_entropy_tables(aec::ModelFile& file, const std::vector<std::vector<double>>& pmf,
+                        const std::vector<double>& tail, const std::vector<int>& offset) {
+  const int64_t C = int64_t(pmf.size());
+  std::vector<std::vector<uint32_t>> cdfs;
+  size_t L = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    cdfs.push_back(aec::pmf_to_cdf(pmf[size_t(c)], tail[size_t(c)], aec::kCdfPrecision));
+    L = std::max(L, cdfs.back().size());
+  }
+  std::vector<int32_t> cdf(size_t(C) * L, 0), length(static_cast<size_t>(C)), off(offset.begin(), offset.end());
+  for (int64_t c = 0; c < C; ++c) {
+    std::copy(cdfs[size_t(c)].begin(), cdfs[size_t(c)].end(), cdf.begin() + size_t(c) * L);
+    length[size_t(c)] = int32_t(cdfs[size_t(c)].size());
+  }
+  file.put_ints("entropy.cdf", {C, int64_t(L)}, cdf.data());
+  file.put_ints("entropy.cdf_length", {C}, length.data());
+  file.put_ints("entropy.offset", {C}, off.data());
+}
+
+namespace {
+
+struct Quantizer {
+  std::vector<float> step, offset;
+  std::vector<std::vector<double>> pmf;
+  std::vector<double> tail;
+  std::vector<int> table_offset;
+  nlohmann::json fit;  // how it was chosen
+};
+
+// Plain autoencoders: per-channel offset = mean of y, step = k * std(y) with the largest k (halving from 1)
+// whose reconstruction PSNR drop on sample crops stays within max_drop dB; tables = smoothed histograms of q.
+Quantizer fit_quantizer(LoadedRun& run, double max_drop) {
+  torch::NoGradGuard ng;
+  CodecImpl& model = *run.model;
+  const std::string dir = !run.cfg.valid.empty() && fs::is_directory(run.cfg.valid) ? run.cfg.valid : run.cfg.data;
+  const ImageSet set = load_images(dir, false, 64);
+  BatchSpec spec;
+  const int fixed = model.fixed_size();
+  int smallest = 1 << 30;
+  for (const auto& im : set.images) smallest = std::min({smallest, im.width, im.height});
+  spec.crop = fixed ? fixed : std::max(model.stride(), std::min(128, smallest) / model.stride() * model.stride());
+  spec.batch = fixed ? 256 : 16;
+  std::vector<float> b = make_batch(set, spec, 12345, 0);
+  const torch::Device device = model.parameters()[0].device();
+  torch::Tensor x = torch::from_blob(b.data(), {spec.batch, 3, spec.crop, spec.crop}, torch::kFloat).to(device);
+  Member m = model.members()[0];
+  torch::Tensor y = model.encode(x, 0, "").to(torch::kFloat);
+  const int64_t C = y.size(1);
+  torch::Tensor flat = y.transpose(0, 1).reshape({C, -1});
+  torch::Tensor mean = flat.mean(1), std = flat.std(1).clamp_min(1e-6);
+  auto psnr_of_latent = [&](const torch::Tensor& z) {
+    torch::Tensor xh = m.dec->forward(z).to(torch::kFloat);
+    return psnr_of(sq_err_8bit(xh, x, spec.crop, spec.crop), x.numel());
+  };
+  const double base = psnr_of_latent(y);
+  auto quantise = [&](double k) {
+    torch::Tensor s = (std * k).view({1, C, 1, 1}), o = mean.view({1, C, 1, 1});
+    return torch::round((y - o) / s) * s + o;
+  };
+  double k = 1.0;
+  double drop = base - psnr_of_latent(quantise(k));
+  while (drop > max_drop && k > 1.0 / 4096) {
+    k *= 0.5;
+    drop = base - psnr_of_latent(quantise(k));
+  }
+  Quantizer qz;
+  qz.step = to_floats(std * k);
+  qz.offset = to_floats(mean);
+  torch::Tensor q = torch::round((flat - mean.view({C, 1})) / (std * k).view({C, 1})).to(torch::kLong).cpu();
+  for (int64_t c = 0; c < C; ++c) {
+    torch::Tensor qc = q[c];
+    const int64_t lo = std::max<int64_t>(qc.min().item<int64_t>() - 2, -2048);
+    const int64_t hi = std::min<int64_t>(qc.max().item<int64_t>() + 2, 2047);
+    torch::Tensor counts = torch::bincount(qc.clamp(lo, hi) - lo, {}, hi - lo + 1).to(torch::kDouble);
+    counts = counts.contiguous();
+    const auto ca = counts.accessor<double, 1>();
+    std::vector<double> pmf(static_cast<size_t>(hi - lo + 1));
+    const double total = counts.sum().item<double>() + 0.5 * double(pmf.size()) + 1.0;
+    for (size_t i = 0; i < pmf.size(); ++i) pmf[i] = (ca[int64_t(i)] + 0.5) / total;
+    qz.pmf.push_back(std::move(pmf));
+    qz.tail.push_back(1.0 / total);
+    qz.table_offset.push_back(int(lo));
+  }
+  qz.fit = {{"samples", spec.batch}, {"crop", spec.crop}, {"step_over_std", k},
+            {"psnr_unquantised", base}, {"psnr_drop", drop}, {"from", dir}};
+  return qz;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run, const std::string& base_name,
+                                                                  const ExportOptions& opt) {
+  CodecImpl& model = *run.model;
+  model.eval();
+  const TrainConfig& cfg = run.cfg;
+  const int C = model.latent_channels;
+  std::vector<std::pair<std::string, aec::ModelFile>> out;
+
+  Quantizer qz;
+  if (model.rate_distortion()) {
+    EntropyTables t = model.eb->tabulate();
+    qz.pmf = std::move(t.pmf), qz.tail = std::move(t.tail), qz.table_offset = std::move(t.offset);
+    qz.step.assign(size_t(C), 1.0f);
+    qz.offset = to_floats(model.eb->medians());
+  } else {
+    qz = fit_quantizer(run, opt.ae_psnr_drop);
+  }
+
+  std::vector<Member> members = model.members();
+  const int Q = model.qualities();
+  // A family's id: derived from the run's shared entropy tables, identical for every member.
+  std::string family_id;
+  if (members.size() > 1) {
+    aec::ModelFile probe;
+    put_entropy_tables(probe, qz.pmf, qz.tail, qz.table_offset);
+    family_id = "fam-" + hex16(probe.content_hash());
+  }
+  for (const Member& mem : members) {
+    for (int q = 0; q < Q; ++q) {
+      if (opt.quality >= 0 && q != opt.quality) continue;
+      std::string name = base_name;
+      if (!mem.role.empty()) name += "-" + mem.role;
+      if (Q > 1) name += "-q" + std::to_string(q + 1);
+      aec::ModelFile f;
+      nlohmann::json enc = nlohmann::json::array(), dec = nlohmann::json::array();
+      const std::vector<float> g = model.gain_of(q), ig = model.inv_gain_of(q);
+      mem.enc->export_to(f, enc, g.empty() ? nullptr : &g, nullptr);
+      for (const auto& l : mem.enc_suffix) enc.push_back(l);
+      mem.dec->export_to(f, dec, nullptr, ig.empty() ? nullptr : &ig);
+      f.put_floats("latent.step", {C}, qz.step.data());
+      f.put_floats("latent.offset", {C}, qz.offset.data());
+      put_entropy_tables(f, qz.pmf, qz.tail, qz.table_offset);
+
+      nlohmann::json& d = f.meta;
+      d["format"] = aec::ModelFile::kFormat;
+      d["format_version"] = aec::ModelFile::kFormatVersion;
+      d["name"] = name;
+      d["arch"] = cfg.arch == "family" ? "factorized" : cfg.arch;
+      d["description"] = !opt.description.empty() ? opt.description
+                                                   : cfg.arch + " model trained by aecodec-train (" +
+                                                         std::to_string(run.state.step) + " steps, lambda " +
+                                                         std::to_string(cfg.lambdas[size_t(q)]) + ")";
+      const int fixed = model.fixed_size();
+      d["input"] = {{"channels", 3}, {"stride", mem.stride}, {"size", nullptr}};
+      if (fixed) d["input"]["size"] = {fixed, fixed};
+      d["latent"] = {{"channels", C}};
+      if (!family_id.empty()) d["family"] = {{"id", family_id}, {"role", mem.role}, {"stride", mem.stride}};
+      d["encoder"] = enc;
+      d["decoder"] = dec;
+      d["quantizer"] = {{"kind", "uniform"}};
+      if (!model.rate_distortion()) d["quantizer"]["fit"] = qz.fit;
+      d["entropy"] = {{"kind", "factorized"}, {"precision", aec::kCdfPrecision}};
+      d["training"] = {{"trainer", "aecodec-train"},
+                       {"arch", cfg.arch},
+                       {"data", cfg.data},
+                       {"valid", cfg.valid},
+                       {"seed", cfg.seed},
+                       {"steps", run.state.step},
+                       {"images_seen", run.state.images},
+                       {"lambda", cfg.lambdas[size_t(q)]},
+                       {"lambdas", cfg.lambdas},
+                       {"quality", q + 1},
+                       {"crop", cfg.crop},
+                       {"batch", cfg.batch},
+                       {"lr", cfg.lr},
+                       {"N", cfg.N},
+                       {"M", cfg.M},
+                       {"bf16", cfg.bf16},
+                       {"init", cfg.init},
+                       {"nan_events", run.state.nan_events},
+                       {"wall_hours", run.state.wall_s / 3600},
+                       {"cpu_seconds", run.state.cpu_s},
+                       {"cpu_hours", run.state.cpu_s / 3600}};
+      nlohmann::json scores = nlohmann::json::object();
+      if (run.valid.is_object()) {
+        scores = Q > 1 && run.valid.contains("q" + std::to_string(q + 1)) ? run.valid["q" + std::to_string(q + 1)]
+                                                                          : run.valid;
+        scores["valid_set"] = cfg.valid;
+        scores["step"] = run.valid.value("step", int64_t(0));
+        scores["source"] = "trainer validation (ideal bits of the rounded latent under the learned prior)";
+      }
+      d["scores"] = scores;
+      d["id"] = hex16(f.content_hash());
+      out.emplace_back(name, std::move(f));
+    }
+  }
+  return out;
+}
+
+int run_export(const ExportOptions& opt) {
+  aec::require(!opt.run.empty() && !opt.out.empty(), "export: --run and --out are required");
+  LoadedRun run = load_run(opt.run, torch::kCPU);
+  fs::path out(opt.out);
+  const std::string base = opt.name.empty() ? out.stem().string() : opt.name;
+  const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  if (!dir.empty()) fs::create_directories(dir);
+  auto files = export_models(run, base, opt);
+  for (auto& [name, f] : files) {
+    const std::string path = files.size() == 1 ? out.string() : (dir / (name + ".aem")).string();
+    f.write(path);
+    std::fprintf(stderr, "wrote %s (%s, id %s)\n", path.c_str(), name.c_str(), f.meta["id"].get<std::string>().c_str());
+  }
+  return 0;
+}
+
+}  // namespace aect

@@ -1,0 +1,226 @@
+#include "layer_stack.h"
+
+#include "aecodec/error.h"
+
+namespace aect {
+
+LayerStackImpl::Entry& LayerStackImpl::add(const std::string& op) {
+  Entry e;
+  e.op = op;
+  e.index = int(entries_.size());
+  entries_.push_back(std::move(e));
+  return entries_.back();
+}
+
+void LayerStackImpl::conv(int in, int out, int kernel, int stride) {
+  Entry& e = add("conv2d");
+  e.in = in, e.out = out, e.kernel = kernel, e.stride = stride;
+  e.conv = register_module(std::to_string(e.index),
+                           torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
+}
+
+void LayerStackImpl::deconv(int in, int out, int kernel, int stride) {
+  Entry& e = add("conv_transpose2d");
+  e.in = in, e.out = out, e.kernel = kernel, e.stride = stride;
+  e.deconv = register_module(std::to_string(e.index),
+                             torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, kernel)
+                                                            .stride(stride)
+                                                            .padding(kernel / 2)
+                                                            .output_padding(stride - 1)));
+}
+
+void LayerStackImpl::gdn(int channels, bool inverse) {
+  Entry& e = add("gdn");
+  e.in = e.out = channels;
+  e.gdn = register_module(std::to_string(e.index), GDN(channels, inverse));
+}
+
+void LayerStackImpl::linear(int in, int out) {
+  Entry& e = add("linear");
+  e.in = in, e.out = out;
+  e.linear = register_module(std::to_string(e.index), torch::nn::Linear(in, out));
+}
+
+void LayerStackImpl::reshape(int c, int h, int w) {
+  Entry& e = add("reshape");
+  e.shape[0] = c, e.shape[1] = h, e.shape[2] = w;
+}
+
+void LayerStackImpl::slice_channels(int begin, int end) {
+  Entry& e = add("slice_channels");
+  e.begin = begin, e.end = end;
+}
+
+void LayerStackImpl::relu() { add("relu"); }
+void LayerStackImpl::leaky_relu(double slope) { add("leaky_relu").slope = slope; }
+void LayerStackImpl::sigmoid() { add("sigmoid"); }
+void LayerStackImpl::tanh() { add("tanh"); }
+
+torch::Tensor LayerStackImpl::forward(torch::Tensor x) {
+  for (Entry& e : entries_) {
+    if (e.op == "conv2d") {
+      x = e.conv->forward(x);
+    } else if (e.op == "conv_transpose2d") {
+      x = e.deconv->forward(x);
+    } else if (e.op == "gdn") {
+      x = e.gdn->forward(x);
+    } else if (e.op == "linear") {
+      x = e.linear->forward(x.flatten(1)).view({x.size(0), e.out, 1, 1});
+    } else if (e.op == "reshape") {
+      x = x.reshape({x.size(0), e.shape[0], e.shape[1], e.shape[2]});
+    } else if (e.op == "slice_channels") {
+      x = x.narrow(1, e.begin, e.end - e.begin);
+    } else if (e.op == "relu") {
+      x = torch::relu(x);
+    } else if (e.op == "leaky_relu") {
+      x = torch::leaky_relu(x, e.slope);
+    } else if (e.op == "sigmoid") {
+      x = torch::sigmoid(x);
+    } else if (e.op == "tanh") {
+      x = torch::tanh(x);
+    }
+  }
+  return x;
+}
+
+namespace {
+
+std::vector<int64_t> shape_of(const torch::Tensor& t) { return std::vector<int64_t>(t.sizes().begin(), t.sizes().end()); }
+
+void put(aec::ModelFile& f, const std::string& name, const torch::Tensor& t) {
+  torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  f.put_floats(name, shape_of(c), c.data_ptr<float>());
+}
+
+torch::Tensor scale_vec(const std::vector<float>& s) {
+  return torch::from_blob(const_cast<float*>(s.data()), {int64_t(s.size())}, torch::kFloat).clone();
+}
+
+}  // namespace
+
+void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list, const std::vector<float>* out_scale,
+                               const std::vector<float>* in_scale) const {
+  int first_weighted = -1, last_weighted = -1;
+  for (const Entry& e : entries_)
+    if (e.op == "conv2d" || e.op == "conv_transpose2d" || e.op == "linear") {
+      if (first_weighted < 0) first_weighted = e.index;
+      last_weighted = e.index;
+    }
+  for (const Entry& e : entries_) {
+    nlohmann::json l = {{"op", e.op}};
+    const std::string name = name_of(e);
+    torch::Tensor w, b;
+    if (e.op == "conv2d" || e.op == "conv_transpose2d") {
+      const bool tr = e.op == "conv_transpose2d";
+      l["name"] = name;
+      l["in"] = e.in, l["out"] = e.out, l["kernel"] = e.kernel, l["stride"] = e.stride, l["padding"] = e.kernel / 2;
+      if (tr) l["output_padding"] = e.stride - 1;
+      w = (tr ? e.deconv->weight : e.conv->weight).detach().to(torch::kCPU, torch::kFloat).clone();
+      b = (tr ? e.deconv->bias : e.conv->bias).detach().to(torch::kCPU, torch::kFloat).clone();
+      // Output channels are dim 0 of a conv weight, dim 1 of a transposed one; inputs the other.
+      const int64_t out_dim = tr ? 1 : 0, in_dim = tr ? 0 : 1;
+      if (out_scale && e.index == last_weighted) {
+        torch::Tensor s = scale_vec(*out_scale);
+        std::vector<int64_t> v{1, 1, 1, 1};
+        v[size_t(out_dim)] = -1;
+        w = w * s.view(v);
+        b = b * s;
+      }
+      if (in_scale && e.index == first_weighted) {
+        std::vector<int64_t> v{1, 1, 1, 1};
+        v[size_t(in_dim)] = -1;
+        w = w * scale_vec(*in_scale).view(v);
+      }
+    } else if (e.op == "linear") {
+      l["name"] = name, l["in"] = e.in, l["out"] = e.out;
+      w = e.linear->weight.detach().to(torch::kCPU, torch::kFloat).clone();
+      b = e.linear->bias.detach().to(torch::kCPU, torch::kFloat).clone();
+      if (out_scale && e.index == last_weighted) {
+        torch::Tensor s = scale_vec(*out_scale);
+        w = w * s.view({-1, 1});
+        b = b * s;
+      }
+      if (in_scale && e.index == first_weighted) w = w * scale_vec(*in_scale).view({1, -1});
+    } else if (e.op == "gdn") {
+      l["name"] = name, l["channels"] = e.in, l["inverse"] = e.gdn->inverse();
+      put(file, name + ".beta", e.gdn->effective_beta());
+      put(file, name + ".gamma", e.gdn->effective_gamma());
+    } else if (e.op == "reshape") {
+      l["shape"] = {e.shape[0], e.shape[1], e.shape[2]};
+    } else if (e.op == "slice_channels") {
+      l["begin"] = e.begin, l["end"] = e.end;
+    } else if (e.op == "leaky_relu") {
+      l["slope"] = e.slope;
+    }
+    if (w.defined()) {
+      put(file, name + ".weight", w);
+      put(file, name + ".bias", b);
+    }
+    list.push_back(l);
+  }
+}
+
+int LayerStackImpl::load_from(const aec::ModelFile& file) {
+  torch::NoGradGuard ng;
+  int loaded = 0;
+  auto load = [&](torch::Tensor& dst, const std::string& name) {
+    std::vector<int64_t> shape(dst.sizes().begin(), dst.sizes().end());
+    std::vector<float> v = file.floats(name, shape);
+    dst.copy_(torch::from_blob(v.data(), dst.sizes(), torch::kFloat).to(dst.device()));
+  };
+  for (Entry& e : entries_) {
+    const std::string name = name_of(e);
+    if (!file.has(name + ".weight") && !file.has(name + ".beta")) continue;
+    if (e.op == "conv2d") {
+      load(e.conv->weight, name + ".weight"), load(e.conv->bias, name + ".bias");
+    } else if (e.op == "conv_transpose2d") {
+      load(e.deconv->weight, name + ".weight"), load(e.deconv->bias, name + ".bias");
+    } else if (e.op == "linear") {
+      load(e.linear->weight, name + ".weight"), load(e.linear->bias, name + ".bias");
+    } else if (e.op == "gdn") {
+      torch::Tensor beta = torch::empty({e.in}), gamma = torch::empty({e.in, e.in});
+      load(beta, name + ".beta"), load(gamma, name + ".gamma");
+      e.gdn->set_effective(beta.to(e.gdn->parameters()[0].device()), gamma.to(e.gdn->parameters()[0].device()));
+    } else {
+      continue;
+    }
+    ++loaded;
+  }
+  return loaded;
+}
+
+double LayerStackImpl::macs(int& c, int& h, int& w) const {
+  double total = 0;
+  for (const Entry& e : entries_) {
+    if (e.op == "conv2d") {
+      h = (h + 2 * (e.kernel / 2) - e.kernel) / e.stride + 1;
+      w = (w + 2 * (e.kernel / 2) - e.kernel) / e.stride + 1;
+      c = e.out;
+      total += double(h) * w * e.out * e.in * e.kernel * e.kernel;
+    } else if (e.op == "conv_transpose2d") {
+      total += double(h) * w * e.out * e.in * e.kernel * e.kernel;
+      h = (h - 1) * e.stride - 2 * (e.kernel / 2) + e.kernel + e.stride - 1;
+      w = (w - 1) * e.stride - 2 * (e.kernel / 2) + e.kernel + e.stride - 1;
+      c = e.out;
+    } else if (e.op == "gdn") {
+      total += double(h) * w * c * c;
+    } else if (e.op == "linear") {
+      total += double(e.in) * e.out;
+      c = e.out, h = 1, w = 1;
+    } else if (e.op == "reshape") {
+      c = e.shape[0], h = e.shape[1], w = e.shape[2];
+    } else if (e.op == "slice_channels") {
+      c = e.end - e.begin;
+    }
+  }
+  return total;
+}
+
+int LayerStackImpl::stride() const {
+  int s = 1;
+  for (const Entry& e : entries_)
+    if (e.op == "conv2d" || e.op == "conv_transpose2d") s *= e.stride;
+  return s;
+}
+
+}  // namespace aect

@@ -1,0 +1,66 @@
+// A network as an ordered list of the model file's layer ops (docs/model-format.md): the same list runs the
+// LibTorch forward pass and writes the exported "encoder"/"decoder" layer lists and tensors, so training and
+// the core compute the same function by construction.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "aecodec/model_file.h"
+#include "gdn.h"
+
+namespace aect {
+
+class LayerStackImpl : public torch::nn::Module {
+ public:
+  // `file_prefix` names the layers in the model file ("g_a" -> tensors "g_a.0.weight", ...).
+  explicit LayerStackImpl(std::string file_prefix) : prefix_(std::move(file_prefix)) {}
+
+  // Builders (call in the owner's constructor). Convolutions use padding k/2; transposed ones output_padding
+  // stride-1, so each stage scales the size by exactly its stride.
+  void conv(int in, int out, int kernel, int stride);
+  void deconv(int in, int out, int kernel, int stride);
+  void gdn(int channels, bool inverse);
+  void linear(int in, int out);
+  void reshape(int c, int h, int w);
+  void slice_channels(int begin, int end);
+  void relu();
+  void leaky_relu(double slope);
+  void sigmoid();
+  void tanh();
+
+  torch::Tensor forward(torch::Tensor x);
+
+  // Appends this stack's layers to `list` and their tensors to `file`. `out_scale` multiplies the output
+  // channels of the last weighted layer (weights and bias), `in_scale` the input channels of the first
+  // weighted layer: how per-channel gains fold into the exported weights.
+  void export_to(aec::ModelFile& file, nlohmann::json& list, const std::vector<float>* out_scale = nullptr,
+                 const std::vector<float>* in_scale = nullptr) const;
+  // Copies the weights of the same-named layers from a model file (warm start); returns how many layers.
+  int load_from(const aec::ModelFile& file);
+  // Multiply-accumulates of one forward pass on a [c, h, w] input; updates c, h, w to the output shape.
+  double macs(int& c, int& h, int& w) const;
+  int stride() const;  // total downscaling (encoder) or upscaling (decoder) factor
+
+ private:
+  struct Entry {
+    std::string op;
+    int index = 0;
+    int in = 0, out = 0, kernel = 0, stride = 1;
+    double slope = 0;
+    int shape[3] = {0, 0, 0};
+    int begin = 0, end = 0;
+    torch::nn::Conv2d conv{nullptr};
+    torch::nn::ConvTranspose2d deconv{nullptr};
+    torch::nn::Linear linear{nullptr};
+    GDN gdn{nullptr};
+  };
+  Entry& add(const std::string& op);
+  std::string name_of(const Entry& e) const { return prefix_ + "." + std::to_string(e.index); }
+  std::string prefix_;
+  std::vector<Entry> entries_;
+};
+TORCH_MODULE(LayerStack);
+
+}  // namespace aect

@@ -1,0 +1,114 @@
+// aecodec-train: train, export and benchmark the aecodec model architectures (see native/train/STATUS.md).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <sstream>
+
+#include "config.h"
+
+namespace {
+
+std::vector<double> parse_list(const std::string& s) {
+  std::vector<double> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(std::stod(item));
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"aecodec-train: train, export and benchmark aecodec models"};
+  app.require_subcommand(1);
+
+  aect::TrainConfig cfg;
+  bool resume = false;
+  double lambda = 0;
+  std::string lambdas;
+  CLI::App* train = app.add_subcommand("train", "train a model into a run directory");
+  train->add_option("--arch", cfg.arch, "fc | conv | vae | factorized | family")->capture_default_str();
+  train->add_option("--data", cfg.data, "folder of training images (searched recursively)");
+  train->add_option("--valid", cfg.valid, "folder of validation images");
+  train->add_option("--out", cfg.out, "run directory (checkpoint.pt, config.json, log.csv, valid.json)")->required();
+  train->add_option("--init", cfg.init, "warm start from a model file's weights (with lr warm-up)");
+  train->add_option("--steps", cfg.steps, "stop after this many steps in total");
+  train->add_option("--minutes", cfg.minutes, "stop after this many minutes of training in total");
+  train->add_option("--lambda", lambda, "rate-distortion trade-off (loss = lambda*255^2*MSE + bpp)");
+  train->add_option("--lambdas", lambdas, "comma-separated lambdas: one variable-rate network with gain units");
+  train->add_option("--crop", cfg.crop)->capture_default_str();
+  train->add_option("--batch", cfg.batch)->capture_default_str();
+  train->add_option("--lr", cfg.lr)->capture_default_str();
+  train->add_option("--aux-lr", cfg.aux_lr)->capture_default_str();
+  train->add_option("--clip", cfg.clip, "gradient norm clip (0: off)")->capture_default_str();
+  cfg.N = 0, cfg.M = 0;
+  train->add_option("--N", cfg.N, "hidden channels (default 128; fc: 1024)");
+  train->add_option("--M", cfg.M, "latent channels (default 192; fc: 256)");
+  train->add_option("--seed", cfg.seed)->capture_default_str();
+  train->add_flag("--resume", resume, "continue the run in --out exactly (model, optimizer, step)");
+  train->add_option("--threads", cfg.threads, "CPU threads (0: all hardware threads)");
+  train->add_flag("--bf16", cfg.bf16, "bf16 autocast (CPU with AVX512-BF16) / fp16 on CUDA");
+  train->add_flag("--channels-last", cfg.channels_last, "channels-last memory format");
+  train->add_option("--downscale-prob", cfg.downscale_prob, "chance a crop comes from the 2x-downscaled image");
+  train->add_option("--valid-every", cfg.valid_every)->capture_default_str();
+  train->add_option("--valid-max-images", cfg.valid_max_images, "0: all");
+  train->add_option("--checkpoint-minutes", cfg.checkpoint_minutes)->capture_default_str();
+  train->add_option("--decay-start", cfg.decay_start, "progress fraction where lr drops")->capture_default_str();
+  train->add_option("--decay-factor", cfg.decay_factor)->capture_default_str();
+  train->add_option("--warmup-steps", cfg.warmup_steps);
+  train->add_option("--log-every", cfg.log_every)->capture_default_str();
+  train->add_option("--device", cfg.device, "cpu | cuda (default: cuda when available)");
+
+  aect::ExportOptions ex;
+  CLI::App* exp = app.add_subcommand("export", "write a run's model file(s)");
+  exp->add_option("--run", ex.run, "run directory")->required();
+  exp->add_option("--out", ex.out,
+                  "model file; variable-rate runs write NAME-q1.aem... and families NAME-high/medium.aem beside it")
+      ->required();
+  exp->add_option("--name", ex.name, "model name (default: the file name's stem)");
+  exp->add_option("--description", ex.description);
+  int quality = 0;
+  exp->add_option("--quality", quality, "export only this quality (1-based)");
+  exp->add_option("--ae-psnr-drop", ex.ae_psnr_drop, "plain autoencoders: quantiser PSNR cost (dB)")
+      ->capture_default_str();
+
+  aect::BenchOptions bo;
+  bool only_fp32 = false, only_bf16 = false;
+  CLI::App* bench = app.add_subcommand("bench", "ms per training step, pixels/s, GFLOP/s");
+  bench->add_option("--arch", bo.arch)->capture_default_str();
+  bench->add_option("--N", bo.N)->capture_default_str();
+  bench->add_option("--M", bo.M)->capture_default_str();
+  bench->add_option("--crop", bo.crop)->capture_default_str();
+  bench->add_option("--batch", bo.batch)->capture_default_str();
+  bench->add_option("--steps", bo.steps)->capture_default_str();
+  bench->add_option("--warmup", bo.warmup)->capture_default_str();
+  bench->add_option("--threads", bo.threads);
+  bench->add_flag("--fp32-only", only_fp32);
+  bench->add_flag("--bf16-only", only_bf16);
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*train) {
+      if (!lambdas.empty())
+        cfg.lambdas = parse_list(lambdas);
+      else if (lambda > 0)
+        cfg.lambdas = {lambda};
+      return aect::run_train(cfg, resume);
+    }
+    if (*exp) {
+      ex.quality = quality - 1;
+      return aect::run_export(ex);
+    }
+    if (*bench) {
+      bo.fp32 = !only_bf16, bo.bf16 = !only_fp32;
+      return aect::run_bench(bo);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aecodec-train: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

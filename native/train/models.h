@@ -1,0 +1,74 @@
+// The trainable architectures behind one interface: fc, conv, vae (plain autoencoders, quantiser fitted at
+// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors) and
+// family (two factorized members, strides 32 and 16, sharing one entropy model and latent grid).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "entropy_bottleneck.h"
+#include "layer_stack.h"
+
+namespace aect {
+
+struct StepOut {
+  torch::Tensor loss;     // scalar to minimise
+  torch::Tensor bpp;      // scalar (undefined for plain autoencoders)
+  torch::Tensor mse;      // scalar, [0,1] units, of the primary path
+};
+
+struct EvalOut {
+  double bits = 0;                        // ideal code length of the rounded latent (RD models; 0 otherwise)
+  double sq_err = 0;                      // sum of squared 8-bit errors of the primary path over the original region
+  int64_t samples = 0;                    // number of RGB samples in sq_err
+  std::map<std::string, double> psnr;     // extra paths (family: "cross_h2m", "bicubic_m2h", ...)
+};
+
+// One exportable encoder/decoder pair (the family has two).
+struct Member {
+  std::string role;  // "" for single models; "high" / "medium"
+  int stride = 1;
+  LayerStack enc{nullptr}, dec{nullptr};
+  nlohmann::json enc_suffix = nlohmann::json::array();  // export-only layers after the encoder (VAE slice)
+};
+
+class CodecImpl : public torch::nn::Module {
+ public:
+  virtual ~CodecImpl() = default;
+  virtual std::string arch() const = 0;
+  virtual bool rate_distortion() const { return eb.get() != nullptr; }
+  virtual int stride() const = 0;        // crops must be a multiple (the largest member's stride)
+  virtual int fixed_size() const { return 0; }  // fc: 32
+  // Forward + loss on a training batch x [B,3,H,W] in [0,1] for `quality` (index into the lambdas).
+  virtual StepOut train_step(const torch::Tensor& x, int quality, double lambda) = 0;
+  // Evaluation-mode pass on one image x [1,3,H,W] padded to stride(); h, w: the original size.
+  virtual EvalOut evaluate(const torch::Tensor& x, int h, int w, int quality) = 0;
+  virtual std::vector<Member> members() = 0;
+  // The latent y of the primary member's encoder before quantisation, gains applied ([1,C,h,w]).
+  virtual torch::Tensor encode(const torch::Tensor& x, int quality, const std::string& role = "") = 0;
+
+  torch::Tensor aux_loss() { return eb ? eb->aux_loss() : torch::Tensor(); }
+  std::vector<torch::Tensor> aux_parameters();
+  std::vector<torch::Tensor> main_parameters();
+  int qualities() const { return gain.defined() ? int(gain.size(0)) : 1; }
+  std::vector<float> gain_of(int quality) const;      // empty when the model has no gains
+  std::vector<float> inv_gain_of(int quality) const;
+
+  EntropyBottleneck eb{nullptr};
+  torch::Tensor gain, inv_gain;  // [Q, M] when variable-rate
+  int latent_channels = 0;
+};
+
+std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg);
+// Default N/M for an arch when the command line leaves them at 0.
+void default_sizes(const std::string& arch, int& N, int& M);
+
+// Sum of squared 8-bit errors between x_hat (clamped, rounded to 8 bits) and x over [0,h) x [0,w).
+double sq_err_8bit(const torch::Tensor& x_hat, const torch::Tensor& x, int h, int w);
+inline double psnr_of(double sq_err, int64_t samples) {
+  return samples > 0 && sq_err > 0 ? 10.0 * std::log10(255.0 * 255.0 * double(samples) / sq_err) : 99.0;
+}
+
+}  // namespace aect

@@ -1,0 +1,299 @@
+// rANS entropy coder for integer latents.
+//
+// Coder design (after ryg_rans' "rans_word"): the state x is a uint32_t kept in [kRansL, kRansL << 16) with
+// kRansL = 2^16, and renormalisation moves exactly one 16-bit word per step. Symbol frequencies use at most
+// 16 bits of precision, so every intermediate value fits in 32 bits and encode/decode use integer arithmetic
+// only: the same bytes decode to the same values on every compiler and platform (wasm32 included).
+//
+// Stream layout: the encoder's final state as 4 little-endian bytes, then the 16-bit words (little-endian)
+// in the order the decoder consumes them. The encoder starts from x = kRansL, so a decoder that consumed
+// every word must end in that same state; this (together with the exact-length check) detects most
+// truncated, extended or damaged streams.
+//
+// Escapes (value outside the table's alphabet) use CompressAI's mapping to a non-negative "raw" distance:
+// s < 0 -> raw = -2s - 1 (odd), s >= n -> raw = 2(s - n) (even). raw is then coded in bypass mode with
+// uniform symbols (frequency 1): its bit length (0..kMaxRawBits) as one kLengthBits-bit symbol, then the bits
+// below its leading one in chunks of at most 16 bits. The leading one is implicit, so each raw value has
+// exactly one encoding.
+#include "aecodec/entropy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <queue>
+#include <string>
+#include <utility>
+
+#include "aecodec/error.h"
+
+namespace aec {
+namespace {
+
+constexpr uint32_t kRansL = 1u << 16;  // lower bound of the normalised state interval
+constexpr int kLengthBits = 5;         // bypass symbol holding the bit length of raw
+constexpr int kMaxRawBits = 21;        // raw <= 2 * kMaxEscape - 1 < 2^21
+constexpr int kChunkBits = 16;         // widest uniform bypass symbol the coder supports
+static_assert((int64_t(2) * kMaxEscape - 1) >> kMaxRawBits == 0, "kMaxRawBits too small");
+static_assert(kMaxRawBits < (1 << kLengthBits), "bit length must fit its bypass symbol");
+
+// One coding operation: a symbol occupying [start, start + freq) out of 1 << precision.
+struct Op {
+  uint32_t start;
+  uint32_t freq;
+  int precision;
+};
+
+class Encoder {
+ public:
+  // Symbols must be pushed in the reverse of decode order (rANS is last-in first-out).
+  void put(const Op& op) {
+    // x_max keeps x / freq << precision below 2^32; one 16-bit shift always brings x under it.
+    const uint64_t x_max = (uint64_t(kRansL >> op.precision) << 16) * op.freq;
+    if (x_ >= x_max) {
+      words_.push_back(uint16_t(x_ & 0xffff));
+      x_ >>= 16;
+    }
+    x_ = ((x_ / op.freq) << op.precision) + (x_ % op.freq) + op.start;
+  }
+
+  std::vector<uint8_t> finish() const {
+    std::vector<uint8_t> out;
+    out.reserve(4 + 2 * words_.size());
+    for (int i = 0; i < 4; ++i) out.push_back(uint8_t(x_ >> (8 * i)));
+    for (size_t i = words_.size(); i-- > 0;) {
+      out.push_back(uint8_t(words_[i] & 0xff));
+      out.push_back(uint8_t(words_[i] >> 8));
+    }
+    return out;
+  }
+
+ private:
+  uint32_t x_ = kRansL;
+  std::vector<uint16_t> words_;
+};
+
+class Decoder {
+ public:
+  Decoder(const uint8_t* data, size_t size) : data_(data), size_(size) {
+    require(size >= 4, "corrupt entropy stream: truncated (" + std::to_string(size) + " bytes)");
+    require(size % 2 == 0, "corrupt entropy stream: odd length " + std::to_string(size));
+    x_ = uint32_t(data[0]) | uint32_t(data[1]) << 8 | uint32_t(data[2]) << 16 | uint32_t(data[3]) << 24;
+    pos_ = 4;
+    require(x_ >= kRansL, "corrupt entropy stream: invalid initial state");
+  }
+
+  // The slot in [0, 1 << precision) that identifies the next symbol.
+  uint32_t peek(int precision) const { return x_ & ((1u << precision) - 1); }
+
+  // Removes the symbol [start, start + freq) whose slot peek() returned. With x >= kRansL and
+  // freq >= 1 the new x is >= 1, so a single 16-bit refill restores x >= kRansL.
+  void advance(uint32_t start, uint32_t freq, int precision) {
+    x_ = freq * (x_ >> precision) + peek(precision) - start;
+    if (x_ < kRansL) {
+      require(size_ - pos_ >= 2, "corrupt entropy stream: truncated");
+      x_ = (x_ << 16) | uint32_t(data_[pos_]) | uint32_t(data_[pos_ + 1]) << 8;
+      pos_ += 2;
+    }
+  }
+
+  uint32_t get_uniform(int bits) {
+    const uint32_t v = peek(bits);
+    advance(v, 1, bits);
+    return v;
+  }
+
+  void finish() const {
+    require(pos_ == size_, "corrupt entropy stream: " + std::to_string(size_ - pos_) + " trailing bytes");
+    require(x_ == kRansL, "corrupt entropy stream: final state mismatch");
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  uint32_t x_ = 0;
+};
+
+int bit_length(uint32_t v) {
+  int n = 0;
+  while (v >> n) ++n;
+  return n;
+}
+
+const std::vector<uint32_t>& table_for(const CdfTables& tables, int32_t t) {
+  require(t >= 0 && size_t(t) < tables.count(), "entropy table index " + std::to_string(t) +
+                                                    " out of range (" + std::to_string(tables.count()) +
+                                                    " tables)");
+  return tables.cdf[size_t(t)];
+}
+
+// Symbol index and escape distance of a value; throws when the value cannot be coded.
+struct Mapped {
+  uint32_t symbol;  // n for the escape symbol
+  uint32_t raw;     // escape distance (meaningful only for escapes)
+};
+
+Mapped map_value(int32_t value, int32_t offset, uint32_t n) {
+  const int64_t s = int64_t(value) - offset;
+  if (s >= 0 && s < int64_t(n)) return {uint32_t(s), 0};
+  require(s >= -int64_t(kMaxEscape) && s <= kMaxEscape,
+          "entropy coding: value " + std::to_string(value) + " is more than " + std::to_string(kMaxEscape) +
+              " away from its table offset " + std::to_string(offset));
+  const int64_t raw = s < 0 ? -2 * s - 1 : 2 * (s - int64_t(n));
+  return {n, uint32_t(raw)};
+}
+
+// The coding operations of one value, in decode order; returns how many were written to ops.
+int value_ops(const Mapped& m, const std::vector<uint32_t>& cdf, int precision, Op ops[4]) {
+  int k = 0;
+  ops[k++] = {cdf[m.symbol], cdf[m.symbol + 1] - cdf[m.symbol], precision};
+  if (m.symbol + 2 < cdf.size()) return k;  // regular symbol
+  const int nbits = bit_length(m.raw);
+  ops[k++] = {uint32_t(nbits), 1, kLengthBits};
+  for (int shift = 0; shift < nbits - 1; shift += kChunkBits) {
+    const int width = std::min(kChunkBits, nbits - 1 - shift);
+    ops[k++] = {(m.raw >> shift) & ((1u << width) - 1), 1, width};
+  }
+  return k;
+}
+
+}  // namespace
+
+void CdfTables::validate() const {
+  require(precision >= 1 && precision <= 16,
+          "entropy tables: precision " + std::to_string(precision) + " outside [1, 16]");
+  require(offset.size() == cdf.size(), "entropy tables: " + std::to_string(cdf.size()) + " cdfs but " +
+                                           std::to_string(offset.size()) + " offsets");
+  const uint32_t total = 1u << precision;
+  for (size_t t = 0; t < cdf.size(); ++t) {
+    const std::vector<uint32_t>& c = cdf[t];
+    const std::string name = "entropy table " + std::to_string(t) + ": ";
+    require(c.size() >= 3, name + "needs at least 3 cdf entries, has " + std::to_string(c.size()));
+    require(c.front() == 0, name + "cdf does not start at 0");
+    require(c.back() == total, name + "cdf does not end at 1 << precision");
+    for (size_t i = 1; i < c.size(); ++i) require(c[i] > c[i - 1], name + "cdf not strictly increasing");
+  }
+}
+
+std::vector<uint32_t> pmf_to_cdf(const std::vector<double>& pmf, double tail_mass, int precision) {
+  require(precision >= 1 && precision <= 16,
+          "pmf_to_cdf: precision " + std::to_string(precision) + " outside [1, 16]");
+  const uint32_t total = 1u << precision;
+  const size_t symbols = pmf.size() + 1;  // regular symbols + escape
+  require(!pmf.empty() && symbols <= total, "pmf_to_cdf: " + std::to_string(pmf.size()) +
+                                                " symbols do not fit precision " + std::to_string(precision));
+
+  // Clean the masses (NaN, infinite or negative -> 0) and scale by the largest so the sum cannot overflow.
+  std::vector<double> mass(symbols);
+  for (size_t i = 0; i < symbols; ++i) {
+    const double p = i < pmf.size() ? pmf[i] : tail_mass;
+    mass[i] = std::isfinite(p) && p > 0 ? p : 0.0;
+  }
+  const double largest = *std::max_element(mass.begin(), mass.end());
+  if (largest == 0) std::fill(mass.begin(), mass.end(), 1.0);  // no information: uniform
+  double sum = 0;
+  for (double& m : mass) {
+    if (largest > 0) m /= largest;
+    sum += m;
+  }
+
+  // Round to frequencies (each at least 1). The doubles only decide the rounding; IEEE arithmetic makes
+  // that deterministic, and the total is then fixed in integers.
+  std::vector<uint32_t> freq(symbols);
+  int64_t assigned = 0;
+  for (size_t i = 0; i < symbols; ++i) {
+    const double scaled = std::round(mass[i] / sum * double(total));
+    freq[i] = std::max<uint32_t>(1, uint32_t(scaled));
+    assigned += freq[i];
+  }
+  // Give or take the difference from the currently largest frequencies (ties: lowest index), where one
+  // unit changes the probability least in relative terms.
+  using Entry = std::pair<uint32_t, int64_t>;  // (freq, -index): max-heap pops largest, then lowest index
+  std::priority_queue<Entry> heap;
+  for (size_t i = 0; i < symbols; ++i) heap.push({freq[i], -int64_t(i)});
+  while (assigned != int64_t(total)) {
+    Entry e = heap.top();
+    heap.pop();
+    const size_t i = size_t(-e.second);
+    if (assigned > int64_t(total)) {
+      // Only frequencies > 1 may give; since symbols <= total, the largest one always can.
+      --freq[i];
+      --assigned;
+    } else {
+      ++freq[i];
+      ++assigned;
+    }
+    heap.push({freq[i], e.second});
+  }
+
+  std::vector<uint32_t> cdf(symbols + 1, 0);
+  for (size_t i = 0; i < symbols; ++i) cdf[i + 1] = cdf[i] + freq[i];
+  return cdf;
+}
+
+std::vector<uint8_t> entropy_encode(const int32_t* values, const int32_t* table_index, size_t n,
+                                    const CdfTables& tables) {
+  tables.validate();
+  Encoder enc;
+  Op ops[4];
+  for (size_t i = n; i-- > 0;) {  // reverse order, so the decoder reads forwards
+    const std::vector<uint32_t>& cdf = table_for(tables, table_index[i]);
+    const Mapped m = map_value(values[i], tables.offset[size_t(table_index[i])], uint32_t(cdf.size() - 2));
+    for (int k = value_ops(m, cdf, tables.precision, ops); k-- > 0;) enc.put(ops[k]);
+  }
+  return enc.finish();
+}
+
+std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int32_t* table_index, size_t n,
+                                    const CdfTables& tables) {
+  tables.validate();
+  Decoder dec(data, size);
+  const int precision = tables.precision;
+  std::vector<int32_t> values(n);
+  for (size_t i = 0; i < n; ++i) {
+    const std::vector<uint32_t>& cdf = table_for(tables, table_index[i]);
+    const int32_t offset = tables.offset[size_t(table_index[i])];
+    const uint32_t escape = uint32_t(cdf.size() - 2);
+
+    // Largest s with cdf[s] <= slot; cdf[0] = 0 <= slot < cdf.back() keeps s in [0, escape].
+    const uint32_t slot = dec.peek(precision);
+    const uint32_t s = uint32_t(std::upper_bound(cdf.begin() + 1, cdf.end(), slot) - (cdf.begin() + 1));
+    dec.advance(cdf[s], cdf[s + 1] - cdf[s], precision);
+    if (s < escape) {
+      const int64_t v = int64_t(offset) + s;
+      require(v <= INT32_MAX, "corrupt entropy stream: value outside int32");
+      values[i] = int32_t(v);
+      continue;
+    }
+
+    const int nbits = int(dec.get_uniform(kLengthBits));
+    require(nbits <= kMaxRawBits, "corrupt entropy stream: escape length " + std::to_string(nbits));
+    uint32_t raw = nbits > 0 ? 1u << (nbits - 1) : 0;
+    for (int shift = 0; shift < nbits - 1; shift += kChunkBits) {
+      const int width = std::min(kChunkBits, nbits - 1 - shift);
+      raw |= dec.get_uniform(width) << shift;
+    }
+    const int64_t sv = raw & 1 ? -(int64_t(raw) + 1) / 2 : int64_t(escape) + raw / 2;
+    require(sv >= -int64_t(kMaxEscape) && sv <= kMaxEscape,
+            "corrupt entropy stream: escaped value beyond " + std::to_string(kMaxEscape));
+    const int64_t v = int64_t(offset) + sv;
+    require(v >= INT32_MIN && v <= INT32_MAX, "corrupt entropy stream: escaped value outside int32");
+    values[i] = int32_t(v);
+  }
+  dec.finish();
+  return values;
+}
+
+double entropy_bits(const int32_t* values, const int32_t* table_index, size_t n, const CdfTables& tables) {
+  tables.validate();
+  double bits = 0;
+  Op ops[4];
+  for (size_t i = 0; i < n; ++i) {
+    const std::vector<uint32_t>& cdf = table_for(tables, table_index[i]);
+    const Mapped m = map_value(values[i], tables.offset[size_t(table_index[i])], uint32_t(cdf.size() - 2));
+    const int k = value_ops(m, cdf, tables.precision, ops);
+    for (int j = 0; j < k; ++j) bits += ops[j].precision - std::log2(double(ops[j].freq));
+  }
+  return bits;
+}
+
+}  // namespace aec

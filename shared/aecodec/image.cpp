@@ -1,0 +1,330 @@
+#include "aecodec/image.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <string>
+
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+
+// stb is compiled into this translation unit (not linked from the system's libstb) so that the very same file
+// builds under Emscripten. The functions are made static so that another part of the program (or a test) that
+// carries its own copy of stb cannot collide with ours at link time.
+//
+// Only the four formats the interface promises are compiled in: fewer parsers means less attack surface and
+// a smaller wasm. STBI_NO_STDIO because every byte comes through read_file/decode_image (memory only).
+// STBI_MAX_DIMENSIONS is only a backstop: our own ImageLimits check (on a PNG's IHDR, then on stbi_info's
+// answer) runs before any decode; the backstop matters if a file's header parses differently in "info" and
+// "load". It caps what an ImageLimits can usefully allow at 65536 px per side.
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_TGA
+#define STBI_NO_STDIO
+#define STBI_FAILURE_USERMSG
+#define STBI_MAX_DIMENSIONS (1 << 16)
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_WRITE_NO_STDIO
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#endif
+#include "stb_image.h"
+#include "stb_image_write.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace aec {
+
+namespace {
+
+// Every function taking an Image checks its invariant: a mismatched buffer would otherwise be read out of
+// bounds by the pixel loops (and by stb_image_write).
+void check_image(const Image& image, const char* what) {
+  require(image.width > 0 && image.height > 0, std::string(what) + ": image has zero size (" +
+                                                   std::to_string(image.width) + "x" +
+                                                   std::to_string(image.height) + ")");
+  require(image.rgb.size() == size_t(image.width) * size_t(image.height) * 3,
+          std::string(what) + ": image buffer holds " + std::to_string(image.rgb.size()) + " bytes, not " +
+              std::to_string(image.width) + "x" + std::to_string(image.height) + "x3");
+}
+
+std::string dims(int64_t w, int64_t h) {
+  return std::to_string(w) + "x" + std::to_string(h);
+}
+
+// The limits, with the sizes in 64 bits: a PNG header's fields are 32-bit unsigned.
+void check_size(int64_t w, int64_t h, const ImageLimits& limits) {
+  require(w > 0 && h > 0, "image has zero size (" + dims(w, h) + ")");
+  require(w <= limits.max_side && h <= limits.max_side, "image is " + dims(w, h) + ", over the limit of " +
+                                                            std::to_string(limits.max_side) + " px per side");
+  require(w * h <= limits.max_pixels, "image is " + dims(w, h) + " = " + std::to_string(w * h) +
+                                          " pixels, over the limit of " + std::to_string(limits.max_pixels) +
+                                          " pixels");
+}
+
+// Width and height from a PNG's IHDR (signature, then IHDR as the first chunk, as the format requires).
+bool png_ihdr_size(const uint8_t* d, size_t size, int64_t* w, int64_t* h) {
+  static const uint8_t sig[12] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13};
+  if (size < 24 || !std::equal(sig, sig + 12, d) || !std::equal(d + 12, d + 16, "IHDR")) return false;
+  auto be32 = [d](size_t i) {
+    return int64_t(d[i]) << 24 | int64_t(d[i + 1]) << 16 | int64_t(d[i + 2]) << 8 | d[i + 3];
+  };
+  *w = be32(16);
+  *h = be32(20);
+  return true;
+}
+
+const char* stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+// Frees stb's buffer on every path, including the throws between load and copy.
+struct StbPixels {
+  stbi_uc* p = nullptr;
+  ~StbPixels() { stbi_image_free(p); }
+};
+
+uint8_t to_byte(double v) {
+  // Clamp before rounding so that overshoot (bicubic) and infinities are safe; !(v >= 0) also catches NaN.
+  if (!(v >= 0.0)) return 0;
+  if (v >= 255.0) return 255;
+  return uint8_t(v + 0.5);  // round half up
+}
+
+}  // namespace
+
+Image decode_image(const uint8_t* data, size_t size, const ImageLimits& limits, AlphaPolicy alpha,
+                   LoadedImageInfo* info) {
+  require(data != nullptr && size > 0, "cannot read image: the data is empty");
+  require(size <= size_t(INT_MAX), "cannot read image: " + std::to_string(size) +
+                                       " bytes is more than the image reader accepts (" +
+                                       std::to_string(INT_MAX) + ")");
+  const int len = int(size);
+
+  // A PNG's size is read here first: stbi_info tries every format in turn, so the reason of a PNG header it
+  // refuses (e.g. a side over STBI_MAX_DIMENSIONS) is lost behind "not of any known type"; a forged PNG
+  // header then gets the limits message it deserves.
+  int64_t png_w = 0, png_h = 0;
+  if (png_ihdr_size(data, size, &png_w, &png_h)) check_size(png_w, png_h, limits);
+
+  // Header only: nothing the size of the image is allocated before the limits are checked.
+  int w = 0, h = 0, comp = 0;
+  // Called before require(), not inside its arguments: the message's stb_reason() must run after stb failed.
+  const int readable = stbi_info_from_memory(data, len, &w, &h, &comp);
+  require(readable != 0,
+          std::string("cannot read image: ") + stb_reason() + " (aecodec reads PNG, JPEG, BMP and TGA)");
+  check_size(w, h, limits);
+  require(comp >= 1 && comp <= 4, "cannot read image: unexpected channel count " + std::to_string(comp));
+
+  // Always ask for RGBA: stb expands grey to RGB itself, and with req_comp = 0 a PNG with a tRNS colour key
+  // returns one more channel than it reports, so 4 is the only request whose layout is certain. The alpha
+  // then says everything about transparency, whether it came from an alpha channel, a palette or tRNS.
+  // 16-bit PNGs are reduced to 8 bits by stbi_load (high byte).
+  int lw = 0, lh = 0, lcomp = 0;
+  StbPixels px;
+  px.p = stbi_load_from_memory(data, len, &lw, &lh, &lcomp, 4);
+  require(px.p != nullptr, std::string("cannot decode image: ") + stb_reason());
+  require(lw == w && lh == h,
+          "cannot decode image: header says " + dims(w, h) + ", pixel data is " + dims(lw, lh));
+
+  const size_t n = size_t(w) * size_t(h);
+  bool transparent = false;
+  for (size_t i = 0; i < n && !transparent; ++i) transparent = px.p[i * 4 + 3] != 255;
+  require(!(transparent && alpha == AlphaPolicy::refuse),
+          "image has transparent pixels; aecodec codes RGB only: flatten it first, or use --alpha drop");
+
+  Image out(w, h);
+  for (size_t i = 0; i < n; ++i) {
+    out.rgb[i * 3 + 0] = px.p[i * 4 + 0];
+    out.rgb[i * 3 + 1] = px.p[i * 4 + 1];
+    out.rgb[i * 3 + 2] = px.p[i * 4 + 2];
+  }
+  if (info) {
+    info->source_channels = comp;
+    info->converted_grey = comp <= 2;
+    // An alpha channel in the file (even opaque), or a colour key that made some pixel transparent.
+    info->dropped_alpha = comp == 2 || comp == 4 || transparent;
+  }
+  return out;
+}
+
+Image load_image(const std::string& path, const ImageLimits& limits, AlphaPolicy alpha,
+                 LoadedImageInfo* info) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  try {
+    return decode_image(bytes.data(), bytes.size(), limits, alpha, info);
+  } catch (const Error& e) {
+    throw Error("'" + path + "': " + e.what());  // the user needs to know which file
+  }
+}
+
+std::vector<uint8_t> encode_png(const Image& image) {
+  check_image(image, "encode_png");
+  require(image.rgb.size() <= size_t(INT_MAX) && size_t(image.width) * 3 <= size_t(INT_MAX),
+          "encode_png: image " + dims(image.width, image.height) + " is too large for the PNG writer");
+  std::vector<uint8_t> out;
+  auto sink = [](void* ctx, void* bytes, int n) {
+    auto* v = static_cast<std::vector<uint8_t>*>(ctx);
+    const auto* b = static_cast<const uint8_t*>(bytes);
+    v->insert(v->end(), b, b + n);
+  };
+  const int ok =
+      stbi_write_png_to_func(sink, &out, image.width, image.height, 3, image.rgb.data(), image.width * 3);
+  require(ok != 0 && !out.empty(), "encode_png: PNG encoding failed for " + dims(image.width, image.height));
+  return out;
+}
+
+void write_png(const std::string& path, const Image& image) {
+  write_file_atomic(path, encode_png(image));
+}
+
+Tensor image_to_tensor(const Image& image) {
+  check_image(image, "image_to_tensor");
+  Tensor t(3, image.height, image.width);
+  const size_t n = size_t(image.width) * image.height;
+  for (int k = 0; k < 3; ++k) {
+    float* dst = t.channel(k);
+    for (size_t i = 0; i < n; ++i) dst[i] = float(image.rgb[i * 3 + k]) / 255.0f;
+  }
+  return t;
+}
+
+Image tensor_to_image(const Tensor& t) {
+  require(t.c == 3, "tensor_to_image: tensor has " + std::to_string(t.c) + " channels, not 3");
+  require(t.h > 0 && t.w > 0, "tensor_to_image: tensor has zero size (" + dims(t.w, t.h) + ")");
+  require(t.data.size() == size_t(3) * t.h * t.w, "tensor_to_image: tensor data does not match its shape");
+  Image out(t.w, t.h);
+  const size_t n = size_t(t.w) * t.h;
+  for (int k = 0; k < 3; ++k) {
+    const float* src = t.channel(k);
+    for (size_t i = 0; i < n; ++i) out.rgb[i * 3 + k] = to_byte(double(src[i]) * 255.0);
+  }
+  return out;
+}
+
+Image pad_edge(const Image& image, int width, int height) {
+  check_image(image, "pad_edge");
+  require(width >= image.width && height >= image.height, "pad_edge: target " + dims(width, height) +
+                                                              " is smaller than the image " +
+                                                              dims(image.width, image.height));
+  Image out(width, height);
+  for (int y = 0; y < height; ++y) {
+    const int sy = std::min(y, image.height - 1);
+    const uint8_t* src = image.rgb.data() + size_t(sy) * image.width * 3;
+    uint8_t* dst = out.rgb.data() + size_t(y) * width * 3;
+    std::copy(src, src + size_t(image.width) * 3, dst);
+    const uint8_t* last = src + size_t(image.width - 1) * 3;
+    for (int x = image.width; x < width; ++x) std::copy(last, last + 3, dst + size_t(x) * 3);
+  }
+  return out;
+}
+
+Image crop(const Image& image, int width, int height) {
+  check_image(image, "crop");
+  require(
+      width > 0 && height > 0 && width <= image.width && height <= image.height,
+      "crop: target " + dims(width, height) + " is not within the image " + dims(image.width, image.height));
+  Image out(width, height);
+  for (int y = 0; y < height; ++y) {
+    const uint8_t* src = image.rgb.data() + size_t(y) * image.width * 3;
+    std::copy(src, src + size_t(width) * 3, out.rgb.data() + size_t(y) * width * 3);
+  }
+  return out;
+}
+
+Image downscale2x_box(const Image& image) {
+  check_image(image, "downscale2x_box");
+  const int ow = (image.width + 1) / 2, oh = (image.height + 1) / 2;
+  Image out(ow, oh);
+  for (int oy = 0; oy < oh; ++oy) {
+    const int y0 = oy * 2, y1 = std::min(y0 + 1, image.height - 1);
+    for (int ox = 0; ox < ow; ++ox) {
+      const int x0 = ox * 2, x1 = std::min(x0 + 1, image.width - 1);
+      // At an odd right/bottom edge the 2x2 block is cut: average only the pixels that exist.
+      const int count = (x1 - x0 + 1) * (y1 - y0 + 1);
+      for (int k = 0; k < 3; ++k) {
+        int sum = 0;
+        for (int y = y0; y <= y1; ++y)
+          for (int x = x0; x <= x1; ++x) sum += image.rgb[(size_t(y) * image.width + x) * 3 + k];
+        out.rgb[(size_t(oy) * ow + ox) * 3 + k] = uint8_t((2 * sum + count) / (2 * count));  // round half up
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// PyTorch's upsample_bicubic2d weights (Keys kernel, A = -0.75) and source mapping for align_corners=false:
+// src = (dst + 0.5) * in/out - 0.5, not clamped at 0 for the cubic mode; taps floor(src)-1 .. floor(src)+2,
+// indices clamped to the edge.
+struct CubicTaps {
+  int index[4];
+  double weight[4];
+};
+
+std::vector<CubicTaps> cubic_taps(int in, int out) {
+  constexpr double A = -0.75;
+  auto inner = [](double x) { return ((A + 2) * x - (A + 3)) * x * x + 1; };        // |x| <= 1
+  auto outer = [](double x) { return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A; };  // 1 < |x| < 2
+  const double scale = double(in) / double(out);
+  std::vector<CubicTaps> taps(static_cast<size_t>(out));
+  for (int d = 0; d < out; ++d) {
+    const double src = (d + 0.5) * scale - 0.5;
+    const double f = std::floor(src);
+    const double t = src - f;
+    CubicTaps& c = taps[size_t(d)];
+    c.weight[0] = outer(t + 1);
+    c.weight[1] = inner(t);
+    c.weight[2] = inner(1 - t);
+    c.weight[3] = outer(2 - t);
+    for (int i = 0; i < 4; ++i) c.index[i] = std::clamp(int(f) - 1 + i, 0, in - 1);
+  }
+  return taps;
+}
+
+}  // namespace
+
+Image resize_bicubic(const Image& image, int width, int height) {
+  check_image(image, "resize_bicubic");
+  require(width > 0 && height > 0, "resize_bicubic: target size " + dims(width, height) + " is empty");
+  const std::vector<CubicTaps> tx = cubic_taps(image.width, width), ty = cubic_taps(image.height, height);
+  // Horizontal pass into a double buffer (no intermediate rounding), then vertical pass; only the final
+  // value is rounded and clamped, as when PyTorch's float output is quantised.
+  std::vector<double> rows(size_t(image.height) * width * 3);
+  for (int y = 0; y < image.height; ++y) {
+    const uint8_t* src = image.rgb.data() + size_t(y) * image.width * 3;
+    double* dst = rows.data() + size_t(y) * width * 3;
+    for (int x = 0; x < width; ++x) {
+      const CubicTaps& c = tx[size_t(x)];
+      for (int k = 0; k < 3; ++k) {
+        double v = 0;
+        for (int i = 0; i < 4; ++i) v += c.weight[i] * src[size_t(c.index[i]) * 3 + k];
+        dst[size_t(x) * 3 + k] = v;
+      }
+    }
+  }
+  Image out(width, height);
+  for (int y = 0; y < height; ++y) {
+    const CubicTaps& c = ty[size_t(y)];
+    uint8_t* dst = out.rgb.data() + size_t(y) * width * 3;
+    for (size_t j = 0; j < size_t(width) * 3; ++j) {
+      double v = 0;
+      for (int i = 0; i < 4; ++i) v += c.weight[i] * rows[size_t(c.index[i]) * width * 3 + j];
+      dst[j] = to_byte(v);
+    }
+  }
+  return out;
+}
+
+}  // namespace aec

@@ -1,0 +1,382 @@
+#include "aecodec/model.h"
+
+#include <cmath>
+
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+#include "aecodec/layers.h"
+
+namespace aec {
+
+using nlohmann::json;
+
+// One op of a network. The arithmetic lives in layers.cpp; a Layer holds its weights and knows its shapes.
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual Tensor forward(Tensor x) const = 0;
+  virtual void output_shape(int& c, int& h, int& w) const = 0;
+  virtual double macs(int /*c*/, int /*h*/, int /*w*/) const { return 0; }
+};
+
+namespace {
+
+int get_int(const json& j, const char* key, const std::string& where, int lo, int hi) {
+  require(j.contains(key) && j[key].is_number_integer(), where + ": field '" + key + "' missing or not an integer");
+  const int64_t v = j[key].get<int64_t>();
+  require(v >= lo && v <= hi, where + ": field '" + key + "' = " + std::to_string(v) + " outside [" +
+                                  std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return int(v);
+}
+
+std::string get_name(const json& j, const std::string& where) {
+  require(j.contains("name") && j["name"].is_string() && !j["name"].get<std::string>().empty(),
+          where + ": layer has no name");
+  return j["name"].get<std::string>();
+}
+
+void expect_channels(int c, int expected, const std::string& what) {
+  require(c == expected, what + " expects " + std::to_string(expected) + " input channels, gets " + std::to_string(c));
+}
+
+class Conv : public Layer {
+ public:
+  Conv(const json& j, const ModelFile& f, const std::string& where, bool transposed) : transposed_(transposed) {
+    name_ = get_name(j, where);
+    s_.in = get_int(j, "in", where, 1, 4096);
+    s_.out = get_int(j, "out", where, 1, 4096);
+    s_.kernel = get_int(j, "kernel", where, 1, 15);
+    s_.stride = get_int(j, "stride", where, 1, 8);
+    s_.padding = get_int(j, "padding", where, 0, 15);
+    s_.output_padding = transposed ? get_int(j, "output_padding", where, 0, s_.stride - 1) : 0;
+    const int64_t k = s_.kernel;
+    w_ = f.floats(name_ + ".weight", transposed ? std::vector<int64_t>{s_.in, s_.out, k, k}
+                                                : std::vector<int64_t>{s_.out, s_.in, k, k});
+    b_ = f.floats(name_ + ".bias", {s_.out});
+  }
+  Tensor forward(Tensor x) const override {
+    return transposed_ ? conv_transpose2d(x, w_.data(), b_.data(), s_) : conv2d(x, w_.data(), b_.data(), s_);
+  }
+  void output_shape(int& c, int& h, int& w) const override {
+    expect_channels(c, s_.in, "layer '" + name_ + "'");
+    c = s_.out;
+    if (transposed_) {
+      h = (h - 1) * s_.stride - 2 * s_.padding + s_.kernel + s_.output_padding;
+      w = (w - 1) * s_.stride - 2 * s_.padding + s_.kernel + s_.output_padding;
+    } else {
+      h = (h + 2 * s_.padding - s_.kernel) / s_.stride + 1;
+      w = (w + 2 * s_.padding - s_.kernel) / s_.stride + 1;
+    }
+    require(h > 0 && w > 0, "layer '" + name_ + "': input too small");
+  }
+  double macs(int c, int h, int w) const override {
+    int oc = c, oh = h, ow = w;
+    output_shape(oc, oh, ow);
+    const double taps = double(s_.in) * s_.out * s_.kernel * s_.kernel;
+    return transposed_ ? taps * h * w : taps * oh * ow;
+  }
+
+ private:
+  std::string name_;
+  ConvShape s_;
+  std::vector<float> w_, b_;
+  bool transposed_;
+};
+
+class Gdn : public Layer {
+ public:
+  Gdn(const json& j, const ModelFile& f, const std::string& where) {
+    name_ = get_name(j, where);
+    c_ = get_int(j, "channels", where, 1, 4096);
+    inverse_ = j.value("inverse", false);
+    beta_ = f.floats(name_ + ".beta", {c_});
+    gamma_ = f.floats(name_ + ".gamma", {c_, c_});
+    for (float b : beta_) require(b > 0, "layer '" + name_ + "': beta must be positive");
+    for (float g : gamma_) require(g >= 0, "layer '" + name_ + "': gamma must be non-negative");
+  }
+  Tensor forward(Tensor x) const override {
+    gdn(x, beta_.data(), gamma_.data(), inverse_);
+    return x;
+  }
+  void output_shape(int& c, int&, int&) const override { expect_channels(c, c_, "layer '" + name_ + "'"); }
+  double macs(int c, int h, int w) const override { return double(c) * c * h * w; }
+
+ private:
+  std::string name_;
+  int c_;
+  bool inverse_;
+  std::vector<float> beta_, gamma_;
+};
+
+class Linear : public Layer {
+ public:
+  Linear(const json& j, const ModelFile& f, const std::string& where) {
+    name_ = get_name(j, where);
+    in_ = get_int(j, "in", where, 1, 1 << 24);
+    out_ = get_int(j, "out", where, 1, 1 << 20);
+    require(int64_t(in_) * out_ <= (int64_t(1) << 28), where + ": linear layer too large");
+    w_ = f.floats(name_ + ".weight", {out_, in_});
+    b_ = f.floats(name_ + ".bias", {out_});
+  }
+  Tensor forward(Tensor x) const override { return linear(x, w_.data(), b_.data(), out_); }
+  void output_shape(int& c, int& h, int& w) const override {
+    require(int64_t(c) * h * w == in_, "layer '" + name_ + "' expects " + std::to_string(in_) + " inputs, gets " +
+                                           std::to_string(int64_t(c) * h * w));
+    c = out_, h = 1, w = 1;
+  }
+  double macs(int, int, int) const override { return double(in_) * out_; }
+
+ private:
+  std::string name_;
+  int in_, out_;
+  std::vector<float> w_, b_;
+};
+
+class Reshape : public Layer {
+ public:
+  Reshape(const json& j, const std::string& where) {
+    require(j.contains("shape") && j["shape"].is_array() && j["shape"].size() == 3, where + ": reshape needs [C,H,W]");
+    for (int i = 0; i < 3; ++i) {
+      require(j["shape"][i].is_number_integer() && j["shape"][i].get<int64_t>() > 0 &&
+                  j["shape"][i].get<int64_t>() <= 65536,
+              where + ": bad reshape dimension");
+      dims_[i] = j["shape"][i].get<int>();
+    }
+  }
+  Tensor forward(Tensor x) const override {
+    x.c = dims_[0], x.h = dims_[1], x.w = dims_[2];
+    return x;
+  }
+  void output_shape(int& c, int& h, int& w) const override {
+    require(int64_t(c) * h * w == int64_t(dims_[0]) * dims_[1] * dims_[2], "reshape: element count differs");
+    c = dims_[0], h = dims_[1], w = dims_[2];
+  }
+
+ private:
+  int dims_[3];
+};
+
+class SliceChannels : public Layer {
+ public:
+  SliceChannels(const json& j, const std::string& where) {
+    begin_ = get_int(j, "begin", where, 0, 4096);
+    end_ = get_int(j, "end", where, begin_ + 1, 4096);
+  }
+  Tensor forward(Tensor x) const override {
+    Tensor y(end_ - begin_, x.h, x.w);
+    std::copy(x.channel(begin_), x.channel(begin_) + y.size(), y.data.begin());
+    return y;
+  }
+  void output_shape(int& c, int&, int&) const override {
+    require(end_ <= c, "slice_channels: input has only " + std::to_string(c) + " channels");
+    c = end_ - begin_;
+  }
+
+ private:
+  int begin_, end_;
+};
+
+class Elementwise : public Layer {
+ public:
+  Elementwise(std::string op, float slope) : op_(std::move(op)), slope_(slope) {}
+  Tensor forward(Tensor x) const override {
+    if (op_ == "relu") relu(x);
+    else if (op_ == "leaky_relu") leaky_relu(x, slope_);
+    else if (op_ == "sigmoid") sigmoid(x);
+    else tanh_inplace(x);
+    return x;
+  }
+  void output_shape(int&, int&, int&) const override {}
+
+ private:
+  std::string op_;
+  float slope_;
+};
+
+std::unique_ptr<Layer> make_layer(const json& j, const ModelFile& f, const std::string& where) {
+  require(j.is_object() && j.contains("op") && j["op"].is_string(), where + ": layer without \"op\"");
+  const std::string op = j["op"].get<std::string>();
+  if (op == "conv2d") return std::make_unique<Conv>(j, f, where, false);
+  if (op == "conv_transpose2d") return std::make_unique<Conv>(j, f, where, true);
+  if (op == "gdn") return std::make_unique<Gdn>(j, f, where);
+  if (op == "linear") return std::make_unique<Linear>(j, f, where);
+  if (op == "reshape") return std::make_unique<Reshape>(j, where);
+  if (op == "slice_channels") return std::make_unique<SliceChannels>(j, where);
+  if (op == "relu" || op == "sigmoid" || op == "tanh") return std::make_unique<Elementwise>(op, 0.0f);
+  if (op == "leaky_relu") {
+    const float slope = j.contains("slope") && j["slope"].is_number() ? j["slope"].get<float>() : 0.01f;
+    require(std::isfinite(slope), where + ": bad leaky_relu slope");
+    return std::make_unique<Elementwise>(op, slope);
+  }
+  throw Error(where + ": unknown op '" + op + "'");
+}
+
+}  // namespace
+
+Network::Network(Network&&) noexcept = default;
+Network& Network::operator=(Network&&) noexcept = default;
+Network::~Network() = default;
+
+Network Network::build(const json& layers, const ModelFile& file, const std::string& where) {
+  require(layers.is_array() && !layers.empty(), "model document: '" + where + "' must be a non-empty list of layers");
+  require(layers.size() <= 256, "model document: '" + where + "' has too many layers");
+  Network net;
+  for (size_t i = 0; i < layers.size(); ++i)
+    net.layers_.push_back(make_layer(layers[i], file, where + " layer " + std::to_string(i)));
+  return net;
+}
+
+Tensor Network::forward(Tensor x) const {
+  for (const auto& l : layers_) {
+    int c = x.c, h = x.h, w = x.w;
+    l->output_shape(c, h, w);  // checks the input shape, so a forged stream cannot feed a wrong shape
+    x = l->forward(std::move(x));
+  }
+  return x;
+}
+
+void Network::output_shape(int& c, int& h, int& w) const {
+  for (const auto& l : layers_) l->output_shape(c, h, w);
+}
+
+double Network::macs(int c, int h, int w) const {
+  double total = 0;
+  for (const auto& l : layers_) {
+    total += l->macs(c, h, w);
+    l->output_shape(c, h, w);
+  }
+  return total;
+}
+
+static uint64_t entropy_identity(const ModelFile& f) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const char* name : {"entropy.cdf", "entropy.cdf_length", "entropy.offset", "latent.step", "latent.offset"}) {
+    const auto& t = f.tensors.at(name);
+    h = fnv1a64(t.bytes.data(), t.bytes.size(), h);
+  }
+  return h;
+}
+
+Model Model::from_file(ModelFile file) {
+  const json& m = file.meta;
+  Model model;
+  ModelInfo& info = model.info_;
+  auto str = [&](const char* key) { return m.contains(key) && m[key].is_string() ? m[key].get<std::string>() : ""; };
+  info.name = str("name");
+  info.arch = str("arch");
+  info.description = str("description");
+  require(!info.name.empty() && info.name.size() <= 255, "model document: missing or too long \"name\"");
+  require(m.contains("input") && m["input"].is_object(), "model document: missing \"input\"");
+  info.input_channels = get_int(m["input"], "channels", "model input", 1, 4);
+  require(info.input_channels == 3, "model document: only 3-channel (RGB) models are supported");
+  info.stride = get_int(m["input"], "stride", "model input", 1, 1024);
+  if (m["input"].contains("size") && !m["input"]["size"].is_null()) {
+    const json& s = m["input"]["size"];
+    require(s.is_array() && s.size() == 2 && s[0].is_number_integer() && s[1].is_number_integer(),
+            "model input: size must be [width, height]");
+    info.fixed_width = s[0].get<int>(), info.fixed_height = s[1].get<int>();
+    require(info.fixed_width > 0 && info.fixed_height > 0 && info.fixed_width <= 4096 && info.fixed_height <= 4096,
+            "model input: bad fixed size");
+  }
+  require(m.contains("latent") && m["latent"].is_object(), "model document: missing \"latent\"");
+  info.latent_channels = get_int(m["latent"], "channels", "model latent", 1, 4096);
+  if (m.contains("family") && m["family"].is_object()) {
+    const json& fam = m["family"];
+    require(fam.contains("id") && fam["id"].is_string() && !fam["id"].get<std::string>().empty() &&
+                fam["id"].get<std::string>().size() <= 255,
+            "model family: missing id");
+    info.family_id = fam["id"].get<std::string>();
+    info.family_role = fam.value("role", "");
+    require(get_int(fam, "stride", "model family", 1, 1024) == info.stride,
+            "model family: stride differs from input.stride");
+  }
+  require(m.contains("encoder") && m.contains("decoder"), "model document: needs \"encoder\" and \"decoder\"");
+  model.encoder_ = Network::build(m["encoder"], file, "encoder");
+  model.decoder_ = Network::build(m["decoder"], file, "decoder");
+
+  // The encoder must map a stride-sized (or the fixed-size) image to a latent of latent_channels, and the
+  // decoder must map that latent back to an RGB image of the same size.
+  const int test_w = info.fixed_width ? info.fixed_width : info.stride * 2;
+  const int test_h = info.fixed_height ? info.fixed_height : info.stride * 2;
+  int c = 3, h = test_h, w = test_w;
+  model.encoder_.output_shape(c, h, w);
+  require(c == info.latent_channels, "encoder makes " + std::to_string(c) + " latent channels, document says " +
+                                         std::to_string(info.latent_channels));
+  if (!info.fixed_width)
+    require(h * info.stride == test_h && w * info.stride == test_w,
+            "encoder's total stride does not match input.stride " + std::to_string(info.stride));
+  model.decoder_.output_shape(c, h, w);
+  require(c == 3 && h == test_h && w == test_w, "decoder does not map the latent back to a " +
+                                                    std::to_string(test_w) + "x" + std::to_string(test_h) +
+                                                    " RGB image");
+
+  const int64_t C = info.latent_channels;
+  model.step_ = file.floats("latent.step", {C});
+  model.offset_ = file.floats("latent.offset", {C});
+  for (float s : model.step_) require(s > 1e-6f && s < 1e6f, "latent.step values must be positive and finite");
+  require(file.has("entropy.cdf"), "model has no entropy tables (tensor 'entropy.cdf')");
+  const auto& cdf_t = file.tensors.at("entropy.cdf");
+  require(cdf_t.shape.size() == 2 && cdf_t.shape[0] == C && cdf_t.shape[1] >= 3 && cdf_t.shape[1] <= 65538,
+          "tensor 'entropy.cdf' must be [latent channels, L] with 3 <= L <= 65538");
+  const int64_t L = cdf_t.shape[1];
+  const std::vector<int32_t> cdf = file.ints("entropy.cdf", {C, L});
+  const std::vector<int32_t> lengths = file.ints("entropy.cdf_length", {C});
+  const std::vector<int32_t> offsets = file.ints("entropy.offset", {C});
+  model.tables_.cdf.resize(size_t(C));
+  for (int64_t k = 0; k < C; ++k) {
+    require(lengths[size_t(k)] >= 3 && lengths[size_t(k)] <= L, "entropy.cdf_length of channel " + std::to_string(k) +
+                                                                    " out of range");
+    for (int32_t i = 0; i < lengths[size_t(k)]; ++i) {
+      const int32_t v = cdf[size_t(k * L + i)];
+      require(v >= 0, "entropy.cdf has a negative entry");
+      model.tables_.cdf[size_t(k)].push_back(uint32_t(v));
+    }
+  }
+  model.tables_.offset = offsets;
+  model.tables_.validate();
+  info.entropy_hash = entropy_identity(file);
+  info.model_hash = file.content_hash();
+  info.id = hash_hex(info.model_hash);
+  model.file_ = std::move(file);
+  return model;
+}
+
+Model Model::load(const std::string& path) {
+  try {
+    return from_file(ModelFile::read(path));
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    if (msg.rfind("'" + path + "'", 0) == 0) throw;
+    throw Error("'" + path + "': " + msg);
+  }
+}
+
+std::vector<int32_t> Model::quantize(const Tensor& y) const {
+  std::vector<int32_t> q(y.size());
+  const size_t plane = y.plane();
+  for (int c = 0; c < y.c; ++c) {
+    const float inv = 1.0f / step_[size_t(c)], off = offset_[size_t(c)];
+    const float* src = y.channel(c);
+    for (size_t i = 0; i < plane; ++i) {
+      float v = std::nearbyint((src[i] - off) * inv);
+      // Clamp to what the entropy coder's escape can carry; NaN (a broken model) becomes 0.
+      v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f;
+      q[size_t(c) * plane + i] = int32_t(v);
+    }
+  }
+  return q;
+}
+
+Tensor Model::dequantize(const std::vector<int32_t>& q, int c, int h, int w) const {
+  require(c == info_.latent_channels, "latent has " + std::to_string(c) + " channels, model '" + info_.name +
+                                          "' expects " + std::to_string(info_.latent_channels));
+  Tensor t(c, h, w);
+  require(q.size() == t.size(), "latent size mismatch");
+  const size_t plane = t.plane();
+  for (int k = 0; k < c; ++k)
+    for (size_t i = 0; i < plane; ++i)
+      t.data[size_t(k) * plane + i] = float(q[size_t(k) * plane + i]) * step_[size_t(k)] + offset_[size_t(k)];
+  return t;
+}
+
+}  // namespace aec

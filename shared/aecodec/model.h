@@ -1,0 +1,76 @@
+// A model as the core runs it: the encoder and decoder networks built from the layer lists in the model
+// file's document (one generic definition for every architecture -- no per-model C++), the latent quantiser,
+// and the entropy tables.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aecodec/entropy.h"
+#include "aecodec/model_file.h"
+#include "aecodec/tensor.h"
+
+namespace aec {
+
+class Layer;  // one op of the network (layers.h holds the arithmetic)
+
+class Network {
+ public:
+  Network() = default;
+  Network(Network&&) noexcept;
+  Network& operator=(Network&&) noexcept;
+  ~Network();
+  // Builds from a JSON list of layers, taking the weights from the file and checking every shape.
+  // `where` names the list ("encoder"/"decoder") in messages.
+  static Network build(const nlohmann::json& layers, const ModelFile& file, const std::string& where);
+  Tensor forward(Tensor x) const;
+  // Shape the network gives for an input shape (checks channel counts, linear sizes); throws when invalid.
+  void output_shape(int& c, int& h, int& w) const;
+  // Multiply-accumulates for an input of the given shape (for benchmarks' GFLOP/s).
+  double macs(int c, int h, int w) const;
+  size_t size() const { return layers_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<Layer>> layers_;
+};
+
+struct ModelInfo {
+  std::string name, id, arch, description;
+  int input_channels = 3;
+  int stride = 1;                      // image size must be a multiple (the codec pads)
+  int fixed_width = 0, fixed_height = 0;  // non-zero for fixed-size models (fc)
+  int latent_channels = 0;
+  std::string family_id, family_role;  // empty when not in a cross-resolution family
+  uint64_t model_hash = 0;             // identity written into bitstreams
+  uint64_t entropy_hash = 0;           // identity of the entropy model (shared across a family)
+};
+
+class Model {
+ public:
+  static Model from_file(ModelFile file);
+  static Model load(const std::string& path);
+
+  const ModelInfo& info() const { return info_; }
+  const ModelFile& file() const { return file_; }
+  const CdfTables& tables() const { return tables_; }
+  const Network& encoder() const { return encoder_; }
+  const Network& decoder() const { return decoder_; }
+
+  // image tensor [3,H,W] in [0,1] (H, W multiples of stride) -> latent y
+  Tensor analysis(const Tensor& image) const { return encoder_.forward(image); }
+  // quantised latent -> image tensor (not clamped)
+  Tensor synthesis(const Tensor& latent) const { return decoder_.forward(latent); }
+  // q = round((y - offset_c) / step_c) ; dequantize: q * step_c + offset_c
+  std::vector<int32_t> quantize(const Tensor& y) const;
+  Tensor dequantize(const std::vector<int32_t>& q, int c, int h, int w) const;
+
+ private:
+  ModelInfo info_;
+  ModelFile file_;
+  Network encoder_, decoder_;
+  std::vector<float> step_, offset_;
+  CdfTables tables_;
+};
+
+}  // namespace aec
