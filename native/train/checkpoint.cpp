@@ -52,14 +52,24 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
     root.read("aux_optimizer", a);
     aux->load(a);
   }
-  torch::Tensor t;
-  root.read("step", t), state.step = t.item<int64_t>();
-  root.read("images", t), state.images = t.item<int64_t>();
-  root.read("warmup_from", t), state.warmup_from = t.item<int64_t>();
-  root.read("nan_events", t), state.nan_events = int(t.item<int64_t>());
-  root.read("lr_scale", t), state.lr_scale = t.item<double>();
-  root.read("wall_s", t), state.wall_s = t.item<double>();
-  root.read("cpu_s", t), state.cpu_s = t.item<double>();
+  // A fresh tensor per read: reading into a defined tensor re-points it (set_) without converting the dtype.
+  auto read_i = [&](const char* key) {
+    torch::Tensor t;
+    root.read(key, t);
+    return t.to(torch::kLong).item<int64_t>();
+  };
+  auto read_d = [&](const char* key) {
+    torch::Tensor t;
+    root.read(key, t);
+    return t.to(torch::kDouble).item<double>();
+  };
+  state.step = read_i("step");
+  state.images = read_i("images");
+  state.warmup_from = read_i("warmup_from");
+  state.nan_events = int(read_i("nan_events"));
+  state.lr_scale = read_d("lr_scale");
+  state.wall_s = read_d("wall_s");
+  state.cpu_s = read_d("cpu_s");
 }
 
 void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,

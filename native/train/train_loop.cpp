@@ -240,7 +240,8 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     auto row = [&](const nlohmann::json& r, int q) {
       std::string extra;
       for (auto it = r.begin(); it != r.end(); ++it)
-        if (it.key() != "psnr" && it.key() != "bpp" && it.key() != "images" && it.value().is_number())
+        if (it.value().is_number() && it.key() != "psnr" && it.key() != "bpp" && it.key() != "images" &&
+            it.key() != "step" && it.key() != "wall_s" && it.key() != "cpu_s" && it.key() != "seconds")
           extra += (extra.empty() ? "" : ";") + it.key() + "=" + fmt("%.4f", it.value().get<double>());
       append_line(csv,
                   "valid," + std::to_string(st.step) + "," + fmt("%.1f", st.wall_s) + "," + fmt("%.1f", st.cpu_s) +

@@ -62,16 +62,18 @@ std::string hash_hex(uint64_t h) {
 }
 
 uint32_t crc32(const uint8_t* data, size_t size) {
-  static uint32_t table[256] = {0};
-  static bool ready = false;
-  if (!ready) {  // benign race: every thread writes the same values
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
+  struct Table {  // built once; a function-local static is initialised thread-safely
+    uint32_t v[256];
+    Table() {
+      for (uint32_t i = 0; i < 256; ++i) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        v[i] = c;
+      }
     }
-    ready = true;
-  }
+  };
+  static const Table t;
+  const uint32_t* table = t.v;
   uint32_t c = 0xFFFFFFFFu;
   for (size_t i = 0; i < size; ++i) c = table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;

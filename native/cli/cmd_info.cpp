@@ -1,0 +1,127 @@
+// info (a model or .aec file, as text or JSON) and models (what is installed).
+#include <cstdio>
+
+#include "aecodec/bitstream.h"
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+#include "aecodec/metrics.h"
+#include "commands.h"
+#include "model_registry.h"
+
+namespace aec::cli {
+
+namespace {
+
+int64_t parameter_count(const ModelFile& f) {
+  int64_t n = 0;
+  for (const auto& [name, t] : f.tensors)
+    if (name.rfind("entropy.", 0) != 0 && name.rfind("latent.", 0) != 0) n += t.numel();
+  return n;
+}
+
+nlohmann::json model_summary(const Model& m, const std::string& path) {
+  const ModelInfo& i = m.info();
+  nlohmann::json j = {{"kind", "model"},
+                      {"path", path},
+                      {"name", i.name},
+                      {"id", i.id},
+                      {"arch", i.arch},
+                      {"description", i.description},
+                      {"parameters", parameter_count(m.file())},
+                      {"stride", i.stride},
+                      {"latent_channels", i.latent_channels},
+                      {"entropy_id", hash_hex(i.entropy_hash)},
+                      {"encoder_layers", m.encoder().size()},
+                      {"decoder_layers", m.decoder().size()}};
+  if (i.fixed_width) j["input_size"] = {i.fixed_width, i.fixed_height};
+  if (!i.family_id.empty()) j["family"] = {{"id", i.family_id}, {"role", i.family_role}};
+  for (const char* key : {"training", "scores"})
+    if (m.file().meta.contains(key)) j[key] = m.file().meta[key];
+  const int w = i.fixed_width ? i.fixed_width : 768, h = i.fixed_width ? i.fixed_height : 512;
+  j["gmacs_" + std::to_string(w) + "x" + std::to_string(h)] = {
+      {"encoder", m.encoder().macs(3, h, w) / 1e9},
+      {"decoder", [&] {
+         int c = 3, lh = h, lw = w;
+         m.encoder().output_shape(c, lh, lw);
+         return m.decoder().macs(c, lh, lw) / 1e9;
+       }()}};
+  return j;
+}
+
+nlohmann::json stream_summary(const std::vector<uint8_t>& bytes, const std::string& path) {
+  const Bitstream b = parse_bitstream(bytes.data(), bytes.size());
+  const BitstreamHeader& h = b.header;
+  nlohmann::json j = {{"kind", "bitstream"},
+                      {"path", path},
+                      {"bytes", bytes.size()},
+                      {"model", h.model_name},
+                      {"model_id", hash_hex(h.model_hash)},
+                      {"entropy_id", hash_hex(h.entropy_hash)},
+                      {"width", h.width},
+                      {"height", h.height},
+                      {"stride", h.stride},
+                      {"latent", {h.latent_c, h.latent_h, h.latent_w}},
+                      {"payload_bytes", b.payload.size()},
+                      {"bpp", bits_per_pixel(bytes.size(), int(h.width), int(h.height))}};
+  if (!h.family_id.empty()) j["family"] = h.family_id;
+  return j;
+}
+
+void print_text(const nlohmann::json& j, const std::string& indent = "") {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_object()) {
+      std::printf("%s%s:\n", indent.c_str(), it.key().c_str());
+      print_text(it.value(), indent + "  ");
+    } else {
+      const std::string v = it.value().is_string() ? it.value().get<std::string>() : it.value().dump();
+      std::printf("%s%-16s %s\n", indent.c_str(), (it.key() + ":").c_str(), v.c_str());
+    }
+  }
+}
+
+}  // namespace
+
+void add_info_commands(CLI::App& app, const GlobalOptions&) {
+  auto path = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* info = app.add_subcommand("info", "describe a model file (.aem) or a compressed file (.aec)");
+  info->add_option("file", *path, "model or .aec file, or an installed model's name")->required();
+  info->add_flag("--json", *json, "print JSON");
+  info->callback([path, json] {
+    std::error_code ec;
+    nlohmann::json j;
+    std::vector<uint8_t> head;
+    bool is_file = false;
+    {
+      FILE* f = std::fopen(path->c_str(), "rb");
+      if (f) {
+        is_file = true;
+        head.resize(4);
+        head.resize(std::fread(head.data(), 1, 4, f));
+        std::fclose(f);
+      }
+    }
+    if (is_file && head.size() == 4 && head[0] == 'A' && head[1] == 'E' && head[2] == 'C' && head[3] == 0x1A)
+      j = stream_summary(read_file(*path, uint64_t(1) << 30), *path);
+    else
+      j = model_summary(load_model(*path), *path);
+    if (*json) std::printf("%s\n", j.dump(2).c_str());
+    else print_text(j);
+  });
+
+  CLI::App* models = app.add_subcommand("models", "list the models on the model path");
+  models->callback([] {
+    for (const std::string& dir : model_search_path()) std::printf("# %s\n", dir.c_str());
+    for (const std::string& p : installed_model_files()) {
+      try {
+        const Model m = Model::load(p);
+        std::printf("%-28s %s  %-10s %s\n", m.info().name.c_str(), m.info().id.c_str(), m.info().arch.c_str(),
+                    p.c_str());
+      } catch (const Error& e) {
+        std::printf("%-28s (unreadable: %s)\n", p.c_str(), e.what());
+      }
+    }
+  });
+}
+
+}  // namespace aec::cli

@@ -1,0 +1,101 @@
+#include "model_registry.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "aecodec/error.h"
+
+namespace fs = std::filesystem;
+
+namespace aec::cli {
+
+std::vector<std::string> model_search_path() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("AECODEC_MODELS")) {
+    std::string s = env;
+    size_t start = 0;
+    while (start <= s.size()) {
+      const size_t end = s.find(':', start);
+      const std::string d = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      if (!d.empty()) dirs.push_back(d);
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  dirs.push_back("models");
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    // build/<preset>/native/aecodec -> <repo>/models ; <prefix>/bin/aecodec -> <prefix>/share/aecodec/models
+    for (const fs::path& p : {exe.parent_path() / "../../../models", exe.parent_path() / "../share/aecodec/models"})
+      if (fs::is_directory(p, ec)) dirs.push_back(fs::weakly_canonical(p, ec).string());
+  }
+  return dirs;
+}
+
+std::vector<std::string> installed_model_files() {
+  std::vector<std::string> files;
+  std::set<std::string> seen;
+  for (const std::string& dir : model_search_path()) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> found;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ".aem") found.push_back(e.path());
+    std::sort(found.begin(), found.end());
+    for (const auto& p : found) {
+      const std::string canon = fs::weakly_canonical(p, ec).string();
+      if (seen.insert(canon).second) files.push_back(p.string());
+    }
+  }
+  return files;
+}
+
+// The model used when none is named: the name in the first "DEFAULT" file on the search path.
+static std::string default_model_name() {
+  for (const std::string& dir : model_search_path()) {
+    std::ifstream in(fs::path(dir) / "DEFAULT");
+    std::string name;
+    if (in >> name) return name;
+  }
+  throw Error("no model given (-m) and no models/DEFAULT file on the model path");
+}
+
+Model load_model(const std::string& path_or_name) {
+  if (path_or_name == "default") return load_model(default_model_name());
+  std::error_code ec;
+  if (fs::is_regular_file(path_or_name, ec)) return Model::load(path_or_name);
+  const std::string file = fs::path(path_or_name).extension() == ".aem" ? path_or_name : path_or_name + ".aem";
+  for (const std::string& dir : model_search_path()) {
+    const fs::path p = fs::path(dir) / file;
+    if (fs::is_regular_file(p, ec)) return Model::load(p.string());
+  }
+  std::string where;
+  for (const std::string& d : model_search_path()) where += (where.empty() ? "" : ", ") + d;
+  throw Error("no model '" + path_or_name + "' (not a file, and not found in: " + where + ")");
+}
+
+Model find_model_for(const std::string& name, const std::string& id) {
+  std::vector<std::string> other_versions;
+  for (const std::string& path : installed_model_files()) {
+    try {
+      const ModelFile f = ModelFile::read(path);
+      if (f.meta.value("name", "") != name) continue;
+      Model m = Model::from_file(f);
+      if (m.info().id == id) return m;
+      other_versions.push_back(m.info().id + " (" + path + ")");
+    } catch (const Error&) {
+      continue;  // a broken file on the path does not stop the search for the right one
+    }
+  }
+  std::string msg = "the file needs model '" + name + "' version " + id + ", which is not installed";
+  if (!other_versions.empty()) {
+    msg += "; installed versions of '" + name + "':";
+    for (const auto& v : other_versions) msg += " " + v;
+  }
+  throw Error(msg + " (pass the model with -m, or add its folder to AECODEC_MODELS)");
+}
+
+}  // namespace aec::cli

@@ -1,0 +1,20 @@
+// Where the CLI finds models: a path given with -m, or a model name looked up in the model search path
+// ($AECODEC_MODELS, colon-separated; then ./models; then the models/ folder of the source tree or install).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "aecodec/model.h"
+
+namespace aec::cli {
+
+std::vector<std::string> model_search_path();
+// A path to a model file, or a model name (with or without .aem) searched for in model_search_path().
+Model load_model(const std::string& path_or_name);
+// The installed model with this name and id, for decoding a file without -m. Throws with a message that names
+// the missing version and the installed ones.
+Model find_model_for(const std::string& name, const std::string& id);
+// Every model file found on the search path (for `aecodec models`).
+std::vector<std::string> installed_model_files();
+
+}  // namespace aec::cli

@@ -1,0 +1,154 @@
+// Whole-image coding: real files round-trip at awkward sizes, the decoded symbols are the encoded ones, and
+// damaged, forged or mismatched files are refused.
+#include <catch2/catch.hpp>
+
+#include "aecodec/codec.h"
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+#include "aecodec/metrics.h"
+#include "aecodec/parallel.h"
+#include "random_model.h"
+#include "test_images.h"
+
+using namespace aec;
+using aec::testing::make_random_model;
+using aec::testing::RandomModelSpec;
+using aec::testing::synthetic_image;
+
+namespace {
+const Model& test_model() {
+  static const Model m = Model::from_file(make_random_model({}));
+  return m;
+}
+}  // namespace
+
+TEST_CASE("bitstream header round-trips every field") {
+  Bitstream b;
+  b.header = {"some-model", 0x0123456789abcdefull, 42, "fam", 17, 33, 4, 6, 9, 5};
+  b.payload = {1, 2, 3, 250};
+  const std::vector<uint8_t> bytes = write_bitstream(b);
+  const Bitstream c = parse_bitstream(bytes.data(), bytes.size());
+  CHECK(c.header.model_name == "some-model");
+  CHECK(c.header.model_hash == 0x0123456789abcdefull);
+  CHECK(c.header.entropy_hash == 42);
+  CHECK(c.header.family_id == "fam");
+  CHECK(c.header.width == 17);
+  CHECK(c.header.height == 33);
+  CHECK(c.header.stride == 4);
+  CHECK(c.header.latent_c == 6);
+  CHECK(c.header.latent_h == 9);
+  CHECK(c.header.latent_w == 5);
+  CHECK(c.payload == b.payload);
+}
+
+TEST_CASE("images of awkward sizes round-trip through a real file, and the decoder sees the encoder's symbols") {
+  const Model& m = test_model();
+  for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {17, 33}, {33, 70}, {768, 512}}) {
+    const Image im = synthetic_image(w, h, uint32_t(w * 31 + h));
+    const EncodeResult e = encode_image(m, im);
+    const std::string path = "codec_test_" + std::to_string(w) + "x" + std::to_string(h) + ".aec";
+    write_file_atomic(path, e.bytes);
+    const std::vector<uint8_t> back = read_file(path);
+    std::remove(path.c_str());
+    REQUIRE(back == e.bytes);
+    const DecodeResult d = decode_image(m, back.data(), back.size());
+    CHECK(d.image.width == w);
+    CHECK(d.image.height == h);
+    // What the decoder computed must be exactly synthesis(dequantised latent the encoder produced): the
+    // entropy decode returned the same symbols.
+    const Image expect = crop(tensor_to_image(m.synthesis(e.latent)), w, h);
+    CHECK(d.image.rgb == expect.rgb);
+    CHECK(d.stream.header.latent_h == uint32_t((h + 3) / 4));
+    double bits = 0;
+    for (double b : e.channel_bits) bits += b;
+    CHECK(double(d.stream.payload.size()) * 8 >= bits - 64);
+    CHECK(double(d.stream.payload.size()) * 8 <= bits * 1.05 + 64);
+  }
+}
+
+TEST_CASE("encoding is deterministic and independent of the thread count") {
+  const Image im = synthetic_image(45, 29);
+  set_num_threads(1);
+  const auto a = encode_image(test_model(), im).bytes;
+  set_num_threads(3);
+  const auto b = encode_image(test_model(), im).bytes;
+  set_num_threads(0);
+  CHECK(a == b);
+}
+
+TEST_CASE("damaged and forged .aec files are refused, never crash") {
+  const Model& m = test_model();
+  const std::vector<uint8_t> good = encode_image(m, synthetic_image(40, 24)).bytes;
+  for (size_t n = 0; n < good.size(); ++n) CHECK_THROWS_AS(decode_image(m, good.data(), n), Error);
+  std::vector<uint8_t> longer = good;
+  longer.push_back(0);
+  CHECK_THROWS_WITH(decode_image(m, longer.data(), longer.size()), Catch::Contains("unexpected bytes"));
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::vector<uint8_t> flipped = good;
+    flipped[i] ^= 0x10;
+    CHECK_THROWS_AS(decode_image(m, flipped.data(), flipped.size()), Error);
+  }
+  // A forged header with a valid checksum: a huge image must be refused by the limits before decoding.
+  Bitstream b = parse_bitstream(good.data(), good.size());
+  b.header.width = b.header.height = 60000;
+  b.header.latent_h = b.header.latent_w = 15000;
+  b.header.latent_c = 1;
+  const std::vector<uint8_t> forged = write_bitstream(b);
+  CHECK_THROWS_WITH(decode_image(m, forged.data(), forged.size()), Catch::Contains("limits"));
+  // A latent shape that does not match the image size.
+  b = parse_bitstream(good.data(), good.size());
+  b.header.latent_w += 1;
+  const std::vector<uint8_t> wrong_shape = write_bitstream(b);
+  CHECK_THROWS_WITH(decode_image(m, wrong_shape.data(), wrong_shape.size()), Catch::Contains("latent shape"));
+  // A payload that is not what the header promises (re-checksummed garbage).
+  b = parse_bitstream(good.data(), good.size());
+  for (auto& x : b.payload) x = uint8_t(x * 37 + 11);
+  const std::vector<uint8_t> garbage = write_bitstream(b);
+  CHECK_THROWS_AS(decode_image(m, garbage.data(), garbage.size()), Error);
+}
+
+TEST_CASE("a file made by another model is refused with both names") {
+  RandomModelSpec s;
+  s.name = "other-model";
+  s.seed = 9;
+  const Model other = Model::from_file(make_random_model(s));
+  const std::vector<uint8_t> f = encode_image(other, synthetic_image(16, 16)).bytes;
+  CHECK_THROWS_WITH(decode_image(test_model(), f.data(), f.size()),
+                    Catch::Contains("other-model") && Catch::Contains("test-factorized"));
+  s.name = "test-factorized";  // same name, other weights: a different version
+  const Model v2 = Model::from_file(make_random_model(s));
+  const std::vector<uint8_t> g = encode_image(v2, synthetic_image(16, 16)).bytes;
+  CHECK_THROWS_WITH(decode_image(test_model(), g.data(), g.size()), Catch::Contains("version"));
+}
+
+TEST_CASE("cross-decoding within a family scales the image; outside a family it is refused") {
+  RandomModelSpec hi, med;
+  hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-test", hi.family_role = "high", hi.seed = 3;
+  med.name = "fam-medium", med.stages = 2, med.family_id = "fam-test", med.family_role = "medium", med.seed = 4;
+  const Model high = Model::from_file(make_random_model(hi));
+  const Model medium = Model::from_file(make_random_model(med));
+  REQUIRE(high.info().entropy_hash == medium.info().entropy_hash);
+  const Image im = synthetic_image(50, 34);
+  const auto from_high = encode_image(high, im).bytes;
+  const DecodeResult half = cross_decode_image(medium, from_high.data(), from_high.size());
+  CHECK(half.image.width == 25);
+  CHECK(half.image.height == 17);
+  const auto from_medium = encode_image(medium, downscale2x_box(im)).bytes;
+  const DecodeResult twice = cross_decode_image(high, from_medium.data(), from_medium.size());
+  CHECK(twice.image.width == 50);
+  CHECK(twice.image.height == 34);
+  CHECK_THROWS_WITH(decode_image(medium, from_high.data(), from_high.size()), Catch::Contains("cross-decode"));
+  CHECK_THROWS_WITH(cross_decode_image(test_model(), from_high.data(), from_high.size()),
+                    Catch::Contains("not in the file's family"));
+  const auto plain = encode_image(test_model(), im).bytes;
+  CHECK_THROWS_WITH(cross_decode_image(medium, plain.data(), plain.size()), Catch::Contains("not in a cross"));
+}
+
+TEST_CASE("fixed-size models code exactly their size and refuse others") {
+  RandomModelSpec s;
+  s.arch = "fc", s.name = "test-fc";
+  const Model fc = Model::from_file(make_random_model(s));
+  const auto bytes = encode_image(fc, synthetic_image(8, 8)).bytes;
+  CHECK(decode_image(fc, bytes.data(), bytes.size()).image.width == 8);
+  CHECK_THROWS_WITH(encode_image(fc, synthetic_image(9, 8)), Catch::Contains("exactly 8x8"));
+}

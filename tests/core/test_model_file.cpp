@@ -1,0 +1,164 @@
+// The model file: round trips, half floats, and every kind of damage refused with a message.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "aecodec/error.h"
+#include "aecodec/model.h"
+#include "aecodec/model_file.h"
+#include "random_model.h"
+
+using namespace aec;
+using aec::testing::make_random_model;
+using aec::testing::RandomModelSpec;
+
+TEST_CASE("model file round-trips tensors and document") {
+  const ModelFile f = make_random_model({});
+  const std::vector<uint8_t> bytes = f.serialize();
+  const ModelFile g = ModelFile::parse(bytes.data(), bytes.size());
+  CHECK(g.meta == f.meta);
+  REQUIRE(g.tensors.size() == f.tensors.size());
+  for (const auto& [name, t] : f.tensors) {
+    REQUIRE(g.has(name));
+    CHECK(g.tensors.at(name).bytes == t.bytes);
+    CHECK(g.tensors.at(name).shape == t.shape);
+  }
+  CHECK(g.content_hash() == f.content_hash());
+  CHECK(g.serialize() == bytes);  // deterministic layout
+}
+
+TEST_CASE("half floats convert exactly where representable and round to nearest even") {
+  for (float v : {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 0.000061035156f /*min normal*/, 5.9604645e-08f /*min sub*/})
+    CHECK(half_to_float(float_to_half(v)) == v);
+  CHECK(std::isinf(half_to_float(float_to_half(1e6f))));
+  CHECK(std::isnan(half_to_float(float_to_half(std::numeric_limits<float>::quiet_NaN()))));
+  CHECK(half_to_float(float_to_half(1.0f + 1.0f / 4096)) == 1.0f);               // tie -> even
+  CHECK(half_to_float(float_to_half(1.0f + 3.0f / 2048)) == 1.0f + 2.0f / 1024);  // tie -> even (up)
+  for (uint32_t h = 0; h < 0x7C00; ++h) CHECK(float_to_half(half_to_float(uint16_t(h))) == h);
+}
+
+TEST_CASE("an F16 model computes what its F32 original computes, within half precision") {
+  RandomModelSpec s;
+  const Model a = Model::from_file(make_random_model(s));
+  s.stored = DType::F16;
+  const Model b = Model::from_file(make_random_model(s));
+  Tensor x(3, 16, 20, 0.5f);
+  for (size_t i = 0; i < x.size(); ++i) x.data[i] = float(i % 17) / 17.0f;
+  const Tensor ya = a.analysis(x), yb = b.analysis(x);
+  float m = 0;
+  for (size_t i = 0; i < ya.size(); ++i) m = std::max(m, std::abs(ya.data[i] - yb.data[i]));
+  CHECK(m < 0.02f);
+  CHECK(m > 0.0f);
+}
+
+TEST_CASE("every truncation of a model file is refused") {
+  const std::vector<uint8_t> bytes = make_random_model({}).serialize();
+  for (size_t n = 0; n < bytes.size(); n += (n < 64 ? 1 : 97))
+    CHECK_THROWS_AS(ModelFile::parse(bytes.data(), n), Error);
+}
+
+namespace {
+// Rewrites the JSON header of a serialized model with `edit` and returns the new file.
+template <class F>
+std::vector<uint8_t> edit_header(const std::vector<uint8_t>& bytes, F edit) {
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[size_t(i)];
+  nlohmann::json h = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + long(n));
+  edit(h);
+  const std::string text = h.dump();
+  std::vector<uint8_t> out(8);
+  for (int i = 0; i < 8; ++i) out[size_t(i)] = uint8_t(uint64_t(text.size()) >> (8 * i));
+  out.insert(out.end(), text.begin(), text.end());
+  out.insert(out.end(), bytes.begin() + 8 + long(n), bytes.end());
+  return out;
+}
+
+std::string parse_error(const std::vector<uint8_t>& b) {
+  try {
+    Model::from_file(ModelFile::parse(b.data(), b.size()));
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("forged or inconsistent model files are refused with a message that names the problem") {
+  const std::vector<uint8_t> good = make_random_model({}).serialize();
+  REQUIRE(parse_error(good).empty());
+
+  std::vector<uint8_t> huge = good;
+  huge[7] = 0x7F;  // header length of petabytes
+  CHECK_THAT(parse_error(huge), Catch::Contains("header length"));
+
+  CHECK_THAT(parse_error(edit_header(good, [](nlohmann::json& h) { h["enc.0.bias"]["data_offsets"][1] = 1u << 30; })),
+             Catch::Contains("enc.0.bias"));
+  CHECK_THAT(parse_error(edit_header(good, [](nlohmann::json& h) { h["enc.0.bias"]["dtype"] = "F64"; })),
+             Catch::Contains("unsupported dtype"));
+  CHECK_THAT(parse_error(edit_header(good, [](nlohmann::json& h) { h["enc.0.bias"]["shape"] = {3}; })),
+             Catch::Contains("do not match shape"));
+  CHECK_THAT(parse_error(edit_header(good,
+                                     [](nlohmann::json& h) {
+                                       auto a = h["enc.0.bias"]["data_offsets"];
+                                       h["dec.0.bias"]["data_offsets"] = a;
+                                     })),
+             Catch::Contains("overlap"));
+  CHECK_THAT(parse_error(edit_header(good, [](nlohmann::json& h) { h.erase("__metadata__"); })), Catch::Contains("aecodec"));
+  CHECK_THAT(parse_error(edit_header(good,
+                                     [](nlohmann::json& h) {
+                                       auto m = nlohmann::json::parse(h["__metadata__"]["aecodec"].get<std::string>());
+                                       m["format_version"] = 99;
+                                       h["__metadata__"]["aecodec"] = m.dump();
+                                     })),
+             Catch::Contains("version 99"));
+  CHECK_THAT(parse_error(edit_header(good,
+                                     [](nlohmann::json& h) {
+                                       auto m = nlohmann::json::parse(h["__metadata__"]["aecodec"].get<std::string>());
+                                       m["encoder"][0]["out"] = 9;
+                                       h["__metadata__"]["aecodec"] = m.dump();
+                                     })),
+             Catch::Contains("enc.0.weight"));
+  CHECK_THAT(parse_error(edit_header(good,
+                                     [](nlohmann::json& h) {
+                                       auto m = nlohmann::json::parse(h["__metadata__"]["aecodec"].get<std::string>());
+                                       m["encoder"][1]["op"] = "softmax";
+                                       h["__metadata__"]["aecodec"] = m.dump();
+                                     })),
+             Catch::Contains("unknown op 'softmax'"));
+  CHECK_THAT(parse_error(edit_header(good,
+                                     [](nlohmann::json& h) {
+                                       auto m = nlohmann::json::parse(h["__metadata__"]["aecodec"].get<std::string>());
+                                       m["latent"]["channels"] = 5;
+                                       h["__metadata__"]["aecodec"] = m.dump();
+                                     })),
+             Catch::Contains("latent channels"));
+
+  // NaN weights and a broken CDF table.
+  ModelFile f = make_random_model({});
+  std::vector<float> bias = f.floats("dec.0.bias", {8});
+  bias[3] = std::numeric_limits<float>::quiet_NaN();
+  f.put_floats("dec.0.bias", {8}, bias.data());
+  const std::vector<uint8_t> nan_file = f.serialize();
+  CHECK_THAT(parse_error(nan_file), Catch::Contains("NaN"));
+  ModelFile g = make_random_model({});
+  auto& cdf = g.tensors.at("entropy.cdf").bytes;
+  cdf[4 * 5] = 0xFF, cdf[4 * 5 + 1] = 0xFF;  // channel 0 no longer increasing
+  const std::vector<uint8_t> bad_cdf = g.serialize();
+  CHECK_FALSE(parse_error(bad_cdf).empty());
+}
+
+TEST_CASE("all architectures of the random-model builder load and keep their shapes") {
+  for (const char* arch : {"factorized", "conv", "vae", "fc"}) {
+    RandomModelSpec s;
+    s.arch = arch;
+    const Model m = Model::from_file(make_random_model(s));
+    const int w = m.info().fixed_width ? m.info().fixed_width : 24, h = m.info().fixed_width ? m.info().fixed_height : 12;
+    const Tensor y = m.analysis(Tensor(3, h, w, 0.3f));
+    CHECK(y.c == s.m);
+    const Tensor x = m.synthesis(y);
+    CHECK(x.c == 3);
+    CHECK(x.h == h);
+    CHECK(x.w == w);
+  }
+}

@@ -1,0 +1,24 @@
+// Small models with random weights, written through the real model-file writer: what the tests (and the CLI
+// tests, through tools/make_test_model) run until trained models exist, and alongside them after.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "aecodec/model_file.h"
+
+namespace aec::testing {
+
+struct RandomModelSpec {
+  std::string name = "test-factorized";
+  std::string arch = "factorized";  // factorized (GDN, stride 2^stages), conv (relu), fc (linear 8x8), vae
+  int n = 8, m = 6;                 // hidden and latent channels
+  int stages = 2;                   // stride-2 stages: stride = 2^stages
+  std::string family_id, family_role;
+  uint32_t seed = 1;
+  uint32_t entropy_seed = 7;        // family members share entropy tables by sharing this seed
+  DType stored = DType::F32;
+};
+
+ModelFile make_random_model(const RandomModelSpec& spec);
+
+}  // namespace aec::testing
