@@ -1,0 +1,29 @@
+# encode -> decode of a 768x512 image through real files: sizes, printed bpp = file size, PSNR printed,
+# info on both file kinds, eval table/JSON/CSV, decode without -m finds the installed model by id.
+source "$(dirname "$0")/lib.bash"
+"$MAKE_MODEL" models/test-factorized.aem factorized test-factorized 2 || exit 1
+echo test-factorized > models/DEFAULT
+make_bmp in.bmp 768 512
+out=$("$AEC" encode in.bmp -o out.aec) || fail "encode"
+size=$(stat -c %s out.aec)
+bpp=$(awk -v s="$size" 'BEGIN { printf "%.4f", s * 8 / (768 * 512) }')
+grep -qF "$size bytes, $bpp bpp" <<<"$out" || fail "encode output '$out' does not state $size bytes, $bpp bpp"
+out=$("$AEC" decode out.aec -o out.png --reference in.bmp) || fail "decode"
+grep -qF "768x512, $bpp bpp" <<<"$out" || fail "decode output '$out'"
+grep -q "PSNR [0-9.]* dB, MS-SSIM 0\.[0-9]*" <<<"$out" || fail "no PSNR in '$out'"
+[ "$(head -c 8 out.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] || fail "out.png is not a PNG"
+"$AEC" info out.aec | grep -q "width: *768" || fail "info on .aec"
+"$AEC" info --json models/test-factorized.aem | grep -q '"arch": "factorized"' || fail "info on model"
+mkdir -p evalset && cp in.bmp evalset/
+"$AEC" eval -m test-factorized evalset --json eval.json --csv eval.csv >eval.txt || fail "eval"
+grep -q "^mean" eval.txt || fail "eval table has no mean row"
+[ "$(wc -l <eval.csv)" -eq 2 ] || fail "eval.csv should have a header and one row"
+grep -q '"psnr"' eval.json || fail "eval.json"
+# Odd sizes and a portrait image.
+for size in "1 1" "17 33" "33 70"; do
+  set -- $size
+  make_bmp odd.bmp "$1" "$2"
+  "$AEC" -q encode odd.bmp -o odd.aec && "$AEC" -q decode odd.aec -o odd.png || fail "odd size $1x$2"
+  "$AEC" info odd.aec | grep -q "width: *$1" || fail "odd size $1x$2 width"
+done
+finish
