@@ -1,0 +1,23 @@
+// libFuzzer target: any bytes given to the .aec decoder are decoded or refused with aec::Error -- never a crash,
+// hang, leak or sanitizer report.
+#include <cstddef>
+#include <cstdint>
+
+#include "aecodec/codec.h"
+#include "aecodec/error.h"
+#include "random_model.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const aec::Model model = aec::Model::from_file(aec::testing::make_random_model({}));
+  aec::ImageLimits limits;
+  limits.max_pixels = 1 << 20;  // a forged header must be refused, not decoded at 64 Mpx
+  try {
+    aec::decode_image(model, data, size, limits);
+  } catch (const aec::Error&) {
+  }
+  try {
+    aec::cross_decode_image(model, data, size, limits);
+  } catch (const aec::Error&) {
+  }
+  return 0;
+}
