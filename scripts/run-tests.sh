@@ -14,6 +14,9 @@ cmake --preset debug-asan >/dev/null
 cmake --build --preset debug-asan -j "$jobs" --target core_tests aecodec make_test_model
 ctest --preset debug-asan -j "$jobs" || status=1
 
+echo "== fuzz targets, a short run each (long runs: fuzz/run.sh 3600)"
+bash fuzz/run.sh "${AEC_FUZZ_SECONDS:-15}" || status=1
+
 if [ -x tests/web/run.sh ]; then
   echo "== browser tests"
   bash tests/web/run.sh || status=1
