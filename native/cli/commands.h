@@ -13,5 +13,6 @@ struct GlobalOptions {
 void add_codec_commands(CLI::App& app, const GlobalOptions& g);  // encode, decode, cross-decode
 void add_eval_command(CLI::App& app, const GlobalOptions& g);
 void add_info_commands(CLI::App& app, const GlobalOptions& g);   // info, models
+void add_bench_command(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace aec::cli

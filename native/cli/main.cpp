@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   aec::cli::add_codec_commands(app, g);
   aec::cli::add_eval_command(app, g);
   aec::cli::add_info_commands(app, g);
+  aec::cli::add_bench_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -7,6 +7,10 @@ namespace aec {
 
 // Blocked so that a 4 x kNb tile of C stays in registers/L1 while B's rows stream through; the inner loop is
 // a plain axpy over contiguous floats that the compiler vectorises (SSE/AVX natively, simd128 in WASM).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__EMSCRIPTEN__)
+// One binary for every x86-64 CPU: GCC compiles the kernel for each level and picks one at load time (ifunc).
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 void gemm(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc,
           bool accumulate) {
   constexpr int kNb = 256;
