@@ -40,7 +40,12 @@ build_native() {
   cmake --build --preset release -j "$jobs"
 }
 
+install_npm() {  # ONNX Runtime for the parity tests; --ignore-scripts: its install script downloads (offline here)
+  [ -d tests/onnx/node_modules/onnxruntime-node ] || (cd tests/onnx && npm install --ignore-scripts --no-audit --no-fund)
+}
+
 install_packages
+install_npm
 [ -x scripts/setup-web.sh ] && bash scripts/setup-web.sh install
 build_native
 

@@ -31,6 +31,10 @@ struct TrainConfig {
   int log_every = 10;
   std::string device;            // "" = cuda when available, else cpu
   int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)
+  // --resume: the options given on the command line (JSON keys as to_json writes them); those that do not
+  // change the model or the data stream (steps, minutes, threads, checkpoint/log/valid cadence, lr decay,
+  // valid folder, device, bf16) replace the run's saved values. Not saved.
+  nlohmann::json overrides = nlohmann::json::object();
 
   int qualities() const { return int(lambdas.size()); }
 };

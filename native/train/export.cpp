@@ -133,6 +133,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
   std::string family_id;
   if (members.size() > 1) {
     aec::ModelFile probe;
+    probe.meta = nlohmann::json::object();
     put_entropy_tables(probe, qz.pmf, qz.tail, qz.table_offset);
     family_id = "fam-" + hex16(probe.content_hash());
   }

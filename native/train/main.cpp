@@ -96,6 +96,18 @@ int main(int argc, char** argv) {
         cfg.lambdas = parse_list(lambdas);
       else if (lambda > 0)
         cfg.lambdas = {lambda};
+      const nlohmann::json all = cfg;
+      for (auto it = all.begin(); it != all.end(); ++it) {
+        std::string flag = "--" + it.key();
+        for (char& ch : flag)
+          if (ch == '_') ch = '-';
+        if (flag == "--n") flag = "--N";
+        if (flag == "--m") flag = "--M";
+        try {
+          if (train->get_option(flag)->count() > 0) cfg.overrides[it.key()] = it.value();
+        } catch (const CLI::OptionNotFound&) {
+        }
+      }
       return aect::run_train(cfg, resume);
     }
     if (*exp) {

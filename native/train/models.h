@@ -38,7 +38,7 @@ class CodecImpl : public torch::nn::Module {
  public:
   virtual ~CodecImpl() = default;
   virtual std::string arch() const = 0;
-  virtual bool rate_distortion() const { return eb.get() != nullptr; }
+  virtual bool rate_distortion() const { return !eb.is_empty(); }
   virtual int stride() const = 0;        // crops must be a multiple (the largest member's stride)
   virtual int fixed_size() const { return 0; }  // fc: 32
   // Forward + loss on a training batch x [B,3,H,W] in [0,1] for `quality` (index into the lambdas).

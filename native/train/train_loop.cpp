@@ -134,7 +134,12 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   const bool have_ckpt = fs::exists(checkpoint_path(run));
   if (resume && have_ckpt) {
     // The run's own config, except how long to go on and how many threads to use.
-    cfg = read_json(run + "/config.json").get<TrainConfig>();
+    nlohmann::json saved = read_json(run + "/config.json");
+    for (const char* key : {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every",
+                            "valid_max_images", "valid", "device", "decay_start", "decay_factor", "bf16",
+                            "channels_last"})
+      if (cfg_in.overrides.contains(key)) saved[key] = cfg_in.overrides[key];
+    cfg = saved.get<TrainConfig>();
     cfg.out = run;
     if (cfg_in.steps > 0 || cfg_in.minutes > 0) cfg.steps = cfg_in.steps, cfg.minutes = cfg_in.minutes;
     if (cfg_in.threads > 0) cfg.threads = cfg_in.threads;
@@ -173,8 +178,8 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       std::fprintf(stderr, "warm start: %d layers from %s (lr warm-up %d steps)\n", loaded, cfg.init.c_str(),
                    cfg.warmup_steps);
     }
-    write_json_atomic(run + "/config.json", nlohmann::json(cfg));
   }
+  write_json_atomic(run + "/config.json", nlohmann::json(cfg));
   if (cfg.channels_last)
     for (torch::Tensor& p : model->parameters())
       if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));

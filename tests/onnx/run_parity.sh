@@ -47,9 +47,9 @@ check() {
 }
 
 for spec in "factorized 2" "factorized 4" "conv 2" "conv 3" "vae 2" "vae 3"; do
-  set -- $spec
-  "$make_model" "$work/$1-s$2.aem" "$1" "test-$1-s$2" "$2"
-  check "random-$1-s$2" "$work/$1-s$2.aem" 64 48 48 80
+  read -r arch stages <<<"$spec"
+  "$make_model" "$work/$arch-s$stages.aem" "$arch" "test-$arch-s$stages" "$stages"
+  check "random-$arch-s$stages" "$work/$arch-s$stages.aem" 64 48 48 80
 done
 "$make_model" "$work/fc.aem" fc test-fc
 check random-fc "$work/fc.aem" 0 0  # fixed 8x8
