@@ -14,5 +14,6 @@ void add_codec_commands(CLI::App& app, const GlobalOptions& g);  // encode, deco
 void add_eval_command(CLI::App& app, const GlobalOptions& g);
 void add_info_commands(CLI::App& app, const GlobalOptions& g);   // info, models
 void add_bench_command(CLI::App& app, const GlobalOptions& g);
+void add_rd_command(CLI::App& app, const GlobalOptions& g);     // rate-distortion vs JPEG/WebP/AVIF
 
 }  // namespace aec::cli

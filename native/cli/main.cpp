@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   aec::cli::add_eval_command(app, g);
   aec::cli::add_info_commands(app, g);
   aec::cli::add_bench_command(app, g);
+  aec::cli::add_rd_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,294 @@
+#include "rd_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+#include "svg_plot.h"
+
+namespace fs = std::filesystem;
+
+namespace aec::rd {
+
+namespace {
+
+const char* const kAnchors[] = {"jpeg", "webp", "avif"};
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+nlohmann::json measure_json(const Measure& m) {
+  nlohmann::json j;
+  if (!m.image.empty()) j["image"] = m.image;
+  if (m.width) j["width"] = m.width, j["height"] = m.height;
+  j["bytes"] = m.bytes;
+  j["bpp"] = m.bpp;
+  j["psnr"] = m.psnr;
+  j["ms_ssim"] = m.ms_ssim;
+  j["encode_ms"] = m.encode_ms;
+  j["decode_ms"] = m.decode_ms;
+  return j;
+}
+
+nlohmann::json bd_json(const BdResult& b, const char* key, const char* range) {
+  if (!b.ok()) return {{key, nullptr}, {"note", b.note}};
+  return {{key, b.value}, {range, {b.lo, b.hi}}};
+}
+
+nlohmann::json path_json(const PathScore& p) {
+  return {{"psnr", p.psnr}, {"ms_ssim", p.ms_ssim}, {"decode_ms", p.decode_ms}};
+}
+
+nlohmann::json family_image_json(const FamilyImage& f) {
+  nlohmann::json j;
+  if (!f.image.empty()) j["image"] = f.image, j["width"] = f.width, j["height"] = f.height;
+  j["high_to_medium"] = {{"bpp", f.down_bpp},
+                         {"cross_decode", path_json(f.down_cross)},
+                         {"decode_then_downscale2x_box", path_json(f.down_ref)}};
+  j["medium_to_high"] = {{"bpp", f.up_bpp},
+                         {"cross_decode", path_json(f.up_cross)},
+                         {"decode_then_bicubic_x2", path_json(f.up_ref)}};
+  return j;
+}
+
+std::string bd_cell(const Curve& c, const std::string& anchor, const std::vector<Curve>& curves) {
+  const bool present =
+      std::any_of(curves.begin(), curves.end(), [&](const Curve& a) { return a.codec == anchor; });
+  if (!present) return "–";
+  if (c.codec == anchor) return "(anchor)";
+  const auto it = c.bd_rate.find(anchor);
+  if (it == c.bd_rate.end()) return "–";
+  const BdResult& b = it->second;
+  if (!b.ok())
+    return "n/a (" + std::string(b.note == "PSNR ranges do not overlap" ? "no PSNR overlap" : b.note) + ")";
+  return fmt("%+.1f %%", b.value) + " [" + fmt("%.1f", b.lo) + "–" + fmt("%.1f", b.hi) + " dB]";
+}
+
+// Fixed colours for the anchors, so plots of different runs compare; the learned curves take the others.
+std::string curve_color(const Curve& c, size_t& model_index) {
+  if (c.codec == "jpeg") return "#7f7f7f";
+  if (c.codec == "webp") return "#ff7f0e";
+  if (c.codec == "avif") return "#9467bd";
+  static const char* const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#17becf",
+                                        "#e377c2", "#8c564b", "#bcbd22"};
+  return palette[model_index++ % 7];
+}
+
+std::vector<RatePoint> mean_points(const Curve& c) {
+  std::vector<RatePoint> p;
+  for (const Level& l : c.levels) p.push_back({l.mean.bpp, l.mean.psnr});
+  return p;
+}
+
+}  // namespace
+
+void finish_results(RdResults& r) {
+  for (Curve& c : r.curves) {
+    for (Level& l : c.levels) {
+      Measure m;
+      const double n = double(l.images.size());
+      for (const Measure& x : l.images) {
+        m.bytes += x.bytes / n, m.bpp += x.bpp / n, m.psnr += x.psnr / n, m.ms_ssim += x.ms_ssim / n;
+        m.encode_ms += x.encode_ms / n, m.decode_ms += x.decode_ms / n;
+      }
+      l.mean = m;
+    }
+    std::stable_sort(c.levels.begin(), c.levels.end(),
+                     [](const Level& a, const Level& b) { return a.mean.bpp < b.mean.bpp; });
+  }
+  for (Curve& c : r.curves) {
+    c.bd_rate.clear(), c.bd_psnr.clear();
+    for (const Curve& a : r.curves) {
+      if (a.codec == "aecodec" || &a == &c) continue;
+      c.bd_rate[a.codec] = bd_rate(mean_points(a), mean_points(c));
+      c.bd_psnr[a.codec] = bd_psnr(mean_points(a), mean_points(c));
+    }
+  }
+  for (FamilyResult& f : r.families) {
+    FamilyImage m;
+    const double n = double(f.images.size());
+    auto add = [n](PathScore& to, const PathScore& x) {
+      to.psnr += x.psnr / n, to.ms_ssim += x.ms_ssim / n, to.decode_ms += x.decode_ms / n;
+    };
+    for (const FamilyImage& x : f.images) {
+      m.down_bpp += x.down_bpp / n, m.up_bpp += x.up_bpp / n;
+      add(m.down_cross, x.down_cross), add(m.down_ref, x.down_ref), add(m.up_cross, x.up_cross),
+          add(m.up_ref, x.up_ref);
+    }
+    f.mean = m;
+  }
+}
+
+std::string markdown_summary(const RdResults& r, bool with_plots) {
+  std::string md;
+  md += "# Rate-distortion evaluation\n\n";
+  md += std::to_string(r.images.size()) + (r.images.size() == 1 ? " image" : " images") + " from `" +
+        r.images_dir +
+        "`; every point is the mean over the images of bpp (from the compressed file size) and of "
+        "PSNR / MS-SSIM "
+        "(RGB, aecodec's own metrics, the same code for every codec).\n";
+  md +=
+      "BD-rate: Bjøntegaard delta rate with piecewise cubic (PCHIP) interpolation of log-rate over PSNR, "
+      "integrated over the PSNR range both curves cover (shown in brackets); negative = fewer bits than the "
+      "anchor for the same PSNR.\n\n";
+  if (!r.command.empty()) md += "Made by: `" + r.command + "`\n\n";
+  for (const std::string& n : r.notes) md += "> " + n + "\n\n";
+
+  md += "| curve | points | bpp | PSNR (dB) | BD-rate vs JPEG | BD-rate vs WebP | BD-rate vs AVIF |\n";
+  md += "|---|---:|---|---|---|---|---|\n";
+  for (const Curve& c : r.curves) {
+    std::string bpp = "–", ps = "–";
+    if (!c.levels.empty()) {
+      double plo = INFINITY, phi = -INFINITY;
+      for (const Level& l : c.levels) plo = std::min(plo, l.mean.psnr), phi = std::max(phi, l.mean.psnr);
+      bpp = fmt("%.3f", c.levels.front().mean.bpp) + "–" + fmt("%.3f", c.levels.back().mean.bpp);
+      ps = fmt("%.2f", plo) + "–" + fmt("%.2f", phi);
+    }
+    md += "| " + c.name + " | " + std::to_string(c.levels.size()) + " | " + bpp + " | " + ps;
+    for (const char* a : kAnchors) md += " | " + bd_cell(c, a, r.curves);
+    md += " |\n";
+  }
+  md += "\n";
+  if (with_plots) md += "![bpp vs PSNR](rd-psnr.svg)\n\n![bpp vs MS-SSIM](rd-msssim.svg)\n\n";
+
+  if (!r.families.empty()) {
+    md += "## Cross-resolution families\n\n";
+    md +=
+        "Means over the images. *Down*: the high model's bitstream of the original, scored against "
+        "`downscale2x_box(original)`. *Up*: the medium model's bitstream of `downscale2x_box(original)`, "
+        "scored against the original. bpp per original pixel; decode time includes the resampling.\n\n";
+    md += "| family | path | bpp | PSNR (dB) | MS-SSIM | decode ms |\n|---|---|---:|---:|---:|---:|\n";
+    for (const FamilyResult& f : r.families) {
+      const FamilyImage& m = f.mean;
+      auto row = [&](const std::string& path, double bpp, const PathScore& p) {
+        md += "| " + f.id + " | " + path + " | " + fmt("%.4f", bpp) + " | " + fmt("%.2f", p.psnr) + " | " +
+              fmt("%.4f", p.ms_ssim) + " | " + fmt("%.1f", p.decode_ms) + " |\n";
+      };
+      row("down: " + f.high + " latent → " + f.medium + " decoder (cross-decode)", m.down_bpp, m.down_cross);
+      row("down: " + f.high + " decode at full size → downscale2x_box", m.down_bpp, m.down_ref);
+      row("up: " + f.medium + " latent → " + f.high + " decoder (cross-decode)", m.up_bpp, m.up_cross);
+      row("up: " + f.medium + " decode → bicubic x2", m.up_bpp, m.up_ref);
+    }
+    md += "\n";
+  }
+
+  md += "## Points\n\n";
+  md += "| curve | level | bpp | PSNR (dB) | MS-SSIM | encode ms | decode ms |\n";
+  md += "|---|---|---:|---:|---:|---:|---:|\n";
+  for (const Curve& c : r.curves)
+    for (const Level& l : c.levels)
+      md += "| " + c.name + " | " + l.label + " | " + fmt("%.4f", l.mean.bpp) + " | " +
+            fmt("%.2f", l.mean.psnr) + " | " + fmt("%.4f", l.mean.ms_ssim) + " | " +
+            fmt("%.1f", l.mean.encode_ms) + " | " + fmt("%.1f", l.mean.decode_ms) + " |\n";
+  md += "\nClassic codec times are the tools' wall times, process start included.\n\n";
+
+  md += "## Settings\n\n";
+  for (const Curve& c : r.curves)
+    if (!c.settings.empty()) md += "- " + c.name + ": " + c.settings + "\n";
+  for (const std::string& v : r.tool_versions) md += "- " + v + "\n";
+  md += "\nImages: ";
+  for (size_t i = 0; i < r.images.size(); ++i) md += (i ? ", " : "") + r.images[i];
+  md += ".\n";
+  return md;
+}
+
+void write_outputs(const RdResults& r, const std::string& dir, double plot_max_bpp) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  require(fs::is_directory(dir, ec), "cannot make the output folder '" + dir + "'");
+  const std::string d = (fs::path(dir) / "").string();
+
+  std::string pts = "curve,level,image,width,height,bytes,bpp,psnr,ms_ssim,encode_ms,decode_ms\n";
+  std::string means = "curve,level,images,bytes,bpp,psnr,ms_ssim,encode_ms,decode_ms\n";
+  for (const Curve& c : r.curves)
+    for (const Level& l : c.levels) {
+      for (const Measure& m : l.images)
+        pts += csv_field(c.name) + "," + csv_field(l.label) + "," + csv_field(m.image) + "," +
+               std::to_string(m.width) + "," + std::to_string(m.height) + "," + fmt("%.0f", m.bytes) + "," +
+               fmt("%.6f", m.bpp) + "," + fmt("%.4f", m.psnr) + "," + fmt("%.6f", m.ms_ssim) + "," +
+               fmt("%.2f", m.encode_ms) + "," + fmt("%.2f", m.decode_ms) + "\n";
+      const Measure& m = l.mean;
+      means += csv_field(c.name) + "," + csv_field(l.label) + "," + std::to_string(l.images.size()) + "," +
+               fmt("%.1f", m.bytes) + "," + fmt("%.6f", m.bpp) + "," + fmt("%.4f", m.psnr) + "," +
+               fmt("%.6f", m.ms_ssim) + "," + fmt("%.2f", m.encode_ms) + "," + fmt("%.2f", m.decode_ms) +
+               "\n";
+    }
+  write_text(d + "rd-points.csv", pts);
+  write_text(d + "rd-curves.csv", means);
+
+  nlohmann::json j;
+  j["images_dir"] = r.images_dir;
+  j["images"] = r.images;
+  j["command"] = r.command;
+  j["tool_versions"] = r.tool_versions;
+  j["notes"] = r.notes;
+  j["curves"] = nlohmann::json::array();
+  for (const Curve& c : r.curves) {
+    nlohmann::json jc = {{"name", c.name}, {"codec", c.codec}, {"settings", c.settings}};
+    jc["levels"] = nlohmann::json::array();
+    for (const Level& l : c.levels) {
+      nlohmann::json jl = {{"label", l.label}};
+      if (!l.model_path.empty()) jl["model_path"] = l.model_path, jl["model_id"] = l.model_id;
+      if (l.quality >= 0) jl["quality"] = l.quality;
+      jl["mean"] = measure_json(l.mean);
+      jl["images"] = nlohmann::json::array();
+      for (const Measure& m : l.images) jl["images"].push_back(measure_json(m));
+      jc["levels"].push_back(jl);
+    }
+    for (const auto& [anchor, b] : c.bd_rate) jc["bd_rate"][anchor] = bd_json(b, "percent", "psnr_range");
+    for (const auto& [anchor, b] : c.bd_psnr) jc["bd_psnr"][anchor] = bd_json(b, "db", "bpp_range");
+    j["curves"].push_back(jc);
+  }
+  j["families"] = nlohmann::json::array();
+  for (const FamilyResult& f : r.families) {
+    nlohmann::json jf = {
+        {"id", f.id}, {"high", f.high}, {"medium", f.medium}, {"mean", family_image_json(f.mean)}};
+    jf["images"] = nlohmann::json::array();
+    for (const FamilyImage& x : f.images) jf["images"].push_back(family_image_json(x));
+    j["families"].push_back(jf);
+  }
+  write_text(d + "rd.json", j.dump(2) + "\n");
+
+  for (const bool ssim : {false, true}) {
+    PlotSpec s;
+    s.title = std::string(ssim ? "MS-SSIM" : "PSNR") + " vs rate, mean over " +
+              std::to_string(r.images.size()) + (r.images.size() == 1 ? " image" : " images");
+    s.x_label = "bits per pixel";
+    s.y_label = ssim ? "MS-SSIM (dB) = -10 log10(1 - MS-SSIM), RGB" : "PSNR (dB, RGB)";
+    s.x_max = plot_max_bpp;
+    size_t model_curves = 0;
+    for (const Curve& c : r.curves) {
+      PlotSeries ps;
+      ps.name = c.name;
+      ps.color = curve_color(c, model_curves);
+      ps.dashed = c.codec != "aecodec";
+      for (const Level& l : c.levels)
+        ps.points.emplace_back(l.mean.bpp,
+                               ssim ? -10 * std::log10(std::max(1 - l.mean.ms_ssim, 1e-10)) : l.mean.psnr);
+      s.series.push_back(ps);
+    }
+    write_text(d + (ssim ? "rd-msssim.svg" : "rd-psnr.svg"), svg_line_plot(s));
+  }
+  write_text(d + "README.md", markdown_summary(r, true));
+}
+
+}  // namespace aec::rd

@@ -1,0 +1,78 @@
+// The results of `aecodec rd` and their outputs: BD-rates against the classic anchors, CSV, JSON, the SVG RD
+// plots and the markdown summary.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bd_rate.h"
+
+namespace aec::rd {
+
+struct Measure {  // one image at one quality level, or the mean over the images
+  std::string image;
+  int width = 0, height = 0;
+  double bytes = 0, bpp = 0, psnr = 0, ms_ssim = 0, encode_ms = 0, decode_ms = 0;
+};
+
+struct Level {        // one quality level: a model, or a classic codec at one quality setting
+  std::string label;  // model name, or "q75" / "cq30"
+  std::string model_path, model_id;
+  int quality = -1;  // classic codecs only
+  std::vector<Measure> images;
+  Measure mean;  // per-image mean of bpp, PSNR, MS-SSIM, times
+};
+
+struct Curve {
+  std::string name;                                  // "factorized", "family fam-x", "jpeg", ...
+  std::string codec;                                 // "aecodec", "jpeg", "webp", "avif"
+  std::string settings;                              // how the points were made
+  std::vector<Level> levels;                         // sorted by mean bpp once measured
+  std::map<std::string, BdResult> bd_rate, bd_psnr;  // against each anchor (codec name)
+};
+
+struct PathScore {
+  double psnr = 0, ms_ssim = 0, decode_ms = 0;
+};
+
+struct FamilyImage {
+  std::string image;
+  int width = 0, height = 0;
+  // high latent of the original -> medium decoder, against downscale2x_box(original); and the reference path
+  // from the same bitstream: high decoder at full size, then downscale2x_box.
+  double down_bpp = 0;  // bits of the high bitstream per original pixel
+  PathScore down_cross, down_ref;
+  // medium latent of downscale2x_box(original) -> high decoder, against the original; and the reference path:
+  // medium decoder at half size, then resize_bicubic x2.
+  double up_bpp = 0;  // bits of the medium bitstream per original pixel
+  PathScore up_cross, up_ref;
+};
+
+struct FamilyResult {
+  std::string id, high, medium;  // family id, model names
+  std::vector<FamilyImage> images;
+  FamilyImage mean;
+};
+
+struct RdResults {
+  std::string images_dir, command;
+  std::vector<std::string> images;
+  std::vector<Curve> curves;
+  std::vector<FamilyResult> families;
+  std::vector<std::string> tool_versions, notes;
+};
+
+// Means over the images, level order by mean bpp, and the BD-rate / BD-PSNR of every curve against each
+// classic curve present (jpeg, webp, avif), on the mean points.
+void finish_results(RdResults& r);
+
+// rd-points.csv (every image at every level), rd-curves.csv (the mean points), rd.json (everything),
+// rd-psnr.svg and rd-msssim.svg (bpp vs PSNR / MS-SSIM), README.md (the summary). `plot_max_bpp` > 0 ends
+// the plots' rate axis there.
+void write_outputs(const RdResults& r, const std::string& dir, double plot_max_bpp);
+
+// The markdown summary (also what README.md holds): per-curve table with BD-rates, the mean points, the
+// family table, settings.
+std::string markdown_summary(const RdResults& r, bool with_plots);
+
+}  // namespace aec::rd
