@@ -1,0 +1,376 @@
+// What the buttons and the page's API do: load an image or an .aec file, encode + decode with the core, cross-decode.
+#include <emscripten.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+#include "aecodec/metrics.h"
+#include "app.h"
+
+namespace web {
+
+App& app() {
+  static App a;
+  return a;
+}
+
+double now_ms() { return emscripten_get_now(); }
+
+int g_redraw_frames = 3;
+
+void publish() {
+  g_redraw_frames = std::max(g_redraw_frames, 3);
+  aec_js_publish();
+}
+
+void Texture::upload(const aec::Image& im) {
+  if (!id) glGenTextures(1, &id);
+  glBindTexture(GL_TEXTURE_2D, id);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);  // pixel-level zoom shows pixels
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+  glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
+  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB8, im.width, im.height, 0, GL_RGB, GL_UNSIGNED_BYTE, im.rgb.data());
+  w = im.width, h = im.height;
+}
+
+void Texture::release() {
+  if (id) glDeleteTextures(1, &id);
+  id = 0, w = h = 0;
+}
+
+const ModelEntry* App::model_named(const std::string& name) const {
+  const int i = model_index(name);
+  return i < 0 ? nullptr : &models[size_t(i)];
+}
+
+int App::model_index(const std::string& name) const {
+  for (size_t i = 0; i < models.size(); ++i)
+    if (models[i].name == name) return int(i);
+  return -1;
+}
+
+bool App::family_pair(std::string& family, int& high, int& medium) const {
+  // Prefer the family of the selected model, else the first complete one.
+  std::vector<std::string> order;
+  if (const ModelEntry* m = current_model(); m && !m->family_id.empty()) order.push_back(m->family_id);
+  for (const ModelEntry& m : models)
+    if (!m.family_id.empty()) order.push_back(m.family_id);
+  for (const std::string& f : order) {
+    high = medium = -1;
+    for (size_t i = 0; i < models.size(); ++i) {
+      const ModelEntry& m = models[i];
+      if (m.family_id != f || m.state != ModelEntry::Loaded) continue;
+      if (m.role == "high" && high < 0) high = int(i);
+      if (m.role == "medium" && medium < 0) medium = int(i);
+    }
+    if (high >= 0 && medium >= 0) {
+      family = f;
+      return true;
+    }
+  }
+  return false;
+}
+
+void App::set_error(const std::string& e) {
+  error = e;
+  ++error_serial;
+  publish();
+}
+
+void build_latent_view(CodecRun& run) {
+  LatentView& v = run.latent_view;
+  const aec::Tensor& t = run.latent;
+  v.channels = t.c;
+  if (t.c <= 0 || t.h <= 0 || t.w <= 0) return;
+  // Tiles at least 24 px on the short side (nearest-neighbour upscaled), at most 128.
+  int scale = std::max(1, 24 / std::max(1, std::min(t.h, t.w)));
+  while (scale > 1 && std::max(t.h, t.w) * scale > 128) --scale;
+  v.tile_w = t.w * scale, v.tile_h = t.h * scale;
+  v.cols = std::max(1, int(std::ceil(std::sqrt(double(t.c) * v.tile_h / v.tile_w))));
+  v.cols = std::min(v.cols, std::max(1, 8192 / (v.tile_w + 1)));
+  const int rows = (t.c + v.cols - 1) / v.cols;
+  v.atlas = aec::Image(v.cols * (v.tile_w + 1), rows * (v.tile_h + 1));
+  std::fill(v.atlas.rgb.begin(), v.atlas.rgb.end(), uint8_t(20));
+  v.lo.assign(size_t(t.c), 0), v.hi.assign(size_t(t.c), 0);
+  // A perceptual dark-blue -> magenta -> orange -> yellow ramp (like "inferno").
+  static const float stops[6][3] = {{0.00f, 0.00f, 0.02f}, {0.23f, 0.04f, 0.44f}, {0.58f, 0.15f, 0.40f},
+                                    {0.87f, 0.32f, 0.18f}, {0.99f, 0.65f, 0.04f}, {0.98f, 1.00f, 0.64f}};
+  for (int k = 0; k < t.c; ++k) {
+    const float* p = t.channel(k);
+    float lo = p[0], hi = p[0];
+    for (size_t i = 0; i < t.plane(); ++i) lo = std::min(lo, p[i]), hi = std::max(hi, p[i]);
+    v.lo[size_t(k)] = lo, v.hi[size_t(k)] = hi;
+    const float inv = hi > lo ? 1.0f / (hi - lo) : 0.0f;
+    const int ox = (k % v.cols) * (v.tile_w + 1), oy = (k / v.cols) * (v.tile_h + 1);
+    for (int y = 0; y < v.tile_h; ++y)
+      for (int x = 0; x < v.tile_w; ++x) {
+        const float u = (p[size_t(y / scale) * t.w + x / scale] - lo) * inv * 5.0f;
+        const int s = std::min(4, int(u));
+        const float f = std::min(1.0f, u - float(s));
+        uint8_t* d = &v.atlas.rgb[(size_t(oy + y) * v.atlas.width + size_t(ox + x)) * 3];
+        for (int c = 0; c < 3; ++c)
+          d[c] = uint8_t(std::lround(255.0f * (stops[s][c] + (stops[s + 1][c] - stops[s][c]) * f)));
+      }
+  }
+}
+
+void request_compare() {
+  App& a = app();
+  const CodecRun& r = a.last();
+  if (!r.valid || !r.has_reference || a.from_aec) return;
+  a.compare_running = true;
+  aec_js_compare(int(r.bytes.size()));
+}
+
+void finish_run(CodecRun run) {
+  App& a = app();
+  run.tex.upload(run.recon);
+  if (!run.latent_view.atlas.rgb.empty()) run.latent_view.tex.upload(run.latent_view.atlas);
+  CodecRun& slot = run.backend == "ort" ? a.ort_run : a.core_run;
+  slot.tex.release();
+  slot.latent_view.tex.release();
+  slot = std::move(run);
+  a.last_backend = slot.backend;
+  a.clear_error();
+  request_compare();
+}
+
+void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode) {
+  App& a = app();
+  a.original = std::move(im);
+  a.image_name = name;
+  a.image_notes = std::move(notes);
+  a.from_aec = false;
+  ++a.image_serial;
+  a.original_tex.upload(a.original);
+  for (CodecRun* r : {&a.core_run, &a.ort_run}) {
+    r->tex.release();
+    r->latent_view.tex.release();
+    *r = CodecRun();
+  }
+  for (CompareRun* c : {&a.jpeg, &a.webp}) {
+    c->tex.release();
+    *c = CompareRun();
+  }
+  for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic}) t->release();
+  a.cross = CrossRun();
+  a.view.fit_pending = true;
+  a.clear_error();
+  publish();
+  if (auto_encode) action_encode();
+}
+
+namespace {
+
+// The error for coding the current image with model m, or "".
+std::string cannot_code(const App& a, const ModelEntry* m) {
+  if (a.original.width == 0) return "no image loaded";
+  if (!m) return "no model selected";
+  if (m->state == ModelEntry::Loading) return "model '" + m->name + "' is still loading";
+  if (m->state == ModelEntry::Failed) return "model '" + m->name + "' failed to load: " + m->error;
+  if (m->fixed_w && (a.original.width != m->fixed_w || a.original.height != m->fixed_h))
+    return "model '" + m->name + "' codes only " + std::to_string(m->fixed_w) + "x" + std::to_string(m->fixed_h) +
+           " images; this one is " + std::to_string(a.original.width) + "x" + std::to_string(a.original.height);
+  return "";
+}
+
+}  // namespace
+
+bool action_encode() {
+  App& a = app();
+  const ModelEntry* m = a.current_model();
+  if (const std::string why = cannot_code(a, m); !why.empty()) {
+    a.set_error(why);
+    return false;
+  }
+  if (job_busy() || g_js_busy) {
+    a.set_error("busy: wait for the current work to finish");
+    return false;
+  }
+  if (a.backend == "ort") {
+    if (!m->ort_available()) {
+      a.set_error(m->ort_error.empty() ? "ONNX Runtime backend unavailable for '" + m->name +
+                                             "': no exported ONNX graphs (aecodec-onnx) in the site"
+                                       : "ONNX Runtime backend failed for '" + m->name + "': " + m->ort_error);
+      return false;
+    }
+    a.clear_error();
+    aec_js_run_ort(m->name.c_str());
+    return true;
+  }
+  auto model = m->model;
+  auto image = std::make_shared<aec::Image>(a.original);
+  auto run = std::make_shared<CodecRun>();
+  run->image_serial = a.image_serial;
+  run->model = m->name, run->model_id = m->id, run->backend = "core";
+  a.clear_error();
+  return start_job(
+      "Encoding and decoding with " + m->name + " (C++ core, WASM)",
+      [model, image, run] {
+        aec::EncodeResult e = aec::encode_image(*model, *image);
+        aec::DecodeResult d = aec::decode_image(*model, e.bytes.data(), e.bytes.size(), page_limits());
+        run->width = image->width, run->height = image->height;
+        run->bytes = std::move(e.bytes);
+        run->bpp = aec::bits_per_pixel(run->bytes.size(), image->width, image->height);
+        run->enc = e.timings, run->dec = d.timings;
+        run->recon = std::move(d.image);
+        run->has_reference = true;
+        run->psnr = aec::psnr(*image, run->recon);
+        run->ms_ssim = aec::ms_ssim(*image, run->recon);
+        run->latent = std::move(e.latent);
+        run->channel_bits = std::move(e.channel_bits);
+        build_latent_view(*run);
+        run->valid = true;
+      },
+      [run] { finish_run(std::move(*run)); });
+}
+
+void action_open_aec(const uint8_t* data, size_t size, const std::string& name) {
+  App& a = app();
+  auto bytes = std::make_shared<std::vector<uint8_t>>(data, data + size);
+  aec::Bitstream b;
+  try {
+    b = aec::parse_bitstream(bytes->data(), bytes->size());
+  } catch (const aec::Error& e) {
+    a.set_error(name + ": " + e.what());
+    return;
+  }
+  const aec::BitstreamHeader& h = b.header;
+  const std::string id = aec::hash_hex(h.model_hash);
+  int idx = -1;
+  for (size_t i = 0; i < a.models.size(); ++i)
+    if (a.models[i].name == h.model_name && a.models[i].state == ModelEntry::Loaded && a.models[i].id == id)
+      idx = int(i);
+  if (idx < 0) {
+    const ModelEntry* same = a.model_named(h.model_name);
+    a.set_error(name + ": made by model '" + h.model_name + "' version " + id +
+                (same ? (same->state == ModelEntry::Loaded ? ", but the page has version " + same->id
+                                                           : ", which did not load")
+                      : ", which this page does not have"));
+    return;
+  }
+  if (job_busy() || g_js_busy) {
+    a.set_error("busy: wait for the current work to finish");
+    return;
+  }
+  a.selected_model = idx;
+  auto model = a.models[size_t(idx)].model;
+  // Measure against the current image when it has the file's size (e.g. the original it was made from).
+  auto ref = std::make_shared<aec::Image>();
+  if (!a.from_aec && a.original.width == int(h.width) && a.original.height == int(h.height)) *ref = a.original;
+  auto run = std::make_shared<CodecRun>();
+  run->model = h.model_name, run->model_id = id, run->backend = "core";
+  a.clear_error();
+  start_job(
+      "Decoding " + name + " with " + h.model_name,
+      [model, bytes, ref, run] {
+        aec::DecodeResult d = aec::decode_image(*model, bytes->data(), bytes->size(), page_limits());
+        run->width = d.image.width, run->height = d.image.height;
+        run->bytes = *bytes;
+        run->bpp = aec::bits_per_pixel(bytes->size(), d.image.width, d.image.height);
+        run->dec = d.timings;
+        run->recon = std::move(d.image);
+        if (ref->width) {
+          run->has_reference = true;
+          run->psnr = aec::psnr(*ref, run->recon);
+          run->ms_ssim = aec::ms_ssim(*ref, run->recon);
+        }
+        // The latent for the heat maps: entropy-decode again (cheap next to the synthesis transform).
+        const aec::BitstreamHeader& hh = d.stream.header;
+        const int C = int(hh.latent_c), H = int(hh.latent_h), W = int(hh.latent_w);
+        std::vector<int32_t> idx(size_t(C) * H * W);
+        for (int k = 0; k < C; ++k) std::fill_n(idx.begin() + ptrdiff_t(size_t(k) * H * W), size_t(H) * W, k);
+        const std::vector<int32_t> q = aec::entropy_decode(d.stream.payload.data(), d.stream.payload.size(),
+                                                           idx.data(), idx.size(), model->tables());
+        run->latent = model->dequantize(q, C, H, W);
+        run->channel_bits.resize(size_t(C));
+        for (int k = 0; k < C; ++k)
+          run->channel_bits[size_t(k)] = aec::entropy_bits(q.data() + size_t(k) * H * W,
+                                                           idx.data() + size_t(k) * H * W, size_t(H) * W,
+                                                           model->tables());
+        build_latent_view(*run);
+        run->valid = true;
+      },
+      [run, name] {
+        App& a = app();
+        if (run->has_reference) {
+          run->image_serial = a.image_serial;
+          finish_run(std::move(*run));
+          a.info = "opened " + name + " (PSNR against the current image)";
+        } else {
+          set_original(run->recon, name, {"decoded from an .aec file: no original to compare with"}, false);
+          a.from_aec = true;
+          run->image_serial = a.image_serial;
+          finish_run(std::move(*run));
+          a.info = "opened " + name;
+        }
+        a.view.right = 1;
+      });
+}
+
+bool action_cross_decode() {
+  App& a = app();
+  std::string family;
+  int hi = -1, med = -1;
+  if (a.original.width == 0 || a.from_aec) {
+    a.set_error("cross-decode needs an original image");
+    return false;
+  }
+  if (!a.family_pair(family, hi, med)) {
+    a.set_error("no cross-resolution family loaded (two models with the same \"family\" id, roles high and medium)");
+    return false;
+  }
+  if (job_busy() || g_js_busy) {
+    a.set_error("busy: wait for the current work to finish");
+    return false;
+  }
+  auto high = a.models[size_t(hi)].model, medium = a.models[size_t(med)].model;
+  auto image = std::make_shared<aec::Image>(a.original);
+  auto out = std::make_shared<CrossRun>();
+  out->family = family, out->high = a.models[size_t(hi)].name, out->medium = a.models[size_t(med)].name;
+  out->image_serial = a.image_serial;
+  a.clear_error();
+  return start_job(
+      "Cross-decoding in family " + family,
+      [high, medium, image, out] {
+        const double t0 = now_ms();
+        const aec::ImageLimits lim = page_limits();
+        // high -> medium
+        const aec::EncodeResult eh = aec::encode_image(*high, *image);
+        aec::DecodeResult d1 = aec::cross_decode_image(*medium, eh.bytes.data(), eh.bytes.size(), lim);
+        out->h2m_ref = aec::downscale2x_box(*image);
+        out->h2m = std::move(d1.image);
+        out->h2m_psnr = aec::psnr(out->h2m_ref, out->h2m);
+        out->h2m_bytes = eh.bytes.size();
+        out->h2m_bpp = aec::bits_per_pixel(eh.bytes.size(), image->width, image->height);
+        // medium -> high
+        const aec::EncodeResult em = aec::encode_image(*medium, out->h2m_ref);
+        aec::DecodeResult d2 = aec::cross_decode_image(*high, em.bytes.data(), em.bytes.size(), lim);
+        aec::Image up = std::move(d2.image);
+        if (up.width != image->width || up.height != image->height) up = aec::crop(up, image->width, image->height);
+        out->m2h = std::move(up);
+        out->m2h_psnr = aec::psnr(*image, out->m2h);
+        const aec::DecodeResult own = aec::decode_image(*medium, em.bytes.data(), em.bytes.size(), lim);
+        out->m2h_bicubic = aec::resize_bicubic(own.image, image->width, image->height);
+        out->m2h_bicubic_psnr = aec::psnr(*image, out->m2h_bicubic);
+        out->m2h_bytes = em.bytes.size();
+        out->m2h_bpp = aec::bits_per_pixel(em.bytes.size(), out->h2m_ref.width, out->h2m_ref.height);
+        out->ms = now_ms() - t0;
+        out->valid = true;
+      },
+      [out] {
+        App& a = app();
+        out->t_h2m.upload(out->h2m);
+        out->t_h2m_ref.upload(out->h2m_ref);
+        out->t_m2h.upload(out->m2h);
+        out->t_m2h_bicubic.upload(out->m2h_bicubic);
+        for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic}) t->release();
+        a.cross = std::move(*out);
+      });
+}
+
+}  // namespace web

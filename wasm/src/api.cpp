@@ -1,0 +1,515 @@
+// The C functions the page's JavaScript calls (web/app.js; the list is exports.txt). Strings returned point to
+// a buffer that stays valid until the next call of the same function.
+#include <emscripten.h>
+
+#include <cstring>
+
+#include "aecodec/error.h"
+#include "aecodec/file_io.h"
+#include "aecodec/metrics.h"
+#include "aecodec/parallel.h"
+#include "app.h"
+
+using nlohmann::json;
+using namespace web;
+
+namespace {
+
+const char* keep(std::string& slot, std::string s) {
+  slot = std::move(s);
+  return slot.c_str();
+}
+
+json timings_json(const aec::CodecTimings& t) {
+  return {{"total_ms", t.total_ms}, {"network_ms", t.network_ms}, {"entropy_ms", t.entropy_ms}};
+}
+
+json run_json(const CodecRun& r) {
+  if (!r.valid) return nullptr;
+  json j = {{"model", r.model},
+            {"model_id", r.model_id},
+            {"backend", r.backend},
+            {"width", r.width},
+            {"height", r.height},
+            {"bytes", r.bytes.size()},
+            {"bpp", r.bpp},
+            {"has_reference", r.has_reference},
+            {"encode_ms", r.enc.total_ms},
+            {"decode_ms", r.dec.total_ms},
+            {"encode", timings_json(r.enc)},
+            {"decode", timings_json(r.dec)},
+            {"latent", {r.latent.c, r.latent.h, r.latent.w}},
+            {"channel_bits", r.channel_bits}};
+  if (r.has_reference) j["psnr"] = r.psnr, j["ms_ssim"] = r.ms_ssim;
+  else j["psnr"] = nullptr, j["ms_ssim"] = nullptr;
+  return j;
+}
+
+json compare_json(const CompareRun& c) {
+  if (!c.valid) return nullptr;
+  return {{"codec", c.codec},     {"bytes", c.bytes}, {"target_bytes", c.target_bytes},
+          {"quality", c.quality}, {"bpp", c.bpp},     {"psnr", c.psnr},
+          {"ms_ssim", c.ms_ssim}, {"at_min_quality", c.at_min_quality}};
+}
+
+// Agreement of the two backends' reconstructions of the same image with the same model.
+json agreement_json(App& a) {
+  CodecRun* o = a.other_run();
+  if (!o) return nullptr;
+  const CodecRun& l = a.last();
+  const CodecRun& core = l.backend == "core" ? l : *o;
+  const CodecRun& ort = l.backend == "ort" ? l : *o;
+  int max_diff = 0;
+  for (size_t i = 0; i < core.recon.rgb.size() && i < ort.recon.rgb.size(); ++i)
+    max_diff = std::max(max_diff, std::abs(int(core.recon.rgb[i]) - int(ort.recon.rgb[i])));
+  const double p = aec::psnr(core.recon, ort.recon);
+  return {{"psnr_between", std::isinf(p) ? json(nullptr) : json(p)},
+          {"identical_images", std::isinf(p)},
+          {"identical_bytes", core.bytes == ort.bytes},
+          {"max_abs_diff", max_diff},
+          {"bpp_diff", ort.bpp - core.bpp},
+          {"psnr_diff", ort.psnr - core.psnr}};
+}
+
+std::vector<float> g_ort_input, g_ort_latent;
+std::shared_ptr<CodecRun> g_ort_run;
+std::shared_ptr<const aec::Model> g_ort_model;
+double g_ort_started = 0;
+
+}  // namespace
+
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
+  static std::string out;
+  App& a = app();
+  json models = json::array();
+  for (const ModelEntry& m : a.models) {
+    json j = {{"name", m.name},     {"arch", m.arch},      {"id", m.id},
+              {"stride", m.stride}, {"state", m.state == ModelEntry::Loaded ? "loaded"
+                                               : m.state == ModelEntry::Failed ? "failed" : "loading"},
+              {"error", m.error},   {"onnx", m.ort_available()}, {"onnx_error", m.ort_error},
+              {"description", m.description}};
+    if (!m.family_id.empty()) j["family"] = {{"id", m.family_id}, {"role", m.role}};
+    if (m.fixed_w) j["input_size"] = {m.fixed_w, m.fixed_h};
+    models.push_back(j);
+  }
+  const ModelEntry* cur = a.current_model();
+  json j = {{"threads", a.threads},
+            {"threaded", a.threaded},
+            {"models", models},
+            {"model", cur ? json(cur->name) : json(nullptr)},
+            {"backend", a.backend},
+            {"busy", job_busy() || g_js_busy > 0},
+            {"busy_label", job_busy() ? job_label() : g_js_busy_label},
+            {"completed", a.completed},
+            {"error", a.error},
+            {"error_serial", a.error_serial},
+            {"info", a.info},
+            {"image", a.original.width ? json{{"name", a.image_name},
+                                              {"width", a.original.width},
+                                              {"height", a.original.height},
+                                              {"serial", a.image_serial},
+                                              {"from_aec", a.from_aec},
+                                              {"notes", a.image_notes}}
+                                       : json(nullptr)},
+            {"result", run_json(a.last())},
+            {"core", run_json(a.core_run)},
+            {"ort", run_json(a.ort_run)},
+            {"agreement", agreement_json(a)},
+            {"jpeg", compare_json(a.jpeg)},
+            {"webp", compare_json(a.webp)},
+            {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}}}};
+  if (a.cross.valid)
+    j["cross"] = {{"family", a.cross.family},
+                  {"high", a.cross.high},
+                  {"medium", a.cross.medium},
+                  {"high_to_medium", {{"psnr", a.cross.h2m_psnr}, {"bytes", a.cross.h2m_bytes},
+                                      {"bpp", a.cross.h2m_bpp}, {"width", a.cross.h2m.width},
+                                      {"height", a.cross.h2m.height}, {"reference", "downscale2x_box(original)"}}},
+                  {"medium_to_high", {{"psnr", a.cross.m2h_psnr}, {"bicubic_psnr", a.cross.m2h_bicubic_psnr},
+                                      {"bytes", a.cross.m2h_bytes}, {"bpp", a.cross.m2h_bpp},
+                                      {"width", a.cross.m2h.width}, {"height", a.cross.m2h.height},
+                                      {"reference", "original"}}},
+                  {"ms", a.cross.ms}};
+  else
+    j["cross"] = nullptr;
+  std::string fam;
+  int hi, med;
+  j["family"] = a.family_pair(fam, hi, med) ? json(fam) : json(nullptr);
+  return keep(out, j.dump());
+}
+
+// Models: the manifest (web/stage.mjs writes it), then each file's bytes or the reason it failed.
+EMSCRIPTEN_KEEPALIVE int aec_set_manifest(const char* text) {
+  App& a = app();
+  try {
+    const json m = json::parse(text);
+    a.models.clear();
+    for (const json& e : m.at("models")) {
+      ModelEntry me;
+      me.name = e.at("name").get<std::string>();
+      me.file = e.value("file", "");
+      me.arch = e.value("arch", "");
+      me.description = e.value("description", "");
+      me.file_bytes = e.value("bytes", size_t(0));
+      if (e.contains("family") && e["family"].is_object()) {
+        me.family_id = e["family"].value("id", "");
+        me.role = e["family"].value("role", "");
+      }
+      if (e.contains("onnx") && e["onnx"].is_object()) {
+        me.encoder_onnx = e["onnx"].value("encoder", "");
+        me.decoder_onnx = e["onnx"].value("decoder", "");
+      }
+      a.models.push_back(me);
+    }
+    a.manifest_note = m.value("note", "");
+    a.manifest_loaded = true;
+    const std::string def = m.value("default", "");
+    a.selected_model = a.models.empty() ? -1 : std::max(0, a.model_index(def));
+    publish();
+    return int(a.models.size());
+  } catch (const std::exception& e) {
+    a.set_error(std::string("bad model manifest: ") + e.what());
+    return -1;
+  }
+}
+
+EMSCRIPTEN_KEEPALIVE int aec_model_bytes(int index, const uint8_t* data, int size) {
+  App& a = app();
+  if (index < 0 || index >= int(a.models.size())) return -1;
+  ModelEntry& m = a.models[size_t(index)];
+  try {
+    auto model = std::make_shared<aec::Model>(aec::Model::from_file(aec::ModelFile::parse(data, size_t(size))));
+    const aec::ModelInfo& i = model->info();
+    if (i.name != m.name) throw aec::Error("the file holds model '" + i.name + "', the manifest says '" + m.name + "'");
+    m.id = i.id, m.arch = i.arch, m.stride = i.stride, m.latent_channels = i.latent_channels;
+    m.fixed_w = i.fixed_width, m.fixed_h = i.fixed_height;
+    m.family_id = i.family_id, m.role = i.family_role;
+    if (m.description.empty()) m.description = i.description;
+    m.model = model;
+    m.state = ModelEntry::Loaded;
+    m.file_bytes = size_t(size);
+    publish();
+    return 0;
+  } catch (const std::exception& e) {
+    m.state = ModelEntry::Failed;
+    m.error = e.what();
+    publish();
+    return -1;
+  }
+}
+
+EMSCRIPTEN_KEEPALIVE void aec_model_failed(int index, const char* why) {
+  App& a = app();
+  if (index < 0 || index >= int(a.models.size())) return;
+  a.models[size_t(index)].state = ModelEntry::Failed;
+  a.models[size_t(index)].error = why;
+  publish();
+}
+
+EMSCRIPTEN_KEEPALIVE void aec_set_ort_error(const char* model, const char* why) {
+  App& a = app();
+  const int i = a.model_index(model);
+  if (i >= 0) a.models[size_t(i)].ort_error = why;
+  publish();
+}
+
+EMSCRIPTEN_KEEPALIVE int aec_select(const char* model, const char* backend) {
+  App& a = app();
+  if (model && *model) {
+    const int i = a.model_index(model);
+    if (i < 0) {
+      a.set_error(std::string("no model '") + model + "' on this page");
+      return -1;
+    }
+    a.selected_model = i;
+  }
+  if (backend && *backend) {
+    const std::string b = backend;
+    if (b != "core" && b != "ort") {
+      a.set_error("unknown backend '" + b + "' (core or ort)");
+      return -1;
+    }
+    a.backend = b;
+  }
+  publish();
+  return 0;
+}
+
+EMSCRIPTEN_KEEPALIVE int aec_encode() { return action_encode() ? 0 : -1; }
+EMSCRIPTEN_KEEPALIVE int aec_cross_decode() { return action_cross_decode() ? 0 : -1; }
+EMSCRIPTEN_KEEPALIVE int aec_busy() { return job_busy() || g_js_busy > 0; }
+EMSCRIPTEN_KEEPALIVE int aec_completed() { return app().completed; }
+
+EMSCRIPTEN_KEEPALIVE void aec_set_error(const char* message) { app().set_error(message); }
+
+EMSCRIPTEN_KEEPALIVE void aec_set_js_busy(int delta, const char* label) {
+  if (g_js_busy == 0 && delta > 0) g_js_busy_started = now_ms();
+  g_js_busy = std::max(0, g_js_busy + delta);
+  if (delta > 0) g_js_busy_label = label;
+  publish();
+}
+
+EMSCRIPTEN_KEEPALIVE void aec_set_view(int tab) {
+  if (tab >= 0 && tab <= 3) app().request_tab = tab;
+  publish();
+}
+
+// Opens a file's bytes: an .aec file is decoded; PNG, JPEG, BMP and TGA are decoded by stb_image (as the CLI
+// does, so the numbers match it). Returns 0 when handled (or when it failed with the error shown), 1 when the
+// page should try the browser's image decoder (WebP, GIF, AVIF, ...).
+EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char* name, int auto_encode) {
+  App& a = app();
+  const std::string n = name;
+  if (size >= 4 && std::memcmp(data, "AEC\x1A", 4) == 0) {
+    action_open_aec(data, size_t(size), n);
+    return 0;
+  }
+  const bool png = size >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0;
+  const bool jpeg = size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
+  const bool bmp = size >= 2 && data[0] == 'B' && data[1] == 'M';
+  const std::string lower = [&] {
+    std::string s = n;
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }();
+  const bool tga = lower.size() > 4 && lower.compare(lower.size() - 4, 4, ".tga") == 0;
+  if (!png && !jpeg && !bmp && !tga) return 1;
+  if (job_busy() || g_js_busy) {
+    a.set_error("busy: wait for the current work to finish");
+    return 0;
+  }
+  try {
+    aec::LoadedImageInfo li;
+    aec::Image im = aec::decode_image(data, size_t(size), page_limits(), aec::AlphaPolicy::drop, &li);
+    std::vector<std::string> notes;
+    if (li.converted_grey) notes.push_back("greyscale image coded as RGB");
+    if (li.dropped_alpha) notes.push_back("alpha channel dropped");
+    set_original(std::move(im), n, notes, auto_encode != 0);
+  } catch (const std::exception& e) {
+    a.set_error(n + ": " + e.what());
+  }
+  return 0;
+}
+
+// An image the browser decoded (RGBA, straight alpha).
+EMSCRIPTEN_KEEPALIVE int aec_set_image_rgba(const uint8_t* rgba, int w, int h, const char* name, int auto_encode) {
+  App& a = app();
+  if (w <= 0 || h <= 0) {
+    a.set_error(std::string(name) + ": empty image");
+    return -1;
+  }
+  if (w > kMaxSide || h > kMaxSide || int64_t(w) * h > kMaxPixels) {
+    a.set_error(std::string(name) + ": " + std::to_string(w) + "x" + std::to_string(h) +
+                " is over the page's limit (" + std::to_string(kMaxSide) + " px a side, " +
+                std::to_string(kMaxPixels >> 20) + " Mpx)");
+    return -1;
+  }
+  if (job_busy() || g_js_busy > 1) {  // the page holds one busy count while it decodes
+    a.set_error("busy: wait for the current work to finish");
+    return -1;
+  }
+  aec::Image im(w, h);
+  bool alpha = false;
+  for (size_t i = 0; i < size_t(w) * h; ++i) {
+    im.rgb[i * 3] = rgba[i * 4], im.rgb[i * 3 + 1] = rgba[i * 4 + 1], im.rgb[i * 3 + 2] = rgba[i * 4 + 2];
+    alpha |= rgba[i * 4 + 3] != 255;
+  }
+  std::vector<std::string> notes = {"decoded by the browser"};
+  if (alpha) notes.push_back("alpha channel dropped");
+  set_original(std::move(im), name, notes, auto_encode != 0);
+  return 0;
+}
+
+// RGBA copy of an image for the page (0 original, 1 last reconstruction); width/height via the state.
+EMSCRIPTEN_KEEPALIVE const uint8_t* aec_image_rgba(int which) {
+  static std::vector<uint8_t> buf;
+  App& a = app();
+  const aec::Image& im = which == 0 ? a.original : a.last().recon;
+  buf.resize(size_t(im.width) * im.height * 4);
+  for (size_t i = 0; i < size_t(im.width) * im.height; ++i) {
+    buf[i * 4] = im.rgb[i * 3], buf[i * 4 + 1] = im.rgb[i * 3 + 1], buf[i * 4 + 2] = im.rgb[i * 3 + 2];
+    buf[i * 4 + 3] = 255;
+  }
+  return buf.data();
+}
+
+EMSCRIPTEN_KEEPALIVE const uint8_t* aec_result_bytes() { return app().last().bytes.data(); }
+EMSCRIPTEN_KEEPALIVE int aec_result_size() { return int(app().last().bytes.size()); }
+
+EMSCRIPTEN_KEEPALIVE void aec_download() {
+  App& a = app();
+  CodecRun& r = a.last();
+  if (!r.valid) {
+    a.set_error("nothing to download yet: encode an image first");
+    return;
+  }
+  std::string base = a.image_name;
+  if (const size_t dot = base.rfind('.'); dot != std::string::npos) base.resize(dot);
+  if (base.empty()) base = "image";
+  const std::string name = base + "." + r.model + ".aec";
+  aec_js_download(r.bytes.data(), int(r.bytes.size()), name.c_str());
+}
+
+// The browser's JPEG/WebP encoding of the original at the .aec size (kind 0 JPEG, 1 WebP): its decoded RGBA.
+EMSCRIPTEN_KEEPALIVE void aec_set_compare(int kind, const uint8_t* rgba, int w, int h, int bytes, int target,
+                                          double quality, int at_min) {
+  App& a = app();
+  CompareRun& c = kind == 0 ? a.jpeg : a.webp;
+  if (w != a.original.width || h != a.original.height) return;  // the image changed meanwhile
+  c.tex.release();
+  c = CompareRun();
+  c.codec = kind == 0 ? "jpeg" : "webp";
+  c.image = aec::Image(w, h);
+  for (size_t i = 0; i < size_t(w) * h; ++i)
+    c.image.rgb[i * 3] = rgba[i * 4], c.image.rgb[i * 3 + 1] = rgba[i * 4 + 1], c.image.rgb[i * 3 + 2] = rgba[i * 4 + 2];
+  c.bytes = size_t(bytes), c.target_bytes = size_t(target), c.quality = quality, c.at_min_quality = at_min != 0;
+  c.bpp = aec::bits_per_pixel(c.bytes, w, h);
+  c.psnr = aec::psnr(a.original, c.image);
+  c.ms_ssim = aec::ms_ssim(a.original, c.image);
+  c.image_serial = a.image_serial;
+  c.tex.upload(c.image);
+  c.valid = true;
+  publish();
+}
+
+EMSCRIPTEN_KEEPALIVE void aec_compare_done() {
+  app().compare_running = false;
+  publish();
+}
+
+// --- ONNX Runtime backend: the transforms run in ORT, quantisation and entropy coding here ----------------------
+// 1. aec_ort_begin(model): pads the original as the core does and returns {"ptr","c","h","w"} of the float input.
+EMSCRIPTEN_KEEPALIVE const char* aec_ort_begin(const char* model) {
+  static std::string out;
+  App& a = app();
+  const ModelEntry* m = a.model_named(model);
+  try {
+    aec::require(m && m->state == ModelEntry::Loaded, std::string("model '") + model + "' is not loaded");
+    aec::require(a.original.width > 0, "no image loaded");
+    const aec::ModelInfo& info = m->model->info();
+    const int pw = (a.original.width + info.stride - 1) / info.stride * info.stride;
+    const int ph = (a.original.height + info.stride - 1) / info.stride * info.stride;
+    const aec::Image padded = aec::pad_edge(a.original, pw, ph);
+    aec::Tensor t = aec::image_to_tensor(padded);
+    g_ort_input = std::move(t.data);
+    g_ort_model = m->model;
+    g_ort_run = std::make_shared<CodecRun>();
+    g_ort_run->image_serial = a.image_serial;
+    g_ort_run->model = m->name, g_ort_run->model_id = m->id, g_ort_run->backend = "ort";
+    g_ort_run->width = a.original.width, g_ort_run->height = a.original.height;
+    g_ort_started = now_ms();
+    return keep(out, json{{"ptr", uintptr_t(g_ort_input.data())}, {"c", 3}, {"h", ph}, {"w", pw}}.dump());
+  } catch (const std::exception& e) {
+    return keep(out, json{{"error", e.what()}}.dump());
+  }
+}
+
+// 2. aec_ort_encoded(y, c, h, w, network_ms): quantises and entropy-codes the encoder's output into an .aec
+//    file exactly as aec::encode_image does, then entropy-decodes and dequantises it (a job); then
+//    aec_ort_latent() gives {"ptr","c","h","w"} of the decoder's input.
+EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, double network_ms) {
+  App& a = app();
+  if (!g_ort_run || !g_ort_model) return -1;
+  auto run = g_ort_run;
+  auto model = g_ort_model;
+  auto yt = std::make_shared<aec::Tensor>(c, h, w);
+  std::memcpy(yt->data.data(), y, yt->size() * sizeof(float));
+  const double pre_ms = now_ms() - g_ort_started - network_ms;  // padding + conversion
+  return start_job(
+             "Quantising and entropy coding (C++ core)",
+             [run, model, yt, network_ms, pre_ms] {
+               const aec::ModelInfo& info = model->info();
+               int ec = 3, eh = (run->height + info.stride - 1) / info.stride * info.stride,
+                   ew = (run->width + info.stride - 1) / info.stride * info.stride;
+               model->encoder().output_shape(ec, eh, ew);
+               aec::require(yt->c == ec && yt->h == eh && yt->w == ew,
+                            "the ONNX encoder's output is " + std::to_string(yt->c) + "x" + std::to_string(yt->h) +
+                                "x" + std::to_string(yt->w) + ", the model's encoder gives " + std::to_string(ec) +
+                                "x" + std::to_string(eh) + "x" + std::to_string(ew));
+               const double t0 = now_ms();
+               const std::vector<int32_t> q = model->quantize(*yt);
+               const size_t plane = yt->plane();
+               std::vector<int32_t> idx(q.size());
+               for (int k = 0; k < yt->c; ++k) std::fill_n(idx.begin() + ptrdiff_t(size_t(k) * plane), plane, k);
+               aec::Bitstream b;
+               b.payload = aec::entropy_encode(q.data(), idx.data(), q.size(), model->tables());
+               run->enc.entropy_ms = now_ms() - t0;
+               run->channel_bits.resize(size_t(yt->c));
+               for (int k = 0; k < yt->c; ++k)
+                 run->channel_bits[size_t(k)] = aec::entropy_bits(q.data() + size_t(k) * plane,
+                                                                  idx.data() + size_t(k) * plane, plane, model->tables());
+               run->latent = model->dequantize(q, yt->c, yt->h, yt->w);
+               aec::BitstreamHeader& hd = b.header;
+               hd.model_name = info.name, hd.model_hash = info.model_hash, hd.entropy_hash = info.entropy_hash;
+               hd.family_id = info.family_id;
+               hd.width = uint32_t(run->width), hd.height = uint32_t(run->height), hd.stride = uint32_t(info.stride);
+               hd.latent_c = uint32_t(yt->c), hd.latent_h = uint32_t(yt->h), hd.latent_w = uint32_t(yt->w);
+               run->bytes = aec::write_bitstream(b);
+               run->enc.network_ms = network_ms;
+               run->enc.total_ms = pre_ms + network_ms + run->enc.entropy_ms;
+               run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
+               // decoder side: parse, check, entropy-decode, dequantise (as aec::decode_image before synthesis)
+               const double t1 = now_ms();
+               const aec::Bitstream parsed = aec::parse_bitstream(run->bytes.data(), run->bytes.size());
+               const std::string why = aec::decoder_mismatch(*model, parsed.header, false);
+               aec::require(why.empty(), "cannot decode: " + why);
+               const aec::BitstreamHeader& ph = parsed.header;
+               const std::vector<int32_t> dq = aec::entropy_decode(parsed.payload.data(), parsed.payload.size(),
+                                                                   idx.data(), idx.size(), model->tables());
+               const aec::Tensor lat = model->dequantize(dq, int(ph.latent_c), int(ph.latent_h), int(ph.latent_w));
+               g_ort_latent = lat.data;
+               run->dec.entropy_ms = now_ms() - t1;
+               build_latent_view(*run);
+             },
+             [] {}) ? 0 : -1;
+}
+
+EMSCRIPTEN_KEEPALIVE const char* aec_ort_latent() {
+  static std::string out;
+  if (!g_ort_run) return keep(out, "{}");
+  const aec::Tensor& l = g_ort_run->latent;
+  return keep(out, json{{"ptr", uintptr_t(g_ort_latent.data())}, {"c", l.c}, {"h", l.h}, {"w", l.w}}.dump());
+}
+
+// 3. aec_ort_decoded(x, c, h, w, network_ms): the decoder's output (3 x H x W, not clamped) -> image, metrics.
+EMSCRIPTEN_KEEPALIVE int aec_ort_decoded(const float* x, int c, int h, int w, double network_ms) {
+  App& a = app();
+  if (!g_ort_run) return -1;
+  auto run = g_ort_run;
+  auto xt = std::make_shared<aec::Tensor>(c, h, w);
+  std::memcpy(xt->data.data(), x, xt->size() * sizeof(float));
+  auto ref = std::make_shared<aec::Image>(a.original);
+  g_ort_run.reset();
+  g_ort_model.reset();
+  return start_job(
+             "Measuring the ONNX Runtime reconstruction",
+             [run, xt, ref, network_ms] {
+               const double t0 = now_ms();
+               aec::require(xt->c == 3 && xt->w >= run->width && xt->h >= run->height,
+                            "the ONNX decoder's output is smaller than the image");
+               aec::Image full = aec::tensor_to_image(*xt);
+               run->recon = (full.width == run->width && full.height == run->height)
+                                ? std::move(full)
+                                : aec::crop(full, run->width, run->height);
+               run->dec.network_ms = network_ms;
+               run->dec.total_ms = run->dec.entropy_ms + network_ms + (now_ms() - t0);
+               run->has_reference = true;
+               run->psnr = aec::psnr(*ref, run->recon);
+               run->ms_ssim = aec::ms_ssim(*ref, run->recon);
+               run->valid = true;
+             },
+             [run] {
+               if (run->image_serial != app().image_serial) return;  // the image changed meanwhile
+               finish_run(std::move(*run));
+             }) ? 0 : -1;
+}
+
+EMSCRIPTEN_KEEPALIVE void aec_ort_abort(const char* why) {
+  g_ort_run.reset();
+  g_ort_model.reset();
+  if (why && *why) app().set_error(why);
+}
+
+}  // extern "C"

@@ -1,0 +1,205 @@
+// The browser demo's state: the models, the image, the last runs of each backend, the JPEG/WebP comparison and
+// the cross-decode results. The UI (ui.cpp) draws it, the exported C functions (api.cpp) let the page's
+// JavaScript (web/app.js) drive it. Everything here is touched on the main thread only, except inside a job's
+// work function (jobs.cpp), which runs on a worker thread in the threaded build and touches only its captures.
+#pragma once
+#include <GLES3/gl3.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aecodec/codec.h"
+#include "aecodec/image.h"
+#include "aecodec/model.h"
+#include "imgui.h"
+
+namespace web {
+
+// Page limits: a 32-bit WASM heap cannot hold the activations of much larger images.
+constexpr int kMaxSide = 4096;
+constexpr int64_t kMaxPixels = int64_t(4) << 20;  // 4 Mpx
+inline aec::ImageLimits page_limits() { return {kMaxSide, kMaxPixels}; }
+
+struct Texture {
+  GLuint id = 0;
+  int w = 0, h = 0;
+  void upload(const aec::Image& im);
+  void release();
+  bool valid() const { return id != 0; }
+  ImTextureID im() const { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(id)); }
+};
+
+struct ModelEntry {
+  std::string name, file, arch, description, family_id, role, id;
+  std::string encoder_onnx, decoder_onnx;  // URLs; empty when the model has no exported graphs
+  int stride = 1, latent_channels = 0, fixed_w = 0, fixed_h = 0;
+  size_t file_bytes = 0;
+  enum State { Loading, Loaded, Failed } state = Loading;
+  std::string error;
+  std::string ort_error;  // set when ONNX Runtime could not load/run this model's graphs
+  std::shared_ptr<const aec::Model> model;
+  bool ort_available() const { return !encoder_onnx.empty() && !decoder_onnx.empty() && ort_error.empty(); }
+};
+
+// Latent channels as heat maps, packed into one texture (tile per channel).
+struct LatentView {
+  aec::Image atlas;
+  int cols = 0, tile_w = 0, tile_h = 0, channels = 0;
+  std::vector<float> lo, hi;  // per channel value range
+  Texture tex;
+};
+
+// One encode + decode of the current image with one model and backend.
+struct CodecRun {
+  bool valid = false;
+  int image_serial = 0;
+  std::string model, model_id, backend;  // backend: "core" or "ort"
+  std::vector<uint8_t> bytes;            // the .aec file
+  int width = 0, height = 0;
+  bool has_reference = false;            // false for an opened .aec file with no matching original
+  double bpp = 0, psnr = 0, ms_ssim = 0;
+  aec::CodecTimings enc, dec;
+  aec::Image recon;
+  aec::Tensor latent;
+  std::vector<double> channel_bits;
+  Texture tex;
+  LatentView latent_view;
+};
+
+// The original coded by the browser's JPEG or WebP encoder at (at most) the same size as the .aec file.
+struct CompareRun {
+  bool valid = false;
+  int image_serial = 0;
+  std::string codec;  // "jpeg" | "webp"
+  size_t bytes = 0, target_bytes = 0;
+  double quality = 0, bpp = 0, psnr = 0, ms_ssim = 0;
+  bool at_min_quality = false;  // even quality 0 is larger than the target
+  aec::Image image;
+  Texture tex;
+};
+
+// Cross-resolution decoding within a family.
+struct CrossRun {
+  bool valid = false;
+  int image_serial = 0;
+  std::string family, high, medium;
+  // high -> medium: encode the original with the high member, decode with the medium member (half size);
+  // reference: the 2x box-downscaled original.
+  aec::Image h2m, h2m_ref;
+  double h2m_psnr = 0, h2m_bpp = 0;
+  size_t h2m_bytes = 0;
+  // medium -> high: encode the box-downscaled original with the medium member, decode with the high member
+  // (full size); reference: the original. Baseline: the medium member's own decode, upscaled bicubic.
+  aec::Image m2h, m2h_bicubic;
+  double m2h_psnr = 0, m2h_bicubic_psnr = 0, m2h_bpp = 0;
+  size_t m2h_bytes = 0;
+  double ms = 0;
+  Texture t_h2m, t_h2m_ref, t_m2h, t_m2h_bicubic;
+};
+
+// View state of the split viewer (zoom, pan, divider).
+struct ViewState {
+  float zoom = 1;            // screen pixels per image pixel
+  float cx = 0, cy = 0;      // image point at the centre of the view
+  float divider = 0.5f;      // fraction of the view width
+  bool fit_pending = true;
+  int left = 0, right = 1;   // 0 original, 1 reconstruction, 2 JPEG, 3 WebP, 4 other backend
+  bool dragging_divider = false;
+};
+
+struct App {
+  std::vector<ModelEntry> models;
+  bool manifest_loaded = false;
+  std::string manifest_note;  // e.g. "random-weight test models"
+  int selected_model = -1;
+  std::string backend = "core";
+  bool threaded = false;
+  int threads = 1;
+
+  // the image being coded
+  int image_serial = 0;
+  std::string image_name;
+  aec::Image original;
+  Texture original_tex;
+  std::vector<std::string> image_notes;  // "alpha dropped", ...
+  bool from_aec = false;                 // the view shows a decoded .aec file (no original)
+
+  CodecRun core_run, ort_run;
+  std::string last_backend;  // which run is "the" result
+  CompareRun jpeg, webp;
+  bool compare_running = false;
+  CrossRun cross;
+  ViewState view;
+  int tab = 0;  // 0 compare, 1 latent, 2 cross-decode, 3 about
+  int request_tab = -1;
+
+  // status
+  std::string error, info;
+  int error_serial = 0;
+  int completed = 0;  // increments when a job finishes (the page's API waits on it)
+
+  CodecRun& last() { return last_backend == "ort" ? ort_run : core_run; }
+  CodecRun* other_run() {
+    CodecRun& o = last_backend == "ort" ? core_run : ort_run;
+    const CodecRun& l = last();
+    return o.valid && l.valid && o.image_serial == l.image_serial && o.model == l.model ? &o : nullptr;
+  }
+  const ModelEntry* model_named(const std::string& name) const;
+  int model_index(const std::string& name) const;
+  const ModelEntry* current_model() const {
+    return selected_model >= 0 && selected_model < int(models.size()) ? &models[size_t(selected_model)] : nullptr;
+  }
+  // The two loaded members (high, medium) of a cross-resolution family, or false.
+  bool family_pair(std::string& family, int& high, int& medium) const;
+
+  void set_error(const std::string& e);
+  void clear_error() { error.clear(); }
+};
+
+App& app();
+
+// jobs.cpp: at most one job at a time. `work` runs off the main thread in the threaded build (in the next frames
+// otherwise, after the progress indicator is drawn); `finish` runs on the main thread after it (GL, state).
+bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish);
+bool job_busy();
+const std::string& job_label();
+double job_elapsed_ms();
+void poll_jobs();
+// Work the page does outside jobs (ONNX Runtime, browser encoders); counted so the API can wait for idle.
+extern int g_js_busy;
+extern std::string g_js_busy_label;
+extern double g_js_busy_started;
+
+// actions.cpp
+bool action_encode();               // current image, selected model, selected backend
+bool action_cross_decode();
+void action_open_aec(const uint8_t* data, size_t size, const std::string& name);
+void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode);
+void finish_run(CodecRun run);      // main thread: textures, comparison, view
+void build_latent_view(CodecRun& run);  // (any thread) fills run.latent_view.atlas
+void request_compare();             // asks the page to code the original as JPEG/WebP at the run's size
+double now_ms();
+
+// State changed: redraw the next frames and refresh the page's accessible summary. The main loop draws only
+// while something changes (input, work in progress), so an idle page costs no CPU.
+void publish();
+extern int g_redraw_frames;
+
+// ui.cpp
+void draw_ui();
+void apply_style(float scale);
+
+}  // namespace web
+
+// library_aecodec.js: what the C++ side asks of the page.
+extern "C" {
+void aec_js_pick_file();
+void aec_js_download(const uint8_t* data, int size, const char* name);
+void aec_js_run_ort(const char* model);
+void aec_js_compare(int target_bytes);
+void aec_js_publish();  // state changed: refresh the page's accessible summary
+void aec_download();    // api.cpp: hands the last .aec file to the page as a download
+}

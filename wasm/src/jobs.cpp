@@ -1,0 +1,93 @@
+// One background job at a time. Threaded build (-pthread, page cross-origin isolated): the work runs on its own
+// thread and the core's parallel_for fans out from there, so the page keeps drawing. Single-threaded build: the
+// work runs inside a frame, two frames after it was asked for, so the progress indicator is on screen first.
+#include <atomic>
+#include <exception>
+#include <new>
+#include <thread>
+
+#include "aecodec/error.h"
+#include "app.h"
+
+namespace web {
+
+int g_js_busy = 0;
+std::string g_js_busy_label;
+double g_js_busy_started = 0;
+
+namespace {
+
+struct Job {
+  bool active = false;
+  std::string label;
+  std::function<void()> work, finish;
+  std::string error;
+  double started = 0;
+  int frames = 0;
+  std::atomic<bool> done{false};
+#ifdef AEC_WEB_THREADS
+  std::thread thread;
+#endif
+} g_job;
+
+void run_work() {
+  try {
+    g_job.work();
+  } catch (const std::bad_alloc&) {
+    g_job.error = "out of memory: the image is too large for this model in the browser's memory";
+  } catch (const std::exception& e) {
+    g_job.error = e.what();
+  } catch (...) {
+    g_job.error = "unexpected error";
+  }
+  g_job.done = true;
+}
+
+}  // namespace
+
+bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish) {
+  if (g_job.active) return false;
+  g_job.active = true;
+  g_job.label = label;
+  g_job.work = std::move(work);
+  g_job.finish = std::move(finish);
+  g_job.error.clear();
+  g_job.started = now_ms();
+  g_job.frames = 0;
+  g_job.done = false;
+#ifdef AEC_WEB_THREADS
+  g_job.thread = std::thread(run_work);
+#endif
+  publish();
+  return true;
+}
+
+bool job_busy() { return g_job.active; }
+const std::string& job_label() { return g_job.label; }
+double job_elapsed_ms() { return g_job.active ? now_ms() - g_job.started : 0; }
+
+void poll_jobs() {
+  if (!g_job.active) return;
+#ifdef AEC_WEB_THREADS
+  if (!g_job.done) return;
+  g_job.thread.join();
+#else
+  if (++g_job.frames < 3) return;  // let the progress indicator reach the screen
+  run_work();
+#endif
+  g_job.active = false;
+  std::function<void()> finish = std::move(g_job.finish);
+  g_job.work = nullptr;
+  if (g_job.error.empty()) {
+    try {
+      finish();
+    } catch (const std::exception& e) {
+      g_job.error = e.what();
+    }
+  }
+  if (!g_job.error.empty()) app().set_error(g_job.error);
+  ++app().completed;
+  publish();
+}
+
+}  // namespace web

@@ -1,0 +1,11 @@
+// What the C++ app asks of the page (web/app.js installs Module.aecHost with these callbacks).
+mergeInto(LibraryManager.library, {
+  aec_js_pick_file: function () { Module.aecHost && Module.aecHost.pickFile(); },
+  aec_js_download: function (ptr, size, name) {
+    const bytes = HEAPU8.slice(ptr, ptr + size);
+    Module.aecHost && Module.aecHost.download(bytes, UTF8ToString(name));
+  },
+  aec_js_run_ort: function (model) { Module.aecHost && Module.aecHost.runOrt(UTF8ToString(model)); },
+  aec_js_compare: function (target) { Module.aecHost && Module.aecHost.compare(target); },
+  aec_js_publish: function () { Module.aecHost && Module.aecHost.publish(); },
+});

@@ -1,0 +1,737 @@
+// The demo's user interface (Dear ImGui): a side panel with the image, model, backend, results and comparison,
+// and a main area with the split viewer, the latent heat maps and the cross-decode results.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "aecodec/metrics.h"
+#include "app.h"
+#include "imgui_internal.h"
+
+namespace web {
+
+namespace {
+
+const ImVec4 kAccent(0.33f, 0.62f, 0.98f, 1.0f);
+const ImVec4 kMuted(0.60f, 0.63f, 0.68f, 1.0f);
+const ImVec4 kError(1.00f, 0.45f, 0.42f, 1.0f);
+const ImVec4 kGood(0.45f, 0.85f, 0.55f, 1.0f);
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string human_bytes(size_t b) {
+  char buf[64];
+  if (b < 10000) std::snprintf(buf, sizeof buf, "%zu bytes", b);
+  else if (b < 10 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  else std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / 1048576.0);
+  return buf;
+}
+
+void section(const char* title) {
+  ImGui::Spacing();
+  ImGui::PushStyleColor(ImGuiCol_Text, kAccent);
+  ImGui::TextUnformatted(title);
+  ImGui::PopStyleColor();
+  ImGui::Separator();
+}
+
+void muted(const std::string& s) {
+  ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
+  ImGui::TextWrapped("%s", s.c_str());
+  ImGui::PopStyleColor();
+}
+
+void spinner(float radius, float thickness) {
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  const ImVec2 c(p.x + radius, p.y + radius + 2);
+  const float t = float(ImGui::GetTime());
+  const int n = 24;
+  const float start = t * 6.0f;
+  dl->PathClear();
+  for (int i = 0; i <= n; ++i) {
+    const float a = start + float(i) / n * 4.2f;
+    dl->PathLineTo(ImVec2(c.x + std::cos(a) * radius, c.y + std::sin(a) * radius));
+  }
+  dl->PathStroke(ImGui::GetColorU32(kAccent), 0, thickness);
+  ImGui::Dummy(ImVec2(radius * 2, radius * 2 + 4));
+}
+
+bool busy() { return job_busy() || g_js_busy > 0; }
+
+bool button(const char* label, bool enabled, const ImVec2& size = ImVec2(0, 0)) {
+  if (!enabled) ImGui::BeginDisabled();
+  const bool r = ImGui::Button(label, size);
+  if (!enabled) ImGui::EndDisabled();
+  return r;
+}
+
+bool primary_button(const char* label, bool enabled, const ImVec2& size) {
+  ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.20f, 0.45f, 0.85f, 1.0f));
+  ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImVec4(0.27f, 0.53f, 0.93f, 1.0f));
+  ImGui::PushStyleColor(ImGuiCol_ButtonActive, ImVec4(0.17f, 0.40f, 0.78f, 1.0f));
+  const bool r = button(label, enabled, size);
+  ImGui::PopStyleColor(3);
+  return r;
+}
+
+// ---- side panel ------------------------------------------------------------------------------------------------
+
+void image_section(App& a) {
+  section("Image");
+  const float w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
+  if (button("Open image...", !busy(), ImVec2(w, 0))) aec_js_pick_file();
+  ImGui::SameLine();
+  if (button("Open .aec...", !busy(), ImVec2(w, 0))) aec_js_pick_file();
+  muted("or drop a PNG, JPEG, WebP or .aec file onto the page");
+  if (a.original.width) {
+    ImGui::Text("%s", a.image_name.c_str());
+    ImGui::SameLine();
+    ImGui::TextColored(kMuted, "%d x %d", a.original.width, a.original.height);
+    for (const std::string& n : a.image_notes) muted("note: " + n);
+  }
+}
+
+void model_section(App& a) {
+  section("Model");
+  if (!a.manifest_loaded) {
+    muted("loading the model list...");
+    return;
+  }
+  if (a.models.empty()) {
+    ImGui::TextColored(kError, "no models on this site (models/manifest.json is empty)");
+    return;
+  }
+  const ModelEntry* cur = a.current_model();
+  ImGui::SetNextItemWidth(-1);
+  if (ImGui::BeginCombo("##model", cur ? cur->name.c_str() : "(none)")) {
+    for (size_t i = 0; i < a.models.size(); ++i) {
+      const ModelEntry& m = a.models[i];
+      std::string label = m.name;
+      if (m.state == ModelEntry::Failed) label += "  (failed to load)";
+      else if (m.state == ModelEntry::Loading) label += "  (loading)";
+      if (ImGui::Selectable(label.c_str(), int(i) == a.selected_model) && int(i) != a.selected_model) {
+        a.selected_model = int(i);
+        if (m.state == ModelEntry::Loaded && a.original.width && !a.from_aec && !busy()) action_encode();
+        publish();
+      }
+    }
+    ImGui::EndCombo();
+  }
+  if (!cur) return;
+  if (cur->state == ModelEntry::Loading) {
+    muted("loading " + cur->file + " ...");
+  } else if (cur->state == ModelEntry::Failed) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kError);
+    ImGui::TextWrapped("failed to load: %s", cur->error.c_str());
+    ImGui::PopStyleColor();
+  } else {
+    std::string d = cur->arch + ", stride " + std::to_string(cur->stride) + ", " +
+                    std::to_string(cur->latent_channels) + " latent channels, " + human_bytes(cur->file_bytes);
+    if (cur->fixed_w) d += ", " + std::to_string(cur->fixed_w) + "x" + std::to_string(cur->fixed_h) + " input only";
+    if (!cur->family_id.empty()) d += ", family " + cur->family_id + " (" + cur->role + ")";
+    muted(d);
+    if (!cur->description.empty()) muted(cur->description);
+  }
+}
+
+void backend_section(App& a) {
+  section("Backend");
+  const ModelEntry* cur = a.current_model();
+  bool changed = false;
+  if (ImGui::RadioButton("C++ core (WASM, SIMD)", a.backend == "core")) a.backend = "core", changed = true;
+  ImGui::SameLine();
+  ImGui::TextColored(kMuted, a.threaded ? "%d threads" : "1 thread", a.threads);
+  const bool ort_ok = cur && cur->ort_available();
+  if (!ort_ok) ImGui::BeginDisabled();
+  if (ImGui::RadioButton("ONNX Runtime Web (wasm)", a.backend == "ort")) a.backend = "ort", changed = true;
+  if (!ort_ok) ImGui::EndDisabled();
+  if (cur && !ort_ok) {
+    if (!cur->ort_error.empty()) muted("ONNX Runtime: " + cur->ort_error);
+    else muted("no ONNX graphs for this model (export them with aecodec-onnx)");
+    if (a.backend == "ort") a.backend = "core", changed = true;
+  }
+  if (changed) {
+    publish();
+    if (a.original.width && !a.from_aec && !busy()) {
+      CodecRun& r = a.backend == "ort" ? a.ort_run : a.core_run;
+      if (r.valid && r.image_serial == a.image_serial && cur && r.model == cur->name) {
+        a.last_backend = a.backend;  // already have it: just show it
+        request_compare();
+      } else {
+        action_encode();
+      }
+    }
+  }
+}
+
+void actions_section(App& a) {
+  ImGui::Spacing();
+  const float w = ImGui::GetContentRegionAvail().x;
+  const bool can = a.original.width && !a.from_aec && a.current_model() &&
+                   a.current_model()->state == ModelEntry::Loaded && !busy();
+  if (primary_button("Encode + decode", can, ImVec2(w * 0.5f - 4, 30))) action_encode();
+  ImGui::SameLine();
+  if (button("Download .aec", a.last().valid && !busy(), ImVec2(-1, 30))) {
+    aec_download();
+  }
+}
+
+void metric_row(const char* name, const std::string& v, const std::string& v2 = "", const char* tip = nullptr) {
+  ImGui::TableNextRow();
+  ImGui::TableSetColumnIndex(0);
+  ImGui::TextColored(kMuted, "%s", name);
+  if (tip && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tip);
+  ImGui::TableSetColumnIndex(1);
+  ImGui::TextUnformatted(v.c_str());
+  if (ImGui::TableGetColumnCount() > 2) {
+    ImGui::TableSetColumnIndex(2);
+    ImGui::TextUnformatted(v2.c_str());
+  }
+}
+
+std::string timing(const aec::CodecTimings& t) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.1f ms", t.total_ms);
+  return buf;
+}
+
+void results_section(App& a) {
+  section("Result");
+  const CodecRun& r = a.last();
+  if (!r.valid) {
+    muted(busy() ? "working..." : a.original.width ? "not coded yet" : "open an image to start");
+    return;
+  }
+  CodecRun* o = a.other_run();
+  const int cols = o ? 3 : 2;
+  const CodecRun& core = r.backend == "core" ? r : *o;
+  const CodecRun* ort = r.backend == "ort" ? &r : o;
+  if (ImGui::BeginTable("results", cols, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg)) {
+    ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed, 80);
+    if (o) {
+      ImGui::TableSetupColumn("C++ core");
+      ImGui::TableSetupColumn("ONNX Runtime");
+      ImGui::TableHeadersRow();
+    } else {
+      ImGui::TableSetupColumn("");
+    }
+    const CodecRun& c0 = o ? core : r;
+    auto both = [&](auto f) { return std::make_pair(f(c0), o ? f(*ort) : std::string()); };
+    auto row = [&](const char* name, auto f, const char* tip = nullptr) {
+      const auto v = both(f);
+      metric_row(name, v.first, v.second, tip);
+    };
+    row("Model", [](const CodecRun& x) { return x.model; });
+    if (!o) row("Backend", [](const CodecRun& x) { return std::string(x.backend == "ort" ? "ONNX Runtime Web" : "C++ core (WASM)"); });
+    row("Size", [](const CodecRun& x) {
+          return x.bytes.size() < 10000 ? human_bytes(x.bytes.size())
+                                        : human_bytes(x.bytes.size()) + " (" + std::to_string(x.bytes.size()) + ")";
+        },
+        "the whole .aec file: header, entropy-coded latent, checksum");
+    row("Rate", [](const CodecRun& x) { return fmt("%.4f bpp", x.bpp); }, "bits per pixel of the .aec file");
+    row("PSNR", [](const CodecRun& x) { return x.has_reference ? fmt("%.3f dB", x.psnr) : std::string("-"); },
+        "RGB, peak 255, against the original");
+    row("MS-SSIM", [](const CodecRun& x) { return x.has_reference ? fmt("%.5f", x.ms_ssim) : std::string("-"); });
+    row("Encode", [](const CodecRun& x) { return x.enc.total_ms > 0 ? timing(x.enc) : std::string("-"); },
+        "whole encode: padding, analysis transform, quantisation, entropy coding");
+    row("  network", [](const CodecRun& x) { return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.network_ms) : std::string("-"); });
+    row("  entropy", [](const CodecRun& x) { return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.entropy_ms) : std::string("-"); });
+    row("Decode", [](const CodecRun& x) { return timing(x.dec); },
+        "whole decode: parsing, entropy decoding, synthesis transform, cropping");
+    row("  network", [](const CodecRun& x) { return fmt("%.1f ms", x.dec.network_ms); });
+    row("  entropy", [](const CodecRun& x) { return fmt("%.1f ms", x.dec.entropy_ms); });
+    ImGui::EndTable();
+  }
+  if (o) {
+    // Agreement of the two backends (tolerance: see web/API.md).
+    const double p = aec::psnr(core.recon, ort->recon);
+    int maxd = 0;
+    for (size_t i = 0; i < core.recon.rgb.size() && i < ort->recon.rgb.size(); ++i)
+      maxd = std::max(maxd, std::abs(int(core.recon.rgb[i]) - int(ort->recon.rgb[i])));
+    const bool ok = (std::isinf(p) || p >= 40.0) && std::fabs(ort->psnr - core.psnr) <= 0.1 &&
+                    std::fabs(ort->bpp - core.bpp) <= 0.01 * core.bpp;
+    ImGui::TextColored(ok ? kGood : kError, "%s", ok ? "Backends agree" : "Backends differ");
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("tolerance: reconstructions within 40 dB PSNR of each other,\nPSNR within 0.1 dB, rate within 1%%");
+    muted((std::isinf(p) ? std::string("identical images") : fmt("images %.1f dB apart", p)) + ", max |diff| " +
+          std::to_string(maxd) + ", " +
+          (core.bytes == ort->bytes ? std::string("identical files") : fmt("rate %+.4f bpp", ort->bpp - core.bpp)));
+  }
+}
+
+void compare_section(App& a) {
+  section("Same size: browser JPEG and WebP");
+  const CodecRun& r = a.last();
+  if (!r.valid || !r.has_reference || a.from_aec) {
+    muted("after encoding, the original is coded by the browser's JPEG and WebP encoders at the same size");
+    return;
+  }
+  if (ImGui::BeginTable("cmp", 4, ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_RowBg)) {
+    ImGui::TableSetupColumn("codec", ImGuiTableColumnFlags_WidthFixed, 80);
+    ImGui::TableSetupColumn("bytes");
+    ImGui::TableSetupColumn("PSNR");
+    ImGui::TableSetupColumn("MS-SSIM");
+    ImGui::TableHeadersRow();
+    auto row = [&](const std::string& name, size_t bytes, double psnr, double ssim, bool best) {
+      ImGui::TableNextRow();
+      ImGui::TableSetColumnIndex(0);
+      ImGui::TextUnformatted(name.c_str());
+      ImGui::TableSetColumnIndex(1);
+      ImGui::Text("%zu", bytes);
+      ImGui::TableSetColumnIndex(2);
+      if (best) ImGui::TextColored(kGood, "%.2f dB", psnr);
+      else ImGui::Text("%.2f dB", psnr);
+      ImGui::TableSetColumnIndex(3);
+      ImGui::Text("%.4f", ssim);
+    };
+    double best = r.psnr;
+    for (const CompareRun* c : {&a.jpeg, &a.webp})
+      if (c->valid) best = std::max(best, c->psnr);
+    row("aecodec", r.bytes.size(), r.psnr, r.ms_ssim, r.psnr >= best);
+    for (const CompareRun* c : {&a.jpeg, &a.webp}) {
+      if (!c->valid) continue;
+      row((c->codec == "jpeg" ? "JPEG q" : "WebP q") + fmt("%.0f", c->quality * 100), c->bytes, c->psnr, c->ms_ssim,
+          c->psnr >= best);
+    }
+    ImGui::EndTable();
+  }
+  if (a.compare_running) muted("coding with the browser's encoders...");
+  for (const CompareRun* c : {&a.jpeg, &a.webp})
+    if (c->valid && c->at_min_quality)
+      muted(std::string(c->codec == "jpeg" ? "JPEG" : "WebP") + " cannot get this small: shown at its lowest quality");
+}
+
+void side_panel(App& a) {
+  image_section(a);
+  model_section(a);
+  backend_section(a);
+  actions_section(a);
+  results_section(a);
+  compare_section(a);
+  if (!a.manifest_note.empty()) {
+    ImGui::Spacing();
+    muted(a.manifest_note);
+  }
+}
+
+// ---- split viewer ----------------------------------------------------------------------------------------------
+
+struct Source {
+  const char* name;
+  const Texture* tex;
+  std::string label;
+};
+
+std::vector<Source> view_sources(App& a) {
+  std::vector<Source> s;
+  s.push_back({"Original", &a.original_tex, a.from_aec ? "decoded .aec" : "original"});
+  const CodecRun& r = a.last();
+  s.push_back({"Reconstruction", r.valid ? &r.tex : nullptr,
+               r.valid ? (r.model + (r.backend == "ort" ? " (ORT)" : "") + fmt(", %.3f bpp", r.bpp) +
+                          (r.has_reference ? fmt(", %.2f dB", r.psnr) : std::string()))
+                       : std::string()});
+  s.push_back({"JPEG", a.jpeg.valid ? &a.jpeg.tex : nullptr,
+               a.jpeg.valid ? fmt("JPEG %.3f bpp", a.jpeg.bpp) + fmt(", %.2f dB", a.jpeg.psnr) : std::string()});
+  s.push_back({"WebP", a.webp.valid ? &a.webp.tex : nullptr,
+               a.webp.valid ? fmt("WebP %.3f bpp", a.webp.bpp) + fmt(", %.2f dB", a.webp.psnr) : std::string()});
+  CodecRun* o = a.other_run();
+  s.push_back({"Other backend", o ? &o->tex : nullptr,
+               o ? std::string(o->backend == "ort" ? "ONNX Runtime" : "C++ core") + fmt(", %.2f dB", o->psnr)
+                 : std::string()});
+  return s;
+}
+
+void source_combo(const char* id, int& which, const std::vector<Source>& s) {
+  ImGui::SetNextItemWidth(150);
+  if (ImGui::BeginCombo(id, s[size_t(which)].name)) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (!s[i].tex || !s[i].tex->valid()) continue;
+      if (ImGui::Selectable(s[i].name, int(i) == which)) which = int(i);
+    }
+    ImGui::EndCombo();
+  }
+}
+
+void fit_view(ViewState& v, const ImVec2& size, int w, int h) {
+  v.zoom = std::min(size.x / float(w), size.y / float(h));
+  if (v.zoom > 1) v.zoom = std::floor(v.zoom);  // integer magnification for small images
+  v.cx = w * 0.5f, v.cy = h * 0.5f;
+}
+
+void compare_tab(App& a) {
+  ViewState& v = a.view;
+  std::vector<Source> src = view_sources(a);
+  auto ok = [&](int i) { return src[size_t(i)].tex && src[size_t(i)].tex->valid(); };
+  // What is shown when a chosen source is not there (yet): the original on the left, the reconstruction right.
+  const int left = ok(v.left) ? v.left : 0;
+  const int right = ok(v.right) ? v.right : (ok(1) ? 1 : 0);
+
+  // toolbar
+  ImGui::AlignTextToFramePadding();
+  ImGui::TextColored(kMuted, "Left");
+  ImGui::SameLine();
+  int l = left, r = right;
+  source_combo("##left", l, src);
+  ImGui::SameLine();
+  ImGui::TextColored(kMuted, "Right");
+  ImGui::SameLine();
+  source_combo("##right", r, src);
+  if (l != left) v.left = l;
+  if (r != right) v.right = r;
+  ImGui::SameLine(0, 24);
+  if (ImGui::Button("Fit")) v.fit_pending = true;
+  ImGui::SameLine();
+  if (ImGui::Button("1:1")) v.zoom = 1;
+  ImGui::SameLine();
+  if (ImGui::Button("4x")) v.zoom = 4;
+  ImGui::SameLine();
+  ImGui::TextColored(kMuted, "%.0f%%", v.zoom * 100);
+  ImGui::SameLine(0, 16);
+  ImGui::TextColored(kMuted, "wheel: zoom   drag: pan   drag the handle: move the divider");
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  const ImVec2 canvas_size(avail.x, std::max(100.0f, avail.y - ImGui::GetTextLineHeightWithSpacing() - 6));
+  const int iw = a.original.width, ih = a.original.height;
+
+  const ImVec2 p0 = ImGui::GetCursorScreenPos();
+  const ImVec2 p1(p0.x + canvas_size.x, p0.y + canvas_size.y);
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  dl->AddRectFilled(p0, p1, IM_COL32(14, 15, 18, 255));
+  // checkerboard-free dark canvas; the image
+  ImGui::InvisibleButton("canvas", canvas_size, ImGuiButtonFlags_MouseButtonLeft);
+  if (!iw) {
+    const char* msg = busy() ? "working..." : "Open an image (or drop one here) to see what the codec does to it";
+    const ImVec2 ts = ImGui::CalcTextSize(msg);
+    dl->AddText(ImVec2(p0.x + (canvas_size.x - ts.x) / 2, p0.y + (canvas_size.y - ts.y) / 2),
+                ImGui::GetColorU32(kMuted), msg);
+    return;
+  }
+  if (v.fit_pending) {
+    fit_view(v, canvas_size, iw, ih);
+    v.fit_pending = false;
+  }
+  const bool hovered = ImGui::IsItemHovered();
+  const ImGuiIO& io = ImGui::GetIO();
+  const float div_x = p0.x + v.divider * canvas_size.x;
+  const bool near_div = std::fabs(io.MousePos.x - div_x) < 8 && io.MousePos.y >= p0.y && io.MousePos.y <= p1.y;
+  if (ImGui::IsItemActivated() && near_div) v.dragging_divider = true;
+  if (!ImGui::IsItemActive()) v.dragging_divider = false;
+  if (hovered && near_div) ImGui::SetMouseCursor(ImGuiMouseCursor_ResizeEW);
+  if (v.dragging_divider) {
+    v.divider = std::clamp((io.MousePos.x - p0.x) / canvas_size.x, 0.0f, 1.0f);
+    ImGui::SetMouseCursor(ImGuiMouseCursor_ResizeEW);
+  } else if (ImGui::IsItemActive() && ImGui::IsMouseDragging(ImGuiMouseButton_Left, 0)) {
+    v.cx -= io.MouseDelta.x / v.zoom, v.cy -= io.MouseDelta.y / v.zoom;
+  }
+  const ImVec2 center(p0.x + canvas_size.x / 2, p0.y + canvas_size.y / 2);
+  if (hovered && io.MouseWheel != 0) {
+    // zoom about the cursor
+    const float mx = v.cx + (io.MousePos.x - center.x) / v.zoom, my = v.cy + (io.MousePos.y - center.y) / v.zoom;
+    v.zoom = std::clamp(v.zoom * std::pow(1.25f, io.MouseWheel), 0.05f, 64.0f);
+    v.cx = mx - (io.MousePos.x - center.x) / v.zoom, v.cy = my - (io.MousePos.y - center.y) / v.zoom;
+  }
+  v.cx = std::clamp(v.cx, 0.0f, float(iw)), v.cy = std::clamp(v.cy, 0.0f, float(ih));
+  const ImVec2 i0(std::round(center.x - v.cx * v.zoom), std::round(center.y - v.cy * v.zoom));
+  const ImVec2 i1(i0.x + iw * v.zoom, i0.y + ih * v.zoom);
+  const float dx = std::round(p0.x + v.divider * canvas_size.x);
+  const Source& L = src[size_t(left)];
+  const Source& R = src[size_t(right)];
+  dl->PushClipRect(p0, ImVec2(dx, p1.y), true);
+  if (L.tex && L.tex->valid()) dl->AddImage(L.tex->im(), i0, i1);
+  dl->PopClipRect();
+  dl->PushClipRect(ImVec2(dx, p0.y), p1, true);
+  if (R.tex && R.tex->valid()) dl->AddImage(R.tex->im(), i0, i1);
+  dl->PopClipRect();
+  // divider with a handle
+  dl->AddLine(ImVec2(dx, p0.y), ImVec2(dx, p1.y), IM_COL32(255, 255, 255, 200), 2);
+  const float hy = (p0.y + p1.y) / 2;
+  dl->AddCircleFilled(ImVec2(dx, hy), 13, IM_COL32(255, 255, 255, 230));
+  dl->AddTriangleFilled(ImVec2(dx - 9, hy), ImVec2(dx - 3, hy - 5), ImVec2(dx - 3, hy + 5), IM_COL32(30, 30, 30, 255));
+  dl->AddTriangleFilled(ImVec2(dx + 9, hy), ImVec2(dx + 3, hy + 5), ImVec2(dx + 3, hy - 5), IM_COL32(30, 30, 30, 255));
+  // labels
+  auto label = [&](const std::string& s, float x, bool right) {
+    if (s.empty()) return;
+    const ImVec2 ts = ImGui::CalcTextSize(s.c_str());
+    const float lx = right ? x - ts.x - 16 : x + 8;
+    dl->AddRectFilled(ImVec2(lx, p0.y + 8), ImVec2(lx + ts.x + 8, p0.y + 12 + ts.y), IM_COL32(0, 0, 0, 170), 4);
+    dl->AddText(ImVec2(lx + 4, p0.y + 10), IM_COL32(255, 255, 255, 255), s.c_str());
+  };
+  label(L.label, p0.x, false);
+  label(R.label, p1.x, true);
+  // pixel readout under the cursor
+  ImGui::SetCursorScreenPos(ImVec2(p0.x, p1.y + 4));
+  if (hovered) {
+    const int px = int(std::floor(v.cx + (io.MousePos.x - center.x) / v.zoom));
+    const int py = int(std::floor(v.cy + (io.MousePos.y - center.y) / v.zoom));
+    if (px >= 0 && py >= 0 && px < iw && py < ih) {
+      auto rgb = [&](int which) -> std::string {
+        const aec::Image* im = which == 0 ? &a.original
+                               : which == 1 ? (a.last().valid ? &a.last().recon : nullptr)
+                               : which == 2 ? (a.jpeg.valid ? &a.jpeg.image : nullptr)
+                               : which == 3 ? (a.webp.valid ? &a.webp.image : nullptr)
+                               : (a.other_run() ? &a.other_run()->recon : nullptr);
+        if (!im || im->width != iw) return "-";
+        const uint8_t* p = &im->rgb[(size_t(py) * iw + px) * 3];
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "(%d, %d, %d)", p[0], p[1], p[2]);
+        return buf;
+      };
+      ImGui::TextColored(kMuted, "pixel %d, %d   left %s   right %s", px, py, rgb(left).c_str(), rgb(right).c_str());
+    }
+  } else {
+    ImGui::TextColored(kMuted, "%s vs %s", L.name, R.name);
+  }
+}
+
+// ---- latent ----------------------------------------------------------------------------------------------------
+
+void latent_tab(App& a) {
+  CodecRun& r = a.last();
+  if (!r.valid || !r.latent_view.tex.valid()) {
+    muted("encode an image to see its latent");
+    return;
+  }
+  const LatentView& lv = r.latent_view;
+  const double total = std::accumulate(r.channel_bits.begin(), r.channel_bits.end(), 0.0);
+  ImGui::Text("Latent %d x %d x %d", r.latent.c, r.latent.h, r.latent.w);
+  ImGui::SameLine();
+  ImGui::TextColored(kMuted, "   %.0f bits in the channels (ideal code length), %zu bytes in the file", total,
+                     r.bytes.size());
+  static bool sort_by_bits = true;
+  ImGui::SameLine(0, 24);
+  ImGui::Checkbox("sort by bits", &sort_by_bits);
+  std::vector<float> bits(r.channel_bits.begin(), r.channel_bits.end());
+  std::vector<int> order(size_t(lv.channels));
+  std::iota(order.begin(), order.end(), 0);
+  if (sort_by_bits)
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int x, int y) { return r.channel_bits[size_t(x)] > r.channel_bits[size_t(y)]; });
+  std::vector<float> plot;
+  for (int k : order) plot.push_back(float(r.channel_bits[size_t(k)]));
+  ImGui::PlotHistogram("##bits", plot.data(), int(plot.size()), 0, "bits per channel", 0.0f, FLT_MAX,
+                       ImVec2(ImGui::GetContentRegionAvail().x, 70));
+  ImGui::BeginChild("tiles", ImVec2(0, 0), false);
+  const float avail = ImGui::GetContentRegionAvail().x;
+  float tw = float(lv.tile_w), th = float(lv.tile_h);
+  const float target = std::clamp(avail / 10.0f, 64.0f, 160.0f);
+  const float s = target / std::max(tw, th);
+  tw *= s, th *= s;
+  const int per_row = std::max(1, int((avail + 8) / (tw + 8)));
+  const float aw = float(lv.atlas.width), ah = float(lv.atlas.height);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const int k = order[i];
+    if (i % size_t(per_row) != 0) ImGui::SameLine(0, 8);
+    ImGui::BeginGroup();
+    const float ux = float((k % lv.cols) * (lv.tile_w + 1)), uy = float((k / lv.cols) * (lv.tile_h + 1));
+    ImGui::Image(lv.tex.im(), ImVec2(tw, th), ImVec2(ux / aw, uy / ah),
+                 ImVec2((ux + lv.tile_w) / aw, (uy + lv.tile_h) / ah));
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("channel %d\nvalues %.3f .. %.3f\n%.1f bits (%.1f%% of the rate)", k, lv.lo[size_t(k)],
+                        lv.hi[size_t(k)], r.channel_bits[size_t(k)], total > 0 ? 100.0 * r.channel_bits[size_t(k)] / total : 0.0);
+    ImGui::TextColored(kMuted, "#%d  %.0f b", k, r.channel_bits[size_t(k)]);
+    ImGui::EndGroup();
+  }
+  ImGui::EndChild();
+}
+
+// ---- cross-decode ----------------------------------------------------------------------------------------------
+
+// An image scaled to `w` x `max_h` at most (keeping its aspect), with a title and a wrapped caption.
+void image_card(const char* title, const Texture& t, const std::string& caption, float w, float max_h) {
+  ImGui::BeginGroup();
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w);
+  ImGui::TextUnformatted(title);
+  if (t.valid()) {
+    float iw = w, ih = w * float(t.h) / float(t.w);
+    if (ih > max_h) iw *= max_h / ih, ih = max_h;
+    ImGui::Image(t.im(), ImVec2(iw, ih));
+  }
+  ImGui::PushStyleColor(ImGuiCol_Text, kMuted);
+  ImGui::TextWrapped("%s", caption.c_str());
+  ImGui::PopStyleColor();
+  ImGui::PopTextWrapPos();
+  ImGui::Dummy(ImVec2(w, 0));  // the card is w wide whatever its contents, so the columns line up
+  ImGui::EndGroup();
+}
+
+void cross_tab(App& a) {
+  std::string family;
+  int hi = -1, med = -1;
+  const bool have = a.family_pair(family, hi, med);
+  ImGui::PushTextWrapPos(0);
+  if (!have) {
+    muted("Cross-resolution decoding needs a family: two models whose documents share a \"family\" id, one with role "
+          "\"high\" and one with role \"medium\". None is loaded on this page.");
+    ImGui::PopTextWrapPos();
+    return;
+  }
+  ImGui::Text("Family %s: high = %s, medium = %s", family.c_str(), a.models[size_t(hi)].name.c_str(),
+              a.models[size_t(med)].name.c_str());
+  muted("The members share one latent space and entropy model. high -> medium: encode the original with the high "
+        "member, decode with the medium member (half size; reference: the 2x box-downscaled original). medium -> "
+        "high: encode the downscaled original with the medium member, decode with the high member (full size; "
+        "reference: the original; baseline: the medium member's own decode upscaled bicubic).");
+  ImGui::PopTextWrapPos();
+  const bool can = a.original.width && !a.from_aec && !busy();
+  if (primary_button("Run cross-decode", can, ImVec2(180, 28))) action_cross_decode();
+  const CrossRun& c = a.cross;
+  if (!c.valid || c.image_serial != a.image_serial) return;
+  ImGui::SameLine();
+  ImGui::TextColored(kMuted, "%.0f ms", c.ms);
+  ImGui::Spacing();
+  ImGui::BeginChild("cross", ImVec2(0, 0), false);
+  // Two rows: high -> medium with its reference; medium -> high with its baseline.
+  const float w = (ImGui::GetContentRegionAvail().x - 16) / 2;
+  const float max_h = std::max(120.0f, (ImGui::GetContentRegionAvail().y - 8 * ImGui::GetTextLineHeightWithSpacing() - 16) / 2);
+  ImGui::TextColored(kAccent, "high -> medium");
+  image_card("decoded by the medium member", c.t_h2m,
+             fmt("PSNR %.3f dB", c.h2m_psnr) + " against the reference; " + fmt("%.4f bpp", c.h2m_bpp) + ", " +
+                 std::to_string(c.h2m.width) + "x" + std::to_string(c.h2m.height),
+             w, max_h);
+  ImGui::SameLine(0, 16);
+  image_card("reference: the original box-downscaled 2x", c.t_h2m_ref, "downscale2x_box(original)", w, max_h);
+  ImGui::Spacing();
+  ImGui::TextColored(kAccent, "medium -> high");
+  image_card("decoded by the high member", c.t_m2h,
+             fmt("PSNR %.3f dB", c.m2h_psnr) + " against the original; " +
+                 fmt("%.4f bpp", c.m2h_bpp) + " of the half-size image",
+             w, max_h);
+  ImGui::SameLine(0, 16);
+  image_card("baseline: the medium member's decode, bicubic 2x", c.t_m2h_bicubic,
+             fmt("PSNR %.3f dB", c.m2h_bicubic_psnr) + " against the original", w, max_h);
+  ImGui::EndChild();
+}
+
+void about_tab() {
+  ImGui::PushTextWrapPos(0);
+  ImGui::TextUnformatted("aecodec compresses images with convolutional autoencoders: an analysis transform maps the "
+                         "image to a latent, which is quantised and entropy-coded with a learned per-channel "
+                         "distribution; a synthesis transform maps the decoded latent back to an image.");
+  ImGui::Spacing();
+  muted("This page runs the same C++ core as the command-line tool, compiled to WebAssembly; the ONNX Runtime backend "
+        "runs the exported transforms while quantisation and entropy coding stay in the core, so both produce .aec "
+        "files the CLI decodes (aecodec decode FILE.aec -o out.png). Nothing leaves your browser.");
+  ImGui::Spacing();
+  muted("Scripting: window.aecodec (see web/API.md).");
+  ImGui::PopTextWrapPos();
+}
+
+void top_bar(App& a, float width) {
+  ImGui::SetCursorPos(ImVec2(16, 10));
+  ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
+  ImGui::SetWindowFontScale(1.35f);
+  ImGui::TextUnformatted("aecodec");
+  ImGui::SetWindowFontScale(1.0f);
+  ImGui::PopStyleColor();
+  ImGui::SameLine(0, 12);
+  ImGui::SetCursorPosY(16);
+  ImGui::TextColored(kMuted, "learned image compression in the browser");
+  // progress, right-aligned
+  if (busy()) {
+    const std::string label = job_busy() ? job_label() : g_js_busy_label;
+    const std::string s = label + fmt("  %.1f s", (job_busy() ? job_elapsed_ms() : now_ms() - g_js_busy_started) / 1000);
+    const float tw = ImGui::CalcTextSize(s.c_str()).x;
+    ImGui::SetCursorPos(ImVec2(width - tw - 48, 14));
+    spinner(7, 2.5f);
+    ImGui::SameLine(0, 8);
+    ImGui::SetCursorPosY(14);
+    ImGui::TextUnformatted(s.c_str());
+  } else {
+    const std::string s = std::string(a.threaded ? "WASM SIMD, " + std::to_string(a.threads) + " threads"
+                                                 : "WASM SIMD, single thread (page not cross-origin isolated)");
+    const float tw = ImGui::CalcTextSize(s.c_str()).x;
+    ImGui::SetCursorPos(ImVec2(width - tw - 16, 16));
+    ImGui::TextColored(kMuted, "%s", s.c_str());
+  }
+}
+
+}  // namespace
+
+void apply_style(float scale) {
+  ImGuiStyle& s = ImGui::GetStyle();
+  ImGui::StyleColorsDark(&s);
+  s.WindowRounding = 0, s.ChildRounding = 6, s.FrameRounding = 5, s.GrabRounding = 4, s.PopupRounding = 6;
+  s.TabRounding = 5, s.ScrollbarRounding = 6;
+  s.WindowPadding = ImVec2(14, 12), s.FramePadding = ImVec2(9, 5), s.ItemSpacing = ImVec2(8, 6);
+  s.WindowBorderSize = 0, s.ChildBorderSize = 0, s.FrameBorderSize = 0;
+  ImVec4* c = s.Colors;
+  c[ImGuiCol_WindowBg] = ImVec4(0.10f, 0.11f, 0.13f, 1.0f);
+  c[ImGuiCol_ChildBg] = ImVec4(0.13f, 0.14f, 0.17f, 1.0f);
+  c[ImGuiCol_PopupBg] = ImVec4(0.13f, 0.14f, 0.17f, 0.98f);
+  c[ImGuiCol_FrameBg] = ImVec4(0.19f, 0.20f, 0.24f, 1.0f);
+  c[ImGuiCol_FrameBgHovered] = ImVec4(0.24f, 0.26f, 0.31f, 1.0f);
+  c[ImGuiCol_FrameBgActive] = ImVec4(0.28f, 0.30f, 0.36f, 1.0f);
+  c[ImGuiCol_Button] = ImVec4(0.21f, 0.23f, 0.28f, 1.0f);
+  c[ImGuiCol_ButtonHovered] = ImVec4(0.27f, 0.30f, 0.36f, 1.0f);
+  c[ImGuiCol_ButtonActive] = ImVec4(0.31f, 0.34f, 0.41f, 1.0f);
+  c[ImGuiCol_Header] = ImVec4(0.22f, 0.35f, 0.58f, 0.6f);
+  c[ImGuiCol_HeaderHovered] = ImVec4(0.26f, 0.42f, 0.68f, 0.8f);
+  c[ImGuiCol_HeaderActive] = ImVec4(0.26f, 0.45f, 0.75f, 1.0f);
+  c[ImGuiCol_Tab] = ImVec4(0.16f, 0.17f, 0.21f, 1.0f);
+  c[ImGuiCol_TabHovered] = ImVec4(0.27f, 0.42f, 0.68f, 1.0f);
+  c[ImGuiCol_TabActive] = ImVec4(0.22f, 0.37f, 0.62f, 1.0f);
+  c[ImGuiCol_CheckMark] = kAccent;
+  c[ImGuiCol_Separator] = ImVec4(0.25f, 0.27f, 0.32f, 1.0f);
+  c[ImGuiCol_TableRowBgAlt] = ImVec4(1, 1, 1, 0.03f);
+  c[ImGuiCol_TableHeaderBg] = ImVec4(0.17f, 0.18f, 0.22f, 1.0f);
+  c[ImGuiCol_PlotHistogram] = kAccent;
+  s.ScaleAllSizes(scale);
+}
+
+void draw_ui() {
+  App& a = app();
+  const ImGuiIO& io = ImGui::GetIO();
+  ImGui::SetNextWindowPos(ImVec2(0, 0));
+  ImGui::SetNextWindowSize(io.DisplaySize);
+  ImGui::Begin("aecodec", nullptr,
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus |
+                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoScrollWithMouse);
+  top_bar(a, io.DisplaySize.x);
+  ImGui::SetCursorPos(ImVec2(12, 46));
+  const float status_h = 30;
+  const float body_h = io.DisplaySize.y - 46 - status_h - 8;
+  const float side_w = std::clamp(io.DisplaySize.x * 0.27f, 330.0f, 420.0f);
+  ImGui::BeginChild("side", ImVec2(side_w, body_h), false, ImGuiWindowFlags_AlwaysUseWindowPadding);
+  side_panel(a);
+  ImGui::EndChild();
+  ImGui::SameLine(0, 10);
+  ImGui::BeginChild("main", ImVec2(0, body_h), false,
+                    ImGuiWindowFlags_AlwaysUseWindowPadding | ImGuiWindowFlags_NoScrollWithMouse |
+                        ImGuiWindowFlags_NoScrollbar);
+  if (ImGui::BeginTabBar("tabs")) {
+    const char* names[] = {"Compare", "Latent", "Cross-decode", "About"};
+    for (int i = 0; i < 4; ++i) {
+      const ImGuiTabItemFlags f = a.request_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
+      if (ImGui::BeginTabItem(names[i], nullptr, f)) {
+        a.tab = i;
+        if (i == 0) compare_tab(a);
+        if (i == 1) latent_tab(a);
+        if (i == 2) cross_tab(a);
+        if (i == 3) about_tab();
+        ImGui::EndTabItem();
+      }
+    }
+    a.request_tab = -1;
+    ImGui::EndTabBar();
+  }
+  ImGui::EndChild();
+  // status line
+  ImGui::SetCursorPos(ImVec2(16, io.DisplaySize.y - status_h));
+  if (!a.error.empty()) {
+    ImGui::TextColored(kError, "Error: %s", a.error.c_str());
+    ImGui::SameLine();
+    if (ImGui::SmallButton("dismiss")) a.clear_error(), publish();
+  } else if (!a.info.empty()) {
+    ImGui::TextColored(kMuted, "%s", a.info.c_str());
+  } else {
+    ImGui::TextColored(kMuted, "%s", busy() ? "Working..." : "Ready.");
+  }
+  ImGui::End();
+}
+
+}  // namespace web

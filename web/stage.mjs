@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// Assembles the demo site in build/web/site: the page (web/), the WASM app (build/wasm), ONNX Runtime Web's
+// wasm backend (web/node_modules/onnxruntime-web), the UI font, and the models with models/manifest.json.
+//
+//   node web/stage.mjs [--models DIR] [--out DIR] [--test-models] [--wasm DIR]
+//
+// Models: every DIR/*.aem (default: models/). When DIR has none, or with --test-models, random-weight test
+// models are generated with build/release/tests/make_test_model into build/web/test-models (a factorized, a
+// conv and a vae model, and a cross-resolution family: fam-high + fam-medium). ONNX graphs: NAME.encoder.onnx and
+// NAME.decoder.onnx next to a model are used; otherwise, when build/release has aecodec-onnx, they are exported
+// (cached under build/web/onnx). The manifest's "default" is the name in DIR/DEFAULT when present.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const opts = { models: path.join(root, 'models'), out: path.join(root, 'build', 'web', 'site'), testModels: false,
+               wasm: process.env.AEC_WASM_DIR || path.join(root, 'build', 'wasm') };
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; ++i) {
+  if (argv[i] === '--models') opts.models = path.resolve(argv[++i]);
+  else if (argv[i] === '--out') opts.out = path.resolve(argv[++i]);
+  else if (argv[i] === '--test-models') opts.testModels = true;
+  else if (argv[i] === '--wasm') opts.wasm = path.resolve(argv[++i]);
+  else {
+    console.error(`stage: unknown option ${argv[i]}\nusage: node web/stage.mjs [--models DIR] [--out DIR] [--test-models] [--wasm DIR]`);
+    process.exit(2);
+  }
+}
+
+const say = (s) => console.log(`stage: ${s}`);
+function die(s) {
+  console.error(`stage: error: ${s}`);
+  process.exit(1);
+}
+
+function copy(src, dst) {
+  fs.mkdirSync(path.dirname(dst), { recursive: true });
+  const s = fs.statSync(src);
+  if (fs.existsSync(dst)) {
+    const d = fs.statSync(dst);
+    if (d.size === s.size && d.mtimeMs >= s.mtimeMs) return;
+  }
+  fs.copyFileSync(src, dst);
+}
+
+// The aecodec document of a model file (safetensors header "__metadata__"."aecodec").
+function modelDocument(file) {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(8);
+    if (fs.readSync(fd, head, 0, 8, 0) !== 8) throw new Error('too short');
+    const n = Number(head.readBigUInt64LE(0));
+    if (n > 16 << 20 || n + 8 > fs.fstatSync(fd).size) throw new Error('bad header length');
+    const json = Buffer.alloc(n);
+    fs.readSync(fd, json, 0, n, 8);
+    const meta = JSON.parse(json.toString('utf8')).__metadata__;
+    return JSON.parse(meta.aecodec);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const out = opts.out;
+fs.mkdirSync(out, { recursive: true });
+
+// --- the page and the app ---
+for (const f of ['index.html', 'app.js', 'compare-worker.js', 'style.css', 'API.md']) copy(path.join(here, f), path.join(out, f));
+for (const f of fs.readdirSync(path.join(here, 'assets'))) copy(path.join(here, 'assets', f), path.join(out, 'assets', f));
+const wasmDir = opts.wasm;  // wasm/build.sh's output
+for (const f of ['aecodec-st.js', 'aecodec-st.wasm', 'aecodec-mt.js', 'aecodec-mt.wasm', 'aecodec-mt.worker.js']) {
+  if (!fs.existsSync(path.join(wasmDir, f))) die(`${path.join(wasmDir, f)} missing: run wasm/build.sh`);
+  copy(path.join(wasmDir, f), path.join(out, f));
+}
+const ortDir = path.join(here, 'node_modules', 'onnxruntime-web', 'dist');
+for (const f of ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) {
+  if (!fs.existsSync(path.join(ortDir, f))) die(`${path.join(ortDir, f)} missing: run (cd web && npm ci)`);
+  copy(path.join(ortDir, f), path.join(out, 'ort', f));
+}
+const font = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+if (fs.existsSync(font)) copy(font, path.join(out, 'assets', 'ui-font.ttf'));
+else say('DejaVu Sans not found (fonts-dejavu-core): the page uses ImGui\'s built-in font');
+
+// --- models ---
+const makeTestModel = path.join(root, 'build', 'release', 'tests', 'make_test_model');
+const exporter = path.join(root, 'build', 'release', 'native', 'onnx', 'aecodec-onnx');
+let modelsDir = opts.models;
+let note = '';
+const aems = (d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => f.endsWith('.aem')).sort() : []);
+if (opts.testModels || aems(modelsDir).length === 0) {
+  if (!opts.testModels) say(`no models in ${modelsDir}: using random-weight test models`);
+  modelsDir = path.join(root, 'build', 'web', 'test-models');
+  fs.mkdirSync(modelsDir, { recursive: true });
+  if (!fs.existsSync(makeTestModel)) die(`${makeTestModel} missing: cmake --build build/release --target make_test_model`);
+  const specs = [
+    ['test-factorized', 'factorized', '3'],
+    ['test-conv', 'conv', '2'],
+    ['test-vae', 'vae', '2'],
+    ['fam-high', 'factorized', '3', 'fam-test', 'high'],
+    ['fam-medium', 'factorized', '2', 'fam-test', 'medium'],
+  ];
+  for (const [name, arch, stages, fam, role] of specs) {
+    const f = path.join(modelsDir, `${name}.aem`);
+    if (fs.existsSync(f) && fs.statSync(f).mtimeMs >= fs.statSync(makeTestModel).mtimeMs) continue;
+    execFileSync(makeTestModel, [f, arch, name, stages, ...(fam ? [fam, role] : [])], { stdio: 'inherit' });
+  }
+  fs.writeFileSync(path.join(modelsDir, 'DEFAULT'), 'test-factorized\n');
+  note = 'These are random-weight test models (no trained models were bundled): the reconstructions are noise.';
+}
+
+const siteModels = path.join(out, 'models');
+fs.rmSync(siteModels, { recursive: true, force: true });
+fs.mkdirSync(siteModels, { recursive: true });
+const manifest = { generated: new Date().toISOString(), source: path.relative(root, modelsDir) || '.', note, default: '', models: [] };
+const defFile = path.join(modelsDir, 'DEFAULT');
+if (fs.existsSync(defFile)) manifest.default = fs.readFileSync(defFile, 'utf8').trim().split(/\s+/)[0] || '';
+for (const f of aems(modelsDir)) {
+  const src = path.join(modelsDir, f);
+  let doc;
+  try {
+    doc = modelDocument(src);
+  } catch (e) {
+    say(`skipping ${f}: not a readable model file (${e.message})`);
+    continue;
+  }
+  const name = doc.name || path.basename(f, '.aem');
+  copy(src, path.join(siteModels, f));
+  const entry = {
+    name,
+    file: `models/${f}`,
+    bytes: fs.statSync(src).size,
+    arch: doc.arch || '',
+    description: doc.description || '',
+  };
+  if (doc.family && typeof doc.family === 'object') entry.family = { id: doc.family.id, role: doc.family.role || '' };
+  // ONNX graphs: next to the model, or exported now (cached by the model file's hash).
+  const base = path.basename(f, '.aem');
+  let enc = path.join(modelsDir, `${base}.encoder.onnx`), dec = path.join(modelsDir, `${base}.decoder.onnx`);
+  if (!(fs.existsSync(enc) && fs.existsSync(dec)) && fs.existsSync(exporter)) {
+    const hash = createHash('sha256').update(fs.readFileSync(src)).digest('hex').slice(0, 16);
+    const cache = path.join(root, 'build', 'web', 'onnx', hash);
+    const names = () => fs.existsSync(cache) ? fs.readdirSync(cache) : [];
+    if (!names().some((n) => n.endsWith('.encoder.onnx'))) {
+      fs.mkdirSync(cache, { recursive: true });
+      try {
+        execFileSync(exporter, [src, cache], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (e) {
+        say(`aecodec-onnx failed for ${f}: ${String(e.stderr || e.message).trim()}`);
+      }
+    }
+    const e1 = names().find((n) => n.endsWith('.encoder.onnx')), d1 = names().find((n) => n.endsWith('.decoder.onnx'));
+    if (e1 && d1) enc = path.join(cache, e1), dec = path.join(cache, d1);
+  }
+  if (fs.existsSync(enc) && fs.existsSync(dec)) {
+    copy(enc, path.join(siteModels, `${base}.encoder.onnx`));
+    copy(dec, path.join(siteModels, `${base}.decoder.onnx`));
+    entry.onnx = { encoder: `models/${base}.encoder.onnx`, decoder: `models/${base}.decoder.onnx` };
+  }
+  manifest.models.push(entry);
+}
+if (!manifest.models.some((m) => m.name === manifest.default)) manifest.default = manifest.models[0]?.name || '';
+fs.writeFileSync(path.join(siteModels, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+say(`${out}: ${manifest.models.length} models (${manifest.models.filter((m) => m.onnx).length} with ONNX graphs), ` +
+    `default ${manifest.default || '(none)'}`);
