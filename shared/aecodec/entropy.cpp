@@ -25,6 +25,8 @@
 
 #include "aecodec/error.h"
 
+// Checks are written `if (!ok) throw Error(...)` rather than require(): the message is then built only on
+// failure, which matters in the per-symbol loops (WebAssembly pays heavily for the string work).
 namespace aec {
 namespace {
 
@@ -74,11 +76,11 @@ class Encoder {
 class Decoder {
  public:
   Decoder(const uint8_t* data, size_t size) : data_(data), size_(size) {
-    require(size >= 4, "corrupt entropy stream: truncated (" + std::to_string(size) + " bytes)");
-    require(size % 2 == 0, "corrupt entropy stream: odd length " + std::to_string(size));
+    if (!(size >= 4)) throw Error("corrupt entropy stream: truncated (" + std::to_string(size) + " bytes)");
+    if (!(size % 2 == 0)) throw Error("corrupt entropy stream: odd length " + std::to_string(size));
     x_ = uint32_t(data[0]) | uint32_t(data[1]) << 8 | uint32_t(data[2]) << 16 | uint32_t(data[3]) << 24;
     pos_ = 4;
-    require(x_ >= kRansL, "corrupt entropy stream: invalid initial state");
+    if (!(x_ >= kRansL)) throw Error("corrupt entropy stream: invalid initial state");
   }
 
   // The slot in [0, 1 << precision) that identifies the next symbol.
@@ -89,7 +91,7 @@ class Decoder {
   void advance(uint32_t start, uint32_t freq, int precision) {
     x_ = freq * (x_ >> precision) + peek(precision) - start;
     if (x_ < kRansL) {
-      require(size_ - pos_ >= 2, "corrupt entropy stream: truncated");
+      if (!(size_ - pos_ >= 2)) throw Error("corrupt entropy stream: truncated");
       x_ = (x_ << 16) | uint32_t(data_[pos_]) | uint32_t(data_[pos_ + 1]) << 8;
       pos_ += 2;
     }
@@ -102,8 +104,9 @@ class Decoder {
   }
 
   void finish() const {
-    require(pos_ == size_, "corrupt entropy stream: " + std::to_string(size_ - pos_) + " trailing bytes");
-    require(x_ == kRansL, "corrupt entropy stream: final state mismatch");
+    if (!(pos_ == size_))
+      throw Error("corrupt entropy stream: " + std::to_string(size_ - pos_) + " trailing bytes");
+    if (!(x_ == kRansL)) throw Error("corrupt entropy stream: final state mismatch");
   }
 
  private:
@@ -120,9 +123,9 @@ int bit_length(uint32_t v) {
 }
 
 const std::vector<uint32_t>& table_for(const CdfTables& tables, int32_t t) {
-  require(t >= 0 && size_t(t) < tables.count(), "entropy table index " + std::to_string(t) +
-                                                    " out of range (" + std::to_string(tables.count()) +
-                                                    " tables)");
+  if (!(t >= 0 && size_t(t) < tables.count()))
+    throw Error("entropy table index " + std::to_string(t) + " out of range (" +
+                std::to_string(tables.count()) + " tables)");
   return tables.cdf[size_t(t)];
 }
 
@@ -135,9 +138,9 @@ struct Mapped {
 Mapped map_value(int32_t value, int32_t offset, uint32_t n) {
   const int64_t s = int64_t(value) - offset;
   if (s >= 0 && s < int64_t(n)) return {uint32_t(s), 0};
-  require(s >= -int64_t(kMaxEscape) && s <= kMaxEscape,
-          "entropy coding: value " + std::to_string(value) + " is more than " + std::to_string(kMaxEscape) +
-              " away from its table offset " + std::to_string(offset));
+  if (!(s >= -int64_t(kMaxEscape) && s <= kMaxEscape))
+    throw Error("entropy coding: value " + std::to_string(value) + " is more than " +
+                std::to_string(kMaxEscape) + " away from its table offset " + std::to_string(offset));
   const int64_t raw = s < 0 ? -2 * s - 1 : 2 * (s - int64_t(n));
   return {n, uint32_t(raw)};
 }
@@ -159,28 +162,31 @@ int value_ops(const Mapped& m, const std::vector<uint32_t>& cdf, int precision, 
 }  // namespace
 
 void CdfTables::validate() const {
-  require(precision >= 1 && precision <= 16,
-          "entropy tables: precision " + std::to_string(precision) + " outside [1, 16]");
-  require(offset.size() == cdf.size(), "entropy tables: " + std::to_string(cdf.size()) + " cdfs but " +
-                                           std::to_string(offset.size()) + " offsets");
+  if (!(precision >= 1 && precision <= 16))
+    throw Error("entropy tables: precision " + std::to_string(precision) + " outside [1, 16]");
+  if (!(offset.size() == cdf.size()))
+    throw Error("entropy tables: " + std::to_string(cdf.size()) + " cdfs but " +
+                std::to_string(offset.size()) + " offsets");
   const uint32_t total = 1u << precision;
   for (size_t t = 0; t < cdf.size(); ++t) {
     const std::vector<uint32_t>& c = cdf[t];
     const std::string name = "entropy table " + std::to_string(t) + ": ";
-    require(c.size() >= 3, name + "needs at least 3 cdf entries, has " + std::to_string(c.size()));
-    require(c.front() == 0, name + "cdf does not start at 0");
-    require(c.back() == total, name + "cdf does not end at 1 << precision");
-    for (size_t i = 1; i < c.size(); ++i) require(c[i] > c[i - 1], name + "cdf not strictly increasing");
+    if (!(c.size() >= 3)) throw Error(name + "needs at least 3 cdf entries, has " + std::to_string(c.size()));
+    if (!(c.front() == 0)) throw Error(name + "cdf does not start at 0");
+    if (!(c.back() == total)) throw Error(name + "cdf does not end at 1 << precision");
+    for (size_t i = 1; i < c.size(); ++i)
+      if (!(c[i] > c[i - 1])) throw Error(name + "cdf not strictly increasing");
   }
 }
 
 std::vector<uint32_t> pmf_to_cdf(const std::vector<double>& pmf, double tail_mass, int precision) {
-  require(precision >= 1 && precision <= 16,
-          "pmf_to_cdf: precision " + std::to_string(precision) + " outside [1, 16]");
+  if (!(precision >= 1 && precision <= 16))
+    throw Error("pmf_to_cdf: precision " + std::to_string(precision) + " outside [1, 16]");
   const uint32_t total = 1u << precision;
   const size_t symbols = pmf.size() + 1;  // regular symbols + escape
-  require(!pmf.empty() && symbols <= total, "pmf_to_cdf: " + std::to_string(pmf.size()) +
-                                                " symbols do not fit precision " + std::to_string(precision));
+  if (!(!pmf.empty() && symbols <= total))
+    throw Error("pmf_to_cdf: " + std::to_string(pmf.size()) + " symbols do not fit precision " +
+                std::to_string(precision));
 
   // Clean the masses (NaN, infinite or negative -> 0) and scale by the largest so the sum cannot overflow.
   std::vector<double> mass(symbols);
@@ -260,23 +266,25 @@ std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int3
     dec.advance(cdf[s], cdf[s + 1] - cdf[s], precision);
     if (s < escape) {
       const int64_t v = int64_t(offset) + s;
-      require(v <= INT32_MAX, "corrupt entropy stream: value outside int32");
+      if (!(v <= INT32_MAX)) throw Error("corrupt entropy stream: value outside int32");
       values[i] = int32_t(v);
       continue;
     }
 
     const int nbits = int(dec.get_uniform(kLengthBits));
-    require(nbits <= kMaxRawBits, "corrupt entropy stream: escape length " + std::to_string(nbits));
+    if (!(nbits <= kMaxRawBits))
+      throw Error("corrupt entropy stream: escape length " + std::to_string(nbits));
     uint32_t raw = nbits > 0 ? 1u << (nbits - 1) : 0;
     for (int shift = 0; shift < nbits - 1; shift += kChunkBits) {
       const int width = std::min(kChunkBits, nbits - 1 - shift);
       raw |= dec.get_uniform(width) << shift;
     }
     const int64_t sv = raw & 1 ? -(int64_t(raw) + 1) / 2 : int64_t(escape) + raw / 2;
-    require(sv >= -int64_t(kMaxEscape) && sv <= kMaxEscape,
-            "corrupt entropy stream: escaped value beyond " + std::to_string(kMaxEscape));
+    if (!(sv >= -int64_t(kMaxEscape) && sv <= kMaxEscape))
+      throw Error("corrupt entropy stream: escaped value beyond " + std::to_string(kMaxEscape));
     const int64_t v = int64_t(offset) + sv;
-    require(v >= INT32_MIN && v <= INT32_MAX, "corrupt entropy stream: escaped value outside int32");
+    if (!(v >= INT32_MIN && v <= INT32_MAX))
+      throw Error("corrupt entropy stream: escaped value outside int32");
     values[i] = int32_t(v);
   }
   dec.finish();
