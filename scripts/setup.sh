@@ -46,8 +46,9 @@ install_npm() {  # ONNX Runtime for the parity tests; --ignore-scripts: its inst
 
 install_packages
 install_npm
-[ -x scripts/setup-web.sh ] && bash scripts/setup-web.sh install
 build_native
+# The browser demo: Emscripten, ImGui sources, npm packages, the WASM build and the site (idempotent).
+bash scripts/setup-web.sh
 
 case "$what" in
   build) ;;
@@ -57,10 +58,7 @@ case "$what" in
     build/release/native/aecodec models
     build/release/native/aecodec encode "$sample" -o build/sample.aec
     build/release/native/aecodec decode build/sample.aec -o build/sample.decoded.png --reference "$sample"
-    if [ -x scripts/setup-web.sh ]; then
-      bash scripts/setup-web.sh build
-      exec node web/serve.mjs "${@:2}"
-    fi
+    exec node web/serve.mjs "${@:2}"
     ;;
   test)
     bash scripts/run-tests.sh
