@@ -40,8 +40,8 @@ int run_bench(const BenchOptions& o) {
   }
   const double train_flops = 3.0 * 2.0 * macs * o.batch;  // forward + backward ~ 3x forward
   std::printf("bench %s N=%d M=%d batch %d x %dx%d on %s, %d threads: %.2f GMAC forward per image\n",
-              cfg.arch.c_str(), cfg.N, cfg.M, o.batch, crop, crop, device.str().c_str(), torch::get_num_threads(),
-              macs / 1e9);
+              cfg.arch.c_str(), cfg.N, cfg.M, o.batch, crop, crop, device.str().c_str(),
+              torch::get_num_threads(), macs / 1e9);
   for (int mode = 0; mode < 2; ++mode) {
     const bool bf16 = mode == 1;
     if ((bf16 && !o.bf16) || (!bf16 && !o.fp32)) continue;
@@ -53,8 +53,9 @@ int run_bench(const BenchOptions& o) {
       for (torch::Tensor& p : model->parameters())
         if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
     torch::optim::Adam opt(model->main_parameters(), torch::optim::AdamOptions(1e-4));
-    torch::Tensor x = torch::nn::functional::avg_pool2d(
-        torch::rand({o.batch, 3, crop + 3, crop + 3}), torch::nn::functional::AvgPool2dFuncOptions(4).stride(1));
+    torch::Tensor x =
+        torch::nn::functional::avg_pool2d(torch::rand({o.batch, 3, crop + 3, crop + 3}),
+                                          torch::nn::functional::AvgPool2dFuncOptions(4).stride(1));
     x = x.to(device);
     if (bf16) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     double total = 0, cpu = 0;

@@ -8,7 +8,9 @@
 
 namespace aect {
 
-std::string checkpoint_path(const std::string& run_dir) { return run_dir + "/checkpoint.pt"; }
+std::string checkpoint_path(const std::string& run_dir) {
+  return run_dir + "/checkpoint.pt";
+}
 
 std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, torch::optim::Optimizer* aux,
                              const TrainState& state) {
@@ -37,7 +39,8 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
                               torch::optim::Optimizer* aux, TrainState& state) {
   torch::serialize::InputArchive root;
   std::istringstream in(bytes);
-  const torch::Device device = model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
+  const torch::Device device =
+      model.parameters().empty() ? torch::Device(torch::kCPU) : model.parameters()[0].device();
   root.load_from(in, device);
   torch::serialize::InputArchive m;
   root.read("model", m);
@@ -75,7 +78,8 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
 void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,
                      torch::optim::Optimizer* aux, const TrainState& state) {
   const std::string bytes = checkpoint_bytes(model, main, aux, state);
-  aec::write_file_atomic(checkpoint_path(run_dir), reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  aec::write_file_atomic(checkpoint_path(run_dir), reinterpret_cast<const uint8_t*>(bytes.data()),
+                         bytes.size());
 }
 
 bool load_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer* main,

@@ -11,11 +11,11 @@
 namespace aect {
 
 struct TrainState {
-  int64_t step = 0;         // steps done
-  double lr_scale = 1.0;    // halved by each NaN/inf recovery
+  int64_t step = 0;              // steps done
+  double lr_scale = 1.0;         // halved by each NaN/inf recovery
   double wall_s = 0, cpu_s = 0;  // accumulated over every session of the run
-  int64_t images = 0;       // training crops seen
-  int64_t warmup_from = 0;  // step where the current lr warm-up began
+  int64_t images = 0;            // training crops seen
+  int64_t warmup_from = 0;       // step where the current lr warm-up began
   int nan_events = 0;
 };
 
@@ -29,7 +29,8 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
 
 void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,
                      torch::optim::Optimizer* aux, const TrainState& state);
-// Loads checkpoint.pt; returns false when there is none. Optimizers may be null (export loads the model only).
+// Loads checkpoint.pt; returns false when there is none. Optimizers may be null (export loads the model
+// only).
 bool load_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer* main,
                      torch::optim::Optimizer* aux, TrainState& state);
 

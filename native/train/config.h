@@ -22,12 +22,12 @@ struct TrainConfig {
   uint64_t seed = 1;
   int threads = 0;  // 0 = hardware threads
   bool bf16 = false, channels_last = false;
-  double downscale_prob = 0;     // chance that a crop is taken from the 2x box-downscaled image
-  int valid_every = 500;         // steps between validations
-  int valid_max_images = 0;      // 0 = all
+  double downscale_prob = 0;  // chance that a crop is taken from the 2x box-downscaled image
+  int valid_every = 500;      // steps between validations
+  int valid_max_images = 0;   // 0 = all
   double checkpoint_minutes = 5;
   double decay_start = 0.8, decay_factor = 0.1;  // lr *= decay_factor once progress passes decay_start
-  int warmup_steps = 0;          // linear lr warm-up (set automatically when warm-starting from --init)
+  int warmup_steps = 0;  // linear lr warm-up (set automatically when warm-starting from --init)
   int log_every = 10;
   std::string device;            // "" = cuda when available, else cpu
   int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)
@@ -44,8 +44,9 @@ void from_json(const nlohmann::json& j, TrainConfig& c);
 
 struct ExportOptions {
   std::string run, out, name, description;
-  int quality = -1;                 // -1: every quality (one file each when there are several)
-  double ae_psnr_drop = 0.1;        // plain autoencoders: largest quantiser step costing at most this (dB)
+  int quality = -1;           // -1: every quality (one file each when there are several)
+  double ae_psnr_drop = 0.1;  // plain autoencoders: largest quantiser step costing at most this (dB)
+  bool codec_scores = true;   // measure bpp/PSNR of the validation set through the real codec
 };
 
 struct BenchOptions {

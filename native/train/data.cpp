@@ -15,10 +15,12 @@ namespace fs = std::filesystem;
 std::vector<std::string> list_images(const std::string& dir) {
   std::vector<std::string> out;
   aec::require(fs::is_directory(dir), "not a folder: " + dir);
-  for (const auto& e : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
+  for (const auto& e :
+       fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
     if (!e.is_regular_file()) continue;
     std::string ext = e.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    std::transform(ext.begin(), ext.end(), ext.begin(),
+                   [](unsigned char c) { return char(std::tolower(c)); });
     if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") out.push_back(e.path().string());
   }
   std::sort(out.begin(), out.end());
@@ -69,7 +71,8 @@ std::vector<float> make_batch(const ImageSet& set, const BatchSpec& spec, uint64
       const uint8_t* row = im->rgb.data() + size_t(sy) * im->width * 3;
       for (int x = 0; x < c; ++x) {
         const int sx = std::min(x0 + (flip_x ? c - 1 - x : x), im->width - 1);
-        for (int ch = 0; ch < 3; ++ch) dst[ch * plane + size_t(y) * c + x] = row[sx * 3 + ch] * (1.0f / 255.0f);
+        for (int ch = 0; ch < 3; ++ch)
+          dst[ch * plane + size_t(y) * c + x] = row[sx * 3 + ch] * (1.0f / 255.0f);
       }
     }
   }

@@ -12,10 +12,11 @@ EntropyBottleneckImpl::EntropyBottleneckImpl(int channels, double init_scale, do
     const double init = std::log(std::expm1(1.0 / scale / filters[i + 1]));
     matrices_.push_back(register_parameter("matrix" + std::to_string(i),
                                            torch::full({channels, filters[i + 1], filters[i]}, init)));
-    biases_.push_back(register_parameter("bias" + std::to_string(i),
-                                         torch::rand({channels, filters[i + 1], 1}) - 0.5));
+    biases_.push_back(
+        register_parameter("bias" + std::to_string(i), torch::rand({channels, filters[i + 1], 1}) - 0.5));
     if (i + 2 < filters.size())
-      factors_.push_back(register_parameter("factor" + std::to_string(i), torch::zeros({channels, filters[i + 1], 1})));
+      factors_.push_back(
+          register_parameter("factor" + std::to_string(i), torch::zeros({channels, filters[i + 1], 1})));
   }
   quantiles_ = register_parameter(
       "quantiles", torch::tensor({-init_scale, 0.0, init_scale}, torch::kFloat).repeat({channels, 1, 1}));
@@ -35,7 +36,9 @@ torch::Tensor EntropyBottleneckImpl::logits_cumulative(const torch::Tensor& x, b
   return logits;
 }
 
-torch::Tensor EntropyBottleneckImpl::medians() const { return quantiles_.select(2, 1).view({channels_}); }
+torch::Tensor EntropyBottleneckImpl::medians() const {
+  return quantiles_.select(2, 1).view({channels_});
+}
 
 torch::Tensor EntropyBottleneckImpl::likelihood(const torch::Tensor& y_hat) {
   // [B, C, H, W] -> [C, 1, B*H*W]
@@ -93,7 +96,8 @@ EntropyTables EntropyBottleneckImpl::tabulate() {
   torch::Tensor lower = logits_cumulative(samples - 0.5, true);
   torch::Tensor upper = logits_cumulative(samples + 0.5, true);
   torch::Tensor sign = -torch::sign(lower + upper);
-  torch::Tensor pmf = torch::abs(torch::sigmoid(sign * upper) - torch::sigmoid(sign * lower)).view({channels_, -1});
+  torch::Tensor pmf =
+      torch::abs(torch::sigmoid(sign * upper) - torch::sigmoid(sign * lower)).view({channels_, -1});
   // CompressAI's tail mass: below the first sample's lower edge plus above the last sample's upper edge.
   torch::Tensor lower0 = lower.select(2, 0).view({channels_});
   torch::Tensor upper_all = upper.view({channels_, max_length});

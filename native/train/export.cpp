@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "aecodec/codec.h"
 #include "aecodec/entropy.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/metrics.h"
+#include "aecodec/model.h"
 
 namespace aect {
 
@@ -28,7 +31,8 @@ void put_entropy_tables(aec::ModelFile& file, const std::vector<std::vector<doub
     cdfs.push_back(aec::pmf_to_cdf(pmf[size_t(c)], tail[size_t(c)], aec::kCdfPrecision));
     L = std::max(L, cdfs.back().size());
   }
-  std::vector<int32_t> cdf(size_t(C) * L, 0), length(static_cast<size_t>(C)), off(offset.begin(), offset.end());
+  std::vector<int32_t> cdf(size_t(C) * L, 0), length(static_cast<size_t>(C)),
+      off(offset.begin(), offset.end());
   for (int64_t c = 0; c < C; ++c) {
     std::copy(cdfs[size_t(c)].begin(), cdfs[size_t(c)].end(), cdf.begin() + size_t(c) * L);
     length[size_t(c)] = int32_t(cdfs[size_t(c)].size());
@@ -53,17 +57,20 @@ struct Quantizer {
 Quantizer fit_quantizer(LoadedRun& run, double max_drop) {
   torch::NoGradGuard ng;
   CodecImpl& model = *run.model;
-  const std::string dir = !run.cfg.valid.empty() && fs::is_directory(run.cfg.valid) ? run.cfg.valid : run.cfg.data;
+  const std::string dir =
+      !run.cfg.valid.empty() && fs::is_directory(run.cfg.valid) ? run.cfg.valid : run.cfg.data;
   const ImageSet set = load_images(dir, false, 64);
   BatchSpec spec;
   const int fixed = model.fixed_size();
   int smallest = 1 << 30;
   for (const auto& im : set.images) smallest = std::min({smallest, im.width, im.height});
-  spec.crop = fixed ? fixed : std::max(model.stride(), std::min(128, smallest) / model.stride() * model.stride());
+  spec.crop =
+      fixed ? fixed : std::max(model.stride(), std::min(128, smallest) / model.stride() * model.stride());
   spec.batch = fixed ? 256 : 16;
   std::vector<float> b = make_batch(set, spec, 12345, 0);
   const torch::Device device = model.parameters()[0].device();
-  torch::Tensor x = torch::from_blob(b.data(), {spec.batch, 3, spec.crop, spec.crop}, torch::kFloat).to(device);
+  torch::Tensor x =
+      torch::from_blob(b.data(), {spec.batch, 3, spec.crop, spec.crop}, torch::kFloat).to(device);
   Member m = model.members()[0];
   torch::Tensor y = model.encode(x, 0, "").to(torch::kFloat);
   const int64_t C = y.size(1);
@@ -102,14 +109,15 @@ Quantizer fit_quantizer(LoadedRun& run, double max_drop) {
     qz.tail.push_back(1.0 / total);
     qz.table_offset.push_back(int(lo));
   }
-  qz.fit = {{"samples", spec.batch}, {"crop", spec.crop}, {"step_over_std", k},
+  qz.fit = {{"samples", spec.batch},    {"crop", spec.crop}, {"step_over_std", k},
             {"psnr_unquantised", base}, {"psnr_drop", drop}, {"from", dir}};
   return qz;
 }
 
 }  // namespace
 
-std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run, const std::string& base_name,
+std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run,
+                                                                  const std::string& base_name,
                                                                   const ExportOptions& opt) {
   CodecImpl& model = *run.model;
   model.eval();
@@ -159,9 +167,9 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       d["name"] = name;
       d["arch"] = cfg.arch == "family" ? "factorized" : cfg.arch;
       d["description"] = !opt.description.empty() ? opt.description
-                                                   : cfg.arch + " model trained by aecodec-train (" +
-                                                         std::to_string(run.state.step) + " steps, lambda " +
-                                                         std::to_string(cfg.lambdas[size_t(q)]) + ")";
+                                                  : cfg.arch + " model trained by aecodec-train (" +
+                                                        std::to_string(run.state.step) + " steps, lambda " +
+                                                        std::to_string(cfg.lambdas[size_t(q)]) + ")";
       const int fixed = model.fixed_size();
       d["input"] = {{"channels", 3}, {"stride", mem.stride}, {"size", nullptr}};
       if (fixed) d["input"]["size"] = {fixed, fixed};
@@ -195,8 +203,9 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
                        {"cpu_hours", run.state.cpu_s / 3600}};
       nlohmann::json scores = nlohmann::json::object();
       if (run.valid.is_object()) {
-        scores = Q > 1 && run.valid.contains("q" + std::to_string(q + 1)) ? run.valid["q" + std::to_string(q + 1)]
-                                                                          : run.valid;
+        scores = Q > 1 && run.valid.contains("q" + std::to_string(q + 1))
+                     ? run.valid["q" + std::to_string(q + 1)]
+                     : run.valid;
         scores["valid_set"] = cfg.valid;
         scores["step"] = run.valid.value("step", int64_t(0));
         scores["source"] = "trainer validation (ideal bits of the rounded latent under the learned prior)";
@@ -217,10 +226,36 @@ int run_export(const ExportOptions& opt) {
   const fs::path dir = out.has_parent_path() ? out.parent_path() : fs::path(".");
   if (!dir.empty()) fs::create_directories(dir);
   auto files = export_models(run, base, opt);
+  ImageSet valid;
+  if (opt.codec_scores && !run.cfg.valid.empty() && fs::is_directory(run.cfg.valid))
+    valid = load_images(run.cfg.valid, false);
   for (auto& [name, f] : files) {
     const std::string path = files.size() == 1 ? out.string() : (dir / (name + ".aem")).string();
+    if (!valid.images.empty()) {
+      // Scores by the real codec: file size of each validation image's .aec and the decoded image's PSNR.
+      const aec::Model model = aec::Model::from_file(f);
+      const int fixed = run.model->fixed_size();
+      double bpp = 0, psnr = 0;
+      for (const aec::Image& full : valid.images) {
+        const aec::Image im = fixed ? center_crop(full, fixed, fixed) : full;
+        const aec::EncodeResult e = aec::encode_image(model, im);
+        const aec::DecodeResult d = aec::decode_image(model, e.bytes.data(), e.bytes.size());
+        bpp += aec::bits_per_pixel(e.bytes.size(), im.width, im.height);
+        psnr += aec::psnr(d.image, im);
+      }
+      const double n = double(valid.images.size());
+      f.meta["scores"]["codec_bpp"] = bpp / n;
+      f.meta["scores"]["codec_psnr"] = psnr / n;
+      f.meta["scores"]["codec_images"] = valid.images.size();
+      f.meta["scores"]["codec_note"] =
+          "mean over the validation images of the .aec file size (header included) and PSNR";
+      f.meta["id"] = hex16(f.content_hash());
+      std::fprintf(stderr, "%s: codec %.4f bpp, PSNR %.3f dB on %zu validation images\n", name.c_str(),
+                   bpp / n, psnr / n, valid.images.size());
+    }
     f.write(path);
-    std::fprintf(stderr, "wrote %s (%s, id %s)\n", path.c_str(), name.c_str(), f.meta["id"].get<std::string>().c_str());
+    std::fprintf(stderr, "wrote %s (%s, id %s)\n", path.c_str(), name.c_str(),
+                 f.meta["id"].get<std::string>().c_str());
   }
   return 0;
 }

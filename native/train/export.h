@@ -12,7 +12,8 @@ namespace aect {
 
 // Builds the model files of a loaded run. `base_name` names them ("factorized" -> "factorized-q2",
 // "fam-high", ...). Plain autoencoders fit their quantiser on images from the run's data (or valid) folder.
-std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run, const std::string& base_name,
+std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run,
+                                                                  const std::string& base_name,
                                                                   const ExportOptions& opt);
 
 // The tables an RD model's entropy bottleneck gives, as the file's tensors (entropy.cdf, cdf_length, offset).

@@ -23,8 +23,12 @@ struct LowerBoundFn : torch::autograd::Function<LowerBoundFn> {
 
 // CompressAI's NonNegativeParametrizer(minimum, reparam_offset = 2^-18).
 constexpr double kPedestal = (1.0 / 262144.0) * (1.0 / 262144.0);
-double reparam_bound(double minimum) { return std::sqrt(minimum + kPedestal); }
-torch::Tensor reparam_init(const torch::Tensor& x) { return torch::sqrt(torch::clamp_min(x + kPedestal, kPedestal)); }
+double reparam_bound(double minimum) {
+  return std::sqrt(minimum + kPedestal);
+}
+torch::Tensor reparam_init(const torch::Tensor& x) {
+  return torch::sqrt(torch::clamp_min(x + kPedestal, kPedestal));
+}
 torch::Tensor reparam(const torch::Tensor& x, double minimum) {
   const torch::Tensor b = lower_bound(x, reparam_bound(minimum));
   return b * b - kPedestal;
@@ -32,7 +36,9 @@ torch::Tensor reparam(const torch::Tensor& x, double minimum) {
 
 }  // namespace
 
-torch::Tensor lower_bound(const torch::Tensor& x, double bound) { return LowerBoundFn::apply(x, bound); }
+torch::Tensor lower_bound(const torch::Tensor& x, double bound) {
+  return LowerBoundFn::apply(x, bound);
+}
 
 GDNImpl::GDNImpl(int channels, bool inverse, double beta_min, double gamma_init)
     : channels_(channels), inverse_(inverse), beta_min_(beta_min) {
@@ -40,8 +46,12 @@ GDNImpl::GDNImpl(int channels, bool inverse, double beta_min, double gamma_init)
   gamma_ = register_parameter("gamma", reparam_init(gamma_init * torch::eye(channels)));
 }
 
-torch::Tensor GDNImpl::effective_beta() const { return reparam(beta_, beta_min_); }
-torch::Tensor GDNImpl::effective_gamma() const { return reparam(gamma_, 0.0); }
+torch::Tensor GDNImpl::effective_beta() const {
+  return reparam(beta_, beta_min_);
+}
+torch::Tensor GDNImpl::effective_gamma() const {
+  return reparam(gamma_, 0.0);
+}
 
 void GDNImpl::set_effective(const torch::Tensor& beta, const torch::Tensor& gamma) {
   torch::NoGradGuard ng;

@@ -15,8 +15,9 @@ LayerStackImpl::Entry& LayerStackImpl::add(const std::string& op) {
 void LayerStackImpl::conv(int in, int out, int kernel, int stride) {
   Entry& e = add("conv2d");
   e.in = in, e.out = out, e.kernel = kernel, e.stride = stride;
-  e.conv = register_module(std::to_string(e.index),
-                           torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
+  e.conv = register_module(
+      std::to_string(e.index),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2)));
 }
 
 void LayerStackImpl::deconv(int in, int out, int kernel, int stride) {
@@ -51,10 +52,18 @@ void LayerStackImpl::slice_channels(int begin, int end) {
   e.begin = begin, e.end = end;
 }
 
-void LayerStackImpl::relu() { add("relu"); }
-void LayerStackImpl::leaky_relu(double slope) { add("leaky_relu").slope = slope; }
-void LayerStackImpl::sigmoid() { add("sigmoid"); }
-void LayerStackImpl::tanh() { add("tanh"); }
+void LayerStackImpl::relu() {
+  add("relu");
+}
+void LayerStackImpl::leaky_relu(double slope) {
+  add("leaky_relu").slope = slope;
+}
+void LayerStackImpl::sigmoid() {
+  add("sigmoid");
+}
+void LayerStackImpl::tanh() {
+  add("tanh");
+}
 
 torch::Tensor LayerStackImpl::forward(torch::Tensor x) {
   for (Entry& e : entries_) {
@@ -85,7 +94,9 @@ torch::Tensor LayerStackImpl::forward(torch::Tensor x) {
 
 namespace {
 
-std::vector<int64_t> shape_of(const torch::Tensor& t) { return std::vector<int64_t>(t.sizes().begin(), t.sizes().end()); }
+std::vector<int64_t> shape_of(const torch::Tensor& t) {
+  return std::vector<int64_t>(t.sizes().begin(), t.sizes().end());
+}
 
 void put(aec::ModelFile& f, const std::string& name, const torch::Tensor& t) {
   torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
@@ -98,7 +109,8 @@ torch::Tensor scale_vec(const std::vector<float>& s) {
 
 }  // namespace
 
-void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list, const std::vector<float>* out_scale,
+void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
+                               const std::vector<float>* out_scale,
                                const std::vector<float>* in_scale) const {
   int first_weighted = -1, last_weighted = -1;
   for (const Entry& e : entries_)
@@ -113,7 +125,8 @@ void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list, const
     if (e.op == "conv2d" || e.op == "conv_transpose2d") {
       const bool tr = e.op == "conv_transpose2d";
       l["name"] = name;
-      l["in"] = e.in, l["out"] = e.out, l["kernel"] = e.kernel, l["stride"] = e.stride, l["padding"] = e.kernel / 2;
+      l["in"] = e.in, l["out"] = e.out, l["kernel"] = e.kernel, l["stride"] = e.stride,
+      l["padding"] = e.kernel / 2;
       if (tr) l["output_padding"] = e.stride - 1;
       w = (tr ? e.deconv->weight : e.conv->weight).detach().to(torch::kCPU, torch::kFloat).clone();
       b = (tr ? e.deconv->bias : e.conv->bias).detach().to(torch::kCPU, torch::kFloat).clone();
@@ -180,7 +193,8 @@ int LayerStackImpl::load_from(const aec::ModelFile& file) {
     } else if (e.op == "gdn") {
       torch::Tensor beta = torch::empty({e.in}), gamma = torch::empty({e.in, e.in});
       load(beta, name + ".beta"), load(gamma, name + ".gamma");
-      e.gdn->set_effective(beta.to(e.gdn->parameters()[0].device()), gamma.to(e.gdn->parameters()[0].device()));
+      e.gdn->set_effective(beta.to(e.gdn->parameters()[0].device()),
+                           gamma.to(e.gdn->parameters()[0].device()));
     } else {
       continue;
     }

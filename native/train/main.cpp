@@ -33,12 +33,14 @@ int main(int argc, char** argv) {
   train->add_option("--arch", cfg.arch, "fc | conv | vae | factorized | family")->capture_default_str();
   train->add_option("--data", cfg.data, "folder of training images (searched recursively)");
   train->add_option("--valid", cfg.valid, "folder of validation images");
-  train->add_option("--out", cfg.out, "run directory (checkpoint.pt, config.json, log.csv, valid.json)")->required();
+  train->add_option("--out", cfg.out, "run directory (checkpoint.pt, config.json, log.csv, valid.json)")
+      ->required();
   train->add_option("--init", cfg.init, "warm start from a model file's weights (with lr warm-up)");
   train->add_option("--steps", cfg.steps, "stop after this many steps in total");
   train->add_option("--minutes", cfg.minutes, "stop after this many minutes of training in total");
   train->add_option("--lambda", lambda, "rate-distortion trade-off (loss = lambda*255^2*MSE + bpp)");
-  train->add_option("--lambdas", lambdas, "comma-separated lambdas: one variable-rate network with gain units");
+  train->add_option("--lambdas", lambdas,
+                    "comma-separated lambdas: one variable-rate network with gain units");
   train->add_option("--crop", cfg.crop)->capture_default_str();
   train->add_option("--batch", cfg.batch)->capture_default_str();
   train->add_option("--lr", cfg.lr)->capture_default_str();
@@ -50,13 +52,15 @@ int main(int argc, char** argv) {
   train->add_option("--seed", cfg.seed)->capture_default_str();
   train->add_flag("--resume", resume, "continue the run in --out exactly (model, optimizer, step)");
   train->add_option("--threads", cfg.threads, "CPU threads (0: all hardware threads)");
-  train->add_flag("--bf16", cfg.bf16, "bf16 autocast (CPU with AVX512-BF16) / fp16 on CUDA");
+  train->add_flag("--bf16", cfg.bf16, "bf16 autocast (CPU with AVX512-BF16; CUDA)");
   train->add_flag("--channels-last", cfg.channels_last, "channels-last memory format");
-  train->add_option("--downscale-prob", cfg.downscale_prob, "chance a crop comes from the 2x-downscaled image");
+  train->add_option("--downscale-prob", cfg.downscale_prob,
+                    "chance a crop comes from the 2x-downscaled image");
   train->add_option("--valid-every", cfg.valid_every)->capture_default_str();
   train->add_option("--valid-max-images", cfg.valid_max_images, "0: all");
   train->add_option("--checkpoint-minutes", cfg.checkpoint_minutes)->capture_default_str();
-  train->add_option("--decay-start", cfg.decay_start, "progress fraction where lr drops")->capture_default_str();
+  train->add_option("--decay-start", cfg.decay_start, "progress fraction where lr drops")
+      ->capture_default_str();
   train->add_option("--decay-factor", cfg.decay_factor)->capture_default_str();
   train->add_option("--warmup-steps", cfg.warmup_steps);
   train->add_option("--log-every", cfg.log_every)->capture_default_str();
@@ -65,13 +69,16 @@ int main(int argc, char** argv) {
   aect::ExportOptions ex;
   CLI::App* exp = app.add_subcommand("export", "write a run's model file(s)");
   exp->add_option("--run", ex.run, "run directory")->required();
-  exp->add_option("--out", ex.out,
-                  "model file; variable-rate runs write NAME-q1.aem... and families NAME-high/medium.aem beside it")
+  exp->add_option(
+         "--out", ex.out,
+         "model file; variable-rate runs write NAME-q1.aem... and families NAME-high/medium.aem beside it")
       ->required();
   exp->add_option("--name", ex.name, "model name (default: the file name's stem)");
   exp->add_option("--description", ex.description);
   int quality = 0;
   exp->add_option("--quality", quality, "export only this quality (1-based)");
+  bool no_codec_scores = false;
+  exp->add_flag("--no-codec-scores", no_codec_scores, "skip measuring the validation set through the codec");
   exp->add_option("--ae-psnr-drop", ex.ae_psnr_drop, "plain autoencoders: quantiser PSNR cost (dB)")
       ->capture_default_str();
 
@@ -101,8 +108,6 @@ int main(int argc, char** argv) {
         std::string flag = "--" + it.key();
         for (char& ch : flag)
           if (ch == '_') ch = '-';
-        if (flag == "--n") flag = "--N";
-        if (flag == "--m") flag = "--M";
         try {
           if (train->get_option(flag)->count() > 0) cfg.overrides[it.key()] = it.value();
         } catch (const CLI::OptionNotFound&) {
@@ -112,6 +117,7 @@ int main(int argc, char** argv) {
     }
     if (*exp) {
       ex.quality = quality - 1;
+      ex.codec_scores = !no_codec_scores;
       return aect::run_export(ex);
     }
     if (*bench) {

@@ -38,7 +38,8 @@ void default_sizes(const std::string& arch, int& N, int& M) {
 }
 
 double sq_err_8bit(const torch::Tensor& x_hat, const torch::Tensor& x, int h, int w) {
-  torch::Tensor a = x_hat.detach().to(torch::kFloat).narrow(2, 0, h).narrow(3, 0, w).clamp(0, 1).mul(255).round();
+  torch::Tensor a =
+      x_hat.detach().to(torch::kFloat).narrow(2, 0, h).narrow(3, 0, w).clamp(0, 1).mul(255).round();
   torch::Tensor b = x.detach().to(torch::kFloat).narrow(2, 0, h).narrow(3, 0, w).mul(255).round();
   return (a - b).pow(2).sum().item<double>();
 }
@@ -64,15 +65,23 @@ void build_factorized(LayerStackImpl& g_a, LayerStackImpl& g_s, int N, int M, in
 // ---------------------------------------------------------------------------------------------- factorized
 class FactorizedCodec : public CodecImpl {
  public:
-  FactorizedCodec(int N, int M, int qualities) {
+  FactorizedCodec(int N, int M, const std::vector<double>& lambdas) {
+    const int qualities = int(lambdas.size());
     latent_channels = M;
     g_a = register_module("g_a", LayerStack("g_a"));
     g_s = register_module("g_s", LayerStack("g_s"));
     build_factorized(*g_a, *g_s, N, M, 4);
     eb = register_module("eb", EntropyBottleneck(M));
     if (qualities > 1) {
-      gain = register_parameter("gain", torch::ones({qualities, M}));
-      inv_gain = register_parameter("inv_gain", torch::ones({qualities, M}));
+      // Start the qualities apart: with distortion ~ step^2/12 against rate ~ -log2(step), the best step goes
+      // as 1/sqrt(lambda), so gain_q = sqrt(lambda_q / geometric mean of the lambdas).
+      double log_mean = 0;
+      for (double l : lambdas) log_mean += std::log(l) / qualities;
+      torch::Tensor g = torch::ones({qualities, M});
+      for (int q = 0; q < qualities; ++q) g[q].fill_(std::sqrt(lambdas[size_t(q)] / std::exp(log_mean)));
+      torch::Tensor ig = 1.0 / g;  // before g becomes a parameter (which would make ig a non-leaf)
+      gain = register_parameter("gain", g);
+      inv_gain = register_parameter("inv_gain", ig);
     }
   }
   std::string arch() const override { return "factorized"; }
@@ -176,9 +185,9 @@ class FamilyCodec : public CodecImpl {
     torch::Tensor box = F::avg_pool2d(xhh.clamp(0, 1), F::AvgPool2dFuncOptions(2));
     o.psnr["baseline_h2m_box"] = psnr_of(sq_err_8bit(box, x_ds, hh, hw), int64_t(n_half));
     torch::Tensor up = F::interpolate(xmm.clamp(0, 1), F::InterpolateFuncOptions()
-                                                          .size(std::vector<int64_t>{x.size(2), x.size(3)})
-                                                          .mode(torch::kBicubic)
-                                                          .align_corners(false));
+                                                           .size(std::vector<int64_t>{x.size(2), x.size(3)})
+                                                           .mode(torch::kBicubic)
+                                                           .align_corners(false));
     o.psnr["baseline_m2h_bicubic"] = psnr_of(sq_err_8bit(up, x, h, w), int64_t(n_full));
     return o;
   }
@@ -276,9 +285,10 @@ class PlainCodec : public CodecImpl {
 std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   int N = cfg.N, M = cfg.M;
   default_sizes(cfg.arch, N, M);
-  if (cfg.arch == "factorized") return std::make_shared<FactorizedCodec>(N, M, cfg.qualities());
+  if (cfg.arch == "factorized") return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas);
   if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0);
-  if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae") return std::make_shared<PlainCodec>(cfg.arch, N, M);
+  if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae")
+    return std::make_shared<PlainCodec>(cfg.arch, N, M);
   throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family)");
 }
 

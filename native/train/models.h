@@ -1,6 +1,6 @@
 // The trainable architectures behind one interface: fc, conv, vae (plain autoencoders, quantiser fitted at
-// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors) and
-// family (two factorized members, strides 32 and 16, sharing one entropy model and latent grid).
+// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors)
+// and family (two factorized members, strides 32 and 16, sharing one entropy model and latent grid).
 #pragma once
 #include <map>
 #include <memory>
@@ -14,16 +14,16 @@
 namespace aect {
 
 struct StepOut {
-  torch::Tensor loss;     // scalar to minimise
-  torch::Tensor bpp;      // scalar (undefined for plain autoencoders)
-  torch::Tensor mse;      // scalar, [0,1] units, of the primary path
+  torch::Tensor loss;  // scalar to minimise
+  torch::Tensor bpp;   // scalar (undefined for plain autoencoders)
+  torch::Tensor mse;   // scalar, [0,1] units, of the primary path
 };
 
 struct EvalOut {
-  double bits = 0;                        // ideal code length of the rounded latent (RD models; 0 otherwise)
-  double sq_err = 0;                      // sum of squared 8-bit errors of the primary path over the original region
-  int64_t samples = 0;                    // number of RGB samples in sq_err
-  std::map<std::string, double> psnr;     // extra paths (family: "cross_h2m", "bicubic_m2h", ...)
+  double bits = 0;      // ideal code length of the rounded latent (RD models; 0 otherwise)
+  double sq_err = 0;    // sum of squared 8-bit errors of the primary path over the original region
+  int64_t samples = 0;  // number of RGB samples in sq_err
+  std::map<std::string, double> psnr;  // extra paths (family: "cross_h2m", "bicubic_m2h", ...)
 };
 
 // One exportable encoder/decoder pair (the family has two).
@@ -39,7 +39,7 @@ class CodecImpl : public torch::nn::Module {
   virtual ~CodecImpl() = default;
   virtual std::string arch() const = 0;
   virtual bool rate_distortion() const { return !eb.is_empty(); }
-  virtual int stride() const = 0;        // crops must be a multiple (the largest member's stride)
+  virtual int stride() const = 0;               // crops must be a multiple (the largest member's stride)
   virtual int fixed_size() const { return 0; }  // fc: 32
   // Forward + loss on a training batch x [B,3,H,W] in [0,1] for `quality` (index into the lambdas).
   virtual StepOut train_step(const torch::Tensor& x, int quality, double lambda) = 0;
@@ -53,7 +53,7 @@ class CodecImpl : public torch::nn::Module {
   std::vector<torch::Tensor> aux_parameters();
   std::vector<torch::Tensor> main_parameters();
   int qualities() const { return gain.defined() ? int(gain.size(0)) : 1; }
-  std::vector<float> gain_of(int quality) const;      // empty when the model has no gains
+  std::vector<float> gain_of(int quality) const;  // empty when the model has no gains
   std::vector<float> inv_gain_of(int quality) const;
 
   EntropyBottleneck eb{nullptr};

@@ -11,7 +11,8 @@
 
 namespace aect {
 
-// max(x, bound) whose gradient passes where x >= bound or where it pushes x upwards (CompressAI's LowerBound).
+// max(x, bound) whose gradient passes where x >= bound or where it pushes x upwards (CompressAI's
+// LowerBound).
 torch::Tensor lower_bound(const torch::Tensor& x, double bound);
 
 inline double cpu_seconds() {
@@ -25,7 +26,8 @@ inline torch::Device pick_device(const std::string& wanted) {
   return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
 }
 
-// Autocast (bf16 on CPU, fp16 on CUDA) for the duration of a scope; a disabled guard does nothing.
+// bf16 autocast (CPU with AVX512-BF16 or AMX; CUDA: bf16 too, so no loss scaling is needed) for the duration
+// of a scope; a disabled guard only restores the previous state.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
 #define AECT_NEW_AUTOCAST_API 1
 #endif
@@ -35,11 +37,12 @@ class AutocastGuard {
   AutocastGuard(bool enable, torch::DeviceType type) : type_(type) {
 #ifdef AECT_NEW_AUTOCAST_API
     prev_ = at::autocast::is_autocast_enabled(type_);
-    if (enable) at::autocast::set_autocast_dtype(type_, type_ == torch::kCUDA ? at::kHalf : at::kBFloat16);
+    if (enable) at::autocast::set_autocast_dtype(type_, at::kBFloat16);
     at::autocast::set_autocast_enabled(type_, enable);
 #else
     if (type_ == torch::kCUDA) {
       prev_ = at::autocast::is_enabled();
+      if (enable) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
       at::autocast::set_enabled(enable);
     } else {
       prev_ = at::autocast::is_cpu_enabled();

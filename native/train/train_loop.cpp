@@ -20,7 +20,9 @@ namespace fs = std::filesystem;
 namespace {
 
 std::atomic<int> g_signal{0};
-extern "C" void on_signal(int sig) { g_signal.store(sig); }
+extern "C" void on_signal(int sig) {
+  g_signal.store(sig);
+}
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -135,9 +137,9 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   if (resume && have_ckpt) {
     // The run's own config, except how long to go on and how many threads to use.
     nlohmann::json saved = read_json(run + "/config.json");
-    for (const char* key : {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every",
-                            "valid_max_images", "valid", "device", "decay_start", "decay_factor", "bf16",
-                            "channels_last"})
+    for (const char* key :
+         {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every", "valid_max_images",
+          "valid", "device", "decay_start", "decay_factor", "bf16", "channels_last"})
       if (cfg_in.overrides.contains(key)) saved[key] = cfg_in.overrides[key];
     cfg = saved.get<TrainConfig>();
     cfg.out = run;
@@ -158,12 +160,14 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
 
   auto model = make_codec(cfg);
   model->to(device);
-  const int crop = model->fixed_size() ? model->fixed_size()
-                                       : std::max(model->stride(), cfg.crop / model->stride() * model->stride());
+  const int crop = model->fixed_size()
+                       ? model->fixed_size()
+                       : std::max(model->stride(), cfg.crop / model->stride() * model->stride());
   torch::optim::Adam opt(model->main_parameters(), torch::optim::AdamOptions(cfg.lr));
   std::unique_ptr<torch::optim::Adam> aux;
   if (model->rate_distortion())
-    aux = std::make_unique<torch::optim::Adam>(model->aux_parameters(), torch::optim::AdamOptions(cfg.aux_lr));
+    aux =
+        std::make_unique<torch::optim::Adam>(model->aux_parameters(), torch::optim::AdamOptions(cfg.aux_lr));
 
   TrainState st;
   if (resume && have_ckpt) {
@@ -187,9 +191,11 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   const ImageSet train_set = load_images(cfg.data, cfg.downscale_prob > 0);
   ValidSet valid;
   if (!cfg.valid.empty()) valid = prepare_valid(load_images(cfg.valid, false), *model, cfg.valid_max_images);
-  std::fprintf(stderr, "%s: %zu training images (%.1f Mpx), %zu validation images, crop %d, batch %d, %s, %d threads\n",
-               cfg.arch.c_str(), train_set.images.size(), train_set.pixels() / 1e6, valid.images.size(), crop,
-               cfg.batch, device.str().c_str(), torch::get_num_threads());
+  std::fprintf(
+      stderr,
+      "%s: %zu training images (%.1f Mpx), %zu validation images, crop %d, batch %d, %s, %d threads\n",
+      cfg.arch.c_str(), train_set.images.size(), train_set.pixels() / 1e6, valid.images.size(), crop,
+      cfg.batch, device.str().c_str(), torch::get_num_threads());
 
   BatchSpec spec;
   spec.batch = cfg.batch, spec.crop = crop, spec.downscale_prob = cfg.downscale_prob;
@@ -249,12 +255,14 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
             it.key() != "step" && it.key() != "wall_s" && it.key() != "cpu_s" && it.key() != "seconds")
           extra += (extra.empty() ? "" : ";") + it.key() + "=" + fmt("%.4f", it.value().get<double>());
       append_line(csv,
-                  "valid," + std::to_string(st.step) + "," + fmt("%.1f", st.wall_s) + "," + fmt("%.1f", st.cpu_s) +
-                      "," + fmt("%.3g", lr_now()) + ",," + fmt("%.5f", r.value("bpp", 0.0)) + "," +
-                      fmt("%.4f", r.value("psnr", 0.0)) + ",," + std::to_string(q) + "," + extra,
+                  "valid," + std::to_string(st.step) + "," + fmt("%.1f", st.wall_s) + "," +
+                      fmt("%.1f", st.cpu_s) + "," + fmt("%.3g", lr_now()) + ",," +
+                      fmt("%.5f", r.value("bpp", 0.0)) + "," + fmt("%.4f", r.value("psnr", 0.0)) + ",," +
+                      std::to_string(q) + "," + extra,
                   kCsvHeader);
-      std::fprintf(stderr, "valid step %lld q%d: bpp %.4f PSNR %.3f dB %s (cpu %.1f min)\n", (long long)st.step,
-                   q, r.value("bpp", 0.0), r.value("psnr", 0.0), extra.c_str(), st.cpu_s / 60);
+      std::fprintf(stderr, "valid step %lld q%d: bpp %.4f PSNR %.3f dB %s (cpu %.1f min)\n",
+                   (long long)st.step, q, r.value("bpp", 0.0), r.value("psnr", 0.0), extra.c_str(),
+                   st.cpu_s / 60);
     };
     if (model->qualities() == 1)
       row(v, 1);
@@ -327,13 +335,16 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       double eta = -1;
       const double per_step = (st.wall_s - wall_base) / std::max<int64_t>(1, st.step - start_step);
       if (cfg.steps > 0) eta = double(cfg.steps - st.step) * per_step;
-      if (cfg.minutes > 0) eta = eta < 0 ? cfg.minutes * 60 - st.wall_s : std::min(eta, cfg.minutes * 60 - st.wall_s);
-      std::fprintf(stderr, "step %lld  loss %.4f  bpp %.4f  PSNR %.2f  %.1f img/s  lr %.2g  gnorm %.3g  ETA %s\n",
-                   (long long)st.step, sum_loss / sum_n, sum_bpp / sum_n, psnr, ips, lr, gnorm, eta_str(eta).c_str());
+      if (cfg.minutes > 0)
+        eta = eta < 0 ? cfg.minutes * 60 - st.wall_s : std::min(eta, cfg.minutes * 60 - st.wall_s);
+      std::fprintf(
+          stderr, "step %lld  loss %.4f  bpp %.4f  PSNR %.2f  %.1f img/s  lr %.2g  gnorm %.3g  ETA %s\n",
+          (long long)st.step, sum_loss / sum_n, sum_bpp / sum_n, psnr, ips, lr, gnorm, eta_str(eta).c_str());
       append_line(csv,
-                  "train," + std::to_string(st.step) + "," + fmt("%.1f", st.wall_s) + "," + fmt("%.1f", st.cpu_s) +
-                      "," + fmt("%.3g", lr) + "," + fmt("%.5f", sum_loss / sum_n) + "," + fmt("%.5f", sum_bpp / sum_n) +
-                      "," + fmt("%.4f", psnr) + "," + fmt("%.2f", ips) + "," + std::to_string(q + 1) + ",",
+                  "train," + std::to_string(st.step) + "," + fmt("%.1f", st.wall_s) + "," +
+                      fmt("%.1f", st.cpu_s) + "," + fmt("%.3g", lr) + "," + fmt("%.5f", sum_loss / sum_n) +
+                      "," + fmt("%.5f", sum_bpp / sum_n) + "," + fmt("%.4f", psnr) + "," + fmt("%.2f", ips) +
+                      "," + std::to_string(q + 1) + ",",
                   kCsvHeader);
       sum_loss = sum_bpp = sum_mse = 0, sum_n = 0, window_images = 0, window_t = now_s();
     }
@@ -345,14 +356,15 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     }
   }
   next.wait();
-  if (g_signal.load() != 0) std::fprintf(stderr, "signal %d: saving the checkpoint and stopping\n", g_signal.load());
+  if (g_signal.load() != 0)
+    std::fprintf(stderr, "signal %d: saving the checkpoint and stopping\n", g_signal.load());
   if (g_signal.load() == 0 && (cfg.valid_every <= 0 || st.step % cfg.valid_every != 0)) run_validation();
   update_clock();
   save_checkpoint(run, *model, opt, aux.get(), st);
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
-  std::fprintf(stderr, "saved %s at step %lld (%.1f CPU min)\n", checkpoint_path(run).c_str(), (long long)st.step,
-               st.cpu_s / 60);
+  std::fprintf(stderr, "saved %s at step %lld (%.1f CPU min)\n", checkpoint_path(run).c_str(),
+               (long long)st.step, st.cpu_s / 60);
   return st;
 }
 

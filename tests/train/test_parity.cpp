@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "aecodec/codec.h"
 #include "aecodec/metrics.h"
@@ -86,7 +87,8 @@ std::vector<std::string> check_parity(const std::string& arch, const std::vector
       if (model.rate_distortion()) {
         torch::Tensor med = model.eb->medians().view({1, -1, 1, 1});
         torch::Tensor q_torch = torch::round(y_torch - med);
-        torch::Tensor q_core = torch::from_blob(const_cast<int32_t*>(qv.data()), q_torch.sizes(), torch::kInt);
+        torch::Tensor q_core =
+            torch::from_blob(const_cast<int32_t*>(qv.data()), q_torch.sizes(), torch::kInt);
         // Values within float noise of a .5 boundary may round differently; nearly all must agree.
         const double agree = (q_torch.to(torch::kInt) == q_core).to(torch::kFloat).mean().item<double>();
         CHECK(agree > 0.999);
@@ -99,8 +101,8 @@ std::vector<std::string> check_parity(const std::string& arch, const std::vector
       REQUIRE(dec.image.height == im.height);
       const aec::Image direct = aec::crop(aec::tensor_to_image(core.synthesis(y_hat)), im.width, im.height);
       CHECK(aec::mse(dec.image, direct) == 0.0);
-      std::printf("round trip %-10s %-7s q%d: %zu bytes, PSNR %.2f dB\n", arch.c_str(), mem.role.c_str(), q + 1,
-                  enc.bytes.size(), aec::psnr(dec.image, im));
+      std::printf("round trip %-10s %-7s q%d: %zu bytes, PSNR %.2f dB\n", arch.c_str(), mem.role.c_str(),
+                  q + 1, enc.bytes.size(), aec::psnr(dec.image, im));
     }
   }
   return paths;
@@ -121,9 +123,15 @@ TEST_CASE("factorized variable-rate: gains fold into the exported weights", "[tr
   CHECK(a.info().model_hash != b.info().model_hash);
 }
 
-TEST_CASE("fc: LibTorch and the core compute the same model", "[train][parity]") { check_parity("fc"); }
-TEST_CASE("conv: LibTorch and the core compute the same model", "[train][parity]") { check_parity("conv"); }
-TEST_CASE("vae: LibTorch and the core compute the same model", "[train][parity]") { check_parity("vae"); }
+TEST_CASE("fc: LibTorch and the core compute the same model", "[train][parity]") {
+  check_parity("fc");
+}
+TEST_CASE("conv: LibTorch and the core compute the same model", "[train][parity]") {
+  check_parity("conv");
+}
+TEST_CASE("vae: LibTorch and the core compute the same model", "[train][parity]") {
+  check_parity("vae");
+}
 
 TEST_CASE("family: both members share the entropy model and cross-decode", "[train][parity]") {
   const auto paths = check_parity("family");
@@ -139,4 +147,31 @@ TEST_CASE("family: both members share the entropy model and cross-decode", "[tra
   const aec::DecodeResult half = aec::cross_decode_image(medium, enc.bytes.data(), enc.bytes.size());
   CHECK(half.image.width == 48);
   CHECK(half.image.height == 32);
+}
+
+// Hidden (run by hand): parity on a real run's weights, e.g.
+//   AECT_PARITY_RUN=runs/factorized-q3 train_tests "[.realrun]"
+TEST_CASE("parity on a real run directory", "[.realrun]") {
+  const char* dir = std::getenv("AECT_PARITY_RUN");
+  if (!dir) return;
+  LoadedRun run = load_run(dir);
+  auto files = export_models(run, "real", ExportOptions());
+  torch::NoGradGuard ng;
+  Member mem = run.model->members()[0];
+  const aec::Model core = aec::Model::from_file(files[0].second);
+  const aec::Image im = synthetic_image(200, 136, 5);
+  int pw = 0, ph = 0;
+  std::vector<float> planes = image_planes(im, mem.stride, pw, ph);
+  torch::Tensor x = torch::from_blob(planes.data(), {1, 3, ph, pw}, torch::kFloat).clone();
+  torch::Tensor y = run.model->encode(x, 0, mem.role);
+  const aec::Tensor y_core = core.analysis(to_core(x));
+  const aec::Tensor y_hat = core.dequantize(core.quantize(y_core), y_core.c, y_core.h, y_core.w);
+  torch::Tensor z = to_torch(y_hat);
+  if (run.model->inv_gain.defined()) z = z * run.model->inv_gain[0].view({1, -1, 1, 1});
+  const double da = max_abs(y, to_torch(y_core)),
+               ds = max_abs(mem.dec->forward(z), to_torch(core.synthesis(y_hat)));
+  std::printf("real run %s: analysis max|diff| %.3g (|y| max %.3g), synthesis max|diff| %.3g\n", dir, da,
+              y.abs().max().item<double>(), ds);
+  CHECK(da < 1e-3);
+  CHECK(ds < 1e-3);
 }

@@ -18,13 +18,15 @@ namespace fs = std::filesystem;
 inline aec::Image synthetic_image(int w, int h, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);
-  const double fx = 2 + 6 * u(rng), fy = 2 + 6 * u(rng), cx = w * u(rng), cy = h * u(rng), r = 0.2 * w + 10 * u(rng);
+  const double fx = 2 + 6 * u(rng), fy = 2 + 6 * u(rng), cx = w * u(rng), cy = h * u(rng),
+               r = 0.2 * w + 10 * u(rng);
   aec::Image im(w, h);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
       const bool disc = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
       for (int c = 0; c < 3; ++c) {
-        double v = 0.5 + 0.3 * std::sin(fx * x / w + c) * std::cos(fy * y / h + 2 * c) + (disc ? 0.2 * (c - 1) : 0);
+        double v =
+            0.5 + 0.3 * std::sin(fx * x / w + c) * std::cos(fy * y / h + 2 * c) + (disc ? 0.2 * (c - 1) : 0);
         v += 0.03 * (u(rng) - 0.5);
         im.rgb[(size_t(y) * w + x) * 3 + c] = uint8_t(std::lround(255 * std::min(1.0, std::max(0.0, v))));
       }
@@ -44,7 +46,8 @@ inline std::string make_image_dir(const std::string& tag, int count = 4) {
   return dir.string();
 }
 
-inline aect::TrainConfig tiny_config(const std::string& arch, const std::string& data, const std::string& out) {
+inline aect::TrainConfig tiny_config(const std::string& arch, const std::string& data,
+                                     const std::string& out) {
   aect::TrainConfig c;
   c.arch = arch;
   c.data = data;
