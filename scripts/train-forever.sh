@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Training that never stops: resumes every shipped model's training in the background at the lowest CPU
+# priority, each from its last state (runs/NAME/checkpoint.pt, exactly), else from the committed model
+# (models/NAME.aem, weights with a learning-rate warm-up), else from scratch. Models take turns in slices; after
+# each slice the run is exported, and the export replaces models/NAME.aem only when its validation RD loss
+# (bpp + lambda * 255^2 * MSE, measured through the real codec) improved.
+#
+#   scripts/train-forever.sh start [SLICE_MINUTES]   # in the background (log: runs/train-forever.log)
+#   scripts/train-forever.sh stop                    # SIGTERM: the trainer checkpoints and exits
+#   scripts/train-forever.sh pause | resume          # SIGSTOP / SIGCONT, for benchmarks
+#   scripts/train-forever.sh status
+#   scripts/train-forever.sh export                  # export-if-improved for every run, now
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DATA=${AEC_TRAIN_DATA:-$ROOT/../shared/data/train}
+VALID=${AEC_VALID_DATA:-$ROOT/../shared/data/valid}
+TRAIN=runs/bin/aecodec-train  # a private copy, so rebuilding the tree never replaces a running binary
+PIDFILE=runs/train-forever.pid
+
+# The shipped models and their recipes (docs/training.md says why these).
+declare -A RECIPE=(
+  [factorized-q3]="--arch factorized --lambda 0.013 --crop 128 --batch 8 --lr 3e-4 --N 128 --M 192"
+)
+ORDER=(factorized-q3)
+
+log() { echo "$(date -u +%FT%TZ) $*"; }
+
+ensure_binary() {
+  local built
+  built=$(ls -t build/release/native/train/aecodec-train build-train/native/train/aecodec-train 2>/dev/null | head -1 || true)
+  if [ -z "$built" ]; then
+    cmake --preset release >/dev/null && cmake --build --preset release --target aecodec-train -j2 >/dev/null
+    built=build/release/native/train/aecodec-train
+  fi
+  mkdir -p runs/bin
+  if [ ! -x "$TRAIN" ] || [ "$built" -nt "$TRAIN" ]; then cp "$built" "$TRAIN.new" && mv "$TRAIN.new" "$TRAIN"; fi
+}
+
+# RD loss of a model file from its scores (codec_bpp/codec_psnr; else the trainer's bpp/psnr).
+rd_loss() {
+  /usr/bin/python3 - "$1" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+doc = json.loads(json.loads(b[8:8 + n])["__metadata__"]["aecodec"])
+s, lam = doc.get("scores", {}), doc.get("training", {}).get("lambda", 0.013)
+bpp, psnr = s.get("codec_bpp", s.get("bpp")), s.get("codec_psnr", s.get("psnr"))
+print("inf" if bpp is None or psnr is None else bpp + lam * 65025 * 10 ** (-psnr / 10))
+PY
+}
+
+export_if_improved() {
+  local name=$1 tmp=runs/$1/export.aem
+  [ -f "runs/$name/checkpoint.pt" ] || return 0
+  "$TRAIN" export --run "runs/$name" --out "$tmp" >/dev/null
+  local new old=inf
+  new=$(rd_loss "$tmp")
+  [ -f "models/$name.aem" ] && old=$(rd_loss "models/$name.aem")
+  if /usr/bin/python3 -c "import sys; sys.exit(0 if float('$new') < float('$old') else 1)"; then
+    mv "$tmp" "models/$name.aem"
+    log "$name: validation RD loss $old -> $new: exported to models/$name.aem"
+    [ -x build/release/native/aecodec ] && scripts/model-card.sh "$name" "$VALID" >/dev/null || true
+  else
+    rm -f "$tmp"
+    log "$name: validation RD loss $new is not better than the shipped $old: kept models/$name.aem"
+  fi
+}
+
+train_slice() {
+  local name=$1 minutes=$2 args
+  if [ -f "runs/$name/checkpoint.pt" ]; then
+    args=(--out "runs/$name" --resume)
+  elif [ -f "models/$name.aem" ]; then
+    read -ra args <<<"${RECIPE[$name]}"
+    args+=(--init "models/$name.aem" --out "runs/$name")
+  else
+    read -ra args <<<"${RECIPE[$name]}"
+    args+=(--out "runs/$name")
+  fi
+  log "$name: training for $minutes min (${args[*]})"
+  # SIGTERM at the end of the slice: the trainer writes its checkpoint and exits 0.
+  timeout --signal=TERM "${minutes}m" nice -n 19 "$TRAIN" train "${args[@]}" --data "$DATA" --valid "$VALID" \
+    --threads "$(nproc)" --minutes 100000 >>"runs/$name.log" 2>&1 || true
+}
+
+loop() {
+  local slice=$1
+  while true; do
+    for name in "${ORDER[@]}"; do
+      train_slice "$name" "$slice"
+      export_if_improved "$name" || log "$name: export failed"
+    done
+  done
+}
+
+case "${1:-status}" in
+  start)
+    ensure_binary
+    if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then echo "already running"; exit 0; fi
+    mkdir -p runs
+    nohup setsid "$0" _loop "${2:-60}" >>runs/train-forever.log 2>&1 &
+    echo $! >"$PIDFILE"
+    echo "training in the background (pid $(cat "$PIDFILE")); log: runs/train-forever.log"
+    ;;
+  _loop) loop "$2" ;;
+  stop)
+    [ -f "$PIDFILE" ] && kill -TERM -- "-$(cat "$PIDFILE")" 2>/dev/null || true
+    pkill -TERM -f "$TRAIN train" || true
+    rm -f "$PIDFILE"
+    ;;
+  pause) pkill -STOP -f "aecodec-train train" || true ;;
+  resume) pkill -CONT -f "aecodec-train train" || true ;;
+  status)
+    pgrep -af "aecodec-train train" || echo "not training"
+    for name in "${ORDER[@]}"; do
+      [ -f "runs/$name/log.csv" ] && { echo "$name:"; grep '^valid' "runs/$name/log.csv" | tail -3; }
+    done
+    ;;
+  export)
+    ensure_binary
+    for name in "${ORDER[@]}"; do export_if_improved "$name"; done
+    ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
+esac
