@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "aecodec/error.h"
@@ -83,6 +84,37 @@ bool png_ihdr_size(const uint8_t* d, size_t size, int64_t* w, int64_t* h) {
   return true;
 }
 
+uint32_t le(const uint8_t* p, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// stb_image reads past the end of an uncompressed BMP or TGA as zeros, so a truncated file would decode into a
+// partly black image without complaint. Refuse files shorter than their header says the pixels need.
+void check_complete(const uint8_t* d, size_t size) {
+  if (size >= 54 && d[0] == 'B' && d[1] == 'M') {
+    const uint32_t header = le(d + 14, 4), compression = le(d + 30, 4), offset = le(d + 10, 4);
+    if (header < 40 || (compression != 0 && compression != 3)) return;  // RLE sizes vary: stb checks those
+    const uint64_t w = uint64_t(std::abs(int64_t(int32_t(le(d + 18, 4)))));
+    const uint64_t h = uint64_t(std::abs(int64_t(int32_t(le(d + 22, 4)))));
+    const uint64_t row = (w * le(d + 28, 2) + 31) / 32 * 4;
+    require(uint64_t(offset) + row * h <= size, "cannot read image: truncated BMP (" + std::to_string(size) +
+                                                     " bytes, its header needs " +
+                                                     std::to_string(uint64_t(offset) + row * h) + ")");
+    return;
+  }
+  // TGA has no magic: stb decides by the header fields; check only the uncompressed types it then reads.
+  if (size >= 18 && (d[2] == 1 || d[2] == 2 || d[2] == 3) && (d[1] == 0 || d[1] == 1)) {
+    const uint64_t w = le(d + 12, 2), h = le(d + 14, 2), bits = d[16];
+    const uint64_t palette = d[1] == 1 ? uint64_t(le(d + 5, 2)) * ((d[7] + 7) / 8) : 0;
+    const uint64_t need = 18 + d[0] + palette + w * h * ((bits + 7) / 8);
+    if (bits == 8 || bits == 15 || bits == 16 || bits == 24 || bits == 32)
+      require(need <= size, "cannot read image: truncated TGA (" + std::to_string(size) + " bytes, its header needs " +
+                                std::to_string(need) + ")");
+  }
+}
+
 const char* stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
@@ -124,6 +156,7 @@ Image decode_image(const uint8_t* data, size_t size, const ImageLimits& limits, 
   require(readable != 0,
           std::string("cannot read image: ") + stb_reason() + " (aecodec reads PNG, JPEG, BMP and TGA)");
   check_size(w, h, limits);
+  check_complete(data, size);
   require(comp >= 1 && comp <= 4, "cannot read image: unexpected channel count " + std::to_string(comp));
 
   // Always ask for RGBA: stb expands grey to RGB itself, and with req_comp = 0 a PNG with a tRNS colour key

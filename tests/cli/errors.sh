@@ -10,6 +10,8 @@ expect_error "broken.png" "$AEC" encode broken.png -m test-factorized -o x.aec
 "$AEC" -q decode good.aec -o good.png || fail "decode"
 head -c 300 good.png >trunc.png
 expect_error "trunc.png" "$AEC" encode trunc.png -m test-factorized -o x.aec
+head -c 1000 in.bmp >trunc.bmp  # stb alone would fill the missing rows with black
+expect_error "truncated BMP" "$AEC" encode trunc.bmp -m test-factorized -o x.aec
 expect_error "over the limit" "$AEC" encode in.bmp -m test-factorized --max-pixels 100 -o x.aec
 expect_error "no model 'nonexistent'" "$AEC" encode in.bmp -m nonexistent -o x.aec
 head -c 30 good.aec >trunc.aec
