@@ -11,7 +11,7 @@ ctest --preset release -j "$jobs" || status=1
 
 echo "== core tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake --preset debug-asan >/dev/null
-cmake --build --preset debug-asan -j "$jobs" --target core_tests aecodec make_test_model
+cmake --build --preset debug-asan -j "$jobs"
 ctest --preset debug-asan -j "$jobs" || status=1
 
 echo "== fuzz targets, a short run each (long runs: fuzz/run.sh 3600)"
