@@ -1,6 +1,9 @@
 // The layers the model families need, on the core's Tensor. Weight layouts are PyTorch's, so the trainer
 // exports its parameters as they are.
 #pragma once
+#include <vector>
+
+#include "aecodec/gemm.h"
 #include "aecodec/parallel.h"
 #include "aecodec/tensor.h"
 
@@ -23,5 +26,49 @@ void relu(Tensor& x);
 void leaky_relu(Tensor& x, float slope);
 void sigmoid(Tensor& x);
 void tanh_inplace(Tensor& x);
+
+// Prepared weights: a layer's weights repacked once for the GEMM micro-kernel (model weights never change,
+// so model.cpp prepares them at load). The pointer overloads above prepare on every call.
+struct PreparedConv {
+  ConvShape shape;
+  bool transposed = false;
+  std::vector<float> bias;  // shape.out values, zeros where the layer has none
+  // A conv is one GEMM. A stride-s transposed conv is s*s regular stride-1 convolutions, one per output
+  // phase (oy % s, ox % s), each with the sub-kernel of the taps that reach that phase (sub-pixel form):
+  // every output pixel is gathered once, nothing is scattered.
+  struct Phase {
+    int ey = 0, ex = 0;          // output phase
+    int dy = 0, dx = 0;          // input offset: phase pixel (a, b) reads x[a + dy - t][b + dx - u]
+    int taps_y = 0, taps_x = 0;  // t < taps_y, u < taps_x (kernel row ry + s*t, column rx + s*u)
+    PackedA a;                   // [out x in*taps_y*taps_x]
+  };
+  std::vector<Phase> phases;
+};
+PreparedConv prepare_conv2d(const float* weight, const float* bias, const ConvShape& s);
+PreparedConv prepare_conv_transpose2d(const float* weight, const float* bias, const ConvShape& s);
+Tensor conv2d(const Tensor& x, const PreparedConv& w);
+Tensor conv_transpose2d(const Tensor& x, const PreparedConv& w);
+
+struct PreparedGdn {
+  int channels = 0;
+  bool inverse = false;
+  std::vector<float> beta;
+  PackedA gamma;
+};
+PreparedGdn prepare_gdn(int channels, const float* beta, const float* gamma, bool inverse);
+void gdn(Tensor& x, const PreparedGdn& g);
+
+// conv / transposed conv followed by GDN (post, may be null), the GDN applied to each output tile while it
+// is in cache: the same numbers as the two layers one after the other, without two more passes over the
+// output tensor. post->channels must equal the conv's output channels.
+Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post);
+Tensor conv_transpose2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post);
+
+// The reference path: im2col + gemm_reference, scatter-form transposed conv. Straightforward and slow; the
+// fast path above is tested against it (tests/core/test_fast_paths.cpp).
+Tensor conv2d_reference(const Tensor& x, const float* weight, const float* bias, const ConvShape& s);
+Tensor conv_transpose2d_reference(const Tensor& x, const float* weight, const float* bias,
+                                  const ConvShape& s);
+void gdn_reference(Tensor& x, const float* beta, const float* gamma, bool inverse);
 
 }  // namespace aec

@@ -17,6 +17,8 @@ class Layer {
   virtual Tensor forward(Tensor x) const = 0;
   virtual void output_shape(int& c, int& h, int& w) const = 0;
   virtual double macs(int /*c*/, int /*h*/, int /*w*/) const { return 0; }
+  // Takes over the next layer's work where the two run faster fused; that layer then passes its input on.
+  virtual bool absorb(Layer& /*next*/) { return false; }
 };
 
 namespace {
@@ -53,10 +55,14 @@ class Conv : public Layer {
     w_ = f.floats(name_ + ".weight", transposed ? std::vector<int64_t>{s_.in, s_.out, k, k}
                                                 : std::vector<int64_t>{s_.out, s_.in, k, k});
     b_ = f.floats(name_ + ".bias", {s_.out});
+    // Weights are constant: pack them for the GEMM kernel once, here, instead of on every forward.
+    prepared_ = transposed ? prepare_conv_transpose2d(w_.data(), b_.data(), s_)
+                           : prepare_conv2d(w_.data(), b_.data(), s_);
   }
   Tensor forward(Tensor x) const override {
-    return transposed_ ? conv_transpose2d(x, w_.data(), b_.data(), s_) : conv2d(x, w_.data(), b_.data(), s_);
+    return transposed_ ? conv_transpose2d(x, prepared_, post_) : conv2d(x, prepared_, post_);
   }
+  bool absorb(Layer& next) override;
   void output_shape(int& c, int& h, int& w) const override {
     expect_channels(c, s_.in, "layer '" + name_ + "'");
     c = s_.out;
@@ -81,6 +87,8 @@ class Conv : public Layer {
   ConvShape s_;
   std::vector<float> w_, b_;
   bool transposed_;
+  PreparedConv prepared_;
+  const PreparedGdn* post_ = nullptr;  // a following GDN, run on the output tiles (absorb)
 };
 
 class Gdn : public Layer {
@@ -93,10 +101,16 @@ class Gdn : public Layer {
     gamma_ = f.floats(name_ + ".gamma", {c_, c_});
     for (float b : beta_) require(b > 0, "layer '" + name_ + "': beta must be positive");
     for (float g : gamma_) require(g >= 0, "layer '" + name_ + "': gamma must be non-negative");
+    prepared_ = prepare_gdn(c_, beta_.data(), gamma_.data(), inverse_);  // packed once, as Conv's
   }
   Tensor forward(Tensor x) const override {
-    gdn(x, beta_.data(), gamma_.data(), inverse_);
+    if (!fused_) gdn(x, prepared_);
     return x;
+  }
+  int channels() const { return c_; }
+  const PreparedGdn& run_by_previous() {
+    fused_ = true;
+    return prepared_;
   }
   void output_shape(int& c, int&, int&) const override { expect_channels(c, c_, "layer '" + name_ + "'"); }
   double macs(int c, int h, int w) const override { return double(c) * c * h * w; }
@@ -106,7 +120,18 @@ class Gdn : public Layer {
   int c_;
   bool inverse_;
   std::vector<float> beta_, gamma_;
+  PreparedGdn prepared_;
+  bool fused_ = false;  // the conv before runs it
 };
+
+// A GDN after a conv runs on the conv's output tiles while they are in cache: one pass over the tensor
+// instead of three (write, read + write back).
+bool Conv::absorb(Layer& next) {
+  auto* g = dynamic_cast<Gdn*>(&next);
+  if (!g || g->channels() != s_.out) return false;
+  post_ = &g->run_by_previous();
+  return true;
+}
 
 class Linear : public Layer {
  public:
@@ -221,8 +246,11 @@ Network Network::build(const json& layers, const ModelFile& file, const std::str
   require(layers.is_array() && !layers.empty(), "model document: '" + where + "' must be a non-empty list of layers");
   require(layers.size() <= 256, "model document: '" + where + "' has too many layers");
   Network net;
-  for (size_t i = 0; i < layers.size(); ++i)
-    net.layers_.push_back(make_layer(layers[i], file, where + " layer " + std::to_string(i)));
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto layer = make_layer(layers[i], file, where + " layer " + std::to_string(i));
+    if (!net.layers_.empty()) net.layers_.back()->absorb(*layer);
+    net.layers_.push_back(std::move(layer));
+  }
   return net;
 }
 
