@@ -13,8 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DATA=${AEC_TRAIN_DATA:-$ROOT/../shared/data/train}
-VALID=${AEC_VALID_DATA:-$ROOT/../shared/data/valid}
+DATA=${AEC_TRAIN_DATA:-../shared/data/train}
+VALID=${AEC_VALID_DATA:-../shared/data/valid}
 TRAIN=runs/bin/aecodec-train  # a private copy, so rebuilding the tree never replaces a running binary
 PIDFILE=runs/train-forever.pid
 
@@ -51,7 +51,7 @@ PY
 }
 
 export_if_improved() {
-  local name=$1 tmp=runs/$1/export.aem
+  local name=$1 tmp=runs/$1/$1.aem  # the file stem becomes the model name
   [ -f "runs/$name/checkpoint.pt" ] || return 0
   "$TRAIN" export --run "runs/$name" --out "$tmp" >/dev/null
   local new old=inf
