@@ -9,6 +9,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
 #include "commands.h"
+#include "image_files.h"
 #include "model_registry.h"
 
 namespace fs = std::filesystem;
@@ -28,21 +29,6 @@ struct Row {
   size_t bytes = 0;
   double bpp = 0, psnr = 0, ms_ssim = 0, encode_ms = 0, decode_ms = 0;
 };
-
-std::vector<std::string> image_files(const std::string& dir) {
-  std::error_code ec;
-  require(fs::is_directory(dir, ec), "'" + dir + "' is not a folder");
-  std::vector<std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
-    std::string ext = e.path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (e.is_regular_file() && (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp" || ext == ".tga"))
-      files.push_back(e.path().string());
-  }
-  std::sort(files.begin(), files.end());
-  require(!files.empty(), "no images (png, jpg, bmp, tga) in '" + dir + "'");
-  return files;
-}
 
 nlohmann::json row_json(const Row& r) {
   return {{"image", r.image},   {"width", r.width},         {"height", r.height},
