@@ -9,6 +9,7 @@
 
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
+#include "aecodec/file_io.h"
 #include "aecodec/parallel.h"
 #include "commands.h"
 #include "model_registry.h"
@@ -42,7 +43,8 @@ void run_bench(const BenchOptions& o) {
   Image im(w, h);
   for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = uint8_t((i * 2654435761u) >> 24);  // busy content
   const int s = model.info().stride;
-  const int pw = model.info().fixed_width ? w : (w + s - 1) / s * s, ph = model.info().fixed_width ? h : (h + s - 1) / s * s;
+  const int pw = model.info().fixed_width ? w : (w + s - 1) / s * s,
+            ph = model.info().fixed_width ? h : (h + s - 1) / s * s;
   const Tensor x = image_to_tensor(pad_edge(im, pw, ph));
   int c = 3, lh = ph, lw = pw;
   model.encoder().output_shape(c, lh, lw);
@@ -54,30 +56,36 @@ void run_bench(const BenchOptions& o) {
   const double dec_ms = median_ms(o.repeat, [&] { model.synthesis(y); });
   EncodeResult e;
   const double file_enc_ms = median_ms(o.repeat, [&] { e = encode_image(model, im); });
-  const double file_dec_ms = median_ms(o.repeat, [&] { decode_image(model, e.bytes.data(), e.bytes.size()); });
+  const double file_dec_ms =
+      median_ms(o.repeat, [&] { decode_image(model, e.bytes.data(), e.bytes.size()); });
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const double mpx = double(w) * h / 1e6;
-  std::printf("model %s (%s), %dx%d, %d thread(s), median of %d\n", model.info().name.c_str(), model.info().id.c_str(),
-              w, h, num_threads(), o.repeat);
-  std::printf("  encoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", enc_ms, mpx / enc_ms * 1e3,
-              enc_gflop, enc_gflop / enc_ms * 1e3);
-  std::printf("  decoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", dec_ms, mpx / dec_ms * 1e3,
-              dec_gflop, dec_gflop / dec_ms * 1e3);
+  std::printf("model %s (%s), %dx%d, %d thread(s), median of %d\n", model.info().name.c_str(),
+              model.info().id.c_str(), w, h, num_threads(), o.repeat);
+  std::printf("  encoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", enc_ms,
+              mpx / enc_ms * 1e3, enc_gflop, enc_gflop / enc_ms * 1e3);
+  std::printf("  decoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", dec_ms,
+              mpx / dec_ms * 1e3, dec_gflop, dec_gflop / dec_ms * 1e3);
   std::printf("  whole encode     %9.1f ms  (%.2fx the network)\n", file_enc_ms, file_enc_ms / enc_ms);
   std::printf("  whole decode     %9.1f ms  (%.2fx the network)\n", file_dec_ms, file_dec_ms / dec_ms);
-  std::printf("  encode+decode    %9.1f ms  vs networks %.1f ms: %.2fx\n", file_enc_ms + file_dec_ms, enc_ms + dec_ms,
-              (file_enc_ms + file_dec_ms) / (enc_ms + dec_ms));
+  std::printf("  encode+decode    %9.1f ms  vs networks %.1f ms: %.2fx\n", file_enc_ms + file_dec_ms,
+              enc_ms + dec_ms, (file_enc_ms + file_dec_ms) / (enc_ms + dec_ms));
   std::printf("  peak memory      %9.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
   if (!o.json.empty()) {
-    const nlohmann::json j = {{"model", model.info().name}, {"width", w}, {"height", h}, {"threads", num_threads()},
-                              {"encoder_ms", enc_ms},        {"decoder_ms", dec_ms},     {"encode_file_ms", file_enc_ms},
-                              {"decode_file_ms", file_dec_ms}, {"encoder_gflop", enc_gflop},
-                              {"decoder_gflop", dec_gflop},  {"peak_rss_mib", double(ru.ru_maxrss) / 1024.0}};
-    std::FILE* f = std::fopen(o.json.c_str(), "w");
-    require(f != nullptr, "cannot write '" + o.json + "'");
-    std::fputs((j.dump(2) + "\n").c_str(), f);
-    std::fclose(f);
+    const nlohmann::json j = {{"model", model.info().name},
+                              {"width", w},
+                              {"height", h},
+                              {"threads", num_threads()},
+                              {"encoder_ms", enc_ms},
+                              {"decoder_ms", dec_ms},
+                              {"encode_file_ms", file_enc_ms},
+                              {"decode_file_ms", file_dec_ms},
+                              {"encoder_gflop", enc_gflop},
+                              {"decoder_gflop", dec_gflop},
+                              {"peak_rss_mib", double(ru.ru_maxrss) / 1024.0}};
+    const std::string text = j.dump(2) + "\n";
+    write_file_atomic(o.json, reinterpret_cast<const uint8_t*>(text.data()), text.size());
   }
 }
 

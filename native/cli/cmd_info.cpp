@@ -88,7 +88,6 @@ void add_info_commands(CLI::App& app, const GlobalOptions&) {
   info->add_option("file", *path, "model or .aec file, or an installed model's name")->required();
   info->add_flag("--json", *json, "print JSON");
   info->callback([path, json] {
-    std::error_code ec;
     nlohmann::json j;
     std::vector<uint8_t> head;
     bool is_file = false;

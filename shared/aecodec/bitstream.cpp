@@ -16,12 +16,11 @@ class Writer {
     out.insert(out.end(), b, b + n);
   }
   void u8(uint8_t v) { out.push_back(v); }
-  void u32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
+  void le(uint64_t v, int bytes) {  // little-endian, the container's only integer encoding
+    for (int i = 0; i < bytes; ++i) out.push_back(uint8_t(v >> (8 * i)));
   }
-  void u64(uint64_t v) {
-    for (int i = 0; i < 8; ++i) out.push_back(uint8_t(v >> (8 * i)));
-  }
+  void u32(uint32_t v) { le(v, 4); }
+  void u64(uint64_t v) { le(v, 8); }
   void str(const std::string& s) {
     require(s.size() <= 255, "bitstream: string longer than 255 bytes");
     u8(uint8_t(s.size()));
@@ -40,20 +39,15 @@ class Reader {
     need(1, what);
     return data[pos++];
   }
-  uint32_t u32(const char* what) {
-    need(4, what);
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | data[pos + size_t(i)];
-    pos += 4;
-    return v;
-  }
-  uint64_t u64(const char* what) {
-    need(8, what);
+  uint64_t le(int bytes, const char* what) {
+    need(size_t(bytes), what);
     uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | data[pos + size_t(i)];
-    pos += 8;
+    for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | data[pos + size_t(i)];
+    pos += size_t(bytes);
     return v;
   }
+  uint32_t u32(const char* what) { return uint32_t(le(4, what)); }
+  uint64_t u64(const char* what) { return le(8, what); }
   std::string str(const char* what) {
     const size_t n = u8(what);
     need(n, what);
@@ -91,13 +85,15 @@ std::vector<uint8_t> write_bitstream(const Bitstream& b) {
 }
 
 Bitstream parse_bitstream(const uint8_t* data, size_t size) {
-  require(size >= 4 && data[0] == kMagic[0] && data[1] == kMagic[1] && data[2] == kMagic[2] && data[3] == kMagic[3],
+  require(size >= 4 && data[0] == kMagic[0] && data[1] == kMagic[1] && data[2] == kMagic[2] &&
+              data[3] == kMagic[3],
           "not an .aec file (bad magic bytes)");
   Reader r(data, size);
   r.pos = 4;
   const uint8_t version = r.u8("header");
   require(version == kBitstreamVersion, "unsupported .aec version " + std::to_string(version) +
-                                            " (this build reads version " + std::to_string(kBitstreamVersion) + ")");
+                                            " (this build reads version " +
+                                            std::to_string(kBitstreamVersion) + ")");
   const uint8_t flags = r.u8("header");
   require(flags == 0, "unsupported .aec flags " + std::to_string(flags));
   Bitstream b;
@@ -117,15 +113,17 @@ Bitstream parse_bitstream(const uint8_t* data, size_t size) {
   require(h.width >= 1 && h.height >= 1 && h.width <= 65536 && h.height <= 65536,
           "corrupt .aec file: image size " + std::to_string(h.width) + "x" + std::to_string(h.height));
   require(h.stride >= 1 && h.stride <= 1024, "corrupt .aec file: stride " + std::to_string(h.stride));
-  require(h.latent_c >= 1 && h.latent_h >= 1 && h.latent_w >= 1 && h.latent_c <= 4096 && h.latent_h <= 65536 &&
-              h.latent_w <= 65536 && uint64_t(h.latent_c) * h.latent_h * h.latent_w <= kMaxLatentElements,
+  require(h.latent_c >= 1 && h.latent_h >= 1 && h.latent_w >= 1 && h.latent_c <= 4096 &&
+              h.latent_h <= 65536 && h.latent_w <= 65536 &&
+              uint64_t(h.latent_c) * h.latent_h * h.latent_w <= kMaxLatentElements,
           "corrupt .aec file: latent shape");
   r.need(size_t(payload), "payload");
   b.payload.assign(data + r.pos, data + r.pos + payload);
   r.pos += payload;
   const size_t body = r.pos;
   const uint32_t stored = r.u32("checksum");
-  require(r.pos == size, "corrupt .aec file: " + std::to_string(size - r.pos) + " unexpected bytes after the checksum");
+  require(r.pos == size,
+          "corrupt .aec file: " + std::to_string(size - r.pos) + " unexpected bytes after the checksum");
   require(stored == crc32(data, body), "corrupt .aec file: checksum mismatch");
   return b;
 }
