@@ -2,7 +2,8 @@
 # Training that never stops: resumes every shipped model's training in the background at the lowest CPU
 # priority, each from its last state (runs/NAME/checkpoint.pt, exactly), else from the committed model
 # (models/NAME.aem, weights with a learning-rate warm-up), else from scratch. Models take turns in slices; after
-# each slice the run is exported, and the export replaces models/NAME.aem only when its validation RD loss
+# each slice the run is exported (network weights in fp16: no measurable loss, docs/training.md), and the
+# export replaces the shipped files only when their validation RD loss
 # (bpp + lambda * 255^2 * MSE, measured through the real codec) improved.
 #
 #   scripts/train-forever.sh start [SLICE_MINUTES]   # in the background (log: runs/train-forever.log)
@@ -21,8 +22,18 @@ PIDFILE=runs/train-forever.pid
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
   [factorized-q3]="--arch factorized --lambda 0.013 --crop 128 --batch 8 --lr 3e-4 --N 128 --M 192"
+  [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
+  [factorized]="--arch factorized --lambdas 0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 3e-4 --N 128 --M 192"
 )
-ORDER=(factorized-q3)
+# Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
+# directory: every matching tensor, the prior included; a model file: the network weights).
+declare -A INIT=(
+  [family]="runs/factorized-q3 models/factorized-q3.aem"
+  [factorized]="runs/factorized-q3 models/factorized-q3.aem"
+)
+# family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
+# exported as factorized-q1 .. factorized-q5 (factorized-q3 is the default model).
+ORDER=(${AEC_TRAIN_ORDER:-family factorized})
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
 
@@ -50,30 +61,44 @@ print("inf" if bpp is None or psnr is None else bpp + lam * 65025 * 10 ** (-psnr
 PY
 }
 
+# A run exports one file (NAME.aem) or, for a family, one per member (NAME-high.aem, NAME-medium.aem); the
+# files replace the shipped ones together, when the sum of their RD losses improved.
 export_if_improved() {
-  local name=$1 tmp=runs/$1/$1.aem  # the file stem becomes the model name
+  local name=$1 dir=runs/$1/export
   [ -f "runs/$name/checkpoint.pt" ] || return 0
-  "$TRAIN" export --run "runs/$name" --out "$tmp" >/dev/null
-  local new old=inf
-  new=$(rd_loss "$tmp")
-  [ -f "models/$name.aem" ] && old=$(rd_loss "models/$name.aem")
+  rm -rf "$dir" && mkdir -p "$dir"
+  "$TRAIN" export --fp16 --run "runs/$name" --out "$dir/$name.aem" >/dev/null
+  local new=0 old=0 f
+  for f in "$dir"/*.aem; do
+    new=$(/usr/bin/python3 -c "print($new + $(rd_loss "$f"))")
+    local shipped=models/$(basename "$f")
+    if [ -f "$shipped" ]; then old=$(/usr/bin/python3 -c "print($old + $(rd_loss "$shipped"))"); else old=inf; fi
+  done
   if /usr/bin/python3 -c "import sys; sys.exit(0 if float('$new') < float('$old') else 1)"; then
-    mv "$tmp" "models/$name.aem"
-    log "$name: validation RD loss $old -> $new: exported to models/$name.aem"
-    [ -x build/release/native/aecodec ] && scripts/model-card.sh "$name" "$VALID" >/dev/null || true
+    for f in "$dir"/*.aem; do
+      mv "$f" models/
+      [ -x build/release/native/aecodec ] && scripts/model-card.sh "$(basename "$f" .aem)" "$VALID" >/dev/null || true
+    done
+    log "$name: validation RD loss $old -> $new: exported to models/"
   else
-    rm -f "$tmp"
-    log "$name: validation RD loss $new is not better than the shipped $old: kept models/$name.aem"
+    log "$name: validation RD loss $new is not better than the shipped $old: kept models/"
   fi
+  rm -rf "$dir"
+}
+
+first_existing() {
+  local p
+  for p in "$@"; do [ -e "$p" ] && { echo "$p"; return 0; }; done
+  return 1
 }
 
 train_slice() {
-  local name=$1 minutes=$2 args
+  local name=$1 minutes=$2 args init
   if [ -f "runs/$name/checkpoint.pt" ]; then
     args=(--out "runs/$name" --resume)
-  elif [ -f "models/$name.aem" ]; then
+  elif init=$(first_existing "models/$name.aem" "models/$name-high.aem" ${INIT[$name]:-}); then
     read -ra args <<<"${RECIPE[$name]}"
-    args+=(--init "models/$name.aem" --out "runs/$name")
+    args+=(--init "$init" --out "runs/$name")
   else
     read -ra args <<<"${RECIPE[$name]}"
     args+=(--out "runs/$name")

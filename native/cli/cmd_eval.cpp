@@ -36,6 +36,20 @@ nlohmann::json row_json(const Row& r) {
           {"ms_ssim", r.ms_ssim}, {"encode_ms", r.encode_ms}, {"decode_ms", r.decode_ms}};
 }
 
+// A fixed-size model (fc) codes exactly its input size, so eval measures the centre crop of that size of each
+// image (what the trainer's validation and export measure too); a smaller image is left whole, and the codec
+// refuses it with a message naming both sizes.
+Image centre_crop(const Image& im, int w, int h) {
+  if (im.width < w || im.height < h || (im.width == w && im.height == h)) return im;
+  Image out(w, h);
+  const int x0 = (im.width - w) / 2, y0 = (im.height - h) / 2;
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* src = im.rgb.data() + (size_t(y0 + y) * size_t(im.width) + size_t(x0)) * 3;
+    std::copy(src, src + size_t(w) * 3, out.rgb.data() + size_t(y) * size_t(w) * 3);
+  }
+  return out;
+}
+
 void run_eval(const EvalOptions& o, const GlobalOptions& g) {
   const Model model = load_model(o.model);
   std::vector<std::string> files = image_files(o.dir);
@@ -43,7 +57,9 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
   std::vector<Row> rows;
   for (size_t i = 0; i < files.size(); ++i) {
     if (!g.quiet) std::fprintf(stderr, "\r[%zu/%zu] %s\033[K", i + 1, files.size(), files[i].c_str());
-    const Image image = load_image(files[i], {}, AlphaPolicy::drop);
+    Image image = load_image(files[i], {}, AlphaPolicy::drop);
+    if (model.info().fixed_width)
+      image = centre_crop(image, model.info().fixed_width, model.info().fixed_height);
     const EncodeResult e = encode_image(model, image);
     const DecodeResult d = decode_image(model, e.bytes.data(), e.bytes.size());
     Row r;
@@ -70,6 +86,9 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
   if (!g.quiet) {
     std::printf("model %s %s on %s (%zu images)\n", model.info().name.c_str(), model.info().id.c_str(),
                 o.dir.c_str(), rows.size());
+    if (model.info().fixed_width)
+      std::printf("fixed-size model: each image's centre %dx%d crop is coded and measured\n",
+                  model.info().fixed_width, model.info().fixed_height);
     std::printf("%-28s %9s %8s %7s %9s %8s %10s %10s\n", "image", "size", "bytes", "bpp", "PSNR", "MS-SSIM",
                 "enc ms", "dec ms");
     auto line = [](const Row& r) {
@@ -103,7 +122,9 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
 
 void add_eval_command(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<EvalOptions>();
-  CLI::App* e = app.add_subcommand("eval", "measure a model on a folder of images: bpp, PSNR, MS-SSIM, times");
+  CLI::App* e = app.add_subcommand("eval",
+                                   "measure a model on a folder of images: bpp, PSNR, MS-SSIM, times "
+                                   "(fixed-size models, e.g. fc: each image's centre crop of their size)");
   e->add_option("dir", o->dir, "folder of images (searched recursively)")->required();
   e->add_option("-m,--model", o->model, "model file or name")->capture_default_str();
   e->add_option("--json", o->json, "write per-image and mean results as JSON");

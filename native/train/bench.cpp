@@ -35,8 +35,7 @@ int run_bench(const BenchOptions& o) {
   for (Member& m : probe->members()) {
     int c = 3, h = crop, w = crop;
     if (m.role == "medium") h /= 2, w /= 2;
-    macs += m.enc->macs(c, h, w);
-    macs += m.dec->macs(c, h, w);
+    macs += m.macs(c, h, w);
   }
   const double train_flops = 3.0 * 2.0 * macs * o.batch;  // forward + backward ~ 3x forward
   std::printf("bench %s N=%d M=%d batch %d x %dx%d on %s, %d threads: %.2f GMAC forward per image\n",

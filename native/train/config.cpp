@@ -23,6 +23,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"bf16", c.bf16},
        {"channels_last", c.channels_last},
        {"downscale_prob", c.downscale_prob},
+       {"freeze_shared", c.freeze_shared},
        {"valid_every", c.valid_every},
        {"valid_max_images", c.valid_max_images},
        {"checkpoint_minutes", c.checkpoint_minutes},
@@ -55,6 +56,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.bf16 = j.value("bf16", d.bf16);
   c.channels_last = j.value("channels_last", d.channels_last);
   c.downscale_prob = j.value("downscale_prob", d.downscale_prob);
+  c.freeze_shared = j.value("freeze_shared", d.freeze_shared);
   c.valid_every = j.value("valid_every", d.valid_every);
   c.valid_max_images = j.value("valid_max_images", d.valid_max_images);
   c.checkpoint_minutes = j.value("checkpoint_minutes", d.checkpoint_minutes);

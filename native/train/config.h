@@ -23,8 +23,11 @@ struct TrainConfig {
   int threads = 0;  // 0 = hardware threads
   bool bf16 = false, channels_last = false;
   double downscale_prob = 0;  // chance that a crop is taken from the 2x box-downscaled image
-  int valid_every = 500;      // steps between validations
-  int valid_max_images = 0;   // 0 = all
+  // family: keep the shared medium networks and the downscaler as initialised (--init) and train only the
+  // upscaler and the prior: a fraction of the step's cost, when the medium model is already trained.
+  bool freeze_shared = false;
+  int valid_every = 500;     // steps between validations
+  int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;
   double decay_start = 0.8, decay_factor = 0.1;  // lr *= decay_factor once progress passes decay_start
   int warmup_steps = 0;  // linear lr warm-up (set automatically when warm-starting from --init)
@@ -47,6 +50,14 @@ struct ExportOptions {
   int quality = -1;           // -1: every quality (one file each when there are several)
   double ae_psnr_drop = 0.1;  // plain autoencoders: largest quantiser step costing at most this (dB)
   bool codec_scores = true;   // measure bpp/PSNR of the validation set through the real codec
+  bool fp16 = false;          // network weights as F16 (latent step/offset and entropy tables stay exact)
+  bool gdn_f32 = false;       // with fp16: keep GDN beta/gamma F32
+};
+
+// `aecodec-train convert`: re-stores an existing model file's network tensors (a new id, the same name).
+struct ConvertOptions {
+  std::string in, out;
+  bool fp16 = false, gdn_f32 = false;
 };
 
 struct BenchOptions {
@@ -57,6 +68,7 @@ struct BenchOptions {
 
 int run_train(const TrainConfig& cfg, bool resume);
 int run_export(const ExportOptions& opt);
+int run_convert(const ConvertOptions& opt);
 int run_bench(const BenchOptions& opt);
 
 }  // namespace aect

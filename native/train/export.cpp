@@ -42,6 +42,62 @@ void put_entropy_tables(aec::ModelFile& file, const std::vector<std::vector<doub
   file.put_ints("entropy.offset", {C}, off.data());
 }
 
+WeightStorage weight_storage(bool fp16, bool gdn_f32) {
+  WeightStorage s;
+  if (fp16) s.weights = aec::DType::F16;
+  if (fp16 && !gdn_f32) s.gdn = aec::DType::F16;
+  return s;
+}
+
+namespace {
+
+// "training": {"weights_dtype", "gdn_dtype" (models with GDN layers)}; absent from F32 files, so their
+// documents (and ids) are as before.
+void note_storage(nlohmann::json& doc, const WeightStorage& storage) {
+  if (doc.contains("training") && doc["training"].is_object()) {
+    doc["training"].erase("weights_dtype");
+    doc["training"].erase("gdn_dtype");
+  }
+  if (storage.weights == aec::DType::F32 && storage.gdn == aec::DType::F32) return;
+  doc["training"]["weights_dtype"] = aec::dtype_name(storage.weights);
+  bool gdn = false;
+  for (const char* list : {"encoder", "decoder"})
+    if (doc.contains(list) && doc[list].is_array())
+      for (const nlohmann::json& l : doc[list]) gdn = gdn || (l.is_object() && l.value("op", "") == "gdn");
+  if (gdn) doc["training"]["gdn_dtype"] = aec::dtype_name(storage.gdn);
+}
+
+}  // namespace
+
+void store_network_as(aec::ModelFile& file, const WeightStorage& storage) {
+  for (const char* list : {"encoder", "decoder"}) {
+    aec::require(file.meta.contains(list) && file.meta[list].is_array(),
+                 std::string("model document has no \"") + list + "\" layer list");
+    for (const nlohmann::json& l : file.meta[list]) {
+      const std::string op = l.value("op", "");
+      std::vector<std::string> names;
+      aec::DType dtype = storage.weights;
+      if (op == "conv2d" || op == "conv_transpose2d" || op == "linear") {
+        names = {".weight", ".bias"};
+      } else if (op == "gdn") {
+        names = {".beta", ".gamma"};
+        dtype = storage.gdn;
+      } else {
+        continue;
+      }
+      const std::string layer = l.value("name", "");
+      for (const std::string& suffix : names) {
+        const std::string name = layer + suffix;
+        aec::require(file.has(name), "model has no tensor '" + name + "' (layer '" + layer + "')");
+        const std::vector<int64_t> shape = file.tensors.at(name).shape;
+        const std::vector<float> v = file.floats(name, shape);
+        put_weights(file, name, shape, v.data(), dtype);
+      }
+    }
+  }
+  note_storage(file.meta, storage);
+}
+
 namespace {
 
 struct Quantizer {
@@ -77,7 +133,7 @@ Quantizer fit_quantizer(LoadedRun& run, double max_drop) {
   torch::Tensor flat = y.transpose(0, 1).reshape({C, -1});
   torch::Tensor mean = flat.mean(1), std = flat.std(1).clamp_min(1e-6);
   auto psnr_of_latent = [&](const torch::Tensor& z) {
-    torch::Tensor xh = m.dec->forward(z).to(torch::kFloat);
+    torch::Tensor xh = m.decode(z).to(torch::kFloat);
     return psnr_of(sq_err_8bit(xh, x, spec.crop, spec.crop), x.numel());
   };
   const double base = psnr_of_latent(y);
@@ -137,6 +193,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
 
   std::vector<Member> members = model.members();
   const int Q = model.qualities();
+  const WeightStorage storage = weight_storage(opt.fp16, opt.gdn_f32);
   // A family's id: derived from the run's shared entropy tables, identical for every member.
   std::string family_id;
   if (members.size() > 1) {
@@ -154,9 +211,11 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       aec::ModelFile f;
       nlohmann::json enc = nlohmann::json::array(), dec = nlohmann::json::array();
       const std::vector<float> g = model.gain_of(q), ig = model.inv_gain_of(q);
-      mem.enc->export_to(f, enc, g.empty() ? nullptr : &g, nullptr);
+      if (mem.enc_pre) mem.enc_pre->export_to(f, enc, nullptr, nullptr, storage);
+      mem.enc->export_to(f, enc, g.empty() ? nullptr : &g, nullptr, storage);
       for (const auto& l : mem.enc_suffix) enc.push_back(l);
-      mem.dec->export_to(f, dec, nullptr, ig.empty() ? nullptr : &ig);
+      mem.dec->export_to(f, dec, nullptr, ig.empty() ? nullptr : &ig, storage);
+      if (mem.dec_post) mem.dec_post->export_to(f, dec, nullptr, nullptr, storage);
       f.put_floats("latent.step", {C}, qz.step.data());
       f.put_floats("latent.offset", {C}, qz.offset.data());
       put_entropy_tables(f, qz.pmf, qz.tail, qz.table_offset);
@@ -201,6 +260,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
                        {"wall_hours", run.state.wall_s / 3600},
                        {"cpu_seconds", run.state.cpu_s},
                        {"cpu_hours", run.state.cpu_s / 3600}};
+      note_storage(d, storage);
       nlohmann::json scores = nlohmann::json::object();
       if (run.valid.is_object()) {
         scores = Q > 1 && run.valid.contains("q" + std::to_string(q + 1))
@@ -254,9 +314,29 @@ int run_export(const ExportOptions& opt) {
                    bpp / n, psnr / n, valid.images.size());
     }
     f.write(path);
-    std::fprintf(stderr, "wrote %s (%s, id %s)\n", path.c_str(), name.c_str(),
-                 f.meta["id"].get<std::string>().c_str());
+    std::fprintf(stderr, "wrote %s (%s, id %s%s)\n", path.c_str(), name.c_str(),
+                 f.meta["id"].get<std::string>().c_str(), opt.fp16 ? ", F16 weights" : "");
   }
+  return 0;
+}
+
+int run_convert(const ConvertOptions& opt) {
+  aec::require(!opt.in.empty() && !opt.out.empty(), "convert: IN and OUT model files are required");
+  aec::require(opt.fp16, "convert: nothing to do (--fp16 is the only conversion)");
+  aec::ModelFile f = aec::ModelFile::read(opt.in);
+  const std::string old_id = f.meta.value("id", "");
+  const uint64_t old_bytes = f.serialize().size();
+  store_network_as(f, weight_storage(opt.fp16, opt.gdn_f32));
+  f.meta["training"]["converted_from"] = old_id;
+  if (f.meta.contains("scores") && f.meta["scores"].is_object() && !f.meta["scores"].empty())
+    f.meta["scores"]["measured_on"] = "model " + old_id + " before conversion to F16 weights";
+  f.meta["id"] = hex16(f.content_hash());
+  aec::Model::from_file(f);  // the core must accept the result
+  const uint64_t new_bytes = f.serialize().size();
+  f.write(opt.out);
+  std::fprintf(stderr, "wrote %s (%s, id %s, was %s): %llu -> %llu bytes\n", opt.out.c_str(),
+               f.meta.value("name", "").c_str(), f.meta["id"].get<std::string>().c_str(), old_id.c_str(),
+               (unsigned long long)old_bytes, (unsigned long long)new_bytes);
   return 0;
 }
 

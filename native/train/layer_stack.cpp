@@ -1,8 +1,23 @@
 #include "layer_stack.h"
 
+#include <cmath>
+
 #include "aecodec/error.h"
 
 namespace aect {
+
+void put_weights(aec::ModelFile& file, const std::string& name, const std::vector<int64_t>& shape,
+                 const float* values, aec::DType dtype) {
+  if (dtype == aec::DType::F16) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    for (int64_t i = 0; i < n; ++i)
+      aec::require(std::fabs(values[i]) <= 65504.0f,
+                   "tensor '" + name + "' holds " + std::to_string(values[i]) +
+                       ", outside the F16 range (|v| <= 65504): store it as F32");
+  }
+  file.put_floats(name, shape, values, dtype);
+}
 
 LayerStackImpl::Entry& LayerStackImpl::add(const std::string& op) {
   Entry e;
@@ -98,9 +113,9 @@ std::vector<int64_t> shape_of(const torch::Tensor& t) {
   return std::vector<int64_t>(t.sizes().begin(), t.sizes().end());
 }
 
-void put(aec::ModelFile& f, const std::string& name, const torch::Tensor& t) {
+void put(aec::ModelFile& f, const std::string& name, const torch::Tensor& t, aec::DType dtype) {
   torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
-  f.put_floats(name, shape_of(c), c.data_ptr<float>());
+  put_weights(f, name, shape_of(c), c.data_ptr<float>(), dtype);
 }
 
 torch::Tensor scale_vec(const std::vector<float>& s) {
@@ -110,8 +125,8 @@ torch::Tensor scale_vec(const std::vector<float>& s) {
 }  // namespace
 
 void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
-                               const std::vector<float>* out_scale,
-                               const std::vector<float>* in_scale) const {
+                               const std::vector<float>* out_scale, const std::vector<float>* in_scale,
+                               const WeightStorage& storage) const {
   int first_weighted = -1, last_weighted = -1;
   for (const Entry& e : entries_)
     if (e.op == "conv2d" || e.op == "conv_transpose2d" || e.op == "linear") {
@@ -156,8 +171,8 @@ void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
       if (in_scale && e.index == first_weighted) w = w * scale_vec(*in_scale).view({1, -1});
     } else if (e.op == "gdn") {
       l["name"] = name, l["channels"] = e.in, l["inverse"] = e.gdn->inverse();
-      put(file, name + ".beta", e.gdn->effective_beta());
-      put(file, name + ".gamma", e.gdn->effective_gamma());
+      put(file, name + ".beta", e.gdn->effective_beta(), storage.gdn);
+      put(file, name + ".gamma", e.gdn->effective_gamma(), storage.gdn);
     } else if (e.op == "reshape") {
       l["shape"] = {e.shape[0], e.shape[1], e.shape[2]};
     } else if (e.op == "slice_channels") {
@@ -166,8 +181,8 @@ void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
       l["slope"] = e.slope;
     }
     if (w.defined()) {
-      put(file, name + ".weight", w);
-      put(file, name + ".bias", b);
+      put(file, name + ".weight", w, storage.weights);
+      put(file, name + ".bias", b, storage.weights);
     }
     list.push_back(l);
   }

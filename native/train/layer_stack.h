@@ -12,6 +12,17 @@
 
 namespace aect {
 
+// How a network's exported tensors are stored (docs/model-format.md; the core widens F16 to float).
+struct WeightStorage {
+  aec::DType weights = aec::DType::F32;  // conv2d / conv_transpose2d / linear weight and bias
+  aec::DType gdn = aec::DType::F32;      // GDN beta and gamma
+};
+
+// Stores a float tensor as `dtype` (F32 or F16); refuses values an F16 cannot hold (|v| > 65504), naming
+// the tensor.
+void put_weights(aec::ModelFile& file, const std::string& name, const std::vector<int64_t>& shape,
+                 const float* values, aec::DType dtype);
+
 class LayerStackImpl : public torch::nn::Module {
  public:
   // `file_prefix` names the layers in the model file ("g_a" -> tensors "g_a.0.weight", ...).
@@ -34,9 +45,10 @@ class LayerStackImpl : public torch::nn::Module {
 
   // Appends this stack's layers to `list` and their tensors to `file`. `out_scale` multiplies the output
   // channels of the last weighted layer (weights and bias), `in_scale` the input channels of the first
-  // weighted layer: how per-channel gains fold into the exported weights.
+  // weighted layer: how per-channel gains fold into the exported weights. `storage` picks the tensors'
+  // dtypes.
   void export_to(aec::ModelFile& file, nlohmann::json& list, const std::vector<float>* out_scale = nullptr,
-                 const std::vector<float>* in_scale = nullptr) const;
+                 const std::vector<float>* in_scale = nullptr, const WeightStorage& storage = {}) const;
   // Copies the weights of the same-named layers from a model file (warm start); returns how many layers.
   int load_from(const aec::ModelFile& file);
   // Multiply-accumulates of one forward pass on a [c, h, w] input; updates c, h, w to the output shape.

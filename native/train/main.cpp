@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   train->add_option("--valid", cfg.valid, "folder of validation images");
   train->add_option("--out", cfg.out, "run directory (checkpoint.pt, config.json, log.csv, valid.json)")
       ->required();
-  train->add_option("--init", cfg.init, "warm start from a model file's weights (with lr warm-up)");
+  train->add_option("--init", cfg.init,
+                    "warm start from a model file's weights, or from a run directory's checkpoint (every "
+                    "tensor whose name and shape match, the prior included), with lr warm-up");
   train->add_option("--steps", cfg.steps, "stop after this many steps in total");
   train->add_option("--minutes", cfg.minutes, "stop after this many minutes of training in total");
   train->add_option("--lambda", lambda, "rate-distortion trade-off (loss = lambda*255^2*MSE + bpp)");
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
   train->add_flag("--channels-last", cfg.channels_last, "channels-last memory format");
   train->add_option("--downscale-prob", cfg.downscale_prob,
                     "chance a crop comes from the 2x-downscaled image");
+  train->add_flag("--freeze-shared", cfg.freeze_shared,
+                  "family: train only the upscaler and the prior (shared medium networks stay as --init)");
   train->add_option("--valid-every", cfg.valid_every)->capture_default_str();
   train->add_option("--valid-max-images", cfg.valid_max_images, "0: all");
   train->add_option("--checkpoint-minutes", cfg.checkpoint_minutes)->capture_default_str();
@@ -81,6 +85,19 @@ int main(int argc, char** argv) {
   exp->add_flag("--no-codec-scores", no_codec_scores, "skip measuring the validation set through the codec");
   exp->add_option("--ae-psnr-drop", ex.ae_psnr_drop, "plain autoencoders: quantiser PSNR cost (dB)")
       ->capture_default_str();
+  exp->add_flag("--fp16", ex.fp16,
+                "store the network weights as F16 (half the file; latent step/offset and entropy tables stay "
+                "exact)");
+  exp->add_flag("--gdn-f32", ex.gdn_f32, "with --fp16: keep GDN beta/gamma F32");
+
+  aect::ConvertOptions co;
+  CLI::App* conv =
+      app.add_subcommand("convert", "re-store an existing model file's network weights (same name, new id)");
+  conv->add_option("in", co.in, "model file to read")->required();
+  conv->add_option("out", co.out, "model file to write")->required();
+  conv->add_flag("--fp16", co.fp16,
+                 "network weights as F16 (latent step/offset and entropy tables stay exact)");
+  conv->add_flag("--gdn-f32", co.gdn_f32, "with --fp16: keep GDN beta/gamma F32");
 
   aect::BenchOptions bo;
   bool only_fp32 = false, only_bf16 = false;
@@ -120,6 +137,7 @@ int main(int argc, char** argv) {
       ex.codec_scores = !no_codec_scores;
       return aect::run_export(ex);
     }
+    if (*conv) return aect::run_convert(co);
     if (*bench) {
       bo.fp32 = !only_bf16, bo.bf16 = !only_fp32;
       return aect::run_bench(bo);

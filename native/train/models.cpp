@@ -28,6 +28,29 @@ std::vector<float> CodecImpl::inv_gain_of(int quality) const {
   return inv_gain.defined() ? to_floats(inv_gain[quality]) : std::vector<float>();
 }
 
+torch::Tensor Member::encode(torch::Tensor x) {
+  if (enc_pre) x = enc_pre->forward(x);
+  return enc->forward(x);
+}
+torch::Tensor Member::decode(torch::Tensor y) {
+  y = dec->forward(y);
+  return dec_post ? dec_post->forward(y) : y;
+}
+int Member::load_from(const aec::ModelFile& file) {
+  int n = enc->load_from(file) + dec->load_from(file);
+  if (enc_pre) n += enc_pre->load_from(file);
+  if (dec_post) n += dec_post->load_from(file);
+  return n;
+}
+double Member::macs(int& c, int& h, int& w) {
+  double total = 0;
+  if (enc_pre) total += enc_pre->macs(c, h, w);
+  total += enc->macs(c, h, w);
+  total += dec->macs(c, h, w);
+  if (dec_post) total += dec_post->macs(c, h, w);
+  return total;
+}
+
 void default_sizes(const std::string& arch, int& N, int& M) {
   if (arch == "fc") {
     if (N <= 0) N = 1024;
@@ -128,39 +151,59 @@ class FactorizedCodec : public CodecImpl {
 };
 
 // ------------------------------------------------------------------------------------------------- family
+// The research note's cross-resolution family. Two separately built encoders "struggled to converge" to one
+// latent space; here the space is shared by construction. The medium member is a factorized codec (stride 16)
+// for the half-size image; the high member (stride 32) is
+//   encoder: D (a learned 2x downscaler, 3 -> 3 channels, initialised to the 2x2 box average) then the
+//            medium analysis, and
+//   decoder: the medium synthesis then U (a learned 2x upscaler, initialised to bilinear upsampling on three
+//            of its channels, with spare channels that learn the detail bilinear misses).
+// So a high latent is a medium latent of the (learned) half-size image, and
+//   high latent -> medium decoder = a half-size decode without decoding at full size, and
+//   medium latent -> high decoder = medium decode + learned super-resolution from the same bitstream.
+// The joint loss trains all four paths (same-path and cross) against their references; the shared medium
+// networks can warm-start from a shipped factorized model (--init), so only D, U and the prior start cold.
 class FamilyCodec : public CodecImpl {
  public:
-  FamilyCodec(int N, int M, double cross_weight) : cross_weight_(cross_weight) {
+  FamilyCodec(int N, int M, double cross_weight, bool freeze_shared)
+      : cross_weight_(cross_weight), frozen_(freeze_shared) {
     latent_channels = M;
-    high_a = register_module("high_a", LayerStack("g_a"));
-    high_s = register_module("high_s", LayerStack("g_s"));
-    med_a = register_module("medium_a", LayerStack("g_a"));
-    med_s = register_module("medium_s", LayerStack("g_s"));
-    build_factorized(*high_a, *high_s, N, M, 5);
+    // The factorized model's module names, so a family can warm-start from a factorized run's checkpoint
+    // (--init RUN_DIR) with its prior, not only from a model file's weights.
+    med_a = register_module("g_a", LayerStack("g_a"));
+    med_s = register_module("g_s", LayerStack("g_s"));
+    down = register_module("d_a", LayerStack("d_a"));
+    up = register_module("u_s", LayerStack("u_s"));
     build_factorized(*med_a, *med_s, N, M, 4);
+    down->conv(3, 3, 5, 2);
+    const int U = kUpChannels;
+    up->deconv(3, U, 5, 2), up->relu();
+    up->conv(U, U, 3, 1), up->relu();
+    up->conv(U, 3, 3, 1);
     eb = register_module("eb", EntropyBottleneck(M));
+    init_resamplers();
+    if (frozen_)
+      for (LayerStack s : {med_a, med_s, down})
+        for (torch::Tensor& t : s->parameters()) t.requires_grad_(false);
   }
   std::string arch() const override { return "family"; }
   int stride() const override { return 32; }
 
   torch::Tensor encode(const torch::Tensor& x, int, const std::string& role) override {
-    return role == "medium" ? med_a->forward(x) : high_a->forward(x);
+    return role == "medium" ? med_a->forward(x) : med_a->forward(down->forward(x));
   }
 
   StepOut train_step(const torch::Tensor& x, int, double lambda) override {
-    torch::Tensor x_ds = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
-    auto rh = eb->forward(high_a->forward(x));
-    auto rm = eb->forward(med_a->forward(x_ds));
-    torch::Tensor mse_hh = mse_of(high_s->forward(rh.y_hat), x);
-    torch::Tensor mse_mm = mse_of(med_s->forward(rm.y_hat), x_ds);
-    torch::Tensor mse_hm = mse_of(med_s->forward(rh.y_hat), x_ds);  // high latent -> medium decoder
-    torch::Tensor mse_mh = mse_of(high_s->forward(rm.y_hat), x);    // medium latent -> high decoder
+    const Paths p = run(x);
+    torch::Tensor mse_hh = mse_of(p.hh, x), mse_mm = mse_of(p.mm, p.x_ds);
+    torch::Tensor mse_hm = mse_of(p.hm, p.x_ds), mse_mh = mse_of(p.mh, x);
     const double px = double(x.size(0)) * x.size(2) * x.size(3);
-    torch::Tensor bpp_h = -torch::log2(rh.likelihood).sum() / px;
-    torch::Tensor bpp_m = -torch::log2(rm.likelihood).sum() / (px / 4);
+    torch::Tensor bpp_h = -torch::log2(p.rh.likelihood).sum() / px;
+    torch::Tensor bpp_m = -torch::log2(p.rm.likelihood).sum() / (px / 4);
     StepOut o;
     o.bpp = bpp_h;
     o.mse = mse_hh;
+    // Rates are per pixel of each member's own image, so the medium member is not starved of bits.
     o.loss = lambda * 255.0 * 255.0 * (mse_hh + mse_mm + cross_weight_ * (mse_hm + mse_mh)) + bpp_h + bpp_m;
     return o;
   }
@@ -168,41 +211,95 @@ class FamilyCodec : public CodecImpl {
   EvalOut evaluate(const torch::Tensor& x, int h, int w, int) override {
     EvalOut o;
     const int hh = (h + 1) / 2, hw = (w + 1) / 2;
-    torch::Tensor x_ds = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
-    auto rh = eb->forward(high_a->forward(x));
-    auto rm = eb->forward(med_a->forward(x_ds));
-    torch::Tensor xhh = high_s->forward(rh.y_hat), xmm = med_s->forward(rm.y_hat);
-    torch::Tensor xhm = med_s->forward(rh.y_hat), xmh = high_s->forward(rm.y_hat);
-    o.bits = -torch::log2(rh.likelihood).sum().item<double>();
-    o.sq_err = sq_err_8bit(xhh, x, h, w);
+    const Paths p = run(x);
+    o.bits = -torch::log2(p.rh.likelihood).sum().item<double>();
+    o.sq_err = sq_err_8bit(p.hh, x, h, w);
     o.samples = int64_t(3) * h * w;
     const double n_full = 3.0 * h * w, n_half = 3.0 * hh * hw;
-    o.psnr["medium"] = psnr_of(sq_err_8bit(xmm, x_ds, hh, hw), int64_t(n_half));
-    o.psnr["medium_bpp"] = -torch::log2(rm.likelihood).sum().item<double>() / (double(hh) * hw);
-    o.psnr["cross_h2m"] = psnr_of(sq_err_8bit(xhm, x_ds, hh, hw), int64_t(n_half));
-    o.psnr["cross_m2h"] = psnr_of(sq_err_8bit(xmh, x, h, w), int64_t(n_full));
+    o.psnr["medium"] = psnr_of(sq_err_8bit(p.mm, p.x_ds, hh, hw), int64_t(n_half));
+    o.psnr["medium_bpp"] = -torch::log2(p.rm.likelihood).sum().item<double>() / (double(hh) * hw);
+    o.psnr["cross_h2m"] = psnr_of(sq_err_8bit(p.hm, p.x_ds, hh, hw), int64_t(n_half));
+    o.psnr["cross_m2h"] = psnr_of(sq_err_8bit(p.mh, x, h, w), int64_t(n_full));
     // Baselines: downscale the high decode (box), upscale the medium decode (bicubic).
-    torch::Tensor box = F::avg_pool2d(xhh.clamp(0, 1), F::AvgPool2dFuncOptions(2));
-    o.psnr["baseline_h2m_box"] = psnr_of(sq_err_8bit(box, x_ds, hh, hw), int64_t(n_half));
-    torch::Tensor up = F::interpolate(xmm.clamp(0, 1), F::InterpolateFuncOptions()
-                                                           .size(std::vector<int64_t>{x.size(2), x.size(3)})
-                                                           .mode(torch::kBicubic)
-                                                           .align_corners(false));
-    o.psnr["baseline_m2h_bicubic"] = psnr_of(sq_err_8bit(up, x, h, w), int64_t(n_full));
+    torch::Tensor box = F::avg_pool2d(p.hh.clamp(0, 1), F::AvgPool2dFuncOptions(2));
+    o.psnr["baseline_h2m_box"] = psnr_of(sq_err_8bit(box, p.x_ds, hh, hw), int64_t(n_half));
+    torch::Tensor bicubic =
+        F::interpolate(p.mm.clamp(0, 1), F::InterpolateFuncOptions()
+                                             .size(std::vector<int64_t>{x.size(2), x.size(3)})
+                                             .mode(torch::kBicubic)
+                                             .align_corners(false));
+    o.psnr["baseline_m2h_bicubic"] = psnr_of(sq_err_8bit(bicubic, x, h, w), int64_t(n_full));
     return o;
   }
 
   std::vector<Member> members() override {
     Member hi, me;
-    hi.role = "high", hi.stride = 32, hi.enc = high_a, hi.dec = high_s;
+    hi.role = "high", hi.stride = 32, hi.enc = med_a, hi.dec = med_s, hi.enc_pre = down, hi.dec_post = up;
     me.role = "medium", me.stride = 16, me.enc = med_a, me.dec = med_s;
     return {hi, me};
   }
 
-  LayerStack high_a{nullptr}, high_s{nullptr}, med_a{nullptr}, med_s{nullptr};
+  LayerStack med_a{nullptr}, med_s{nullptr}, down{nullptr}, up{nullptr};
 
  private:
+  static constexpr int kUpChannels = 32;
+
+  struct Paths {
+    torch::Tensor x_ds, hh, mm, hm, mh;  // hm: high latent -> medium decoder; mh: medium latent -> high
+    EntropyBottleneckImpl::Result rh, rm;
+  };
+  Paths run(const torch::Tensor& x) {
+    Paths p;
+    p.x_ds = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
+    torch::Tensor yh, ym;
+    {
+      // Frozen shared networks: no autograd graph through them (the prior and the upscaler still learn).
+      std::unique_ptr<torch::NoGradGuard> ng(frozen_ ? new torch::NoGradGuard : nullptr);
+      yh = med_a->forward(down->forward(x));
+      ym = med_a->forward(p.x_ds);
+    }
+    p.rh = eb->forward(yh);
+    p.rm = eb->forward(ym);
+    {
+      std::unique_ptr<torch::NoGradGuard> ng(frozen_ ? new torch::NoGradGuard : nullptr);
+      p.hm = med_s->forward(p.rh.y_hat);  // the medium synthesis of each latent, shared by two paths
+      p.mm = med_s->forward(p.rm.y_hat);
+    }
+    p.hh = up->forward(p.hm);
+    p.mh = up->forward(p.mm);
+    return p;
+  }
+
+  // D = 2x2 box average; U = bilinear x2 on channels 0..2 passed through two identity layers (the ReLUs
+  // keep images in [0, 1] unchanged), the other channels small random: training starts from the classic
+  // resamplers instead of from noise.
+  void init_resamplers() {
+    torch::NoGradGuard ng;
+    auto params = [](LayerStackImpl& s) {
+      std::vector<torch::Tensor> w;
+      for (auto& p : s.named_parameters()) w.push_back(p.value());
+      return w;  // weight, bias per weighted layer, in order
+    };
+    std::vector<torch::Tensor> d = params(*down), u = params(*up);
+    d[0].zero_(), d[1].zero_();
+    for (int c = 0; c < 3; ++c) d[0][c][c].narrow(0, 2, 2).narrow(1, 2, 2).fill_(0.25);
+    // Transposed conv, stride 2, padding 2: input i feeds outputs 2i-1..2i+2 with taps 1..4 of the kernel;
+    // half-pixel-centred bilinear weights are 1/4, 3/4, 3/4, 1/4 there.
+    const float k1[5] = {0.f, 0.25f, 0.75f, 0.75f, 0.25f};
+    torch::Tensor k = torch::zeros({5, 5});
+    for (int i = 0; i < 5; ++i)
+      for (int j = 0; j < 5; ++j) k[i][j] = k1[i] * k1[j];
+    u[0].mul_(0.1), u[1].zero_();  // deconv weight [in = 3, out = U, 5, 5]
+    for (int o = 0; o < 3; ++o)
+      for (int i = 0; i < 3; ++i) u[0][i][o].copy_(i == o ? k : torch::zeros({5, 5}));
+    for (size_t l = 2; l <= 4; l += 2) {  // the 3x3 convs [out, in, 3, 3]: identity on channels 0..2
+      u[l].mul_(0.1), u[l + 1].zero_();
+      for (int o = 0; o < 3; ++o) u[l][o].zero_(), u[l][o][o][1][1] = 1.0f;
+    }
+  }
+
   double cross_weight_;
+  bool frozen_;
 };
 
 // ------------------------------------------------------------------------------------ plain autoencoders
@@ -286,7 +383,7 @@ std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   int N = cfg.N, M = cfg.M;
   default_sizes(cfg.arch, N, M);
   if (cfg.arch == "factorized") return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas);
-  if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0);
+  if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0, cfg.freeze_shared);
   if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae")
     return std::make_shared<PlainCodec>(cfg.arch, N, M);
   throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family)");

@@ -1,6 +1,7 @@
 // The trainable architectures behind one interface: fc, conv, vae (plain autoencoders, quantiser fitted at
 // export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors)
-// and family (two factorized members, strides 32 and 16, sharing one entropy model and latent grid).
+// and family (a medium factorized member, stride 16, and a high member, stride 32, that wraps the same
+// networks in a learned x2 downscaler and upscaler: one entropy model, one latent space).
 #pragma once
 #include <map>
 #include <memory>
@@ -26,12 +27,20 @@ struct EvalOut {
   std::map<std::string, double> psnr;  // extra paths (family: "cross_h2m", "bicubic_m2h", ...)
 };
 
-// One exportable encoder/decoder pair (the family has two).
+// One exportable encoder/decoder pair (the family has two). A member's encoder may be a chain
+// enc_pre -> enc and its decoder dec -> dec_post: the family's high member is the medium member's networks
+// with a learned x2 downscaler before and a learned x2 upscaler after, so both share one latent space.
 struct Member {
   std::string role;  // "" for single models; "high" / "medium"
   int stride = 1;
   LayerStack enc{nullptr}, dec{nullptr};
+  LayerStack enc_pre{nullptr}, dec_post{nullptr};       // optional
   nlohmann::json enc_suffix = nlohmann::json::array();  // export-only layers after the encoder (VAE slice)
+
+  torch::Tensor encode(torch::Tensor x);      // enc_pre, enc (no gains)
+  torch::Tensor decode(torch::Tensor y);      // dec, dec_post (no gains)
+  int load_from(const aec::ModelFile& file);  // warm start of every stack; returns layers loaded
+  double macs(int& c, int& h, int& w);        // encoder + decoder forward
 };
 
 class CodecImpl : public torch::nn::Module {

@@ -174,10 +174,35 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     load_checkpoint(run, *model, &opt, aux.get(), st);
     std::fprintf(stderr, "resumed %s at step %lld\n", run.c_str(), (long long)st.step);
   } else {
-    if (!cfg.init.empty()) {
+    if (!cfg.init.empty() && fs::is_directory(cfg.init)) {
+      // From another run's checkpoint: every parameter and buffer whose name and shape match, the learned
+      // prior included (a model file holds only its tables), so e.g. a variable-rate network starts from a
+      // single-rate run without relearning the prior. Optimizer state starts fresh.
+      const LoadedRun src = load_run(cfg.init, device);
+      torch::NoGradGuard ng;
+      auto from = src.model->named_parameters();
+      int copied = 0, kept = 0;
+      auto copy_matching = [&](torch::OrderedDict<std::string, torch::Tensor> dst,
+                               const torch::OrderedDict<std::string, torch::Tensor>& srcs) {
+        for (auto& kv : dst) {
+          const torch::Tensor* t = srcs.find(kv.key());
+          if (t && t->sizes() == kv.value().sizes()) {
+            kv.value().copy_(*t);
+            ++copied;
+          } else {
+            ++kept;
+          }
+        }
+      };
+      copy_matching(model->named_parameters(), from);
+      copy_matching(model->named_buffers(), src.model->named_buffers());
+      if (cfg.warmup_steps <= 0) cfg.warmup_steps = 200;
+      std::fprintf(stderr, "warm start: %d tensors from run %s (step %lld), %d kept (lr warm-up %d steps)\n",
+                   copied, cfg.init.c_str(), (long long)src.state.step, kept, cfg.warmup_steps);
+    } else if (!cfg.init.empty()) {
       const aec::ModelFile f = aec::ModelFile::read(cfg.init);
       int loaded = 0;
-      for (Member& m : model->members()) loaded += m.enc->load_from(f) + m.dec->load_from(f);
+      for (Member& m : model->members()) loaded += m.load_from(f);
       if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
       std::fprintf(stderr, "warm start: %d layers from %s (lr warm-up %d steps)\n", loaded, cfg.init.c_str(),
                    cfg.warmup_steps);

@@ -121,7 +121,7 @@ TEST_CASE("a file made by another model is refused with both names") {
   CHECK_THROWS_WITH(decode_image(test_model(), g.data(), g.size()), Catch::Contains("version"));
 }
 
-TEST_CASE("cross-decoding within a family scales the image; outside a family it is refused") {
+TEST_CASE("cross-decoding within a family scales the image and outside a family it is refused") {
   RandomModelSpec hi, med;
   hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-test", hi.family_role = "high", hi.seed = 3;
   med.name = "fam-medium", med.stages = 2, med.family_id = "fam-test", med.family_role = "medium", med.seed = 4;

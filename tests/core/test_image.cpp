@@ -356,7 +356,7 @@ TEST_CASE("RGBA PNG: transparency refused or dropped as asked", "[image][alpha]"
   }
 }
 
-TEST_CASE("hand-built PNGs: 16-bit; colour-key and palette transparency", "[image][png]") {
+TEST_CASE("hand-built PNGs: 16-bit and colour-key and palette transparency", "[image][png]") {
   SECTION("16-bit RGB loads as 8-bit (high byte)") {
     // 2x1: (0x1234, 0xabcd, 0xff00), (0x00ff, 0x8080, 0x7f01)
     const Bytes rows = {0, 0x12, 0x34, 0xab, 0xcd, 0xff, 0x00, 0x00, 0xff, 0x80, 0x80, 0x7f, 0x01};
@@ -578,7 +578,7 @@ TEST_CASE("downscale2x_box averages 2x2 blocks", "[image][resample]") {
   }
 }
 
-TEST_CASE("resize_bicubic follows PyTorch's bicubic (a = -0.75; align_corners=false)", "[image][resample]") {
+TEST_CASE("resize_bicubic follows PyTorch bicubic (a = -0.75 and align_corners=false)", "[image][resample]") {
   SECTION("constant stays constant, up and down") {
     aec::Image c(9, 6);
     std::fill(c.rgb.begin(), c.rgb.end(), uint8_t(200));

@@ -150,7 +150,7 @@ TEST_CASE("GDN and inverse GDN match hand-computed values and invert each other 
   for (size_t i = 0; i < x.size(); ++i) CHECK(d.data[i] == Approx(x.data[i]));
 }
 
-TEST_CASE("linear flattens in C,H,W order; activations are elementwise") {
+TEST_CASE("linear flattens in CHW order and activations are elementwise") {
   Tensor x(2, 1, 2);
   x.data = {1, 2, 3, 4};
   const float w[8] = {1, 0, 0, 0, 0, 1, 1, 1}, b[2] = {0.5f, -1.0f};

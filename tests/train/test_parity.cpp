@@ -1,7 +1,6 @@
 // For every architecture: train a few steps, export, load with the core (aec::Model) and run the same
 // weights through LibTorch and through the core's analysis and synthesis; then an export -> bitstream round
 // trip through the core codec.
-#include <catch2/catch.hpp>
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,6 +11,10 @@
 #include "export.h"
 #include "test_util.h"
 #include "train_loop.h"
+
+// LibTorch's c10 defines a glog-style CHECK (aborts, not a Catch assertion): Catch's must win.
+#undef CHECK
+#include <catch2/catch.hpp>
 
 using namespace aect;
 using namespace aect_test;
@@ -75,7 +78,7 @@ std::vector<std::string> check_parity(const std::string& arch, const std::vector
       const aec::Tensor y_hat = core.dequantize(qv, y_core.c, y_core.h, y_core.w);
       torch::Tensor z = to_torch(y_hat);
       if (model.inv_gain.defined()) z = z * model.inv_gain[q].view({1, -1, 1, 1});
-      const torch::Tensor x_torch = mem.dec->forward(z);
+      const torch::Tensor x_torch = mem.decode(z);
       const double d_synthesis = max_abs(x_torch, to_torch(core.synthesis(y_hat)));
       std::printf("parity %-10s %-7s q%d: analysis max|diff| %.3g (|y| max %.3g), synthesis max|diff| %.3g\n",
                   arch.c_str(), mem.role.c_str(), q + 1, d_analysis, y_torch.abs().max().item<double>(),
@@ -169,7 +172,7 @@ TEST_CASE("parity on a real run directory", "[.realrun]") {
   torch::Tensor z = to_torch(y_hat);
   if (run.model->inv_gain.defined()) z = z * run.model->inv_gain[0].view({1, -1, 1, 1});
   const double da = max_abs(y, to_torch(y_core)),
-               ds = max_abs(mem.dec->forward(z), to_torch(core.synthesis(y_hat)));
+               ds = max_abs(mem.decode(z), to_torch(core.synthesis(y_hat)));
   std::printf("real run %s: analysis max|diff| %.3g (|y| max %.3g), synthesis max|diff| %.3g\n", dir, da,
               y.abs().max().item<double>(), ds);
   CHECK(da < 1e-3);
