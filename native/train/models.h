@@ -1,6 +1,7 @@
 // The trainable architectures behind one interface: fc, conv, vae (plain autoencoders, quantiser fitted at
-// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors)
-// and family (two factorized members, strides 32 and 16, sharing one entropy model and latent grid).
+// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors),
+// family (two factorized members, strides 32 and 16, sharing one entropy model and latent grid) and
+// hyperprior (mean-scale hyperprior, hyperprior_codec.h).
 #pragma once
 #include <map>
 #include <memory>
