@@ -63,12 +63,13 @@ class Reader {
 
 std::vector<uint8_t> write_bitstream(const Bitstream& b) {
   const BitstreamHeader& h = b.header;
-  require(b.payload.size() < (uint64_t(1) << 32), "bitstream: payload too large");
+  // (as uint64_t: on 32-bit targets such as wasm32 the bound is trivially true, which is fine)
+  require(uint64_t(b.payload.size()) < (uint64_t(1) << 32), "bitstream: payload too large");
   const bool v2 = h.version == kBitstreamVersionHyperprior;
   require(v2 || h.version == kBitstreamVersion, "bitstream: unknown version " + std::to_string(h.version));
   require(v2 || (b.hyper_payload.empty() && h.hyper_c == 0 && h.hyper_h == 0 && h.hyper_w == 0),
           "bitstream: version 1 has no hyper latent");
-  require(b.hyper_payload.size() < (uint64_t(1) << 32), "bitstream: hyper payload too large");
+  require(uint64_t(b.hyper_payload.size()) < (uint64_t(1) << 32), "bitstream: hyper payload too large");
   Writer w;
   w.bytes(kMagic, 4);
   w.u8(h.version);
