@@ -18,13 +18,50 @@ int64_t out_size(int in, const ConvShape& s, bool transposed) {
                     : (int64_t(in) + 2 * s.padding - s.kernel) / s.stride + 1;
 }
 
-// The input range [lo, hi) of a tap: positions i with 0 <= i * stride - padding + tap < n (transposed, i
-// an input position and n the output size) or 0 <= o * stride - padding + tap < n (o an output position
-// and n the input size). Either way: i * stride in [padding - tap, n + padding - tap).
-void tap_range(int tap, int stride, int padding, int n, int limit, int& lo, int& hi) {
-  const int a = padding - tap, b = n + padding - tap;  // i * stride in [a, b)
-  lo = a <= 0 ? 0 : (a + stride - 1) / stride;
-  hi = b <= 0 ? 0 : std::min(limit, (b + stride - 1) / stride);
+// The taps of every output coordinate along one axis, as (kernel index, input index) pairs, only those that
+// land inside the input: conv reads input o * stride - padding + t; a transposed conv's output o receives
+// input i from tap t when i * stride - padding + t = o. Stored as offsets into flat arrays.
+struct Taps {
+  std::vector<int> begin, kernel, input;  // taps of output o: [begin[o], begin[o + 1])
+  Taps(int out, int in, const ConvShape& s, bool transposed) {
+    for (int o = 0; o < out; ++o) {
+      begin.push_back(int(kernel.size()));
+      for (int t = 0; t < s.kernel; ++t) {
+        int i = o * s.stride - s.padding + t;
+        if (transposed) {
+          const int n = o + s.padding - t;
+          if (n < 0 || n % s.stride) continue;
+          i = n / s.stride;
+        }
+        if (i < 0 || i >= in) continue;
+        kernel.push_back(t);
+        input.push_back(i);
+      }
+    }
+    begin.push_back(int(kernel.size()));
+  }
+};
+
+constexpr int kBlock = 4;  // output channels computed together: one input load feeds four accumulators
+
+// a_c += sum over the n non-zero inputs (channel ch[i], value x[i]) of w[4 ch[i] + c] * x[i], for c < 4: the
+// loop every output runs. A function of its own, with local sums, so that the compiler keeps the four sums in
+// registers (in the caller's lambda they were spilled to the stack).
+void dot4(const int32_t* ch, const int32_t* x, int n, const int32_t* w, int64_t& a0, int64_t& a1, int64_t& a2,
+          int64_t& a3) {
+  int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int64_t v = x[i];
+    const int32_t* wc = w + size_t(ch[i]) * kBlock;
+    s0 += wc[0] * v, s1 += wc[1] * v, s2 += wc[2] * v, s3 += wc[3] * v;
+  }
+  a0 += s0, a1 += s1, a2 += s2, a3 += s3;
+}
+
+int32_t finish(int64_t acc, int shift, bool relu) {
+  int64_t v = rounding_shift(acc, shift);
+  if (relu && v < 0) v = 0;
+  return int32_t(std::clamp(v, -kSaturate, kSaturate));
 }
 
 }  // namespace
@@ -41,12 +78,14 @@ void IntConv::validate(const std::string& name) const {
   require(weight.size() == size_t(s.in) * s.out * s.kernel * s.kernel && bias.size() == size_t(s.out) &&
               shift.size() == size_t(s.out),
           where + "tensor sizes do not match the shape");
+  // (messages built only on failure: a model has about a million weights)
   for (int32_t v : weight)
-    require(v >= -kMaxIntWeight && v <= kMaxIntWeight,
-            where + "weight " + std::to_string(v) + " beyond +-" + std::to_string(kMaxIntWeight));
+    if (v < -kMaxIntWeight || v > kMaxIntWeight)
+      throw Error(where + "weight " + std::to_string(v) + " beyond +-" + std::to_string(kMaxIntWeight));
   for (int32_t v : shift)
-    require(v >= 0 && v <= kMaxIntShift,
-            where + "shift " + std::to_string(v) + " outside [0, " + std::to_string(kMaxIntShift) + "]");
+    if (v < 0 || v > kMaxIntShift)
+      throw Error(where + "shift " + std::to_string(v) + " outside [0, " + std::to_string(kMaxIntShift) +
+                  "]");
 }
 
 IntTensor int_conv(const IntTensor& x, const IntConv& l) {
@@ -55,49 +94,49 @@ IntTensor int_conv(const IntTensor& x, const IntConv& l) {
                            std::to_string(s.in));
   const int64_t oh64 = out_size(x.h, s, l.transposed), ow64 = out_size(x.w, s, l.transposed);
   require(oh64 > 0 && ow64 > 0 && oh64 <= 65536 && ow64 <= 65536, "integer conv: bad output size");
-  const int oh = int(oh64), ow = int(ow64), k = s.kernel;
+  const int oh = int(oh64), ow = int(ow64), k = s.kernel, in = s.in;
+  const Taps ty(oh, x.h, s, l.transposed), tx(ow, x.w, s, l.transposed);
+  // Gather form for both kinds: every output pixel sums weight * input over its taps and input channels. Each
+  // input pixel's channels are listed once as (channel, value) pairs, zeros left out: after a ReLU most
+  // inputs are zero, and an exact integer sum does not depend on which zero terms it skips. The weights are
+  // laid out as [channel block][ky][kx][in][4] (zero past the last output channel).
+  const size_t plane = x.plane();
+  std::vector<int32_t> nz_begin(plane + 1), nz_ch, nz_val;
+  for (size_t i = 0; i < plane; ++i) {
+    nz_begin[i] = int32_t(nz_ch.size());
+    for (int ci = 0; ci < in; ++ci)
+      if (const int32_t v = x.data[size_t(ci) * plane + i]) nz_ch.push_back(ci), nz_val.push_back(v);
+  }
+  nz_begin[plane] = int32_t(nz_ch.size());
+  const int blocks = (s.out + kBlock - 1) / kBlock;
+  std::vector<int32_t> wp(size_t(blocks) * k * k * in * kBlock, 0);
+  for (int co = 0; co < s.out; ++co)
+    for (int ci = 0; ci < in; ++ci)
+      for (int t = 0; t < k * k; ++t)
+        wp[((size_t(co / kBlock) * k * k + t) * in + ci) * kBlock + co % kBlock] =
+            l.transposed ? l.weight[(size_t(ci) * s.out + co) * k * k + t]
+                         : l.weight[(size_t(co) * in + ci) * k * k + t];
+
   IntTensor y(s.out, oh, ow);
-  // Each output channel is computed whole by one thread, always in the same order: the work split
-  // cannot change a result (integer sums are exact anyway).
-  parallel_for(s.out, [&](int c0, int c1) {
-    std::vector<int64_t> acc(y.plane());
-    for (int co = c0; co < c1; ++co) {
-      std::fill(acc.begin(), acc.end(), int64_t(l.bias[size_t(co)]));
-      for (int ci = 0; ci < s.in; ++ci) {
-        const int32_t* src = x.channel(ci);
-        for (int ky = 0; ky < k; ++ky)
-          for (int kx = 0; kx < k; ++kx) {
-            const int64_t wv = l.transposed ? l.weight[((size_t(ci) * s.out + co) * k + ky) * k + kx]
-                                            : l.weight[((size_t(co) * s.in + ci) * k + ky) * k + kx];
-            if (wv == 0) continue;
-            int y0, y1, x0, x1;
-            if (l.transposed) {
-              // Scatter: input (iy, ix) adds to output (iy * stride - padding + ky, ix * stride - ...).
-              tap_range(ky, s.stride, s.padding, oh, x.h, y0, y1);
-              tap_range(kx, s.stride, s.padding, ow, x.w, x0, x1);
-              for (int iy = y0; iy < y1; ++iy) {
-                int64_t* dst = acc.data() + size_t(iy * s.stride - s.padding + ky) * ow;
-                const int32_t* row = src + size_t(iy) * x.w;
-                for (int ix = x0; ix < x1; ++ix) dst[ix * s.stride - s.padding + kx] += wv * row[ix];
-              }
-            } else {
-              // Gather: output (oy, ox) reads input (oy * stride - padding + ky, ox * stride - ...).
-              tap_range(ky, s.stride, s.padding, x.h, oh, y0, y1);
-              tap_range(kx, s.stride, s.padding, x.w, ow, x0, x1);
-              for (int oy = y0; oy < y1; ++oy) {
-                int64_t* dst = acc.data() + size_t(oy) * ow;
-                const int32_t* row = src + size_t(oy * s.stride - s.padding + ky) * x.w;
-                for (int ox = x0; ox < x1; ++ox) dst[ox] += wv * row[ox * s.stride - s.padding + kx];
-              }
-            }
+  // Threads take (channel block, output row) pairs; each output is computed whole by one thread, so the work
+  // split cannot change a result (integer sums are exact anyway).
+  parallel_for(blocks * oh, [&](int j0, int j1) {
+    for (int j = j0; j < j1; ++j) {
+      const int b = j / oh, oy = j % oh, c0 = b * kBlock, nc = std::min(kBlock, s.out - c0);
+      for (int ox = 0; ox < ow; ++ox) {
+        int64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int u = ty.begin[oy]; u < ty.begin[oy + 1]; ++u)
+          for (int v = tx.begin[ox]; v < tx.begin[ox + 1]; ++v) {
+            const size_t p = size_t(ty.input[u]) * x.w + tx.input[v];
+            const int32_t* w =
+                wp.data() + ((size_t(b) * k * k + size_t(ty.kernel[u]) * k + tx.kernel[v]) * in) * kBlock;
+            dot4(nz_ch.data() + nz_begin[p], nz_val.data() + nz_begin[p], nz_begin[p + 1] - nz_begin[p], w,
+                 a0, a1, a2, a3);
           }
-      }
-      const int sh = l.shift[size_t(co)];
-      int32_t* out = y.channel(co);
-      for (size_t i = 0; i < acc.size(); ++i) {
-        int64_t v = rounding_shift(acc[i], sh);
-        if (l.relu && v < 0) v = 0;
-        out[i] = int32_t(std::clamp(v, -kSaturate, kSaturate));
+        const int64_t a[kBlock] = {a0, a1, a2, a3};
+        for (int c = 0; c < nc; ++c)
+          y.channel(c0 + c)[size_t(oy) * ow + ox] =
+              finish(a[c] + l.bias[size_t(c0 + c)], l.shift[size_t(c0 + c)], l.relu);
       }
     }
   });
