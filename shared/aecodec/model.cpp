@@ -314,7 +314,7 @@ CdfTables read_cdf_tables(const ModelFile& file, const std::string& name, int64_
             name + ".cdf_length of table " + std::to_string(k) + " out of range");
     for (int32_t i = 0; i < lengths[size_t(k)]; ++i) {
       const int32_t v = cdf[size_t(k * L + i)];
-      require(v >= 0, cdf_name + " has a negative entry");
+      if (v < 0) throw Error(cdf_name + " has a negative entry");  // (message built only on failure)
       out.cdf[size_t(k)].push_back(uint32_t(v));
     }
   }
