@@ -394,9 +394,10 @@ TEST_CASE("hyperprior model files: broken hyper networks and tables are refused 
   f.tensors.erase("hyper.gaussian.threshold");
   CHECK_THAT(error_of(f), Catch::Contains("hyper.gaussian.threshold"));
   f = good;
-  std::vector<int32_t> thr = f.ints("hyper.gaussian.threshold", {63});
+  const int64_t S = f.tensors.at("hyper.gaussian.threshold").shape[0];
+  std::vector<int32_t> thr = f.ints("hyper.gaussian.threshold", {S});
   std::swap(thr[3], thr[4]);
-  f.put_ints("hyper.gaussian.threshold", {63}, thr.data());
+  f.put_ints("hyper.gaussian.threshold", {S}, thr.data());
   CHECK_THAT(error_of(f), Catch::Contains("non-decreasing"));
   f = good;
   f.meta["entropy"]["hyper_channels"] = 5;

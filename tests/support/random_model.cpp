@@ -123,7 +123,10 @@ json hyperprior_entropy(Builder& b, int n, int m, uint32_t seed) {
   std::vector<int32_t> medians(static_cast<size_t>(n));
   for (int32_t& v : medians) v = median(rng);
   f.put_ints("hyper.z.median", {n}, medians.data());
-  const std::vector<double> scales = default_scale_table();
+  // 16 scales up to 12 instead of the trainer's 64 up to 256: the large scales' tables dominate a file's size
+  // (800 KB), and a test model under 64 KB lets the fuzzers mutate all of it.
+  std::vector<double> scales;
+  for (int i = 0; i < 16; ++i) scales.push_back(0.11 * std::pow(12.0 / 0.11, i / 15.0));
   put_cdf_tables(f, "hyper.gaussian", gaussian_tables(scales));
   const std::vector<int32_t> thresholds = scale_thresholds(scales, kHyperOutBits);
   f.put_ints("hyper.gaussian.threshold", {int64_t(thresholds.size())}, thresholds.data());
