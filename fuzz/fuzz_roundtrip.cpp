@@ -1,5 +1,6 @@
 // libFuzzer target: random small images survive encode -> decode with the right size, and the decoder
-// reproduces exactly what the encoder's quantised latent synthesises (the symbols round-trip).
+// reproduces exactly what the encoder's quantised latent synthesises (the symbols round-trip); with a
+// factorized model (version-1 files) and a hyperprior model (version 2), chosen by the first byte.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -8,8 +9,14 @@
 #include "random_model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const aec::Model model = aec::Model::from_file(aec::testing::make_random_model({}));
+  static const aec::Model factorized = aec::Model::from_file(aec::testing::make_random_model({}));
+  static const aec::Model hyperprior = [] {
+    aec::testing::RandomModelSpec s;
+    s.arch = "hyperprior", s.name = "test-hyperprior";
+    return aec::Model::from_file(aec::testing::make_random_model(s));
+  }();
   if (size < 2) return 0;
+  const aec::Model& model = data[0] & 0x80 ? hyperprior : factorized;
   const int w = 1 + data[0] % 48, h = 1 + data[1] % 48;
   aec::Image im(w, h);
   for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = size > 2 ? data[2 + i % (size - 2)] : 0;

@@ -23,8 +23,9 @@ seeds=$out/seeds
 if [ ! -d "$seeds" ]; then
   mkdir -p "$seeds"/{bitstream,model_file,image,roundtrip}
   cmake --build build/release --target aecodec make_test_model >/dev/null
-  for arch in factorized conv vae fc; do build/release/tests/make_test_model "$seeds/model_file/$arch.aem" $arch; done
+  for arch in factorized conv vae fc hyperprior; do build/release/tests/make_test_model "$seeds/model_file/$arch.aem" $arch; done
   build/release/tests/make_test_model "$seeds/test.aem" factorized test-factorized 2
+  build/release/tests/make_test_model "$seeds/test-hyperprior.aem" hyperprior test-hyperprior 2
   python3 -c "
 import struct,zlib
 def png(w,h):
@@ -33,9 +34,12 @@ def png(w,h):
     return b'\x89PNG\r\n\x1a\n'+c(b'IHDR',struct.pack('>IIBBBBB',w,h,8,2,0,0,0))+c(b'IDAT',zlib.compress(raw))+c(b'IEND',b'')
 for w,h in [(1,1),(16,16),(33,17)]: open('$seeds/image/%dx%d.png'%(w,h),'wb').write(png(w,h))
 "
-  # The bitstream target's model is make_random_model({}) = test-factorized with 2 stages: same as test.aem.
+  # The bitstream target's models are make_random_model({}) = test-factorized with 2 stages (test.aem) and
+  # its hyperprior twin (test-hyperprior.aem): seeds of both versions.
   for img in "$seeds"/image/*.png; do
     build/release/native/aecodec -q encode "$img" -m "$seeds/test.aem" -o "$seeds/bitstream/$(basename "$img" .png).aec"
+    build/release/native/aecodec -q encode "$img" -m "$seeds/test-hyperprior.aem" \
+      -o "$seeds/bitstream/$(basename "$img" .png)-v2.aec"
   done
   head -c 64 /dev/urandom >"$seeds/roundtrip/random"
 fi

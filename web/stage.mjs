@@ -99,6 +99,7 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     ['test-factorized', 'factorized', '3'],
     ['test-conv', 'conv', '2'],
     ['test-vae', 'vae', '2'],
+    ['test-hyperprior', 'hyperprior', '3'],
     ['fam-high', 'factorized', '3', 'fam-test', 'high'],
     ['fam-medium', 'factorized', '2', 'fam-test', 'medium'],
   ];

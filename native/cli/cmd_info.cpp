@@ -4,6 +4,7 @@
 #include "aecodec/bitstream.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/hyperprior.h"
 #include "aecodec/metrics.h"
 #include "commands.h"
 #include "model_registry.h"
@@ -12,10 +13,13 @@ namespace aec::cli {
 
 namespace {
 
+// Network weights (a hyperprior's hyper networks included), not entropy tables or quantiser constants.
 int64_t parameter_count(const ModelFile& f) {
   int64_t n = 0;
   for (const auto& [name, t] : f.tensors)
-    if (name.rfind("entropy.", 0) != 0 && name.rfind("latent.", 0) != 0) n += t.numel();
+    if (name.rfind("entropy.", 0) != 0 && name.rfind("latent.", 0) != 0 && name.rfind("hyper.z.", 0) != 0 &&
+        name.rfind("hyper.gaussian.", 0) != 0)
+      n += t.numel();
   return n;
 }
 
@@ -30,10 +34,12 @@ nlohmann::json model_summary(const Model& m, const std::string& path) {
                       {"parameters", parameter_count(m.file())},
                       {"stride", i.stride},
                       {"latent_channels", i.latent_channels},
+                      {"entropy", i.entropy_kind},
                       {"entropy_id", hash_hex(i.entropy_hash)},
                       {"encoder_layers", m.encoder().size()},
                       {"decoder_layers", m.decoder().size()}};
   if (i.fixed_width) j["input_size"] = {i.fixed_width, i.fixed_height};
+  if (m.hyperprior()) j["hyper_channels"] = m.hyperprior()->channels();
   if (!i.family_id.empty()) j["family"] = {{"id", i.family_id}, {"role", i.family_role}};
   for (const char* key : {"training", "scores"})
     if (m.file().meta.contains(key)) j[key] = m.file().meta[key];
@@ -62,7 +68,12 @@ nlohmann::json stream_summary(const std::vector<uint8_t>& bytes, const std::stri
                       {"stride", h.stride},
                       {"latent", {h.latent_c, h.latent_h, h.latent_w}},
                       {"payload_bytes", b.payload.size()},
-                      {"bpp", bits_per_pixel(bytes.size(), int(h.width), int(h.height))}};
+                      {"bpp", bits_per_pixel(bytes.size(), int(h.width), int(h.height))},
+                      {"version", h.version}};
+  if (h.version == kBitstreamVersionHyperprior) {
+    j["hyper_latent"] = {h.hyper_c, h.hyper_h, h.hyper_w};
+    j["hyper_payload_bytes"] = b.hyper_payload.size();
+  }
   if (!h.family_id.empty()) j["family"] = h.family_id;
   return j;
 }

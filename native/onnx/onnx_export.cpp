@@ -195,16 +195,25 @@ onnx::ModelProto make_model(const Model& model, const std::string& part, const s
   opset->set_version(kOpset);
   // What a runtime needs to quantise the latent and to know where the graph came from.
   const int64_t c = info.latent_channels;
-  const std::vector<std::pair<std::string, std::string>> props = {
+  std::vector<std::pair<std::string, std::string>> props = {
       {"aecodec.name", info.name},
       {"aecodec.id", info.id},
       {"aecodec.arch", info.arch},
       {"aecodec.part", part},
       {"aecodec.stride", std::to_string(info.stride)},
       {"aecodec.latent_channels", std::to_string(c)},
-      {"aecodec.latent_step", json_floats(file.floats("latent.step", {c}))},
-      {"aecodec.latent_offset", json_floats(file.floats("latent.offset", {c}))},
+      {"aecodec.entropy", info.entropy_kind},
   };
+  if (model.hyperprior()) {
+    // The quantiser needs the means of the integer hyper-synthesis: the graphs stop at y and start at y_hat,
+    // and the core does everything between (aec::code_latent / aec::decode_latent).
+    props.emplace_back("aecodec.quantizer",
+                       "conditional_mean: y_hat = round(y - mean) + mean, the means from the model's integer "
+                       "hyper-synthesis, computed by the aecodec core");
+  } else {
+    props.emplace_back("aecodec.latent_step", json_floats(file.floats("latent.step", {c})));
+    props.emplace_back("aecodec.latent_offset", json_floats(file.floats("latent.offset", {c})));
+  }
   for (const auto& [k, v] : props) {
     auto* p = m.add_metadata_props();
     p->set_key(k);

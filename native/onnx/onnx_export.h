@@ -5,7 +5,9 @@
 //   encoder: "image"  [1,3,H,W] float in [0,1]     -> "latent" [1,C,H/s,W/s]  (y, before quantisation)
 //   decoder: "latent" [1,C,h,w] dequantised latent -> "image"  [1,3,h*s,w*s]  (not clamped)
 //
-// H and W are symbolic for fully convolutional models and fixed for models with input.size (fc).
+// H and W are symbolic for fully convolutional models and fixed for models with input.size (fc). For a
+// hyperprior model the graphs are its g_a and g_s: the hyper networks and the quantiser around their means
+// stay in the core (the determinism contract, docs/bitstream.md), which a runtime calls between the two.
 #pragma once
 #include <string>
 

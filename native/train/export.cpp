@@ -11,6 +11,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
 #include "aecodec/model.h"
+#include "hyperprior_codec.h"
 
 namespace aect {
 
@@ -170,6 +171,39 @@ Quantizer fit_quantizer(LoadedRun& run, double max_drop) {
   return qz;
 }
 
+// What the codec's integer h_s costs against the float network it was quantised from, on the validation
+// images: mean bpp with the float h_s (continuous scales, what training optimises), with the float h_s but
+// scales mapped to the table (the table's own cost), and with the integer h_s (what the codec does).
+nlohmann::json hyper_synthesis_cost(HyperpriorCodecImpl& model, const ImageSet& set) {
+  torch::NoGradGuard ng;
+  model.eval();
+  using Mode = HyperpriorCodecImpl::HsMode;
+  const IntHyperSynthesis hs = IntHyperSynthesis::quantize(*model.h_s);
+  double bpp[3] = {0, 0, 0};
+  for (const aec::Image& im : set.images) {
+    int pw = 0, ph = 0;
+    std::vector<float> planes = image_planes(im, model.stride(), pw, ph);
+    const torch::Tensor y =
+        model.encode(torch::from_blob(planes.data(), {1, 3, ph, pw}, torch::kFloat).clone(), 0);
+    const double px = double(im.width) * im.height;
+    int i = 0;
+    for (Mode m : {Mode::float_continuous, Mode::float_table, Mode::integer}) {
+      const auto c = model.code(y, m, &hs);
+      bpp[i++] += (c.bits_y + c.bits_z) / px / double(set.images.size());
+    }
+  }
+  const double cost = 100.0 * (bpp[2] / bpp[1] - 1);
+  std::fprintf(stderr,
+               "hyper-synthesis on %zu validation images: float h_s %.4f bpp (continuous scales), %.4f bpp "
+               "(table scales); integer h_s %.4f bpp: the integer network costs %+.3f%%\n",
+               set.images.size(), bpp[0], bpp[1], bpp[2], cost);
+  return {{"float_bpp", bpp[0]},
+          {"float_table_bpp", bpp[1]},
+          {"integer_bpp", bpp[2]},
+          {"integer_cost_percent", cost},
+          {"images", set.images.size()}};
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run,
@@ -181,8 +215,11 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
   const int C = model.latent_channels;
   std::vector<std::pair<std::string, aec::ModelFile>> out;
 
+  auto* hyper = dynamic_cast<HyperpriorCodecImpl*>(&model);  // codes y with its own entropy model
   Quantizer qz;
-  if (model.rate_distortion()) {
+  if (hyper) {
+    // nothing to fit: export_entropy writes the hyperprior below
+  } else if (model.rate_distortion()) {
     EntropyTables t = model.eb->tabulate();
     qz.pmf = std::move(t.pmf), qz.tail = std::move(t.tail), qz.table_offset = std::move(t.offset);
     qz.step.assign(size_t(C), 1.0f);
@@ -216,9 +253,11 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       for (const auto& l : mem.enc_suffix) enc.push_back(l);
       mem.dec->export_to(f, dec, nullptr, ig.empty() ? nullptr : &ig, storage);
       if (mem.dec_post) mem.dec_post->export_to(f, dec, nullptr, nullptr, storage);
-      f.put_floats("latent.step", {C}, qz.step.data());
-      f.put_floats("latent.offset", {C}, qz.offset.data());
-      put_entropy_tables(f, qz.pmf, qz.tail, qz.table_offset);
+      if (!hyper) {
+        f.put_floats("latent.step", {C}, qz.step.data());
+        f.put_floats("latent.offset", {C}, qz.offset.data());
+        put_entropy_tables(f, qz.pmf, qz.tail, qz.table_offset);
+      }
 
       nlohmann::json& d = f.meta;
       d["format"] = aec::ModelFile::kFormat;
@@ -236,9 +275,13 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       if (!family_id.empty()) d["family"] = {{"id", family_id}, {"role", mem.role}, {"stride", mem.stride}};
       d["encoder"] = enc;
       d["decoder"] = dec;
-      d["quantizer"] = {{"kind", "uniform"}};
-      if (!model.rate_distortion()) d["quantizer"]["fit"] = qz.fit;
-      d["entropy"] = {{"kind", "factorized"}, {"precision", aec::kCdfPrecision}};
+      if (hyper) {
+        hyper->export_entropy(f, d);
+      } else {
+        d["quantizer"] = {{"kind", "uniform"}};
+        if (!model.rate_distortion()) d["quantizer"]["fit"] = qz.fit;
+        d["entropy"] = {{"kind", "factorized"}, {"precision", aec::kCdfPrecision}};
+      }
       d["training"] = {{"trainer", "aecodec-train"},
                        {"arch", cfg.arch},
                        {"data", cfg.data},
@@ -289,8 +332,13 @@ int run_export(const ExportOptions& opt) {
   ImageSet valid;
   if (opt.codec_scores && !run.cfg.valid.empty() && fs::is_directory(run.cfg.valid))
     valid = load_images(run.cfg.valid, false);
+  auto* hyper = dynamic_cast<HyperpriorCodecImpl*>(run.model.get());
   for (auto& [name, f] : files) {
     const std::string path = files.size() == 1 ? out.string() : (dir / (name + ".aem")).string();
+    if (!valid.images.empty() && hyper) {
+      f.meta["scores"]["hyper_synthesis"] = hyper_synthesis_cost(*hyper, valid);
+      f.meta["id"] = hex16(f.content_hash());
+    }
     if (!valid.images.empty()) {
       // Scores by the real codec: file size of each validation image's .aec and the decoded image's PSNR.
       const aec::Model model = aec::Model::from_file(f);

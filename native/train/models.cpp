@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "aecodec/error.h"
+#include "hyperprior_codec.h"
 
 namespace aect {
 
@@ -384,9 +385,13 @@ std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   default_sizes(cfg.arch, N, M);
   if (cfg.arch == "factorized") return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas);
   if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0, cfg.freeze_shared);
+  if (cfg.arch == "hyperprior") {
+    aec::require(cfg.lambdas.size() == 1, "hyperprior: one --lambda (variable rate is factorized only)");
+    return std::make_shared<HyperpriorCodecImpl>(N, M);
+  }
   if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae")
     return std::make_shared<PlainCodec>(cfg.arch, N, M);
-  throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family)");
+  throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family, hyperprior)");
 }
 
 }  // namespace aect

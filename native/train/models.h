@@ -1,7 +1,8 @@
 // The trainable architectures behind one interface: fc, conv, vae (plain autoencoders, quantiser fitted at
-// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors)
-// and family (a medium factorized member, stride 16, and a high member, stride 32, that wraps the same
-// networks in a learned x2 downscaler and upscaler: one entropy model, one latent space).
+// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors),
+// family (a medium factorized member, stride 16, and a high member, stride 32, that wraps the same networks in
+// a learned x2 downscaler and upscaler: one entropy model, one latent space) and hyperprior (mean-scale
+// hyperprior, hyperprior_codec.h).
 #pragma once
 #include <map>
 #include <memory>

@@ -63,10 +63,16 @@ class Reader {
 
 std::vector<uint8_t> write_bitstream(const Bitstream& b) {
   const BitstreamHeader& h = b.header;
-  require(b.payload.size() < (uint64_t(1) << 32), "bitstream: payload too large");
+  // (as uint64_t: on 32-bit targets such as wasm32 the bound is trivially true, which is fine)
+  require(uint64_t(b.payload.size()) < (uint64_t(1) << 32), "bitstream: payload too large");
+  const bool v2 = h.version == kBitstreamVersionHyperprior;
+  require(v2 || h.version == kBitstreamVersion, "bitstream: unknown version " + std::to_string(h.version));
+  require(v2 || (b.hyper_payload.empty() && h.hyper_c == 0 && h.hyper_h == 0 && h.hyper_w == 0),
+          "bitstream: version 1 has no hyper latent");
+  require(uint64_t(b.hyper_payload.size()) < (uint64_t(1) << 32), "bitstream: hyper payload too large");
   Writer w;
   w.bytes(kMagic, 4);
-  w.u8(kBitstreamVersion);
+  w.u8(h.version);
   w.u8(0);  // flags, reserved
   w.str(h.model_name);
   w.u64(h.model_hash);
@@ -78,6 +84,13 @@ std::vector<uint8_t> write_bitstream(const Bitstream& b) {
   w.u32(h.latent_c);
   w.u32(h.latent_h);
   w.u32(h.latent_w);
+  if (v2) {
+    w.u32(h.hyper_c);
+    w.u32(h.hyper_h);
+    w.u32(h.hyper_w);
+    w.u32(uint32_t(b.hyper_payload.size()));
+    w.bytes(b.hyper_payload.data(), b.hyper_payload.size());
+  }
   w.u32(uint32_t(b.payload.size()));
   w.bytes(b.payload.data(), b.payload.size());
   w.u32(crc32(w.out.data(), w.out.size()));
@@ -91,13 +104,15 @@ Bitstream parse_bitstream(const uint8_t* data, size_t size) {
   Reader r(data, size);
   r.pos = 4;
   const uint8_t version = r.u8("header");
-  require(version == kBitstreamVersion, "unsupported .aec version " + std::to_string(version) +
-                                            " (this build reads version " +
-                                            std::to_string(kBitstreamVersion) + ")");
+  require(version == kBitstreamVersion || version == kBitstreamVersionHyperprior,
+          "unsupported .aec version " + std::to_string(version) + " (this build reads versions " +
+              std::to_string(kBitstreamVersion) + " and " + std::to_string(kBitstreamVersionHyperprior) +
+              ")");
   const uint8_t flags = r.u8("header");
   require(flags == 0, "unsupported .aec flags " + std::to_string(flags));
   Bitstream b;
   BitstreamHeader& h = b.header;
+  h.version = version;
   h.model_name = r.str("model name");
   require(!h.model_name.empty(), "corrupt .aec file: empty model name");
   h.model_hash = r.u64("header");
@@ -109,6 +124,18 @@ Bitstream parse_bitstream(const uint8_t* data, size_t size) {
   h.latent_c = r.u32("header");
   h.latent_h = r.u32("header");
   h.latent_w = r.u32("header");
+  if (version == kBitstreamVersionHyperprior) {
+    h.hyper_c = r.u32("header");
+    h.hyper_h = r.u32("header");
+    h.hyper_w = r.u32("header");
+    require(h.hyper_c >= 1 && h.hyper_h >= 1 && h.hyper_w >= 1 && h.hyper_c <= 4096 && h.hyper_h <= 65536 &&
+                h.hyper_w <= 65536 && uint64_t(h.hyper_c) * h.hyper_h * h.hyper_w <= kMaxLatentElements,
+            "corrupt .aec file: hyper latent shape");
+    const uint32_t hyper = r.u32("header");
+    r.need(size_t(hyper), "hyper payload");
+    b.hyper_payload.assign(data + r.pos, data + r.pos + hyper);
+    r.pos += hyper;
+  }
   const uint32_t payload = r.u32("header");
   require(h.width >= 1 && h.height >= 1 && h.width <= 65536 && h.height <= 65536,
           "corrupt .aec file: image size " + std::to_string(h.width) + "x" + std::to_string(h.height));

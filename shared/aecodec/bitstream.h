@@ -15,19 +15,23 @@ struct BitstreamHeader {
   uint32_t width = 0, height = 0;     // the original image size
   uint32_t stride = 0;                // the encoder's total stride (image grid / latent grid)
   uint32_t latent_c = 0, latent_h = 0, latent_w = 0;
+  uint32_t hyper_c = 0, hyper_h = 0, hyper_w = 0;  // version 2: the hyper latent z; 0 in version 1
+  uint8_t version = 1;  // 1: factorized (one payload); 2: hyperprior (hyper payload, then payload)
 };
 
 struct Bitstream {
   BitstreamHeader header;
-  std::vector<uint8_t> payload;  // the entropy-coded latent
+  std::vector<uint8_t> hyper_payload;  // version 2: the entropy-coded hyper latent z (empty in version 1)
+  std::vector<uint8_t> payload;        // the entropy-coded latent y
 };
 
-constexpr uint8_t kBitstreamVersion = 1;
+constexpr uint8_t kBitstreamVersion = 1;            // factorized models write this, as before
+constexpr uint8_t kBitstreamVersionHyperprior = 2;  // hyperprior models
 constexpr uint32_t kMaxLatentElements = 1u << 28;
 
 std::vector<uint8_t> write_bitstream(const Bitstream& b);
-// Throws aec::Error saying what is wrong: not an .aec file, unsupported version, truncated, checksum
-// mismatch, implausible sizes.
+// Reads versions 1 and 2. Throws aec::Error saying what is wrong: not an .aec file, unsupported version,
+// truncated, checksum mismatch, implausible sizes.
 Bitstream parse_bitstream(const uint8_t* data, size_t size);
 
 

@@ -5,6 +5,7 @@
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/hyperprior.h"
 
 namespace aec {
 
@@ -19,6 +20,23 @@ std::vector<int32_t> channel_index(int c, int h, int w) {
   const size_t plane = size_t(h) * w;
   for (int k = 0; k < c; ++k) std::fill_n(idx.begin() + ptrdiff_t(size_t(k) * plane), plane, k);
   return idx;
+}
+
+std::vector<double> bits_per_channel(const std::vector<int32_t>& q, const int32_t* idx, int c, size_t plane,
+                                     const CdfTables& tables) {
+  std::vector<double> bits(static_cast<size_t>(c));
+  for (int k = 0; k < c; ++k)
+    bits[size_t(k)] = entropy_bits(q.data() + size_t(k) * plane, idx + size_t(k) * plane, plane, tables);
+  return bits;
+}
+
+// y_hat = symbol + mean: one expression for the encoder and the decoder, so both get the same floats.
+Tensor dequantize_conditional(const Hyperprior& hp, const std::vector<int32_t>& q,
+                              const Hyperprior::Conditional& cond, int c, int h, int w) {
+  Tensor t(c, h, w);
+  require(q.size() == t.size() && cond.mean.size() == t.size(), "latent size mismatch");
+  for (size_t i = 0; i < t.size(); ++i) t.data[i] = float(q[i]) + hp.mean_value(cond.mean[i]);
+  return t;
 }
 
 // The latent grid the model's encoder makes for an image of this size.
@@ -76,18 +94,13 @@ EncodeResult encode_image(const Model& model, const Image& image) {
   r.timings.network_ms = ms_since(t_net);
 
   const auto t_ent = std::chrono::steady_clock::now();
-  const std::vector<int32_t> q = model.quantize(y);
-  const std::vector<int32_t> idx = channel_index(y.c, y.h, y.w);
-  Bitstream b;
-  b.payload = entropy_encode(q.data(), idx.data(), q.size(), model.tables());
+  LatentCode code = code_latent(model, y);
   r.timings.entropy_ms = ms_since(t_ent);
-  const size_t plane = y.plane();
-  r.channel_bits.resize(size_t(y.c));
-  for (int k = 0; k < y.c; ++k)
-    r.channel_bits[size_t(k)] =
-        entropy_bits(q.data() + size_t(k) * plane, idx.data() + size_t(k) * plane, plane, model.tables());
-  r.latent = model.dequantize(q, y.c, y.h, y.w);
+  r.channel_bits = std::move(code.channel_bits);
+  r.hyper_bits = code.hyper_bits;
+  r.latent = std::move(code.latent);
 
+  Bitstream& b = code.stream;
   BitstreamHeader& h = b.header;
   h.model_name = info.name;
   h.model_hash = info.model_hash;
@@ -96,7 +109,6 @@ EncodeResult encode_image(const Model& model, const Image& image) {
   h.width = uint32_t(image.width);
   h.height = uint32_t(image.height);
   h.stride = uint32_t(info.stride);
-  h.latent_c = uint32_t(y.c), h.latent_h = uint32_t(y.h), h.latent_w = uint32_t(y.w);
   r.bytes = write_bitstream(b);
   r.timings.total_ms = ms_since(t0);
   return r;
@@ -137,11 +149,7 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   }
 
   const auto t_ent = std::chrono::steady_clock::now();
-  const int C = int(h.latent_c), H = int(h.latent_h), W = int(h.latent_w);
-  const std::vector<int32_t> idx = channel_index(C, H, W);
-  const std::vector<int32_t> q =
-      entropy_decode(r.stream.payload.data(), r.stream.payload.size(), idx.data(), idx.size(), model.tables());
-  const Tensor latent = model.dequantize(q, C, H, W);
+  const Tensor latent = decode_latent(model, r.stream);
   r.timings.entropy_ms = ms_since(t_ent);
 
   const auto t_net = std::chrono::steady_clock::now();
@@ -152,6 +160,80 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   r.image = (full.width == out_w && full.height == out_h) ? std::move(full) : crop(full, out_w, out_h);
   r.timings.total_ms = ms_since(t0);
   return r;
+}
+
+LatentCode code_latent(const Model& model, const Tensor& y) {
+  LatentCode r;
+  BitstreamHeader& h = r.stream.header;
+  h.latent_c = uint32_t(y.c), h.latent_h = uint32_t(y.h), h.latent_w = uint32_t(y.w);
+  const size_t plane = y.plane();
+  const Hyperprior* hp = model.hyperprior();
+  if (!hp) {
+    const std::vector<int32_t> q = model.quantize(y);
+    const std::vector<int32_t> idx = channel_index(y.c, y.h, y.w);
+    r.stream.payload = entropy_encode(q.data(), idx.data(), q.size(), model.tables());
+    r.channel_bits = bits_per_channel(q, idx.data(), y.c, plane, model.tables());
+    r.latent = model.dequantize(q, y.c, y.h, y.w);
+    return r;
+  }
+  require(y.c == model.info().latent_channels, "latent has " + std::to_string(y.c) + " channels, model '" +
+                                                   model.info().name + "' expects " +
+                                                   std::to_string(model.info().latent_channels));
+  // z = h_a(y) is float (any backend may compute it: the encoder's choice is written into the file); from its
+  // symbols on everything is the integer path the decoder repeats.
+  h.version = kBitstreamVersionHyperprior;
+  const Tensor z = hp->analysis(y);
+  const std::vector<int32_t> qz = hp->quantize_z(z);
+  const std::vector<int32_t> zidx = channel_index(z.c, z.h, z.w);
+  r.stream.hyper_payload = entropy_encode(qz.data(), zidx.data(), qz.size(), hp->z_tables());
+  r.hyper_bits = entropy_bits(qz.data(), zidx.data(), qz.size(), hp->z_tables());
+  h.hyper_c = uint32_t(z.c), h.hyper_h = uint32_t(z.h), h.hyper_w = uint32_t(z.w);
+
+  const Hyperprior::Conditional cond = hp->conditional(qz, z.h, z.w, y.h, y.w);
+  std::vector<int32_t> q(y.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    float v = std::nearbyint(y.data[i] - hp->mean_value(cond.mean[i]));
+    // As Model::quantize: clamp to what the escape can carry; NaN (a broken model) becomes 0.
+    v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f;
+    q[i] = int32_t(v);
+  }
+  r.stream.payload = entropy_encode(q.data(), cond.index.data(), q.size(), hp->y_tables());
+  r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, plane, hp->y_tables());
+  r.latent = dequantize_conditional(*hp, q, cond, y.c, y.h, y.w);
+  return r;
+}
+
+Tensor decode_latent(const Model& model, const Bitstream& stream, std::vector<double>* channel_bits) {
+  const BitstreamHeader& h = stream.header;
+  const int C = int(h.latent_c), H = int(h.latent_h), W = int(h.latent_w);
+  const size_t plane = size_t(H) * W;
+  const Hyperprior* hp = model.hyperprior();
+  if (!hp) {
+    require(h.version == kBitstreamVersion, "corrupt .aec file: a version " + std::to_string(h.version) +
+                                                " (hyperprior) stream, but model '" + model.info().name +
+                                                "' has a factorized entropy model");
+    const std::vector<int32_t> idx = channel_index(C, H, W);
+    const std::vector<int32_t> q =
+        entropy_decode(stream.payload.data(), stream.payload.size(), idx.data(), idx.size(), model.tables());
+    if (channel_bits) *channel_bits = bits_per_channel(q, idx.data(), C, plane, model.tables());
+    return model.dequantize(q, C, H, W);
+  }
+  require(h.version == kBitstreamVersionHyperprior,
+          "corrupt .aec file: a version " + std::to_string(h.version) +
+              " stream has no hyper latent, but model '" + model.info().name + "' has a hyperprior");
+  require(C == model.info().latent_channels, "corrupt .aec file: latent shape does not match the model");
+  int zc, zh, zw;
+  hp->hyper_shape(H, W, zc, zh, zw);
+  require(h.hyper_c == uint32_t(zc) && h.hyper_h == uint32_t(zh) && h.hyper_w == uint32_t(zw),
+          "corrupt .aec file: hyper latent shape does not match the latent");
+  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
+  const std::vector<int32_t> qz = entropy_decode(stream.hyper_payload.data(), stream.hyper_payload.size(),
+                                                 zidx.data(), zidx.size(), hp->z_tables());
+  const Hyperprior::Conditional cond = hp->conditional(qz, zh, zw, H, W);
+  const std::vector<int32_t> q = entropy_decode(stream.payload.data(), stream.payload.size(),
+                                                cond.index.data(), cond.index.size(), hp->y_tables());
+  if (channel_bits) *channel_bits = bits_per_channel(q, cond.index.data(), C, plane, hp->y_tables());
+  return dequantize_conditional(*hp, q, cond, C, H, W);
 }
 
 DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size, const ImageLimits& limits) {

@@ -20,10 +20,26 @@ struct EncodeResult {
   std::vector<uint8_t> bytes;  // the complete .aec file
   Tensor latent;               // dequantised latent (for display)
   std::vector<double> channel_bits;  // ideal bits spent per latent channel
-  CodecTimings timings;
+  double hyper_bits = 0;             // ideal bits of the hyper latent (hyperprior models; 0 otherwise)
+  CodecTimings timings;              // a hyperprior's hyper networks count as entropy coding
 };
 
 EncodeResult encode_image(const Model& model, const Image& image);
+
+// The entropy stage on its own, between the analysis transform and the container (for callers that run the
+// networks elsewhere, e.g. ONNX Runtime in the browser): quantises the latent y -- around the means that a
+// hyperprior model's hyper latent gives -- and entropy-codes it.
+struct LatentCode {
+  Bitstream stream;  // version, latent (and hyper latent) shape and payloads; the caller sets the rest
+  Tensor latent;     // the dequantised latent, exactly what decode_latent gives the decoder
+  std::vector<double> channel_bits;
+  double hyper_bits = 0;
+};
+LatentCode code_latent(const Model& model, const Tensor& y);
+// The inverse, on a parsed stream whose header was checked against the model (decode_image does both):
+// entropy-decodes and dequantises; fills channel_bits (ideal bits per latent channel) when given.
+Tensor decode_latent(const Model& model, const Bitstream& stream,
+                     std::vector<double>* channel_bits = nullptr);
 
 struct DecodeResult {
   Image image;

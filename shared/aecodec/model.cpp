@@ -1,9 +1,11 @@
 #include "aecodec/model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/hyperprior.h"
 #include "aecodec/layers.h"
 
 namespace aec {
@@ -276,14 +278,70 @@ double Network::macs(int c, int h, int w) const {
   return total;
 }
 
-static uint64_t entropy_identity(const ModelFile& f) {
+static uint64_t entropy_identity(const ModelFile& f, bool hyperprior) {
   uint64_t h = 0xcbf29ce484222325ull;
+  if (hyperprior) {  // every tensor of the entropy model is named "hyper.*" (std::map: sorted, so stable)
+    for (const auto& [name, t] : f.tensors)
+      if (name.rfind("hyper.", 0) == 0) {
+        h = fnv1a64(reinterpret_cast<const uint8_t*>(name.data()), name.size(), h);
+        h = fnv1a64(t.bytes.data(), t.bytes.size(), h);
+      }
+    return h;
+  }
   for (const char* name : {"entropy.cdf", "entropy.cdf_length", "entropy.offset", "latent.step", "latent.offset"}) {
     const auto& t = f.tensors.at(name);
     h = fnv1a64(t.bytes.data(), t.bytes.size(), h);
   }
   return h;
 }
+
+CdfTables read_cdf_tables(const ModelFile& file, const std::string& name, int64_t tables) {
+  const std::string cdf_name = name + ".cdf";
+  require(file.has(cdf_name), "model has no entropy tables (tensor '" + cdf_name + "')");
+  const auto& cdf_t = file.tensors.at(cdf_name);
+  require(cdf_t.shape.size() == 2 && cdf_t.shape[0] >= 1 && (tables == 0 || cdf_t.shape[0] == tables) &&
+              cdf_t.shape[0] <= 65536 && cdf_t.shape[1] >= 3 && cdf_t.shape[1] <= 65538,
+          "tensor '" + cdf_name + "' must be [" + (tables ? std::to_string(tables) : std::string("T")) +
+              ", L] with 3 <= L <= 65538");
+  const int64_t T = cdf_t.shape[0], L = cdf_t.shape[1];
+  const std::vector<int32_t> cdf = file.ints(cdf_name, {T, L});
+  const std::vector<int32_t> lengths = file.ints(name + ".cdf_length", {T});
+  CdfTables out;
+  out.offset = file.ints(name + ".offset", {T});
+  out.cdf.resize(size_t(T));
+  for (int64_t k = 0; k < T; ++k) {
+    require(lengths[size_t(k)] >= 3 && lengths[size_t(k)] <= L,
+            name + ".cdf_length of table " + std::to_string(k) + " out of range");
+    for (int32_t i = 0; i < lengths[size_t(k)]; ++i) {
+      const int32_t v = cdf[size_t(k * L + i)];
+      if (v < 0) throw Error(cdf_name + " has a negative entry");  // (message built only on failure)
+      out.cdf[size_t(k)].push_back(uint32_t(v));
+    }
+  }
+  out.validate();
+  return out;
+}
+
+void put_cdf_tables(ModelFile& file, const std::string& name, const CdfTables& tables) {
+  tables.validate();
+  const int64_t T = int64_t(tables.count());
+  size_t L = 0;
+  for (const auto& c : tables.cdf) L = std::max(L, c.size());
+  std::vector<int32_t> cdf(size_t(T) * L, 0), length(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) {
+    std::copy(tables.cdf[size_t(t)].begin(), tables.cdf[size_t(t)].end(),
+              cdf.begin() + ptrdiff_t(size_t(t) * L));
+    length[size_t(t)] = int32_t(tables.cdf[size_t(t)].size());
+  }
+  file.put_ints(name + ".cdf", {T, int64_t(L)}, cdf.data());
+  file.put_ints(name + ".cdf_length", {T}, length.data());
+  file.put_ints(name + ".offset", {T}, tables.offset.data());
+}
+
+Model::Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
 
 Model Model::from_file(ModelFile file) {
   const json& m = file.meta;
@@ -339,30 +397,28 @@ Model Model::from_file(ModelFile file) {
                                                     " RGB image");
 
   const int64_t C = info.latent_channels;
-  model.step_ = file.floats("latent.step", {C});
-  model.offset_ = file.floats("latent.offset", {C});
-  for (float s : model.step_) require(s > 1e-6f && s < 1e6f, "latent.step values must be positive and finite");
-  require(file.has("entropy.cdf"), "model has no entropy tables (tensor 'entropy.cdf')");
-  const auto& cdf_t = file.tensors.at("entropy.cdf");
-  require(cdf_t.shape.size() == 2 && cdf_t.shape[0] == C && cdf_t.shape[1] >= 3 && cdf_t.shape[1] <= 65538,
-          "tensor 'entropy.cdf' must be [latent channels, L] with 3 <= L <= 65538");
-  const int64_t L = cdf_t.shape[1];
-  const std::vector<int32_t> cdf = file.ints("entropy.cdf", {C, L});
-  const std::vector<int32_t> lengths = file.ints("entropy.cdf_length", {C});
-  const std::vector<int32_t> offsets = file.ints("entropy.offset", {C});
-  model.tables_.cdf.resize(size_t(C));
-  for (int64_t k = 0; k < C; ++k) {
-    require(lengths[size_t(k)] >= 3 && lengths[size_t(k)] <= L, "entropy.cdf_length of channel " + std::to_string(k) +
-                                                                    " out of range");
-    for (int32_t i = 0; i < lengths[size_t(k)]; ++i) {
-      const int32_t v = cdf[size_t(k * L + i)];
-      require(v >= 0, "entropy.cdf has a negative entry");
-      model.tables_.cdf[size_t(k)].push_back(uint32_t(v));
-    }
+  const json none = json::object();
+  const json& entropy = m.contains("entropy") && m["entropy"].is_object() ? m["entropy"] : none;
+  info.entropy_kind = entropy.contains("kind") && entropy["kind"].is_string()
+                          ? entropy["kind"].get<std::string>()
+                          : "factorized";
+  if (info.entropy_kind == "hyperprior") {
+    require(info.family_id.empty(), "hyperprior models cannot be in a cross-resolution family");
+    model.hyper_ = Hyperprior::build(entropy, file, info.latent_channels);
+    int lc = 3, lh = test_h, lw = test_w, zc, zh, zw;  // the hyper path must fit the test image's latent
+    model.encoder_.output_shape(lc, lh, lw);
+    model.hyper_->hyper_shape(lh, lw, zc, zh, zw);
+  } else {
+    require(info.entropy_kind == "factorized",
+            "entropy model kind '" + info.entropy_kind +
+                "' is not supported (this build reads factorized and hyperprior)");
+    model.step_ = file.floats("latent.step", {C});
+    model.offset_ = file.floats("latent.offset", {C});
+    for (float s : model.step_)
+      require(s > 1e-6f && s < 1e6f, "latent.step values must be positive and finite");
+    model.tables_ = read_cdf_tables(file, "entropy", C);
   }
-  model.tables_.offset = offsets;
-  model.tables_.validate();
-  info.entropy_hash = entropy_identity(file);
+  info.entropy_hash = entropy_identity(file, model.hyper_ != nullptr);
   info.model_hash = file.content_hash();
   info.id = hash_hex(info.model_hash);
   model.file_ = std::move(file);
@@ -380,6 +436,12 @@ Model Model::load(const std::string& path) {
 }
 
 std::vector<int32_t> Model::quantize(const Tensor& y) const {
+  require(!hyper_, "model '" + info_.name +
+                       "' has a hyperprior: its latent is quantised around the means of "
+                       "its hyper latent (aec::code_latent), not by a per-channel quantiser");
+  require(y.c == info_.latent_channels, "latent has " + std::to_string(y.c) + " channels, model '" +
+                                            info_.name + "' expects " +
+                                            std::to_string(info_.latent_channels));
   std::vector<int32_t> q(y.size());
   const size_t plane = y.plane();
   for (int c = 0; c < y.c; ++c) {
@@ -396,6 +458,7 @@ std::vector<int32_t> Model::quantize(const Tensor& y) const {
 }
 
 Tensor Model::dequantize(const std::vector<int32_t>& q, int c, int h, int w) const {
+  require(!hyper_, "model '" + info_.name + "' has a hyperprior: dequantise with aec::decode_latent");
   require(c == info_.latent_channels, "latent has " + std::to_string(c) + " channels, model '" + info_.name +
                                           "' expects " + std::to_string(info_.latent_channels));
   Tensor t(c, h, w);

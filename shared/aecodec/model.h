@@ -1,6 +1,6 @@
 // A model as the core runs it: the encoder and decoder networks built from the layer lists in the model
 // file's document (one generic definition for every architecture -- no per-model C++), the latent quantiser,
-// and the entropy tables.
+// and the entropy model: per-channel factorized tables, or a mean-scale hyperprior (hyperprior.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -14,6 +14,7 @@
 namespace aec {
 
 class Layer;  // one op of the network (layers.h holds the arithmetic)
+class Hyperprior;
 
 class Network {
  public:
@@ -44,16 +45,24 @@ struct ModelInfo {
   std::string family_id, family_role;  // empty when not in a cross-resolution family
   uint64_t model_hash = 0;             // identity written into bitstreams
   uint64_t entropy_hash = 0;           // identity of the entropy model (shared across a family)
+  std::string entropy_kind;            // "factorized" or "hyperprior"
 };
 
 class Model {
  public:
+  Model();
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
   static Model from_file(ModelFile file);
   static Model load(const std::string& path);
 
   const ModelInfo& info() const { return info_; }
   const ModelFile& file() const { return file_; }
+  // The factorized entropy model's per-channel tables (empty for a hyperprior model).
   const CdfTables& tables() const { return tables_; }
+  // The hyperprior entropy model, or null for a factorized one.
+  const Hyperprior* hyperprior() const { return hyper_.get(); }
   const Network& encoder() const { return encoder_; }
   const Network& decoder() const { return decoder_; }
 
@@ -61,7 +70,8 @@ class Model {
   Tensor analysis(const Tensor& image) const { return encoder_.forward(image); }
   // quantised latent -> image tensor (not clamped)
   Tensor synthesis(const Tensor& latent) const { return decoder_.forward(latent); }
-  // q = round((y - offset_c) / step_c) ; dequantize: q * step_c + offset_c
+  // Factorized models: q = round((y - offset_c) / step_c) ; dequantize: q * step_c + offset_c. A hyperprior
+  // model quantises around means from its hyper latent: these throw, use aec::code_latent (codec.h).
   std::vector<int32_t> quantize(const Tensor& y) const;
   Tensor dequantize(const std::vector<int32_t>& q, int c, int h, int w) const;
 
@@ -71,6 +81,13 @@ class Model {
   Network encoder_, decoder_;
   std::vector<float> step_, offset_;
   CdfTables tables_;
+  std::unique_ptr<Hyperprior> hyper_;
 };
+
+// Reads tables stored as NAME.cdf [T, L], NAME.cdf_length [T], NAME.offset [T] (the layout of the factorized
+// entropy.* tensors, docs/model-format.md) and validates them; `tables` is T, or 0 for any T >= 1.
+CdfTables read_cdf_tables(const ModelFile& file, const std::string& name, int64_t tables);
+// The writer's side (export and test models): rows padded with zeros to the longest table.
+void put_cdf_tables(ModelFile& file, const std::string& name, const CdfTables& tables);
 
 }  // namespace aec

@@ -5,6 +5,7 @@
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/gemm.h"
 #include "aecodec/metrics.h"
 #include "aecodec/parallel.h"
 #include "random_model.h"
@@ -151,4 +152,34 @@ TEST_CASE("fixed-size models code exactly their size and refuse others") {
   const auto bytes = encode_image(fc, synthetic_image(8, 8)).bytes;
   CHECK(decode_image(fc, bytes.data(), bytes.size()).image.width == 8);
   CHECK_THROWS_WITH(encode_image(fc, synthetic_image(9, 8)), Catch::Contains("exactly 8x8"));
+}
+
+TEST_CASE(
+    "a version-1 file made before version 2 existed decodes as it did then, and factorized models still "
+    "write version 1") {
+  const std::string dir = std::string(AEC_TEST_DATA) + "/v1/";
+  const Model m = Model::load(dir + "model.aem");
+  const std::vector<uint8_t> old = read_file(dir + "image.aec");
+  REQUIRE(old.size() > 4);
+  CHECK(old[4] == 1);
+  const DecodeResult d = decode_image(m, old.data(), old.size());
+  const Image then = load_image(dir + "decoded.png");
+  REQUIRE(d.image.width == then.width);
+  REQUIRE(d.image.height == then.height);
+  int worst = 0;  // the symbols decode exactly; only another GEMM kernel may move a pixel by one level
+  for (size_t i = 0; i < then.rgb.size(); ++i)
+    worst = std::max(worst, std::abs(int(d.image.rgb[i]) - then.rgb[i]));
+  CHECK(worst <= 1);
+  if (std::string(gemm_isa_name()) == "avx512") CHECK(d.image.rgb == then.rgb);
+
+  const EncodeResult e = encode_image(m, load_image(dir + "image.png"));
+  CHECK(e.bytes[4] == 1);
+  const Bitstream a = parse_bitstream(old.data(), old.size()),
+                  b = parse_bitstream(e.bytes.data(), e.bytes.size());
+  CHECK(b.header.version == 1);
+  CHECK(b.hyper_payload.empty());
+  CHECK(b.header.model_hash == a.header.model_hash);
+  CHECK(b.header.latent_h == a.header.latent_h);
+  CHECK(b.header.latent_w == a.header.latent_w);
+  if (std::string(gemm_isa_name()) == "avx512") CHECK(e.bytes == old);  // the kernel it was made with
 }

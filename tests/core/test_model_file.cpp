@@ -149,7 +149,7 @@ TEST_CASE("forged or inconsistent model files are refused with a message that na
 }
 
 TEST_CASE("all architectures of the random-model builder load and keep their shapes") {
-  for (const char* arch : {"factorized", "conv", "vae", "fc"}) {
+  for (const char* arch : {"factorized", "conv", "vae", "fc", "hyperprior"}) {
     RandomModelSpec s;
     s.arch = arch;
     const Model m = Model::from_file(make_random_model(s));

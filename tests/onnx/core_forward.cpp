@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/image.h"
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
 
     const aec::Tensor image = aec::image_to_tensor(aec::testing::synthetic_image(w, h, 3));
     const aec::Tensor y = model.analysis(image);
-    const aec::Tensor y_hat = model.dequantize(model.quantize(y), y.c, y.h, y.w);
+    const aec::Tensor y_hat = aec::code_latent(model, y).latent;  // a hyperprior's too
     const aec::Tensor recon = model.synthesis(y_hat);
 
     write_floats(dir + "/input.f32", image);

@@ -46,7 +46,7 @@ check() {
   done
 }
 
-for spec in "factorized 2" "factorized 4" "conv 2" "conv 3" "vae 2" "vae 3"; do
+for spec in "factorized 2" "factorized 4" "conv 2" "conv 3" "vae 2" "vae 3" "hyperprior 2" "hyperprior 4"; do
   read -r arch stages <<<"$spec"
   "$make_model" "$work/$arch-s$stages.aem" "$arch" "test-$arch-s$stages" "$stages"
   check "random-$arch-s$stages" "$work/$arch-s$stages.aem" 64 48 48 80

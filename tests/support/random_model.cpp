@@ -4,6 +4,9 @@
 #include <random>
 
 #include "aecodec/entropy.h"
+#include "aecodec/gaussian.h"
+#include "aecodec/hyperprior.h"
+#include "aecodec/model.h"
 
 namespace aec::testing {
 
@@ -57,26 +60,85 @@ struct Builder {
 };
 
 // Discretised Laplacians of random scales over [-R, R] per channel, through the real pmf_to_cdf.
-void entropy_tables(ModelFile& f, int channels, uint32_t seed) {
+CdfTables laplacian_tables(int channels, uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> scale(0.3, 4.0);
-  const int R = 24, n = 2 * R + 1, L = n + 2;
-  std::vector<int32_t> cdf(size_t(channels) * L, 0), lengths(size_t(channels), L), offsets(size_t(channels), -R);
-  std::vector<float> step(size_t(channels), 1.0f), offset(size_t(channels), 0.0f);
+  const int R = 24, n = 2 * R + 1;
+  CdfTables t;
   for (int c = 0; c < channels; ++c) {
     const double b = scale(rng);
     std::vector<double> pmf(static_cast<size_t>(n));
     double total = 0;
     for (int i = 0; i < n; ++i) total += pmf[size_t(i)] = std::exp(-std::abs(i - R) / b);
     for (double& p : pmf) p = p / total * 0.999;
-    const std::vector<uint32_t> t = pmf_to_cdf(pmf, 0.001);
-    for (int i = 0; i < L; ++i) cdf[size_t(c) * L + i] = int32_t(t[size_t(i)]);
+    t.cdf.push_back(pmf_to_cdf(pmf, 0.001));
+    t.offset.push_back(-R);
   }
-  f.put_ints("entropy.cdf", {channels, L}, cdf.data());
-  f.put_ints("entropy.cdf_length", {channels}, lengths.data());
-  f.put_ints("entropy.offset", {channels}, offsets.data());
+  return t;
+}
+
+void entropy_tables(ModelFile& f, int channels, uint32_t seed) {
+  put_cdf_tables(f, "entropy", laplacian_tables(channels, seed));
+  std::vector<float> step(size_t(channels), 1.0f), offset(size_t(channels), 0.0f);
   f.put_floats("latent.step", {channels}, step.data());
   f.put_floats("latent.offset", {channels}, offset.data());
+}
+
+// A mean-scale hyperprior over an m-channel latent with n hyper channels: h_a as the trainer builds it
+// (float), h_s quantised from random float weights by the exporters' quantize_conv, random z tables and
+// medians, and the real Gaussian tables. The last layer's scale half is biased upwards so that most scales
+// land inside the table (random weights would otherwise put half of them at the smallest scale).
+json hyperprior_entropy(Builder& b, int n, int m, uint32_t seed) {
+  ModelFile& f = b.f;
+  json h_a = json::array(), h_s = json::array();
+  auto conv = [&](const std::string& name, int in, int out, int k, int stride) {
+    b.weights(name + ".weight", {out, in, k, k}, 1.0f / std::sqrt(float(in * k * k)));
+    b.weights(name + ".bias", {out}, 0.05f);
+    return json{{"op", "conv2d"}, {"name", name},     {"in", in},        {"out", out},
+                {"kernel", k},    {"stride", stride}, {"padding", k / 2}};
+  };
+  h_a.push_back(conv("hyper.h_a.0", m, n, 3, 1));
+  h_a.push_back({{"op", "relu"}});
+  h_a.push_back(conv("hyper.h_a.2", n, n, 5, 2));
+  h_a.push_back({{"op", "relu"}});
+  h_a.push_back(conv("hyper.h_a.4", n, n, 5, 2));
+
+  std::mt19937 rng(seed);
+  auto int_layer = [&](const std::string& name, int in, int out, int k, int stride, bool transposed,
+                       bool relu, int in_bits, int out_bits) {
+    std::normal_distribution<float> d(0.0f, 1.0f / std::sqrt(float(in * k * k) / (transposed ? 4.0f : 1.0f)));
+    std::vector<float> w(size_t(in) * out * k * k), bias(static_cast<size_t>(out));
+    for (float& v : w) v = d(rng);
+    for (int o = 0; o < out; ++o) bias[size_t(o)] = !relu && o < out / 2 ? 2.0f : 0.1f;
+    ConvShape s{in, out, k, stride, k / 2, transposed ? stride - 1 : 0};
+    return put_int_conv(f, name,
+                        quantize_conv(w.data(), bias.data(), s, transposed, relu, in_bits, out_bits));
+  };
+  h_s.push_back(int_layer("hyper.h_s.0", n, n, 5, 2, true, true, kHyperZBits, kHyperHiddenBits));
+  h_s.push_back(int_layer("hyper.h_s.1", n, n, 5, 2, true, true, kHyperHiddenBits, kHyperHiddenBits));
+  h_s.push_back(int_layer("hyper.h_s.2", n, 2 * m, 3, 1, false, false, kHyperHiddenBits, kHyperOutBits));
+
+  put_cdf_tables(f, "hyper.z", laplacian_tables(n, seed + 1));
+  std::uniform_int_distribution<int32_t> median(-(1 << kHyperZBits) / 2, (1 << kHyperZBits) / 2);
+  std::vector<int32_t> medians(static_cast<size_t>(n));
+  for (int32_t& v : medians) v = median(rng);
+  f.put_ints("hyper.z.median", {n}, medians.data());
+  // 16 scales up to 12 instead of the trainer's 64 up to 256: the large scales' tables dominate a file's size
+  // (800 KB), and a test model under 64 KB lets the fuzzers mutate all of it.
+  std::vector<double> scales;
+  for (int i = 0; i < 16; ++i) scales.push_back(0.11 * std::pow(12.0 / 0.11, i / 15.0));
+  put_cdf_tables(f, "hyper.gaussian", gaussian_tables(scales));
+  const std::vector<int32_t> thresholds = scale_thresholds(scales, kHyperOutBits);
+  f.put_ints("hyper.gaussian.threshold", {int64_t(thresholds.size())}, thresholds.data());
+  std::vector<float> table(scales.begin(), scales.end());
+  f.put_floats("hyper.gaussian.scale", {int64_t(table.size())}, table.data());
+  return {{"kind", "hyperprior"},
+          {"precision", 16},
+          {"hyper_channels", n},
+          {"z_fraction_bits", kHyperZBits},
+          {"mean_fraction_bits", kHyperOutBits},
+          {"hyper_encoder", h_a},
+          {"hyper_decoder", h_s}};
 }
 
 }  // namespace
@@ -101,7 +163,7 @@ ModelFile make_random_model(const RandomModelSpec& s) {
     dec.push_back({{"op", "reshape"}, {"shape", {3, side, side}}});
     dec.push_back({{"op", "sigmoid"}});
   } else {
-    const bool gdn = s.arch == "factorized";
+    const bool gdn = s.arch == "factorized" || s.arch == "hyperprior";
     const int last = s.arch == "vae" ? 2 * s.m : s.m;
     for (int i = 0; i < s.stages; ++i) {
       const int in = i == 0 ? 3 : s.n, out = i + 1 == s.stages ? last : s.n;
@@ -116,7 +178,11 @@ ModelFile make_random_model(const RandomModelSpec& s) {
     }
     if (!gdn) dec.push_back({{"op", "tanh"}});
   }
-  entropy_tables(f, s.m, s.entropy_seed);
+  json entropy = {{"kind", "factorized"}, {"precision", 16}};
+  if (s.arch == "hyperprior")
+    entropy = hyperprior_entropy(b, s.n, s.m, s.entropy_seed);
+  else
+    entropy_tables(f, s.m, s.entropy_seed);
   f.meta = {{"format", ModelFile::kFormat},
             {"format_version", ModelFile::kFormatVersion},
             {"name", s.name},
@@ -126,8 +192,8 @@ ModelFile make_random_model(const RandomModelSpec& s) {
             {"latent", {{"channels", s.m}}},
             {"encoder", enc},
             {"decoder", dec},
-            {"quantizer", {{"kind", "uniform"}}},
-            {"entropy", {{"kind", "factorized"}, {"precision", 16}}},
+            {"quantizer", {{"kind", s.arch == "hyperprior" ? "conditional_mean" : "uniform"}}},
+            {"entropy", entropy},
             {"training", {{"note", "untrained: random weights"}, {"seed", s.seed}}}};
   if (!s.family_id.empty()) f.meta["family"] = {{"id", s.family_id}, {"role", s.family_role}, {"stride", stride}};
   return f;

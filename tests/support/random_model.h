@@ -10,7 +10,8 @@ namespace aec::testing {
 
 struct RandomModelSpec {
   std::string name = "test-factorized";
-  std::string arch = "factorized";  // factorized (GDN, stride 2^stages), conv (relu), fc (linear 8x8), vae
+  std::string arch = "factorized";  // factorized (GDN, stride 2^stages), conv (relu), fc (linear 8x8), vae,
+                                    // hyperprior (factorized's transforms + a mean-scale hyperprior)
   int n = 8, m = 6;                 // hidden and latent channels
   int stages = 2;                   // stride-2 stages: stride = 2^stages
   std::string family_id, family_role;

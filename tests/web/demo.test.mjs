@@ -174,6 +174,38 @@ describe('aecodec browser demo', () => {
     await page.evaluate(() => window.aecodec.select({ backend: 'core' }));
   });
 
+  test('a hyperprior model codes in the page with both backends, and the CLI decodes its version-2 files', T,
+       async (t) => {
+    const s0 = await state();
+    const m = s0.models.find((x) => x.name === 'test-hyperprior');
+    if (!m) {
+      t.skip('no hyperprior model in the site');
+      return;
+    }
+    const decodeWithCli = async (tag, psnr) => {
+      const bytes = Buffer.from(await page.evaluate(() => Array.from(window.aecodec.resultBytes())));
+      assert.equal(bytes[4], 2, `${tag}: a version-2 .aec`);
+      const f = path.join(outDir, `page-hyperprior-${tag}.aec`);
+      fs.writeFileSync(f, bytes);
+      const dec = cliNumbers(cli(['decode', f, '-m', modelFile('test-hyperprior'),
+                                  '-o', path.join(outDir, `hyperprior-${tag}.png`), '--reference', files.image]));
+      assert.ok(Math.abs(dec.psnr - psnr) <= PSNR_TOL, `${tag}: CLI PSNR ${dec.psnr} vs page ${psnr}`);
+    };
+    const core = await page.evaluate(() => window.aecodec.encode({ model: 'test-hyperprior', backend: 'core' }));
+    assert.ok(core.bytes > 0 && core.psnr > 0);
+    await decodeWithCli('core', core.psnr);
+    if (m.onnx) {
+      // ONNX Runtime runs g_a and g_s; the core runs h_a, the integer h_s and the entropy coding between them.
+      const ort = await page.evaluate(() => window.aecodec.encode({ model: 'test-hyperprior', backend: 'ort' }));
+      assert.equal(ort.backend, 'ort');
+      assert.ok(Math.abs(ort.psnr - core.psnr) <= ORT_TOL.psnr_db, `PSNR ${ort.psnr} vs ${core.psnr}`);
+      assert.ok(Math.abs(ort.bpp - core.bpp) <= ORT_TOL.rate * core.bpp, `bpp ${ort.bpp} vs ${core.bpp}`);
+      await decodeWithCli('ort', ort.psnr);
+    }
+    await screenshot(page, '06b-hyperprior');
+    await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core' }));
+  });
+
   test('cross-decoding within a family', T, async (t) => {
     const s0 = await state();
     if (!s0.family) {

@@ -280,18 +280,7 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
           run->ms_ssim = aec::ms_ssim(*ref, run->recon);
         }
         // The latent for the heat maps: entropy-decode again (cheap next to the synthesis transform).
-        const aec::BitstreamHeader& hh = d.stream.header;
-        const int C = int(hh.latent_c), H = int(hh.latent_h), W = int(hh.latent_w);
-        std::vector<int32_t> idx(size_t(C) * H * W);
-        for (int k = 0; k < C; ++k) std::fill_n(idx.begin() + ptrdiff_t(size_t(k) * H * W), size_t(H) * W, k);
-        const std::vector<int32_t> q = aec::entropy_decode(d.stream.payload.data(), d.stream.payload.size(),
-                                                           idx.data(), idx.size(), model->tables());
-        run->latent = model->dequantize(q, C, H, W);
-        run->channel_bits.resize(size_t(C));
-        for (int k = 0; k < C; ++k)
-          run->channel_bits[size_t(k)] = aec::entropy_bits(q.data() + size_t(k) * H * W,
-                                                           idx.data() + size_t(k) * H * W, size_t(H) * W,
-                                                           model->tables());
+        run->latent = aec::decode_latent(*model, d.stream, &run->channel_bits);
         build_latent_view(*run);
         run->valid = true;
       },

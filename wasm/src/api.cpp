@@ -429,24 +429,16 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                                 "x" + std::to_string(yt->w) + ", the model's encoder gives " + std::to_string(ec) +
                                 "x" + std::to_string(eh) + "x" + std::to_string(ew));
                const double t0 = now_ms();
-               const std::vector<int32_t> q = model->quantize(*yt);
-               const size_t plane = yt->plane();
-               std::vector<int32_t> idx(q.size());
-               for (int k = 0; k < yt->c; ++k) std::fill_n(idx.begin() + ptrdiff_t(size_t(k) * plane), plane, k);
-               aec::Bitstream b;
-               b.payload = aec::entropy_encode(q.data(), idx.data(), q.size(), model->tables());
+               // The core's entropy stage (a hyperprior's hyper networks included) between the two graphs.
+               aec::LatentCode code = aec::code_latent(*model, *yt);
                run->enc.entropy_ms = now_ms() - t0;
-               run->channel_bits.resize(size_t(yt->c));
-               for (int k = 0; k < yt->c; ++k)
-                 run->channel_bits[size_t(k)] = aec::entropy_bits(q.data() + size_t(k) * plane,
-                                                                  idx.data() + size_t(k) * plane, plane, model->tables());
-               run->latent = model->dequantize(q, yt->c, yt->h, yt->w);
-               aec::BitstreamHeader& hd = b.header;
+               run->channel_bits = std::move(code.channel_bits);
+               run->latent = std::move(code.latent);
+               aec::BitstreamHeader& hd = code.stream.header;
                hd.model_name = info.name, hd.model_hash = info.model_hash, hd.entropy_hash = info.entropy_hash;
                hd.family_id = info.family_id;
                hd.width = uint32_t(run->width), hd.height = uint32_t(run->height), hd.stride = uint32_t(info.stride);
-               hd.latent_c = uint32_t(yt->c), hd.latent_h = uint32_t(yt->h), hd.latent_w = uint32_t(yt->w);
-               run->bytes = aec::write_bitstream(b);
+               run->bytes = aec::write_bitstream(code.stream);
                run->enc.network_ms = network_ms;
                run->enc.total_ms = pre_ms + network_ms + run->enc.entropy_ms;
                run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
@@ -455,10 +447,7 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                const aec::Bitstream parsed = aec::parse_bitstream(run->bytes.data(), run->bytes.size());
                const std::string why = aec::decoder_mismatch(*model, parsed.header, false);
                aec::require(why.empty(), "cannot decode: " + why);
-               const aec::BitstreamHeader& ph = parsed.header;
-               const std::vector<int32_t> dq = aec::entropy_decode(parsed.payload.data(), parsed.payload.size(),
-                                                                   idx.data(), idx.size(), model->tables());
-               const aec::Tensor lat = model->dequantize(dq, int(ph.latent_c), int(ph.latent_h), int(ph.latent_w));
+               const aec::Tensor lat = aec::decode_latent(*model, parsed);
                g_ort_latent = lat.data;
                run->dec.entropy_ms = now_ms() - t1;
                build_latent_view(*run);

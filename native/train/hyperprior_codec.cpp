@@ -1,0 +1,160 @@
+#include "hyperprior_codec.h"
+
+#include <cmath>
+
+#include "aecodec/entropy.h"
+#include "aecodec/gaussian.h"
+#include "aecodec/model.h"
+#include "gaussian_conditional.h"
+
+namespace aect {
+
+HyperpriorCodecImpl::HyperpriorCodecImpl(int N_, int M_) : N(N_), M(M_) {
+  latent_channels = M;
+  g_a = register_module("g_a", LayerStack("g_a"));
+  g_s = register_module("g_s", LayerStack("g_s"));
+  h_a = register_module("h_a", LayerStack("hyper.h_a"));
+  h_s = register_module("h_s", LayerStack("hyper.h_s"));
+  for (int i = 0; i < 4; ++i) {
+    g_a->conv(i == 0 ? 3 : N, i == 3 ? M : N, 5, 2);
+    if (i != 3) g_a->gdn(N, false);
+  }
+  for (int i = 0; i < 4; ++i) {
+    g_s->deconv(i == 0 ? M : N, i == 3 ? 3 : N, 5, 2);
+    if (i != 3) g_s->gdn(N, true);
+  }
+  h_a->conv(M, N, 3, 1), h_a->relu(), h_a->conv(N, N, 5, 2), h_a->relu(), h_a->conv(N, N, 5, 2);
+  h_s->deconv(N, N, 5, 2), h_s->relu(), h_s->deconv(N, N, 5, 2), h_s->relu(), h_s->conv(N, 2 * M, 3, 1);
+  eb = register_module("eb", EntropyBottleneck(N));
+}
+
+torch::Tensor HyperpriorCodecImpl::encode(const torch::Tensor& x, int, const std::string&) {
+  return g_a->forward(x);
+}
+
+StepOut HyperpriorCodecImpl::train_step(const torch::Tensor& x, int, double lambda) {
+  torch::Tensor y = g_a->forward(x);
+  auto rz = eb->forward(h_a->forward(y));
+  // h_s's output grid is 4x z's, which covers y's (z = ceil(y / 4)); crop as the codec does.
+  torch::Tensor params = h_s->forward(rz.y_hat).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
+  torch::Tensor scales = params.narrow(1, 0, M), means = params.narrow(1, M, M);
+  torch::Tensor y_tilde = y.to(torch::kFloat) + torch::empty_like(y, torch::kFloat).uniform_(-0.5, 0.5);
+  torch::Tensor lik_y = gaussian_likelihood(y_tilde, means, scales);
+  torch::Tensor x_hat = g_s->forward(y_tilde);
+  const double pixels = double(x.size(0)) * x.size(2) * x.size(3);
+  StepOut o;
+  o.bpp = (-torch::log2(lik_y).sum() - torch::log2(rz.likelihood).sum()) / pixels;
+  o.mse = (x_hat.to(torch::kFloat) - x.to(torch::kFloat)).pow(2).mean();
+  o.loss = lambda * 255.0 * 255.0 * o.mse + o.bpp;
+  return o;
+}
+
+std::vector<int32_t> HyperpriorCodecImpl::z_median_fixed() const {
+  const std::vector<float> med = to_floats(eb->medians());
+  std::vector<int32_t> out;
+  for (float m : med) out.push_back(int32_t(std::nearbyint(std::ldexp(double(m), aec::kHyperZBits))));
+  return out;
+}
+
+HyperpriorCodecImpl::Coded HyperpriorCodecImpl::code(const torch::Tensor& y_in, HsMode mode,
+                                                     const IntHyperSynthesis* hs_given) {
+  torch::NoGradGuard ng;
+  const torch::Device dev = y_in.device();
+  torch::Tensor y = y_in.to(torch::kFloat);
+  const int64_t yh = y.size(2), yw = y.size(3);
+  Coded c;
+  // z around the fixed-point medians, exactly as aec::Hyperprior::quantize_z.
+  const std::vector<int32_t> med = z_median_fixed();
+  torch::Tensor med_fixed =
+      torch::tensor(std::vector<double>(med.begin(), med.end()), torch::kDouble).view({1, -1, 1, 1});
+  const double zscale = std::ldexp(1.0, aec::kHyperZBits);
+  torch::Tensor z = h_a->forward(y).to(torch::kCPU, torch::kDouble);
+  torch::Tensor qz =
+      torch::round(z - med_fixed / zscale).clamp(-double(aec::kMaxEscape / 2), double(aec::kMaxEscape / 2));
+  c.z_int = qz * zscale + med_fixed;
+  torch::Tensor z_hat = (c.z_int / zscale).to(dev, torch::kFloat);
+  c.bits_z = -torch::log2(eb->likelihood(z_hat)).sum().item<double>();
+
+  const std::vector<double> table = aec::default_scale_table();
+  torch::Tensor table_t = torch::tensor(table, torch::kDouble).to(torch::kFloat);
+  torch::Tensor means, scales;
+  if (mode == HsMode::integer) {
+    IntHyperSynthesis local;
+    if (!hs_given) local = IntHyperSynthesis::quantize(*h_s);
+    const IntHyperSynthesis& hs = hs_given ? *hs_given : local;
+    torch::Tensor p = hs.forward(c.z_int).narrow(2, 0, yh).narrow(3, 0, yw);
+    const std::vector<int32_t> thr = aec::scale_thresholds(table, aec::kHyperOutBits);
+    torch::Tensor thr_t = torch::tensor(std::vector<double>(thr.begin(), thr.end()), torch::kDouble);
+    // #{i : scale > t_i}, as aec::scale_index.
+    c.index = (p.narrow(1, 0, M).unsqueeze(-1) > thr_t).sum(-1);
+    means = (p.narrow(1, M, M) / std::ldexp(1.0, aec::kHyperOutBits)).to(torch::kFloat);
+    scales = table_t.index({c.index});
+  } else {
+    torch::Tensor p = h_s->forward(z_hat).narrow(2, 0, yh).narrow(3, 0, yw).to(torch::kCPU, torch::kFloat);
+    means = p.narrow(1, M, M);
+    scales = p.narrow(1, 0, M);
+    if (mode == HsMode::float_table) {
+      c.index = (scales.to(torch::kDouble).unsqueeze(-1) >
+                 torch::tensor(table, torch::kDouble).narrow(0, 0, int64_t(table.size()) - 1))
+                    .sum(-1);
+      scales = table_t.index({c.index});
+    }
+  }
+  torch::Tensor yc = y.to(torch::kCPU);
+  torch::Tensor q = torch::round(yc - means);
+  c.y_hat = (q + means).to(dev);
+  c.bits_y = -torch::log2(gaussian_likelihood(q + means, means, scales)).sum().item<double>();
+  return c;
+}
+
+EvalOut HyperpriorCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int) {
+  torch::NoGradGuard ng;
+  const Coded c = code(g_a->forward(x), HsMode::integer);
+  EvalOut o;
+  o.bits = c.bits_y + c.bits_z;
+  o.sq_err = sq_err_8bit(g_s->forward(c.y_hat), x, h, w);
+  o.samples = int64_t(3) * h * w;
+  o.psnr["hyper_bpp"] = c.bits_z / (double(h) * w);
+  return o;
+}
+
+std::vector<Member> HyperpriorCodecImpl::members() {
+  Member m;
+  m.stride = 16, m.enc = g_a, m.dec = g_s;
+  return {m};
+}
+
+void HyperpriorCodecImpl::export_entropy(aec::ModelFile& f, nlohmann::json& d) {
+  torch::NoGradGuard ng;
+  nlohmann::json ha = nlohmann::json::array();
+  h_a->export_to(f, ha);
+  const nlohmann::json hs = IntHyperSynthesis::quantize(*h_s).put(f);
+
+  EntropyTables t = eb->tabulate();
+  aec::CdfTables z;
+  for (size_t c = 0; c < t.pmf.size(); ++c) {
+    z.cdf.push_back(aec::pmf_to_cdf(t.pmf[c], t.tail[c], aec::kCdfPrecision));
+    z.offset.push_back(t.offset[c]);
+  }
+  aec::put_cdf_tables(f, "hyper.z", z);
+  const std::vector<int32_t> med = z_median_fixed();
+  f.put_ints("hyper.z.median", {N}, med.data());
+
+  const std::vector<double> table = aec::default_scale_table();
+  aec::put_cdf_tables(f, "hyper.gaussian", aec::gaussian_tables(table));
+  const std::vector<int32_t> thr = aec::scale_thresholds(table, aec::kHyperOutBits);
+  f.put_ints("hyper.gaussian.threshold", {int64_t(thr.size())}, thr.data());
+  const std::vector<float> table_f(table.begin(), table.end());
+  f.put_floats("hyper.gaussian.scale", {int64_t(table_f.size())}, table_f.data());
+
+  d["quantizer"] = {{"kind", "conditional_mean"}};
+  d["entropy"] = {{"kind", "hyperprior"},
+                  {"precision", aec::kCdfPrecision},
+                  {"hyper_channels", N},
+                  {"z_fraction_bits", aec::kHyperZBits},
+                  {"mean_fraction_bits", aec::kHyperOutBits},
+                  {"hyper_encoder", ha},
+                  {"hyper_decoder", hs}};
+}
+
+}  // namespace aect

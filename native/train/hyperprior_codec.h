@@ -1,0 +1,49 @@
+// The mean-scale hyperprior (Balle et al. 2018 / Minnen et al. 2018 without the context model): g_a / g_s
+// exactly as the factorized model's (same layer names, so --init from a factorized model file warm-starts
+// them), h_a (conv 3x3 M->N, ReLU, conv 5x5 s2, ReLU, conv 5x5 s2) to a hyper latent z coded with the
+// factorized EntropyBottleneck, h_s (transposed conv 5x5 s2, ReLU, transposed conv 5x5 s2, ReLU, conv 3x3
+// N->2M) to the scales and means of a Gaussian conditional for y.
+//
+// Training uses float h_s and additive noise (loss = lambda * 255^2 * MSE + bpp(y) + bpp(z)); validation
+// runs the codec's own path -- z rounded around its fixed-point medians, the integer h_s (int_hyper.h), the
+// scale table picked by integer thresholds, y rounded around the fixed-point means -- so its bpp is what the
+// exported model codes.
+#pragma once
+#include "int_hyper.h"
+#include "models.h"
+
+namespace aect {
+
+class HyperpriorCodecImpl : public CodecImpl {
+ public:
+  HyperpriorCodecImpl(int N, int M);
+  std::string arch() const override { return "hyperprior"; }
+  int stride() const override { return 16; }
+  torch::Tensor encode(const torch::Tensor& x, int quality, const std::string& role = "") override;
+  StepOut train_step(const torch::Tensor& x, int quality, double lambda) override;
+  EvalOut evaluate(const torch::Tensor& x, int h, int w, int quality) override;
+  std::vector<Member> members() override;
+
+  // How y is coded in evaluation. `mode`: the codec's integer h_s, or the float h_s with its scales mapped to
+  // the table ("float_table") or kept continuous ("float") -- the last two only to measure what the integer
+  // network and the scale table cost.
+  enum class HsMode { integer, float_table, float_continuous };
+  struct Coded {
+    torch::Tensor y_hat;  // [1, M, h, w] what the synthesis gets
+    torch::Tensor index;  // [1, M, h, w] scale table index (integer modes)
+    torch::Tensor z_int;  // [1, N, zh, zw] the integer network's input
+    double bits_y = 0, bits_z = 0;
+  };
+  Coded code(const torch::Tensor& y, HsMode mode, const IntHyperSynthesis* hs = nullptr);
+
+  // The entropy model's part of the model file: hyper networks, z tables and medians, Gaussian tables and
+  // thresholds, and the document's "entropy" / "quantizer" entries.
+  void export_entropy(aec::ModelFile& file, nlohmann::json& doc);
+  // Fixed-point z medians (kHyperZBits fraction bits), as exported.
+  std::vector<int32_t> z_median_fixed() const;
+
+  LayerStack g_a{nullptr}, g_s{nullptr}, h_a{nullptr}, h_s{nullptr};
+  int N, M;
+};
+
+}  // namespace aect

@@ -1,0 +1,65 @@
+#include "aecodec/gaussian.h"
+
+#include <cmath>
+
+#include "aecodec/error.h"
+
+namespace aec {
+
+namespace {
+
+// P(N(0,1) > x), accurate in the far tail where 1 - Phi would cancel.
+double upper_tail(double x) {
+  return 0.5 * std::erfc(x / std::sqrt(2.0));
+}
+
+// x with upper_tail(x) = p, by bisection (p in (0, 1/2)).
+double upper_quantile(double p) {
+  double lo = 0, hi = 40;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (upper_tail(mid) > p ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+}  // namespace
+
+std::vector<double> default_scale_table() {
+  const int n = 64;
+  const double a = std::log(0.11), b = std::log(256.0);
+  std::vector<double> s(n);
+  for (int i = 0; i < n; ++i) s[size_t(i)] = std::exp(a + (b - a) * i / (n - 1));
+  return s;
+}
+
+CdfTables gaussian_tables(const std::vector<double>& scales, double tail_mass, int precision) {
+  require(!scales.empty(), "gaussian_tables: empty scale table");
+  require(tail_mass > 0 && tail_mass < 1, "gaussian_tables: tail mass outside (0, 1)");
+  const double z = upper_quantile(tail_mass / 2);
+  CdfTables t;
+  t.precision = precision;
+  for (double s : scales) {
+    require(std::isfinite(s) && s > 0 && s < 4096, "gaussian_tables: scale outside (0, 4096)");
+    const int c = int(std::ceil(s * z));
+    std::vector<double> pmf(size_t(2 * c + 1));
+    for (int j = -c; j <= c; ++j) {
+      const double a = (std::abs(j) - 0.5) / s, b = (std::abs(j) + 0.5) / s;  // symmetric: use the upper tail
+      pmf[size_t(j + c)] = upper_tail(a) - upper_tail(b);
+    }
+    t.cdf.push_back(pmf_to_cdf(pmf, 2 * upper_tail((c + 0.5) / s), precision));
+    t.offset.push_back(-c);
+  }
+  t.validate();
+  return t;
+}
+
+std::vector<int32_t> scale_thresholds(const std::vector<double>& scales, int fraction_bits) {
+  require(fraction_bits >= 0 && fraction_bits <= 20, "scale_thresholds: fraction bits outside [0, 20]");
+  std::vector<int32_t> t;
+  for (size_t i = 0; i + 1 < scales.size(); ++i)
+    t.push_back(int32_t(std::floor(std::ldexp(scales[i], fraction_bits))));
+  return t;
+}
+
+}  // namespace aec

@@ -1,0 +1,41 @@
+// The Gaussian conditional entropy model of a hyperprior model (CompressAI's GaussianConditional): a table
+// of scales, one integer CDF per scale for a zero-mean Gaussian of that scale convolved with a unit box, and
+// integer thresholds that pick a table for a fixed-point scale. The tables are built at export (here, so the
+// trainer and the test models share one definition) and stored in the model file; decoding only reads them
+// and compares integers (scale_index), so which table codes a symbol never depends on float arithmetic.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "aecodec/entropy.h"
+
+namespace aec {
+
+// CompressAI's default: 64 scales exp(linspace(log 0.11, log 256)).
+std::vector<double> default_scale_table();
+
+// Per scale s: symbols -c..c with c = ceil(s * z), z the standard normal's (1 - tail_mass / 2) quantile,
+// pmf(j) = Phi((j + 1/2) / s) - Phi((j - 1/2) / s), both tails (tail_mass in all) behind the escape symbol;
+// table offset -c. Deterministic in IEEE double, but only ever run at export.
+CdfTables gaussian_tables(const std::vector<double>& scales, double tail_mass = 1e-9,
+                          int precision = kCdfPrecision);
+
+// t_i = floor(scales[i] * 2^fraction_bits) for i < S - 1.
+std::vector<int32_t> scale_thresholds(const std::vector<double>& scales, int fraction_bits);
+
+// The table for a scale given in fixed point with the thresholds' fraction bits: #{i : v > t_i}, i.e. the
+// smallest table scale >= v (the last table above the largest, the first below the smallest, which is
+// CompressAI's lower bound on scales). thresholds must be non-decreasing (checked when a model loads).
+inline int32_t scale_index(int32_t v, const std::vector<int32_t>& thresholds) {
+  size_t lo = 0, hi = thresholds.size();  // count of thresholds < v, by bisection
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    if (thresholds[mid] < v)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return int32_t(lo);
+}
+
+}  // namespace aec
