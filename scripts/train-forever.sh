@@ -70,9 +70,10 @@ export_if_improved() {
   "$TRAIN" export --fp16 --run "runs/$name" --out "$dir/$name.aem" >/dev/null
   local new=0 old=0 f
   for f in "$dir"/*.aem; do
-    new=$(/usr/bin/python3 -c "print($new + $(rd_loss "$f"))")
+    new=$(/usr/bin/python3 -c "print(float('$new') + float('$(rd_loss "$f")'))")
     local shipped=models/$(basename "$f")
-    if [ -f "$shipped" ]; then old=$(/usr/bin/python3 -c "print($old + $(rd_loss "$shipped"))"); else old=inf; fi
+    # A member or quality level not shipped yet: the export is an improvement.
+    if [ -f "$shipped" ]; then old=$(/usr/bin/python3 -c "print(float('$old') + float('$(rd_loss "$shipped")'))"); else old=inf; fi
   done
   if /usr/bin/python3 -c "import sys; sys.exit(0 if float('$new') < float('$old') else 1)"; then
     for f in "$dir"/*.aem; do
