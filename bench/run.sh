@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The speed benchmark: the core (`aecodec bench`) against ONNX Runtime native (bench/ort_native.mjs) on the same
-# model, image size and thread counts, with the background training paused while it measures.
-#   bench/run.sh [MODEL] [WIDTHxHEIGHT]     (default: the default model, 768x512)
-# Prints the core's figures (ms, Mpx/s, GFLOP/s, peak memory) and the ratio core / ONNX Runtime per network.
+# model, image size and thread counts, then the WASM core against ONNX Runtime Web in headless Chromium
+# (bench/browser.mjs), with the background training paused while it measures.
+#   bench/run.sh [--native-only] [MODEL] [WIDTHxHEIGHT]     (default: the default model, 768x512)
+# Prints the core's figures (ms, Mpx/s, GFLOP/s, peak memory) and the ratio core / ONNX Runtime per network, then
+# the browser table (core and ORT Web, 1 and nproc threads) with the ratio core / ORT Web.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+browser=1
+if [ "${1:-}" = "--native-only" ]; then browser=0; shift; fi
 model=${1:-default}
 size=${2:-768x512}
 A=build/release/native/aecodec
+[ "$browser" = 0 ] || node bench/browser.mjs --check  # fails now, with what is missing, rather than after the native part
 X=build/release/native/onnx/aecodec-onnx
 out=build/bench
 mkdir -p "$out"
@@ -16,7 +21,10 @@ name=$("$A" info --json "$model" | sed -n 's/^  "name": "\(.*\)",$/\1/p')
 [ -f "$path" ] || path=$(ls models/"$name".aem 2>/dev/null || true)
 "$X" "${path:-$model}" "$out" >/dev/null
 scripts/train-forever.sh pause 2>/dev/null || true
-trap 'scripts/train-forever.sh resume 2>/dev/null || true' EXIT
+# train-forever starts a new slice (a new process, not stopped) when one ends: pause again every 5 s meanwhile
+( while sleep 5; do scripts/train-forever.sh pause 2>/dev/null || true; done ) &
+repause=$!
+trap 'kill $repause 2>/dev/null; wait $repause 2>/dev/null; sleep 0.5; scripts/train-forever.sh resume 2>/dev/null || true' EXIT
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 for t in 1 $(nproc); do
   "$A" -t "$t" bench -m "$model" --size "$size" --json "$out/core-$t.json"
@@ -29,3 +37,6 @@ print(f"  core / ORT       encoder {core['encoder_ms'] / ort['encoder_ms']:.2f},
       "  (below 1: the core is faster)")
 PY
 done
+if [ "$browser" = 1 ]; then
+  node bench/browser.mjs "$name" "$size" --threads "1,$(nproc)" --json "$out/browser.json" --no-pause
+fi

@@ -269,8 +269,13 @@ async function ortSessionsFor(name) {
       if (!ortModule) {
         ortModule = await import('./ort/ort.wasm.min.mjs');
         ortModule.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
-        ortModule.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+        // ?threads=N sets ONNX Runtime Web's threads too (bench/browser.mjs compares the two at the same count).
+        const want = Number(new URLSearchParams(location.search).get('threads'));
+        ortModule.env.wasm.numThreads = !self.crossOriginIsolated ? 1
+          : want >= 1 ? Math.min(8, Math.floor(want)) : Math.min(4, navigator.hardwareConcurrency || 1);
         ortModule.env.wasm.simd = true;
+        // Inference in ONNX Runtime's own worker: its wasm run would otherwise block this (the UI) thread.
+        ortModule.env.wasm.proxy = true;
       }
       const man = manifest.models.find((x) => x.name === name);
       if (!man || !man.onnx) throw new Error(`no ONNX graphs for '${name}'`);
