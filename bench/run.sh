@@ -24,7 +24,7 @@ scripts/train-forever.sh pause 2>/dev/null || true
 # train-forever starts a new slice (a new process, not stopped) when one ends: pause again every 5 s meanwhile
 ( while sleep 5; do scripts/train-forever.sh pause 2>/dev/null || true; done ) &
 repause=$!
-trap 'kill $repause 2>/dev/null; wait $repause 2>/dev/null; sleep 0.5; scripts/train-forever.sh resume 2>/dev/null || true' EXIT
+trap 'kill $repause 2>/dev/null || true; wait $repause 2>/dev/null || true; sleep 0.5; scripts/train-forever.sh resume 2>/dev/null || true' EXIT
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 for t in 1 $(nproc); do
   "$A" -t "$t" bench -m "$model" --size "$size" --json "$out/core-$t.json"
