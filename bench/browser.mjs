@@ -6,9 +6,14 @@
 // and decode (quantisation, entropy coding and the .aec container, which run in the core for both backends).
 // A warm-up run, then the median of --repeat runs; the page is reloaded per thread count (?threads=N sets both).
 //
-//   node bench/browser.mjs [MODEL] [WIDTHxHEIGHT] [--threads 1,2] [--repeat 3] [--json FILE] [--viewport 1280x800]
-//                          [--fps N]   (caps the page's frame rate: see the comment at --fps below)
+//   node bench/browser.mjs [MODEL] [WIDTHxHEIGHT] [--threads 1,2] [--repeat 5] [--json FILE] [--viewport 320x200]
+//                          [--fps 1] [--no-pause]
 //   node bench/browser.mjs --check      (only checks that the WASM build, npm packages and Chromium are there)
+//
+// --fps N caps the page's frame rate (default 1; 0: not capped), and the window is small (--viewport, default
+// 320x200): the page redraws every frame while it works (its progress indicator), and headless Chromium draws
+// WebGL in software (SwiftShader) on the same cores that compute, which a browser with a GPU does not. With
+// --fps 0 --viewport 1280x800, both backends took 35-50 % longer with 1 thread and 80-100 % with 2 (README).
 //
 // MODEL: a model name in models/ (default: models/DEFAULT). The image is web/assets/sample.png (768x512), scaled
 // in the page when another size is asked for. The background training is paused while it measures
@@ -28,7 +33,7 @@ const die = (msg) => {
 };
 
 // ---- options ----
-const opts = { check: false, model: '', size: '768x512', threads: [1, os.cpus().length], repeat: 3, json: '', viewport: '1280x800', fps: 0, pause: true };
+const opts = { check: false, model: '', size: '768x512', threads: [1, os.cpus().length], repeat: 5, json: '', viewport: '320x200', fps: 1, pause: true };
 {
   const pos = [];
   const argv = process.argv.slice(2);
@@ -125,6 +130,7 @@ class OthersMonitor {
     this.started = true;
     this.t0 = performance.now();
     this.timer = setInterval(() => this.sample(true), 500);
+    this.timer.unref();
   }
   stop() {
     if (!this.ok || !this.timer) return null;
@@ -147,6 +153,7 @@ function training(what) {
 if (opts.pause) {
   training('pause');
   repause = setInterval(() => training('pause'), 5000);
+  repause.unref();  // never what keeps this process alive
   process.on('exit', () => {
     clearInterval(repause);
     training('resume');
@@ -228,10 +235,7 @@ try {
            '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
            '--disable-quic'],
   });
-  // --fps N: the page's requestAnimationFrame at most N times a second. The app redraws every frame while it
-  // works (its progress indicator); SwiftShader draws in software on the same 2 cores that compute, which a
-  // browser with a GPU does not. ONNX Runtime Web runs on the page's main thread, so no frame is drawn while
-  // it computes; the core runs in its own threads and the page keeps drawing.
+  // --fps N: the page's requestAnimationFrame fires at most N times a second (see the top of this file).
   if (opts.fps) {
     await context.addInitScript((ms) => {
       window.requestAnimationFrame = (cb) => setTimeout(() => cb(performance.now()), ms);
