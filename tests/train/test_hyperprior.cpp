@@ -12,6 +12,7 @@
 #include "export.h"
 #include "hyperprior_codec.h"
 #include "test_util.h"
+#include "torch_test_util.h"
 #include "train_loop.h"
 
 // LibTorch's headers bring glog's CHECK (a failure aborts the process): Catch's must win.
@@ -21,25 +22,7 @@
 using namespace aect;
 using namespace aect_test;
 
-namespace {
-
-torch::Tensor to_torch(const aec::Tensor& t) {
-  return torch::from_blob(const_cast<float*>(t.data.data()), {1, t.c, t.h, t.w}, torch::kFloat).clone();
-}
-
-aec::Tensor to_core(const torch::Tensor& x) {
-  torch::Tensor c = x.detach().to(torch::kFloat).contiguous();
-  aec::Tensor t(int(c.size(1)), int(c.size(2)), int(c.size(3)));
-  std::copy(c.data_ptr<float>(), c.data_ptr<float>() + c.numel(), t.data.begin());
-  return t;
-}
-
-double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.sizes() == b.sizes());
-  return (a.to(torch::kFloat) - b.to(torch::kFloat)).abs().max().item<double>();
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("hyperprior: LibTorch and the core compute the same model, the integer h_s bit for bit",
           "[train][parity][hyperprior]") {
@@ -199,15 +182,8 @@ TEST_CASE("hyperprior trains from a factorized model file's g_a / g_s and valida
   auto again = export_models(run, "hyper", ExportOptions());
   const aec::ModelFile& a = files[0].second;
   const aec::ModelFile& b = again[0].second;
-  double worst = 0;
   int compared = 0;
-  for (const auto& kv : a.tensors) {
-    if (kv.first.rfind("g_", 0) != 0) continue;
-    const std::vector<float> va = a.floats(kv.first, kv.second.shape),
-                             vb = b.floats(kv.first, kv.second.shape);
-    for (size_t i = 0; i < va.size(); ++i) worst = std::max(worst, double(std::abs(va[i] - vb[i])));
-    ++compared;
-  }
+  const double worst = max_weight_diff(a, b, "g_", &compared);
   std::printf("hyperprior warm start: %d tensors, max |weight difference| %.3g\n", compared, worst);
   CHECK(compared > 10);
   CHECK(worst < 1e-6);

@@ -10,6 +10,7 @@
 #include "aecodec/model.h"
 #include "export.h"
 #include "test_util.h"
+#include "torch_test_util.h"
 #include "train_loop.h"
 
 // LibTorch's c10 defines a glog-style CHECK (aborts, not a Catch assertion): Catch's must win.
@@ -20,22 +21,6 @@ using namespace aect;
 using namespace aect_test;
 
 namespace {
-
-torch::Tensor to_torch(const aec::Tensor& t) {
-  return torch::from_blob(const_cast<float*>(t.data.data()), {1, t.c, t.h, t.w}, torch::kFloat).clone();
-}
-
-aec::Tensor to_core(const torch::Tensor& x) {
-  torch::Tensor c = x.detach().to(torch::kFloat).contiguous();
-  aec::Tensor t(int(c.size(1)), int(c.size(2)), int(c.size(3)));
-  std::copy(c.data_ptr<float>(), c.data_ptr<float>() + c.numel(), t.data.begin());
-  return t;
-}
-
-double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
-  REQUIRE(a.sizes() == b.sizes());
-  return (a.to(torch::kFloat) - b.to(torch::kFloat)).abs().max().item<double>();
-}
 
 // Returns the exported files' paths.
 std::vector<std::string> check_parity(const std::string& arch, const std::vector<double>& lambdas = {0.01}) {
