@@ -1,4 +1,5 @@
-// What the buttons and the page's API do: load an image or an .aec file, encode + decode with the core, cross-decode.
+// What the buttons and the page's API do: load an image or an .aec file, encode + decode with the core,
+// cross-decode.
 #include <emscripten.h>
 
 #include <algorithm>
@@ -16,7 +17,9 @@ App& app() {
   return a;
 }
 
-double now_ms() { return emscripten_get_now(); }
+double now_ms() {
+  return emscripten_get_now();
+}
 
 int g_redraw_frames = 3;
 
@@ -156,7 +159,8 @@ void set_original(aec::Image im, const std::string& name, std::vector<std::strin
     c->tex.release();
     *c = CompareRun();
   }
-  for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic}) t->release();
+  for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic})
+    t->release();
   a.cross = CrossRun();
   a.view.fit_pending = true;
   a.clear_error();
@@ -173,8 +177,9 @@ std::string cannot_code(const App& a, const ModelEntry* m) {
   if (m->state == ModelEntry::Loading) return "model '" + m->name + "' is still loading";
   if (m->state == ModelEntry::Failed) return "model '" + m->name + "' failed to load: " + m->error;
   if (m->fixed_w && (a.original.width != m->fixed_w || a.original.height != m->fixed_h))
-    return "model '" + m->name + "' codes only " + std::to_string(m->fixed_w) + "x" + std::to_string(m->fixed_h) +
-           " images; this one is " + std::to_string(a.original.width) + "x" + std::to_string(a.original.height);
+    return "model '" + m->name + "' codes only " + std::to_string(m->fixed_w) + "x" +
+           std::to_string(m->fixed_h) + " images; this one is " + std::to_string(a.original.width) + "x" +
+           std::to_string(a.original.height);
   return "";
 }
 
@@ -193,9 +198,10 @@ bool action_encode() {
   }
   if (a.backend == "ort") {
     if (!m->ort_available()) {
-      a.set_error(m->ort_error.empty() ? "ONNX Runtime backend unavailable for '" + m->name +
-                                             "': no exported ONNX graphs (aecodec-onnx) in the site"
-                                       : "ONNX Runtime backend failed for '" + m->name + "': " + m->ort_error);
+      a.set_error(m->ort_error.empty()
+                      ? "ONNX Runtime backend unavailable for '" + m->name +
+                            "': no exported ONNX graphs (aecodec-onnx) in the site"
+                      : "ONNX Runtime backend failed for '" + m->name + "': " + m->ort_error);
       return false;
     }
     a.clear_error();
@@ -261,7 +267,8 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   auto model = a.models[size_t(idx)].model;
   // Measure against the current image when it has the file's size (e.g. the original it was made from).
   auto ref = std::make_shared<aec::Image>();
-  if (!a.from_aec && a.original.width == int(h.width) && a.original.height == int(h.height)) *ref = a.original;
+  if (!a.from_aec && a.original.width == int(h.width) && a.original.height == int(h.height))
+    *ref = a.original;
   auto run = std::make_shared<CodecRun>();
   run->model = h.model_name, run->model_id = id, run->backend = "core";
   a.clear_error();
@@ -310,7 +317,8 @@ bool action_cross_decode() {
     return false;
   }
   if (!a.family_pair(family, hi, med)) {
-    a.set_error("no cross-resolution family loaded (two models with the same \"family\" id, roles high and medium)");
+    a.set_error(
+        "no cross-resolution family loaded (two models with the same \"family\" id, roles high and medium)");
     return false;
   }
   if (job_busy() || g_js_busy) {
@@ -340,7 +348,8 @@ bool action_cross_decode() {
         const aec::EncodeResult em = aec::encode_image(*medium, out->h2m_ref);
         aec::DecodeResult d2 = aec::cross_decode_image(*high, em.bytes.data(), em.bytes.size(), lim);
         aec::Image up = std::move(d2.image);
-        if (up.width != image->width || up.height != image->height) up = aec::crop(up, image->width, image->height);
+        if (up.width != image->width || up.height != image->height)
+          up = aec::crop(up, image->width, image->height);
         out->m2h = std::move(up);
         out->m2h_psnr = aec::psnr(*image, out->m2h);
         const aec::DecodeResult own = aec::decode_image(*medium, em.bytes.data(), em.bytes.size(), lim);
@@ -357,7 +366,8 @@ bool action_cross_decode() {
         out->t_h2m_ref.upload(out->h2m_ref);
         out->t_m2h.upload(out->m2h);
         out->t_m2h_bicubic.upload(out->m2h_bicubic);
-        for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic}) t->release();
+        for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic})
+          t->release();
         a.cross = std::move(*out);
       });
 }

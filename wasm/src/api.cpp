@@ -1,5 +1,5 @@
-// The C functions the page's JavaScript calls (web/app.js; the list is exports.txt). Strings returned point to
-// a buffer that stays valid until the next call of the same function.
+// The C functions the page's JavaScript calls (web/app.js; the list is exports.txt). Strings returned point
+// to a buffer that stays valid until the next call of the same function.
 #include <emscripten.h>
 
 #include <cstring>
@@ -40,16 +40,23 @@ json run_json(const CodecRun& r) {
             {"decode", timings_json(r.dec)},
             {"latent", {r.latent.c, r.latent.h, r.latent.w}},
             {"channel_bits", r.channel_bits}};
-  if (r.has_reference) j["psnr"] = r.psnr, j["ms_ssim"] = r.ms_ssim;
-  else j["psnr"] = nullptr, j["ms_ssim"] = nullptr;
+  if (r.has_reference)
+    j["psnr"] = r.psnr, j["ms_ssim"] = r.ms_ssim;
+  else
+    j["psnr"] = nullptr, j["ms_ssim"] = nullptr;
   return j;
 }
 
 json compare_json(const CompareRun& c) {
   if (!c.valid) return nullptr;
-  return {{"codec", c.codec},     {"bytes", c.bytes}, {"target_bytes", c.target_bytes},
-          {"quality", c.quality}, {"bpp", c.bpp},     {"psnr", c.psnr},
-          {"ms_ssim", c.ms_ssim}, {"at_min_quality", c.at_min_quality}};
+  return {{"codec", c.codec},
+          {"bytes", c.bytes},
+          {"target_bytes", c.target_bytes},
+          {"quality", c.quality},
+          {"bpp", c.bpp},
+          {"psnr", c.psnr},
+          {"ms_ssim", c.ms_ssim},
+          {"at_min_quality", c.at_min_quality}};
 }
 
 // Agreement of the two backends' reconstructions of the same image with the same model.
@@ -85,10 +92,16 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
   App& a = app();
   json models = json::array();
   for (const ModelEntry& m : a.models) {
-    json j = {{"name", m.name},     {"arch", m.arch},      {"id", m.id},
-              {"stride", m.stride}, {"state", m.state == ModelEntry::Loaded ? "loaded"
-                                               : m.state == ModelEntry::Failed ? "failed" : "loading"},
-              {"error", m.error},   {"onnx", m.ort_available()}, {"onnx_error", m.ort_error},
+    json j = {{"name", m.name},
+              {"arch", m.arch},
+              {"id", m.id},
+              {"stride", m.stride},
+              {"state", m.state == ModelEntry::Loaded   ? "loaded"
+                        : m.state == ModelEntry::Failed ? "failed"
+                                                        : "loading"},
+              {"error", m.error},
+              {"onnx", m.ort_available()},
+              {"onnx_error", m.ort_error},
               {"description", m.description}};
     if (!m.family_id.empty()) j["family"] = {{"id", m.family_id}, {"role", m.role}};
     if (m.fixed_w) j["input_size"] = {m.fixed_w, m.fixed_h};
@@ -124,13 +137,21 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
     j["cross"] = {{"family", a.cross.family},
                   {"high", a.cross.high},
                   {"medium", a.cross.medium},
-                  {"high_to_medium", {{"psnr", a.cross.h2m_psnr}, {"bytes", a.cross.h2m_bytes},
-                                      {"bpp", a.cross.h2m_bpp}, {"width", a.cross.h2m.width},
-                                      {"height", a.cross.h2m.height}, {"reference", "downscale2x_box(original)"}}},
-                  {"medium_to_high", {{"psnr", a.cross.m2h_psnr}, {"bicubic_psnr", a.cross.m2h_bicubic_psnr},
-                                      {"bytes", a.cross.m2h_bytes}, {"bpp", a.cross.m2h_bpp},
-                                      {"width", a.cross.m2h.width}, {"height", a.cross.m2h.height},
-                                      {"reference", "original"}}},
+                  {"high_to_medium",
+                   {{"psnr", a.cross.h2m_psnr},
+                    {"bytes", a.cross.h2m_bytes},
+                    {"bpp", a.cross.h2m_bpp},
+                    {"width", a.cross.h2m.width},
+                    {"height", a.cross.h2m.height},
+                    {"reference", "downscale2x_box(original)"}}},
+                  {"medium_to_high",
+                   {{"psnr", a.cross.m2h_psnr},
+                    {"bicubic_psnr", a.cross.m2h_bicubic_psnr},
+                    {"bytes", a.cross.m2h_bytes},
+                    {"bpp", a.cross.m2h_bpp},
+                    {"width", a.cross.m2h.width},
+                    {"height", a.cross.m2h.height},
+                    {"reference", "original"}}},
                   {"ms", a.cross.ms}};
   else
     j["cross"] = nullptr;
@@ -180,9 +201,11 @@ EMSCRIPTEN_KEEPALIVE int aec_model_bytes(int index, const uint8_t* data, int siz
   if (index < 0 || index >= int(a.models.size())) return -1;
   ModelEntry& m = a.models[size_t(index)];
   try {
-    auto model = std::make_shared<aec::Model>(aec::Model::from_file(aec::ModelFile::parse(data, size_t(size))));
+    auto model =
+        std::make_shared<aec::Model>(aec::Model::from_file(aec::ModelFile::parse(data, size_t(size))));
     const aec::ModelInfo& i = model->info();
-    if (i.name != m.name) throw aec::Error("the file holds model '" + i.name + "', the manifest says '" + m.name + "'");
+    if (i.name != m.name)
+      throw aec::Error("the file holds model '" + i.name + "', the manifest says '" + m.name + "'");
     m.id = i.id, m.arch = i.arch, m.stride = i.stride, m.latent_channels = i.latent_channels;
     m.fixed_w = i.fixed_width, m.fixed_h = i.fixed_height;
     m.family_id = i.family_id, m.role = i.family_role;
@@ -237,12 +260,22 @@ EMSCRIPTEN_KEEPALIVE int aec_select(const char* model, const char* backend) {
   return 0;
 }
 
-EMSCRIPTEN_KEEPALIVE int aec_encode() { return action_encode() ? 0 : -1; }
-EMSCRIPTEN_KEEPALIVE int aec_cross_decode() { return action_cross_decode() ? 0 : -1; }
-EMSCRIPTEN_KEEPALIVE int aec_busy() { return job_busy() || g_js_busy > 0; }
-EMSCRIPTEN_KEEPALIVE int aec_completed() { return app().completed; }
+EMSCRIPTEN_KEEPALIVE int aec_encode() {
+  return action_encode() ? 0 : -1;
+}
+EMSCRIPTEN_KEEPALIVE int aec_cross_decode() {
+  return action_cross_decode() ? 0 : -1;
+}
+EMSCRIPTEN_KEEPALIVE int aec_busy() {
+  return job_busy() || g_js_busy > 0;
+}
+EMSCRIPTEN_KEEPALIVE int aec_completed() {
+  return app().completed;
+}
 
-EMSCRIPTEN_KEEPALIVE void aec_set_error(const char* message) { app().set_error(message); }
+EMSCRIPTEN_KEEPALIVE void aec_set_error(const char* message) {
+  app().set_error(message);
+}
 
 EMSCRIPTEN_KEEPALIVE void aec_set_js_busy(int delta, const char* label) {
   if (g_js_busy == 0 && delta > 0) g_js_busy_started = now_ms();
@@ -294,7 +327,8 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
 }
 
 // An image the browser decoded (RGBA, straight alpha).
-EMSCRIPTEN_KEEPALIVE int aec_set_image_rgba(const uint8_t* rgba, int w, int h, const char* name, int auto_encode) {
+EMSCRIPTEN_KEEPALIVE int aec_set_image_rgba(const uint8_t* rgba, int w, int h, const char* name,
+                                            int auto_encode) {
   App& a = app();
   if (w <= 0 || h <= 0) {
     a.set_error(std::string(name) + ": empty image");
@@ -335,8 +369,12 @@ EMSCRIPTEN_KEEPALIVE const uint8_t* aec_image_rgba(int which) {
   return buf.data();
 }
 
-EMSCRIPTEN_KEEPALIVE const uint8_t* aec_result_bytes() { return app().last().bytes.data(); }
-EMSCRIPTEN_KEEPALIVE int aec_result_size() { return int(app().last().bytes.size()); }
+EMSCRIPTEN_KEEPALIVE const uint8_t* aec_result_bytes() {
+  return app().last().bytes.data();
+}
+EMSCRIPTEN_KEEPALIVE int aec_result_size() {
+  return int(app().last().bytes.size());
+}
 
 EMSCRIPTEN_KEEPALIVE void aec_download() {
   App& a = app();
@@ -363,8 +401,10 @@ EMSCRIPTEN_KEEPALIVE void aec_set_compare(int kind, const uint8_t* rgba, int w, 
   c.codec = kind == 0 ? "jpeg" : "webp";
   c.image = aec::Image(w, h);
   for (size_t i = 0; i < size_t(w) * h; ++i)
-    c.image.rgb[i * 3] = rgba[i * 4], c.image.rgb[i * 3 + 1] = rgba[i * 4 + 1], c.image.rgb[i * 3 + 2] = rgba[i * 4 + 2];
-  c.bytes = size_t(bytes), c.target_bytes = size_t(target), c.quality = quality, c.at_min_quality = at_min != 0;
+    c.image.rgb[i * 3] = rgba[i * 4], c.image.rgb[i * 3 + 1] = rgba[i * 4 + 1],
+                    c.image.rgb[i * 3 + 2] = rgba[i * 4 + 2];
+  c.bytes = size_t(bytes), c.target_bytes = size_t(target), c.quality = quality,
+  c.at_min_quality = at_min != 0;
   c.bpp = aec::bits_per_pixel(c.bytes, w, h);
   c.psnr = aec::psnr(a.original, c.image);
   c.ms_ssim = aec::ms_ssim(a.original, c.image);
@@ -379,8 +419,10 @@ EMSCRIPTEN_KEEPALIVE void aec_compare_done() {
   publish();
 }
 
-// --- ONNX Runtime backend: the transforms run in ORT, quantisation and entropy coding here ----------------------
-// 1. aec_ort_begin(model): pads the original as the core does and returns {"ptr","c","h","w"} of the float input.
+// --- ONNX Runtime backend: the transforms run in ORT, quantisation and entropy coding here
+// ----------------------
+// 1. aec_ort_begin(model): pads the original as the core does and returns {"ptr","c","h","w"} of the float
+// input.
 EMSCRIPTEN_KEEPALIVE const char* aec_ort_begin(const char* model) {
   static std::string out;
   App& a = app();
@@ -425,9 +467,10 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                    ew = (run->width + info.stride - 1) / info.stride * info.stride;
                model->encoder().output_shape(ec, eh, ew);
                aec::require(yt->c == ec && yt->h == eh && yt->w == ew,
-                            "the ONNX encoder's output is " + std::to_string(yt->c) + "x" + std::to_string(yt->h) +
-                                "x" + std::to_string(yt->w) + ", the model's encoder gives " + std::to_string(ec) +
-                                "x" + std::to_string(eh) + "x" + std::to_string(ew));
+                            "the ONNX encoder's output is " + std::to_string(yt->c) + "x" +
+                                std::to_string(yt->h) + "x" + std::to_string(yt->w) +
+                                ", the model's encoder gives " + std::to_string(ec) + "x" +
+                                std::to_string(eh) + "x" + std::to_string(ew));
                const double t0 = now_ms();
                // The core's entropy stage (a hyperprior's hyper networks included) between the two graphs.
                aec::LatentCode code = aec::code_latent(*model, *yt);
@@ -435,14 +478,17 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                run->channel_bits = std::move(code.channel_bits);
                run->latent = std::move(code.latent);
                aec::BitstreamHeader& hd = code.stream.header;
-               hd.model_name = info.name, hd.model_hash = info.model_hash, hd.entropy_hash = info.entropy_hash;
+               hd.model_name = info.name, hd.model_hash = info.model_hash,
+               hd.entropy_hash = info.entropy_hash;
                hd.family_id = info.family_id;
-               hd.width = uint32_t(run->width), hd.height = uint32_t(run->height), hd.stride = uint32_t(info.stride);
+               hd.width = uint32_t(run->width), hd.height = uint32_t(run->height),
+               hd.stride = uint32_t(info.stride);
                run->bytes = aec::write_bitstream(code.stream);
                run->enc.network_ms = network_ms;
                run->enc.total_ms = pre_ms + network_ms + run->enc.entropy_ms;
                run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
-               // decoder side: parse, check, entropy-decode, dequantise (as aec::decode_image before synthesis)
+               // decoder side: parse, check, entropy-decode, dequantise (as aec::decode_image before
+               // synthesis)
                const double t1 = now_ms();
                const aec::Bitstream parsed = aec::parse_bitstream(run->bytes.data(), run->bytes.size());
                const std::string why = aec::decoder_mismatch(*model, parsed.header, false);
@@ -452,7 +498,9 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                run->dec.entropy_ms = now_ms() - t1;
                build_latent_view(*run);
              },
-             [] {}) ? 0 : -1;
+             [] {})
+             ? 0
+             : -1;
 }
 
 EMSCRIPTEN_KEEPALIVE const char* aec_ort_latent() {
@@ -462,7 +510,8 @@ EMSCRIPTEN_KEEPALIVE const char* aec_ort_latent() {
   return keep(out, json{{"ptr", uintptr_t(g_ort_latent.data())}, {"c", l.c}, {"h", l.h}, {"w", l.w}}.dump());
 }
 
-// 3. aec_ort_decoded(x, c, h, w, network_ms): the decoder's output (3 x H x W, not clamped) -> image, metrics.
+// 3. aec_ort_decoded(x, c, h, w, network_ms): the decoder's output (3 x H x W, not clamped) -> image,
+// metrics.
 EMSCRIPTEN_KEEPALIVE int aec_ort_decoded(const float* x, int c, int h, int w, double network_ms) {
   App& a = app();
   if (!g_ort_run) return -1;
@@ -492,7 +541,9 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_decoded(const float* x, int c, int h, int w, do
              [run] {
                if (run->image_serial != app().image_serial) return;  // the image changed meanwhile
                finish_run(std::move(*run));
-             }) ? 0 : -1;
+             })
+             ? 0
+             : -1;
 }
 
 EMSCRIPTEN_KEEPALIVE void aec_ort_abort(const char* why) {

@@ -1,7 +1,8 @@
-// The browser demo's state: the models, the image, the last runs of each backend, the JPEG/WebP comparison and
-// the cross-decode results. The UI (ui.cpp) draws it, the exported C functions (api.cpp) let the page's
+// The browser demo's state: the models, the image, the last runs of each backend, the JPEG/WebP comparison
+// and the cross-decode results. The UI (ui.cpp) draws it, the exported C functions (api.cpp) let the page's
 // JavaScript (web/app.js) drive it. Everything here is touched on the main thread only, except inside a job's
-// work function (jobs.cpp), which runs on a worker thread in the threaded build and touches only its captures.
+// work function (jobs.cpp), which runs on a worker thread in the threaded build and touches only its
+// captures.
 #pragma once
 #include <GLES3/gl3.h>
 
@@ -21,7 +22,9 @@ namespace web {
 // Page limits: a 32-bit WASM heap cannot hold the activations of much larger images.
 constexpr int kMaxSide = 4096;
 constexpr int64_t kMaxPixels = int64_t(4) << 20;  // 4 Mpx
-inline aec::ImageLimits page_limits() { return {kMaxSide, kMaxPixels}; }
+inline aec::ImageLimits page_limits() {
+  return {kMaxSide, kMaxPixels};
+}
 
 struct Texture {
   GLuint id = 0;
@@ -59,7 +62,7 @@ struct CodecRun {
   std::string model, model_id, backend;  // backend: "core" or "ort"
   std::vector<uint8_t> bytes;            // the .aec file
   int width = 0, height = 0;
-  bool has_reference = false;            // false for an opened .aec file with no matching original
+  bool has_reference = false;  // false for an opened .aec file with no matching original
   double bpp = 0, psnr = 0, ms_ssim = 0;
   aec::CodecTimings enc, dec;
   aec::Image recon;
@@ -102,11 +105,11 @@ struct CrossRun {
 
 // View state of the split viewer (zoom, pan, divider).
 struct ViewState {
-  float zoom = 1;            // screen pixels per image pixel
-  float cx = 0, cy = 0;      // image point at the centre of the view
-  float divider = 0.5f;      // fraction of the view width
+  float zoom = 1;        // screen pixels per image pixel
+  float cx = 0, cy = 0;  // image point at the centre of the view
+  float divider = 0.5f;  // fraction of the view width
   bool fit_pending = true;
-  int left = 0, right = 1;   // 0 original, 1 reconstruction, 2 JPEG, 3 WebP, 4 other backend
+  int left = 0, right = 1;  // 0 original, 1 reconstruction, 2 JPEG, 3 WebP, 4 other backend
   bool dragging_divider = false;
 };
 
@@ -150,7 +153,8 @@ struct App {
   const ModelEntry* model_named(const std::string& name) const;
   int model_index(const std::string& name) const;
   const ModelEntry* current_model() const {
-    return selected_model >= 0 && selected_model < int(models.size()) ? &models[size_t(selected_model)] : nullptr;
+    return selected_model >= 0 && selected_model < int(models.size()) ? &models[size_t(selected_model)]
+                                                                      : nullptr;
   }
   // The two loaded members (high, medium) of a cross-resolution family, or false.
   bool family_pair(std::string& family, int& high, int& medium) const;
@@ -161,8 +165,9 @@ struct App {
 
 App& app();
 
-// jobs.cpp: at most one job at a time. `work` runs off the main thread in the threaded build (in the next frames
-// otherwise, after the progress indicator is drawn); `finish` runs on the main thread after it (GL, state).
+// jobs.cpp: at most one job at a time. `work` runs off the main thread in the threaded build (in the next
+// frames otherwise, after the progress indicator is drawn); `finish` runs on the main thread after it (GL,
+// state).
 bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish);
 bool job_busy();
 const std::string& job_label();
@@ -174,13 +179,13 @@ extern std::string g_js_busy_label;
 extern double g_js_busy_started;
 
 // actions.cpp
-bool action_encode();               // current image, selected model, selected backend
+bool action_encode();  // current image, selected model, selected backend
 bool action_cross_decode();
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name);
 void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode);
-void finish_run(CodecRun run);      // main thread: textures, comparison, view
+void finish_run(CodecRun run);          // main thread: textures, comparison, view
 void build_latent_view(CodecRun& run);  // (any thread) fills run.latent_view.atlas
-void request_compare();             // asks the page to code the original as JPEG/WebP at the run's size
+void request_compare();                 // asks the page to code the original as JPEG/WebP at the run's size
 double now_ms();
 
 // State changed: redraw the next frames and refresh the page's accessible summary. The main loop draws only

@@ -19,8 +19,10 @@ namespace {
 GLFWwindow* g_window = nullptr;
 int g_w = 0, g_h = 0;
 
-EM_JS(int, page_width, (), { return Math.max(320, Math.floor(Module.canvas.clientWidth || window.innerWidth)); });
-EM_JS(int, page_height, (), { return Math.max(240, Math.floor(Module.canvas.clientHeight || window.innerHeight)); });
+EM_JS(int, page_width, (),
+      { return Math.max(320, Math.floor(Module.canvas.clientWidth || window.innerWidth)); });
+EM_JS(int, page_height, (),
+      { return Math.max(240, Math.floor(Module.canvas.clientHeight || window.innerHeight)); });
 EM_JS(int, page_threads, (), { return Module.aecThreads || 1; });
 // The UI font (web/stage.mjs bundles DejaVu Sans when the system has it): copied into a malloc'd buffer that
 // ImGui owns.
@@ -32,15 +34,31 @@ EM_JS(void*, page_font, (int* size), {
   HEAP32[size >> 2] = f.length;
   return p;
 });
-EM_JS(void, page_ready, (), { if (Module.aecOnReady) Module.aecOnReady(); });
+EM_JS(void, page_ready, (), {
+  if (Module.aecOnReady) Module.aecOnReady();
+});
 
-void input_event() { web::g_redraw_frames = std::max(web::g_redraw_frames, 3); }
-void on_cursor(GLFWwindow*, double, double) { input_event(); }
-void on_button(GLFWwindow*, int, int, int) { input_event(); }
-void on_scroll(GLFWwindow*, double, double) { input_event(); }
-void on_key(GLFWwindow*, int, int, int, int) { input_event(); }
-void on_char(GLFWwindow*, unsigned) { input_event(); }
-void on_enter(GLFWwindow*, int) { input_event(); }
+void input_event() {
+  web::g_redraw_frames = std::max(web::g_redraw_frames, 3);
+}
+void on_cursor(GLFWwindow*, double, double) {
+  input_event();
+}
+void on_button(GLFWwindow*, int, int, int) {
+  input_event();
+}
+void on_scroll(GLFWwindow*, double, double) {
+  input_event();
+}
+void on_key(GLFWwindow*, int, int, int, int) {
+  input_event();
+}
+void on_char(GLFWwindow*, unsigned) {
+  input_event();
+}
+void on_enter(GLFWwindow*, int) {
+  input_event();
+}
 
 void frame() {
   const int w = page_width(), h = page_height();

@@ -1,5 +1,5 @@
-// The demo's user interface (Dear ImGui): a side panel with the image, model, backend, results and comparison,
-// and a main area with the split viewer, the latent heat maps and the cross-decode results.
+// The demo's user interface (Dear ImGui): a side panel with the image, model, backend, results and
+// comparison, and a main area with the split viewer, the latent heat maps and the cross-decode results.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -26,9 +26,12 @@ std::string fmt(const char* f, double v) {
 
 std::string human_bytes(size_t b) {
   char buf[64];
-  if (b < 10000) std::snprintf(buf, sizeof buf, "%zu bytes", b);
-  else if (b < 10 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / 1048576.0);
+  if (b < 10000)
+    std::snprintf(buf, sizeof buf, "%zu bytes", b);
+  else if (b < 10 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f KiB", double(b) / 1024.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", double(b) / 1048576.0);
   return buf;
 }
 
@@ -62,7 +65,9 @@ void spinner(float radius, float thickness) {
   ImGui::Dummy(ImVec2(radius * 2, radius * 2 + 4));
 }
 
-bool busy() { return job_busy() || g_js_busy > 0; }
+bool busy() {
+  return job_busy() || g_js_busy > 0;
+}
 
 bool button(const char* label, bool enabled, const ImVec2& size = ImVec2(0, 0)) {
   if (!enabled) ImGui::BeginDisabled();
@@ -80,7 +85,8 @@ bool primary_button(const char* label, bool enabled, const ImVec2& size) {
   return r;
 }
 
-// ---- side panel ------------------------------------------------------------------------------------------------
+// ---- side panel
+// ------------------------------------------------------------------------------------------------
 
 void image_section(App& a) {
   section("Image");
@@ -113,8 +119,10 @@ void model_section(App& a) {
     for (size_t i = 0; i < a.models.size(); ++i) {
       const ModelEntry& m = a.models[i];
       std::string label = m.name;
-      if (m.state == ModelEntry::Failed) label += "  (failed to load)";
-      else if (m.state == ModelEntry::Loading) label += "  (loading)";
+      if (m.state == ModelEntry::Failed)
+        label += "  (failed to load)";
+      else if (m.state == ModelEntry::Loading)
+        label += "  (loading)";
       if (ImGui::Selectable(label.c_str(), int(i) == a.selected_model) && int(i) != a.selected_model) {
         a.selected_model = int(i);
         if (m.state == ModelEntry::Loaded && a.original.width && !a.from_aec && !busy()) action_encode();
@@ -132,8 +140,10 @@ void model_section(App& a) {
     ImGui::PopStyleColor();
   } else {
     std::string d = cur->arch + ", stride " + std::to_string(cur->stride) + ", " +
-                    std::to_string(cur->latent_channels) + " latent channels, " + human_bytes(cur->file_bytes);
-    if (cur->fixed_w) d += ", " + std::to_string(cur->fixed_w) + "x" + std::to_string(cur->fixed_h) + " input only";
+                    std::to_string(cur->latent_channels) + " latent channels, " +
+                    human_bytes(cur->file_bytes);
+    if (cur->fixed_w)
+      d += ", " + std::to_string(cur->fixed_w) + "x" + std::to_string(cur->fixed_h) + " input only";
     if (!cur->family_id.empty()) d += ", family " + cur->family_id + " (" + cur->role + ")";
     muted(d);
     if (!cur->description.empty()) muted(cur->description);
@@ -152,8 +162,10 @@ void backend_section(App& a) {
   if (ImGui::RadioButton("ONNX Runtime Web (wasm)", a.backend == "ort")) a.backend = "ort", changed = true;
   if (!ort_ok) ImGui::EndDisabled();
   if (cur && !ort_ok) {
-    if (!cur->ort_error.empty()) muted("ONNX Runtime: " + cur->ort_error);
-    else muted("no ONNX graphs for this model (export them with aecodec-onnx)");
+    if (!cur->ort_error.empty())
+      muted("ONNX Runtime: " + cur->ort_error);
+    else
+      muted("no ONNX graphs for this model (export them with aecodec-onnx)");
     if (a.backend == "ort") a.backend = "core", changed = true;
   }
   if (changed) {
@@ -182,7 +194,8 @@ void actions_section(App& a) {
   }
 }
 
-void metric_row(const char* name, const std::string& v, const std::string& v2 = "", const char* tip = nullptr) {
+void metric_row(const char* name, const std::string& v, const std::string& v2 = "",
+                const char* tip = nullptr) {
   ImGui::TableNextRow();
   ImGui::TableSetColumnIndex(0);
   ImGui::TextColored(kMuted, "%s", name);
@@ -228,21 +241,36 @@ void results_section(App& a) {
       metric_row(name, v.first, v.second, tip);
     };
     row("Model", [](const CodecRun& x) { return x.model; });
-    if (!o) row("Backend", [](const CodecRun& x) { return std::string(x.backend == "ort" ? "ONNX Runtime Web" : "C++ core (WASM)"); });
-    row("Size", [](const CodecRun& x) {
-          return x.bytes.size() < 10000 ? human_bytes(x.bytes.size())
-                                        : human_bytes(x.bytes.size()) + " (" + std::to_string(x.bytes.size()) + ")";
+    if (!o)
+      row("Backend", [](const CodecRun& x) {
+        return std::string(x.backend == "ort" ? "ONNX Runtime Web" : "C++ core (WASM)");
+      });
+    row(
+        "Size",
+        [](const CodecRun& x) {
+          return x.bytes.size() < 10000
+                     ? human_bytes(x.bytes.size())
+                     : human_bytes(x.bytes.size()) + " (" + std::to_string(x.bytes.size()) + ")";
         },
         "the whole .aec file: header, entropy-coded latent, checksum");
-    row("Rate", [](const CodecRun& x) { return fmt("%.4f bpp", x.bpp); }, "bits per pixel of the .aec file");
-    row("PSNR", [](const CodecRun& x) { return x.has_reference ? fmt("%.3f dB", x.psnr) : std::string("-"); },
+    row(
+        "Rate", [](const CodecRun& x) { return fmt("%.4f bpp", x.bpp); }, "bits per pixel of the .aec file");
+    row(
+        "PSNR", [](const CodecRun& x) { return x.has_reference ? fmt("%.3f dB", x.psnr) : std::string("-"); },
         "RGB, peak 255, against the original");
-    row("MS-SSIM", [](const CodecRun& x) { return x.has_reference ? fmt("%.5f", x.ms_ssim) : std::string("-"); });
-    row("Encode", [](const CodecRun& x) { return x.enc.total_ms > 0 ? timing(x.enc) : std::string("-"); },
+    row("MS-SSIM",
+        [](const CodecRun& x) { return x.has_reference ? fmt("%.5f", x.ms_ssim) : std::string("-"); });
+    row(
+        "Encode", [](const CodecRun& x) { return x.enc.total_ms > 0 ? timing(x.enc) : std::string("-"); },
         "whole encode: padding, analysis transform, quantisation, entropy coding");
-    row("  network", [](const CodecRun& x) { return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.network_ms) : std::string("-"); });
-    row("  entropy", [](const CodecRun& x) { return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.entropy_ms) : std::string("-"); });
-    row("Decode", [](const CodecRun& x) { return timing(x.dec); },
+    row("  network", [](const CodecRun& x) {
+      return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.network_ms) : std::string("-");
+    });
+    row("  entropy", [](const CodecRun& x) {
+      return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.entropy_ms) : std::string("-");
+    });
+    row(
+        "Decode", [](const CodecRun& x) { return timing(x.dec); },
         "whole decode: parsing, entropy decoding, synthesis transform, cropping");
     row("  network", [](const CodecRun& x) { return fmt("%.1f ms", x.dec.network_ms); });
     row("  entropy", [](const CodecRun& x) { return fmt("%.1f ms", x.dec.entropy_ms); });
@@ -258,10 +286,12 @@ void results_section(App& a) {
                     std::fabs(ort->bpp - core.bpp) <= 0.01 * core.bpp;
     ImGui::TextColored(ok ? kGood : kError, "%s", ok ? "Backends agree" : "Backends differ");
     if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("tolerance: reconstructions within 40 dB PSNR of each other,\nPSNR within 0.1 dB, rate within 1%%");
-    muted((std::isinf(p) ? std::string("identical images") : fmt("images %.1f dB apart", p)) + ", max |diff| " +
-          std::to_string(maxd) + ", " +
-          (core.bytes == ort->bytes ? std::string("identical files") : fmt("rate %+.4f bpp", ort->bpp - core.bpp)));
+      ImGui::SetTooltip(
+          "tolerance: reconstructions within 40 dB PSNR of each other,\nPSNR within 0.1 dB, rate within 1%%");
+    muted((std::isinf(p) ? std::string("identical images") : fmt("images %.1f dB apart", p)) +
+          ", max |diff| " + std::to_string(maxd) + ", " +
+          (core.bytes == ort->bytes ? std::string("identical files")
+                                    : fmt("rate %+.4f bpp", ort->bpp - core.bpp)));
   }
 }
 
@@ -285,8 +315,10 @@ void compare_section(App& a) {
       ImGui::TableSetColumnIndex(1);
       ImGui::Text("%zu", bytes);
       ImGui::TableSetColumnIndex(2);
-      if (best) ImGui::TextColored(kGood, "%.2f dB", psnr);
-      else ImGui::Text("%.2f dB", psnr);
+      if (best)
+        ImGui::TextColored(kGood, "%.2f dB", psnr);
+      else
+        ImGui::Text("%.2f dB", psnr);
       ImGui::TableSetColumnIndex(3);
       ImGui::Text("%.4f", ssim);
     };
@@ -296,15 +328,16 @@ void compare_section(App& a) {
     row("aecodec", r.bytes.size(), r.psnr, r.ms_ssim, r.psnr >= best);
     for (const CompareRun* c : {&a.jpeg, &a.webp}) {
       if (!c->valid) continue;
-      row((c->codec == "jpeg" ? "JPEG q" : "WebP q") + fmt("%.0f", c->quality * 100), c->bytes, c->psnr, c->ms_ssim,
-          c->psnr >= best);
+      row((c->codec == "jpeg" ? "JPEG q" : "WebP q") + fmt("%.0f", c->quality * 100), c->bytes, c->psnr,
+          c->ms_ssim, c->psnr >= best);
     }
     ImGui::EndTable();
   }
   if (a.compare_running) muted("coding with the browser's encoders...");
   for (const CompareRun* c : {&a.jpeg, &a.webp})
     if (c->valid && c->at_min_quality)
-      muted(std::string(c->codec == "jpeg" ? "JPEG" : "WebP") + " cannot get this small: shown at its lowest quality");
+      muted(std::string(c->codec == "jpeg" ? "JPEG" : "WebP") +
+            " cannot get this small: shown at its lowest quality");
 }
 
 void side_panel(App& a) {
@@ -320,7 +353,8 @@ void side_panel(App& a) {
   }
 }
 
-// ---- split viewer ----------------------------------------------------------------------------------------------
+// ---- split viewer
+// ----------------------------------------------------------------------------------------------
 
 struct Source {
   const char* name;
@@ -336,10 +370,12 @@ std::vector<Source> view_sources(App& a) {
                r.valid ? (r.model + (r.backend == "ort" ? " (ORT)" : "") + fmt(", %.3f bpp", r.bpp) +
                           (r.has_reference ? fmt(", %.2f dB", r.psnr) : std::string()))
                        : std::string()});
-  s.push_back({"JPEG", a.jpeg.valid ? &a.jpeg.tex : nullptr,
-               a.jpeg.valid ? fmt("JPEG %.3f bpp", a.jpeg.bpp) + fmt(", %.2f dB", a.jpeg.psnr) : std::string()});
-  s.push_back({"WebP", a.webp.valid ? &a.webp.tex : nullptr,
-               a.webp.valid ? fmt("WebP %.3f bpp", a.webp.bpp) + fmt(", %.2f dB", a.webp.psnr) : std::string()});
+  s.push_back(
+      {"JPEG", a.jpeg.valid ? &a.jpeg.tex : nullptr,
+       a.jpeg.valid ? fmt("JPEG %.3f bpp", a.jpeg.bpp) + fmt(", %.2f dB", a.jpeg.psnr) : std::string()});
+  s.push_back(
+      {"WebP", a.webp.valid ? &a.webp.tex : nullptr,
+       a.webp.valid ? fmt("WebP %.3f bpp", a.webp.bpp) + fmt(", %.2f dB", a.webp.psnr) : std::string()});
   CodecRun* o = a.other_run();
   s.push_back({"Other backend", o ? &o->tex : nullptr,
                o ? std::string(o->backend == "ort" ? "ONNX Runtime" : "C++ core") + fmt(", %.2f dB", o->psnr)
@@ -368,7 +404,8 @@ void compare_tab(App& a) {
   ViewState& v = a.view;
   std::vector<Source> src = view_sources(a);
   auto ok = [&](int i) { return src[size_t(i)].tex && src[size_t(i)].tex->valid(); };
-  // What is shown when a chosen source is not there (yet): the original on the left, the reconstruction right.
+  // What is shown when a chosen source is not there (yet): the original on the left, the reconstruction
+  // right.
   const int left = ok(v.left) ? v.left : 0;
   const int right = ok(v.right) ? v.right : (ok(1) ? 1 : 0);
 
@@ -405,7 +442,8 @@ void compare_tab(App& a) {
   // checkerboard-free dark canvas; the image
   ImGui::InvisibleButton("canvas", canvas_size, ImGuiButtonFlags_MouseButtonLeft);
   if (!iw) {
-    const char* msg = busy() ? "working..." : "Open an image (or drop one here) to see what the codec does to it";
+    const char* msg =
+        busy() ? "working..." : "Open an image (or drop one here) to see what the codec does to it";
     const ImVec2 ts = ImGui::CalcTextSize(msg);
     dl->AddText(ImVec2(p0.x + (canvas_size.x - ts.x) / 2, p0.y + (canvas_size.y - ts.y) / 2),
                 ImGui::GetColorU32(kMuted), msg);
@@ -418,7 +456,8 @@ void compare_tab(App& a) {
   const bool hovered = ImGui::IsItemHovered();
   const ImGuiIO& io = ImGui::GetIO();
   const float div_x = p0.x + v.divider * canvas_size.x;
-  const bool near_div = std::fabs(io.MousePos.x - div_x) < 8 && io.MousePos.y >= p0.y && io.MousePos.y <= p1.y;
+  const bool near_div =
+      std::fabs(io.MousePos.x - div_x) < 8 && io.MousePos.y >= p0.y && io.MousePos.y <= p1.y;
   if (ImGui::IsItemActivated() && near_div) v.dragging_divider = true;
   if (!ImGui::IsItemActive()) v.dragging_divider = false;
   if (hovered && near_div) ImGui::SetMouseCursor(ImGuiMouseCursor_ResizeEW);
@@ -431,7 +470,8 @@ void compare_tab(App& a) {
   const ImVec2 center(p0.x + canvas_size.x / 2, p0.y + canvas_size.y / 2);
   if (hovered && io.MouseWheel != 0) {
     // zoom about the cursor
-    const float mx = v.cx + (io.MousePos.x - center.x) / v.zoom, my = v.cy + (io.MousePos.y - center.y) / v.zoom;
+    const float mx = v.cx + (io.MousePos.x - center.x) / v.zoom,
+                my = v.cy + (io.MousePos.y - center.y) / v.zoom;
     v.zoom = std::clamp(v.zoom * std::pow(1.25f, io.MouseWheel), 0.05f, 64.0f);
     v.cx = mx - (io.MousePos.x - center.x) / v.zoom, v.cy = my - (io.MousePos.y - center.y) / v.zoom;
   }
@@ -451,14 +491,17 @@ void compare_tab(App& a) {
   dl->AddLine(ImVec2(dx, p0.y), ImVec2(dx, p1.y), IM_COL32(255, 255, 255, 200), 2);
   const float hy = (p0.y + p1.y) / 2;
   dl->AddCircleFilled(ImVec2(dx, hy), 13, IM_COL32(255, 255, 255, 230));
-  dl->AddTriangleFilled(ImVec2(dx - 9, hy), ImVec2(dx - 3, hy - 5), ImVec2(dx - 3, hy + 5), IM_COL32(30, 30, 30, 255));
-  dl->AddTriangleFilled(ImVec2(dx + 9, hy), ImVec2(dx + 3, hy + 5), ImVec2(dx + 3, hy - 5), IM_COL32(30, 30, 30, 255));
+  dl->AddTriangleFilled(ImVec2(dx - 9, hy), ImVec2(dx - 3, hy - 5), ImVec2(dx - 3, hy + 5),
+                        IM_COL32(30, 30, 30, 255));
+  dl->AddTriangleFilled(ImVec2(dx + 9, hy), ImVec2(dx + 3, hy + 5), ImVec2(dx + 3, hy - 5),
+                        IM_COL32(30, 30, 30, 255));
   // labels
   auto label = [&](const std::string& s, float x, bool right) {
     if (s.empty()) return;
     const ImVec2 ts = ImGui::CalcTextSize(s.c_str());
     const float lx = right ? x - ts.x - 16 : x + 8;
-    dl->AddRectFilled(ImVec2(lx, p0.y + 8), ImVec2(lx + ts.x + 8, p0.y + 12 + ts.y), IM_COL32(0, 0, 0, 170), 4);
+    dl->AddRectFilled(ImVec2(lx, p0.y + 8), ImVec2(lx + ts.x + 8, p0.y + 12 + ts.y), IM_COL32(0, 0, 0, 170),
+                      4);
     dl->AddText(ImVec2(lx + 4, p0.y + 10), IM_COL32(255, 255, 255, 255), s.c_str());
   };
   label(L.label, p0.x, false);
@@ -470,25 +513,27 @@ void compare_tab(App& a) {
     const int py = int(std::floor(v.cy + (io.MousePos.y - center.y) / v.zoom));
     if (px >= 0 && py >= 0 && px < iw && py < ih) {
       auto rgb = [&](int which) -> std::string {
-        const aec::Image* im = which == 0 ? &a.original
+        const aec::Image* im = which == 0   ? &a.original
                                : which == 1 ? (a.last().valid ? &a.last().recon : nullptr)
                                : which == 2 ? (a.jpeg.valid ? &a.jpeg.image : nullptr)
                                : which == 3 ? (a.webp.valid ? &a.webp.image : nullptr)
-                               : (a.other_run() ? &a.other_run()->recon : nullptr);
+                                            : (a.other_run() ? &a.other_run()->recon : nullptr);
         if (!im || im->width != iw) return "-";
         const uint8_t* p = &im->rgb[(size_t(py) * iw + px) * 3];
         char buf[48];
         std::snprintf(buf, sizeof buf, "(%d, %d, %d)", p[0], p[1], p[2]);
         return buf;
       };
-      ImGui::TextColored(kMuted, "pixel %d, %d   left %s   right %s", px, py, rgb(left).c_str(), rgb(right).c_str());
+      ImGui::TextColored(kMuted, "pixel %d, %d   left %s   right %s", px, py, rgb(left).c_str(),
+                         rgb(right).c_str());
     }
   } else {
     ImGui::TextColored(kMuted, "%s vs %s", L.name, R.name);
   }
 }
 
-// ---- latent ----------------------------------------------------------------------------------------------------
+// ---- latent
+// ----------------------------------------------------------------------------------------------------
 
 void latent_tab(App& a) {
   CodecRun& r = a.last();
@@ -531,15 +576,17 @@ void latent_tab(App& a) {
     ImGui::Image(lv.tex.im(), ImVec2(tw, th), ImVec2(ux / aw, uy / ah),
                  ImVec2((ux + lv.tile_w) / aw, (uy + lv.tile_h) / ah));
     if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("channel %d\nvalues %.3f .. %.3f\n%.1f bits (%.1f%% of the rate)", k, lv.lo[size_t(k)],
-                        lv.hi[size_t(k)], r.channel_bits[size_t(k)], total > 0 ? 100.0 * r.channel_bits[size_t(k)] / total : 0.0);
+      ImGui::SetTooltip("channel %d\nvalues %.3f .. %.3f\n%.1f bits (%.1f%% of the rate)", k,
+                        lv.lo[size_t(k)], lv.hi[size_t(k)], r.channel_bits[size_t(k)],
+                        total > 0 ? 100.0 * r.channel_bits[size_t(k)] / total : 0.0);
     ImGui::TextColored(kMuted, "#%d  %.0f b", k, r.channel_bits[size_t(k)]);
     ImGui::EndGroup();
   }
   ImGui::EndChild();
 }
 
-// ---- cross-decode ----------------------------------------------------------------------------------------------
+// ---- cross-decode
+// ----------------------------------------------------------------------------------------------
 
 // An image scaled to `w` x `max_h` at most (keeping its aspect), with a title and a wrapped caption.
 void image_card(const char* title, const Texture& t, const std::string& caption, float w, float max_h) {
@@ -565,17 +612,22 @@ void cross_tab(App& a) {
   const bool have = a.family_pair(family, hi, med);
   ImGui::PushTextWrapPos(0);
   if (!have) {
-    muted("Cross-resolution decoding needs a family: two models whose documents share a \"family\" id, one with role "
-          "\"high\" and one with role \"medium\". None is loaded on this page.");
+    muted(
+        "Cross-resolution decoding needs a family: two models whose documents share a \"family\" id, one "
+        "with role "
+        "\"high\" and one with role \"medium\". None is loaded on this page.");
     ImGui::PopTextWrapPos();
     return;
   }
   ImGui::Text("Family %s: high = %s, medium = %s", family.c_str(), a.models[size_t(hi)].name.c_str(),
               a.models[size_t(med)].name.c_str());
-  muted("The members share one latent space and entropy model. high -> medium: encode the original with the high "
-        "member, decode with the medium member (half size; reference: the 2x box-downscaled original). medium -> "
-        "high: encode the downscaled original with the medium member, decode with the high member (full size; "
-        "reference: the original; baseline: the medium member's own decode upscaled bicubic).");
+  muted(
+      "The members share one latent space and entropy model. high -> medium: encode the original with the "
+      "high "
+      "member, decode with the medium member (half size; reference: the 2x box-downscaled original). medium "
+      "-> "
+      "high: encode the downscaled original with the medium member, decode with the high member (full size; "
+      "reference: the original; baseline: the medium member's own decode upscaled bicubic).");
   ImGui::PopTextWrapPos();
   const bool can = a.original.width && !a.from_aec && !busy();
   if (primary_button("Run cross-decode", can, ImVec2(180, 28))) action_cross_decode();
@@ -587,19 +639,20 @@ void cross_tab(App& a) {
   ImGui::BeginChild("cross", ImVec2(0, 0), false);
   // Two rows: high -> medium with its reference; medium -> high with its baseline.
   const float w = (ImGui::GetContentRegionAvail().x - 16) / 2;
-  const float max_h = std::max(120.0f, (ImGui::GetContentRegionAvail().y - 8 * ImGui::GetTextLineHeightWithSpacing() - 16) / 2);
+  const float max_h = std::max(
+      120.0f, (ImGui::GetContentRegionAvail().y - 8 * ImGui::GetTextLineHeightWithSpacing() - 16) / 2);
   ImGui::TextColored(kAccent, "high -> medium");
   image_card("decoded by the medium member", c.t_h2m,
-             fmt("PSNR %.3f dB", c.h2m_psnr) + " against the reference; " + fmt("%.4f bpp", c.h2m_bpp) + ", " +
-                 std::to_string(c.h2m.width) + "x" + std::to_string(c.h2m.height),
+             fmt("PSNR %.3f dB", c.h2m_psnr) + " against the reference; " + fmt("%.4f bpp", c.h2m_bpp) +
+                 ", " + std::to_string(c.h2m.width) + "x" + std::to_string(c.h2m.height),
              w, max_h);
   ImGui::SameLine(0, 16);
   image_card("reference: the original box-downscaled 2x", c.t_h2m_ref, "downscale2x_box(original)", w, max_h);
   ImGui::Spacing();
   ImGui::TextColored(kAccent, "medium -> high");
   image_card("decoded by the high member", c.t_m2h,
-             fmt("PSNR %.3f dB", c.m2h_psnr) + " against the original; " +
-                 fmt("%.4f bpp", c.m2h_bpp) + " of the half-size image",
+             fmt("PSNR %.3f dB", c.m2h_psnr) + " against the original; " + fmt("%.4f bpp", c.m2h_bpp) +
+                 " of the half-size image",
              w, max_h);
   ImGui::SameLine(0, 16);
   image_card("baseline: the medium member's decode, bicubic 2x", c.t_m2h_bicubic,
@@ -609,13 +662,17 @@ void cross_tab(App& a) {
 
 void about_tab() {
   ImGui::PushTextWrapPos(0);
-  ImGui::TextUnformatted("aecodec compresses images with convolutional autoencoders: an analysis transform maps the "
-                         "image to a latent, which is quantised and entropy-coded with a learned per-channel "
-                         "distribution; a synthesis transform maps the decoded latent back to an image.");
+  ImGui::TextUnformatted(
+      "aecodec compresses images with convolutional autoencoders: an analysis transform maps the "
+      "image to a latent, which is quantised and entropy-coded with a learned per-channel "
+      "distribution; a synthesis transform maps the decoded latent back to an image.");
   ImGui::Spacing();
-  muted("This page runs the same C++ core as the command-line tool, compiled to WebAssembly; the ONNX Runtime backend "
-        "runs the exported transforms while quantisation and entropy coding stay in the core, so both produce .aec "
-        "files the CLI decodes (aecodec decode FILE.aec -o out.png). Nothing leaves your browser.");
+  muted(
+      "This page runs the same C++ core as the command-line tool, compiled to WebAssembly; the ONNX Runtime "
+      "backend "
+      "runs the exported transforms while quantisation and entropy coding stay in the core, so both produce "
+      ".aec "
+      "files the CLI decodes (aecodec decode FILE.aec -o out.png). Nothing leaves your browser.");
   ImGui::Spacing();
   muted("Scripting: window.aecodec (see web/API.md).");
   ImGui::PopTextWrapPos();
@@ -634,7 +691,8 @@ void top_bar(App& a, float width) {
   // progress, right-aligned
   if (busy()) {
     const std::string label = job_busy() ? job_label() : g_js_busy_label;
-    const std::string s = label + fmt("  %.1f s", (job_busy() ? job_elapsed_ms() : now_ms() - g_js_busy_started) / 1000);
+    const std::string s =
+        label + fmt("  %.1f s", (job_busy() ? job_elapsed_ms() : now_ms() - g_js_busy_started) / 1000);
     const float tw = ImGui::CalcTextSize(s.c_str()).x;
     ImGui::SetCursorPos(ImVec2(width - tw - 48, 14));
     spinner(7, 2.5f);
@@ -642,8 +700,9 @@ void top_bar(App& a, float width) {
     ImGui::SetCursorPosY(14);
     ImGui::TextUnformatted(s.c_str());
   } else {
-    const std::string s = std::string(a.threaded ? "WASM SIMD, " + std::to_string(a.threads) + " threads"
-                                                 : "WASM SIMD, single thread (page not cross-origin isolated)");
+    const std::string s =
+        std::string(a.threaded ? "WASM SIMD, " + std::to_string(a.threads) + " threads"
+                               : "WASM SIMD, single thread (page not cross-origin isolated)");
     const float tw = ImGui::CalcTextSize(s.c_str()).x;
     ImGui::SetCursorPos(ImVec2(width - tw - 16, 16));
     ImGui::TextColored(kMuted, "%s", s.c_str());
@@ -689,8 +748,9 @@ void draw_ui() {
   ImGui::SetNextWindowPos(ImVec2(0, 0));
   ImGui::SetNextWindowSize(io.DisplaySize);
   ImGui::Begin("aecodec", nullptr,
-               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoBringToFrontOnFocus |
-                   ImGuiWindowFlags_NoSavedSettings | ImGuiWindowFlags_NoScrollWithMouse);
+               ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
+                   ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
+                   ImGuiWindowFlags_NoScrollWithMouse);
   top_bar(a, io.DisplaySize.x);
   ImGui::SetCursorPos(ImVec2(12, 46));
   const float status_h = 30;
