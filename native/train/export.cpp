@@ -12,6 +12,7 @@
 #include "aecodec/metrics.h"
 #include "aecodec/model.h"
 #include "hyperprior_codec.h"
+#include "train_state.h"
 
 namespace aect {
 
@@ -303,6 +304,8 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
                        {"wall_hours", run.state.wall_s / 3600},
                        {"cpu_seconds", run.state.cpu_s},
                        {"cpu_hours", run.state.cpu_s / 3600}};
+      if (const nlohmann::json state = put_train_state(f, model, q); !state.is_null())
+        d["training"]["state"] = state;
       note_storage(d, storage);
       nlohmann::json scores = nlohmann::json::object();
       if (run.valid.is_object()) {

@@ -124,15 +124,60 @@ torch::Tensor scale_vec(const std::vector<float>& s) {
 
 }  // namespace
 
+namespace {
+
+// Folds per-channel scales into a weighted layer's weight and bias: `out_scale` multiplies its output
+// channels (weights and bias), `in_scale` its input channels. Output channels are dim 0 of a conv or linear
+// weight, dim 1 of a transposed conv's; inputs the other.
+void fold_scales(const std::string& op, torch::Tensor& w, torch::Tensor& b,
+                 const std::vector<float>* out_scale, const std::vector<float>* in_scale) {
+  const bool tr = op == "conv_transpose2d";
+  const int64_t out_dim = tr ? 1 : 0, in_dim = tr ? 0 : 1;
+  auto shaped = [&](const std::vector<float>& s, int64_t dim) {
+    std::vector<int64_t> v(size_t(w.dim()), 1);
+    v[size_t(dim)] = -1;
+    return scale_vec(s).to(w.device()).view(v);
+  };
+  if (out_scale) {
+    w = w * shaped(*out_scale, out_dim);
+    b = b * scale_vec(*out_scale).to(b.device());
+  }
+  if (in_scale) w = w * shaped(*in_scale, in_dim);
+}
+
+}  // namespace
+
+std::pair<int, int> LayerStackImpl::weighted_ends() const {
+  int first = -1, last = -1;
+  for (const Entry& e : entries_)
+    if (e.op == "conv2d" || e.op == "conv_transpose2d" || e.op == "linear") {
+      if (first < 0) first = e.index;
+      last = e.index;
+    }
+  return {first, last};
+}
+
+void LayerStackImpl::scale_ends(const std::vector<float>* out_scale, const std::vector<float>* in_scale) {
+  torch::NoGradGuard ng;
+  const auto [first, last] = weighted_ends();
+  for (Entry& e : entries_) {
+    if (e.index != first && e.index != last) continue;
+    torch::Tensor& w = e.op == "conv2d"             ? e.conv->weight
+                       : e.op == "conv_transpose2d" ? e.deconv->weight
+                                                    : e.linear->weight;
+    torch::Tensor& b = e.op == "conv2d"             ? e.conv->bias
+                       : e.op == "conv_transpose2d" ? e.deconv->bias
+                                                    : e.linear->bias;
+    torch::Tensor nw = w.detach().clone(), nb = b.detach().clone();
+    fold_scales(e.op, nw, nb, e.index == last ? out_scale : nullptr, e.index == first ? in_scale : nullptr);
+    w.copy_(nw), b.copy_(nb);
+  }
+}
+
 void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
                                const std::vector<float>* out_scale, const std::vector<float>* in_scale,
                                const WeightStorage& storage) const {
-  int first_weighted = -1, last_weighted = -1;
-  for (const Entry& e : entries_)
-    if (e.op == "conv2d" || e.op == "conv_transpose2d" || e.op == "linear") {
-      if (first_weighted < 0) first_weighted = e.index;
-      last_weighted = e.index;
-    }
+  const auto [first_weighted, last_weighted] = weighted_ends();
   for (const Entry& e : entries_) {
     nlohmann::json l = {{"op", e.op}};
     const std::string name = name_of(e);
@@ -145,30 +190,10 @@ void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
       if (tr) l["output_padding"] = e.stride - 1;
       w = (tr ? e.deconv->weight : e.conv->weight).detach().to(torch::kCPU, torch::kFloat).clone();
       b = (tr ? e.deconv->bias : e.conv->bias).detach().to(torch::kCPU, torch::kFloat).clone();
-      // Output channels are dim 0 of a conv weight, dim 1 of a transposed one; inputs the other.
-      const int64_t out_dim = tr ? 1 : 0, in_dim = tr ? 0 : 1;
-      if (out_scale && e.index == last_weighted) {
-        torch::Tensor s = scale_vec(*out_scale);
-        std::vector<int64_t> v{1, 1, 1, 1};
-        v[size_t(out_dim)] = -1;
-        w = w * s.view(v);
-        b = b * s;
-      }
-      if (in_scale && e.index == first_weighted) {
-        std::vector<int64_t> v{1, 1, 1, 1};
-        v[size_t(in_dim)] = -1;
-        w = w * scale_vec(*in_scale).view(v);
-      }
     } else if (e.op == "linear") {
       l["name"] = name, l["in"] = e.in, l["out"] = e.out;
       w = e.linear->weight.detach().to(torch::kCPU, torch::kFloat).clone();
       b = e.linear->bias.detach().to(torch::kCPU, torch::kFloat).clone();
-      if (out_scale && e.index == last_weighted) {
-        torch::Tensor s = scale_vec(*out_scale);
-        w = w * s.view({-1, 1});
-        b = b * s;
-      }
-      if (in_scale && e.index == first_weighted) w = w * scale_vec(*in_scale).view({1, -1});
     } else if (e.op == "gdn") {
       l["name"] = name, l["channels"] = e.in, l["inverse"] = e.gdn->inverse();
       put(file, name + ".beta", e.gdn->effective_beta(), storage.gdn);
@@ -181,6 +206,8 @@ void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
       l["slope"] = e.slope;
     }
     if (w.defined()) {
+      fold_scales(e.op, w, b, e.index == last_weighted ? out_scale : nullptr,
+                  e.index == first_weighted ? in_scale : nullptr);
       put(file, name + ".weight", w, storage.weights);
       put(file, name + ".bias", b, storage.weights);
     }

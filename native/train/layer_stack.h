@@ -3,6 +3,7 @@
 // the core compute the same function by construction.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +50,9 @@ class LayerStackImpl : public torch::nn::Module {
   // dtypes.
   void export_to(aec::ModelFile& file, nlohmann::json& list, const std::vector<float>* out_scale = nullptr,
                  const std::vector<float>* in_scale = nullptr, const WeightStorage& storage = {}) const;
+  // Multiplies the live weights the way export_to folds scales (unfolding a warm start's gains: pass the
+  // reciprocals).
+  void scale_ends(const std::vector<float>* out_scale, const std::vector<float>* in_scale);
   // Copies the weights of the same-named layers from a model file (warm start); returns how many layers.
   int load_from(const aec::ModelFile& file);
   // Multiply-accumulates of one forward pass on a [c, h, w] input; updates c, h, w to the output shape.
@@ -69,6 +73,7 @@ class LayerStackImpl : public torch::nn::Module {
     GDN gdn{nullptr};
   };
   Entry& add(const std::string& op);
+  std::pair<int, int> weighted_ends() const;  // indices of the first and last weighted layer (-1: none)
   std::string name_of(const Entry& e) const { return prefix_ + "." + std::to_string(e.index); }
   std::string prefix_;
   std::vector<Entry> entries_;

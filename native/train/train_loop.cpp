@@ -12,6 +12,7 @@
 #include "aecodec/error.h"
 #include "aecodec/model_file.h"
 #include "aecodec/parallel.h"
+#include "train_state.h"
 
 namespace aect {
 
@@ -203,8 +204,10 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       const aec::ModelFile f = aec::ModelFile::read(cfg.init);
       int loaded = 0;
       for (Member& m : model->members()) loaded += m.load_from(f);
+      const std::string state = load_train_state(f, *model);
       if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
-      std::fprintf(stderr, "warm start: %d layers from %s (lr warm-up %d steps)\n", loaded, cfg.init.c_str(),
+      std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,
+                   state.empty() ? ", prior restarts" : (", " + state).c_str(), cfg.init.c_str(),
                    cfg.warmup_steps);
     }
   }
