@@ -101,8 +101,10 @@ class Gdn : public Layer {
     inverse_ = j.value("inverse", false);
     beta_ = f.floats(name_ + ".beta", {c_});
     gamma_ = f.floats(name_ + ".gamma", {c_, c_});
-    for (float b : beta_) require(b > 0, "layer '" + name_ + "': beta must be positive");
-    for (float g : gamma_) require(g >= 0, "layer '" + name_ + "': gamma must be non-negative");
+    for (float b : beta_)  // (messages built only on failure)
+      if (!(b > 0)) throw Error("layer '" + name_ + "': beta must be positive");
+    for (float g : gamma_)
+      if (!(g >= 0)) throw Error("layer '" + name_ + "': gamma must be non-negative");
     prepared_ = prepare_gdn(c_, beta_.data(), gamma_.data(), inverse_);  // packed once, as Conv's
   }
   Tensor forward(Tensor x) const override {
@@ -415,7 +417,7 @@ Model Model::from_file(ModelFile file) {
     model.step_ = file.floats("latent.step", {C});
     model.offset_ = file.floats("latent.offset", {C});
     for (float s : model.step_)
-      require(s > 1e-6f && s < 1e6f, "latent.step values must be positive and finite");
+      if (!(s > 1e-6f && s < 1e6f)) throw Error("latent.step values must be positive and finite");
     model.tables_ = read_cdf_tables(file, "entropy", C);
   }
   info.entropy_hash = entropy_identity(file, model.hyper_ != nullptr);

@@ -181,7 +181,8 @@ std::vector<float> ModelFile::floats(const std::string& name, const std::vector<
   } else {
     throw Error("model tensor '" + name + "' is " + dtype_name(t.dtype) + ", expected floating point");
   }
-  for (float v : out) require(std::isfinite(v), "model tensor '" + name + "' holds a NaN or infinity");
+  for (float v : out)  // (message built only on failure: a model has about a million weights)
+    if (!std::isfinite(v)) throw Error("model tensor '" + name + "' holds a NaN or infinity");
   return out;
 }
 
