@@ -115,6 +115,110 @@ void check_complete(const uint8_t* d, size_t size) {
   }
 }
 
+// stb_image 2.27 (Debian's libstb-dev) trusts a JPEG DHT segment's 16 code counts: when they sum to more than
+// 256, stbi__build_huffman and the symbol loop write past its 257- and 256-entry tables (fixed upstream in
+// 2.28). stb reads DHT segments in stbi_info as well as in stbi_load, so the check has to come first. This
+// walks the file the way stb's JPEG reader does (stbi__decode_jpeg_header, stbi__decode_jpeg_image, including
+// stb's leniencies: fill bytes, junk between header segments, reads past the end as zeros) and returns false
+// if a DHT segment stb would read declares more than 256 codes. Where stb itself would stop with an error the
+// walk stops too and leaves the error to stb. Across entropy-coded data it resumes at the first marker that
+// is not a restart or a stuffed zero: stb stops reading at that marker or earlier, and from earlier it either
+// fails or reaches the same marker.
+bool jpeg_huffman_tables_fit(const uint8_t* d, size_t size) {
+  constexpr int kNone = 0xff;  // STBI__MARKER_none
+  size_t pos = 0;
+  int cached = kNone;
+  auto get8 = [&]() -> int { return pos < size ? d[pos++] : 0; };
+  auto get16 = [&]() {
+    const int hi = get8();
+    return (hi << 8) + get8();
+  };
+  auto skip = [&](int n) { pos = n < 0 ? size : pos + size_t(n); };
+  auto get_marker = [&]() {
+    if (cached != kNone) {
+      const int m = cached;
+      cached = kNone;
+      return m;
+    }
+    int x = get8();
+    if (x != 0xff) return kNone;
+    while (x == 0xff) x = get8();
+    return x;
+  };
+  enum Step { next, stop, overflow };  // stop: stb fails here with its own message
+  auto process_marker = [&](int m) -> Step {
+    if (m == 0xdd) {  // DRI
+      if (get16() != 4) return stop;
+      get16();
+      return next;
+    }
+    if (m == 0xdb) {  // DQT
+      int L = get16() - 2;
+      while (L > 0) {
+        const int q = get8(), sixteen = q >> 4;
+        if (sixteen > 1 || (q & 15) > 3) return stop;
+        skip(sixteen ? 128 : 64);
+        L -= sixteen ? 129 : 65;
+      }
+      return L == 0 ? next : stop;
+    }
+    if (m == 0xc4) {  // DHT
+      int L = get16() - 2;
+      while (L > 0) {
+        const int q = get8();
+        if ((q >> 4) > 1 || (q & 15) > 3) return stop;
+        int n = 0;
+        for (int i = 0; i < 16; ++i) n += get8();
+        if (n > 256) return overflow;
+        skip(n);
+        L -= 17 + n;
+      }
+      return L == 0 ? next : stop;
+    }
+    if ((m >= 0xe0 && m <= 0xef) || m == 0xfe) {  // APPn, COM
+      const int L = get16();
+      if (L < 2) return stop;
+      skip(L - 2);
+      return next;
+    }
+    return stop;  // stb: "expected marker" / "unknown marker"
+  };
+  auto is_sof = [](int m) { return m == 0xc0 || m == 0xc1 || m == 0xc2; };
+
+  if (get_marker() != 0xd8) return true;  // no SOI: stb does not read it as a JPEG
+  int m = get_marker();
+  while (!is_sof(m)) {  // header segments, up to the frame header
+    const Step step = process_marker(m);
+    if (step != next) return step != overflow;
+    m = get_marker();
+    while (m == kNone) {  // stb skips junk between header segments
+      if (pos >= size) return true;
+      m = get_marker();
+    }
+  }
+  skip(get16() - 2);  // the frame header (stb checks its length against its component count)
+  m = get_marker();
+  while (m != 0xd9) {  // EOI
+    if (m == 0xda) {   // SOS: its header, then entropy-coded data up to the next marker
+      skip(get16() - 2);
+      while (cached == kNone) {
+        if (pos >= size) return true;
+        if (get8() != 0xff) continue;
+        int c = get8();
+        while (c == 0xff) c = get8();
+        if (c != 0 && !(c >= 0xd0 && c <= 0xd7)) cached = c;
+      }
+    } else if (m == 0xdc) {  // DNL
+      skip(4);
+    } else {
+      const Step step = process_marker(m);
+      if (step != next) return step != overflow;
+    }
+    m = get_marker();
+  }
+  return true;
+}
+
 const char* stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
@@ -148,6 +252,8 @@ Image decode_image(const uint8_t* data, size_t size, const ImageLimits& limits, 
   // header then gets the limits message it deserves.
   int64_t png_w = 0, png_h = 0;
   if (png_ihdr_size(data, size, &png_w, &png_h)) check_size(png_w, png_h, limits);
+  require(jpeg_huffman_tables_fit(data, size),
+          "cannot read image: corrupt JPEG (a Huffman table declares more than 256 codes)");
 
   // Header only: nothing the size of the image is allocated before the limits are checked.
   int w = 0, h = 0, comp = 0;

@@ -290,6 +290,30 @@ TEST_CASE("baseline JPEG decodes: grey and colour", "[image][formats]") {
     jpg.resize(jpg.size() - 5);
     CHECK_THROWS_AS(decode(jpg), aec::Error);
   }
+  SECTION("a Huffman table of more than 256 codes is refused, before the frame or after the scan") {
+    // stb_image 2.27 writes past its code tables for such a DHT segment (a fuzzer finding); a table of 12
+    // codes in the same places is read as before.
+    auto dht = [](int per_length) {
+      const size_t n = size_t(16 * per_length), len = 2 + 17 + n;
+      Bytes seg = {0xff, 0xc4, uint8_t(len >> 8), uint8_t(len), 0x00};
+      seg.insert(seg.end(), 16, uint8_t(per_length));
+      seg.insert(seg.end(), n, 0);
+      return seg;
+    };
+    for (const bool after_scan : {false, true}) {
+      INFO("after the scan: " << after_scan);
+      for (const int per_length : {17, 1}) {
+        Bytes jpg = hand_jpeg({15});
+        const Bytes seg = dht(per_length);
+        jpg.insert(after_scan ? jpg.end() - 2 : jpg.begin() + 2, seg.begin(), seg.end());
+        if (per_length == 17)
+          CHECK_THROWS_WITH(decode(jpg),
+                            Contains("corrupt JPEG (a Huffman table declares more than 256 codes)"));
+        else
+          CHECK(decode(jpg).rgb == decode(hand_jpeg({15})).rgb);
+      }
+    }
+  }
 }
 
 TEST_CASE("greyscale PNG expands to RGB and says so", "[image][grey]") {
