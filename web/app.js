@@ -116,11 +116,16 @@ async function openFile(src, { name, encode = true } = {}) {
   await waitIdle();
   const before = state().error_serial;
   let file;
+  // Busy while the file downloads (a URL) or is read: the page shows its progress indicator.
+  setJsBusy(1, typeof src === 'string' || src instanceof URL ? `Downloading ${String(src).split('/').pop()}`
+                                                             : 'Reading the file');
   try {
     file = await resolveSource(src, name);
   } catch (e) {
     C.setError(e.message);
     throw e;
+  } finally {
+    setJsBusy(-1);
   }
   if (file.bytes.length > MAX_FILE_BYTES) {
     const msg = `${file.name}: file too large (${file.bytes.length} bytes; the page takes up to ${MAX_FILE_BYTES >> 20} MiB)`;

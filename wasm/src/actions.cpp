@@ -21,10 +21,16 @@ double now_ms() {
   return emscripten_get_now();
 }
 
+// Frames still to draw. A few, not one: ImGui settles some layouts (tables, wrapped text, popups) a frame
+// after the state that causes them.
 int g_redraw_frames = 3;
 
-void publish() {
+void request_redraw() {
   g_redraw_frames = std::max(g_redraw_frames, 3);
+}
+
+void publish() {
+  request_redraw();
   aec_js_publish();
 }
 

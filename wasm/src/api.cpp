@@ -78,6 +78,11 @@ json agreement_json(App& a) {
           {"psnr_diff", ort.psnr - core.psnr}};
 }
 
+json render_json(const RenderInfo& r) {
+  return {{"frames", r.frames}, {"progress_frames", r.progress_frames},    {"dpr", r.dpr}, {"width", r.width},
+          {"height", r.height}, {"framebuffer", {r.fb_width, r.fb_height}}};
+}
+
 std::vector<float> g_ort_input, g_ort_latent;
 std::shared_ptr<CodecRun> g_ort_run;
 std::shared_ptr<const aec::Model> g_ort_model;
@@ -132,7 +137,8 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
             {"agreement", agreement_json(a)},
             {"jpeg", compare_json(a.jpeg)},
             {"webp", compare_json(a.webp)},
-            {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}}}};
+            {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}}},
+            {"render", render_json(a.render)}};
   if (a.cross.valid)
     j["cross"] = {{"family", a.cross.family},
                   {"high", a.cross.high},

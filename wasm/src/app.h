@@ -113,6 +113,15 @@ struct ViewState {
   bool dragging_divider = false;
 };
 
+// How the canvas is drawn: its size in CSS pixels (ImGui's coordinates), the device pixel ratio and the
+// backing store (framebuffer) in device pixels; frames counts the frames drawn since the page started.
+struct RenderInfo {
+  float width = 0, height = 0, dpr = 1;
+  int fb_width = 0, fb_height = 0;
+  long long frames = 0;           // frames drawn
+  long long progress_frames = 0;  // of those, the ones that redrew only the top bar (progress indicator)
+};
+
 struct App {
   std::vector<ModelEntry> models;
   bool manifest_loaded = false;
@@ -136,6 +145,7 @@ struct App {
   bool compare_running = false;
   CrossRun cross;
   ViewState view;
+  RenderInfo render;
   int tab = 0;  // 0 compare, 1 latent, 2 cross-decode, 3 about
   int request_tab = -1;
 
@@ -189,13 +199,16 @@ void request_compare();                 // asks the page to code the original as
 double now_ms();
 
 // State changed: redraw the next frames and refresh the page's accessible summary. The main loop draws only
-// while something changes (input, work in progress), so an idle page costs no CPU.
+// when something changes (input, new state; main.cpp), and while work runs only as often as the progress
+// indicator needs, so an idle page costs no CPU and a busy one little.
 void publish();
+void request_redraw();  // redraw the next few frames (input, state change)
 extern int g_redraw_frames;
 
 // ui.cpp
 void draw_ui();
 void apply_style(float scale);
+ImVec4 progress_rect();  // the top bar (x0, y0, x1, y1), which holds the progress indicator
 
 }  // namespace web
 

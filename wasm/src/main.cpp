@@ -5,6 +5,8 @@
 #include <emscripten/html5.h>
 
 #include <algorithm>
+#include <cfloat>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -17,13 +19,36 @@
 namespace {
 
 GLFWwindow* g_window = nullptr;
-int g_w = 0, g_h = 0;
 
-EM_JS(int, page_width, (),
-      { return Math.max(320, Math.floor(Module.canvas.clientWidth || window.innerWidth)); });
-EM_JS(int, page_height, (),
-      { return Math.max(240, Math.floor(Module.canvas.clientHeight || window.innerHeight)); });
+// The canvas's CSS size (at least 320 x 240) and the device pixel ratio (clamped to 0.5 .. 4).
+EM_JS(double, page_css_width, (),
+      { return Math.max(320, Module.canvas.getBoundingClientRect().width || window.innerWidth); });
+EM_JS(double, page_css_height, (),
+      { return Math.max(240, Module.canvas.getBoundingClientRect().height || window.innerHeight); });
+EM_JS(double, page_dpr, (), {
+  const r = window.devicePixelRatio;
+  return r > 0 ? Math.min(4, Math.max(0.5, r)) : 1;
+});
+// Sets the canvas's backing store (device pixels); the stylesheet keeps its CSS size. Through Emscripten's
+// Browser.setCanvasSize, which tells GLFW (glfwSetWindowSize would go fullscreen when the size equals the
+// screen's).
+EM_JS(void, page_set_canvas_size, (int w, int h), { Module.setCanvasSize(w, h); });
 EM_JS(int, page_threads, (), { return Module.aecThreads || 1; });
+// The WebGL2 context, made before GLFW makes it (getContext then returns this one), with its drawing buffer
+// preserved between frames: a frame may then redraw only a part of the canvas (the progress indicator).
+EM_JS(void, page_make_context, (), {
+  try {
+    Module.canvas.getContext(
+        "webgl2",
+        {alpha : false, antialias : false, depth : false, stencil : false, preserveDrawingBuffer : true});
+  } catch (e) {
+  }
+});
+EM_JS(int, page_preserves_drawing, (), {
+  const gl = Module.ctx;
+  const a = gl && gl.getContextAttributes && gl.getContextAttributes();
+  return a && a.preserveDrawingBuffer ? 1 : 0;
+});
 // The UI font (web/stage.mjs bundles DejaVu Sans when the system has it): copied into a malloc'd buffer that
 // ImGui owns.
 EM_JS(void*, page_font, (int* size), {
@@ -34,59 +59,167 @@ EM_JS(void*, page_font, (int* size), {
   HEAP32[size >> 2] = f.length;
   return p;
 });
+// The wheel in steps (a notch of a mouse wheel: 1), positive up and left. Emscripten 3.1.6's GLFW passes the
+// event's raw deltaY (100 per notch in Chromium, in the event's unit, down positive): a window listener in
+// the capture phase, which runs before GLFW's on the canvas, keeps the last event's steps for on_scroll.
+EM_JS(void, page_watch_wheel, (), {
+  Module.aecWheel = [ 0, 0 ];
+  window.addEventListener(
+      "wheel",
+      function(e) {
+        const k = e.deltaMode == 1 ? 1 / 3 : e.deltaMode == 2 ? 1 : 1 / 100;
+        Module.aecWheel = [ -e.deltaX * k, -e.deltaY * k ];
+      },
+      true);
+});
+EM_JS(double, page_wheel, (int axis), { return Module.aecWheel[axis]; });
 EM_JS(void, page_ready, (), {
   if (Module.aecOnReady) Module.aecOnReady();
 });
 
+// While work runs and nothing else asks for frames, the progress indicator is drawn at most this often
+// (10 frames a second; a little under 100 ms so that a 60 or 120 Hz display gives every 6th or 12th frame).
+constexpr double kBusyFrameMs = 95;
+double g_last_draw_ms = -1e9;
+bool g_partial_ok = false;  // the drawing buffer is preserved: frames may redraw a part of it
+float g_font_dpr = 0;       // the device pixel ratio the font atlas was rasterised for
+
 void input_event() {
-  web::g_redraw_frames = std::max(web::g_redraw_frames, 3);
+  web::request_redraw();
 }
+// Input: redraw, and pass it on to ImGui's GLFW backend (whose own callbacks are not installed, for the
+// wheel).
 void on_cursor(GLFWwindow*, double, double) {
   input_event();
 }
-void on_button(GLFWwindow*, int, int, int) {
+void on_button(GLFWwindow* w, int button, int action, int mods) {
   input_event();
+  ImGui_ImplGlfw_MouseButtonCallback(w, button, action, mods);
 }
-void on_scroll(GLFWwindow*, double, double) {
+void on_scroll(GLFWwindow* w, double, double) {
   input_event();
+  ImGui_ImplGlfw_ScrollCallback(w, page_wheel(0), page_wheel(1));
 }
-void on_key(GLFWwindow*, int, int, int, int) {
+void on_key(GLFWwindow* w, int key, int scancode, int action, int mods) {
   input_event();
+  ImGui_ImplGlfw_KeyCallback(w, key, scancode, action, mods);
 }
-void on_char(GLFWwindow*, unsigned) {
+void on_char(GLFWwindow* w, unsigned c) {
   input_event();
+  ImGui_ImplGlfw_CharCallback(w, c);
 }
-void on_enter(GLFWwindow*, int) {
+void on_enter(GLFWwindow* w, int entered) {
   input_event();
+  ImGui_ImplGlfw_CursorEnterCallback(w, entered);
+}
+void on_focus(GLFWwindow* w, int focused) {
+  input_event();
+  ImGui_ImplGlfw_WindowFocusCallback(w, focused);
+}
+
+// The UI font rasterised at the device's resolution (15 CSS px = 15 * dpr device pixels) and drawn at
+// 1 / dpr, so text is crisp on hi-DPI screens while the layout stays in CSS pixels.
+void load_fonts(float dpr) {
+  ImGuiIO& io = ImGui::GetIO();
+  io.Fonts->Clear();
+  int font_size = 0;
+  void* font = page_font(&font_size);
+  if (font) {
+    ImFontConfig cfg;
+    cfg.FontDataOwnedByAtlas = true;
+    cfg.OversampleH = dpr >= 2 ? 1 : 2;
+    io.Fonts->AddFontFromMemoryTTF(font, font_size, 15.0f * dpr, &cfg);
+  } else {
+    ImFontConfig cfg;
+    cfg.SizePixels = 13.0f * dpr;
+    io.Fonts->AddFontDefault(&cfg);
+  }
+  io.FontGlobalScale = 1.0f / dpr;
+  g_font_dpr = dpr;
+}
+
+// Keeps the canvas's backing store at its CSS size times the device pixel ratio (which changes with the
+// browser's zoom and between screens); the font follows the ratio.
+void update_canvas_size() {
+  web::RenderInfo& r = web::app().render;
+  const double css_w = page_css_width(), css_h = page_css_height();
+  const float dpr = float(page_dpr());
+  const int fw = std::max(1, int(std::lround(css_w * dpr))), fh = std::max(1, int(std::lround(css_h * dpr)));
+  if (fw != r.fb_width || fh != r.fb_height || dpr != r.dpr) {
+    int cw = 0, ch = 0;
+    glfwGetFramebufferSize(g_window, &cw, &ch);
+    if (cw != fw || ch != fh) page_set_canvas_size(fw, fh);
+    r.fb_width = fw, r.fb_height = fh, r.dpr = dpr;
+    // ImGui's coordinates: CSS pixels, such that DisplaySize * DisplayFramebufferScale covers the backing
+    // store exactly (the OpenGL backend truncates the product).
+    r.width = float(fw) / dpr, r.height = float(fh) / dpr;
+    while (int(r.width * dpr) < fw) r.width = std::nextafter(r.width, 1e9f);
+    while (int(r.height * dpr) < fh) r.height = std::nextafter(r.height, 1e9f);
+    input_event();
+  }
+  if (dpr != g_font_dpr) {
+    load_fonts(dpr);
+    ImGui_ImplOpenGL3_DestroyFontsTexture();
+    ImGui_ImplOpenGL3_CreateFontsTexture();
+  }
+}
+
+// Limits the draw data to the rectangle r (ImGui's coordinates): commands outside it get an empty clip
+// rectangle, which the OpenGL backend skips.
+void clip_draw_data(ImDrawData* dd, const ImVec4& r) {
+  for (int i = 0; i < dd->CmdListsCount; ++i)
+    for (ImDrawCmd& c : dd->CmdLists[i]->CmdBuffer) {
+      ImVec4& k = c.ClipRect;
+      k = ImVec4(std::max(k.x, r.x), std::max(k.y, r.y), std::min(k.z, r.z), std::min(k.w, r.w));
+      if (k.z <= k.x || k.w <= k.y) k = ImVec4(0, 0, 0, 0);
+    }
 }
 
 void frame() {
-  const int w = page_width(), h = page_height();
-  if (w != g_w || h != g_h) {
-    g_w = w, g_h = h;
-    glfwSetWindowSize(g_window, w, h);
-    input_event();
-  }
+  update_canvas_size();
   web::poll_jobs();
   glfwPollEvents();
-  // Draw only while something changes: input (a few frames, for ImGui to settle), work in progress (the
-  // progress indicator), or new state. Otherwise the canvas keeps showing the last frame.
-  if (web::job_busy() || web::g_js_busy > 0) {
-    web::g_redraw_frames = std::max(web::g_redraw_frames, 2);
-  }
-  if (web::g_redraw_frames <= 0) return;
-  --web::g_redraw_frames;
+  // Draw only when something changed: input or new state (a few frames, for ImGui to settle), and while work
+  // runs, the progress indicator at a capped rate. Otherwise the canvas keeps showing the last frame.
+  // Progress frames redraw only the top bar, where the indicator is, when the drawing buffer is preserved
+  // (under software WebGL a whole frame costs the work a good part of a core).
+  const double now = web::now_ms();
+  const bool full = web::g_redraw_frames > 0;
+  if (!full && !((web::job_busy() || web::g_js_busy > 0) && now - g_last_draw_ms >= kBusyFrameMs)) return;
+  if (full) --web::g_redraw_frames;
+  const bool partial = !full && g_partial_ok;
+  g_last_draw_ms = now;
+  web::RenderInfo& r = web::app().render;
+  ++r.frames;
+  if (partial) ++r.progress_frames;
+
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
+  // The GLFW backend sees the canvas in device pixels (Emscripten's GLFW window is the backing store, and it
+  // reports the mouse in its pixels): ImGui works in CSS pixels, with the ratio as the framebuffer scale.
+  ImGuiIO& io = ImGui::GetIO();
+  io.DisplaySize = ImVec2(r.width, r.height);
+  io.DisplayFramebufferScale = ImVec2(r.dpr, r.dpr);
+  if (io.MousePos.x != -FLT_MAX && io.MousePos.y != -FLT_MAX)
+    io.MousePos = ImVec2(io.MousePos.x / r.dpr, io.MousePos.y / r.dpr);
   ImGui::NewFrame();
   web::draw_ui();
   ImGui::Render();
-  int fw, fh;
-  glfwGetFramebufferSize(g_window, &fw, &fh);
-  glViewport(0, 0, fw, fh);
+  ImDrawData* dd = ImGui::GetDrawData();
+  glViewport(0, 0, r.fb_width, r.fb_height);
   glClearColor(0.08f, 0.09f, 0.11f, 1.0f);
-  glClear(GL_COLOR_BUFFER_BIT);
-  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  if (partial) {
+    const ImVec4 bar = web::progress_rect();
+    clip_draw_data(dd, bar);
+    const int y0 = int(std::floor(bar.y * r.dpr)), y1 = int(std::ceil(bar.w * r.dpr));
+    glEnable(GL_SCISSOR_TEST);
+    glScissor(0, r.fb_height - y1, r.fb_width, y1 - y0);
+    glClear(GL_COLOR_BUFFER_BIT);
+    glDisable(GL_SCISSOR_TEST);
+  } else {
+    glClear(GL_COLOR_BUFFER_BIT);
+  }
+  ImGui_ImplOpenGL3_RenderDrawData(dd);
 }
 
 }  // namespace
@@ -98,13 +231,14 @@ int main() {
   }
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
-  g_w = page_width(), g_h = page_height();
-  g_window = glfwCreateWindow(g_w, g_h, "aecodec", nullptr, nullptr);
+  page_make_context();
+  g_window = glfwCreateWindow(int(page_css_width()), int(page_css_height()), "aecodec", nullptr, nullptr);
   if (!g_window) {
     std::fprintf(stderr, "aecodec: WebGL2 is not available\n");
     return 1;
   }
   glfwMakeContextCurrent(g_window);
+  g_partial_ok = page_preserves_drawing() != 0;
 
   web::App& a = web::app();
 #ifdef AEC_WEB_THREADS
@@ -120,28 +254,19 @@ int main() {
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
   io.IniFilename = nullptr;  // no imgui.ini in the browser
-  int font_size = 0;
-  void* font = page_font(&font_size);
-  if (font) {
-    ImFontConfig cfg;
-    cfg.FontDataOwnedByAtlas = true;
-    cfg.OversampleH = 2;
-    io.Fonts->AddFontFromMemoryTTF(font, font_size, 15.0f, &cfg);
-  } else {
-    ImFontConfig cfg;
-    cfg.SizePixels = 13.0f;
-    io.Fonts->AddFontDefault(&cfg);
-  }
+  load_fonts(float(page_dpr()));
   web::apply_style(1.0f);
-  // Ours first: ImGui's GLFW backend chains to callbacks installed before it.
+  ImGui_ImplGlfw_InitForOpenGL(g_window, false);
+  page_watch_wheel();
   glfwSetCursorPosCallback(g_window, on_cursor);
   glfwSetMouseButtonCallback(g_window, on_button);
   glfwSetScrollCallback(g_window, on_scroll);
   glfwSetKeyCallback(g_window, on_key);
   glfwSetCharCallback(g_window, on_char);
   glfwSetCursorEnterCallback(g_window, on_enter);
-  ImGui_ImplGlfw_InitForOpenGL(g_window, true);
+  glfwSetWindowFocusCallback(g_window, on_focus);
   ImGui_ImplOpenGL3_Init("#version 300 es");
+  update_canvas_size();
   page_ready();
   emscripten_set_main_loop(frame, 0, true);
   return 0;

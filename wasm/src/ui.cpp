@@ -85,8 +85,7 @@ bool primary_button(const char* label, bool enabled, const ImVec2& size) {
   return r;
 }
 
-// ---- side panel
-// ------------------------------------------------------------------------------------------------
+// ---- side panel -------------------------------------------------------------------------------------------
 
 void image_section(App& a) {
   section("Image");
@@ -353,8 +352,7 @@ void side_panel(App& a) {
   }
 }
 
-// ---- split viewer
-// ----------------------------------------------------------------------------------------------
+// ---- split viewer -----------------------------------------------------------------------------------------
 
 struct Source {
   const char* name;
@@ -532,8 +530,7 @@ void compare_tab(App& a) {
   }
 }
 
-// ---- latent
-// ----------------------------------------------------------------------------------------------------
+// ---- latent -----------------------------------------------------------------------------------------------
 
 void latent_tab(App& a) {
   CodecRun& r = a.last();
@@ -585,8 +582,7 @@ void latent_tab(App& a) {
   ImGui::EndChild();
 }
 
-// ---- cross-decode
-// ----------------------------------------------------------------------------------------------
+// ---- cross-decode -----------------------------------------------------------------------------------------
 
 // An image scaled to `w` x `max_h` at most (keeping its aspect), with a title and a wrapped caption.
 void image_card(const char* title, const Texture& t, const std::string& caption, float w, float max_h) {
@@ -678,6 +674,8 @@ void about_tab() {
   ImGui::PopTextWrapPos();
 }
 
+constexpr float kTopBarHeight = 46;  // the title and the progress indicator; the panels start below
+
 void top_bar(App& a, float width) {
   ImGui::SetCursorPos(ImVec2(16, 10));
   ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
@@ -742,6 +740,10 @@ void apply_style(float scale) {
   s.ScaleAllSizes(scale);
 }
 
+ImVec4 progress_rect() {
+  return ImVec4(0, 0, ImGui::GetIO().DisplaySize.x, kTopBarHeight);
+}
+
 void draw_ui() {
   App& a = app();
   const ImGuiIO& io = ImGui::GetIO();
@@ -752,9 +754,9 @@ void draw_ui() {
                    ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
                    ImGuiWindowFlags_NoScrollWithMouse);
   top_bar(a, io.DisplaySize.x);
-  ImGui::SetCursorPos(ImVec2(12, 46));
+  ImGui::SetCursorPos(ImVec2(12, kTopBarHeight));
   const float status_h = 30;
-  const float body_h = io.DisplaySize.y - 46 - status_h - 8;
+  const float body_h = io.DisplaySize.y - kTopBarHeight - status_h - 8;
   const float side_w = std::clamp(io.DisplaySize.x * 0.27f, 330.0f, 420.0f);
   ImGui::BeginChild("side", ImVec2(side_w, body_h), false, ImGuiWindowFlags_AlwaysUseWindowPadding);
   side_panel(a);
