@@ -2,6 +2,7 @@
 // to a buffer that stays valid until the next call of the same function.
 #include <emscripten.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "aecodec/error.h"
@@ -83,6 +84,25 @@ json render_json(const RenderInfo& r) {
           {"height", r.height}, {"framebuffer", {r.fb_width, r.fb_height}}};
 }
 
+json rect_json(const ImVec4& r) {
+  return r.z > r.x && r.w > r.y ? json{r.x, r.y, r.z, r.w} : json(nullptr);
+}
+
+// The split viewer as the last drawn frame showed it.
+json view_json(const App& a) {
+  static const char* tabs[] = {"compare", "latent", "cross-decode", "about"};
+  const ViewState& v = a.view;
+  const bool shown = a.tab == 0;
+  return {{"tab", tabs[std::clamp(a.tab, 0, 3)]},
+          {"zoom", v.zoom},
+          {"center", {v.cx, v.cy}},
+          {"divider", v.divider},
+          {"pixel_grid", shown && v.pixel_grid},
+          {"canvas", shown ? rect_json(v.canvas_rect) : json(nullptr)},
+          {"image", shown ? rect_json(v.image_rect) : json(nullptr)},
+          {"hover", shown && v.hover_x >= 0 ? json{v.hover_x, v.hover_y} : json(nullptr)}};
+}
+
 std::vector<float> g_ort_input, g_ort_latent;
 std::shared_ptr<CodecRun> g_ort_run;
 std::shared_ptr<const aec::Model> g_ort_model;
@@ -138,7 +158,8 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
             {"jpeg", compare_json(a.jpeg)},
             {"webp", compare_json(a.webp)},
             {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}}},
-            {"render", render_json(a.render)}};
+            {"render", render_json(a.render)},
+            {"view", view_json(a)}};
   if (a.cross.valid)
     j["cross"] = {{"family", a.cross.family},
                   {"high", a.cross.high},

@@ -111,7 +111,15 @@ struct ViewState {
   bool fit_pending = true;
   int left = 0, right = 1;  // 0 original, 1 reconstruction, 2 JPEG, 3 WebP, 4 other backend
   bool dragging_divider = false;
+  // What the last drawn frame showed (for the page's API): the viewer's and the image's rectangles on screen
+  // (CSS px; all 0 when not shown), the image pixel under the cursor (-1 when none), the pixel grid.
+  ImVec4 canvas_rect{0, 0, 0, 0}, image_rect{0, 0, 0, 0};
+  int hover_x = -1, hover_y = -1;
+  bool pixel_grid = false;
 };
+
+// The pixel grid of the split viewer appears from this magnification (screen pixels per image pixel) on.
+constexpr float kPixelGridZoom = 8.0f;
 
 // How the canvas is drawn: its size in CSS pixels (ImGui's coordinates), the device pixel ratio and the
 // backing store (framebuffer) in device pixels; frames counts the frames drawn since the page started.

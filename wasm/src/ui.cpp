@@ -398,6 +398,29 @@ void fit_view(ViewState& v, const ImVec2& size, int w, int h) {
   v.cx = w * 0.5f, v.cy = h * 0.5f;
 }
 
+// Lines one device pixel wide on the pixel boundaries of the image at i0..i1 (zoom screen pixels per image
+// pixel), where it shows inside p0..p1: a mid grey, half opaque, that shows on dark and on light pixels.
+void pixel_grid(ImDrawList* dl, const ImVec2& p0, const ImVec2& p1, const ImVec2& i0, const ImVec2& i1,
+                float zoom, float dpr) {
+  const float x0 = std::max(p0.x, i0.x), x1 = std::min(p1.x, i1.x);
+  const float y0 = std::max(p0.y, i0.y), y1 = std::min(p1.y, i1.y);
+  if (x0 >= x1 || y0 >= y1) return;
+  const ImU32 col = IM_COL32(128, 128, 128, 130);
+  const float line = 1.0f / dpr;
+  auto snap = [dpr](float x) { return std::round(x * dpr) / dpr; };  // onto the device pixel grid
+  // The clip keeps the lines on the image, its right and bottom edges included, and inside the viewer.
+  dl->PushClipRect(ImVec2(x0, y0), ImVec2(std::min(p1.x, x1 + line), std::min(p1.y, y1 + line)), true);
+  for (int k = int(std::ceil((x0 - i0.x) / zoom)); i0.x + k * zoom <= x1; ++k) {
+    const float x = snap(i0.x + k * zoom);
+    dl->AddRectFilled(ImVec2(x, y0), ImVec2(x + line, y1), col);
+  }
+  for (int k = int(std::ceil((y0 - i0.y) / zoom)); i0.y + k * zoom <= y1; ++k) {
+    const float y = snap(i0.y + k * zoom);
+    dl->AddRectFilled(ImVec2(x0, y), ImVec2(x1, y + line), col);
+  }
+  dl->PopClipRect();
+}
+
 void compare_tab(App& a) {
   ViewState& v = a.view;
   std::vector<Source> src = view_sources(a);
@@ -426,15 +449,29 @@ void compare_tab(App& a) {
   ImGui::SameLine();
   if (ImGui::Button("4x")) v.zoom = 4;
   ImGui::SameLine();
+  if (ImGui::Button("16x")) v.zoom = 16;
+  ImGui::SameLine();
   ImGui::TextColored(kMuted, "%.0f%%", v.zoom * 100);
   ImGui::SameLine(0, 16);
-  ImGui::TextColored(kMuted, "wheel: zoom   drag: pan   drag the handle: move the divider");
+  // The help, or where it does not fit, a "(?)" that shows it when hovered.
+  const std::string help = "wheel: zoom   drag: pan   drag the handle: move the divider   pixel grid from " +
+                           fmt("%.0fx", kPixelGridZoom) + " on";
+  if (ImGui::CalcTextSize(help.c_str()).x <= ImGui::GetContentRegionAvail().x) {
+    ImGui::TextColored(kMuted, "%s", help.c_str());
+  } else {
+    ImGui::TextColored(kMuted, "(?)");
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", help.c_str());
+  }
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const ImVec2 canvas_size(avail.x, std::max(100.0f, avail.y - ImGui::GetTextLineHeightWithSpacing() - 6));
   const int iw = a.original.width, ih = a.original.height;
 
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
   const ImVec2 p1(p0.x + canvas_size.x, p0.y + canvas_size.y);
+  v.canvas_rect = ImVec4(p0.x, p0.y, p1.x, p1.y);
+  v.image_rect = ImVec4(0, 0, 0, 0);
+  v.hover_x = v.hover_y = -1;
+  v.pixel_grid = false;
   ImDrawList* dl = ImGui::GetWindowDrawList();
   dl->AddRectFilled(p0, p1, IM_COL32(14, 15, 18, 255));
   // checkerboard-free dark canvas; the image
@@ -485,6 +522,8 @@ void compare_tab(App& a) {
   dl->PushClipRect(ImVec2(dx, p0.y), p1, true);
   if (R.tex && R.tex->valid()) dl->AddImage(R.tex->im(), i0, i1);
   dl->PopClipRect();
+  v.image_rect = ImVec4(i0.x, i0.y, i1.x, i1.y);
+  if (v.zoom >= kPixelGridZoom) pixel_grid(dl, p0, p1, i0, i1, v.zoom, a.render.dpr), v.pixel_grid = true;
   // divider with a handle
   dl->AddLine(ImVec2(dx, p0.y), ImVec2(dx, p1.y), IM_COL32(255, 255, 255, 200), 2);
   const float hy = (p0.y + p1.y) / 2;
@@ -510,6 +549,7 @@ void compare_tab(App& a) {
     const int px = int(std::floor(v.cx + (io.MousePos.x - center.x) / v.zoom));
     const int py = int(std::floor(v.cy + (io.MousePos.y - center.y) / v.zoom));
     if (px >= 0 && py >= 0 && px < iw && py < ih) {
+      v.hover_x = px, v.hover_y = py;
       auto rgb = [&](int which) -> std::string {
         const aec::Image* im = which == 0   ? &a.original
                                : which == 1 ? (a.last().valid ? &a.last().recon : nullptr)
