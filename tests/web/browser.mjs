@@ -29,13 +29,15 @@ export async function startServer() {
 }
 
 // Headless Chromium with a fresh profile (a new --user-data-dir, which playwright passes for a persistent
-// context), software WebGL (SwiftShader) and no background traffic.
-export async function launch({ width = 1440, height = 900 } = {}) {
+// context), software WebGL (SwiftShader) and no background traffic. deviceScaleFactor: the page's
+// devicePixelRatio (2 for a hi-DPI screen).
+export async function launch({ width = 1440, height = 900, deviceScaleFactor = 1 } = {}) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aecodec-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     viewport: { width, height },
+    deviceScaleFactor,
     acceptDownloads: true,
     args: ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
            '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',

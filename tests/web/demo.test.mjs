@@ -41,6 +41,64 @@ function modelFile(name) {
 }
 const state = () => page.evaluate(() => window.aecodec.state());
 const summary = () => page.locator('#summary').textContent();
+const render = (p = page) => p.evaluate(() => window.aecodec.state().render);
+const view = (p = page) => p.evaluate(() => window.aecodec.state().view);
+
+// Waits until the page has drawn its last frame (no new frame for 400 ms); returns the frame count.
+async function settle(p = page, timeoutMs = 10000) {
+  const t0 = Date.now();
+  let f = (await render(p)).frames;
+  for (;;) {
+    await p.waitForTimeout(400);
+    const g = (await render(p)).frames;
+    if (g === f) return g;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`the page keeps drawing (${g - f} frames in 400 ms)`);
+    f = g;
+  }
+}
+
+// Wheel notches over the point (x, y) (CSS px) until the split view's zoom passes `until` (a predicate).
+async function wheelUntil(p, x, y, deltaY, until) {
+  await p.mouse.move(x, y);
+  for (let i = 0; i < 60 && !until((await view(p)).zoom); ++i) {
+    await p.mouse.wheel(0, deltaY);
+    await p.waitForFunction((f) => window.aecodec.state().render.frames > f, (await render(p)).frames);
+  }
+  await settle(p);
+  const v = await view(p);
+  assert.ok(until(v.zoom), `zoom ${v.zoom}`);
+  return v;
+}
+
+// One row of device pixels of the page as it is on screen, at CSS y, from CSS x0 to x1: [[r, g, b], ...].
+async function screenRow(p, x0, x1, y) {
+  const png = await p.screenshot({ clip: { x: x0, y, width: x1 - x0, height: 1 } });
+  const rgba = await p.evaluate(async (b64) => {
+    const blob = await (await fetch(`data:image/png;base64,${b64}`)).blob();
+    const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const g = c.getContext('2d');
+    g.drawImage(bmp, 0, 0);
+    return Array.from(g.getImageData(0, 0, bmp.width, 1).data);
+  }, png.toString('base64'));
+  const row = [];
+  for (let i = 0; i < rgba.length; i += 4) row.push([rgba[i], rgba[i + 1], rgba[i + 2]]);
+  return row;
+}
+
+// Runs of pixels in `row` that differ from `flat` (by more than 20 in a channel): [{start, width}], leaving out
+// the device pixels in `skip` ([from, to) ranges).
+function runsOff(row, flat, skip = []) {
+  const runs = [];
+  row.forEach((px, i) => {
+    if (skip.some(([a, b]) => i >= a && i < b)) return;
+    if (!px.some((v, c) => Math.abs(v - flat[c]) > 20)) return;
+    const last = runs[runs.length - 1];
+    if (last && last.start + last.width === i) ++last.width;
+    else runs.push({ start: i, width: 1 });
+  });
+  return runs;
+}
 
 async function upload(file) {
   const t0 = Date.now();
@@ -292,6 +350,95 @@ describe('aecodec browser demo', () => {
     assert.equal(r.error, '');
   });
 
+  test('an idle page draws no frames; input redraws it, and work at about 10 frames a second', T, async () => {
+    await page.evaluate(() => window.aecodec.showTab('compare'));
+    await page.evaluate(() => window.aecodec.idle());
+    const f0 = await settle();
+    await page.waitForTimeout(1500);
+    assert.equal((await render()).frames, f0, 'no frame drawn in 1.5 s of idling');
+    // Input: the page redraws (hover), then goes idle again.
+    const v = await view();
+    await page.mouse.move(v.image[0] + 40, v.image[1] + 60);
+    await page.mouse.move(v.image[0] + 80, v.image[1] + 90);
+    await page.waitForFunction((f) => window.aecodec.state().render.frames > f, f0, { timeout: 5000 });
+    assert.ok((await view()).hover, 'the pixel under the cursor is shown');
+    const f1 = await settle();
+    await page.waitForTimeout(1000);
+    assert.equal((await render()).frames, f1, 'idle again after the input');
+    await page.mouse.move(0, 0);  // off the viewer, so the work below is not redrawn for hover
+    await settle();
+
+    // While work runs, the progress indicator is drawn at most 10 times a second (plus 3 frames for each change
+    // of state), though the browser offers a frame (requestAnimationFrame) far more often. `src` is loaded.
+    const during = (src, opts) => page.evaluate(async ([src, opts]) => {
+      const a = window.aecodec;
+      let raf = 0;
+      let on = true;
+      const tick = () => { if (on) { ++raf; requestAnimationFrame(tick); } };
+      requestAnimationFrame(tick);
+      const out = [];
+      const poll = () => {
+        const s = a.state();
+        out.push({ t: performance.now(), busy: s.busy, frames: s.render.frames, progress: s.render.progress_frames, raf });
+      };
+      const timer = setInterval(poll, 40);
+      await a.loadImage(src, opts);
+      poll();
+      clearInterval(timer);
+      on = false;
+      const busy = out.filter((x) => x.busy);
+      if (busy.length < 2) return null;
+      const first = busy[0], last = busy[busy.length - 1];
+      return { seconds: (last.t - first.t) / 1000, frames: last.frames - first.frames, rafs: last.raf - first.raf,
+               progress: last.progress - first.progress };
+    }, [src, opts]);
+    // A download that takes 2.5 s: the page waits, its main thread free.
+    await page.route('**/slow/sample.png', async (route) => {
+      await new Promise((r) => setTimeout(r, 2500));
+      await route.fulfill({ path: path.join(SITE, 'assets', 'sample.png'), contentType: 'image/png' });
+    });
+    let m = await during('slow/sample.png', { encode: false });
+    await page.unroute('**/slow/sample.png');
+    if (process.env.AEC_TEST_VERBOSE) console.log('download:', m);
+    assert.ok(m && m.seconds >= 2, `busy while downloading: ${JSON.stringify(m)}`);
+    assert.ok(m.frames <= 10 * m.seconds + 2 * 3, `${m.frames} frames in ${m.seconds.toFixed(2)} s of waiting`);
+    assert.ok(m.frames >= 5 * m.seconds - 2, `the progress indicator moved: ${m.frames} frames in ${m.seconds} s`);
+    assert.ok(m.rafs >= 3 * m.frames, `the browser offered ${m.rafs} frames, the page drew ${m.frames}`);
+    // ... and those frames redraw only the top bar (the indicator), all but the few after a change of state.
+    assert.ok(m.frames - m.progress <= 2 * 3, `${m.frames - m.progress} whole frames of ${m.frames}`);
+    await settle();
+    // Coding (the core, then the browser's JPEG and WebP at the same size): the same bound.
+    m = await during('assets/sample.png', {});
+    if (process.env.AEC_TEST_VERBOSE) console.log('coding:', m);
+    assert.ok(m && m.seconds > 0, 'busy while coding');
+    assert.ok(m.frames <= 10 * m.seconds + 12 * 3, `${m.frames} frames in ${m.seconds.toFixed(2)} s of coding`);
+    await settle();
+  });
+
+  test('the wheel zooms the split view 1.25x a notch, about the cursor', T, async () => {
+    await page.evaluate(() => window.aecodec.showTab('compare'));
+    await settle();
+    let v = await view();
+    const x = (v.image[0] + v.image[2]) / 2 + 37, y = (v.image[1] + v.image[3]) / 2 - 23;
+    await page.mouse.move(x, y);
+    await settle();
+    v = await view();
+    const { zoom, hover } = v;
+    assert.ok(hover, 'a pixel under the cursor');
+    // hover = the image pixel at the cursor, from the view's own geometry
+    assert.deepEqual(hover, [Math.floor((x - v.image[0]) / zoom), Math.floor((y - v.image[1]) / zoom)]);
+    await page.mouse.wheel(0, -100);  // one notch up: zoom in
+    await settle();
+    v = await view();
+    assert.ok(Math.abs(v.zoom / zoom - 1.25) < 1e-4, `zoom ${zoom} -> ${v.zoom}`);
+    for (let c = 0; c < 2; ++c) assert.ok(Math.abs(v.hover[c] - hover[c]) <= 1, `still ${hover} under the cursor: ${v.hover}`);
+    await page.mouse.wheel(0, 100);
+    await settle();
+    assert.ok(Math.abs((await view()).zoom - zoom) < 1e-4);
+    await page.mouse.move(0, 0);
+    await settle();
+  });
+
   test('a model that fails to load is reported and disabled', T, async () => {
     const p2 = await browser.context.newPage();
     await p2.route('**/models/test-conv.aem', (route) => route.fulfill({ status: 200, body: 'not a model' }));
@@ -307,5 +454,92 @@ describe('aecodec browser demo', () => {
     await assert.rejects(p2.evaluate(() => window.aecodec.encode({ model: 'test-conv' })), /test-conv.*failed to load/);
     await screenshot(p2, '10-model-failed');
     await p2.close();
+  });
+});
+
+// A hi-DPI screen (devicePixelRatio 2): the canvas's backing store has the device's pixels, the mouse maps to
+// the right image pixel, and the split view's pixel grid shows from 8x on, one device pixel thin.
+describe('aecodec browser demo on a hi-DPI screen', () => {
+  let hb, hp;
+  before(async () => {
+    hb = await launch({ width: 1280, height: 800, deviceScaleFactor: 2 });
+    hp = await openDemo(hb.context, server.url);
+  });
+  after(async () => {
+    if (hp) fs.writeFileSync(path.join(outDir, 'console-hidpi.log'), hp.aecLog.join('\n') + '\n');
+    await hb?.close();
+  });
+
+  test('the canvas is drawn at the device pixel ratio', T, async () => {
+    await settle(hp);
+    const r = await render(hp);
+    const c = await hp.evaluate(() => {
+      const e = document.getElementById('canvas');
+      return { dpr: devicePixelRatio, width: e.width, height: e.height, cssW: e.clientWidth, cssH: e.clientHeight };
+    });
+    assert.equal(c.dpr, 2);
+    assert.equal(r.dpr, 2);
+    assert.deepEqual([c.cssW, c.cssH], [1280, 800]);
+    assert.deepEqual(r.framebuffer, [2 * c.cssW, 2 * c.cssH], 'backing store = CSS size x DPR');
+    assert.deepEqual([c.width, c.height], r.framebuffer, "the canvas's backing store");
+    assert.ok(Math.abs(r.width - c.cssW) < 0.01 && Math.abs(r.height - c.cssH) < 0.01, 'ImGui lays out in CSS px');
+    const v = await view(hp);
+    assert.ok(v.canvas[2] <= c.cssW && v.canvas[3] <= c.cssH && v.canvas[2] > c.cssW / 2, `viewer at ${v.canvas}`);
+    await screenshot(hp, '11-hidpi');
+  });
+
+  test('the mouse points at the right image pixel, and wheel zoom keeps it under the cursor', T, async () => {
+    let v = await view(hp);
+    const x = v.image[0] + (v.image[2] - v.image[0]) * 0.3, y = v.image[1] + (v.image[3] - v.image[1]) * 0.6;
+    await hp.mouse.move(x, y);
+    await settle(hp);
+    v = await view(hp);
+    const at = [Math.floor((x - v.image[0]) / v.zoom), Math.floor((y - v.image[1]) / v.zoom)];
+    assert.deepEqual(v.hover, at, 'the pixel under the cursor');
+    assert.equal(v.pixel_grid, false);
+    v = await wheelUntil(hp, x, y, -100, (z) => z >= 8);
+    for (let c = 0; c < 2; ++c) assert.ok(Math.abs(v.hover[c] - at[c]) <= 1, `still ${at} under the cursor: ${v.hover}`);
+    assert.equal(v.pixel_grid, true, `pixel grid at ${v.zoom}x`);
+    await screenshot(hp, '12-pixel-grid');
+  });
+
+  test('the pixel grid: one device pixel on each pixel boundary from 8x on, none below', T, async () => {
+    // A flat 40x30 image (not coded: both halves show it), fitted at an integer zoom >= 8.
+    const W = 40, H = 30, flat = [200, 60, 60];
+    const rgb = new Uint8Array(W * H * 3);
+    for (let i = 0; i < W * H; ++i) rgb.set(flat, i * 3);
+    const png = Array.from(encodePng(rgb, W, H));
+    await hp.evaluate((b) => window.aecodec.loadImage(new Uint8Array(b), { name: 'flat.png', encode: false }), png);
+    await settle(hp);
+    let v = await view(hp);
+    assert.ok(v.zoom >= 8 && v.pixel_grid, `fitted at ${v.zoom}x with the grid`);
+    const dpr = 2;
+    const check = async (v) => {
+      // A row through the middle of an image pixel a third down (clear of the labels and the divider's
+      // handle), with the divider left out.
+      const [x0, y0, x1, y1] = v.image;
+      const left = Math.max(Math.ceil(x0), Math.ceil(v.canvas[0])), right = Math.min(Math.floor(x1), Math.floor(v.canvas[2]));
+      const y = Math.floor(y0 + (Math.floor((y1 - y0) / v.zoom / 3) + 0.5) * v.zoom);
+      const row = await screenRow(hp, left, right, y);
+      const dx = (v.canvas[0] + v.divider * (v.canvas[2] - v.canvas[0]) - left) * dpr;
+      return runsOff(row, flat, [[dx - 8 * dpr, dx + 8 * dpr]]);
+    };
+    let runs = await check(v);
+    const step = v.zoom * dpr;  // device pixels per image pixel
+    assert.ok(runs.length >= W - 4, `${runs.length} grid lines across ${W} pixels`);
+    for (const r of runs) assert.equal(r.width, 1, `a grid line one device pixel wide: ${JSON.stringify(r)}`);
+    let regular = 0;
+    for (let i = 1; i < runs.length; ++i) {
+      const gap = runs[i].start - runs[i - 1].start;
+      if (Math.abs(gap - step) <= 1) ++regular;
+      else assert.ok(Math.abs(gap / step - Math.round(gap / step)) * step <= 1, `lines ${gap} device px apart, pixels ${step}`);
+    }
+    assert.ok(regular >= runs.length - 3, `${regular} of ${runs.length - 1} gaps are one image pixel`);
+    // Below 8x: no grid, the row is flat.
+    const cx = (v.image[0] + v.image[2]) / 2 + 50, cy = (v.image[1] + v.image[3]) / 2;
+    v = await wheelUntil(hp, cx, cy, 100, (z) => z < 8);
+    assert.equal(v.pixel_grid, false);
+    runs = await check(v);
+    assert.deepEqual(runs, [], 'no grid below 8x');
   });
 });
