@@ -11,9 +11,10 @@
 //   node bench/browser.mjs --check      (only checks that the WASM build, npm packages and Chromium are there)
 //
 // --fps N caps the page's frame rate (default 1; 0: not capped), and the window is small (--viewport, default
-// 320x200): the page redraws every frame while it works (its progress indicator), and headless Chromium draws
-// WebGL in software (SwiftShader) on the same cores that compute, which a browser with a GPU does not. With
-// --fps 0 --viewport 1280x800, both backends took 35-50 % longer with 1 thread and 80-100 % with 2 (README).
+// 320x200): the page redraws its progress indicator while it works (the top bar, at most 10 times a second),
+// and headless Chromium draws WebGL in software (SwiftShader) on the same cores that compute, which a browser
+// with a GPU does not. When the page still redrew its whole window every frame while it worked, --fps 0
+// --viewport 1280x800 made both backends 35-50 % slower with 1 thread and 80-100 % with 2 (README).
 //
 // MODEL: a model name in models/ (default: models/DEFAULT). The image is web/assets/sample.png (768x512), scaled
 // in the page when another size is asked for. The background training is paused while it measures
