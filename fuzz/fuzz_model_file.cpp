@@ -5,6 +5,13 @@
 
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
+#include "aecodec/parallel.h"
+
+// One thread: parallel_for would start threads for work this small (slower, and a second core).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  aec::set_num_threads(1);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {

@@ -6,7 +6,14 @@
 #include <cstdlib>
 
 #include "aecodec/codec.h"
+#include "aecodec/parallel.h"
 #include "random_model.h"
+
+// One thread: parallel_for would start threads for work this small (slower, and a second core).
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  aec::set_num_threads(1);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const aec::Model factorized = aec::Model::from_file(aec::testing::make_random_model({}));

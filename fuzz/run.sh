@@ -1,29 +1,61 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan + fuzzer) and runs each for a given time (seconds,
-# default 60) or number of runs, from a seed corpus of real files made here. Prints executions and findings per
-# target; crashes are saved under build/fuzz/crashes/ and make the script exit non-zero.
-#   fuzz/run.sh [SECONDS] [TARGET...]
+# Builds the libFuzzer targets with clang (ASan + UBSan + fuzzer) and runs each, one after the other, for a
+# given time or a given number of executions, from a seed corpus of real files made here. Ends with a table:
+# executions, wall time, exec/s, peak RSS and findings per target. A finding (crash, leak, sanitizer report,
+# timeout, out-of-memory) is saved under build/fuzz/crashes/ and makes the script exit non-zero.
+#   fuzz/run.sh [SECONDS] [TARGET...]        run each target for SECONDS (default 60)
+#   fuzz/run.sh --runs N [TARGET...]         run each target for N executions (libFuzzer -runs=N)
+#   fuzz/run.sh --runs N SECONDS [TARGET...] N executions or SECONDS, whichever comes first
+# Targets: bitstream model_file image roundtrip (default: all four). Each target runs on one core; the
+# harnesses set the core to one thread. Logs: build/fuzz/TARGET.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-60}
-shift || true
-targets=("$@")
+seconds=60
+time_given=
+runs=
+targets=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --runs=*) runs=${1#--runs=}; shift ;;
+    [0-9]*) seconds=$1; time_given=1; shift ;;
+    *) targets+=("$1"); shift ;;
+  esac
+done
 [ ${#targets[@]} -gt 0 ] || targets=(bitstream model_file image roundtrip)
 out=build/fuzz
 mkdir -p "$out/crashes"
-core=(shared/aecodec/*.cpp tests/support/random_model.cpp)
 # nonnull-attribute is off because stb_image calls memcpy(NULL, p, 0) for zero-length PNG chunks (harmless,
 # and not ours to patch); every other UBSan check stays fatal.
-flags=(-std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined
   -fno-sanitize=nonnull-attribute
   -Ishared -Itests/support -isystem /usr/include/stb)
 
+# The core (and the random test models) compiled once for all targets, again when a source, a header or
+# this script changed.
+core=(shared/aecodec/*.cpp tests/support/random_model.cpp)
+lib=$out/libcore.a
+if [ ! -f "$lib" ] || [ -n "$(find shared/aecodec tests/support fuzz/run.sh -newer "$lib" -print -quit)" ]; then
+  echo "building $lib"
+  rm -rf "$out/obj" "$lib"
+  mkdir -p "$out/obj"
+  printf '%s\n' "${core[@]}" | xargs -P "$(nproc)" -I{} sh -c \
+    'clang++ "$@" -fsanitize=fuzzer-no-link -c {} -o '"$out/obj"'/$(basename {} .cpp).o' sh "${flags[@]}"
+  ar rcs "$lib" "$out"/obj/*.o
+fi
+
 # Seed corpus: model files, .aec files and images made by the real tools.
-seeds=$out/seeds
+seeds=$out/seeds-v2  # (the version changes when the seeds do)
 if [ ! -d "$seeds" ]; then
   mkdir -p "$seeds"/{bitstream,model_file,image,roundtrip}
   cmake --build build/release --target aecodec make_test_model >/dev/null
-  for arch in factorized conv vae fc hyperprior; do build/release/tests/make_test_model "$seeds/model_file/$arch.aem" $arch; done
+  # Every architecture with 2 channels: the same layers, entropy models and file structure as a large model
+  # at a quarter of the bytes (each execution copies, parses and hashes all of them); and the factorized
+  # test model at its usual 8 channels.
+  for arch in factorized conv vae fc hyperprior; do
+    build/release/tests/make_test_model "$seeds/model_file/$arch-n2.aem" $arch test-$arch 2 n=2 m=2
+  done
+  build/release/tests/make_test_model "$seeds/model_file/factorized.aem" factorized
   build/release/tests/make_test_model "$seeds/test.aem" factorized test-factorized 2
   build/release/tests/make_test_model "$seeds/test-hyperprior.aem" hyperprior test-hyperprior 2
   python3 -c "
@@ -44,24 +76,49 @@ for w,h in [(1,1),(16,16),(33,17)]: open('$seeds/image/%dx%d.png'%(w,h),'wb').wr
   head -c 64 /dev/urandom >"$seeds/roundtrip/random"
 fi
 
+if [ -n "$runs" ]; then
+  limit=(-runs="$runs" -max_total_time="$([ -n "$time_given" ] && echo "$seconds" || echo 0)")
+else
+  limit=(-max_total_time="$seconds")
+fi
 status=0
+table=()
 for t in "${targets[@]}"; do
   bin=$out/fuzz_$t
-  if [ ! -x "$bin" ] || [ "fuzz/fuzz_$t.cpp" -nt "$bin" ]; then
+  if [ ! -x "$bin" ] || [ "fuzz/fuzz_$t.cpp" -nt "$bin" ] || [ "$lib" -nt "$bin" ]; then
     echo "building $bin"
-    clang++ "${flags[@]}" "fuzz/fuzz_$t.cpp" "${core[@]}" -o "$bin"
+    clang++ "${flags[@]}" -fsanitize=fuzzer "fuzz/fuzz_$t.cpp" "$lib" -o "$bin"
   fi
   mkdir -p "$out/corpus/$t"
   log=$out/$t.log
-  if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 -max_len=65536 -print_final_stats=1 \
-    -artifact_prefix="$out/crashes/$t-" "$out/corpus/$t" "$seeds/$t" >"$log" 2>&1; then
+  before=$(find "$out/crashes" -name "$t-*" | wc -l)
+  cmd=("$bin" "${limit[@]}" -rss_limit_mb=2048 -timeout=20 -max_len=65536 -print_final_stats=1
+    -artifact_prefix="$out/crashes/$t-" "$out/corpus/$t" "$seeds/$t")
+  echo "$t: ASAN_OPTIONS=detect_leaks=1 ${cmd[*]}"
+  start=$(date +%s.%N)
+  if ASAN_OPTIONS=detect_leaks=1 "${cmd[@]}" >"$log" 2>&1; then
     result=ok
   else
     result=FINDING
     status=1
   fi
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}')
-  [ -n "$execs" ] || execs=$(grep -oE '#[0-9]+' "$log" | tail -1 | tr -d '#')
-  printf '%-12s %-8s %12s executions in %ss\n' "$t" "$result" "${execs:-?}" "$seconds"
+  wall=$(echo "$(date +%s.%N) - $start" | bc)
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' || true)
+  [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | awk '{print $2}' || true)
+  [ -n "$rss" ] || rss=$(grep -oE 'rss: [0-9]+Mb' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+  found=$(($(find "$out/crashes" -name "$t-*" | wc -l) - before))
+  findings=none
+  if [ "$result" != ok ]; then
+    what=$(grep -m1 -E '^SUMMARY: |ERROR: libFuzzer: ' "$log" | cut -c1-100 || true)
+    findings="$found saved (${what:-exit status})"
+  fi
+  rate=$(echo "${execs:-0} / $wall" | bc)
+  row=$(printf '%-11s %-8s %12s %9.1f %8s %9s  %s' "$t" "$result" "${execs:-?}" "$wall" "$rate" "${rss:-?}" "$findings")
+  echo "$row"
+  table+=("$row")
 done
+echo
+printf '%-11s %-8s %12s %9s %8s %9s  %s\n' target result executions wall_s exec/s rss_mb findings
+printf '%s\n' "${table[@]}"
 exit $status
