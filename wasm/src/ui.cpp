@@ -452,16 +452,6 @@ void compare_tab(App& a) {
   if (ImGui::Button("16x")) v.zoom = 16;
   ImGui::SameLine();
   ImGui::TextColored(kMuted, "%.0f%%", v.zoom * 100);
-  ImGui::SameLine(0, 16);
-  // The help, or where it does not fit, a "(?)" that shows it when hovered.
-  const std::string help = "wheel: zoom   drag: pan   drag the handle: move the divider   pixel grid from " +
-                           fmt("%.0fx", kPixelGridZoom) + " on";
-  if (ImGui::CalcTextSize(help.c_str()).x <= ImGui::GetContentRegionAvail().x) {
-    ImGui::TextColored(kMuted, "%s", help.c_str());
-  } else {
-    ImGui::TextColored(kMuted, "(?)");
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", help.c_str());
-  }
   const ImVec2 avail = ImGui::GetContentRegionAvail();
   const ImVec2 canvas_size(avail.x, std::max(100.0f, avail.y - ImGui::GetTextLineHeightWithSpacing() - 6));
   const int iw = a.original.width, ih = a.original.height;
@@ -543,8 +533,9 @@ void compare_tab(App& a) {
   };
   label(L.label, p0.x, false);
   label(R.label, p1.x, true);
-  // pixel readout under the cursor
+  // under the viewer: the pixel under the cursor (or what the two sides show), and the help right-aligned
   ImGui::SetCursorScreenPos(ImVec2(p0.x, p1.y + 4));
+  float text_end = p0.x;
   if (hovered) {
     const int px = int(std::floor(v.cx + (io.MousePos.x - center.x) / v.zoom));
     const int py = int(std::floor(v.cy + (io.MousePos.y - center.y) / v.zoom));
@@ -564,9 +555,23 @@ void compare_tab(App& a) {
       };
       ImGui::TextColored(kMuted, "pixel %d, %d   left %s   right %s", px, py, rgb(left).c_str(),
                          rgb(right).c_str());
+      text_end = ImGui::GetItemRectMax().x;
     }
   } else {
     ImGui::TextColored(kMuted, "%s vs %s", L.name, R.name);
+    text_end = ImGui::GetItemRectMax().x;
+  }
+  // The help, or where it does not fit, a "(?)" that shows it when hovered.
+  const std::string help = "wheel: zoom   drag: pan   drag the handle: move the divider   pixel grid from " +
+                           fmt("%.0fx", kPixelGridZoom) + " on";
+  const float help_w = ImGui::CalcTextSize(help.c_str()).x, q_w = ImGui::CalcTextSize("(?)").x;
+  if (p1.x - help_w >= text_end + 24) {
+    ImGui::SetCursorScreenPos(ImVec2(p1.x - help_w, p1.y + 4));
+    ImGui::TextColored(kMuted, "%s", help.c_str());
+  } else if (p1.x - q_w >= text_end + 24) {
+    ImGui::SetCursorScreenPos(ImVec2(p1.x - q_w, p1.y + 4));
+    ImGui::TextColored(kMuted, "(?)");
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", help.c_str());
   }
 }
 
