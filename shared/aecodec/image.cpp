@@ -90,8 +90,9 @@ uint32_t le(const uint8_t* p, int bytes) {
   return v;
 }
 
-// stb_image reads past the end of an uncompressed BMP or TGA as zeros, so a truncated file would decode into a
-// partly black image without complaint. Refuse files shorter than their header says the pixels need.
+// stb_image reads past the end of an uncompressed BMP or TGA as zeros, so a truncated file would decode into
+// a partly black image without complaint. Refuse files shorter than their header says the pixels need, and
+// PNGs whose chunks run past the end.
 void check_complete(const uint8_t* d, size_t size) {
   if (size >= 54 && d[0] == 'B' && d[1] == 'M') {
     const uint32_t header = le(d + 14, 4), compression = le(d + 30, 4), offset = le(d + 10, 4);
@@ -102,6 +103,23 @@ void check_complete(const uint8_t* d, size_t size) {
     require(uint64_t(offset) + row * h <= size, "cannot read image: truncated BMP (" + std::to_string(size) +
                                                      " bytes, its header needs " +
                                                      std::to_string(uint64_t(offset) + row * h) + ")");
+    return;
+  }
+  // stb grows its buffer to an IDAT chunk's declared length before it reads the data, so a few hundred bytes
+  // that declare a 2 GB chunk would make it allocate 2 GB (and then fail). Every chunk up to IEND (after
+  // which stb reads nothing) must fit in the file.
+  static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size >= 8 && std::equal(png_sig, png_sig + 8, d)) {
+    for (size_t pos = 8; size - pos >= 8;) {
+      if (std::equal(d + pos + 4, d + pos + 8, "IEND")) return;
+      const uint64_t len =
+          uint64_t(d[pos]) << 24 | uint64_t(d[pos + 1]) << 16 | uint64_t(d[pos + 2]) << 8 | d[pos + 3];
+      require(len + 12 <= size - pos, "cannot read image: truncated PNG (a chunk at byte " +
+                                          std::to_string(pos) + " declares " + std::to_string(len) +
+                                          " bytes, the file ends " + std::to_string(size - pos) +
+                                          " bytes after its start)");
+      pos += 12 + size_t(len);
+    }
     return;
   }
   // TGA has no magic: stb decides by the header fields; check only the uncompressed types it then reads.
