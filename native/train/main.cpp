@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "config.h"
+#include "progress_plot.h"
 
 namespace {
 
@@ -100,6 +101,10 @@ int main(int argc, char** argv) {
                  "network weights as F16 (latent step/offset and entropy tables stay exact)");
   conv->add_flag("--gdn-f32", co.gdn_f32, "with --fp16: keep GDN beta/gamma F32");
 
+  std::string plot_run;
+  CLI::App* plot = app.add_subcommand("plot", "draw a run's loss.svg and rd.svg from its log.csv");
+  plot->add_option("--run", plot_run, "run directory")->required();
+
   aect::BenchOptions bo;
   bool only_fp32 = false, only_bf16 = false;
   CLI::App* bench = app.add_subcommand("bench", "ms per training step, pixels/s, GFLOP/s");
@@ -139,6 +144,13 @@ int main(int argc, char** argv) {
       return aect::run_export(ex);
     }
     if (*conv) return aect::run_convert(co);
+    if (*plot) {
+      const std::vector<std::string> files = aect::write_progress_plots(plot_run);
+      for (const std::string& f : files) std::printf("%s\n", f.c_str());
+      if (files.empty())
+        std::fprintf(stderr, "aecodec-train: %s/log.csv has no training rows\n", plot_run.c_str());
+      return files.empty() ? 1 : 0;
+    }
     if (*bench) {
       bo.fp32 = !only_bf16, bo.bf16 = !only_fp32;
       return aect::run_bench(bo);

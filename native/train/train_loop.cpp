@@ -12,6 +12,7 @@
 #include "aecodec/error.h"
 #include "aecodec/model_file.h"
 #include "aecodec/parallel.h"
+#include "progress_plot.h"
 #include "train_state.h"
 
 namespace aect {
@@ -393,6 +394,11 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   std::signal(SIGTERM, old_term);
   std::fprintf(stderr, "saved %s at step %lld (%.1f CPU min)\n", checkpoint_path(run).c_str(),
                (long long)st.step, st.cpu_s / 60);
+  try {
+    for (const std::string& p : write_progress_plots(run)) std::fprintf(stderr, "plotted %s\n", p.c_str());
+  } catch (const std::exception& e) {  // a picture is not worth failing a finished run for
+    std::fprintf(stderr, "warning: no progress plots: %s\n", e.what());
+  }
   return st;
 }
 
