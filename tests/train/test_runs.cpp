@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "export.h"
+#include "progress_plot.h"
 #include "test_util.h"
 #include "torch_test_util.h"
 #include "train_loop.h"
@@ -246,4 +247,28 @@ TEST_CASE("warm start from a run directory takes every matching tensor, the prio
   REQUIRE(pb.size() == pa.size() + 2);  // + gain, inv_gain
   std::printf("warm start from a run: %d tensors, max |difference| %.3g\n", compared, worst);
   REQUIRE(worst < 1e-6);
+}
+
+TEST_CASE("a finished run draws its loss and validation RD progress", "[train][plot]") {
+  const std::string data = make_image_dir("plot");
+  TrainConfig cfg = tiny_config("factorized", data, data + "/run");
+  cfg.lambdas = {0.004, 0.05};
+  cfg.steps = 4;
+  cfg.valid_every = 2;
+  train_run(cfg, false);
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string loss = slurp(cfg.out + "/loss.svg"), rd = slurp(cfg.out + "/rd.svg");
+  REQUIRE(loss.rfind("<svg", 0) == 0);
+  REQUIRE(rd.rfind("<svg", 0) == 0);
+  // Both qualities drawn in each: the picture is of this run, not an empty frame.
+  for (const std::string* s : {&loss, &rd}) {
+    CHECK(s->find("quality 1") != std::string::npos);
+    CHECK(s->find("quality 2") != std::string::npos);
+    CHECK(s->find("<polyline") != std::string::npos);
+  }
+  // A run directory without a log is an error, not an empty picture.
+  CHECK_THROWS_WITH(write_progress_plots(data + "/nothing-here"), Catch::Contains("cannot read"));
 }
