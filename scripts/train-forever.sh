@@ -8,7 +8,8 @@
 #
 #   scripts/train-forever.sh start [SLICE_MINUTES]   # in the background (log: runs/train-forever.log)
 #   scripts/train-forever.sh stop                    # SIGTERM: the trainer checkpoints and exits
-#   scripts/train-forever.sh pause | resume          # SIGSTOP / SIGCONT, for benchmarks
+#   scripts/train-forever.sh pause | resume          # for benchmarks: SIGSTOP / SIGCONT, and a pause flag the
+#                                                    # loop respects (no new slice or export while it is there)
 #   scripts/train-forever.sh status
 #   scripts/train-forever.sh export                  # export-if-improved for every run, now
 set -euo pipefail
@@ -16,8 +17,13 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 DATA=${AEC_TRAIN_DATA:-../shared/data/train}
 VALID=${AEC_VALID_DATA:-../shared/data/valid}
-TRAIN=runs/bin/aecodec-train  # a private copy, so rebuilding the tree never replaces a running binary
-PIDFILE=runs/train-forever.pid
+RUNS=${AEC_RUNS:-runs}  # run directories, logs, the pid file and the pause flag (tests point it elsewhere)
+TRAIN=${AEC_TRAIN_BIN:-$RUNS/bin/aecodec-train}  # a private copy: rebuilding the tree never replaces a running binary
+PIDFILE=$RUNS/train-forever.pid
+# While this flag exists the loop starts no slice and no export. `pause` refreshes it; a flag left by a
+# benchmark that died without `resume` goes stale after PAUSE_TTL seconds and is ignored.
+PAUSE_FLAG=$RUNS/train-forever.paused
+PAUSE_TTL=${AEC_PAUSE_TTL:-600}
 
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
@@ -28,8 +34,8 @@ declare -A RECIPE=(
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
 # directory: every matching tensor, the prior included; a model file: the network weights).
 declare -A INIT=(
-  [family]="runs/factorized-q3 models/factorized-q3.aem"
-  [factorized]="runs/factorized-q3 models/factorized-q3.aem"
+  [family]="$RUNS/factorized-q3 models/factorized-q3.aem"
+  [factorized]="$RUNS/factorized-q3 models/factorized-q3.aem"
 )
 # family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
 # exported as factorized-q1 .. factorized-q5 (factorized-q3 is the default model).
@@ -44,7 +50,7 @@ ensure_binary() {
     cmake --preset release >/dev/null && cmake --build --preset release --target aecodec-train -j2 >/dev/null
     built=build/release/native/train/aecodec-train
   fi
-  mkdir -p runs/bin
+  mkdir -p "$RUNS/bin"
   if [ ! -x "$TRAIN" ] || [ "$built" -nt "$TRAIN" ]; then cp "$built" "$TRAIN.new" && mv "$TRAIN.new" "$TRAIN"; fi
 }
 
@@ -64,10 +70,10 @@ PY
 # A run exports one file (NAME.aem) or, for a family, one per member (NAME-high.aem, NAME-medium.aem); the
 # files replace the shipped ones together, when the sum of their RD losses improved.
 export_if_improved() {
-  local name=$1 dir=runs/$1/export
-  [ -f "runs/$name/checkpoint.pt" ] || return 0
+  local name=$1 dir=$RUNS/$1/export
+  [ -f "$RUNS/$name/checkpoint.pt" ] || return 0
   rm -rf "$dir" && mkdir -p "$dir"
-  "$TRAIN" export --fp16 --run "runs/$name" --out "$dir/$name.aem" >/dev/null
+  "$TRAIN" export --fp16 --run "$RUNS/$name" --out "$dir/$name.aem" >/dev/null
   local new=0 old=0 f
   for f in "$dir"/*.aem; do
     new=$(/usr/bin/python3 -c "print(float('$new') + float('$(rd_loss "$f")'))")
@@ -95,26 +101,41 @@ first_existing() {
 
 train_slice() {
   local name=$1 minutes=$2 args init
-  if [ -f "runs/$name/checkpoint.pt" ]; then
-    args=(--out "runs/$name" --resume)
+  if [ -f "$RUNS/$name/checkpoint.pt" ]; then
+    args=(--out "$RUNS/$name" --resume)
   elif init=$(first_existing "models/$name.aem" "models/$name-high.aem" ${INIT[$name]:-}); then
     read -ra args <<<"${RECIPE[$name]}"
-    args+=(--init "$init" --out "runs/$name")
+    args+=(--init "$init" --out "$RUNS/$name")
   else
     read -ra args <<<"${RECIPE[$name]}"
-    args+=(--out "runs/$name")
+    args+=(--out "$RUNS/$name")
   fi
   log "$name: training for $minutes min (${args[*]})"
   # SIGTERM at the end of the slice: the trainer writes its checkpoint and exits 0.
   timeout --signal=TERM "${minutes}m" nice -n 19 "$TRAIN" train "${args[@]}" --data "$DATA" --valid "$VALID" \
-    --threads "$(nproc)" --minutes 100000 >>"runs/$name.log" 2>&1 || true
+    --threads "$(nproc)" --minutes 100000 >>"$RUNS/$name.log" 2>&1 || true
+}
+
+paused() {
+  [ -f "$PAUSE_FLAG" ] || return 1
+  local age=$(($(date +%s) - $(stat -c %Y "$PAUSE_FLAG" 2>/dev/null || echo 0)))
+  [ "$age" -lt "$PAUSE_TTL" ]
+}
+
+wait_while_paused() {
+  paused || return 0
+  log "paused (flag $PAUSE_FLAG)"
+  while paused; do sleep 5; done
+  log "resumed"
 }
 
 loop() {
   local slice=$1
   while true; do
     for name in "${ORDER[@]}"; do
+      wait_while_paused
       train_slice "$name" "$slice"
+      wait_while_paused
       export_if_improved "$name" || log "$name: export failed"
     done
   done
@@ -124,10 +145,10 @@ case "${1:-status}" in
   start)
     ensure_binary
     if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then echo "already running"; exit 0; fi
-    mkdir -p runs
-    nohup setsid "$0" _loop "${2:-60}" >>runs/train-forever.log 2>&1 &
+    mkdir -p "$RUNS"
+    nohup setsid "$0" _loop "${2:-60}" >>"$RUNS/train-forever.log" 2>&1 &
     echo $! >"$PIDFILE"
-    echo "training in the background (pid $(cat "$PIDFILE")); log: runs/train-forever.log"
+    echo "training in the background (pid $(cat "$PIDFILE")); log: $RUNS/train-forever.log"
     ;;
   _loop) loop "$2" ;;
   stop)
@@ -135,12 +156,19 @@ case "${1:-status}" in
     pkill -TERM -f "$TRAIN train" || true
     rm -f "$PIDFILE"
     ;;
-  pause) pkill -STOP -f "aecodec-train train" || true ;;
-  resume) pkill -CONT -f "aecodec-train train" || true ;;
+  pause)
+    mkdir -p "$RUNS" && touch "$PAUSE_FLAG"
+    pkill -STOP -f "aecodec-train train" || true
+    ;;
+  resume)
+    rm -f "$PAUSE_FLAG"
+    pkill -CONT -f "aecodec-train train" || true
+    ;;
   status)
     pgrep -af "aecodec-train train" || echo "not training"
+    if paused; then echo "paused (flag $PAUSE_FLAG)"; fi
     for name in "${ORDER[@]}"; do
-      [ -f "runs/$name/log.csv" ] && { echo "$name:"; grep '^valid' "runs/$name/log.csv" | tail -3; }
+      [ -f "$RUNS/$name/log.csv" ] && { echo "$name:"; grep '^valid' "$RUNS/$name/log.csv" | tail -3; }
     done
     ;;
   export)

@@ -1,0 +1,43 @@
+# scripts/train-forever.sh's loop starts no training slice while the pause flag is fresh, starts one as soon as
+# the flag goes, and ignores a stale flag left by a benchmark that died. A stand-in trainer records its calls;
+# AEC_RUNS keeps everything in the scratch folder (never the real runs/ or a real background training).
+source "$(dirname "$0")/lib.bash"
+SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)/train-forever.sh
+export AEC_RUNS="$WORK/runs" AEC_TRAIN_ORDER=factorized
+mkdir -p "$AEC_RUNS"
+cat >fake-trainer <<EOS
+#!/usr/bin/env bash
+echo "\$*" >>"$WORK/calls"
+sleep 0.2
+EOS
+chmod +x fake-trainer
+export AEC_TRAIN_BIN="$WORK/fake-trainer"
+
+calls() { [ -f "$WORK/calls" ] && wc -l <"$WORK/calls" || echo 0; }
+wait_calls() {  # until at least $1 calls or $2 seconds
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do [ "$(calls)" -ge "$1" ] && return 0; sleep 0.1; done
+  return 1
+}
+
+touch "$AEC_RUNS/train-forever.paused"
+setsid bash "$SCRIPT" _loop 1 >loop.log 2>&1 &
+loop=$!
+sleep 3
+[ "$(calls)" -eq 0 ] || fail "a slice started while the pause flag was there ($(calls) calls)"
+grep -q "paused" loop.log || fail "the loop did not log that it is paused: $(cat loop.log)"
+rm "$AEC_RUNS/train-forever.paused"
+wait_calls 1 15 || fail "no slice within 15 s of the flag's removal"
+grep -q -- "train .*--out $AEC_RUNS/factorized" "$WORK/calls" || fail "the slice's command line: $(head -1 "$WORK/calls")"
+kill -TERM -- "-$loop" 2>/dev/null
+wait "$loop" 2>/dev/null
+
+# A flag older than AEC_PAUSE_TTL is stale: the loop goes on.
+rm -f "$WORK/calls"
+touch -d '-2 minutes' "$AEC_RUNS/train-forever.paused"
+AEC_PAUSE_TTL=60 setsid bash "$SCRIPT" _loop 1 >loop2.log 2>&1 &
+loop=$!
+wait_calls 1 15 || fail "a stale pause flag stopped the loop"
+kill -TERM -- "-$loop" 2>/dev/null
+wait "$loop" 2>/dev/null
+finish
