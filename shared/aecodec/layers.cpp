@@ -6,6 +6,7 @@
 
 #include "aecodec/error.h"
 #include "aecodec/gemm.h"
+#include "aecodec/pool.h"
 
 namespace aec {
 
@@ -140,6 +141,14 @@ void check_conv_shape(const ConvShape& s) {
           "conv: bad shape");
 }
 
+// An output tensor on pooled storage (pool.h): every element is written by the layer.
+Tensor pooled_tensor(int c, int h, int w) {
+  Tensor t;
+  t.c = c, t.h = h, t.w = w;
+  t.data = pool_take(size_t(c) * h * w);
+  return t;
+}
+
 std::vector<float> bias_or_zero(const float* bias, int n) {
   return bias ? std::vector<float>(bias, bias + n) : std::vector<float>(size_t(n), 0.0f);
 }
@@ -242,7 +251,7 @@ Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post) {
   const int oh = (x.h + 2 * pad - k) / st + 1, ow = (x.w + 2 * pad - k) / st + 1;
   require(oh > 0 && ow > 0,
           "conv2d: input " + std::to_string(x.w) + "x" + std::to_string(x.h) + " is smaller than the kernel");
-  Tensor y(s.out, oh, ow);
+  Tensor y = pooled_tensor(s.out, oh, ow);
 
   // Source planes: the zero-padded input split into its st x st phases (plane (ci, ry, rx) holds
   // xpad[st*a + ry][st*b + rx]). Tap (ky, kx) of output pixel (oy, ox) is then element (oy + ky/st,
@@ -252,8 +261,7 @@ Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post) {
   const int q = (k - 1) / st, ph = oh + q, pw = ow + q;
   const size_t plane = size_t(ph) * pw;
   const int planes = s.in * st * st;
-  AlignedFloats src;
-  src.resize(size_t(planes) * plane);
+  std::vector<float> src = pool_take(size_t(planes) * plane);
   parallel_for(planes, [&](int i0, int i1) {
     for (int i = i0; i < i1; ++i) {
       const int ci = i / (st * st), ry = i / st % st, rx = i % st;
@@ -304,6 +312,7 @@ Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post) {
     if (post) gdn_block(*post, post_taps.data(), c, cols, np, sc);
     for (int co = 0; co < s.out; ++co) std::copy_n(c + size_t(co) * cols, np, y.channel(co) + p0);
   });
+  pool_give(std::move(src));
   return y;
 }
 
@@ -321,7 +330,7 @@ Tensor conv_transpose2d(const Tensor& x, const PreparedConv& w, const PreparedGd
   const int oh = (x.h - 1) * st - 2 * s.padding + s.kernel + s.output_padding;
   const int ow = (x.w - 1) * st - 2 * s.padding + s.kernel + s.output_padding;
   require(oh > 0 && ow > 0, "conv_transpose2d: empty output");
-  Tensor y(s.out, oh, ow);
+  Tensor y = pooled_tensor(s.out, oh, ow);  // every pixel belongs to one phase, which writes it
 
   // Each phase's output grid and the zero border x needs so that every phase's taps read inside it.
   const int nph = int(w.phases.size());
@@ -338,8 +347,7 @@ Tensor conv_transpose2d(const Tensor& x, const PreparedConv& w, const PreparedGd
   // x zero-padded once, so that every tap of every phase reads plain memory.
   const int ph = top + bottom, pw = left + right;
   const size_t plane = size_t(ph) * pw;
-  AlignedFloats src;
-  src.resize(size_t(s.in) * plane);
+  std::vector<float> src = pool_take(size_t(s.in) * plane);
   parallel_for(s.in, [&](int c0, int c1) {
     for (int ci = c0; ci < c1; ++ci) {
       float* dst = src.data() + size_t(ci) * plane;
@@ -398,6 +406,7 @@ Tensor conv_transpose2d(const Tensor& x, const PreparedConv& w, const PreparedGd
       j += len;
     }
   });
+  pool_give(std::move(src));
   return y;
 }
 

@@ -7,6 +7,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/hyperprior.h"
 #include "aecodec/layers.h"
+#include "aecodec/pool.h"
 
 namespace aec {
 
@@ -62,7 +63,9 @@ class Conv : public Layer {
                            : prepare_conv2d(w_.data(), b_.data(), s_);
   }
   Tensor forward(Tensor x) const override {
-    return transposed_ ? conv_transpose2d(x, prepared_, post_) : conv2d(x, prepared_, post_);
+    Tensor y = transposed_ ? conv_transpose2d(x, prepared_, post_) : conv2d(x, prepared_, post_);
+    pool_give(std::move(x.data));  // the input's storage serves a later layer (pool.h)
+    return y;
   }
   bool absorb(Layer& next) override;
   void output_shape(int& c, int& h, int& w) const override {

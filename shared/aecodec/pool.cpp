@@ -1,0 +1,98 @@
+#include "aecodec/pool.h"
+
+#include <algorithm>
+#include <mutex>
+#include <utility>
+
+namespace aec {
+
+namespace {
+
+constexpr size_t kMinBytes = size_t(256) << 10, kMaxBytes = size_t(1) << 30, kMaxBuffers = 8;
+
+struct Pool {
+  std::mutex mu;
+  std::vector<std::vector<float>> free;
+  size_t bytes = 0;
+};
+
+Pool& pool() {
+  static Pool* p = new Pool;  // never destroyed: layers may still run while static objects are torn down
+  return *p;
+}
+
+size_t bytes_of(const std::vector<float>& v) {
+  return v.capacity() * sizeof(float);
+}
+
+}  // namespace
+
+std::vector<float> pool_take(size_t n) {
+  if (n * sizeof(float) >= kMinBytes) {
+    Pool& p = pool();
+    std::vector<float> v;
+    {
+      std::lock_guard<std::mutex> lock(p.mu);
+      // Best fit: the smallest buffer n long already (no zero fill), else the smallest with the capacity.
+      size_t best = p.free.size();
+      for (size_t i = 0; i < p.free.size(); ++i) {
+        const std::vector<float>& f = p.free[i];
+        if (f.capacity() < n) continue;
+        if (best == p.free.size()) {
+          best = i;
+          continue;
+        }
+        const std::vector<float>& b = p.free[best];
+        const bool f_long = f.size() >= n, b_long = b.size() >= n;
+        if (f_long != b_long ? f_long : f.capacity() < b.capacity()) best = i;
+      }
+      if (best < p.free.size()) {
+        v = std::move(p.free[best]);
+        p.free.erase(p.free.begin() + std::ptrdiff_t(best));
+        p.bytes -= bytes_of(v);
+      }
+    }
+    if (v.capacity() >= n) {
+      v.resize(n);  // shrinking writes nothing; growing within the capacity zero-fills the tail only
+      return v;
+    }
+  }
+  return std::vector<float>(n);
+}
+
+void pool_give(std::vector<float>&& v) {
+  std::vector<float> mine = std::move(v);
+  v.clear();
+  const size_t b = bytes_of(mine);
+  if (b < kMinBytes || b > kMaxBytes) return;  // freed here
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  p.free.push_back(std::move(mine));
+  p.bytes += b;
+  while (p.free.size() > kMaxBuffers || p.bytes > kMaxBytes) {
+    auto smallest = std::min_element(p.free.begin(), p.free.end(), [](const auto& x, const auto& y) {
+      return x.capacity() < y.capacity();
+    });
+    p.bytes -= bytes_of(*smallest);
+    std::vector<float>().swap(*smallest);
+    p.free.erase(smallest);
+  }
+}
+
+void pool_release() {
+  std::vector<std::vector<float>> all;
+  Pool& p = pool();
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    all.swap(p.free);
+    p.bytes = 0;
+  }
+}
+
+size_t pool_bytes() {
+  Pool& p = pool();
+  std::lock_guard<std::mutex> lock(p.mu);
+  return p.bytes;
+}
+
+}  // namespace aec
