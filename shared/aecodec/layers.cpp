@@ -153,8 +153,8 @@ std::vector<float> bias_or_zero(const float* bias, int n) {
   return bias ? std::vector<float>(bias, bias + n) : std::vector<float>(size_t(n), 0.0f);
 }
 
-// A worker's scratch, allocated once per layer call: the packing workspace, the tile's C block and, with a
-// GDN epilogue, its norm block.
+// A thread's scratch: the packing workspace, the tile's C block and, with a GDN epilogue, its norm block.
+// Kept per thread (parallel_for's threads live on), so a layer call allocates nothing once the sizes are seen.
 struct TileScratch {
   GemmWorkspace ws;
   AlignedFloats c, norm;
@@ -164,7 +164,7 @@ struct TileScratch {
 template <class Tile>
 void run_tiles(int tiles, int rows, int cols, bool with_norm, const Tile& tile) {
   parallel_for(tiles, [&](int t0, int t1) {
-    TileScratch s;
+    thread_local TileScratch s;
     s.c.resize(size_t(rows) * cols);
     if (with_norm) s.norm.resize(size_t(rows) * cols);
     for (int t = t0; t < t1; ++t) tile(t, s);
