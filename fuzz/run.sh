@@ -98,6 +98,8 @@ for t in "${targets[@]}"; do
   start=$(date +%s.%N)
   if ASAN_OPTIONS=detect_leaks=1 "${cmd[@]}" >"$log" 2>&1; then
     result=ok
+  elif grep -q 'libFuzzer: run interrupted' "$log"; then
+    result=stopped  # SIGINT (e.g. a time box kept from outside): the counts so far, no finding
   else
     result=FINDING
     status=1
@@ -109,7 +111,7 @@ for t in "${targets[@]}"; do
   [ -n "$rss" ] || rss=$(grep -oE 'rss: [0-9]+Mb' "$log" | tail -1 | grep -oE '[0-9]+' || true)
   found=$(($(find "$out/crashes" -name "$t-*" | wc -l) - before))
   findings=none
-  if [ "$result" != ok ]; then
+  if [ "$result" = FINDING ]; then
     what=$(grep -m1 -E '^SUMMARY: |ERROR: libFuzzer: ' "$log" | cut -c1-100 || true)
     findings="$found saved (${what:-exit status})"
   fi
