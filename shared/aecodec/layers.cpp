@@ -154,7 +154,8 @@ std::vector<float> bias_or_zero(const float* bias, int n) {
 }
 
 // A thread's scratch: the packing workspace, the tile's C block and, with a GDN epilogue, its norm block.
-// Kept per thread (parallel_for's threads live on), so a layer call allocates nothing once the sizes are seen.
+// Kept per thread (parallel_for's threads live on), so a layer call allocates nothing once the sizes are
+// seen.
 struct TileScratch {
   GemmWorkspace ws;
   AlignedFloats c, norm;
@@ -241,53 +242,52 @@ Tensor conv2d(const Tensor& x, const PreparedConv& w) {
   return conv2d(x, w, nullptr);
 }
 
-Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post) {
+namespace {
+
+// The geometry of the source planes that the regular conv of shape s reads a c x h x w input from (no data).
+ConvSource source_shape(int c, int h, int w, const ConvShape& s) {
+  const int k = s.kernel, st = s.stride, pad = s.padding;
+  ConvSource src;
+  src.c = c, src.h = h, src.w = w, src.kernel = k, src.stride = st, src.padding = pad;
+  src.oh = (h + 2 * pad - k) / st + 1, src.ow = (w + 2 * pad - k) / st + 1;
+  require(src.oh > 0 && src.ow > 0,
+          "conv2d: input " + std::to_string(w) + "x" + std::to_string(h) + " is smaller than the kernel");
+  const int q = (k - 1) / st;
+  src.ph = src.oh + q, src.pw = src.ow + q;
+  return src;
+}
+
+void check_source(const ConvSource& x, const PreparedConv& w) {
   const ConvShape& s = w.shape;
   require(!w.transposed, "conv2d: weights prepared for a transposed conv");
-  check_post(post, s.out, "conv2d");
   require(x.c == s.in,
           "conv2d: input has " + std::to_string(x.c) + " channels, layer expects " + std::to_string(s.in));
-  const int k = s.kernel, st = s.stride, pad = s.padding;
-  const int oh = (x.h + 2 * pad - k) / st + 1, ow = (x.w + 2 * pad - k) / st + 1;
-  require(oh > 0 && ow > 0,
-          "conv2d: input " + std::to_string(x.w) + "x" + std::to_string(x.h) + " is smaller than the kernel");
-  Tensor y = pooled_tensor(s.out, oh, ow);
+  require(x.kernel == s.kernel && x.stride == s.stride && x.padding == s.padding,
+          "conv2d: source planes laid out for another kernel, stride or padding");
+}
 
-  // Source planes: the zero-padded input split into its st x st phases (plane (ci, ry, rx) holds
-  // xpad[st*a + ry][st*b + rx]). Tap (ky, kx) of output pixel (oy, ox) is then element (oy + ky/st,
-  // ox + kx/st) of plane (ci, ky%st, kx%st): a strided conv reads contiguous runs and never needs a bounds
-  // check, so B's gather is plain copies. (Gathering from x itself, with bounds checks for the panels at the
-  // border and a deinterleave for stride 2, saves this pass and buffer but measured 3-4% slower overall.)
-  const int q = (k - 1) / st, ph = oh + q, pw = ow + q;
-  const size_t plane = size_t(ph) * pw;
-  const int planes = s.in * st * st;
-  std::vector<float> src = pool_take(size_t(planes) * plane);
-  parallel_for(planes, [&](int i0, int i1) {
-    for (int i = i0; i < i1; ++i) {
-      const int ci = i / (st * st), ry = i / st % st, rx = i % st;
-      float* dst = src.data() + size_t(i) * plane;
-      // Columns b with 0 <= st*b + rx - pad < x.w come from x; the rest are padding.
-      const int lo = std::min(pw, std::max(0, ceil_div(pad - rx, st)));
-      const int hi = std::min(pw, std::max(lo, ceil_div(x.w + pad - rx, st)));
-      for (int a = 0; a < ph; ++a) {
-        float* row = dst + size_t(a) * pw;
-        const int iy = st * a + ry - pad;
-        if (iy < 0 || iy >= x.h) {
-          std::fill_n(row, pw, 0.0f);
-          continue;
-        }
-        const float* xr = x.channel(ci) + size_t(iy) * x.w + rx - pad;
-        std::fill_n(row, lo, 0.0f);
-        if (st == 1)
-          std::copy(xr + lo, xr + hi, row + lo);
-        else if (st == 2)  // a constant stride: the compiler vectorises the deinterleave
-          for (int b = lo; b < hi; ++b) row[b] = xr[2 * b];
-        else
-          for (int b = lo; b < hi; ++b) row[b] = xr[b * st];
-        std::fill(row + hi, row + pw, 0.0f);
-      }
-    }
-  });
+// Plane i = (channel, ry, rx) of src: columns b with 0 <= st*b + rx - pad < w hold input columns, the others
+// padding; likewise rows.
+struct PlaneSpan {
+  int ci, ry, rx, lo, hi;
+};
+PlaneSpan plane_span(const ConvSource& src, int i) {
+  const int st = src.stride, pad = src.padding;
+  PlaneSpan p;
+  p.ci = i / (st * st), p.ry = i / st % st, p.rx = i % st;
+  p.lo = std::min(src.pw, std::max(0, ceil_div(pad - p.rx, st)));
+  p.hi = std::min(src.pw, std::max(p.lo, ceil_div(src.w + pad - p.rx, st)));
+  return p;
+}
+
+// The conv's tiles: C = A * B for a block of output pixels, + bias, GDN (post), then store(c, cols, p0, np)
+// takes the finished block (row stride cols, np pixels from p0).
+template <class Store>
+void conv_tiles(const ConvSource& x, const PreparedConv& w, const PreparedGdn* post, const Store& store) {
+  const ConvShape& s = w.shape;
+  check_post(post, s.out, "conv2d");
+  const int k = s.kernel, st = s.stride, pw = x.pw, ow = x.ow;
+  const size_t plane = size_t(x.ph) * pw;
   std::vector<int64_t> taps(size_t(s.in) * k * k);
   for (int ci = 0; ci < s.in; ++ci)
     for (int ky = 0; ky < k; ++ky)
@@ -295,10 +295,10 @@ Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post) {
         taps[(size_t(ci) * k + ky) * k + kx] =
             int64_t((ci * st + ky % st) * st + kx % st) * int64_t(plane) + (ky / st) * pw + kx / st;
   GatherB g;
-  g.src = src.data(), g.tap = taps.data(), g.width = ow, g.pitch = pw;
+  g.src = x.data.data(), g.tap = taps.data(), g.width = ow, g.pitch = pw;
 
   const PackedA& a = w.phases[0].a;
-  const int npix = oh * ow, cols = gemm_tile_columns(a, npix, num_threads());
+  const int npix = x.oh * ow, cols = gemm_tile_columns(a, npix, num_threads());
   const std::vector<int64_t> post_taps = row_taps(post, cols);
   run_tiles((npix + cols - 1) / cols, s.out, cols, post != nullptr, [&](int t, TileScratch& sc) {
     const int p0 = t * cols, np = std::min(cols, npix - p0);
@@ -310,9 +310,123 @@ Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post) {
       for (int j = 0; j < np; ++j) cr[j] += b;
     }
     if (post) gdn_block(*post, post_taps.data(), c, cols, np, sc);
-    for (int co = 0; co < s.out; ++co) std::copy_n(c + size_t(co) * cols, np, y.channel(co) + p0);
+    store(c, cols, p0, np);
   });
-  pool_give(std::move(src));
+}
+
+}  // namespace
+
+// Source planes: the zero-padded input split into its st x st phases (plane (ci, ry, rx) holds
+// xpad[st*a + ry][st*b + rx]). Tap (ky, kx) of output pixel (oy, ox) is then element (oy + ky/st,
+// ox + kx/st) of plane (ci, ky%st, kx%st): a strided conv reads contiguous runs and never needs a bounds
+// check, so B's gather is plain copies. (Gathering from x itself, with bounds checks for the panels at the
+// border and a deinterleave for stride 2, saves this pass and buffer but measured 3-4% slower overall; a conv
+// that feeds another writes its output straight into these planes instead, conv2d_to_source.)
+ConvSource conv_source(const Tensor& x, const PreparedConv& w) {
+  const ConvShape& s = w.shape;
+  require(!w.transposed, "conv2d: weights prepared for a transposed conv");
+  require(x.c == s.in,
+          "conv2d: input has " + std::to_string(x.c) + " channels, layer expects " + std::to_string(s.in));
+  ConvSource src = source_shape(x.c, x.h, x.w, s);
+  const int st = s.stride, pad = s.padding, ph = src.ph, pw = src.pw, planes = x.c * st * st;
+  const size_t plane = size_t(ph) * pw;
+  src.data = pool_take(size_t(planes) * plane);
+  parallel_for(planes, [&](int i0, int i1) {
+    for (int i = i0; i < i1; ++i) {
+      const PlaneSpan p = plane_span(src, i);
+      float* dst = src.data.data() + size_t(i) * plane;
+      for (int a = 0; a < ph; ++a) {
+        float* row = dst + size_t(a) * pw;
+        const int iy = st * a + p.ry - pad;
+        if (iy < 0 || iy >= x.h) {
+          std::fill_n(row, pw, 0.0f);
+          continue;
+        }
+        const float* xr = x.channel(p.ci) + size_t(iy) * x.w + p.rx - pad;
+        std::fill_n(row, p.lo, 0.0f);
+        if (st == 1)
+          std::copy(xr + p.lo, xr + p.hi, row + p.lo);
+        else if (st == 2)  // a constant stride: the compiler vectorises the deinterleave
+          for (int b = p.lo; b < p.hi; ++b) row[b] = xr[2 * b];
+        else
+          for (int b = p.lo; b < p.hi; ++b) row[b] = xr[b * st];
+        std::fill(row + p.hi, row + pw, 0.0f);
+      }
+    }
+  });
+  return src;
+}
+
+Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post) {
+  ConvSource src = conv_source(x, w);
+  Tensor y = conv2d(src, w, post);
+  pool_give(std::move(src.data));
+  return y;
+}
+
+Tensor conv2d(const ConvSource& x, const PreparedConv& w, const PreparedGdn* post) {
+  check_source(x, w);
+  Tensor y = pooled_tensor(w.shape.out, x.oh, x.ow);
+  conv_tiles(x, w, post, [&](const float* c, int cols, int p0, int np) {
+    for (int co = 0; co < y.c; ++co) std::copy_n(c + size_t(co) * cols, np, y.channel(co) + p0);
+  });
+  return y;
+}
+
+ConvSource conv2d_to_source(const ConvSource& x, const PreparedConv& w, const PreparedGdn* post,
+                            const PreparedConv& next) {
+  check_source(x, w);
+  require(!next.transposed && next.shape.in == w.shape.out,
+          "conv2d_to_source: the next layer is not a conv reading this one's channels");
+  ConvSource y = source_shape(w.shape.out, x.oh, x.ow, next.shape);
+  const int st = y.stride, pad = y.padding, ph = y.ph, pw = y.pw, planes = y.c * st * st, ow = x.ow;
+  const size_t plane = size_t(ph) * pw;
+  y.data = pool_take(size_t(planes) * plane);
+  // The padding first (the tiles write every other element)...
+  parallel_for(planes, [&](int i0, int i1) {
+    for (int i = i0; i < i1; ++i) {
+      const PlaneSpan p = plane_span(y, i);
+      float* dst = y.data.data() + size_t(i) * plane;
+      for (int a = 0; a < ph; ++a) {
+        float* row = dst + size_t(a) * pw;
+        const int iy = st * a + p.ry - pad;
+        if (iy < 0 || iy >= y.h) {
+          std::fill_n(row, pw, 0.0f);
+          continue;
+        }
+        std::fill_n(row, p.lo, 0.0f);
+        std::fill(row + p.hi, row + pw, 0.0f);
+      }
+    }
+  });
+  // ...then each output row run of a tile, split over the planes of its column phases: output pixel
+  // (oy, ox) is element ((oy + pad) / st, (ox + pad) / st) of plane (co, (oy + pad) % st, (ox + pad) % st),
+  // where that lies inside the planes (the next conv reads no more).
+  conv_tiles(x, w, post, [&](const float* c, int cols, int p0, int np) {
+    for (int j = 0; j < np;) {
+      const int pix = p0 + j, oy = pix / ow, ox0 = pix - oy * ow, len = std::min(np - j, ow - ox0);
+      const int a = (oy + pad) / st, ry = (oy + pad) % st;
+      if (a < ph)
+        for (int rx = 0; rx < st; ++rx) {
+          const int ox = ox0 + ((rx - (ox0 + pad) % st) % st + st) % st;  // first with (ox + pad) % st == rx
+          const int end = std::min(ox0 + len, pw * st - pad);             // (ox + pad) / st < pw
+          if (ox >= end) continue;
+          const int n = (end - ox + st - 1) / st;
+          for (int co = 0; co < y.c; ++co) {
+            float* d =
+                y.data.data() + size_t((co * st + ry) * st + rx) * plane + size_t(a) * pw + (ox + pad) / st;
+            const float* cr = c + size_t(co) * cols + j + (ox - ox0);
+            if (st == 1)
+              std::copy_n(cr, n, d);
+            else if (st == 2)
+              for (int i = 0; i < n; ++i) d[i] = cr[2 * i];
+            else
+              for (int i = 0; i < n; ++i) d[i] = cr[i * st];
+          }
+        }
+      j += len;
+    }
+  });
   return y;
 }
 

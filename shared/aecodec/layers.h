@@ -64,6 +64,24 @@ void gdn(Tensor& x, const PreparedGdn& g);
 Tensor conv2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post);
 Tensor conv_transpose2d(const Tensor& x, const PreparedConv& w, const PreparedGdn* post);
 
+// A regular conv's input as its GEMM reads it: x zero-padded and split into its stride x stride phases, plane
+// (ci, ry, rx) holding xpad[stride*a + ry][stride*b + rx] (ph x pw elements each), so that every tap of every
+// output pixel reads a contiguous run. conv2d(Tensor) builds it from x in a pass of its own; a conv whose
+// output only feeds another conv writes it straight into that conv's source (conv2d_to_source): the output
+// tensor, its write, its read and that pass are saved.
+struct ConvSource {
+  int c = 0, h = 0, w = 0;                  // the tensor it holds
+  int kernel = 1, stride = 1, padding = 0;  // of the conv that reads it
+  int oh = 0, ow = 0;                       // that conv's output size
+  int ph = 0, pw = 0;                       // plane size
+  std::vector<float> data;                  // c * stride^2 planes (storage from the pool, pool.h)
+};
+ConvSource conv_source(const Tensor& x, const PreparedConv& w);
+Tensor conv2d(const ConvSource& x, const PreparedConv& w, const PreparedGdn* post);
+// conv2d of x, its output written as the source of `next` (a regular conv reading this one's channels).
+ConvSource conv2d_to_source(const ConvSource& x, const PreparedConv& w, const PreparedGdn* post,
+                            const PreparedConv& next);
+
 // The reference path: im2col + gemm_reference, scatter-form transposed conv. Straightforward and slow; the
 // fast path above is tested against it (tests/core/test_fast_paths.cpp).
 Tensor conv2d_reference(const Tensor& x, const float* weight, const float* bias, const ConvShape& s);

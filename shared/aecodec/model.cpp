@@ -13,11 +13,48 @@ namespace aec {
 
 using nlohmann::json;
 
+// What flows between the layers of Network::forward: the network's input (not copied: read in place by a
+// first layer that can), a tensor, or the source planes of the regular conv that comes next (layers.h: a conv
+// feeding a conv writes its output straight into them).
+struct Flow {
+  const Tensor* input = nullptr;  // the network's input, until a layer has run
+  Tensor t;
+  ConvSource src;
+  bool planes = false;  // the value is src
+
+  const Tensor& tensor() const { return input ? *input : t; }
+  void shape(int& c, int& h, int& w) const {
+    if (planes)
+      c = src.c, h = src.h, w = src.w;
+    else
+      c = tensor().c, h = tensor().h, w = tensor().w;
+  }
+  Tensor take() {  // the value as a tensor the layer may keep or change
+    if (input) {
+      t = *input;
+      input = nullptr;
+    }
+    return std::move(t);
+  }
+  void done_with_input() {  // the value was read and is replaced: its storage goes back to the pool
+    if (input)
+      input = nullptr;
+    else if (planes)
+      pool_give(std::move(src.data));
+    else
+      pool_give(std::move(t.data));
+    planes = false;
+  }
+};
+
 // One op of a network. The arithmetic lives in layers.cpp; a Layer holds its weights and knows its shapes.
 class Layer {
  public:
   virtual ~Layer() = default;
   virtual Tensor forward(Tensor x) const = 0;
+  // Runs the layer on f's value. The default takes it as a tensor (a conv's source planes never reach a layer
+  // that is not the conv they were made for).
+  virtual void run(Flow& f) const { f.t = forward(f.take()); }
   virtual void output_shape(int& c, int& h, int& w) const = 0;
   virtual double macs(int /*c*/, int /*h*/, int /*w*/) const { return 0; }
   // Takes over the next layer's work where the two run faster fused; that layer then passes its input on.
@@ -67,7 +104,37 @@ class Conv : public Layer {
     pool_give(std::move(x.data));  // the input's storage serves a later layer (pool.h)
     return y;
   }
+  void run(Flow& f) const override {
+    if (transposed_) {
+      Tensor y = conv_transpose2d(f.tensor(), prepared_, post_);
+      f.done_with_input();
+      f.t = std::move(y);
+      return;
+    }
+    ConvSource own;
+    if (!f.planes) own = conv_source(f.tensor(), prepared_);
+    const ConvSource& x = f.planes ? f.src : own;
+    if (feeds_) {
+      ConvSource y = conv2d_to_source(x, prepared_, post_, *feeds_);
+      f.done_with_input();
+      f.src = std::move(y);
+      f.planes = true;
+    } else {
+      Tensor y = conv2d(x, prepared_, post_);
+      f.done_with_input();
+      f.t = std::move(y);
+    }
+    pool_give(std::move(own.data));
+  }
   bool absorb(Layer& next) override;
+  // A regular conv whose output goes to `next` alone (the layers between them run fused, or pass it on)
+  // writes it as next's source planes.
+  bool feed(const Layer& next) {
+    auto* c = dynamic_cast<const Conv*>(&next);
+    if (transposed_ || !c || c->transposed_ || c->s_.in != s_.out) return false;
+    feeds_ = &c->prepared_;
+    return true;
+  }
   void output_shape(int& c, int& h, int& w) const override {
     expect_channels(c, s_.in, "layer '" + name_ + "'");
     c = s_.out;
@@ -93,7 +160,8 @@ class Conv : public Layer {
   std::vector<float> w_, b_;
   bool transposed_;
   PreparedConv prepared_;
-  const PreparedGdn* post_ = nullptr;  // a following GDN, run on the output tiles (absorb)
+  const PreparedGdn* post_ = nullptr;    // a following GDN, run on the output tiles (absorb)
+  const PreparedConv* feeds_ = nullptr;  // the regular conv whose source planes this one writes (feed)
 };
 
 class Gdn : public Layer {
@@ -114,6 +182,10 @@ class Gdn : public Layer {
     if (!fused_) gdn(x, prepared_);
     return x;
   }
+  void run(Flow& f) const override {
+    if (!fused_) f.t = forward(f.take());  // fused: the conv before ran it, f passes on as it is
+  }
+  bool fused() const { return fused_; }
   int channels() const { return c_; }
   const PreparedGdn& run_by_previous() {
     fused_ = true;
@@ -258,16 +330,31 @@ Network Network::build(const json& layers, const ModelFile& file, const std::str
     if (!net.layers_.empty()) net.layers_.back()->absorb(*layer);
     net.layers_.push_back(std::move(layer));
   }
+  // A regular conv followed (past the GDN it runs itself) by another writes that one's source planes.
+  for (size_t i = 0; i < net.layers_.size(); ++i) {
+    auto* conv = dynamic_cast<Conv*>(net.layers_[i].get());
+    if (!conv) continue;
+    size_t j = i + 1;
+    while (j < net.layers_.size()) {
+      auto* g = dynamic_cast<const Gdn*>(net.layers_[j].get());
+      if (!g || !g->fused()) break;
+      ++j;
+    }
+    if (j < net.layers_.size()) conv->feed(*net.layers_[j]);
+  }
   return net;
 }
 
-Tensor Network::forward(Tensor x) const {
+Tensor Network::forward(const Tensor& x) const {
+  Flow f;
+  f.input = &x;
   for (const auto& l : layers_) {
-    int c = x.c, h = x.h, w = x.w;
+    int c, h, w;
+    f.shape(c, h, w);
     l->output_shape(c, h, w);  // checks the input shape, so a forged stream cannot feed a wrong shape
-    x = l->forward(std::move(x));
+    l->run(f);
   }
-  return x;
+  return f.take();  // the last layer is no conv feeding another: a tensor
 }
 
 void Network::output_shape(int& c, int& h, int& w) const {

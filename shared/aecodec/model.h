@@ -25,7 +25,7 @@ class Network {
   // Builds from a JSON list of layers, taking the weights from the file and checking every shape.
   // `where` names the list ("encoder"/"decoder") in messages.
   static Network build(const nlohmann::json& layers, const ModelFile& file, const std::string& where);
-  Tensor forward(Tensor x) const;
+  Tensor forward(const Tensor& x) const;
   // Shape the network gives for an input shape (checks channel counts, linear sizes); throws when invalid.
   void output_shape(int& c, int& h, int& w) const;
   // Multiply-accumulates for an input of the given shape (for benchmarks' GFLOP/s).

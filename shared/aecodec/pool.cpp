@@ -8,11 +8,11 @@ namespace aec {
 
 namespace {
 
-constexpr size_t kMinBytes = size_t(256) << 10, kMaxBytes = size_t(1) << 30, kMaxBuffers = 8;
+constexpr size_t kMinBytes = size_t(256) << 10, kMaxBytes = size_t(1) << 30, kMaxBuffers = 16;
 
 struct Pool {
   std::mutex mu;
-  std::vector<std::vector<float>> free;
+  std::vector<std::vector<float>> free;  // oldest first
   size_t bytes = 0;
 };
 
@@ -33,11 +33,13 @@ std::vector<float> pool_take(size_t n) {
     std::vector<float> v;
     {
       std::lock_guard<std::mutex> lock(p.mu);
-      // Best fit: the smallest buffer n long already (no zero fill), else the smallest with the capacity.
+      // Best fit: the smallest buffer n long already (no zero fill), else the smallest with the capacity;
+      // none over twice the size (a small output kept by the caller would take a large buffer from the layer
+      // that needs it next time).
       size_t best = p.free.size();
       for (size_t i = 0; i < p.free.size(); ++i) {
         const std::vector<float>& f = p.free[i];
-        if (f.capacity() < n) continue;
+        if (f.capacity() < n || f.capacity() / 2 > n) continue;
         if (best == p.free.size()) {
           best = i;
           continue;
@@ -69,13 +71,9 @@ void pool_give(std::vector<float>&& v) {
   std::lock_guard<std::mutex> lock(p.mu);
   p.free.push_back(std::move(mine));
   p.bytes += b;
-  while (p.free.size() > kMaxBuffers || p.bytes > kMaxBytes) {
-    auto smallest = std::min_element(p.free.begin(), p.free.end(), [](const auto& x, const auto& y) {
-      return x.capacity() < y.capacity();
-    });
-    p.bytes -= bytes_of(*smallest);
-    std::vector<float>().swap(*smallest);
-    p.free.erase(smallest);
+  while (p.free.size() > kMaxBuffers || p.bytes > kMaxBytes) {  // the oldest goes
+    p.bytes -= bytes_of(p.free.front());
+    p.free.erase(p.free.begin());
   }
 }
 

@@ -10,12 +10,12 @@
 
 namespace aec {
 
-// A vector of n floats, contents unspecified (the caller overwrites all of them): a pooled one with enough
-// room when the pool holds one (the smallest that fits; one already n or more long needs no zero fill),
-// else a new one. Thread-safe.
+// A vector of n floats, contents unspecified (the caller overwrites all of them): a pooled one with room
+// for n but not for 2n when the pool holds one (the smallest; one already n or more long needs no zero
+// fill), else a new one. Thread-safe.
 std::vector<float> pool_take(size_t n);
 // Hands v's storage to the pool for a later pool_take; v is left empty. Buffers under 256 KiB (cheap to
-// allocate) are freed instead; the pool holds at most 8 buffers and 1 GiB, dropping its smallest first.
+// allocate) are freed instead; the pool holds at most 16 buffers and 1 GiB, dropping its oldest first.
 void pool_give(std::vector<float>&& v);
 // Frees every buffer the pool holds (for a long-lived process that is done coding for a while).
 void pool_release();

@@ -247,3 +247,60 @@ TEST_CASE("fast gemm matches gemm_reference, with leading dimensions and accumul
   }
   set_gemm_isa(GemmIsa::kAuto);
 }
+
+TEST_CASE("a conv writing the next conv's source planes equals the two convs run on tensors") {
+  std::mt19937 rng(23);
+  std::uniform_real_distribution<float> u(0.0f, 0.1f);
+  struct Pair {
+    ConvShape a, b;
+    int h, w;
+  };
+  // The model's stride-2 5x5 chain, and odd ones: stride 1 and 3, kernels smaller than the stride, padding
+  // larger than half the kernel, sizes whose last rows / columns the next conv never reads.
+  const std::vector<Pair> pairs = {
+      {{3, 16, 5, 2, 2, 0}, {16, 12, 5, 2, 2, 0}, 37, 70}, {{4, 8, 3, 1, 1, 0}, {8, 5, 3, 1, 1, 0}, 9, 40},
+      {{5, 7, 3, 2, 1, 0}, {7, 6, 7, 3, 3, 0}, 31, 23},    {{6, 9, 2, 2, 0, 0}, {9, 4, 1, 2, 0, 0}, 12, 17},
+      {{2, 3, 3, 1, 0, 0}, {3, 4, 4, 2, 3, 0}, 10, 11},    {{3, 33, 5, 2, 2, 0}, {33, 2, 5, 2, 2, 0}, 7, 9},
+  };
+  for (GemmIsa isa : kernels()) {
+    set_gemm_isa(isa);
+    INFO("kernel " << gemm_isa_name());
+    for (const Pair& t : pairs) {
+      INFO("a: in " << t.a.in << " out " << t.a.out << " k " << t.a.kernel << " s " << t.a.stride << " p "
+                    << t.a.padding << "; b: k " << t.b.kernel << " s " << t.b.stride << " p " << t.b.padding
+                    << "; input " << t.w << "x" << t.h);
+      const Tensor x = random_tensor(t.a.in, t.h, t.w, rng);
+      const int ta = t.a.kernel * t.a.kernel, tb = t.b.kernel * t.b.kernel;
+      const auto wa = random_weights(size_t(t.a.out) * t.a.in * ta, t.a.in * ta, rng);
+      const auto wb = random_weights(size_t(t.b.out) * t.b.in * tb, t.b.in * tb, rng);
+      const auto ba = random_weights(size_t(t.a.out), 1, rng), bb = random_weights(size_t(t.b.out), 1, rng);
+      std::vector<float> beta(size_t(t.a.out)), gamma(size_t(t.a.out) * t.a.out);
+      for (float& v : beta) v = 1.0f + u(rng);
+      for (float& v : gamma) v = u(rng) * 0.1f;
+      const PreparedGdn g = prepare_gdn(t.a.out, beta.data(), gamma.data(), false);
+      const PreparedConv pa = prepare_conv2d(wa.data(), ba.data(), t.a),
+                         pb = prepare_conv2d(wb.data(), bb.data(), t.b);
+      for (const PreparedGdn* post : {static_cast<const PreparedGdn*>(nullptr), &g}) {
+        for (int threads : {1, 2, 3}) {
+          set_num_threads(threads);
+          INFO("gdn " << (post != nullptr) << " threads " << threads);
+          const Tensor y = conv2d(x, pa, post);
+          const Tensor ref = conv2d(y, pb, nullptr);
+          const ConvSource sx = conv_source(x, pa);
+          const ConvSource sy = conv2d_to_source(sx, pa, post, pb);
+          CHECK(sy.c == y.c);
+          CHECK(sy.h == y.h);
+          CHECK(sy.w == y.w);
+          CHECK(sy.data == conv_source(y, pb).data);  // the same planes, padding included
+          CHECK(conv2d(sy, pb, nullptr).data == ref.data);
+          CHECK(conv2d(sx, pa, post).data == y.data);
+        }
+      }
+      // Planes laid out for another padding: refused.
+      const ConvShape other{t.a.in, t.a.out, t.a.kernel, t.a.stride, t.a.padding + 1, 0};
+      CHECK_THROWS(conv2d(conv_source(x, prepare_conv2d(wa.data(), ba.data(), other)), pa, nullptr));
+    }
+  }
+  set_num_threads(0);
+  set_gemm_isa(GemmIsa::kAuto);
+}

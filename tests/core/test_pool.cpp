@@ -55,18 +55,23 @@ TEST_CASE("pool_take reuses what pool_give handed back, best fit first") {
   CHECK(d.data() == pa);
   std::vector<float> e = pool_take(3 * kBig);
   CHECK(e.data() == pbig);
-  // Too large for anything pooled: a new buffer.
+  // Too large for anything pooled, or under half a pooled buffer: a new buffer.
   pool_give(std::move(d));
   std::vector<float> f = pool_take(2 * kBig);
   CHECK(f.size() == 2 * kBig);
+  std::vector<float> h = pool_take(kBig / 2 - 1);
+  CHECK(h.data() != pa);
   CHECK(pool_bytes() == kBig * sizeof(float));
-  // Small buffers are not kept; at most 8 are.
+  // Small buffers are not kept; at most 16 are, the oldest dropped first.
   pool_release();
   pool_give(std::vector<float>(1000));
   CHECK(pool_bytes() == 0);
-  for (int i = 0; i < 12; ++i) pool_give(std::vector<float>(kBig / 4 + size_t(i)));
-  CHECK(pool_bytes() <= 8 * (kBig / 4 + 11) * sizeof(float));
-  CHECK(pool_bytes() >= 8 * (kBig / 4) * sizeof(float));
+  size_t newest = 0;
+  for (size_t i = 0; i < 20; ++i) {
+    pool_give(std::vector<float>(kBig / 4 + i));
+    if (i >= 4) newest += (kBig / 4 + i) * sizeof(float);
+  }
+  CHECK(pool_bytes() == newest);
   pool_release();
   CHECK(pool_bytes() == 0);
 }
