@@ -1,8 +1,14 @@
 #include "aecodec/pool.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <mutex>
 #include <utility>
+
+#if defined(__linux__) && !defined(__EMSCRIPTEN__)
+#include <sys/mman.h>
+#define AEC_HUGE_PAGES 1
+#endif
 
 namespace aec {
 
@@ -23,6 +29,24 @@ Pool& pool() {
 
 size_t bytes_of(const std::vector<float>& v) {
   return v.capacity() * sizeof(float);
+}
+
+// A new buffer. On Linux, one of 4 MiB or more asks for transparent huge pages before its first touch (the
+// zero fill): fewer page faults, and fewer TLB misses when the GEMM gathers its taps from planes spread
+// over tens of MiB (1-2 % of the encoder's time).
+std::vector<float> fresh(size_t n) {
+  std::vector<float> v;
+#ifdef AEC_HUGE_PAGES
+  constexpr uintptr_t kHuge = uintptr_t(2) << 20;
+  if (n * sizeof(float) >= 2 * kHuge) {
+    v.reserve(n);
+    const uintptr_t b = (reinterpret_cast<uintptr_t>(v.data()) + kHuge - 1) & ~(kHuge - 1);
+    const uintptr_t e = reinterpret_cast<uintptr_t>(v.data() + n) & ~(kHuge - 1);
+    if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);  // advice only: failure is harmless
+  }
+#endif
+  v.resize(n);
+  return v;
 }
 
 }  // namespace
@@ -59,7 +83,7 @@ std::vector<float> pool_take(size_t n) {
       return v;
     }
   }
-  return std::vector<float>(n);
+  return fresh(n);
 }
 
 void pool_give(std::vector<float>&& v) {
