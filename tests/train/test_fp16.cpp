@@ -33,8 +33,9 @@ double max_abs(const aec::Tensor& a, const aec::Tensor& b) {
   return m;
 }
 
+// The trainer state (train.*: the prior's parameters, the gains) is stored F32 whatever the weights' storage.
 bool is_network_tensor(const std::string& name) {
-  return name.rfind("latent.", 0) != 0 && name.rfind("entropy.", 0) != 0;
+  return name.rfind("latent.", 0) != 0 && name.rfind("entropy.", 0) != 0 && name.rfind("train.", 0) != 0;
 }
 
 void check_fp16(const std::string& arch) {
