@@ -1,6 +1,11 @@
 // `aecodec-train bench`: training-step speed of an architecture, fp32 and bf16 autocast + channels-last.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <memory>
+#include <vector>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "config.h"
 #include "models.h"
@@ -38,9 +43,12 @@ int run_bench(const BenchOptions& o) {
     macs += m.macs(c, h, w);
   }
   const double train_flops = 3.0 * 2.0 * macs * o.batch;  // forward + backward ~ 3x forward
-  std::printf("bench %s N=%d M=%d batch %d x %dx%d on %s, %d threads: %.2f GMAC forward per image\n",
-              cfg.arch.c_str(), cfg.N, cfg.M, o.batch, crop, crop, device.str().c_str(),
-              torch::get_num_threads(), macs / 1e9);
+  int64_t params = 0;
+  for (const torch::Tensor& p : probe->parameters()) params += p.numel();
+  std::printf(
+      "bench %s N=%d M=%d batch %d x %dx%d on %s, %d threads: %lld parameters, %.2f GMAC forward per image\n",
+      cfg.arch.c_str(), cfg.N, cfg.M, o.batch, crop, crop, device.str().c_str(), torch::get_num_threads(),
+      static_cast<long long>(params), macs / 1e9);
   for (int mode = 0; mode < 2; ++mode) {
     const bool bf16 = mode == 1;
     if ((bf16 && !o.bf16) || (!bf16 && !o.fp32)) continue;
@@ -58,7 +66,12 @@ int run_bench(const BenchOptions& o) {
     x = x.to(device);
     if (bf16) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     double total = 0, cpu = 0;
+    std::vector<double> times;
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
     for (int i = 0; i < o.warmup + o.steps; ++i) {
+      if (i == o.warmup && !o.profile.empty())
+        profile = std::make_unique<torch::autograd::profiler::RecordProfile>(
+            o.profile + (bf16 ? ".bf16.json" : ".fp32.json"));
       sync(device);
       const double t0 = now_s(), c0 = cpu_seconds();
       opt.zero_grad();
@@ -70,12 +83,16 @@ int run_bench(const BenchOptions& o) {
       out.loss.backward();
       opt.step();
       sync(device);
-      if (i >= o.warmup) total += now_s() - t0, cpu += cpu_seconds() - c0;
+      if (i >= o.warmup) times.push_back(now_s() - t0), total += times.back(), cpu += cpu_seconds() - c0;
     }
+    profile.reset();
     const double per = total / o.steps;
-    std::printf("  %-22s %8.1f ms/step  %10.0f pixels/s  %7.1f GFLOP/s  (%.2f CPU s/step)\n",
-                bf16 ? "bf16 + channels-last" : "fp32", per * 1e3, double(o.batch) * crop * crop / per,
-                train_flops / per / 1e9, cpu / o.steps);
+    std::sort(times.begin(), times.end());
+    const size_t n = times.size();
+    const double median = n == 0 ? 0 : n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    std::printf("  %-22s %8.1f ms/step (median %.1f)  %10.0f pixels/s  %7.1f GFLOP/s  (%.2f CPU s/step)\n",
+                bf16 ? "bf16 + channels-last" : "fp32", per * 1e3, median * 1e3,
+                double(o.batch) * crop * crop / per, train_flops / per / 1e9, cpu / o.steps);
   }
   return 0;
 }

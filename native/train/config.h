@@ -64,6 +64,7 @@ struct BenchOptions {
   std::string arch = "factorized";
   int N = 128, M = 192, crop = 128, batch = 8, steps = 10, warmup = 2, threads = 0;
   bool fp32 = true, bf16 = true;
+  std::string profile;  // prefix of the profiler traces (chrome://tracing JSON), "" = none
 };
 
 int run_train(const TrainConfig& cfg, bool resume);

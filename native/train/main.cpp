@@ -118,6 +118,9 @@ int main(int argc, char** argv) {
   bench->add_option("--threads", bo.threads);
   bench->add_flag("--fp32-only", only_fp32);
   bench->add_flag("--bf16-only", only_bf16);
+  bench->add_option(
+      "--profile", bo.profile,
+      "write the autograd profiler's trace of the timed steps to PREFIX.fp32.json / .bf16.json");
 
   CLI11_PARSE(app, argc, argv);
   try {
