@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "aecodec/error.h"
+#include "conv_transpose.h"
 
 namespace aect {
 
@@ -85,7 +86,7 @@ torch::Tensor LayerStackImpl::forward(torch::Tensor x) {
     if (e.op == "conv2d") {
       x = e.conv->forward(x);
     } else if (e.op == "conv_transpose2d") {
-      x = e.deconv->forward(x);
+      x = conv_transpose2d_fast(x, e.deconv->weight, e.deconv->bias, e.stride, e.kernel / 2, e.stride - 1);
     } else if (e.op == "gdn") {
       x = e.gdn->forward(x);
     } else if (e.op == "linear") {
