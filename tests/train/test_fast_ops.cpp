@@ -2,6 +2,7 @@
 // replace (to float rounding).
 
 #include "conv_transpose.h"
+#include "entropy_bottleneck.h"
 #include "torch_util.h"
 
 // LibTorch's c10 defines a glog-style CHECK (aborts, not a Catch assertion): Catch's must win.
@@ -91,4 +92,50 @@ TEST_CASE("conv_transpose2d_fast under bf16 autocast computes in float32, gradie
   CHECK(x.grad().scalar_type() == torch::kBFloat16);
   CHECK(w.grad().scalar_type() == torch::kFloat);
   CHECK(b.grad().scalar_type() == torch::kFloat);
+}
+
+TEST_CASE("the entropy bottleneck's likelihood and gradients match the batched-matmul formulation",
+          "[train][fast_ops]") {
+  torch::manual_seed(5);
+  EntropyBottleneck eb(6);
+  {
+    torch::NoGradGuard ng;  // away from the initial values, so every term matters
+    for (auto& p : eb->named_parameters())
+      if (p.key() != "quantiles") p.value().add_(0.3 * torch::randn_like(p.value()));
+  }
+  torch::Tensor y = (4 * torch::randn({2, 6, 3, 5})).requires_grad_(true);
+  // CompressAI's _logits_cumulative, with torch::matmul.
+  auto param = [&](const std::string& name) { return eb->named_parameters()[name]; };
+  auto reference = [&](const torch::Tensor& yy) {
+    torch::Tensor v = yy.transpose(0, 1).reshape({6, 1, -1});
+    auto logits = [&](torch::Tensor l) {
+      for (int i = 0; i < 4; ++i) {
+        const std::string k = std::to_string(i);
+        l = torch::matmul(torch::softplus(param("matrix" + k)), l) + param("bias" + k);
+        if (i < 3) l = l + torch::tanh(param("factor" + k)) * torch::tanh(l);
+      }
+      return l;
+    };
+    torch::Tensor lower = logits(v - 0.5), upper = logits(v + 0.5);
+    torch::Tensor sign = -torch::sign(lower + upper).detach();
+    torch::Tensor lik = torch::abs(torch::sigmoid(sign * upper) - torch::sigmoid(sign * lower));
+    return lower_bound(lik, 1e-9).reshape({6, 2, 3, 5}).transpose(0, 1);
+  };
+  auto grads = [&](const torch::Tensor& lik) {
+    eb->zero_grad();
+    y.mutable_grad() = torch::Tensor();
+    torch::log2(lik).sum().backward();
+    std::vector<torch::Tensor> g{y.grad().clone()};
+    for (auto& p : eb->named_parameters())
+      if (p.key() != "quantiles") g.push_back(p.value().grad().clone());
+    return g;
+  };
+  const torch::Tensor ref = reference(y), got = eb->likelihood(y);
+  CHECK(rel_err(got.detach(), ref.detach()) < 1e-5);  // float rounding: a difference of two sigmoids
+  const auto g_ref = grads(ref), g_got = grads(eb->likelihood(y));
+  REQUIRE(g_ref.size() == g_got.size());
+  for (size_t i = 0; i < g_ref.size(); ++i) {
+    INFO("gradient " << i);
+    CHECK(rel_err(g_got[i], g_ref[i]) < 1e-5);
+  }
 }
