@@ -169,6 +169,7 @@ class Gdn : public Layer {
   Gdn(const json& j, const ModelFile& f, const std::string& where) {
     name_ = get_name(j, where);
     c_ = get_int(j, "channels", where, 1, 4096);
+    require(!j.contains("inverse") || j["inverse"].is_boolean(), where + ": 'inverse' must be true or false");
     inverse_ = j.value("inverse", false);
     beta_ = f.floats(name_ + ".beta", {c_});
     gamma_ = f.floats(name_ + ".gamma", {c_, c_});
@@ -452,9 +453,9 @@ Model Model::from_file(ModelFile file) {
     const json& s = m["input"]["size"];
     require(s.is_array() && s.size() == 2 && s[0].is_number_integer() && s[1].is_number_integer(),
             "model input: size must be [width, height]");
-    info.fixed_width = s[0].get<int>(), info.fixed_height = s[1].get<int>();
-    require(info.fixed_width > 0 && info.fixed_height > 0 && info.fixed_width <= 4096 && info.fixed_height <= 4096,
-            "model input: bad fixed size");
+    const int64_t fw = s[0].get<int64_t>(), fh = s[1].get<int64_t>();  // (int would wrap 2^32 + 8 to 8)
+    require(fw > 0 && fh > 0 && fw <= 4096 && fh <= 4096, "model input: bad fixed size");
+    info.fixed_width = int(fw), info.fixed_height = int(fh);
   }
   require(m.contains("latent") && m["latent"].is_object(), "model document: missing \"latent\"");
   info.latent_channels = get_int(m["latent"], "channels", "model latent", 1, 4096);
@@ -464,6 +465,7 @@ Model Model::from_file(ModelFile file) {
                 fam["id"].get<std::string>().size() <= 255,
             "model family: missing id");
     info.family_id = fam["id"].get<std::string>();
+    require(!fam.contains("role") || fam["role"].is_string(), "model family: role must be a string");
     info.family_role = fam.value("role", "");
     require(get_int(fam, "stride", "model family", 1, 1024) == info.stride,
             "model family: stride differs from input.stride");

@@ -111,11 +111,13 @@ ModelFile ModelFile::parse(const uint8_t* data, size_t size) {
   } catch (const std::exception& e) {
     throw Error(std::string("the model's aecodec document is not valid JSON: ") + e.what());
   }
-  require(file.meta.is_object() && file.meta.value("format", "") == kFormat,
+  // (no json::value(): it throws nlohmann's type_error, not aec::Error, when the field has another type)
+  require(file.meta.is_object() && file.meta.contains("format") && file.meta["format"].is_string() &&
+              file.meta["format"] == kFormat,
           "not an aecodec model: document format is not \"aecodec-model\"");
   require(file.meta.contains("format_version") && file.meta["format_version"].is_number_integer(),
           "model document has no format_version");
-  const int version = file.meta["format_version"].get<int>();
+  const int64_t version = file.meta["format_version"].get<int64_t>();  // (int would wrap 2^32 + 1 to 1)
   require(version == kFormatVersion, "model format version " + std::to_string(version) +
                                          " is not supported (this build reads version " +
                                          std::to_string(kFormatVersion) + ")");

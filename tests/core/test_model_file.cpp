@@ -148,6 +148,33 @@ TEST_CASE("forged or inconsistent model files are refused with a message that na
   CHECK_FALSE(parse_error(bad_cdf).empty());
 }
 
+TEST_CASE("document fields of another JSON type or beyond int are refused with aec::Error") {
+  const std::vector<uint8_t> good = make_random_model({}).serialize();
+  auto with_doc = [&good](auto edit) {
+    return edit_header(good, [&edit](nlohmann::json& h) {
+      auto m = nlohmann::json::parse(h["__metadata__"]["aecodec"].get<std::string>());
+      edit(m);
+      h["__metadata__"]["aecodec"] = m.dump();
+    });
+  };
+  // (a fuzz_model_file finding: json::value("format", "") threw nlohmann's type_error for an object)
+  CHECK_THAT(parse_error(with_doc([](nlohmann::json& m) { m["format"] = nlohmann::json::object(); })),
+             Catch::Contains("document format is not"));
+  CHECK_THAT(parse_error(with_doc([](nlohmann::json& m) { m["encoder"][1]["inverse"] = "yes"; })),
+             Catch::Contains("'inverse' must be true or false"));
+  CHECK_THAT(parse_error(with_doc([](nlohmann::json& m) {
+               m["family"] = {{"id", "f"}, {"role", 1}, {"stride", 4}};
+             })),
+             Catch::Contains("role must be a string"));
+  // Integers that an int would wrap to a valid value.
+  CHECK_THAT(parse_error(with_doc([](nlohmann::json& m) { m["format_version"] = (int64_t(1) << 32) + 1; })),
+             Catch::Contains("version 4294967297"));
+  CHECK_THAT(parse_error(with_doc([](nlohmann::json& m) {
+               m["input"]["size"] = {(int64_t(1) << 32) + 8, 8};
+             })),
+             Catch::Contains("bad fixed size"));
+}
+
 TEST_CASE("all architectures of the random-model builder load and keep their shapes") {
   for (const char* arch : {"factorized", "conv", "vae", "fc", "hyperprior"}) {
     RandomModelSpec s;
