@@ -131,6 +131,9 @@ wait_while_paused() {
 
 loop() {
   local slice=$1
+  # Linux groups CPU time by session first (autogroup), and this loop runs in its own session (setsid), so the
+  # trainer's own nice 19 would only rank it within that group: lower the whole group's weight too.
+  echo 19 >/proc/self/autogroup 2>/dev/null || true
   while true; do
     for name in "${ORDER[@]}"; do
       wait_while_paused
