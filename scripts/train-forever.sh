@@ -38,8 +38,10 @@ declare -A INIT=(
   [factorized]="$RUNS/factorized-q3 models/factorized-q3.aem"
 )
 # family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
-# exported as factorized-q1 .. factorized-q5 (factorized-q3 is the default model).
-ORDER=(${AEC_TRAIN_ORDER:-family factorized})
+# exported as factorized-q1 .. factorized-q5 (factorized-q3 is the default model). An entry NAME:MINUTES gives
+# that run its own slice length (e.g. AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES.
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-family factorized})
+ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
 
@@ -135,9 +137,11 @@ loop() {
   # trainer's own nice 19 would only rank it within that group: lower the whole group's weight too.
   echo 19 >/proc/self/autogroup 2>/dev/null || true
   while true; do
-    for name in "${ORDER[@]}"; do
+    for entry in "${ORDER_SPEC[@]}"; do
+      local name=${entry%%:*} minutes=$slice
+      [ "$entry" = "$name" ] || minutes=${entry#*:}
       wait_while_paused
-      train_slice "$name" "$slice"
+      train_slice "$name" "$minutes"
       wait_while_paused
       export_if_improved "$name" || log "$name: export failed"
     done

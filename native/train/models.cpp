@@ -159,7 +159,12 @@ class FactorizedCodec : public CodecImpl {
 //            medium analysis, and
 //   decoder: the medium synthesis then U (a learned 2x upscaler, initialised to bilinear upsampling on three
 //            of its channels, with spare channels that learn the detail bilinear misses).
-// So a high latent is a medium latent of the (learned) half-size image, and
+// The medium member's decoder is the medium synthesis then P, a small learned post-filter at half size
+// (initialised to the identity). P is what lets the direct half-size decode (cross path down) beat decoding
+// at full size and downscaling: without it, U learned to clean up the synthesis' output for the full-size
+// image, so that image, downscaled, was better than the half-size decode. P and U each read the synthesis'
+// output and each is trained only for its own image size (P feeding U made them trade one path against the
+// other). So a high latent is a medium latent of the (learned) half-size image, and
 //   high latent -> medium decoder = a half-size decode without decoding at full size, and
 //   medium latent -> high decoder = medium decode + learned super-resolution from the same bitstream.
 // The joint loss trains all four paths (same-path and cross) against their references; the shared medium
@@ -175,8 +180,13 @@ class FamilyCodec : public CodecImpl {
     med_s = register_module("g_s", LayerStack("g_s"));
     down = register_module("d_a", LayerStack("d_a"));
     up = register_module("u_s", LayerStack("u_s"));
+    post = register_module("p_s", LayerStack("p_s"));
     build_factorized(*med_a, *med_s, N, M, 4);
     down->conv(3, 3, 5, 2);
+    const int P = kPostChannels;
+    post->conv(3, P, 3, 1), post->relu();
+    post->conv(P, P, 3, 1), post->relu();
+    post->conv(P, 3, 3, 1);
     const int U = kUpChannels;
     up->deconv(3, U, 5, 2), up->relu();
     up->conv(U, U, 3, 1), up->relu();
@@ -236,14 +246,14 @@ class FamilyCodec : public CodecImpl {
   std::vector<Member> members() override {
     Member hi, me;
     hi.role = "high", hi.stride = 32, hi.enc = med_a, hi.dec = med_s, hi.enc_pre = down, hi.dec_post = up;
-    me.role = "medium", me.stride = 16, me.enc = med_a, me.dec = med_s;
+    me.role = "medium", me.stride = 16, me.enc = med_a, me.dec = med_s, me.dec_post = post;
     return {hi, me};
   }
 
-  LayerStack med_a{nullptr}, med_s{nullptr}, down{nullptr}, up{nullptr};
+  LayerStack med_a{nullptr}, med_s{nullptr}, down{nullptr}, up{nullptr}, post{nullptr};
 
  private:
-  static constexpr int kUpChannels = 32;
+  static constexpr int kUpChannels = 32, kPostChannels = 32;
 
   struct Paths {
     torch::Tensor x_ds, hh, mm, hm, mh;  // hm: high latent -> medium decoder; mh: medium latent -> high
@@ -268,12 +278,14 @@ class FamilyCodec : public CodecImpl {
     }
     p.hh = up->forward(p.hm);
     p.mh = up->forward(p.mm);
+    p.hm = post->forward(p.hm);
+    p.mm = post->forward(p.mm);
     return p;
   }
 
-  // D = 2x2 box average; U = bilinear x2 on channels 0..2 passed through two identity layers (the ReLUs
-  // keep images in [0, 1] unchanged), the other channels small random: training starts from the classic
-  // resamplers instead of from noise.
+  // D = 2x2 box average; P = identity on channels 0..2; U = bilinear x2 on channels 0..2 passed through two
+  // identity layers (the ReLUs keep images in [0, 1] unchanged), the other channels small random: training
+  // starts from the classic resamplers instead of from noise.
   void init_resamplers() {
     torch::NoGradGuard ng;
     auto params = [](LayerStackImpl& s) {
@@ -281,7 +293,7 @@ class FamilyCodec : public CodecImpl {
       for (auto& p : s.named_parameters()) w.push_back(p.value());
       return w;  // weight, bias per weighted layer, in order
     };
-    std::vector<torch::Tensor> d = params(*down), u = params(*up);
+    std::vector<torch::Tensor> d = params(*down), u = params(*up), pf = params(*post);
     d[0].zero_(), d[1].zero_();
     for (int c = 0; c < 3; ++c) d[0][c][c].narrow(0, 2, 2).narrow(1, 2, 2).fill_(0.25);
     // Transposed conv, stride 2, padding 2: input i feeds outputs 2i-1..2i+2 with taps 1..4 of the kernel;
@@ -293,10 +305,12 @@ class FamilyCodec : public CodecImpl {
     u[0].mul_(0.1), u[1].zero_();  // deconv weight [in = 3, out = U, 5, 5]
     for (int o = 0; o < 3; ++o)
       for (int i = 0; i < 3; ++i) u[0][i][o].copy_(i == o ? k : torch::zeros({5, 5}));
-    for (size_t l = 2; l <= 4; l += 2) {  // the 3x3 convs [out, in, 3, 3]: identity on channels 0..2
-      u[l].mul_(0.1), u[l + 1].zero_();
-      for (int o = 0; o < 3; ++o) u[l][o].zero_(), u[l][o][o][1][1] = 1.0f;
-    }
+    auto identity_3x3 = [](torch::Tensor& w, torch::Tensor& b) {  // [out, in, 3, 3]: identity on 0..2
+      w.mul_(0.1), b.zero_();
+      for (int o = 0; o < 3; ++o) w[o].zero_(), w[o][o][1][1] = 1.0f;
+    };
+    identity_3x3(u[2], u[3]), identity_3x3(u[4], u[5]);
+    identity_3x3(pf[0], pf[1]), identity_3x3(pf[2], pf[3]), identity_3x3(pf[4], pf[5]);
   }
 
   double cross_weight_;

@@ -40,4 +40,15 @@ loop=$!
 wait_calls 1 15 || fail "a stale pause flag stopped the loop"
 kill -TERM -- "-$loop" 2>/dev/null
 wait "$loop" 2>/dev/null
+
+# NAME:MINUTES in AEC_TRAIN_ORDER gives that run its own slice length; a plain NAME takes SLICE_MINUTES.
+rm -f "$WORK/calls" "$AEC_RUNS/train-forever.paused"
+AEC_TRAIN_ORDER="factorized:7 family" setsid bash "$SCRIPT" _loop 1 >loop3.log 2>&1 &
+loop=$!
+wait_calls 2 15 || fail "the loop did not run both entries of the order"
+kill -TERM -- "-$loop" 2>/dev/null
+wait "$loop" 2>/dev/null
+grep -q "factorized: training for 7 min" loop3.log || fail "factorized:7 did not get a 7-minute slice: $(cat loop3.log)"
+grep -q "family: training for 1 min" loop3.log || fail "family did not get the default slice: $(cat loop3.log)"
+grep -q -- "--out $AEC_RUNS/family" "$WORK/calls" || fail "no family slice: $(cat "$WORK/calls")"
 finish
