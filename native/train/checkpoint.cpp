@@ -13,7 +13,7 @@ std::string checkpoint_path(const std::string& run_dir) {
 }
 
 std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, torch::optim::Optimizer* aux,
-                             const TrainState& state) {
+                             const TrainState& state, const WeightAverage* avg) {
   torch::serialize::OutputArchive root, m, o, a;
   model.save(m);
   main.save(o);
@@ -30,13 +30,14 @@ std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, to
   root.write("lr_scale", torch::tensor(state.lr_scale, torch::kDouble));
   root.write("wall_s", torch::tensor(state.wall_s, torch::kDouble));
   root.write("cpu_s", torch::tensor(state.cpu_s, torch::kDouble));
+  if (avg) avg->save(root);
   std::ostringstream out;
   root.save_to(out);
   return out.str();
 }
 
 void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch::optim::Optimizer* main,
-                              torch::optim::Optimizer* aux, TrainState& state) {
+                              torch::optim::Optimizer* aux, TrainState& state, WeightAverage* avg) {
   torch::serialize::InputArchive root;
   std::istringstream in(bytes);
   const torch::Device device =
@@ -73,22 +74,23 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
   state.lr_scale = read_d("lr_scale");
   state.wall_s = read_d("wall_s");
   state.cpu_s = read_d("cpu_s");
+  if (avg) avg->load(root);
 }
 
 void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,
-                     torch::optim::Optimizer* aux, const TrainState& state) {
-  const std::string bytes = checkpoint_bytes(model, main, aux, state);
+                     torch::optim::Optimizer* aux, const TrainState& state, const WeightAverage* avg) {
+  const std::string bytes = checkpoint_bytes(model, main, aux, state, avg);
   aec::write_file_atomic(checkpoint_path(run_dir), reinterpret_cast<const uint8_t*>(bytes.data()),
                          bytes.size());
 }
 
 bool load_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer* main,
-                     torch::optim::Optimizer* aux, TrainState& state) {
+                     torch::optim::Optimizer* aux, TrainState& state, WeightAverage* avg) {
   const std::string path = checkpoint_path(run_dir);
   if (!std::filesystem::exists(path)) return false;
   const std::vector<uint8_t> bytes = aec::read_file(path);
   try {
-    restore_checkpoint_bytes(std::string(bytes.begin(), bytes.end()), model, main, aux, state);
+    restore_checkpoint_bytes(std::string(bytes.begin(), bytes.end()), model, main, aux, state, avg);
   } catch (const c10::Error& e) {
     throw aec::Error("cannot read checkpoint " + path + ": " + e.what_without_backtrace());
   }

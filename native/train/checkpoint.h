@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "models.h"
+#include "weight_average.h"
 
 namespace aect {
 
@@ -21,18 +22,21 @@ struct TrainState {
 
 std::string checkpoint_path(const std::string& run_dir);
 
-// Serialises model + optimizers + state; aux may be null (plain autoencoders).
+// Serialises model + optimizers + state + the weights' moving average; aux (plain autoencoders) and avg may
+// be null.
 std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, torch::optim::Optimizer* aux,
-                             const TrainState& state);
+                             const TrainState& state, const WeightAverage* avg = nullptr);
+// A checkpoint without an average (written before there was one) resets avg to the loaded weights.
 void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch::optim::Optimizer* main,
-                              torch::optim::Optimizer* aux, TrainState& state);
+                              torch::optim::Optimizer* aux, TrainState& state, WeightAverage* avg = nullptr);
 
 void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,
-                     torch::optim::Optimizer* aux, const TrainState& state);
-// Loads checkpoint.pt; returns false when there is none. Optimizers may be null (export loads the model
-// only).
+                     torch::optim::Optimizer* aux, const TrainState& state,
+                     const WeightAverage* avg = nullptr);
+// Loads checkpoint.pt; returns false when there is none. Optimizers and avg may be null (export loads the
+// model and its average only).
 bool load_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer* main,
-                     torch::optim::Optimizer* aux, TrainState& state);
+                     torch::optim::Optimizer* aux, TrainState& state, WeightAverage* avg = nullptr);
 
 void write_json_atomic(const std::string& path, const nlohmann::json& j);
 nlohmann::json read_json(const std::string& path);

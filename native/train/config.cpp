@@ -31,6 +31,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"decay_factor", c.decay_factor},
        {"warmup_steps", c.warmup_steps},
        {"log_every", c.log_every},
+       {"ema", c.ema},
        {"device", c.device}};
 }
 
@@ -64,6 +65,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.decay_factor = j.value("decay_factor", d.decay_factor);
   c.warmup_steps = j.value("warmup_steps", d.warmup_steps);
   c.log_every = j.value("log_every", d.log_every);
+  c.ema = j.value("ema", d.ema);
   c.device = j.value("device", d.device);
 }
 

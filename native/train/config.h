@@ -32,11 +32,12 @@ struct TrainConfig {
   double decay_start = 0.8, decay_factor = 0.1;  // lr *= decay_factor once progress passes decay_start
   int warmup_steps = 0;  // linear lr warm-up (set automatically when warm-starting from --init)
   int log_every = 10;
-  std::string device;            // "" = cuda when available, else cpu
+  double ema = 0.999;  // decay of the weights' moving average that validation and export use (0: off)
+  std::string device;  // "" = cuda when available, else cpu
   int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)
   // --resume: the options given on the command line (JSON keys as to_json writes them); those that do not
   // change the model or the data stream (steps, minutes, threads, checkpoint/log/valid cadence, lr decay,
-  // valid folder, device, bf16) replace the run's saved values. Not saved.
+  // valid folder, device, bf16, ema) replace the run's saved values. Not saved.
   nlohmann::json overrides = nlohmann::json::object();
 
   int qualities() const { return int(lambdas.size()); }
@@ -71,5 +72,8 @@ int run_train(const TrainConfig& cfg, bool resume);
 int run_export(const ExportOptions& opt);
 int run_convert(const ConvertOptions& opt);
 int run_bench(const BenchOptions& opt);
+// `aecodec-train validate`: prints a run's validation numbers as JSON (its moving average, or with
+// last_weights the last step's weights) on `valid_dir` (empty: the run's own validation folder).
+int run_validate(const std::string& run_dir, const std::string& valid_dir, bool last_weights, int threads);
 
 }  // namespace aect

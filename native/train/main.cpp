@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
   train->add_option("--decay-factor", cfg.decay_factor)->capture_default_str();
   train->add_option("--warmup-steps", cfg.warmup_steps);
   train->add_option("--log-every", cfg.log_every)->capture_default_str();
+  train
+      ->add_option("--ema", cfg.ema,
+                   "decay of the weights' moving average that validation and export use (0: off)")
+      ->capture_default_str();
   train->add_option("--device", cfg.device, "cpu | cuda (default: cuda when available)");
 
   aect::ExportOptions ex;
@@ -100,6 +104,15 @@ int main(int argc, char** argv) {
   conv->add_flag("--fp16", co.fp16,
                  "network weights as F16 (latent step/offset and entropy tables stay exact)");
   conv->add_flag("--gdn-f32", co.gdn_f32, "with --fp16: keep GDN beta/gamma F32");
+
+  std::string val_run, val_dir;
+  int val_threads = 0;
+  bool last_weights = false;
+  CLI::App* val = app.add_subcommand("validate", "a run's validation numbers now (bpp, PSNR; every quality)");
+  val->add_option("--run", val_run, "run directory")->required();
+  val->add_option("--valid", val_dir, "folder of images (default: the run's validation folder)");
+  val->add_flag("--last-weights", last_weights, "the last step's weights instead of their moving average");
+  val->add_option("--threads", val_threads, "CPU threads (0: all hardware threads)");
 
   std::string plot_run;
   CLI::App* plot = app.add_subcommand("plot", "draw a run's loss.svg and rd.svg from its log.csv");
@@ -147,6 +160,7 @@ int main(int argc, char** argv) {
       return aect::run_export(ex);
     }
     if (*conv) return aect::run_convert(co);
+    if (*val) return aect::run_validate(val_run, val_dir, last_weights, val_threads);
     if (*plot) {
       const std::vector<std::string> files = aect::write_progress_plots(plot_run);
       for (const std::string& f : files) std::printf("%s\n", f.c_str());

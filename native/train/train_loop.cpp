@@ -14,6 +14,7 @@
 #include "aecodec/parallel.h"
 #include "progress_plot.h"
 #include "train_state.h"
+#include "weight_average.h"
 
 namespace aect {
 
@@ -120,12 +121,15 @@ nlohmann::json validate(CodecImpl& model, const ValidSet& valid, torch::Device d
   return out;
 }
 
-LoadedRun load_run(const std::string& run_dir, torch::Device device) {
+LoadedRun load_run(const std::string& run_dir, torch::Device device, bool averaged) {
   LoadedRun r;
   r.cfg = read_json(run_dir + "/config.json").get<TrainConfig>();
   r.model = make_codec(r.cfg);
   r.model->to(device);
-  aec::require(load_checkpoint(run_dir, *r.model, nullptr, nullptr, r.state), "no checkpoint in " + run_dir);
+  WeightAverage avg(*r.model, averaged ? r.cfg.ema : 0.0);
+  aec::require(load_checkpoint(run_dir, *r.model, nullptr, nullptr, r.state, &avg),
+               "no checkpoint in " + run_dir);
+  avg.swap();  // a checkpoint without an average reset it to the loaded weights: then a no-op
   r.model->eval();
   if (fs::exists(run_dir + "/valid.json")) r.valid = read_json(run_dir + "/valid.json");
   return r;
@@ -141,7 +145,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     nlohmann::json saved = read_json(run + "/config.json");
     for (const char* key :
          {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every", "valid_max_images",
-          "valid", "device", "decay_start", "decay_factor", "bf16", "channels_last"})
+          "valid", "device", "decay_start", "decay_factor", "bf16", "channels_last", "ema"})
       if (cfg_in.overrides.contains(key)) saved[key] = cfg_in.overrides[key];
     cfg = saved.get<TrainConfig>();
     cfg.out = run;
@@ -172,9 +176,13 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
         std::make_unique<torch::optim::Adam>(model->aux_parameters(), torch::optim::AdamOptions(cfg.aux_lr));
 
   TrainState st;
+  WeightAverage avg(*model, cfg.ema);
   if (resume && have_ckpt) {
-    load_checkpoint(run, *model, &opt, aux.get(), st);
-    std::fprintf(stderr, "resumed %s at step %lld\n", run.c_str(), (long long)st.step);
+    load_checkpoint(run, *model, &opt, aux.get(), st, &avg);
+    std::fprintf(stderr, "resumed %s at step %lld%s\n", run.c_str(), (long long)st.step,
+                 !avg.enabled()      ? ""
+                 : avg.updates() > 0 ? " (with its weight average)"
+                                     : " (its weight average starts at these weights)");
   } else {
     if (!cfg.init.empty() && fs::is_directory(cfg.init)) {
       // From another run's checkpoint: every parameter and buffer whose name and shape match, the learned
@@ -212,6 +220,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
                    cfg.warmup_steps);
     }
   }
+  if (!(resume && have_ckpt)) avg.reset();  // from the warm start's weights
   write_json_atomic(run + "/config.json", nlohmann::json(cfg));
   if (cfg.channels_last)
     for (torch::Tensor& p : model->parameters())
@@ -245,7 +254,8 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     st.cpu_s = cpu_base + cpu_seconds() - cpu0;
   };
   const std::string csv = run + "/log.csv";
-  std::string good = checkpoint_bytes(*model, opt, aux.get(), st);  // last known-good state (NaN recovery)
+  std::string good =
+      checkpoint_bytes(*model, opt, aux.get(), st, &avg);  // last known-good state (NaN recovery)
   double last_ckpt = now_s();
   const int64_t start_step = st.step;
   double window_t = now_s();
@@ -272,7 +282,11 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   auto run_validation = [&]() {
     if (valid.images.empty()) return;
     const double t0 = now_s();
-    nlohmann::json v = validate(*model, valid, device);
+    nlohmann::json v;
+    {
+      WeightAverage::Applied averaged(avg);  // validation scores what export would write
+      v = validate(*model, valid, device);
+    }
     model->train();
     update_clock();
     v["step"] = st.step, v["wall_s"] = st.wall_s, v["cpu_s"] = st.cpu_s, v["seconds"] = now_s() - t0;
@@ -334,13 +348,14 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
         model->aux_loss().backward();
         aux->step();
       }
+      avg.update();
     }
     ++st.step;
     st.images += cfg.batch;
     if (!ok || (st.step % 100 == 0 && !all_finite(*model))) {
       // Roll back to the last good state (its step counter aside) and go on at half the learning rate.
       TrainState keep = st;
-      restore_checkpoint_bytes(good, *model, &opt, aux.get(), st);
+      restore_checkpoint_bytes(good, *model, &opt, aux.get(), st, &avg);
       st.step = keep.step, st.images = keep.images, st.wall_s = keep.wall_s, st.cpu_s = keep.cpu_s;
       st.lr_scale = keep.lr_scale * 0.5;
       st.nan_events = keep.nan_events + 1;
@@ -349,7 +364,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       append_line(csv, "nan," + std::to_string(st.step) + ",,,,,,,,,", kCsvHeader);
       continue;
     }
-    if (st.step % 100 == 0) good = checkpoint_bytes(*model, opt, aux.get(), st);
+    if (st.step % 100 == 0) good = checkpoint_bytes(*model, opt, aux.get(), st, &avg);
 
     sum_loss += loss;
     sum_mse += out.mse.item<double>();
@@ -380,7 +395,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     if (cfg.valid_every > 0 && st.step % cfg.valid_every == 0) run_validation();
     if (now_s() - last_ckpt >= cfg.checkpoint_minutes * 60) {
       update_clock();
-      save_checkpoint(run, *model, opt, aux.get(), st);
+      save_checkpoint(run, *model, opt, aux.get(), st, &avg);
       last_ckpt = now_s();
     }
   }
@@ -389,7 +404,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     std::fprintf(stderr, "signal %d: saving the checkpoint and stopping\n", g_signal.load());
   if (g_signal.load() == 0 && (cfg.valid_every <= 0 || st.step % cfg.valid_every != 0)) run_validation();
   update_clock();
-  save_checkpoint(run, *model, opt, aux.get(), st);
+  save_checkpoint(run, *model, opt, aux.get(), st, &avg);
   std::signal(SIGINT, old_int);
   std::signal(SIGTERM, old_term);
   std::fprintf(stderr, "saved %s at step %lld (%.1f CPU min)\n", checkpoint_path(run).c_str(),
@@ -400,6 +415,18 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     std::fprintf(stderr, "warning: no progress plots: %s\n", e.what());
   }
   return st;
+}
+
+int run_validate(const std::string& run_dir, const std::string& valid_dir, bool last_weights, int threads) {
+  set_threads(threads);
+  const LoadedRun r = load_run(run_dir, torch::kCPU, !last_weights);
+  const std::string dir = valid_dir.empty() ? r.cfg.valid : valid_dir;
+  aec::require(!dir.empty(), "validate: the run has no validation folder; give --valid DIR");
+  const ValidSet v = prepare_valid(load_images(dir, false), *r.model, 0);
+  nlohmann::json j = validate(*r.model, v, torch::kCPU);
+  j["step"] = r.state.step, j["weights"] = last_weights ? "last step" : "moving average";
+  std::printf("%s\n", j.dump(2).c_str());
+  return 0;
 }
 
 int run_train(const TrainConfig& cfg, bool resume) {

@@ -14,8 +14,10 @@ struct LoadedRun {
   TrainState state;
   nlohmann::json valid;  // latest validation (valid.json), or null
 };
-// Rebuilds the model of a run directory from config.json and loads checkpoint.pt (evaluation mode).
-LoadedRun load_run(const std::string& run_dir, torch::Device device = torch::kCPU);
+// Rebuilds the model of a run directory from config.json and loads checkpoint.pt (evaluation mode), with the
+// weights' moving average in place of the last step's weights when the run keeps one (what validation saw).
+// averaged = false: the last step's weights.
+LoadedRun load_run(const std::string& run_dir, torch::Device device = torch::kCPU, bool averaged = true);
 
 // Trains per cfg; returns the final state. `resume` continues cfg.out's checkpoint.
 TrainState train_run(const TrainConfig& cfg, bool resume);
