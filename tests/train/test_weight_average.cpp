@@ -23,10 +23,11 @@ std::vector<torch::Tensor> snapshot(CodecImpl& model) {
   return s;
 }
 
-double max_diff(CodecImpl& model, const std::vector<torch::Tensor>& s) {
+// Largest |parameter - (snapshot + offset)| over the model.
+double max_diff(CodecImpl& model, const std::vector<torch::Tensor>& s, float offset = 0.0f) {
   double d = 0;
   const std::vector<torch::Tensor> p = model.parameters();
-  for (size_t i = 0; i < p.size(); ++i) d = std::max(d, max_abs(p[i], s[i]));
+  for (size_t i = 0; i < p.size(); ++i) d = std::max(d, max_abs(p[i], s[i] + offset));
   return d;
 }
 
@@ -51,12 +52,7 @@ TEST_CASE("the weight average follows its decay, swaps back and forth, and lives
   avg.update();  // avg = 2/11 (w0 + 0.9) + 9/11 (w0 + 2) = w0 + 1.8
   const std::vector<torch::Tensor> live = snapshot(*model);  // w0 + 2
   avg.swap();
-  {
-    double d = 0;
-    const std::vector<torch::Tensor> p = model->parameters();
-    for (size_t i = 0; i < p.size(); ++i) d = std::max(d, max_abs(p[i], w0[i] + 1.8));
-    CHECK(d < 1e-5);
-  }
+  CHECK(max_diff(*model, w0, 1.8f) < 1e-5);
   avg.swap();
   CHECK(max_diff(*model, live) == 0.0);
 
@@ -74,12 +70,7 @@ TEST_CASE("the weight average follows its decay, swaps back and forth, and lives
   CHECK(other_avg.updates() == 2);
   CHECK(max_diff(*other, live) == 0.0);
   other_avg.swap();
-  {
-    double d = 0;
-    const std::vector<torch::Tensor> p = other->parameters();
-    for (size_t i = 0; i < p.size(); ++i) d = std::max(d, max_abs(p[i], w0[i] + 1.8));
-    CHECK(d < 1e-5);
-  }
+  CHECK(max_diff(*other, w0, 1.8f) < 1e-5);
 
   // A checkpoint from before the average: it starts at the loaded weights.
   auto old = make_codec(cfg);
