@@ -32,6 +32,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"warmup_steps", c.warmup_steps},
        {"log_every", c.log_every},
        {"ema", c.ema},
+       {"gain_prior", c.gain_prior},
        {"device", c.device}};
 }
 
@@ -66,6 +67,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.warmup_steps = j.value("warmup_steps", d.warmup_steps);
   c.log_every = j.value("log_every", d.log_every);
   c.ema = j.value("ema", d.ema);
+  c.gain_prior = j.value("gain_prior", std::string("shared"));  // absent: a run from before the choice
   c.device = j.value("device", d.device);
 }
 

@@ -32,12 +32,17 @@ struct TrainConfig {
   double decay_start = 0.8, decay_factor = 0.1;  // lr *= decay_factor once progress passes decay_start
   int warmup_steps = 0;  // linear lr warm-up (set automatically when warm-starting from --init)
   int log_every = 10;
+  // Variable rate: how the one factorized prior codes each quality's gained latent y*g. "scaled": the prior
+  // is a density over y and quality q's bins are [k-1/2, k+1/2]/g_q, which is exact since y is the same for
+  // every quality; "shared": one density over y*g for all qualities (runs before 2026-11-26, whose config
+  // has no such key), a mixture that overcharges the low qualities' zeros and the high ones' tails.
+  std::string gain_prior = "scaled";
   double ema = 0.999;  // decay of the weights' moving average that validation and export use (0: off)
   std::string device;  // "" = cuda when available, else cpu
   int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)
   // --resume: the options given on the command line (JSON keys as to_json writes them); those that do not
   // change the model or the data stream (steps, minutes, threads, checkpoint/log/valid cadence, lr decay,
-  // valid folder, device, bf16, ema) replace the run's saved values. Not saved.
+  // valid folder, device, bf16, ema, lr, gain_prior) replace the run's saved values. Not saved.
   nlohmann::json overrides = nlohmann::json::object();
 
   int qualities() const { return int(lambdas.size()); }

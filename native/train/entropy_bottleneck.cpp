@@ -53,13 +53,24 @@ torch::Tensor EntropyBottleneckImpl::medians() const {
   return quantiles_.select(2, 1).view({channels_});
 }
 
-torch::Tensor EntropyBottleneckImpl::likelihood(const torch::Tensor& y_hat) {
+namespace {
+
+// The scale as [C, 1, 1] float, bounded away from zero (a gain learned down to ~0 would divide by it).
+torch::Tensor channel_scale(const torch::Tensor& scale, int channels) {
+  return lower_bound(scale.to(torch::kFloat).view({channels, 1, 1}), 1e-3);
+}
+
+}  // namespace
+
+torch::Tensor EntropyBottleneckImpl::likelihood(const torch::Tensor& y_hat, const torch::Tensor& scale) {
   // [B, C, H, W] -> [C, 1, B*H*W]
   const auto sizes = y_hat.sizes();
   torch::Tensor v = y_hat.to(torch::kFloat).transpose(0, 1).reshape({channels_, 1, -1});
   const int64_t n = v.size(2);
   // Both edges of each bin through the small networks at once: half the op calls.
-  torch::Tensor both = logits_cumulative(torch::cat({v - 0.5, v + 0.5}, 2), false);
+  torch::Tensor edges = torch::cat({v - 0.5, v + 0.5}, 2);
+  if (scale.defined()) edges = edges / channel_scale(scale, channels_);
+  torch::Tensor both = logits_cumulative(edges, false);
   torch::Tensor lower = both.narrow(2, 0, n), upper = both.narrow(2, n, n);
   torch::Tensor sign = -torch::sign(lower + upper).detach();
   torch::Tensor lik = torch::abs(torch::sigmoid(sign * upper) - torch::sigmoid(sign * lower));
@@ -67,7 +78,8 @@ torch::Tensor EntropyBottleneckImpl::likelihood(const torch::Tensor& y_hat) {
   return lik.reshape({channels_, sizes[0], sizes[2], sizes[3]}).transpose(0, 1);
 }
 
-EntropyBottleneckImpl::Result EntropyBottleneckImpl::forward(const torch::Tensor& y_in) {
+EntropyBottleneckImpl::Result EntropyBottleneckImpl::forward(const torch::Tensor& y_in,
+                                                             const torch::Tensor& scale) {
   AutocastGuard off(false, y_in.device().type());
   torch::Tensor y = y_in.to(torch::kFloat);
   Result r;
@@ -75,9 +87,10 @@ EntropyBottleneckImpl::Result EntropyBottleneckImpl::forward(const torch::Tensor
     r.y_hat = y + torch::empty_like(y).uniform_(-0.5, 0.5);
   } else {
     torch::Tensor med = medians().detach().view({1, channels_, 1, 1});
+    if (scale.defined()) med = med * channel_scale(scale.detach(), channels_).view({1, channels_, 1, 1});
     r.y_hat = torch::round(y - med) + med;
   }
-  r.likelihood = likelihood(r.y_hat);
+  r.likelihood = likelihood(r.y_hat, scale);
   return r;
 }
 
@@ -96,10 +109,14 @@ std::vector<torch::Tensor> EntropyBottleneckImpl::main_parameters() {
   return p;
 }
 
-EntropyTables EntropyBottleneckImpl::tabulate() {
+EntropyTables EntropyBottleneckImpl::tabulate(const torch::Tensor& scale) {
   torch::NoGradGuard ng;
   AutocastGuard off(false, quantiles_.device().type());
   torch::Tensor q = quantiles_.detach().to(torch::kCPU).view({channels_, 3});
+  // In the coded domain: the quantiles times the scale, the density's edges divided by it.
+  const torch::Tensor s = scale.defined() ? channel_scale(scale.detach(), channels_).to(torch::kCPU)
+                                          : torch::ones({channels_, 1, 1});
+  q = q * s.view({channels_, 1});
   torch::Tensor med = q.select(1, 1);
   torch::Tensor minima = torch::ceil(med - q.select(1, 0)).clamp_min(0).to(torch::kLong);
   torch::Tensor maxima = torch::ceil(q.select(1, 2) - med).clamp_min(0).to(torch::kLong);
@@ -107,9 +124,10 @@ EntropyTables EntropyBottleneckImpl::tabulate() {
   const int64_t max_length = length.max().item<int64_t>();
   torch::Tensor start = med - minima.to(torch::kFloat);  // pmf_start
   torch::Tensor samples = torch::arange(max_length, torch::kFloat).view({1, -1}) + start.view({-1, 1});
-  samples = samples.view({channels_, 1, max_length}).to(quantiles_.device());
-  torch::Tensor lower = logits_cumulative(samples - 0.5, true);
-  torch::Tensor upper = logits_cumulative(samples + 0.5, true);
+  samples = samples.view({channels_, 1, max_length});
+  const torch::Tensor dev_s = s.to(quantiles_.device());
+  torch::Tensor lower = logits_cumulative((samples - 0.5).to(quantiles_.device()) / dev_s, true);
+  torch::Tensor upper = logits_cumulative((samples + 0.5).to(quantiles_.device()) / dev_s, true);
   torch::Tensor sign = -torch::sign(lower + upper);
   torch::Tensor pmf =
       torch::abs(torch::sigmoid(sign * upper) - torch::sigmoid(sign * lower)).view({channels_, -1});
@@ -137,6 +155,7 @@ EntropyTables EntropyBottleneckImpl::tabulate() {
     t.tail.push_back(tail);
     t.offset.push_back(-int(mins[c]));
   }
+  t.median = to_floats(med);
   return t;
 }
 

@@ -224,7 +224,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
     EntropyTables t = model.eb->tabulate();
     qz.pmf = std::move(t.pmf), qz.tail = std::move(t.tail), qz.table_offset = std::move(t.offset);
     qz.step.assign(size_t(C), 1.0f);
-    qz.offset = to_floats(model.eb->medians());
+    qz.offset = std::move(t.median);
   } else {
     qz = fit_quantizer(run, opt.ae_psnr_drop);
   }
@@ -254,6 +254,11 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       for (const auto& l : mem.enc_suffix) enc.push_back(l);
       mem.dec->export_to(f, dec, nullptr, ig.empty() ? nullptr : &ig, storage);
       if (mem.dec_post) mem.dec_post->export_to(f, dec, nullptr, nullptr, storage);
+      if (model.prior_scale(q).defined()) {  // each quality's own tabulation of the one prior
+        EntropyTables t = model.eb->tabulate(model.prior_scale(q));
+        qz.pmf = std::move(t.pmf), qz.tail = std::move(t.tail), qz.table_offset = std::move(t.offset);
+        qz.offset = std::move(t.median);
+      }
       if (!hyper) {
         f.put_floats("latent.step", {C}, qz.step.data());
         f.put_floats("latent.offset", {C}, qz.offset.data());

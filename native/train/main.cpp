@@ -74,6 +74,12 @@ int main(int argc, char** argv) {
       ->add_option("--ema", cfg.ema,
                    "decay of the weights' moving average that validation and export use (0: off)")
       ->capture_default_str();
+  train
+      ->add_option("--gain-prior", cfg.gain_prior,
+                   "variable rate: scaled (one prior over y, bins scaled by each quality's gain) | shared "
+                   "(one prior over the gained latent, runs before 2026-11-26)")
+      ->check(CLI::IsMember({"scaled", "shared"}))
+      ->capture_default_str();
   train->add_option("--device", cfg.device, "cpu | cuda (default: cuda when available)");
 
   aect::ExportOptions ex;

@@ -28,6 +28,9 @@ std::vector<float> CodecImpl::gain_of(int quality) const {
 std::vector<float> CodecImpl::inv_gain_of(int quality) const {
   return inv_gain.defined() ? to_floats(inv_gain[quality]) : std::vector<float>();
 }
+torch::Tensor CodecImpl::prior_scale(int quality) const {
+  return scaled_prior && gain.defined() ? gain[quality] : torch::Tensor();
+}
 
 torch::Tensor Member::encode(torch::Tensor x) {
   if (enc_pre) x = enc_pre->forward(x);
@@ -89,7 +92,7 @@ void build_factorized(LayerStackImpl& g_a, LayerStackImpl& g_s, int N, int M, in
 // ---------------------------------------------------------------------------------------------- factorized
 class FactorizedCodec : public CodecImpl {
  public:
-  FactorizedCodec(int N, int M, const std::vector<double>& lambdas) {
+  FactorizedCodec(int N, int M, const std::vector<double>& lambdas, bool scaled) {
     const int qualities = int(lambdas.size());
     latent_channels = M;
     g_a = register_module("g_a", LayerStack("g_a"));
@@ -106,6 +109,7 @@ class FactorizedCodec : public CodecImpl {
       torch::Tensor ig = 1.0 / g;  // before g becomes a parameter (which would make ig a non-leaf)
       gain = register_parameter("gain", g);
       inv_gain = register_parameter("inv_gain", ig);
+      scaled_prior = scaled;
     }
   }
   std::string arch() const override { return "factorized"; }
@@ -123,7 +127,7 @@ class FactorizedCodec : public CodecImpl {
   }
 
   StepOut train_step(const torch::Tensor& x, int quality, double lambda) override {
-    auto r = eb->forward(encode(x, quality, ""));
+    auto r = eb->forward(encode(x, quality, ""), prior_scale(quality));
     torch::Tensor x_hat = decode(r.y_hat, quality);
     StepOut o;
     const double pixels = double(x.size(0)) * x.size(2) * x.size(3);
@@ -134,7 +138,7 @@ class FactorizedCodec : public CodecImpl {
   }
 
   EvalOut evaluate(const torch::Tensor& x, int h, int w, int quality) override {
-    auto r = eb->forward(encode(x, quality, ""));
+    auto r = eb->forward(encode(x, quality, ""), prior_scale(quality));
     EvalOut o;
     o.bits = -torch::log2(r.likelihood).sum().item<double>();
     o.sq_err = sq_err_8bit(decode(r.y_hat, quality), x, h, w);
@@ -397,7 +401,7 @@ class PlainCodec : public CodecImpl {
 std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   int N = cfg.N, M = cfg.M;
   default_sizes(cfg.arch, N, M);
-  if (cfg.arch == "factorized") return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas);
+  if (cfg.arch == "factorized") return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas, cfg.gain_prior == "scaled");
   if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0, cfg.freeze_shared);
   if (cfg.arch == "hyperprior") {
     aec::require(cfg.lambdas.size() == 1, "hyperprior: one --lambda (variable rate is factorized only)");

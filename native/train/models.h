@@ -65,9 +65,13 @@ class CodecImpl : public torch::nn::Module {
   int qualities() const { return gain.defined() ? int(gain.size(0)) : 1; }
   std::vector<float> gain_of(int quality) const;  // empty when the model has no gains
   std::vector<float> inv_gain_of(int quality) const;
+  // The prior's scale for `quality` (eb->forward / tabulate): the gain when the prior is over the ungained
+  // latent (TrainConfig::gain_prior "scaled"), else undefined.
+  torch::Tensor prior_scale(int quality) const;
 
   EntropyBottleneck eb{nullptr};
   torch::Tensor gain, inv_gain;  // [Q, M] when variable-rate
+  bool scaled_prior = false;     // variable-rate: the prior is over y, each quality's bins scaled by its gain
   int latent_channels = 0;
 };
 

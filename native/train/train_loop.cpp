@@ -145,7 +145,8 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     nlohmann::json saved = read_json(run + "/config.json");
     for (const char* key :
          {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every", "valid_max_images",
-          "valid", "device", "decay_start", "decay_factor", "bf16", "channels_last", "ema"})
+          "valid", "device", "decay_start", "decay_factor", "bf16", "channels_last", "ema", "lr",
+          "gain_prior"})
       if (cfg_in.overrides.contains(key)) saved[key] = cfg_in.overrides[key];
     cfg = saved.get<TrainConfig>();
     cfg.out = run;

@@ -100,6 +100,8 @@ nlohmann::json put_train_state(aec::ModelFile& file, CodecImpl& model, int quali
     put_f32(file, "train.inv_gain", model.inv_gain);
     state["gains"] = {{"qualities", model.qualities()}, {"folded_quality", quality + 1}};
   }
+  // What the prior's density is over: the coded latent (the file's own), or the latent before the gains.
+  state["prior_over"] = model.prior_scale(quality).defined() ? "ungained latent" : "coded latent";
   return state;
 }
 
@@ -108,13 +110,22 @@ std::string load_train_state(const aec::ModelFile& file, CodecImpl& model) {
   const nlohmann::json state =
       file.meta.value("training", nlohmann::json::object()).value("state", nlohmann::json());
   if (!state.is_object()) return fit_prior_to_tables(file, model);
-  int prior = 0, missing = 0;
-  for (auto& kv : model.eb->named_parameters())
-    (load_into(file, kPrior + kv.key(), kv.value()) ? prior : missing)++;
   std::string what;
-  if (prior > 0)
-    what = "prior (" + std::to_string(prior) + " tensors" +
-           (missing ? ", " + std::to_string(missing) + " missing" : "") + ")";
+  // A prior over the ungained latent means nothing to a model that codes the gained one directly (a
+  // single-rate warm start from one quality of a variable-rate file): fit it to this quality's tables
+  // instead. (The other way round, a shared prior read as the ungained one, is close: the gains' geometric
+  // mean starts at 1, and training corrects the rest.)
+  const bool file_ungained = state.value("prior_over", "coded latent") == "ungained latent";
+  if (file_ungained && !(model.scaled_prior && model.gain.defined())) {
+    what = fit_prior_to_tables(file, model);
+  } else {
+    int prior = 0, missing = 0;
+    for (auto& kv : model.eb->named_parameters())
+      (load_into(file, kPrior + kv.key(), kv.value()) ? prior : missing)++;
+    if (prior > 0)
+      what = "prior (" + std::to_string(prior) + " tensors" +
+             (missing ? ", " + std::to_string(missing) + " missing" : "") + ")";
+  }
 
   // The file's weights hold its quality's gains; a variable-rate network of the same shape takes every gain
   // and gets the folded ones divided out. (A single-rate network keeps the folded weights: a valid model as

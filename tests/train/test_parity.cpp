@@ -23,10 +23,12 @@ using namespace aect_test;
 namespace {
 
 // Returns the exported files' paths.
-std::vector<std::string> check_parity(const std::string& arch, const std::vector<double>& lambdas = {0.01}) {
-  const std::string data = make_image_dir("parity-" + arch);
+std::vector<std::string> check_parity(const std::string& arch, const std::vector<double>& lambdas = {0.01},
+                                      const std::string& gain_prior = "scaled") {
+  const std::string data = make_image_dir("parity-" + arch + "-" + gain_prior);
   TrainConfig cfg = tiny_config(arch, data, data + "/run");
   cfg.lambdas = lambdas;
+  cfg.gain_prior = gain_prior;
   if (arch == "vae") cfg.lambdas = {1.0};
   train_run(cfg, false);
 
@@ -73,7 +75,9 @@ std::vector<std::string> check_parity(const std::string& arch, const std::vector
 
       // RD models: the exported quantiser is the one training evaluates with (rounding around the medians).
       if (model.rate_distortion()) {
-        torch::Tensor med = model.eb->medians().view({1, -1, 1, 1});
+        torch::Tensor med = model.eb->medians();
+        if (model.prior_scale(q).defined()) med = med * model.prior_scale(q);  // the coded domain's medians
+        med = med.view({1, -1, 1, 1});
         torch::Tensor q_torch = torch::round(y_torch - med);
         torch::Tensor q_core =
             torch::from_blob(const_cast<int32_t*>(qv.data()), q_torch.sizes(), torch::kInt);
@@ -91,6 +95,16 @@ std::vector<std::string> check_parity(const std::string& arch, const std::vector
       CHECK(aec::mse(dec.image, direct) == 0.0);
       std::printf("round trip %-10s %-7s q%d: %zu bytes, PSNR %.2f dB\n", arch.c_str(), mem.role.c_str(),
                   q + 1, enc.bytes.size(), aec::psnr(dec.image, im));
+      // The factorized prior's tables (per quality when the prior is scaled) price the symbols as the
+      // trainer's likelihood does: only the tables' 16-bit quantisation differs.
+      if (arch == "factorized") {
+        double codec_bits = 0;
+        for (double b : enc.channel_bits) codec_bits += b;
+        const EvalOut ev = model.evaluate(x, im.height, im.width, q);
+        std::printf("bits %-10s q%d: trainer %.1f, codec %.1f (ideal)\n", arch.c_str(), q + 1, ev.bits,
+                    codec_bits);
+        CHECK(std::abs(ev.bits - codec_bits) <= 0.01 * codec_bits + 8);
+      }
     }
   }
   return paths;
@@ -102,10 +116,20 @@ TEST_CASE("factorized: LibTorch and the core compute the same model", "[train][p
   check_parity("factorized");
 }
 
-TEST_CASE("factorized variable-rate: gains fold into the exported weights", "[train][parity]") {
+TEST_CASE("factorized variable-rate: gains fold into the exported weights, each quality its own tables",
+          "[train][parity]") {
   const auto paths = check_parity("factorized", {0.005, 0.02, 0.08});
   REQUIRE(paths.size() == 3);
-  // One shared prior: identical entropy tensors in every quality's file.
+  // One prior over the ungained latent, tabulated for each quality's bins: different tables per file.
+  const aec::Model a = aec::Model::load(paths[0]), b = aec::Model::load(paths[2]);
+  CHECK(a.info().entropy_hash != b.info().entropy_hash);
+  CHECK(a.info().model_hash != b.info().model_hash);
+}
+
+TEST_CASE("factorized variable-rate with the shared prior (older runs): one table set for every quality",
+          "[train][parity]") {
+  const auto paths = check_parity("factorized", {0.005, 0.02, 0.08}, "shared");
+  REQUIRE(paths.size() == 3);
   const aec::Model a = aec::Model::load(paths[0]), b = aec::Model::load(paths[2]);
   CHECK(a.info().entropy_hash == b.info().entropy_hash);
   CHECK(a.info().model_hash != b.info().model_hash);
