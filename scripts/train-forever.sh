@@ -27,18 +27,16 @@ PAUSE_TTL=${AEC_PAUSE_TTL:-600}
 
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
-  [factorized-q3]="--arch factorized --lambda 0.013 --crop 128 --batch 8 --lr 3e-4 --N 128 --M 192"
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
-  [factorized]="--arch factorized --lambdas 0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 3e-4 --N 64 --M 96 --valid-every 2000"
+  [factorized]="--arch factorized --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
 )
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
 # directory: every matching tensor, the prior included; a model file: the network weights).
 declare -A INIT=(
-  [family]="$RUNS/factorized-q3 models/factorized-q3.aem"
-  [factorized]="models/factorized-q3.aem"
+  [factorized]="models/factorized-q5.aem"
 )
 # family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
-# exported as factorized-q1 .. factorized-q5 (factorized-q3 is the default model). An entry NAME:MINUTES gives
+# exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the default level). An entry NAME:MINUTES gives
 # that run its own slice length (e.g. AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES.
 ORDER_SPEC=(${AEC_TRAIN_ORDER:-family factorized})
 ORDER=("${ORDER_SPEC[@]%%:*}")

@@ -12,6 +12,7 @@
 #include "aecodec/error.h"
 #include "aecodec/model_file.h"
 #include "aecodec/parallel.h"
+#include "gain_map.h"
 #include "progress_plot.h"
 #include "train_state.h"
 #include "weight_average.h"
@@ -192,14 +193,19 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       const LoadedRun src = load_run(cfg.init, device);
       torch::NoGradGuard ng;
       auto from = src.model->named_parameters();
-      int copied = 0, kept = 0;
+      int copied = 0, kept = 0, mapped = 0;
       auto copy_matching = [&](torch::OrderedDict<std::string, torch::Tensor> dst,
                                const torch::OrderedDict<std::string, torch::Tensor>& srcs) {
         for (auto& kv : dst) {
           const torch::Tensor* t = srcs.find(kv.key());
-          if (t && t->sizes() == kv.value().sizes()) {
+          const bool gains = kv.key() == "gain" || kv.key() == "inv_gain";
+          if (t && t->sizes() == kv.value().sizes() && !(gains && src.cfg.lambdas != cfg.lambdas)) {
             kv.value().copy_(*t);
             ++copied;
+          } else if (t && gains && t->dim() == 2 && t->size(0) >= 2 && t->size(1) == kv.value().size(1)) {
+            // Other quality levels: each new one's gains from the trained levels' (gain_map.h).
+            kv.value().copy_(map_gains(*t, src.cfg.lambdas, cfg.lambdas));
+            ++copied, ++mapped;
           } else {
             ++kept;
           }
@@ -210,6 +216,9 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       if (cfg.warmup_steps <= 0) cfg.warmup_steps = 200;
       std::fprintf(stderr, "warm start: %d tensors from run %s (step %lld), %d kept (lr warm-up %d steps)\n",
                    copied, cfg.init.c_str(), (long long)src.state.step, kept, cfg.warmup_steps);
+      if (mapped)
+        std::fprintf(stderr, "warm start: gains of %zu qualities mapped to %zu (by log lambda)\n",
+                     src.cfg.lambdas.size(), cfg.lambdas.size());
     } else if (!cfg.init.empty()) {
       const aec::ModelFile f = aec::ModelFile::read(cfg.init);
       int loaded = 0;

@@ -1,10 +1,12 @@
 // The factorized prior with a per-channel scale (a variable-rate model's gain): quality q codes y*g_q with
 // unit bins against the one density of y, i.e. bins [k - 1/2, k + 1/2] / g_q. These check that this is a
-// proper, consistent distribution for every scale, and that its tables are what the likelihood computes.
+// proper, consistent distribution for every scale, and that its tables are what the likelihood computes;
+// and how a warm start with other lambdas derives each quality's gains.
 
 #include <cmath>
 
 #include "entropy_bottleneck.h"
+#include "gain_map.h"
 #include "torch_util.h"
 
 // LibTorch's c10 defines a glog-style CHECK (aborts, not a Catch assertion): Catch's must win.
@@ -92,4 +94,21 @@ TEST_CASE("a scaled prior's tables are its likelihood at the coded values, aroun
   const EntropyTables one = eb->tabulate(torch::ones({C}));
   CHECK(one.pmf == plain.pmf);
   CHECK(one.offset == plain.offset);
+}
+
+TEST_CASE("gains for other lambdas: trained levels kept exactly, new ones log-interpolated or extrapolated",
+          "[train][prior]") {
+  const std::vector<double> from{0.002, 0.008, 0.032};
+  const torch::Tensor g = torch::tensor({0.5f, 0.4f, 1.0f, 1.0f, 2.0f, 4.0f}).view({3, 2});
+  const torch::Tensor m = map_gains(g, from, {0.001, 0.002, 0.004, 0.032});
+  REQUIRE(m.sizes() == torch::IntArrayRef({4, 2}));
+  CHECK(torch::equal(m[1], g[0]));  // trained: the same row
+  CHECK(torch::equal(m[3], g[2]));
+  // 0.004 is halfway (in log lambda) from 0.002 to 0.008: the geometric mean of their gains.
+  CHECK(m[2][0].item<float>() == Approx(std::sqrt(0.5 * 1.0)).epsilon(1e-5));
+  CHECK(m[2][1].item<float>() == Approx(std::sqrt(0.4 * 1.0)).epsilon(1e-5));
+  // 0.001 is half a step below 0.002: the first pair's ratio continued (per channel).
+  CHECK(m[0][0].item<float>() == Approx(0.5 / std::sqrt(2.0)).epsilon(1e-5));
+  CHECK(m[0][1].item<float>() == Approx(0.4 / std::sqrt(2.5)).epsilon(1e-5));
+  CHECK_THROWS(map_gains(g, {0.002}, {0.001}));  // one level: no direction to map along
 }
