@@ -23,12 +23,12 @@ class EntropyBottleneckImpl : public torch::nn::Module {
     torch::Tensor y_hat;       // noisy (training) or rounded around the medians (evaluation)
     torch::Tensor likelihood;  // same shape as y, lower-bounded by 1e-9
   };
-  // y [B, C, H, W]; always computed in float32. `scale` [C] (optional, positive): the density is over y / scale,
-  // i.e. y is the prior's variable times a per-channel gain and is quantised with unit bins, so quality q of
-  // a variable-rate model codes y*g_q against the one density of y with bins [k -/+ 1/2] / g_q.
+  // y [B, C, H, W]; always computed in float32. `scale` [C] (optional, positive): the density is over y /
+  // scale, i.e. y is the prior's variable times a per-channel gain and is quantised with unit bins, so
+  // quality q of a variable-rate model codes y*g_q against the one density of y with bins [k -/+ 1/2] / g_q.
   Result forward(const torch::Tensor& y, const torch::Tensor& scale = {});
   torch::Tensor likelihood(const torch::Tensor& y_hat, const torch::Tensor& scale = {});  // of given values
-  torch::Tensor medians() const;                                                         // [C], unscaled
+  torch::Tensor medians() const;                                                          // [C], unscaled
   torch::Tensor aux_loss();
   std::vector<torch::Tensor> main_parameters();  // everything but the quantiles
   torch::Tensor quantiles() const { return quantiles_; }

@@ -253,7 +253,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       mem.enc->export_to(f, enc, g.empty() ? nullptr : &g, nullptr, storage);
       for (const auto& l : mem.enc_suffix) enc.push_back(l);
       mem.dec->export_to(f, dec, nullptr, ig.empty() ? nullptr : &ig, storage);
-      if (mem.dec_post) mem.dec_post->export_to(f, dec, nullptr, nullptr, storage);
+      for (const LayerStack& s : mem.dec_post) s->export_to(f, dec, nullptr, nullptr, storage);
       if (model.prior_scale(q).defined()) {  // each quality's own tabulation of the one prior
         EntropyTables t = model.eb->tabulate(model.prior_scale(q));
         qz.pmf = std::move(t.pmf), qz.tail = std::move(t.tail), qz.table_offset = std::move(t.offset);

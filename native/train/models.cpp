@@ -38,12 +38,13 @@ torch::Tensor Member::encode(torch::Tensor x) {
 }
 torch::Tensor Member::decode(torch::Tensor y) {
   y = dec->forward(y);
-  return dec_post ? dec_post->forward(y) : y;
+  for (LayerStack& s : dec_post) y = s->forward(y);
+  return y;
 }
 int Member::load_from(const aec::ModelFile& file) {
   int n = enc->load_from(file) + dec->load_from(file);
   if (enc_pre) n += enc_pre->load_from(file);
-  if (dec_post) n += dec_post->load_from(file);
+  for (LayerStack& s : dec_post) n += s->load_from(file);
   return n;
 }
 double Member::macs(int& c, int& h, int& w) {
@@ -51,7 +52,7 @@ double Member::macs(int& c, int& h, int& w) {
   if (enc_pre) total += enc_pre->macs(c, h, w);
   total += enc->macs(c, h, w);
   total += dec->macs(c, h, w);
-  if (dec_post) total += dec_post->macs(c, h, w);
+  for (LayerStack& s : dec_post) total += s->macs(c, h, w);
   return total;
 }
 
@@ -161,14 +162,16 @@ class FactorizedCodec : public CodecImpl {
 // for the half-size image; the high member (stride 32) is
 //   encoder: D (a learned 2x downscaler, 3 -> 3 channels, initialised to the 2x2 box average) then the
 //            medium analysis, and
-//   decoder: the medium synthesis then U (a learned 2x upscaler, initialised to bilinear upsampling on three
+//   decoder: the medium synthesis, P (below), then U (a learned 2x upscaler, initialised to bilinear
+//   upsampling on three
 //            of its channels, with spare channels that learn the detail bilinear misses).
 // The medium member's decoder is the medium synthesis then P, a small learned post-filter at half size
 // (initialised to the identity). P is what lets the direct half-size decode (cross path down) beat decoding
 // at full size and downscaling: without it, U learned to clean up the synthesis' output for the full-size
-// image, so that image, downscaled, was better than the half-size decode. P and U each read the synthesis'
-// output and each is trained only for its own image size (P feeding U made them trade one path against the
-// other). So a high latent is a medium latent of the (learned) half-size image, and
+// image, so that image, downscaled, was better than the half-size decode. The high decoder is S -> P -> U,
+// but P is trained only by the half-size paths (P trained by both made the two paths trade against each
+// other; U reading S directly had to redo P's work and stayed behind bicubic on P's output). So a high
+// latent is a medium latent of the (learned) half-size image, and
 //   high latent -> medium decoder = a half-size decode without decoding at full size, and
 //   medium latent -> high decoder = medium decode + learned super-resolution from the same bitstream.
 // The joint loss trains all four paths (same-path and cross) against their references; the shared medium
@@ -249,8 +252,9 @@ class FamilyCodec : public CodecImpl {
 
   std::vector<Member> members() override {
     Member hi, me;
-    hi.role = "high", hi.stride = 32, hi.enc = med_a, hi.dec = med_s, hi.enc_pre = down, hi.dec_post = up;
-    me.role = "medium", me.stride = 16, me.enc = med_a, me.dec = med_s, me.dec_post = post;
+    hi.role = "high", hi.stride = 32, hi.enc = med_a, hi.dec = med_s, hi.enc_pre = down,
+    hi.dec_post = {post, up};
+    me.role = "medium", me.stride = 16, me.enc = med_a, me.dec = med_s, me.dec_post = {post};
     return {hi, me};
   }
 
@@ -280,10 +284,14 @@ class FamilyCodec : public CodecImpl {
       p.hm = med_s->forward(p.rh.y_hat);  // the medium synthesis of each latent, shared by two paths
       p.mm = med_s->forward(p.rm.y_hat);
     }
-    p.hh = up->forward(p.hm);
-    p.mh = up->forward(p.mm);
-    p.hm = post->forward(p.hm);
-    p.mm = post->forward(p.mm);
+    // U reads P's output, but only the medium paths train P: the high paths' gradient reaches the synthesis
+    // as if P were the identity (straight through) and never P itself, so P is the best half-size filter and
+    // U upscales the same image the bicubic reference does.
+    const torch::Tensor hm_p = post->forward(p.hm), mm_p = post->forward(p.mm);
+    p.hh = up->forward(p.hm + (hm_p - p.hm).detach());
+    p.mh = up->forward(p.mm + (mm_p - p.mm).detach());
+    p.hm = hm_p;
+    p.mm = mm_p;
     return p;
   }
 
@@ -401,7 +409,8 @@ class PlainCodec : public CodecImpl {
 std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   int N = cfg.N, M = cfg.M;
   default_sizes(cfg.arch, N, M);
-  if (cfg.arch == "factorized") return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas, cfg.gain_prior == "scaled");
+  if (cfg.arch == "factorized")
+    return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas, cfg.gain_prior == "scaled");
   if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0, cfg.freeze_shared);
   if (cfg.arch == "hyperprior") {
     aec::require(cfg.lambdas.size() == 1, "hyperprior: one --lambda (variable rate is factorized only)");

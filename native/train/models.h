@@ -1,7 +1,7 @@
 // The trainable architectures behind one interface: fc, conv, vae (plain autoencoders, quantiser fitted at
 // export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors),
-// family (a medium factorized member, stride 16, and a high member, stride 32, that wraps the same networks in
-// a learned x2 downscaler and upscaler: one entropy model, one latent space) and hyperprior (mean-scale
+// family (a medium factorized member, stride 16, and a high member, stride 32, that wraps the same networks
+// in a learned x2 downscaler and upscaler: one entropy model, one latent space) and hyperprior (mean-scale
 // hyperprior, hyperprior_codec.h).
 #pragma once
 #include <map>
@@ -29,13 +29,14 @@ struct EvalOut {
 };
 
 // One exportable encoder/decoder pair (the family has two). A member's encoder may be a chain
-// enc_pre -> enc and its decoder dec -> dec_post: the family's high member is the medium member's networks
+// enc_pre -> enc and its decoder dec -> dec_post...: the family's high member is the medium member's networks
 // with a learned x2 downscaler before and a learned x2 upscaler after, so both share one latent space.
 struct Member {
   std::string role;  // "" for single models; "high" / "medium"
   int stride = 1;
   LayerStack enc{nullptr}, dec{nullptr};
-  LayerStack enc_pre{nullptr}, dec_post{nullptr};       // optional
+  LayerStack enc_pre{nullptr};                          // optional
+  std::vector<LayerStack> dec_post;                     // after dec, in order (optional)
   nlohmann::json enc_suffix = nlohmann::json::array();  // export-only layers after the encoder (VAE slice)
 
   torch::Tensor encode(torch::Tensor x);      // enc_pre, enc (no gains)

@@ -144,10 +144,9 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   if (resume && have_ckpt) {
     // The run's own config, except how long to go on and how many threads to use.
     nlohmann::json saved = read_json(run + "/config.json");
-    for (const char* key :
-         {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every", "valid_max_images",
-          "valid", "device", "decay_start", "decay_factor", "bf16", "channels_last", "ema", "lr",
-          "gain_prior"})
+    for (const char* key : {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every",
+                            "valid_max_images", "valid", "device", "decay_start", "decay_factor", "bf16",
+                            "channels_last", "ema", "lr", "gain_prior"})
       if (cfg_in.overrides.contains(key)) saved[key] = cfg_in.overrides[key];
     cfg = saved.get<TrainConfig>();
     cfg.out = run;

@@ -17,7 +17,8 @@ using namespace aect;
 
 namespace {
 
-// A prior moved away from its initial values, with quantiles that cover it (as the aux loss would place them).
+// A prior moved away from its initial values, with quantiles that cover it (as the aux loss would place
+// them).
 EntropyBottleneck trained_looking_prior(int channels) {
   torch::manual_seed(11);
   EntropyBottleneck eb(channels);
