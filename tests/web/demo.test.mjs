@@ -61,8 +61,11 @@ async function settle(p = page, timeoutMs = 10000) {
 async function wheelUntil(p, x, y, deltaY, until) {
   await p.mouse.move(x, y);
   for (let i = 0; i < 60 && !until((await view(p)).zoom); ++i) {
+    // The frame count before the notch: read after it, the notch's own frame may already be counted, and
+    // the wait would be for a frame that never comes (the page draws only on changes).
+    const before = (await render(p)).frames;
     await p.mouse.wheel(0, deltaY);
-    await p.waitForFunction((f) => window.aecodec.state().render.frames > f, (await render(p)).frames);
+    await p.waitForFunction((f) => window.aecodec.state().render.frames > f, before);
   }
   await settle(p);
   const v = await view(p);
