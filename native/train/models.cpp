@@ -163,8 +163,8 @@ class FactorizedCodec : public CodecImpl {
 //   encoder: D (a learned 2x downscaler, 3 -> 3 channels, initialised to the 2x2 box average) then the
 //            medium analysis, and
 //   decoder: the medium synthesis, P (below), then U (a learned 2x upscaler, initialised to bilinear
-//   upsampling on three
-//            of its channels, with spare channels that learn the detail bilinear misses).
+//            upsampling on three of its channels, with spare channels that learn the detail bilinear
+//            misses).
 // The medium member's decoder is the medium synthesis then P, a small learned post-filter at half size
 // (initialised to the identity). P is what lets the direct half-size decode (cross path down) beat decoding
 // at full size and downscaling: without it, U learned to clean up the synthesis' output for the full-size

@@ -116,7 +116,7 @@ std::string load_train_state(const aec::ModelFile& file, CodecImpl& model) {
   // instead. (The other way round, a shared prior read as the ungained one, is close: the gains' geometric
   // mean starts at 1, and training corrects the rest.)
   const bool file_ungained = state.value("prior_over", "coded latent") == "ungained latent";
-  if (file_ungained && !(model.scaled_prior && model.gain.defined())) {
+  if (file_ungained && !model.prior_scale(0).defined()) {
     what = fit_prior_to_tables(file, model);
   } else {
     int prior = 0, missing = 0;
