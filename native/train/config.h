@@ -41,9 +41,10 @@ struct TrainConfig {
   std::string device;  // "" = cuda when available, else cpu
   int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)
   // --resume: the options given on the command line (JSON keys as to_json writes them); those that do not
-  // change the model's shape or the data stream (steps, minutes, threads, checkpoint/log/valid cadence, lr
-  // and its decay, valid folder, device, bf16, ema, and gain_prior, which changes only how the prior's
-  // density is read) replace the run's saved values. Not saved.
+  // change the model's shape (steps, minutes, threads, checkpoint/log/valid cadence, lr and its decay, valid
+  // folder, device, bf16, ema, gain_prior, which changes only how the prior's density is read, and the data
+  // stream: data folder, batch and crop, so a run can move to a GPU with bigger batches) replace the run's
+  // saved values. Not saved.
   nlohmann::json overrides = nlohmann::json::object();
 
   int qualities() const { return int(lambdas.size()); }

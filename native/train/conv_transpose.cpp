@@ -2,6 +2,8 @@
 
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
+#include <optional>
+
 namespace aect {
 
 namespace {
@@ -12,6 +14,14 @@ using torch::autograd::variable_list;
 // Below this many output channels oneDNN's backward-data kernel loses to the fallback (measured: 128 -> 3
 // channels, 64x64 -> 128x128, batch 8: 24 ms against 15), so the forward stays the fallback's.
 constexpr int64_t kMinOutChannels = 16;
+
+// "No bias sizes": c10's own nullopt type in LibTorch 1.13; std::nullopt once c10::optional became
+// std::optional (2.2 on, where c10::nullopt is deprecated and slated for removal).
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 2)
+constexpr auto kNoBiasSizes = std::nullopt;
+#else
+constexpr auto kNoBiasSizes = c10::nullopt;
+#endif
 
 struct ConvTransposeFn : torch::autograd::Function<ConvTransposeFn> {
   static torch::Tensor forward(AutogradContext* ctx, torch::Tensor x, torch::Tensor w, torch::Tensor b,
@@ -39,7 +49,7 @@ struct ConvTransposeFn : torch::autograd::Function<ConvTransposeFn> {
     // The convolution's input: only its shape and layout are read.
     const torch::Tensor shape =
         at::empty({x.size(0), out_channels, h, wd}, xc.options().memory_format(xc.suggest_memory_format()));
-    torch::Tensor y = std::get<0>(at::convolution_backward(xc, shape, wc, c10::nullopt, {stride, stride},
+    torch::Tensor y = std::get<0>(at::convolution_backward(xc, shape, wc, kNoBiasSizes, {stride, stride},
                                                            {padding, padding}, {1, 1}, false, {0, 0}, 1,
                                                            {true, false, false}));
     if (bc.defined()) y.add_(bc.view({1, -1, 1, 1}));
@@ -58,7 +68,7 @@ struct ConvTransposeFn : torch::autograd::Function<ConvTransposeFn> {
     if (ctx->needs_input_grad(0))
       gx = at::convolution(gy, w, {}, {s, s}, {p, p}, {1, 1}, false, {0, 0}, 1).to(type_of("x_type"));
     if (ctx->needs_input_grad(1))
-      gw = std::get<1>(at::convolution_backward(x, gy, w, c10::nullopt, {s, s}, {p, p}, {1, 1}, false, {0, 0},
+      gw = std::get<1>(at::convolution_backward(x, gy, w, kNoBiasSizes, {s, s}, {p, p}, {1, 1}, false, {0, 0},
                                                 1, {false, true, false}))
                .to(type_of("w_type"));
     if (ctx->saved_data["bias"].toBool() && ctx->needs_input_grad(2))

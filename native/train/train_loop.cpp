@@ -146,7 +146,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     nlohmann::json saved = read_json(run + "/config.json");
     for (const char* key : {"steps", "minutes", "threads", "checkpoint_minutes", "log_every", "valid_every",
                             "valid_max_images", "valid", "device", "decay_start", "decay_factor", "bf16",
-                            "channels_last", "ema", "lr", "gain_prior"})
+                            "channels_last", "ema", "lr", "gain_prior", "batch", "crop", "data"})
       if (cfg_in.overrides.contains(key)) saved[key] = cfg_in.overrides[key];
     cfg = saved.get<TrainConfig>();
     cfg.out = run;
@@ -163,6 +163,9 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   fs::create_directories(run);
   set_threads(cfg.threads);
   const torch::Device device = pick_device(cfg.device);
+  // Training shapes are fixed (one crop size, one batch): let cuDNN time its algorithms once and keep the
+  // fastest.
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   torch::manual_seed(cfg.seed);  // initial weights
 
   auto model = make_codec(cfg);
