@@ -28,6 +28,7 @@ PAUSE_TTL=${AEC_PAUSE_TTL:-600}
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
+  [hyperprior]="--arch hyperprior --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [factorized]="--arch factorized --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
 )
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Packs what a training session on the lent GPU machine needs into .gpu/ (git-ignored), which the device tool
+# carries: the header-only libraries the build needs (that machine has no apt), the training images as
+# JPEG (q90, 4:4:4: the PNGs are 77 MB and a call carries 64 MiB with the working tree's ~31 MB; at the models'
+# 22-32 dB the JPEG's ~40 dB error is noise), set5 for validation, the run directories to start from and the
+# jobs to run (scripts/gpu/run.sh reads .gpu/jobs.txt there).
+#
+#   scripts/gpu/pack.sh 'NAME ARGS...' ...   e.g.
+#   scripts/gpu/pack.sh 'hp --arch hyperprior --lambda 0.013 --N 64 --M 96 --init .gpu/runs/hyperprior --lr 2e-4' \
+#                       'wide --arch factorized --lambdas 0.0018,0.013,0.0932 --N 128 --M 192 --lr 2e-4'
+#
+# A job whose arguments name .gpu/runs/NAME gets runs/NAME copied in (config and checkpoint). Start such runs
+# with --init (every tensor whose name and shape match: weights, prior, gains; a fresh optimizer) and the
+# run's architecture options, rather than --resume: a LibTorch 1.13 checkpoint resumed under 2.11 + CUDA
+# crashed in its first 100 steps (2026-11-26), while a 2.11 checkpoint resumes here.
+# Needs: cjpeg (libjpeg-turbo-progs) and a PNG -> PPM converter (ImageMagick's convert, or netpbm's pngtopnm).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=${AEC_TRAIN_DATA:-../shared/data/train}
+VALID=${AEC_VALID_DATA:-../shared/data/valid}
+[ $# -gt 0 ] || { sed -n 2,16p "$0"; exit 2; }
+to_ppm() { if command -v pngtopnm >/dev/null; then pngtopnm "$1"; else convert "$1" ppm:-; fi; }
+
+mkdir -p .gpu/usr/include/stb .gpu/usr/share/cmake
+cp -r /usr/include/nlohmann /usr/include/CLI .gpu/usr/include/
+cp /usr/include/stb/stb_image.h /usr/include/stb/stb_image_write.h .gpu/usr/include/stb/
+cp -r /usr/share/cmake/nlohmann_json /usr/share/cmake/CLI11 .gpu/usr/share/cmake/
+if [ ! -d .gpu/data/train ]; then
+  (cd "$DATA" && find . -name '*.png') | while read -r f; do
+    mkdir -p ".gpu/data/train/$(dirname "$f")"
+    to_ppm "$DATA/$f" | cjpeg -quality 90 -sample 1x1 -optimize >".gpu/data/train/${f%.png}.jpg"
+  done
+fi
+mkdir -p .gpu/data/valid && cp -r "$VALID/set5" .gpu/data/valid/
+rm -rf .gpu/runs && mkdir -p .gpu/runs
+: >.gpu/jobs.txt
+for job in "$@"; do
+  echo "$job" >>.gpu/jobs.txt
+  for run in $(grep -o '\.gpu/runs/[A-Za-z0-9_-]*' <<<"$job"); do
+    name=${run#.gpu/runs/}
+    mkdir -p "$run" && cp "runs/$name/config.json" "runs/$name/checkpoint.pt" "$run/"
+  done
+done
+cp scripts/gpu/run.sh .gpu/
+tracked=$(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1)
+packed=$(du -sb .gpu | cut -f1)
+echo ".gpu: $packed bytes, tracked files: $tracked bytes (a call carries at most 64 MiB in all)"
+[ $((tracked + packed)) -le $((64 << 20)) ] || { echo "too much to carry: fewer or smaller runs" >&2; exit 1; }

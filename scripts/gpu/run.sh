@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs ON the lent GPU machine (device tool: `bash .gpu/run.sh SECONDS`, carry [".gpu"]): builds aecodec-train
+# against the PyTorch there (LibTorch 2.x + CUDA; ~45 s on 16 cores), trains every job of .gpu/jobs.txt side by
+# side on the one GPU until SECONDS after the start, and leaves each run directory in $OUT as 15 MB tar parts
+# (the tool returns at most 8 files of 16 MB). scripts/gpu/unpack.sh unpacks them here.
+# No `exec > >(tee ...)`: bash's `wait` would wait for the tee too, and the call would hang to its time limit.
+set -u
+T0=$(date +%s)
+BUDGET_S=${1:-420}
+# AEC_GPU_TRAIN_BIN: a trainer already built (tests of this script on a machine without the GPU).
+if [ -z "${AEC_GPU_TRAIN_BIN:-}" ]; then
+  cp -r .gpu/usr/include/* /usr/include/ && mkdir -p /usr/share/cmake && cp -r .gpu/usr/share/cmake/* /usr/share/cmake/
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  python3 -c 'import torch; print("torch", torch.__version__)'
+  TP=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+  GEN=() K=(-k)
+  if command -v ninja >/dev/null; then GEN=(-G Ninja) K=(-k 0); fi
+  if ! cmake -S . -B /tmp/b "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DAEC_BUILD_TESTS=OFF -DCMAKE_PREFIX_PATH="$TP" \
+    >/tmp/cmake.log 2>&1; then
+    tail -60 /tmp/cmake.log; cp /tmp/cmake.log "$OUT/"; exit 1
+  fi
+  if ! cmake --build /tmp/b --target aecodec-train -j"$(nproc)" -- "${K[@]}" >/tmp/build.log 2>&1; then
+    grep -A6 error /tmp/build.log | head -150; cp /tmp/build.log "$OUT/"; exit 1
+  fi
+  echo "built in $(($(date +%s) - T0)) s"
+fi
+TRAIN=${AEC_GPU_TRAIN_BIN:-/tmp/b/native/train/aecodec-train}
+# Options every job gets unless its own line gives them (CLI11 refuses an option twice).
+COMMON=(--data .gpu/data/train --valid .gpu/data/valid --batch 32 --crop 192 --threads 4 --log-every 100
+  --checkpoint-minutes 2 --valid-every 1000 --minutes 100000)
+common_for() {
+  local i out=()
+  for ((i = 0; i < ${#COMMON[@]}; i += 2)); do
+    [[ " $1 " == *" ${COMMON[i]} "* ]] || out+=("${COMMON[i]}" "${COMMON[i + 1]}")
+  done
+  echo "${out[@]}"
+}
+LEFT=$((BUDGET_S - ($(date +%s) - T0)))
+echo "training for $LEFT s"
+mkdir -p runs
+names=()
+while read -r name args; do
+  [ -n "$name" ] || continue
+  names+=("$name")
+  rm -rf "runs/$name" && mkdir -p "runs/$name"
+  # shellcheck disable=SC2086,SC2046
+  timeout -k 30 "$LEFT" "$TRAIN" train --out "runs/$name" $(common_for "$args") $args >"runs/$name/gpu.log" 2>&1 &
+done <.gpu/jobs.txt
+sleep $((LEFT > 90 ? 60 : LEFT / 2))
+nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null
+wait
+for name in "${names[@]}"; do
+  echo "== $name"; tail -n 3 "runs/$name/gpu.log"; grep '^valid' "runs/$name/log.csv" 2>/dev/null | tail -n 3
+  (cd runs && tar cf - "$name") | split -b 15M - "$OUT/$name.tar.part_"
+done
+echo "done in $(($(date +%s) - T0)) s"
