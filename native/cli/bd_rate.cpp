@@ -116,12 +116,25 @@ BdResult bd(const std::vector<RatePoint>& anchor, const std::vector<RatePoint>& 
   };
   const double nan = std::numeric_limits<double>::quiet_NaN();
   r.value = nan;
-  if (!knots(pairs(anchor), xa, ya) || !knots(pairs(test), xt, yt)) {
+  const bool rate_x = axis == Axis::psnr_over_rate;
+  const bool anchor_ok = knots(pairs(anchor), xa, ya), test_ok = knots(pairs(test), xt, yt);
+  if (anchor_ok && !test_ok && xt.size() == 1) {
+    // A one-point test curve (a single-rate model): the difference at its own PSNR (rate), read off the
+    // anchor's fit there; lo = hi = that PSNR (rate).
+    r.lo = r.hi = rate_x ? std::exp(xt[0]) : xt[0];
+    if (xt[0] < xa.front() || xt[0] > xa.back()) {
+      r.note = rate_x ? "rate outside the anchor's range" : "PSNR outside the anchor's range";
+      return r;
+    }
+    const double diff = yt[0] - Pchip(xa, ya)(xt[0]);
+    r.value = rate_x ? diff : (std::exp(diff) - 1) * 100;
+    return r;
+  }
+  if (!anchor_ok || !test_ok) {
     r.note = "fewer than 2 distinct points";
     return r;
   }
   const double lo = std::max(xa.front(), xt.front()), hi = std::min(xa.back(), xt.back());
-  const bool rate_x = axis == Axis::psnr_over_rate;
   r.lo = rate_x ? std::exp(lo) : lo, r.hi = rate_x ? std::exp(hi) : hi;
   if (!(hi > lo)) {
     r.note = rate_x ? "rate ranges do not overlap" : "PSNR ranges do not overlap";

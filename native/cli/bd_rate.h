@@ -42,7 +42,9 @@ struct BdResult {
 
 // BD-rate of `test` against `anchor`. Points are sorted by PSNR; points of equal PSNR are merged (mean
 // log-rate); points with a non-positive rate or a non-finite value are dropped. Needs 2 distinct PSNR values
-// on each curve and an overlapping PSNR range.
+// on each curve and an overlapping PSNR range, except that a test curve of one point (a single-rate model)
+// gets the rate difference at its PSNR, read off the anchor's fit (lo = hi = that PSNR; NaN outside the
+// anchor's range).
 BdResult bd_rate(const std::vector<RatePoint>& anchor, const std::vector<RatePoint>& test);
 
 // BD-PSNR (dB): the mean PSNR difference over the shared log-rate range, the same PCHIP fit with the axes

@@ -80,6 +80,8 @@ std::string bd_cell(const Curve& c, const std::string& anchor, const std::vector
   const BdResult& b = it->second;
   if (!b.ok())
     return "n/a (" + std::string(b.note == "PSNR ranges do not overlap" ? "no PSNR overlap" : b.note) + ")";
+  if (b.lo == b.hi)
+    return fmt("%+.1f %%", b.value) + " [at " + fmt("%.1f", b.lo) + " dB]";  // a one-point curve
   return fmt("%+.1f %%", b.value) + " [" + fmt("%.1f", b.lo) + "–" + fmt("%.1f", b.hi) + " dB]";
 }
 
@@ -149,7 +151,8 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
   md +=
       "BD-rate: Bjøntegaard delta rate with piecewise cubic (PCHIP) interpolation of log-rate over PSNR, "
       "integrated over the PSNR range both curves cover (shown in brackets); negative = fewer bits than the "
-      "anchor for the same PSNR.\n\n";
+      "anchor for the same PSNR. A curve of one point (a single-rate model) gets the rate difference at its "
+      "PSNR, read off the anchor's fit (\"at\").\n\n";
   if (!r.command.empty()) md += "Made by: `" + r.command + "`\n\n";
   for (const std::string& n : r.notes) md += "> " + n + "\n\n";
 

@@ -159,6 +159,30 @@ TEST_CASE("BD-rate input handling", "[bd_rate]") {
   CHECK_FALSE(r.ok());
   CHECK(std::isnan(r.value));
   CHECK(r.note == "PSNR ranges do not overlap");
-  CHECK_FALSE(bd_rate(c, curve({1}, {30})).ok());
-  CHECK_FALSE(bd_rate(c, curve({1, 2}, {30, 30})).ok());
+  CHECK_FALSE(bd_rate(curve({1}, {30}), c).ok());  // a one-point anchor has no fit
+  CHECK(bd_rate(curve({1}, {30}), c).note == "fewer than 2 distinct points");
+}
+
+TEST_CASE("BD-rate of a one-point curve is the rate difference at its PSNR", "[bd_rate]") {
+  // The straight anchor of the test above (rate doubles every 6 dB), and single-rate models on and off it.
+  std::vector<double> rate, psnr;
+  for (double p : {30.0, 33.0, 36.0, 39.0})
+    rate.push_back(0.25 * std::pow(2.0, (p - 30) / 6)), psnr.push_back(p);
+  const auto anchor = curve(rate, psnr);
+  const double at34 = 0.25 * std::pow(2.0, 4.0 / 6);  // the anchor's rate at 34 dB, between two knots
+  auto one = bd_rate(anchor, curve({0.9 * at34}, {34}));
+  REQUIRE(one.ok());
+  CHECK(one.value == Approx(-10).epsilon(1e-9));
+  CHECK(one.lo == Approx(34));
+  CHECK(one.hi == Approx(34));
+  CHECK(bd_rate(anchor, curve({at34}, {34})).value == Approx(0).margin(1e-9));
+  // Two rates at one PSNR are one point (mean log-rate): sqrt(0.5 * 2) = 1x the anchor's rate.
+  CHECK(bd_rate(anchor, curve({0.5 * at34, 2 * at34}, {34, 34})).value == Approx(0).margin(1e-9));
+  // BD-PSNR of one point: the PSNR difference at its rate (1 dB above the anchor at the same rate).
+  CHECK(bd_psnr(anchor, curve({at34}, {35})).value == Approx(1).epsilon(1e-9));
+  // Outside the anchor's PSNR range: NaN with a reason.
+  const auto out = bd_rate(anchor, curve({1}, {41}));
+  CHECK_FALSE(out.ok());
+  CHECK(std::isnan(out.value));
+  CHECK(out.note == "PSNR outside the anchor's range");
 }
