@@ -33,7 +33,8 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"log_every", c.log_every},
        {"ema", c.ema},
        {"gain_prior", c.gain_prior},
-       {"device", c.device}};
+       {"device", c.device},
+       {"provenance", c.provenance}};
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
@@ -54,6 +55,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.N = j.value("N", d.N);
   c.M = j.value("M", d.M);
   c.seed = j.value("seed", d.seed);
+  c.provenance = j.value("provenance", d.provenance);
   c.threads = j.value("threads", d.threads);
   c.bf16 = j.value("bf16", d.bf16);
   c.channels_last = j.value("channels_last", d.channels_last);

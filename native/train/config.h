@@ -38,7 +38,11 @@ struct TrainConfig {
   // has no such key), a mixture that overcharges the low qualities' zeros and the high ones' tails.
   std::string gain_prior = "scaled";
   double ema = 0.999;  // decay of the weights' moving average that validation and export use (0: off)
-  std::string device;  // "" = cuda when available, else cpu
+  // Where the run's steps were taken when that is not what the config says (e.g. "steps 0-20700 on an H200,
+  // batch 32 of 192x192"); written into config.json by hand or by scripts/gpu/unpack.sh, carried into the
+  // exported model's description. No command-line option.
+  std::string provenance;
+  std::string device;            // "" = cuda when available, else cpu
   int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)
   // --resume: the options given on the command line (JSON keys as to_json writes them); those that do not
   // change the model's shape (steps, minutes, threads, checkpoint/log/valid cadence, lr and its decay, valid

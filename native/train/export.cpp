@@ -270,10 +270,12 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       d["format_version"] = aec::ModelFile::kFormatVersion;
       d["name"] = name;
       d["arch"] = cfg.arch == "family" ? "factorized" : cfg.arch;
-      d["description"] = !opt.description.empty() ? opt.description
-                                                  : cfg.arch + " model trained by aecodec-train (" +
-                                                        std::to_string(run.state.step) + " steps, lambda " +
-                                                        std::to_string(cfg.lambdas[size_t(q)]) + ")";
+      d["description"] = !opt.description.empty()
+                             ? opt.description
+                             : cfg.arch + " model trained by aecodec-train (" +
+                                   std::to_string(run.state.step) + " steps, lambda " +
+                                   std::to_string(cfg.lambdas[size_t(q)]) +
+                                   (cfg.provenance.empty() ? "" : "; " + cfg.provenance) + ")";
       const int fixed = model.fixed_size();
       d["input"] = {{"channels", 3}, {"stride", mem.stride}, {"size", nullptr}};
       if (fixed) d["input"]["size"] = {fixed, fixed};

@@ -139,6 +139,40 @@ TEST_CASE("a NaN in a batch is caught and training recovers", "[train][nan]") {
   for (const torch::Tensor& p : run.model->parameters()) REQUIRE(torch::isfinite(p).all().item<bool>());
 }
 
+TEST_CASE("a resumed run takes a new batch, crop and data folder, and keeps its provenance",
+          "[train][resume]") {
+  // What moving a run to a GPU and back does: bigger batches there, the CPU's batch here, other data paths.
+  const std::string data = make_image_dir("move");
+  const std::string other = make_image_dir("move-other", 3);
+  TrainConfig cfg = tiny_config("factorized", data, data + "/run");
+  cfg.steps = 2;
+  train_run(cfg, false);
+  nlohmann::json saved = read_json(cfg.out + "/config.json");
+  saved["provenance"] = "steps 0-2 elsewhere";
+  write_json_atomic(cfg.out + "/config.json", saved);
+
+  TrainConfig again = tiny_config("factorized", other, cfg.out);
+  again.steps = 4, again.batch = 3, again.crop = 48, again.lr = 5e-4;
+  again.overrides = {{"batch", 3}, {"crop", 48}, {"data", other}, {"steps", 4}};  // lr: given, not overridden
+  const TrainState st = train_run(again, true);
+  CHECK(st.step == 4);
+  CHECK(st.images == 2 * 2 + 2 * 3);  // two steps of 2 images, then two of 3
+  const nlohmann::json now = read_json(cfg.out + "/config.json");
+  CHECK(now["batch"] == 3);
+  CHECK(now["crop"] == 48);
+  CHECK(now["data"] == other);
+  CHECK(now["lr"] == Approx(cfg.lr));  // not in the overrides: the run's own
+  CHECK(now["provenance"] == "steps 0-2 elsewhere");
+
+  LoadedRun run = load_run(cfg.out);
+  ExportOptions opt;
+  const auto files = export_models(run, "moved", opt);
+  REQUIRE(files.size() == 1);
+  const std::string description = files[0].second.meta["description"];
+  CHECK(description.find("4 steps") != std::string::npos);
+  CHECK(description.find("; steps 0-2 elsewhere)") != std::string::npos);
+}
+
 TEST_CASE("warm start from a model file takes its weights", "[train][init]") {
   const std::string data = make_image_dir("init");
   TrainConfig cfg = tiny_config("factorized", data, data + "/first");
