@@ -29,6 +29,7 @@ PAUSE_TTL=${AEC_PAUSE_TTL:-600}
 declare -A RECIPE=(
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
   [hyperprior-q5]="--arch hyperprior --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
+  [hyperprior-q3]="--arch hyperprior --lambda 0.0018 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q7]="--arch hyperprior --lambda 0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [factorized]="--arch factorized --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
 )
@@ -36,12 +37,13 @@ declare -A RECIPE=(
 # directory: every matching tensor, the prior included; a model file: the network weights).
 declare -A INIT=(
   [factorized]="models/factorized-q5.aem"
+  [hyperprior-q3]="runs/hyperprior-q5 models/hyperprior-q5.aem"
   [hyperprior-q7]="runs/hyperprior-q5 models/hyperprior-q5.aem"
 )
 # family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
-# exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the default level); hyperprior-q5 and
-# hyperprior-q7: single-rate mean-scale hyperprior codecs at factorized-q5's and -q7's lambdas (q5 started on
-# the lent GPU, docs/training.md; q7 starts from q5's run). An entry NAME:MINUTES gives
+# exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the default level); hyperprior-qN:
+# single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on the lent GPU,
+# docs/training.md; q3 and q7 start from q5's run). An entry NAME:MINUTES gives
 # that run its own slice length (e.g. AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES.
 ORDER_SPEC=(${AEC_TRAIN_ORDER:-family factorized})
 ORDER=("${ORDER_SPEC[@]%%:*}")
