@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the rate-distortion evaluation (`aecodec rd`): every factorized model in models/ (its quality
-# levels, and the cross-resolution family table) against JPEG, WebP and AVIF on a folder of images.
+# Regenerates the rate-distortion evaluation (`aecodec rd`): every factorized and hyperprior model in models/
+# (a curve per model name without its -qN suffix, and the cross-resolution family table) against JPEG, WebP
+# and AVIF on a folder of images.
 #   scripts/rd-eval.sh [IMAGES_DIR] [OUT_DIR] [more `aecodec rd` options, e.g. -m models/x.aem --limit 3]
 # Defaults: ../shared/data/valid and docs/rd. Writes OUT_DIR/README.md (the tables), rd.json, rd-points.csv,
 # rd-curves.csv, rd-psnr.svg, rd-msssim.svg, and PNG copies of the plots where rsvg-convert or chromium exists.

@@ -33,7 +33,7 @@ namespace {
 using rd::ClassicCodec;
 
 struct RdOptions {
-  std::string dir, out, models_dir, arch = "factorized", family;
+  std::string dir, out, models_dir, arch = "factorized,hyperprior", family;  // arch: a comma-separated list
   std::vector<std::string> models;
   std::vector<std::string> codecs = {"jpeg", "webp", "avif"};
   std::vector<int> jpeg_q = {10, 22, 34, 46, 59, 71, 83, 95};
@@ -73,10 +73,16 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
   } else {
     files = installed_model_files();
   }
+  std::set<std::string> archs;
+  for (size_t a = 0; a <= o.arch.size();) {
+    const size_t comma = std::min(o.arch.find(',', a), o.arch.size());
+    if (comma > a) archs.insert(o.arch.substr(a, comma - a));
+    a = comma + 1;
+  }
   for (const std::string& p : files) {
     try {
       Model m = Model::load(p);
-      const bool keep = o.family.empty() ? m.info().arch == o.arch : m.info().family_id == o.family;
+      const bool keep = o.family.empty() ? archs.count(m.info().arch) > 0 : m.info().family_id == o.family;
       if (keep) add(p, std::move(m));
     } catch (const Error& e) {
       if (!quiet) std::fprintf(stderr, "rd: skipping %s: %s\n", p.c_str(), e.what());
@@ -348,7 +354,9 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
   r->add_option("--models-dir", o->models_dir,
                 "look for models (*.aem) in this folder instead of the model path")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  r->add_option("--arch", o->arch, "without -m: evaluate the models of this architecture")
+  r->add_option("--arch", o->arch,
+                "without -m: evaluate the models of these architectures (comma-separated), a curve per model "
+                "name without its -qN suffix")
       ->capture_default_str();
   r->add_option("--family", o->family, "without -m: evaluate the members of this cross-resolution family");
   r->add_option("--codecs", o->codecs, "classic codecs to compare with (jpeg, webp, avif; none)")
