@@ -1,5 +1,6 @@
 #include "checkpoint.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -34,6 +35,15 @@ std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, to
   std::ostringstream out;
   root.save_to(out);
   return out.str();
+}
+
+bool drop_unusable_optimizer_state(torch::optim::Optimizer& opt) {
+  size_t params = 0;
+  for (const auto& g : opt.param_groups()) params += g.params().size();
+  bool unusable = opt.state().size() > params;
+  for (const auto& kv : opt.state()) unusable = unusable || !kv.second;
+  if (unusable) opt.state().clear();
+  return unusable;
 }
 
 void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch::optim::Optimizer* main,
@@ -75,6 +85,16 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
   state.wall_s = read_d("wall_s");
   state.cpu_s = read_d("cpu_s");
   if (avg) avg->load(root);
+  const bool dropped_main = main && drop_unusable_optimizer_state(*main);
+  const bool dropped_aux = aux && drop_unusable_optimizer_state(*aux);
+  state.optimizer_restarted = dropped_main || dropped_aux;
+  if (state.optimizer_restarted) {
+    std::fprintf(stderr,
+                 "warning: the checkpoint's optimizer state does not fit this LibTorch (written by another "
+                 "version?): the optimizers restart, with a learning-rate warm-up from step %lld\n",
+                 (long long)state.step);
+    state.warmup_from = state.step;
+  }
 }
 
 void save_checkpoint(const std::string& run_dir, CodecImpl& model, torch::optim::Optimizer& main,

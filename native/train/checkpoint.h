@@ -18,7 +18,16 @@ struct TrainState {
   int64_t images = 0;            // training crops seen
   int64_t warmup_from = 0;       // step where the current lr warm-up began
   int nan_events = 0;
+  // Set (not saved) when a checkpoint's optimizer state could not be used and the optimizers restarted.
+  bool optimizer_restarted = false;
 };
+
+// True, after clearing it, when an optimizer's loaded state is unusable: an entry without a state. LibTorch
+// keys the state by the parameter's address, written as text: 1.13 writes it in hex, 2.x reads it back with
+// std::stoull, so a 1.13 checkpoint loaded by 2.x maps every parameter to address 0, one gets some other
+// parameter's state and the rest get none, and Adam's step dereferences that (the SIGSEGV seen on the GPU
+// machine). The reverse direction (2.x decimal keys read by 1.13 as text) maps correctly.
+bool drop_unusable_optimizer_state(torch::optim::Optimizer& opt);
 
 std::string checkpoint_path(const std::string& run_dir);
 
@@ -26,7 +35,9 @@ std::string checkpoint_path(const std::string& run_dir);
 // be null.
 std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, torch::optim::Optimizer* aux,
                              const TrainState& state, const WeightAverage* avg = nullptr);
-// A checkpoint without an average (written before there was one) resets avg to the loaded weights.
+// A checkpoint without an average (written before there was one) resets avg to the loaded weights. Optimizer
+// state this LibTorch cannot use (drop_unusable_optimizer_state) is dropped with a warning, and the learning
+// rate warms up again from this step (state.optimizer_restarted).
 void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch::optim::Optimizer* main,
                               torch::optim::Optimizer* aux, TrainState& state, WeightAverage* avg = nullptr);
 

@@ -183,6 +183,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
   WeightAverage avg(*model, cfg.ema);
   if (resume && have_ckpt) {
     load_checkpoint(run, *model, &opt, aux.get(), st, &avg);
+    if (st.optimizer_restarted && cfg.warmup_steps <= 0) cfg.warmup_steps = 200;
     std::fprintf(stderr, "resumed %s at step %lld%s\n", run.c_str(), (long long)st.step,
                  !avg.enabled()      ? ""
                  : avg.updates() > 0 ? " (with its weight average)"

@@ -6,19 +6,23 @@
 # jobs to run (scripts/gpu/run.sh reads .gpu/jobs.txt there).
 #
 #   scripts/gpu/pack.sh 'NAME ARGS...' ...   e.g.
-#   scripts/gpu/pack.sh 'hp --arch hyperprior --lambda 0.013 --N 64 --M 96 --init .gpu/runs/hyperprior --lr 2e-4' \
+#   scripts/gpu/pack.sh 'hyperprior-q5 --resume --lr 2e-4' \
+#                       'hp-q1 --arch hyperprior --lambda 0.00025 --N 64 --M 96 --init .gpu/runs/hyperprior-q5' \
 #                       'wide --arch factorized --lambdas 0.0018,0.013,0.0932 --N 128 --M 192 --lr 2e-4'
 #
-# A job whose arguments name .gpu/runs/NAME gets runs/NAME copied in (config and checkpoint). Start such runs
-# with --init (every tensor whose name and shape match: weights, prior, gains; a fresh optimizer) and the
-# run's architecture options, rather than --resume: a LibTorch 1.13 checkpoint resumed under 2.11 + CUDA
-# crashed in its first 100 steps (2026-11-26), while a 2.11 checkpoint resumes here.
+# A job NAME with --resume continues runs/NAME (copied in: config and checkpoint; the GPU's batch, crop and
+# data replace the run's). A job whose arguments name .gpu/runs/OTHER (--init .gpu/runs/OTHER: every tensor
+# whose name and shape match; give the architecture options too) gets runs/OTHER copied in. A 1.13
+# checkpoint's optimizer state does not load under 2.x (native/train/checkpoint.h): the trainer then restarts
+# Adam with a learning-rate warm-up and keeps the weights, the moving average and the counters. Checkpoints
+# are big (the N=64/M=96 hyperprior's: 21 MB, four copies of the weights); --init models/NAME.aem (in the tree
+# anyway: weights, prior and gains, a fresh optimizer) carries nothing extra.
 # Needs: cjpeg (libjpeg-turbo-progs) and a PNG -> PPM converter (ImageMagick's convert, or netpbm's pngtopnm).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${AEC_TRAIN_DATA:-../shared/data/train}
 VALID=${AEC_VALID_DATA:-../shared/data/valid}
-[ $# -gt 0 ] || { sed -n 2,16p "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n 2,20p "$0"; exit 2; }
 to_ppm() { if command -v pngtopnm >/dev/null; then pngtopnm "$1"; else convert "$1" ppm:-; fi; }
 
 mkdir -p .gpu/usr/include/stb .gpu/usr/share/cmake
@@ -36,7 +40,9 @@ rm -rf .gpu/runs && mkdir -p .gpu/runs
 : >.gpu/jobs.txt
 for job in "$@"; do
   echo "$job" >>.gpu/jobs.txt
-  for run in $(grep -o '\.gpu/runs/[A-Za-z0-9_-]*' <<<"$job"); do
+  runs_needed=$(grep -o '\.gpu/runs/[A-Za-z0-9_-]*' <<<"$job" || true)
+  [[ " $job " == *" --resume "* ]] && runs_needed+=" .gpu/runs/${job%% *}"
+  for run in $runs_needed; do
     name=${run#.gpu/runs/}
     mkdir -p "$run" && cp "runs/$name/config.json" "runs/$name/checkpoint.pt" "$run/"
   done

@@ -42,7 +42,8 @@ names=()
 while read -r name args; do
   [ -n "$name" ] || continue
   names+=("$name")
-  rm -rf "runs/$name" && mkdir -p "runs/$name"
+  rm -rf "runs/$name"
+  if [ -d ".gpu/runs/$name" ]; then cp -r ".gpu/runs/$name" "runs/$name"; else mkdir -p "runs/$name"; fi
   nvidia-smi --query-gpu=name --format=csv,noheader >"runs/$name/device.txt" 2>/dev/null || echo "a GPU" >"runs/$name/device.txt"
   # shellcheck disable=SC2086,SC2046
   timeout -k 30 "$LEFT" "$TRAIN" train --out "runs/$name" $(common_for "$args") $args >"runs/$name/gpu.log" 2>&1 &

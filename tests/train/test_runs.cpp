@@ -72,6 +72,23 @@ TEST_CASE("resume continues exactly where the checkpoint stopped", "[train][resu
   CHECK(max_param_diff(*model, *model2) == 0.0);
   CHECK(st2.step == 6);
   CHECK(st2.lr_scale == st.lr_scale);
+  CHECK_FALSE(st.optimizer_restarted);
+  CHECK_FALSE(st2.optimizer_restarted);
+
+  // What LibTorch 2.x makes of a 1.13 checkpoint's optimizer (checkpoint.h): entries without a state. They
+  // are dropped, and the optimizer then steps from a fresh state instead of dereferencing them.
+  REQUIRE(opt2.state().size() == model2->main_parameters().size());
+  CHECK_FALSE(drop_unusable_optimizer_state(opt2));
+  CHECK(opt2.state().size() == model2->main_parameters().size());
+  for (auto it = std::next(opt2.state().begin()); it != opt2.state().end(); ++it) it->second.reset();
+  CHECK(drop_unusable_optimizer_state(opt2));
+  CHECK(opt2.state().empty());
+  model2->train();
+  torch::Tensor x = torch::rand({2, 3, 64, 64});
+  opt2.zero_grad();
+  model2->train_step(x, 0, 0.013).loss.backward();
+  opt2.step();
+  CHECK(opt2.state().size() == model2->main_parameters().size());
 }
 
 TEST_CASE("a checkpoint write killed midway never leaves a corrupt checkpoint", "[train][checkpoint]") {
