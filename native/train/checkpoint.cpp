@@ -6,6 +6,7 @@
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "optimizer_state.h"
 
 namespace aect {
 
@@ -17,12 +18,12 @@ std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, to
                              const TrainState& state, const WeightAverage* avg) {
   torch::serialize::OutputArchive root, m, o, a;
   model.save(m);
-  main.save(o);
+  save_adam_state(main, o);
   root.write("model", m);
-  root.write("optimizer", o);
+  root.write("optimizer_by_position", o);
   if (aux) {
-    aux->save(a);
-    root.write("aux_optimizer", a);
+    save_adam_state(*aux, a);
+    root.write("aux_optimizer_by_position", a);
   }
   root.write("step", torch::tensor(state.step, torch::kLong));
   root.write("images", torch::tensor(state.images, torch::kLong));
@@ -56,16 +57,22 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
   torch::serialize::InputArchive m;
   root.read("model", m);
   model.load(m);
-  if (main) {
-    torch::serialize::InputArchive o;
-    root.read("optimizer", o);
-    main->load(o);
-  }
-  if (aux) {
-    torch::serialize::InputArchive a;
-    root.read("aux_optimizer", a);
-    aux->load(a);
-  }
+  // The optimizers by parameter position (optimizer_state.h); checkpoints from before that hold LibTorch's
+  // own format, which loads only under the LibTorch version that wrote it (see
+  // drop_unusable_optimizer_state).
+  bool misfit = false;
+  auto load_optimizer = [&](torch::optim::Optimizer& opt, const char* by_position, const char* native) {
+    torch::serialize::InputArchive arch;
+    if (root.try_read(by_position, arch)) {
+      misfit = !load_adam_state(opt, arch) || misfit;
+    } else {
+      root.read(native, arch);
+      opt.load(arch);
+      misfit = drop_unusable_optimizer_state(opt) || misfit;
+    }
+  };
+  if (main) load_optimizer(*main, "optimizer_by_position", "optimizer");
+  if (aux) load_optimizer(*aux, "aux_optimizer_by_position", "aux_optimizer");
   // A fresh tensor per read: reading into a defined tensor re-points it (set_) without converting the dtype.
   auto read_i = [&](const char* key) {
     torch::Tensor t;
@@ -85,13 +92,14 @@ void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch:
   state.wall_s = read_d("wall_s");
   state.cpu_s = read_d("cpu_s");
   if (avg) avg->load(root);
-  const bool dropped_main = main && drop_unusable_optimizer_state(*main);
-  const bool dropped_aux = aux && drop_unusable_optimizer_state(*aux);
-  state.optimizer_restarted = dropped_main || dropped_aux;
-  if (state.optimizer_restarted) {
+  state.optimizer_restarted = misfit;
+  if (misfit) {
+    if (main) main->state().clear();  // both restart together
+    if (aux) aux->state().clear();
     std::fprintf(stderr,
-                 "warning: the checkpoint's optimizer state does not fit this LibTorch (written by another "
-                 "version?): the optimizers restart, with a learning-rate warm-up from step %lld\n",
+                 "warning: the checkpoint's optimizer state does not fit (another model, or LibTorch's own "
+                 "format from another version): the optimizers restart, with a learning-rate warm-up from "
+                 "step %lld\n",
                  (long long)state.step);
     state.warmup_from = state.step;
   }

@@ -1,4 +1,5 @@
-// Run-directory state: config.json, checkpoint.pt (model + both optimizers + counters, written atomically:
+// Run-directory state: config.json, checkpoint.pt (model + both optimizers, by parameter position so the file
+// moves between LibTorch versions (optimizer_state.h) + counters, written atomically:
 // serialised in memory, then aec::write_file_atomic's tmp + rename, so a kill mid-write leaves the previous
 // checkpoint intact and a leftover tmp is never read), valid.json (the latest validation numbers).
 #pragma once
@@ -22,11 +23,12 @@ struct TrainState {
   bool optimizer_restarted = false;
 };
 
-// True, after clearing it, when an optimizer's loaded state is unusable: an entry without a state. LibTorch
-// keys the state by the parameter's address, written as text: 1.13 writes it in hex, 2.x reads it back with
-// std::stoull, so a 1.13 checkpoint loaded by 2.x maps every parameter to address 0, one gets some other
-// parameter's state and the rest get none, and Adam's step dereferences that (the SIGSEGV seen on the GPU
-// machine). The reverse direction (2.x decimal keys read by 1.13 as text) maps correctly.
+// True, after clearing it, when an optimizer state loaded in LibTorch's own format (checkpoints written
+// before optimizer_state.h) is unusable: an entry without a state. LibTorch keys the state by the parameter's
+// address, written as text: 1.13 writes it in hex, 2.x reads it back with std::stoull, so a 1.13 checkpoint
+// loaded by 2.x maps every parameter to address 0, one gets some other parameter's state and the rest get
+// none, and Adam's step dereferences that (the SIGSEGV seen on the GPU machine). The reverse direction (2.x
+// decimal keys read by 1.13 as text) maps correctly.
 bool drop_unusable_optimizer_state(torch::optim::Optimizer& opt);
 
 std::string checkpoint_path(const std::string& run_dir);
@@ -36,8 +38,8 @@ std::string checkpoint_path(const std::string& run_dir);
 std::string checkpoint_bytes(CodecImpl& model, torch::optim::Optimizer& main, torch::optim::Optimizer* aux,
                              const TrainState& state, const WeightAverage* avg = nullptr);
 // A checkpoint without an average (written before there was one) resets avg to the loaded weights. Optimizer
-// state this LibTorch cannot use (drop_unusable_optimizer_state) is dropped with a warning, and the learning
-// rate warms up again from this step (state.optimizer_restarted).
+// state that does not fit (another model's, or drop_unusable_optimizer_state) is dropped with a warning, and
+// the learning rate warms up again from this step (state.optimizer_restarted).
 void restore_checkpoint_bytes(const std::string& bytes, CodecImpl& model, torch::optim::Optimizer* main,
                               torch::optim::Optimizer* aux, TrainState& state, WeightAverage* avg = nullptr);
 

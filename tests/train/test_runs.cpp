@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "export.h"
+#include "optimizer_state.h"
 #include "progress_plot.h"
 #include "test_util.h"
 #include "torch_test_util.h"
@@ -154,6 +156,84 @@ TEST_CASE("a NaN in a batch is caught and training recovers", "[train][nan]") {
   CHECK(st.lr_scale == 0.5);
   LoadedRun run = load_run(cfg.out);
   for (const torch::Tensor& p : run.model->parameters()) REQUIRE(torch::isfinite(p).all().item<bool>());
+}
+
+TEST_CASE("optimizer state by position: the moments come back, old checkpoints load, misfits restart",
+          "[train][resume]") {
+  const std::string data = make_image_dir("optstate");
+  TrainConfig cfg = tiny_config("factorized", data, data + "/run");
+  cfg.steps = 3;
+  train_run(cfg, false);
+  const TrainConfig mc = load_run(cfg.out).cfg;
+  auto model = make_codec(mc);
+  torch::optim::Adam opt(model->main_parameters(), torch::optim::AdamOptions(1e-4));
+  TrainState st;
+  REQUIRE(load_checkpoint(cfg.out, *model, &opt, nullptr, st));
+  CHECK_FALSE(st.optimizer_restarted);
+  REQUIRE(opt.state().size() == model->main_parameters().size());
+
+  // One step from the checkpoint, with its optimizer (restored = true) or a fresh one.
+  const torch::Tensor x = torch::rand({2, 3, 64, 64});
+  auto step_from_checkpoint = [&](bool restored) {
+    auto m = make_codec(mc);
+    torch::optim::Adam o(m->main_parameters(), torch::optim::AdamOptions(1e-3));
+    TrainState s;
+    REQUIRE(load_checkpoint(cfg.out, *m, restored ? &o : nullptr, nullptr, s));
+    m->train();
+    torch::manual_seed(5);
+    o.zero_grad();
+    m->train_step(x, 0, 0.013).loss.backward();
+    o.step();
+    return m;
+  };
+  auto a = step_from_checkpoint(true), b = step_from_checkpoint(true), fresh = step_from_checkpoint(false);
+  CHECK(max_param_diff(*a, *b) == 0.0);
+  CHECK(max_param_diff(*a, *fresh) > 1e-7);  // the restored moments changed the step
+
+  // By position, through an archive: every parameter gets a state of its own shape.
+  torch::serialize::OutputArchive out;
+  save_adam_state(opt, out);
+  std::ostringstream bytes;
+  out.save_to(bytes);
+  auto load_into = [&](torch::optim::Optimizer& o) {
+    torch::serialize::InputArchive in;
+    std::istringstream is(bytes.str());
+    in.load_from(is);
+    return load_adam_state(o, in);
+  };
+  torch::optim::Adam opt2(model->main_parameters(), torch::optim::AdamOptions(1e-4));
+  REQUIRE(load_into(opt2));
+  CHECK(opt2.state().size() == model->main_parameters().size());
+  CHECK_FALSE(drop_unusable_optimizer_state(opt2));
+
+  // A checkpoint in LibTorch's own optimizer format (written before optimizer_state.h) still loads.
+  {
+    torch::serialize::OutputArchive root, m, o;
+    model->save(m);
+    opt.save(o);
+    root.write("model", m);
+    root.write("optimizer", o);
+    for (const char* key : {"step", "images", "warmup_from", "nan_events"})
+      root.write(key, torch::tensor(int64_t(3)));
+    for (const char* key : {"lr_scale", "wall_s", "cpu_s"})
+      root.write(key, torch::tensor(1.0, torch::kDouble));
+    std::ostringstream old;
+    root.save_to(old);
+    auto m4 = make_codec(mc);
+    torch::optim::Adam o4(m4->main_parameters(), torch::optim::AdamOptions(1e-4));
+    TrainState s4;
+    restore_checkpoint_bytes(old.str(), *m4, &o4, nullptr, s4);
+    CHECK_FALSE(s4.optimizer_restarted);
+    CHECK(o4.state().size() == m4->main_parameters().size());
+  }
+
+  // Another model's state (other widths) does not fit: nothing is loaded.
+  TrainConfig wide = mc;
+  wide.N = 24;
+  auto m5 = make_codec(wide);
+  torch::optim::Adam o5(m5->main_parameters(), torch::optim::AdamOptions(1e-4));
+  CHECK_FALSE(load_into(o5));
+  CHECK(o5.state().empty());
 }
 
 TEST_CASE("a resumed run takes a new batch, crop and data folder, and keeps its provenance",
