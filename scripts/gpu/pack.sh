@@ -12,9 +12,10 @@
 #
 # A job NAME with --resume continues runs/NAME (copied in: config and checkpoint; the GPU's batch, crop and
 # data replace the run's). A job whose arguments name .gpu/runs/OTHER (--init .gpu/runs/OTHER: every tensor
-# whose name and shape match; give the architecture options too) gets runs/OTHER copied in. A 1.13
-# checkpoint's optimizer state does not load under 2.x (native/train/checkpoint.h): the trainer then restarts
-# Adam with a learning-rate warm-up and keeps the weights, the moving average and the counters. Checkpoints
+# whose name and shape match; give the architecture options too) gets runs/OTHER copied in. Checkpoints keep
+# Adam's state by parameter position, which LibTorch 1.13 and 2.x both read; in an older checkpoint it is
+# LibTorch's own format, which 2.x cannot map (native/train/checkpoint.h): the trainer then restarts Adam
+# with a learning-rate warm-up and keeps the weights, the moving average and the counters. Checkpoints
 # are big (the N=64/M=96 hyperprior's: 21 MB, four copies of the weights); --init models/NAME.aem (in the tree
 # anyway: weights, prior and gains, a fresh optimizer) carries nothing extra.
 # Needs: cjpeg (libjpeg-turbo-progs) and a PNG -> PPM converter (ImageMagick's convert, or netpbm's pngtopnm).
