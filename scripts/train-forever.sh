@@ -119,7 +119,8 @@ train_slice() {
   fi
   log "$name: training for $minutes min (${args[*]})"
   # OpenMP threads that wait by sleeping: spinning at a barrier while the other core runs someone else's work
-  # (a fuzz campaign, a build) cost the niced trainer 1.5x per step in a bench, and 30x in one slice.
+  # (a fuzz campaign, a build) made the niced trainer 1.7x slower per step in a bench, and 17x in one slice;
+  # sleeping costs 13 % when nothing else runs (docs/training.md).
   # SIGTERM at the end of the slice: the trainer writes its checkpoint and exits 0.
   OMP_WAIT_POLICY=PASSIVE timeout --signal=TERM "${minutes}m" nice -n 19 "$TRAIN" train "${args[@]}" --data "$DATA" --valid "$VALID" \
     --threads "$(nproc)" --minutes 100000 >>"$RUNS/$name.log" 2>&1 || true
