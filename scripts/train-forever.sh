@@ -45,7 +45,9 @@ declare -A INIT=(
 # single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on the lent GPU,
 # docs/training.md; q3 and q7 start from q5's run). An entry NAME:MINUTES gives
 # that run its own slice length (e.g. AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES.
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-family factorized})
+# The default order gives the hyperprior levels, which gain most per CPU-minute now (docs/training.md), most
+# of the time.
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-hyperprior-q3:30 hyperprior-q7:30 hyperprior-q5:20 factorized:30 family:20})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
