@@ -33,7 +33,8 @@ namespace {
 using rd::ClassicCodec;
 
 struct RdOptions {
-  std::string dir, out, models_dir, arch = "factorized,hyperprior", family;  // arch: a comma-separated list
+  std::string dir, out, models_dir, family;
+  std::vector<std::string> archs = {"factorized", "hyperprior"};
   std::vector<std::string> models;
   std::vector<std::string> codecs = {"jpeg", "webp", "avif"};
   std::vector<int> jpeg_q = {10, 22, 34, 46, 59, 71, 83, 95};
@@ -49,6 +50,18 @@ struct LoadedModel {
   std::string path;
   std::unique_ptr<Model> model;
 };
+
+// "a,b,c", for the report's command line and notes.
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& x : v) s += (s.empty() ? "" : ",") + x;
+  return s;
+}
+std::string join(const std::vector<int>& v) {
+  std::vector<std::string> s;
+  for (int x : v) s.push_back(std::to_string(x));
+  return join(s);
+}
 
 // -m models as given; else every readable model file in --models-dir (or on the model path) of the family
 // (--family) or of the architecture (--arch). The same model reached twice is kept once.
@@ -73,23 +86,18 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
   } else {
     files = installed_model_files();
   }
-  std::set<std::string> archs;
-  for (size_t a = 0; a <= o.arch.size();) {
-    const size_t comma = std::min(o.arch.find(',', a), o.arch.size());
-    if (comma > a) archs.insert(o.arch.substr(a, comma - a));
-    a = comma + 1;
-  }
   for (const std::string& p : files) {
     try {
       Model m = Model::load(p);
-      const bool keep = o.family.empty() ? archs.count(m.info().arch) > 0 : m.info().family_id == o.family;
+      const bool keep = o.family.empty() ? std::count(o.archs.begin(), o.archs.end(), m.info().arch) > 0
+                                         : m.info().family_id == o.family;
       if (keep) add(p, std::move(m));
     } catch (const Error& e) {
       if (!quiet) std::fprintf(stderr, "rd: skipping %s: %s\n", p.c_str(), e.what());
     }
   }
   if (out.empty()) {
-    const std::string what = o.family.empty() ? "arch '" + o.arch + "'" : "family '" + o.family + "'";
+    const std::string what = o.family.empty() ? "arch '" + join(o.archs) + "'" : "family '" + o.family + "'";
     const std::string where = o.models_dir.empty() ? "the model path" : "'" + o.models_dir + "'";
     notes.push_back("No models of " + what + " found in " + where + ".");
   }
@@ -172,12 +180,6 @@ rd::FamilyImage eval_family(const Model& high, const Model& medium, const Image&
     f.up_ref = path_score(image, up, ms_since(t0));
   }
   return f;
-}
-
-std::string join(const std::vector<int>& v) {
-  std::string s;
-  for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
-  return s;
 }
 
 void run_rd(const RdOptions& o, const GlobalOptions& g) {
@@ -354,9 +356,10 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
   r->add_option("--models-dir", o->models_dir,
                 "look for models (*.aem) in this folder instead of the model path")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  r->add_option("--arch", o->arch,
+  r->add_option("--arch", o->archs,
                 "without -m: evaluate the models of these architectures (comma-separated), a curve per model "
                 "name without its -qN suffix")
+      ->delimiter(',')
       ->capture_default_str();
   r->add_option("--family", o->family, "without -m: evaluate the members of this cross-resolution family");
   r->add_option("--codecs", o->codecs, "classic codecs to compare with (jpeg, webp, avif; none)")
@@ -379,13 +382,9 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
     if (!o->out.empty()) cmd += " -o " + o->out;
     for (const std::string& m : o->models) cmd += " -m " + m;
     if (!o->models_dir.empty()) cmd += " --models-dir " + o->models_dir;
-    if (r->count("--arch")) cmd += " --arch " + o->arch;
+    if (r->count("--arch")) cmd += " --arch " + join(o->archs);
     if (!o->family.empty()) cmd += " --family " + o->family;
-    if (r->count("--codecs")) {
-      std::string c;
-      for (const std::string& x : o->codecs) c += (c.empty() ? "" : ",") + x;
-      cmd += " --codecs " + c;
-    }
+    if (r->count("--codecs")) cmd += " --codecs " + join(o->codecs);
     if (r->count("--jpeg-q")) cmd += " --jpeg-q " + join(o->jpeg_q);
     if (r->count("--webp-q")) cmd += " --webp-q " + join(o->webp_q);
     if (r->count("--avif-cq")) cmd += " --avif-cq " + join(o->avif_cq);
