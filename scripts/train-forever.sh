@@ -28,8 +28,12 @@ PAUSE_TTL=${AEC_PAUSE_TTL:-600}
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
-  [hyperprior-q5]="--arch hyperprior --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
+  [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
+  [hyperprior-q2]="--arch hyperprior --lambda 0.00067 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q3]="--arch hyperprior --lambda 0.0018 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
+  [hyperprior-q4]="--arch hyperprior --lambda 0.0048 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
+  [hyperprior-q5]="--arch hyperprior --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
+  [hyperprior-q6]="--arch hyperprior --lambda 0.035 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q7]="--arch hyperprior --lambda 0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [factorized]="--arch factorized --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
 )
@@ -42,12 +46,13 @@ declare -A INIT=(
 )
 # family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
 # exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the default level); hyperprior-qN:
-# single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on the lent GPU,
-# docs/training.md; q3 and q7 start from q5's run). An entry NAME:MINUTES gives
-# that run its own slice length (e.g. AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES.
-# The default order gives the hyperprior levels, which gain most per CPU-minute now (docs/training.md), most
-# of the time.
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-hyperprior-q3:30 hyperprior-q7:30 hyperprior-q5:20 factorized:30 family:20})
+# single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on a lent GPU, q3 and q7
+# from q5's run; q1, q2, q4 and q6 were trained on a lent GPU from their neighbours and continue from the
+# shipped file: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
+# AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. The default order gives the
+# hyperprior levels, which gain most per CPU-minute now (docs/training.md), most of the time, the top ones
+# (furthest behind JPEG) first.
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-hyperprior-q7:30 hyperprior-q6:30 hyperprior-q5:20 hyperprior-q4:20 hyperprior-q3:15 hyperprior-q2:10 hyperprior-q1:10 factorized:20 family:10})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }

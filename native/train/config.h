@@ -69,6 +69,8 @@ struct ExportOptions {
 // `aecodec-train convert`: re-stores an existing model file's network tensors (a new id, the same name).
 struct ConvertOptions {
   std::string in, out;
+  std::string name;   // non-empty: the model's new name (a run trained under another name, e.g. on the GPU)
+  std::string valid;  // non-empty: re-measure the scores through the codec on this folder of images
   bool fp16 = false, gdn_f32 = false;
 };
 

@@ -331,6 +331,29 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
   return out;
 }
 
+// Scores by the real codec: the mean over `valid` of each image's .aec size (header included) and decoded
+// PSNR (fixed-size models see the centre crop they take). The id follows the new metadata.
+static void add_codec_scores(aec::ModelFile& f, const ImageSet& valid, int fixed) {
+  const aec::Model model = aec::Model::from_file(f);
+  double bpp = 0, psnr = 0;
+  for (const aec::Image& full : valid.images) {
+    const aec::Image im = fixed ? center_crop(full, fixed, fixed) : full;
+    const aec::EncodeResult e = aec::encode_image(model, im);
+    const aec::DecodeResult d = aec::decode_image(model, e.bytes.data(), e.bytes.size());
+    bpp += aec::bits_per_pixel(e.bytes.size(), im.width, im.height);
+    psnr += aec::psnr(d.image, im);
+  }
+  const double n = double(valid.images.size());
+  f.meta["scores"]["codec_bpp"] = bpp / n;
+  f.meta["scores"]["codec_psnr"] = psnr / n;
+  f.meta["scores"]["codec_images"] = valid.images.size();
+  f.meta["scores"]["codec_note"] =
+      "mean over the validation images of the .aec file size (header included) and PSNR";
+  f.meta["id"] = hex16(f.content_hash());
+  std::fprintf(stderr, "%s: codec %.4f bpp, PSNR %.3f dB on %zu validation images\n",
+               f.meta.value("name", "").c_str(), bpp / n, psnr / n, valid.images.size());
+}
+
 int run_export(const ExportOptions& opt) {
   aec::require(!opt.run.empty() && !opt.out.empty(), "export: --run and --out are required");
   LoadedRun run = load_run(opt.run, torch::kCPU);
@@ -349,28 +372,7 @@ int run_export(const ExportOptions& opt) {
       f.meta["scores"]["hyper_synthesis"] = hyper_synthesis_cost(*hyper, valid);
       f.meta["id"] = hex16(f.content_hash());
     }
-    if (!valid.images.empty()) {
-      // Scores by the real codec: file size of each validation image's .aec and the decoded image's PSNR.
-      const aec::Model model = aec::Model::from_file(f);
-      const int fixed = run.model->fixed_size();
-      double bpp = 0, psnr = 0;
-      for (const aec::Image& full : valid.images) {
-        const aec::Image im = fixed ? center_crop(full, fixed, fixed) : full;
-        const aec::EncodeResult e = aec::encode_image(model, im);
-        const aec::DecodeResult d = aec::decode_image(model, e.bytes.data(), e.bytes.size());
-        bpp += aec::bits_per_pixel(e.bytes.size(), im.width, im.height);
-        psnr += aec::psnr(d.image, im);
-      }
-      const double n = double(valid.images.size());
-      f.meta["scores"]["codec_bpp"] = bpp / n;
-      f.meta["scores"]["codec_psnr"] = psnr / n;
-      f.meta["scores"]["codec_images"] = valid.images.size();
-      f.meta["scores"]["codec_note"] =
-          "mean over the validation images of the .aec file size (header included) and PSNR";
-      f.meta["id"] = hex16(f.content_hash());
-      std::fprintf(stderr, "%s: codec %.4f bpp, PSNR %.3f dB on %zu validation images\n", name.c_str(),
-                   bpp / n, psnr / n, valid.images.size());
-    }
+    if (!valid.images.empty()) add_codec_scores(f, valid, run.model->fixed_size());
     f.write(path);
     std::fprintf(stderr, "wrote %s (%s, id %s%s)\n", path.c_str(), name.c_str(),
                  f.meta["id"].get<std::string>().c_str(), opt.fp16 ? ", F16 weights" : "");
@@ -380,14 +382,26 @@ int run_export(const ExportOptions& opt) {
 
 int run_convert(const ConvertOptions& opt) {
   aec::require(!opt.in.empty() && !opt.out.empty(), "convert: IN and OUT model files are required");
-  aec::require(opt.fp16, "convert: nothing to do (--fp16 is the only conversion)");
+  aec::require(opt.fp16 || !opt.name.empty() || !opt.valid.empty(),
+               "convert: nothing to do (give --fp16, --name or --valid)");
   aec::ModelFile f = aec::ModelFile::read(opt.in);
   const std::string old_id = f.meta.value("id", "");
   const uint64_t old_bytes = f.serialize().size();
-  store_network_as(f, weight_storage(opt.fp16, opt.gdn_f32));
   f.meta["training"]["converted_from"] = old_id;
-  if (f.meta.contains("scores") && f.meta["scores"].is_object() && !f.meta["scores"].empty())
-    f.meta["scores"]["measured_on"] = "model " + old_id + " before conversion to F16 weights";
+  if (opt.fp16) {
+    store_network_as(f, weight_storage(opt.fp16, opt.gdn_f32));
+    if (f.meta.contains("scores") && f.meta["scores"].is_object() && !f.meta["scores"].empty())
+      f.meta["scores"]["measured_on"] = "model " + old_id + " before conversion to F16 weights";
+  }
+  if (!opt.name.empty()) f.meta["name"] = opt.name;
+  if (!opt.valid.empty()) {
+    // Scores measured elsewhere (another validation set, a GPU run's JPEG copies) give way to this folder's.
+    const ImageSet valid = load_images(opt.valid, false);
+    aec::require(!valid.images.empty(), "convert: no images in " + opt.valid);
+    const aec::ModelInfo& info = aec::Model::from_file(f).info();
+    f.meta["scores"] = nlohmann::json::object({{"valid_set", opt.valid}});
+    add_codec_scores(f, valid, info.fixed_width);
+  }
   f.meta["id"] = hex16(f.content_hash());
   aec::Model::from_file(f);  // the core must accept the result
   const uint64_t new_bytes = f.serialize().size();

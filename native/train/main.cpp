@@ -103,13 +103,16 @@ int main(int argc, char** argv) {
   exp->add_flag("--gdn-f32", ex.gdn_f32, "with --fp16: keep GDN beta/gamma F32");
 
   aect::ConvertOptions co;
-  CLI::App* conv =
-      app.add_subcommand("convert", "re-store an existing model file's network weights (same name, new id)");
+  CLI::App* conv = app.add_subcommand(
+      "convert", "re-store an existing model file's network weights, rename it or re-score it (new id)");
   conv->add_option("in", co.in, "model file to read")->required();
   conv->add_option("out", co.out, "model file to write")->required();
   conv->add_flag("--fp16", co.fp16,
                  "network weights as F16 (latent step/offset and entropy tables stay exact)");
   conv->add_flag("--gdn-f32", co.gdn_f32, "with --fp16: keep GDN beta/gamma F32");
+  conv->add_option("--name", co.name, "the model's new name (default: unchanged)");
+  conv->add_option("--valid", co.valid,
+                   "replace the scores with the codec's bpp and PSNR on this folder of images");
 
   std::string val_run, val_dir;
   int val_threads = 0;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs ON the lent GPU machine (device tool: `bash .gpu/run.sh SECONDS`, carry [".gpu"]): builds aecodec-train
 # against the PyTorch there (LibTorch 2.x + CUDA; ~45 s on 16 cores), trains every job of .gpu/jobs.txt side by
-# side on the one GPU until SECONDS after the start, and leaves each run directory in $OUT as 15 MB tar parts
-# (the tool returns at most 8 files of 16 MB). scripts/gpu/unpack.sh unpacks them here.
+# side on the one GPU until SECONDS after the start, and leaves the run directories in $OUT as one tar in 15 MB
+# parts (the tool returns at most 8 files of 16 MiB). scripts/gpu/unpack.sh unpacks them here.
 # No `exec > >(tee ...)`: bash's `wait` would wait for the tee too, and the call would hang to its time limit.
 set -u
 T0=$(date +%s)
@@ -51,8 +51,27 @@ done <.gpu/jobs.txt
 sleep $((LEFT > 90 ? 60 : LEFT / 2))
 nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null
 wait
+# At most 8 files of 16 MiB come back: each run brings its log, config and model file(s) (exported here, fp16
+# weights), and its checkpoint only when small (a hyperprior's is 21 MB: four copies of the weights).
 for name in "${names[@]}"; do
   echo "== $name"; tail -n 3 "runs/$name/gpu.log"; grep '^valid' "runs/$name/log.csv" 2>/dev/null | tail -n 3
-  (cd runs && tar cf - "$name") | split -b 15M - "$OUT/$name.tar.part_"
+  [ -f "runs/$name/checkpoint.pt" ] || continue
+  # The steps taken here go into the run's provenance, which the exported model's description carries.
+  python3 - "runs/$name" <<'PY'
+import json, os, sys
+d = sys.argv[1]; p = d + "/config.json"; c = json.load(open(p))
+log = d + "/log.csv"
+rows = [l.split(",") for l in open(log) if l.startswith("train,")] if os.path.exists(log) else []
+there = "steps to %s on %s (batch %d of %dx%d crops of JPEG q90 copies of the training images, lr %g%s)" % (
+    rows[-1][1] if rows else "?", open(d + "/device.txt").read().strip(), c["batch"], c["crop"], c["crop"],
+    c["lr"], ", from " + c["init"] if c.get("init") else "")
+c["provenance"] = "; ".join(x for x in (c.get("provenance", ""), there) if x)
+json.dump(c, open(p, "w"), indent=2)
+PY
+  "$TRAIN" export --fp16 --no-codec-scores --run "runs/$name" --out "runs/$name/$name.aem" >>"runs/$name/gpu.log" 2>&1 ||
+    echo "export of $name failed"
+  [ "$(stat -c %s "runs/$name/checkpoint.pt")" -le $((2 << 20)) ] || rm "runs/$name/checkpoint.pt"
 done
+(cd runs && tar cf - "${names[@]}") | split -b 15M - "$OUT/runs.tar.part_"
+ls -l "$OUT"
 echo "done in $(($(date +%s) - T0)) s"

@@ -5,22 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FROM=${1:?usage: scripts/gpu/unpack.sh FILES_AT}
-for first in "$FROM"/*.tar.part_aa; do
-  name=$(basename "$first" .tar.part_aa)
+# A run that came back without its checkpoint (too big) carries its exported model: continue it with
+# --init runs/NAME-gpu/NAME.aem, or ship that file (scripts/model-card.sh scores it).
+mkdir -p runs/.unpack && cat "$FROM"/runs.tar.part_* | tar xf - -C runs/.unpack
+for from in runs/.unpack/*/; do
+  name=$(basename "$from")
   dest=runs/$name-gpu
   [ ! -e "$dest" ] || { echo "$dest exists: move it away first" >&2; exit 1; }
-  mkdir -p runs/.unpack && cat "$FROM/$name".tar.part_* | tar xf - -C runs/.unpack && mv "runs/.unpack/$name" "$dest"
-  # The steps taken there go into the run's provenance, which the exported model's description carries.
+  mv "$from" "$dest"
+  # Back at this machine's data, batch and crop, and without the GPU run's time limit (the trainer reads them on
+  # --resume); the provenance run.sh wrote says what the GPU did.
   /usr/bin/python3 - "$dest" <<'PY'
-import json, os, sys
+import json, sys
 d = sys.argv[1]; p = d + "/config.json"; c = json.load(open(p))
-rows = [l.split(",") for l in open(d + "/log.csv") if l.startswith("train,")]
-device = open(d + "/device.txt").read().strip() if os.path.exists(d + "/device.txt") else "a GPU"
-there = "steps to %s on %s (batch %d of %dx%d crops of JPEG q90 copies of the training images, lr %g)" % (
-    rows[-1][1] if rows else "?", device, c["batch"], c["crop"], c["crop"], c["lr"])
-c["provenance"] = "; ".join(x for x in (c.get("provenance", ""), there) if x) + ", then 2 CPU cores"
+c["provenance"] = c.get("provenance", "") + ", then 2 CPU cores"
 c.update(data="../shared/data/train", valid="../shared/data/valid", out=d, batch=8, crop=128, threads=2,
-         checkpoint_minutes=5.0)
+         checkpoint_minutes=5.0, minutes=100000.0)
 json.dump(c, open(p, "w"), indent=2)
 PY
   echo "$dest: at step $(grep '^train' "$dest/log.csv" | tail -1 | cut -d, -f2); last validation: $(grep '^valid' "$dest/log.csv" | tail -1)"

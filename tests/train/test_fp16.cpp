@@ -7,6 +7,7 @@
 #include "aecodec/codec.h"
 #include "aecodec/metrics.h"
 #include "aecodec/model.h"
+#include "data.h"
 #include "export.h"
 #include "test_util.h"
 #include "train_loop.h"
@@ -148,7 +149,38 @@ TEST_CASE("aecodec-train convert --fp16 rewrites a model file with a new id", "[
   CHECK(b.tensors.at("latent.step").bytes == a.tensors.at("latent.step").bytes);
   const aec::Model ma = aec::Model::load(in), mb = aec::Model::load(out);
   CHECK(mb.info().entropy_hash == ma.info().entropy_hash);
-  // Nothing to convert without --fp16: refused.
+  // Nothing to convert without --fp16 or --name: refused.
   CHECK(std::system(
             (std::string(AECT_TRAIN_BIN) + " convert " + in + " " + out + ".x 2>/dev/null").c_str()) != 0);
+  // --name alone renames (a run trained under another name): same tensors, new name and id.
+  const std::string renamed = data + "/renamed.aem";
+  REQUIRE(std::system(
+              (std::string(AECT_TRAIN_BIN) + " convert --name other " + out + " " + renamed + " 2>/dev/null")
+                  .c_str()) == 0);
+  const aec::ModelFile c = aec::ModelFile::read(renamed);
+  CHECK(c.meta["name"] == "other");
+  CHECK(c.meta["id"] != b.meta["id"]);
+  CHECK(c.meta["id"].get<std::string>() == hex16(c.content_hash()));
+  CHECK(c.tensors.at("g_a.0.weight").bytes == b.tensors.at("g_a.0.weight").bytes);
+  CHECK(aec::Model::load(renamed).info().name == "other");
+  // --valid replaces the scores with the codec's own numbers on that folder.
+  const std::string rescored = data + "/rescored.aem";
+  REQUIRE(std::system((std::string(AECT_TRAIN_BIN) + " convert --valid " + data + " " + renamed + " " +
+                       rescored + " 2>/dev/null")
+                          .c_str()) == 0);
+  const aec::ModelFile r = aec::ModelFile::read(rescored);
+  const aec::Model mr = aec::Model::load(rescored);
+  const ImageSet images = load_images(data, false);
+  double bpp = 0, psnr = 0;
+  for (const aec::Image& im : images.images) {
+    const aec::EncodeResult e = aec::encode_image(mr, im);
+    bpp += aec::bits_per_pixel(e.bytes.size(), im.width, im.height);
+    psnr += aec::psnr(aec::decode_image(mr, e.bytes.data(), e.bytes.size()).image, im);
+  }
+  const double n = double(images.images.size());
+  CHECK(r.meta["scores"]["codec_images"] == images.images.size());
+  CHECK(r.meta["scores"]["codec_bpp"].get<double>() == Approx(bpp / n).epsilon(1e-9));
+  CHECK(r.meta["scores"]["codec_psnr"].get<double>() == Approx(psnr / n).epsilon(1e-9));
+  CHECK_FALSE(r.meta["scores"].contains("source"));  // the trainer's own validation numbers are gone
+  CHECK(r.meta["id"].get<std::string>() == hex16(r.content_hash()));
 }
