@@ -124,6 +124,38 @@ std::vector<Member> HyperpriorCodecImpl::members() {
   return {m};
 }
 
+int HyperpriorCodecImpl::load_entropy_networks(const aec::ModelFile& file) {
+  torch::NoGradGuard ng;
+  const aec::Model model = aec::Model::from_file(file);
+  if (!model.hyperprior()) return 0;
+  int loaded = h_a->load_from(file);
+  const std::vector<aec::IntConv>& layers = model.hyperprior()->hyper_synthesis().layers();
+  std::vector<torch::Tensor> params;  // weight, bias per weighted layer, in order
+  for (const torch::Tensor& p : h_s->parameters()) params.push_back(p);
+  if (params.size() != 2 * layers.size()) return loaded;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const aec::IntConv& l = layers[i];
+    torch::Tensor w = params[2 * i], b = params[2 * i + 1];
+    if (int64_t(l.weight.size()) != w.numel() || int64_t(l.bias.size()) != b.numel()) return loaded;
+    // quantize_conv: shift_o = in_bits + f_o - out_bits, weight = w * 2^f_o, bias = b * 2^(in_bits + f_o).
+    const int in_bits = i == 0 ? aec::kHyperZBits : aec::kHyperHiddenBits;
+    const int out_bits = i + 1 == layers.size() ? aec::kHyperOutBits : aec::kHyperHiddenBits;
+    const int64_t kk = int64_t(l.shape.kernel) * l.shape.kernel;
+    std::vector<float> wf(l.weight.size()), bf(l.bias.size());
+    for (size_t k = 0; k < wf.size(); ++k) {
+      // PyTorch layouts: [out, in, k, k]; transposed [in, out, k, k].
+      const int64_t o = l.transposed ? (int64_t(k) / kk) % l.shape.out : int64_t(k) / (kk * l.shape.in);
+      wf[k] = float(std::ldexp(double(l.weight[k]), -(l.shift[size_t(o)] - in_bits + out_bits)));
+    }
+    for (size_t o = 0; o < bf.size(); ++o)
+      bf[o] = float(std::ldexp(double(l.bias[o]), -(l.shift[o] + out_bits)));
+    w.copy_(torch::from_blob(wf.data(), w.sizes(), torch::kFloat).to(w.device()));
+    b.copy_(torch::from_blob(bf.data(), b.sizes(), torch::kFloat).to(b.device()));
+    ++loaded;
+  }
+  return loaded;
+}
+
 void HyperpriorCodecImpl::export_entropy(aec::ModelFile& f, nlohmann::json& d) {
   torch::NoGradGuard ng;
   nlohmann::json ha = nlohmann::json::array();

@@ -23,6 +23,10 @@ class HyperpriorCodecImpl : public CodecImpl {
   StepOut train_step(const torch::Tensor& x, int quality, double lambda) override;
   EvalOut evaluate(const torch::Tensor& x, int h, int w, int quality) override;
   std::vector<Member> members() override;
+  // h_a from the file's float layers; h_s from its integer network, dequantised (each weight times its
+  // layer's power-of-two scale): the codec's own h_s, within its rounding, instead of a random one whose
+  // scales cost several bits per latent element until retrained.
+  int load_entropy_networks(const aec::ModelFile& file) override;
 
   // How y is coded in evaluation. `mode`: the codec's integer h_s, or the float h_s with its scales mapped to
   // the table ("float_table") or kept continuous ("float") -- the last two only to measure what the integer

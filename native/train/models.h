@@ -59,6 +59,9 @@ class CodecImpl : public torch::nn::Module {
   virtual std::vector<Member> members() = 0;
   // The latent y of the primary member's encoder before quantisation, gains applied ([1,C,h,w]).
   virtual torch::Tensor encode(const torch::Tensor& x, int quality, const std::string& role = "") = 0;
+  // Warm start from a model file: the entropy model's own networks (beyond members()' transforms and the
+  // prior in the train.* tensors); returns how many layers were loaded. Only the hyperprior has any.
+  virtual int load_entropy_networks(const aec::ModelFile&) { return 0; }
 
   torch::Tensor aux_loss() { return eb ? eb->aux_loss() : torch::Tensor(); }
   std::vector<torch::Tensor> aux_parameters();

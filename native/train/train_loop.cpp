@@ -226,6 +226,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       const aec::ModelFile f = aec::ModelFile::read(cfg.init);
       int loaded = 0;
       for (Member& m : model->members()) loaded += m.load_from(f);
+      loaded += model->load_entropy_networks(f);
       const std::string state = load_train_state(f, *model);
       if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
       std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,

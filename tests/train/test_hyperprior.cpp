@@ -193,3 +193,41 @@ TEST_CASE("hyperprior trains from a factorized model file's g_a / g_s and valida
   const aec::EncodeResult e = aec::encode_image(core, im);
   CHECK(aec::decode_image(core, e.bytes.data(), e.bytes.size()).image.width == 64);
 }
+
+TEST_CASE("a hyperprior warm-started from its own model file codes as the file did (h_a, dequantised h_s)",
+          "[train][hyperprior][init]") {
+  const std::string data = make_image_dir("hyperprior-self-init");
+  TrainConfig first_cfg = tiny_config("hyperprior", data, data + "/first");
+  first_cfg.steps = 3;
+  train_run(first_cfg, false);
+  LoadedRun first = load_run(first_cfg.out);
+  auto files = export_models(first, "first", ExportOptions());
+  const std::string path = data + "/first.aem";
+  files[0].second.write(path);
+
+  TrainConfig cfg = tiny_config("hyperprior", data, data + "/again");
+  cfg.init = path;
+  cfg.steps = 1;
+  cfg.lr = 0;
+  train_run(cfg, false);
+  LoadedRun run = load_run(cfg.out);
+  auto again = export_models(run, "again", ExportOptions());
+  const aec::Model a = aec::Model::from_file(files[0].second), b = aec::Model::from_file(again[0].second);
+  int compared = 0;
+  CHECK(max_weight_diff(files[0].second, again[0].second, "hyper.h_a", &compared) < 1e-6);
+  CHECK(compared == 6);  // three convolutions' weights and biases
+  // Dequantised and quantised again, h_s is the same integer network.
+  const auto& la = a.hyperprior()->hyper_synthesis().layers();
+  const auto& lb = b.hyperprior()->hyper_synthesis().layers();
+  REQUIRE(la.size() == lb.size());
+  for (size_t i = 0; i < la.size(); ++i) {
+    CHECK(la[i].weight == lb[i].weight);
+    CHECK(la[i].bias == lb[i].bias);
+    CHECK(la[i].shift == lb[i].shift);
+  }
+  // So the rate is the file's: the same validation bits as the run that made it (a random h_s costs bits).
+  REQUIRE(first.valid.is_object());
+  REQUIRE(run.valid.is_object());
+  CHECK(run.valid.value("bpp", 0.0) == Approx(first.valid.value("bpp", -1.0)).epsilon(1e-4));
+  CHECK(run.valid.value("psnr", 0.0) == Approx(first.valid.value("psnr", -1.0)).epsilon(1e-4));
+}
