@@ -8,6 +8,9 @@ mkdir -p "$AEC_RUNS"
 cat >fake-trainer <<EOS
 #!/usr/bin/env bash
 echo "\$*" >>"$WORK/calls"
+# What a branch polished for export says of itself (its config's provenance).
+case " \$* " in *" --out $WORK/runs/factorized.polish "*)
+  grep -o 'polished for export' "$WORK/runs/factorized.polish/config.json" >>"$WORK/branch" ;; esac
 sleep 0.2
 EOS
 chmod +x fake-trainer
@@ -51,4 +54,23 @@ wait "$loop" 2>/dev/null
 grep -q "factorized: training for 7 min" loop3.log || fail "factorized:7 did not get a 7-minute slice: $(cat loop3.log)"
 grep -q "family: training for 1 min" loop3.log || fail "family did not get the default slice: $(cat loop3.log)"
 grep -q -- "--out $AEC_RUNS/family" "$WORK/calls" || fail "no family slice: $(cat "$WORK/calls")"
+# After a slice the export comes from a branch: RUN.polish, AEC_POLISH_STEPS more steps with the learning
+# rate x0.1 from the run's last logged step, exported, then removed; the run itself is left as it was.
+rm -f "$WORK/calls" "$AEC_RUNS/train-forever.paused"
+mkdir -p "$AEC_RUNS/factorized"
+: >"$AEC_RUNS/factorized/checkpoint.pt"
+printf 'train,1100,1,1\ntrain,1234,1,1\n' >"$AEC_RUNS/factorized/log.csv"
+echo '{"provenance": "here"}' >"$AEC_RUNS/factorized/config.json"
+AEC_TRAIN_ORDER=factorized AEC_POLISH_STEPS=50 setsid bash "$SCRIPT" _loop 1 >loop4.log 2>&1 &
+loop=$!
+wait_calls 4 15 || fail "no slice, branch and export: $(cat "$WORK/calls" loop4.log)"
+kill -TERM -- "-$loop" 2>/dev/null
+wait "$loop" 2>/dev/null
+sed -n 2p "$WORK/calls" | grep -q -- "train --out $AEC_RUNS/factorized.polish --resume --steps 1284 --decay-start 0 " ||
+  fail "the polished branch's command line: $(sed -n 2p "$WORK/calls")"
+sed -n 3p "$WORK/calls" | grep -q -- "export --fp16 --run $AEC_RUNS/factorized.polish " ||
+  fail "the export did not read the branch: $(sed -n 3p "$WORK/calls")"
+grep -q 'polished for export' "$WORK/branch" || fail "the branch's provenance does not say it was polished"
+[ ! -e "$AEC_RUNS/factorized.polish" ] || fail "the branch was left behind"
+grep -q '"here"' "$AEC_RUNS/factorized/config.json" || fail "the run's own config changed"
 finish
