@@ -158,6 +158,9 @@ rd::FamilyImage eval_family(const Model& high, const Model& medium, const Image&
     const DecodeResult full = decode_image(high, eh.bytes.data(), eh.bytes.size());
     const Image down = downscale2x_box(full.image);
     f.down_ref = path_score(half, down, ms_since(t0));
+    const auto t1 = std::chrono::steady_clock::now();
+    const Image bicubic = resize_bicubic(full.image, half.width, half.height);
+    f.down_bicubic = path_score(half, bicubic, full.timings.total_ms + ms_since(t1));
   }
 
   // Up: medium latent of the box-downscaled original -> high decoder, vs the original. The cross path makes

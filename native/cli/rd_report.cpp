@@ -63,7 +63,8 @@ nlohmann::json family_image_json(const FamilyImage& f) {
   if (!f.image.empty()) j["image"] = f.image, j["width"] = f.width, j["height"] = f.height;
   j["high_to_medium"] = {{"bpp", f.down_bpp},
                          {"cross_decode", path_json(f.down_cross)},
-                         {"decode_then_downscale2x_box", path_json(f.down_ref)}};
+                         {"decode_then_downscale2x_box", path_json(f.down_ref)},
+                         {"decode_then_bicubic_half", path_json(f.down_bicubic)}};
   j["medium_to_high"] = {{"bpp", f.up_bpp},
                          {"cross_decode", path_json(f.up_cross)},
                          {"decode_then_bicubic_x2", path_json(f.up_ref)}};
@@ -133,8 +134,8 @@ void finish_results(RdResults& r) {
     };
     for (const FamilyImage& x : f.images) {
       m.down_bpp += x.down_bpp / n, m.up_bpp += x.up_bpp / n;
-      add(m.down_cross, x.down_cross), add(m.down_ref, x.down_ref), add(m.up_cross, x.up_cross),
-          add(m.up_ref, x.up_ref);
+      add(m.down_cross, x.down_cross), add(m.down_ref, x.down_ref), add(m.down_bicubic, x.down_bicubic);
+      add(m.up_cross, x.up_cross), add(m.up_ref, x.up_ref);
     }
     f.mean = m;
   }
@@ -178,7 +179,10 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
     md +=
         "Means over the images. *Down*: the high model's bitstream of the original, scored against "
         "`downscale2x_box(original)`. *Up*: the medium model's bitstream of `downscale2x_box(original)`, "
-        "scored against the original. bpp per original pixel; decode time includes the resampling.\n\n";
+        "scored against the original. bpp per original pixel; decode time includes the resampling. The "
+        "bicubic "
+        "rows are plain bicubic resampling (Keys, a = -0.75, no antialiasing), as PyTorch's "
+        "`interpolate`.\n\n";
     md += "| family | path | bpp | PSNR (dB) | MS-SSIM | decode ms |\n|---|---|---:|---:|---:|---:|\n";
     for (const FamilyResult& f : r.families) {
       const FamilyImage& m = f.mean;
@@ -188,6 +192,7 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
       };
       row("down: " + f.high + " latent → " + f.medium + " decoder (cross-decode)", m.down_bpp, m.down_cross);
       row("down: " + f.high + " decode at full size → downscale2x_box", m.down_bpp, m.down_ref);
+      row("down: " + f.high + " decode at full size → bicubic to half size", m.down_bpp, m.down_bicubic);
       row("up: " + f.medium + " latent → " + f.high + " decoder (cross-decode)", m.up_bpp, m.up_cross);
       row("up: " + f.medium + " decode → bicubic x2", m.up_bpp, m.up_ref);
     }

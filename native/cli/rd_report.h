@@ -38,10 +38,11 @@ struct PathScore {
 struct FamilyImage {
   std::string image;
   int width = 0, height = 0;
-  // high latent of the original -> medium decoder, against downscale2x_box(original); and the reference path
-  // from the same bitstream: high decoder at full size, then downscale2x_box.
+  // high latent of the original -> medium decoder, against downscale2x_box(original); and the reference paths
+  // from the same bitstream: high decoder at full size, then downscale2x_box (the reference's own filter) or
+  // plain bicubic resampling to half size (resize_bicubic).
   double down_bpp = 0;  // bits of the high bitstream per original pixel
-  PathScore down_cross, down_ref;
+  PathScore down_cross, down_ref, down_bicubic;
   // medium latent of downscale2x_box(original) -> high decoder, against the original; and the reference path:
   // medium decoder at half size, then resize_bicubic x2.
   double up_bpp = 0;  // bits of the medium bitstream per original pixel

@@ -21,4 +21,24 @@ PY
 "$AEC" -q rd imgs -o out2 --models-dir m --codecs none --arch conv >/dev/null || fail "rd --arch conv"
 python3 -c "import json; c = json.load(open('out2/rd.json'))['curves']; assert [x['name'] for x in c] == ['test-conv'], c" ||
   fail "--arch conv"
+# A cross-resolution family gets the cross-decoding table: both paths, each next to its reference paths from
+# the same bitstream (down: box and plain bicubic to half size; up: bicubic x2), with finite scores.
+"$MAKE_MODEL" m/fam-medium.aem factorized fam-medium 2 fam1 medium || exit 1
+"$MAKE_MODEL" m/fam-high.aem factorized fam-high 3 fam1 high || exit 1
+"$AEC" -q rd imgs -o out3 --models-dir m --codecs none --family fam1 >/dev/null || fail "rd --family"
+python3 - <<'PY' || fail "the family table in rd.json"
+import json, math
+r = json.load(open("out3/rd.json"))
+fam = r["families"][0]
+assert fam["id"] == "fam1", fam["id"]
+for f in [fam["mean"]] + fam["images"]:
+    down, up = f["high_to_medium"], f["medium_to_high"]
+    paths = [down[k] for k in ("cross_decode", "decode_then_downscale2x_box", "decode_then_bicubic_half")]
+    paths += [up[k] for k in ("cross_decode", "decode_then_bicubic_x2")]
+    for p in paths:
+        assert math.isfinite(p["psnr"]) and p["psnr"] > 0 and 0 < p["ms_ssim"] <= 1 and p["decode_ms"] > 0, p
+    # The two reference paths downscale the same decoded image with different filters.
+    assert down["decode_then_downscale2x_box"]["psnr"] != down["decode_then_bicubic_half"]["psnr"], down
+PY
+grep -q 'decode at full size → bicubic to half size' out3/README.md || fail "no bicubic row in out3/README.md"
 finish
