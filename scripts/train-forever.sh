@@ -25,6 +25,9 @@ PIDFILE=$RUNS/train-forever.pid
 PAUSE_FLAG=$RUNS/train-forever.paused
 PAUSE_TTL=${AEC_PAUSE_TTL:-600}
 POLISH_STEPS=${AEC_POLISH_STEPS:-600}
+# Trainer threads: every core by default. While other long work holds a core (a fuzz campaign), 1: two threads
+# sharing one core made 12 images/s where one thread alone makes about 44 (docs/training.md).
+THREADS=${AEC_TRAIN_THREADS:-$(nproc)}
 
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
@@ -132,7 +135,7 @@ PY
   local fast=()
   if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then fast=(--bf16 --channels-last); fi
   OMP_WAIT_POLICY=PASSIVE nice -n 19 "$TRAIN" train --out "$branch" --resume --steps $((step + POLISH_STEPS)) \
-    --decay-start 0 --valid-every 1000000 --data "$DATA" --valid "$VALID" --threads "$(nproc)" "${fast[@]}" \
+    --decay-start 0 --valid-every 1000000 --data "$DATA" --valid "$VALID" --threads "$THREADS" "${fast[@]}" \
     >>"$RUNS/$name.log" 2>&1 || log "$name: the polished branch failed; exporting it as it is" >&2
   echo "$branch"
 }
@@ -164,7 +167,7 @@ train_slice() {
   # sleeping costs 13 % when nothing else runs (docs/training.md).
   # SIGTERM at the end of the slice: the trainer writes its checkpoint and exits 0.
   OMP_WAIT_POLICY=PASSIVE timeout --signal=TERM "${minutes}m" nice -n 19 "$TRAIN" train "${args[@]}" --data "$DATA" --valid "$VALID" \
-    --threads "$(nproc)" --minutes 100000 >>"$RUNS/$name.log" 2>&1 || true
+    --threads "$THREADS" --minutes 100000 >>"$RUNS/$name.log" 2>&1 || true
 }
 
 paused() {
