@@ -175,7 +175,7 @@ Quantizer fit_quantizer(LoadedRun& run, double max_drop) {
 // What the codec's integer h_s costs against the float network it was quantised from, on the validation
 // images: mean bpp with the float h_s (continuous scales, what training optimises), with the float h_s but
 // scales mapped to the table (the table's own cost), and with the integer h_s (what the codec does).
-nlohmann::json hyper_synthesis_cost(HyperpriorCodecImpl& model, const ImageSet& set) {
+nlohmann::json hyper_synthesis_cost(HyperpriorCodecImpl& model, const ImageSet& set, int quality) {
   torch::NoGradGuard ng;
   model.eval();
   using Mode = HyperpriorCodecImpl::HsMode;
@@ -185,7 +185,7 @@ nlohmann::json hyper_synthesis_cost(HyperpriorCodecImpl& model, const ImageSet& 
     int pw = 0, ph = 0;
     std::vector<float> planes = image_planes(im, model.stride(), pw, ph);
     const torch::Tensor y =
-        model.encode(torch::from_blob(planes.data(), {1, 3, ph, pw}, torch::kFloat).clone(), 0);
+        model.encode(torch::from_blob(planes.data(), {1, 3, ph, pw}, torch::kFloat).clone(), quality);
     const double px = double(im.width) * im.height;
     int i = 0;
     for (Mode m : {Mode::float_continuous, Mode::float_table, Mode::integer}) {
@@ -369,7 +369,8 @@ int run_export(const ExportOptions& opt) {
   for (auto& [name, f] : files) {
     const std::string path = files.size() == 1 ? out.string() : (dir / (name + ".aem")).string();
     if (!valid.images.empty() && hyper) {
-      f.meta["scores"]["hyper_synthesis"] = hyper_synthesis_cost(*hyper, valid);
+      const int quality = f.meta["training"].value("quality", 1) - 1;
+      f.meta["scores"]["hyper_synthesis"] = hyper_synthesis_cost(*hyper, valid, quality);
       f.meta["id"] = hex16(f.content_hash());
     }
     if (!valid.images.empty()) add_codec_scores(f, valid, run.model->fixed_size());

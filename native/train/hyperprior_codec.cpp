@@ -9,7 +9,7 @@
 
 namespace aect {
 
-HyperpriorCodecImpl::HyperpriorCodecImpl(int N_, int M_) : N(N_), M(M_) {
+HyperpriorCodecImpl::HyperpriorCodecImpl(int N_, int M_, const std::vector<double>& lambdas) : N(N_), M(M_) {
   latent_channels = M;
   g_a = register_module("g_a", LayerStack("g_a"));
   g_s = register_module("g_s", LayerStack("g_s"));
@@ -26,21 +26,22 @@ HyperpriorCodecImpl::HyperpriorCodecImpl(int N_, int M_) : N(N_), M(M_) {
   h_a->conv(M, N, 3, 1), h_a->relu(), h_a->conv(N, N, 5, 2), h_a->relu(), h_a->conv(N, N, 5, 2);
   h_s->deconv(N, N, 5, 2), h_s->relu(), h_s->deconv(N, N, 5, 2), h_s->relu(), h_s->conv(N, 2 * M, 3, 1);
   eb = register_module("eb", EntropyBottleneck(N));
+  init_gains(lambdas, M);
 }
 
-torch::Tensor HyperpriorCodecImpl::encode(const torch::Tensor& x, int, const std::string&) {
-  return g_a->forward(x);
+torch::Tensor HyperpriorCodecImpl::encode(const torch::Tensor& x, int quality, const std::string&) {
+  return apply_gain(g_a->forward(x), quality);
 }
 
-StepOut HyperpriorCodecImpl::train_step(const torch::Tensor& x, int, double lambda) {
-  torch::Tensor y = g_a->forward(x);
+StepOut HyperpriorCodecImpl::train_step(const torch::Tensor& x, int quality, double lambda) {
+  torch::Tensor y = encode(x, quality);
   auto rz = eb->forward(h_a->forward(y));
   // h_s's output grid is 4x z's, which covers y's (z = ceil(y / 4)); crop as the codec does.
   torch::Tensor params = h_s->forward(rz.y_hat).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
   torch::Tensor scales = params.narrow(1, 0, M), means = params.narrow(1, M, M);
   torch::Tensor y_tilde = y.to(torch::kFloat) + torch::empty_like(y, torch::kFloat).uniform_(-0.5, 0.5);
   torch::Tensor lik_y = gaussian_likelihood(y_tilde, means, scales);
-  torch::Tensor x_hat = g_s->forward(y_tilde);
+  torch::Tensor x_hat = g_s->forward(remove_gain(y_tilde, quality));
   const double pixels = double(x.size(0)) * x.size(2) * x.size(3);
   StepOut o;
   o.bpp = (-torch::log2(lik_y).sum() - torch::log2(rz.likelihood).sum()) / pixels;
@@ -107,12 +108,12 @@ HyperpriorCodecImpl::Coded HyperpriorCodecImpl::code(const torch::Tensor& y_in, 
   return c;
 }
 
-EvalOut HyperpriorCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int) {
+EvalOut HyperpriorCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int quality) {
   torch::NoGradGuard ng;
-  const Coded c = code(g_a->forward(x), HsMode::integer);
+  const Coded c = code(encode(x, quality), HsMode::integer);
   EvalOut o;
   o.bits = c.bits_y + c.bits_z;
-  o.sq_err = sq_err_8bit(g_s->forward(c.y_hat), x, h, w);
+  o.sq_err = sq_err_8bit(g_s->forward(remove_gain(c.y_hat, quality)), x, h, w);
   o.samples = int64_t(3) * h * w;
   o.psnr["hyper_bpp"] = c.bits_z / (double(h) * w);
   return o;

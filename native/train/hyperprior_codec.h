@@ -4,6 +4,8 @@
 // factorized EntropyBottleneck, h_s (transposed conv 5x5 s2, ReLU, transposed conv 5x5 s2, ReLU, conv 3x3
 // N->2M) to the scales and means of a Gaussian conditional for y.
 //
+// Variable rate (several lambdas): per-quality gains on y, as in the factorized model (constructor).
+//
 // Training uses float h_s and additive noise (loss = lambda * 255^2 * MSE + bpp(y) + bpp(z)); validation
 // runs the codec's own path -- z rounded around its fixed-point medians, the integer h_s (int_hyper.h), the
 // scale table picked by integer thresholds, y rounded around the fixed-point means -- so its bpp is what the
@@ -16,7 +18,10 @@ namespace aect {
 
 class HyperpriorCodecImpl : public CodecImpl {
  public:
-  HyperpriorCodecImpl(int N, int M);
+  // One lambda: a single-rate model. Several: one network for every quality, with per-quality gains on y
+  // (as the factorized model's) that h_a, h_s and the Gaussian conditional see: the gained latent is what
+  // each quality codes, so export folds the gains into g_a and g_s and the entropy model is shared as it is.
+  HyperpriorCodecImpl(int N, int M, const std::vector<double>& lambdas = {0.013});
   std::string arch() const override { return "hyperprior"; }
   int stride() const override { return 16; }
   torch::Tensor encode(const torch::Tensor& x, int quality, const std::string& role = "") override;

@@ -22,6 +22,28 @@ std::vector<torch::Tensor> CodecImpl::main_parameters() {
   return out;
 }
 
+void CodecImpl::init_gains(const std::vector<double>& lambdas, int M) {
+  const int qualities = int(lambdas.size());
+  if (qualities < 2) return;
+  // Start the qualities apart: with distortion ~ step^2/12 against rate ~ -log2(step), the best step goes as
+  // 1/sqrt(lambda), so gain_q = sqrt(lambda_q / geometric mean of the lambdas).
+  double log_mean = 0;
+  for (double l : lambdas) log_mean += std::log(l) / qualities;
+  torch::Tensor g = torch::ones({qualities, M});
+  for (int q = 0; q < qualities; ++q) g[q].fill_(std::sqrt(lambdas[size_t(q)] / std::exp(log_mean)));
+  torch::Tensor ig = 1.0 / g;  // before g becomes a parameter (which would make ig a non-leaf)
+  gain = register_parameter("gain", g);
+  inv_gain = register_parameter("inv_gain", ig);
+}
+
+torch::Tensor CodecImpl::apply_gain(const torch::Tensor& y, int quality) const {
+  return gain.defined() ? y * gain[quality].view({1, -1, 1, 1}).to(y.scalar_type()) : y;
+}
+
+torch::Tensor CodecImpl::remove_gain(const torch::Tensor& y, int quality) const {
+  return inv_gain.defined() ? y * inv_gain[quality].view({1, -1, 1, 1}).to(y.scalar_type()) : y;
+}
+
 std::vector<float> CodecImpl::gain_of(int quality) const {
   return gain.defined() ? to_floats(gain[quality]) : std::vector<float>();
 }
@@ -100,31 +122,17 @@ class FactorizedCodec : public CodecImpl {
     g_s = register_module("g_s", LayerStack("g_s"));
     build_factorized(*g_a, *g_s, N, M, 4);
     eb = register_module("eb", EntropyBottleneck(M));
-    if (qualities > 1) {
-      // Start the qualities apart: with distortion ~ step^2/12 against rate ~ -log2(step), the best step goes
-      // as 1/sqrt(lambda), so gain_q = sqrt(lambda_q / geometric mean of the lambdas).
-      double log_mean = 0;
-      for (double l : lambdas) log_mean += std::log(l) / qualities;
-      torch::Tensor g = torch::ones({qualities, M});
-      for (int q = 0; q < qualities; ++q) g[q].fill_(std::sqrt(lambdas[size_t(q)] / std::exp(log_mean)));
-      torch::Tensor ig = 1.0 / g;  // before g becomes a parameter (which would make ig a non-leaf)
-      gain = register_parameter("gain", g);
-      inv_gain = register_parameter("inv_gain", ig);
-      scaled_prior = scaled;
-    }
+    init_gains(lambdas, M);
+    scaled_prior = scaled && gain.defined();
   }
   std::string arch() const override { return "factorized"; }
   int stride() const override { return 16; }
 
   torch::Tensor encode(const torch::Tensor& x, int quality, const std::string&) override {
-    torch::Tensor y = g_a->forward(x);
-    if (gain.defined()) y = y * gain[quality].view({1, -1, 1, 1}).to(y.scalar_type());
-    return y;
+    return apply_gain(g_a->forward(x), quality);
   }
   torch::Tensor decode(const torch::Tensor& y_hat, int quality) {
-    torch::Tensor z = y_hat;
-    if (inv_gain.defined()) z = z * inv_gain[quality].view({1, -1, 1, 1});
-    return g_s->forward(z);
+    return g_s->forward(remove_gain(y_hat, quality));
   }
 
   StepOut train_step(const torch::Tensor& x, int quality, double lambda) override {
@@ -412,10 +420,7 @@ std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   if (cfg.arch == "factorized")
     return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas, cfg.gain_prior == "scaled");
   if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0, cfg.freeze_shared);
-  if (cfg.arch == "hyperprior") {
-    aec::require(cfg.lambdas.size() == 1, "hyperprior: one --lambda (variable rate is factorized only)");
-    return std::make_shared<HyperpriorCodecImpl>(N, M);
-  }
+  if (cfg.arch == "hyperprior") return std::make_shared<HyperpriorCodecImpl>(N, M, cfg.lambdas);
   if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae")
     return std::make_shared<PlainCodec>(cfg.arch, N, M);
   throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family, hyperprior)");

@@ -72,6 +72,11 @@ class CodecImpl : public torch::nn::Module {
   // The prior's scale for `quality` (eb->forward / tabulate): the gain when the prior is over the ungained
   // latent (TrainConfig::gain_prior "scaled"), else undefined.
   torch::Tensor prior_scale(int quality) const;
+  // Variable rate (more than one lambda): registers gain and inv_gain [Q, M], the qualities started apart.
+  void init_gains(const std::vector<double>& lambdas, int M);
+  // y * gain[quality] and y * inv_gain[quality] (y unchanged without gains).
+  torch::Tensor apply_gain(const torch::Tensor& y, int quality) const;
+  torch::Tensor remove_gain(const torch::Tensor& y, int quality) const;
 
   EntropyBottleneck eb{nullptr};
   torch::Tensor gain, inv_gain;  // [Q, M] when variable-rate
