@@ -72,6 +72,16 @@ PY
     echo "export of $name failed"
   [ "$(stat -c %s "runs/$name/checkpoint.pt")" -le $((2 << 20)) ] || rm "runs/$name/checkpoint.pt"
 done
-(cd runs && tar cf - "${names[@]}") | split -b 15M - "$OUT/runs.tar.part_"
+# What comes back is at most 64 MiB in all: a tar over that loses a middle part and, with it, every file from
+# there on (session 8 lost a run's model so). So the runs' small files go first, then the model files in job
+# order while they fit; a model left behind is named here.
+RETURN_BYTES=${AEC_GPU_RETURN_BYTES:-$((60 << 20))}
+keep=() total=0
+while read -r f; do
+  size=$(($(stat -c %s "runs/$f") + 1024))  # a tar header and padding per file
+  if ((total + size > RETURN_BYTES)); then echo "left behind (over the $RETURN_BYTES bytes that come back): runs/$f"; continue; fi
+  keep+=("$f") total=$((total + size))
+done < <(cd runs && find "${names[@]}" -type f ! -name '*.aem' && find "${names[@]}" -type f -name '*.aem' | sort)
+(cd runs && tar cf - "${keep[@]}") | split -b 15M - "$OUT/runs.tar.part_"
 ls -l "$OUT"
 echo "done in $(($(date +%s) - T0)) s"

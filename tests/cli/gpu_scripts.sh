@@ -24,7 +24,7 @@ if [ "$cmd" = train ]; then
     '"data": ".gpu/data/train", "valid": ".gpu/data/valid", "out": "'"$out"'", "threads": 4}' >"$out/config.json"
   case $out in *big*) head -c 3000000 /dev/zero >"$out/checkpoint.pt" ;; *) head -c 1000 /dev/zero >"$out/checkpoint.pt" ;; esac
 else
-  echo model >"$out"
+  case $out in *big*) head -c 200000 /dev/zero >"$out" ;; *) echo model >"$out" ;; esac
 fi
 EOS
 chmod +x fake-trainer
@@ -55,6 +55,15 @@ want = "steps to 200 on a GPU (batch 32 of 192x192 crops of JPEG q90 copies of t
 assert c["provenance"].startswith(want) and "from models/x.aem" in c["provenance"], c["provenance"]
 assert c["provenance"].endswith(", then 2 CPU cores"), c["provenance"]
 PY
+# What comes back stays under its limit: the model that does not fit stays behind, named, and the tar is whole.
+mkdir -p tree2/.gpu tree2/scripts/gpu out2 && cp tree/.gpu/run.sh tree/.gpu/jobs.txt tree2/.gpu/ &&
+  cp tree/scripts/gpu/unpack.sh tree2/scripts/gpu/
+(cd tree2 && OUT="$WORK/out2" AEC_GPU_RETURN_BYTES=100000 AEC_GPU_TRAIN_BIN="$WORK/fake-trainer" PATH="/usr/bin:/bin" \
+  bash .gpu/run.sh 4) >run2.log 2>&1 || fail "run.sh with a small return limit: $(cat run2.log)"
+grep -q 'left behind (over the 100000 bytes that come back): runs/big/big.aem' run2.log || fail "$(cat run2.log)"
+(cd tree2 && bash scripts/gpu/unpack.sh "$WORK/out2") >unpack3.log 2>&1 || fail "unpack.sh: $(cat unpack3.log)"
+[ -f tree2/runs/small-gpu/small.aem ] && [ -f tree2/runs/big-gpu/log.csv ] && [ ! -e tree2/runs/big-gpu/big.aem ] ||
+  fail "what came back: $(ls tree2/runs/*)"
 # A run already unpacked is not overwritten.
 (cd tree && bash scripts/gpu/unpack.sh "$WORK/out") >unpack2.log 2>&1 && fail "unpacking twice should refuse"
 grep -q 'exists: move it away first' unpack2.log || fail "message: $(cat unpack2.log)"
