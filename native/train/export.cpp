@@ -72,10 +72,18 @@ void note_storage(nlohmann::json& doc, const WeightStorage& storage) {
 }  // namespace
 
 void store_network_as(aec::ModelFile& file, const WeightStorage& storage) {
-  for (const char* list : {"encoder", "decoder"}) {
+  for (const char* list : {"encoder", "decoder"})
     aec::require(file.meta.contains(list) && file.meta[list].is_array(),
                  std::string("model document has no \"") + list + "\" layer list");
-    for (const nlohmann::json& l : file.meta[list]) {
+  // A hyperprior's h_a is a float network like g_a (it only makes z, on the encoder's side); its integer h_s
+  // and every table are exact integers and stay so (re-stored below, as I16 where they fit).
+  std::vector<const nlohmann::json*> lists = {&file.meta["encoder"], &file.meta["decoder"]};
+  const nlohmann::json* entropy = file.meta.contains("entropy") ? &file.meta["entropy"] : nullptr;
+  if (entropy && entropy->is_object() && entropy->contains("hyper_encoder") &&
+      entropy->at("hyper_encoder").is_array())
+    lists.push_back(&entropy->at("hyper_encoder"));
+  for (const nlohmann::json* list : lists) {
+    for (const nlohmann::json& l : *list) {
       const std::string op = l.value("op", "");
       std::vector<std::string> names;
       aec::DType dtype = storage.weights;
@@ -96,6 +104,11 @@ void store_network_as(aec::ModelFile& file, const WeightStorage& storage) {
         put_weights(file, name, shape, v.data(), dtype);
       }
     }
+  }
+  for (auto& [name, t] : file.tensors) {
+    if (t.dtype != aec::DType::I32) continue;
+    const std::vector<int32_t> v = file.ints(name, t.shape);
+    file.put_ints(name, std::vector<int64_t>(t.shape), v.data());
   }
   note_storage(file.meta, storage);
 }
@@ -324,6 +337,8 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
         scores["source"] = "trainer validation (ideal bits of the rounded latent under the learned prior)";
       }
       d["scores"] = scores;
+      // The hyperprior's h_a was written in F32 by its codec: store it as the other float networks.
+      if (storage.weights != aec::DType::F32) store_network_as(f, storage);
       d["id"] = hex16(f.content_hash());
       out.emplace_back(name, std::move(f));
     }

@@ -14,16 +14,18 @@ const char* dtype_name(DType t) {
     case DType::F32: return "F32";
     case DType::F16: return "F16";
     case DType::I32: return "I32";
+    case DType::I16: return "I16";
   }
   return "?";
 }
 
-size_t dtype_size(DType t) { return t == DType::F16 ? 2 : 4; }
+size_t dtype_size(DType t) { return t == DType::F16 || t == DType::I16 ? 2 : 4; }
 
 static bool parse_dtype(const std::string& s, DType& t) {
   if (s == "F32") t = DType::F32;
   else if (s == "F16") t = DType::F16;
   else if (s == "I32") t = DType::I32;
+  else if (s == "I16") t = DType::I16;
   else return false;
   return true;
 }
@@ -190,8 +192,13 @@ std::vector<float> ModelFile::floats(const std::string& name, const std::vector<
 
 std::vector<int32_t> ModelFile::ints(const std::string& name, const std::vector<int64_t>& shape) const {
   const StoredTensor& t = find_checked(*this, name, shape);
-  require(t.dtype == DType::I32, "model tensor '" + name + "' is " + dtype_name(t.dtype) + ", expected I32");
+  require(t.dtype == DType::I32 || t.dtype == DType::I16,
+          "model tensor '" + name + "' is " + dtype_name(t.dtype) + ", expected I32 or I16");
   std::vector<int32_t> out(size_t(t.numel()));
+  if (t.dtype == DType::I16) {
+    for (size_t i = 0; i < out.size(); ++i) out[i] = int16_t(uint16_t(t.bytes[2 * i] | t.bytes[2 * i + 1] << 8));
+    return out;
+  }
   for (size_t i = 0; i < out.size(); ++i)
     out[i] = int32_t(uint32_t(t.bytes[4 * i]) | uint32_t(t.bytes[4 * i + 1]) << 8 |
                      uint32_t(t.bytes[4 * i + 2]) << 16 | uint32_t(t.bytes[4 * i + 3]) << 24);
@@ -200,7 +207,8 @@ std::vector<int32_t> ModelFile::ints(const std::string& name, const std::vector<
 
 void ModelFile::put_floats(const std::string& name, const std::vector<int64_t>& shape, const float* values,
                            DType stored) {
-  require(stored != DType::I32, "put_floats: I32 is not a float type");
+  require(stored == DType::F32 || stored == DType::F16,
+          "put_floats: " + std::string(dtype_name(stored)) + " is not a float type");
   StoredTensor t;
   t.dtype = stored;
   t.shape = shape;
@@ -222,12 +230,14 @@ void ModelFile::put_floats(const std::string& name, const std::vector<int64_t>& 
 
 void ModelFile::put_ints(const std::string& name, const std::vector<int64_t>& shape, const int32_t* values) {
   StoredTensor t;
-  t.dtype = DType::I32;
   t.shape = shape;
   const size_t n = size_t(t.numel());
-  t.bytes.resize(n * 4);
+  const bool narrow = std::all_of(values, values + n, [](int32_t v) { return v >= INT16_MIN && v <= INT16_MAX; });
+  t.dtype = narrow ? DType::I16 : DType::I32;
+  const size_t width = dtype_size(t.dtype);
+  t.bytes.resize(n * width);
   for (size_t i = 0; i < n; ++i)
-    for (int b = 0; b < 4; ++b) t.bytes[4 * i + b] = uint8_t(uint32_t(values[i]) >> (8 * b));
+    for (size_t b = 0; b < width; ++b) t.bytes[width * i + b] = uint8_t(uint32_t(values[i]) >> (8 * b));
   tensors[name] = std::move(t);
 }
 

@@ -12,7 +12,9 @@
 
 namespace aec {
 
-enum class DType { F32, F16, I32 };
+// I16: integer tensors whose every value fits in 16 bits (put_ints picks it: the integer hyper-synthesis'
+// weights are 16-bit by construction), read back as int32.
+enum class DType { F32, F16, I32, I16 };
 const char* dtype_name(DType t);
 size_t dtype_size(DType t);
 
@@ -48,6 +50,7 @@ struct ModelFile {
 
   void put_floats(const std::string& name, const std::vector<int64_t>& shape, const float* values,
                   DType stored = DType::F32);
+  // Stored as I16 when every value fits in 16 bits, else I32 (ints() reads both).
   void put_ints(const std::string& name, const std::vector<int64_t>& shape, const int32_t* values);
 
   // Identity hash over the metadata's canonical dump and all tensors (names, dtypes, shapes, bytes).

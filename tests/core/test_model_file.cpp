@@ -52,6 +52,36 @@ TEST_CASE("an F16 model computes what its F32 original computes, within half pre
   CHECK(m > 0.0f);
 }
 
+TEST_CASE("integer tensors are stored in 16 bits when every value fits, and read back exactly") {
+  ModelFile f;
+  const std::vector<int32_t> small = {-32768, -1, 0, 1, 32767}, wide = {-32769, 0, 65536};
+  f.put_ints("small", {5}, small.data());
+  f.put_ints("wide", {3}, wide.data());
+  CHECK(f.tensors.at("small").dtype == DType::I16);
+  CHECK(f.tensors.at("small").bytes.size() == 10);
+  CHECK(f.tensors.at("wide").dtype == DType::I32);
+  f.meta = make_random_model({}).meta;
+  const std::vector<uint8_t> bytes = f.serialize();
+  const ModelFile g = ModelFile::parse(bytes.data(), bytes.size());
+  CHECK(g.ints("small", {5}) == small);
+  CHECK(g.ints("wide", {3}) == wide);
+  CHECK_THROWS_WITH(g.floats("small", {5}), Catch::Contains("I16") && Catch::Contains("expected floating point"));
+}
+
+TEST_CASE("a hyperprior model's integer hyper-synthesis is stored as I16 and loads") {
+  RandomModelSpec s;
+  s.arch = "hyperprior";
+  const ModelFile f = make_random_model(s);
+  int narrow = 0;
+  for (const auto& [name, t] : f.tensors)
+    if (name.rfind("hyper.h_s.", 0) == 0 && name.find(".weight") != std::string::npos)
+      narrow += t.dtype == DType::I16;
+  CHECK(narrow == 3);  // its three layers' weights
+  const std::vector<uint8_t> bytes = f.serialize();
+  const Model m = Model::from_file(ModelFile::parse(bytes.data(), bytes.size()));
+  CHECK(m.hyperprior() != nullptr);
+}
+
 TEST_CASE("every truncation of a model file is refused") {
   const std::vector<uint8_t> bytes = make_random_model({}).serialize();
   for (size_t n = 0; n < bytes.size(); n += (n < 64 ? 1 : 97))
