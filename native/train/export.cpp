@@ -76,7 +76,8 @@ void store_network_as(aec::ModelFile& file, const WeightStorage& storage) {
     aec::require(file.meta.contains(list) && file.meta[list].is_array(),
                  std::string("model document has no \"") + list + "\" layer list");
   // A hyperprior's h_a is a float network like g_a (it only makes z, on the encoder's side); its integer h_s
-  // and every table are exact integers and stay so (re-stored below, as I16 where they fit).
+  // and every table are exact integers and stay so (a file written before I16 existed gets them re-stored
+  // below, as I16 where they fit).
   std::vector<const nlohmann::json*> lists = {&file.meta["encoder"], &file.meta["decoder"]};
   const nlohmann::json* entropy = file.meta.contains("entropy") ? &file.meta["entropy"] : nullptr;
   if (entropy && entropy->is_object() && entropy->contains("hyper_encoder") &&
@@ -297,7 +298,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       d["encoder"] = enc;
       d["decoder"] = dec;
       if (hyper) {
-        hyper->export_entropy(f, d);
+        hyper->export_entropy(f, d, storage);
       } else {
         d["quantizer"] = {{"kind", "uniform"}};
         if (!model.rate_distortion()) d["quantizer"]["fit"] = qz.fit;
@@ -337,8 +338,6 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
         scores["source"] = "trainer validation (ideal bits of the rounded latent under the learned prior)";
       }
       d["scores"] = scores;
-      // The hyperprior's h_a was written in F32 by its codec: store it as the other float networks.
-      if (storage.weights != aec::DType::F32) store_network_as(f, storage);
       d["id"] = hex16(f.content_hash());
       out.emplace_back(name, std::move(f));
     }

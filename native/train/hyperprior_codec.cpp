@@ -157,10 +157,10 @@ int HyperpriorCodecImpl::load_entropy_networks(const aec::ModelFile& file) {
   return loaded;
 }
 
-void HyperpriorCodecImpl::export_entropy(aec::ModelFile& f, nlohmann::json& d) {
+void HyperpriorCodecImpl::export_entropy(aec::ModelFile& f, nlohmann::json& d, const WeightStorage& storage) {
   torch::NoGradGuard ng;
   nlohmann::json ha = nlohmann::json::array();
-  h_a->export_to(f, ha);
+  h_a->export_to(f, ha, nullptr, nullptr, storage);
   const nlohmann::json hs = IntHyperSynthesis::quantize(*h_s).put(f);
 
   EntropyTables t = eb->tabulate();

@@ -81,7 +81,7 @@ while read -r f; do
   size=$(($(stat -c %s "runs/$f") + 1024))  # a tar header and padding per file
   if ((total + size > RETURN_BYTES)); then echo "left behind (over the $RETURN_BYTES bytes that come back): runs/$f"; continue; fi
   keep+=("$f") total=$((total + size))
-done < <(cd runs && find "${names[@]}" -type f ! -name '*.aem' && find "${names[@]}" -type f -name '*.aem' | sort)
+done < <(cd runs && find "${names[@]}" -type f ! -name '*.aem' && find "${names[@]}" -type f -name '*.aem')
 (cd runs && tar cf - "${keep[@]}") | split -b 15M - "$OUT/runs.tar.part_"
 ls -l "$OUT"
 echo "done in $(($(date +%s) - T0)) s"
