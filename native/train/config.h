@@ -40,7 +40,8 @@ struct TrainConfig {
   double ema = 0.999;  // decay of the weights' moving average that validation and export use (0: off)
   // Where the run's steps were taken when that is not what the config says (e.g. "steps 0-20700 on an H200,
   // batch 32 of 192x192"); written into config.json by hand or by scripts/gpu/unpack.sh, carried into the
-  // exported model's description. No command-line option.
+  // exported model's description. No command-line option. A warm start with none inherits its source's
+  // history (provenance.h).
   std::string provenance;
   std::string device;            // "" = cuda when available, else cpu
   int64_t inject_nan_step = -1;  // tests: poison this step's batch with a NaN (not saved)

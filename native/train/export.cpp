@@ -321,6 +321,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
                        {"M", cfg.M},
                        {"bf16", cfg.bf16},
                        {"init", cfg.init},
+                       {"provenance", cfg.provenance},
                        {"nan_events", run.state.nan_events},
                        {"wall_hours", run.state.wall_s / 3600},
                        {"cpu_seconds", run.state.cpu_s},

@@ -14,6 +14,7 @@
 #include "aecodec/parallel.h"
 #include "gain_map.h"
 #include "progress_plot.h"
+#include "provenance.h"
 #include "train_state.h"
 #include "weight_average.h"
 
@@ -217,6 +218,8 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       copy_matching(model->named_parameters(), from);
       copy_matching(model->named_buffers(), src.model->named_buffers());
       if (cfg.warmup_steps <= 0) cfg.warmup_steps = 200;
+      if (cfg.provenance.empty())
+        cfg.provenance = provenance_from_run(src.cfg.provenance, src.state.step, cfg.init);
       std::fprintf(stderr, "warm start: %d tensors from run %s (step %lld), %d kept (lr warm-up %d steps)\n",
                    copied, cfg.init.c_str(), (long long)src.state.step, kept, cfg.warmup_steps);
       if (mapped)
@@ -229,6 +232,7 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
       loaded += model->load_entropy_networks(f);
       const std::string state = load_train_state(f, *model);
       if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
+      if (cfg.provenance.empty()) cfg.provenance = provenance_from_model_file(f.meta, cfg.init);
       std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,
                    state.empty() ? ", prior restarts" : (", " + state).c_str(), cfg.init.c_str(),
                    cfg.warmup_steps);

@@ -297,6 +297,61 @@ TEST_CASE("warm start from a model file takes its weights", "[train][init]") {
   CHECK(worst < 1e-6);
 }
 
+TEST_CASE("a warm start carries its source's training history into the next export", "[train][init]") {
+  const std::string data = make_image_dir("init-history");
+  TrainConfig cfg = tiny_config("factorized", data, data + "/gpu");
+  cfg.steps = 2;
+  cfg.provenance = "steps 0-2 on a lent GPU";
+  train_run(cfg, false);
+  ExportOptions opt;
+  LoadedRun first = load_run(cfg.out);
+  auto files = export_models(first, "gpu", opt);
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].second.meta["training"]["provenance"] == "steps 0-2 on a lent GPU");
+  const std::string path = data + "/gpu.aem";
+  files[0].second.write(path);
+
+  auto description_after = [&](const std::string& init, const std::string& out, const std::string& given) {
+    TrainConfig warm = tiny_config("factorized", data, data + "/" + out);
+    warm.init = init;
+    warm.steps = 1;
+    warm.provenance = given;
+    train_run(warm, false);
+    LoadedRun run = load_run(warm.out);
+    auto again = export_models(run, out, opt);
+    REQUIRE(again.size() == 1);
+    return again[0].second.meta["description"].get<std::string>();
+  };
+  SECTION("from a model file: its history, then the file and the step it was exported at") {
+    const std::string d = description_after(path, "cpu", "");
+    INFO(d);
+    CHECK(d.find("1 steps") != std::string::npos);
+    CHECK(d.find("steps 0-2 on a lent GPU; then continued from gpu.aem (exported at its step 2)") !=
+          std::string::npos);
+  }
+  SECTION("from an older file without training.provenance: its whole description") {
+    aec::ModelFile old = aec::ModelFile::read(path);
+    old.meta["training"].erase("provenance");
+    old.write(data + "/old.aem");
+    const std::string d = description_after(data + "/old.aem", "from-old", "");
+    INFO(d);
+    CHECK(d.find("old.aem was: " + old.meta["description"].get<std::string>() +
+                 "; then continued from old.aem") != std::string::npos);
+  }
+  SECTION("from a run directory: the run's history, then the run and its step") {
+    const std::string d = description_after(cfg.out, "from-run", "");
+    INFO(d);
+    CHECK(d.find("steps 0-2 on a lent GPU; then warm-started from run gpu at its step 2") !=
+          std::string::npos);
+  }
+  SECTION("a history given for the new run is kept as given") {
+    const std::string d = description_after(path, "given", "distilled by hand");
+    INFO(d);
+    CHECK(d.find("distilled by hand)") != std::string::npos);
+    CHECK(d.find("lent GPU") == std::string::npos);
+  }
+}
+
 TEST_CASE("a family warm-started from a factorized model shares its latent space exactly",
           "[train][family]") {
   const std::string data = make_image_dir("family-init");
