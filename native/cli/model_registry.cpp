@@ -29,7 +29,8 @@ std::vector<std::string> model_search_path() {
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     // build/<preset>/native/aecodec -> <repo>/models ; <prefix>/bin/aecodec -> <prefix>/share/aecodec/models
-    for (const fs::path& p : {exe.parent_path() / "../../../models", exe.parent_path() / "../share/aecodec/models"})
+    for (const fs::path& p :
+         {exe.parent_path() / "../../../models", exe.parent_path() / "../share/aecodec/models"})
       if (fs::is_directory(p, ec)) dirs.push_back(fs::weakly_canonical(p, ec).string());
   }
   return dirs;
@@ -67,7 +68,8 @@ Model load_model(const std::string& path_or_name) {
   if (path_or_name == "default") return load_model(default_model_name());
   std::error_code ec;
   if (fs::is_regular_file(path_or_name, ec)) return Model::load(path_or_name);
-  const std::string file = fs::path(path_or_name).extension() == ".aem" ? path_or_name : path_or_name + ".aem";
+  const std::string file =
+      fs::path(path_or_name).extension() == ".aem" ? path_or_name : path_or_name + ".aem";
   for (const std::string& dir : model_search_path()) {
     const fs::path p = fs::path(dir) / file;
     if (fs::is_regular_file(p, ec)) return Model::load(p.string());
@@ -75,6 +77,31 @@ Model load_model(const std::string& path_or_name) {
   std::string where;
   for (const std::string& d : model_search_path()) where += (where.empty() ? "" : ", ") + d;
   throw Error("no model '" + path_or_name + "' (not a file, and not found in: " + where + ")");
+}
+
+// Where a released version that is not installed can be found: its line in a VERSIONS.tsv on the search path
+// (scripts/model-versions.sh writes models/VERSIONS.tsv from git history), as advice; "" when none lists it.
+static std::string released_version_advice(const std::string& name, const std::string& id) {
+  for (const std::string& dir : model_search_path()) {
+    std::ifstream in(fs::path(dir) / "VERSIONS.tsv");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      std::vector<std::string> col;
+      for (size_t start = 0;;) {
+        const size_t tab = line.find('\t', start);
+        col.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+        if (tab == std::string::npos) break;
+        start = tab + 1;
+      }
+      if (col.size() < 5 || col[0] != name || col[1] != id) continue;
+      const std::string file = name + "-" + id + ".aem";
+      return "; that version was released in commit " + col[2] + " (" + col[3] +
+             "): in the aecodec repository, `git show " + col[2] + ":" + col[4] + " > " + file +
+             "`, then decode with -m " + file;
+    }
+  }
+  return "";
 }
 
 Model find_model_for(const std::string& name, const std::string& id) {
@@ -95,7 +122,9 @@ Model find_model_for(const std::string& name, const std::string& id) {
     msg += "; installed versions of '" + name + "':";
     for (const auto& v : other_versions) msg += " " + v;
   }
-  throw Error(msg + " (pass the model with -m, or add its folder to AECODEC_MODELS)");
+  const std::string advice = released_version_advice(name, id);
+  throw Error(msg +
+              (advice.empty() ? " (pass the model with -m, or add its folder to AECODEC_MODELS)" : advice));
 }
 
 }  // namespace aec::cli

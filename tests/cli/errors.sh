@@ -27,6 +27,13 @@ expect_error "broken.aem" "$AEC" encode in.bmp -m broken.aem -o x.aec
 # The version check: a file needing a model version that is not installed names that version.
 "$MAKE_MODEL" models/test-factorized.aem factorized test-factorized 3 || exit 1
 expect_error "not installed" "$AEC" decode good.aec -o x.png
+# ... and, when a VERSIONS.tsv on the model path lists that version as released, how to get it back.
+id=$("$AEC" info good.aec | awk '$1 == "model_id:" {print $2}')
+[ -n "$id" ] || fail "aecodec info printed no model_id"
+printf '# released versions\nname\tid\tcommit\tdate\tpath\ntest-factorized\t%s\t0123456789ab\t2026-11-27\tmodels/test-factorized.aem\n' \
+  "$id" >models/VERSIONS.tsv
+expect_error "released in commit 0123456789ab (2026-11-27)" "$AEC" decode good.aec -o x.png
+expect_error "git show 0123456789ab:models/test-factorized.aem > test-factorized-$id.aem" "$AEC" decode good.aec -o x.png
 [ ! -e x.aec ] && [ ! -e x.png ] || fail "a failed command left an output file"
 ls ./*.tmp-* >/dev/null 2>&1 && fail "a temporary file was left behind"
 finish
