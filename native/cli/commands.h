@@ -12,8 +12,9 @@ struct GlobalOptions {
 
 void add_codec_commands(CLI::App& app, const GlobalOptions& g);  // encode, decode, cross-decode
 void add_eval_command(CLI::App& app, const GlobalOptions& g);
-void add_info_commands(CLI::App& app, const GlobalOptions& g);   // info, models
+void add_info_commands(CLI::App& app, const GlobalOptions& g);  // info, models
 void add_bench_command(CLI::App& app, const GlobalOptions& g);
-void add_rd_command(CLI::App& app, const GlobalOptions& g);     // rate-distortion vs JPEG/WebP/AVIF
+void add_rd_command(CLI::App& app, const GlobalOptions& g);       // rate-distortion vs JPEG/WebP/AVIF
+void add_compare_command(CLI::App& app, const GlobalOptions& g);  // metrics of an image against a reference
 
 }  // namespace aec::cli

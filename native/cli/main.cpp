@@ -11,7 +11,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "aecodec 0.1.0");
   aec::cli::GlobalOptions g;
-  app.add_option("-t,--threads", g.threads, "threads for the networks (0 = all cores)")->check(CLI::Range(0, 256));
+  app.add_option("-t,--threads", g.threads, "threads for the networks (0 = all cores)")
+      ->check(CLI::Range(0, 256));
   app.add_flag("-q,--quiet", g.quiet, "print only errors");
   app.parse_complete_callback([&] { aec::set_num_threads(g.threads); });
   aec::cli::add_codec_commands(app, g);
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   aec::cli::add_info_commands(app, g);
   aec::cli::add_bench_command(app, g);
   aec::cli::add_rd_command(app, g);
+  aec::cli::add_compare_command(app, g);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
