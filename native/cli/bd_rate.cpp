@@ -156,4 +156,28 @@ BdResult bd_psnr(const std::vector<RatePoint>& anchor, const std::vector<RatePoi
   return bd(anchor, test, Axis::psnr_over_rate);
 }
 
+double psnr_at_rate(const std::vector<RatePoint>& curve, double rate) {
+  std::vector<std::pair<double, double>> p;  // (rate, psnr), finite only
+  for (const RatePoint& q : curve)
+    if (std::isfinite(q.rate) && std::isfinite(q.psnr)) p.emplace_back(q.rate, q.psnr);
+  std::sort(p.begin(), p.end());
+  std::vector<std::pair<double, double>> merged;  // equal rates: their mean PSNR
+  for (size_t i = 0; i < p.size();) {
+    size_t j = i;
+    double sum = 0;
+    for (; j < p.size() && p[j].first == p[i].first; ++j) sum += p[j].second;
+    merged.emplace_back(p[i].first, sum / double(j - i));
+    i = j;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (merged.empty() || !(rate >= merged.front().first) || !(rate <= merged.back().first)) return nan;
+  for (size_t i = 1; i < merged.size(); ++i)
+    if (rate <= merged[i].first) {
+      const auto [r0, q0] = merged[i - 1];
+      const auto [r1, q1] = merged[i];
+      return q0 + (q1 - q0) * (rate - r0) / (r1 - r0);
+    }
+  return merged.front().second;  // one point, at exactly its rate
+}
+
 }  // namespace aec::rd

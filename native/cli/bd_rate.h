@@ -51,4 +51,9 @@ BdResult bd_rate(const std::vector<RatePoint>& anchor, const std::vector<RatePoi
 // swapped. Positive = the test curve has the higher PSNR at the same rate.
 BdResult bd_psnr(const std::vector<RatePoint>& anchor, const std::vector<RatePoint>& test);
 
+// The PSNR of `curve` at `rate`, read linearly between its two points around that rate (points sorted by
+// rate; points of equal rate merged by their mean PSNR): what "x dB above JPEG at this rate" means in the
+// report, with no fit beyond the measured points. NaN outside the curve's rate range or with no point.
+double psnr_at_rate(const std::vector<RatePoint>& curve, double rate);
+
 }  // namespace aec::rd

@@ -19,6 +19,10 @@ namespace {
 
 const char* const kAnchors[] = {"jpeg", "webp", "avif"};
 
+std::string anchor_title(const std::string& codec) {
+  return codec == "jpeg" ? "JPEG" : codec == "webp" ? "WebP" : codec == "avif" ? "AVIF" : codec;
+}
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -102,6 +106,43 @@ std::vector<RatePoint> mean_points(const Curve& c) {
   return p;
 }
 
+// Each learned level's PSNR minus each classic codec's at the same rate (psnr_at_rate: linear between that
+// codec's points; NaN outside them): where a curve stands level by level, which a BD-rate averages away.
+std::map<std::string, double> gains_at_rate(const Level& l, const std::vector<Curve>& curves) {
+  std::map<std::string, double> g;
+  for (const Curve& a : curves)
+    if (a.codec != "aecodec") g[a.codec] = l.mean.psnr - psnr_at_rate(mean_points(a), l.mean.bpp);
+  return g;
+}
+
+std::string at_rate_section(const RdResults& r) {
+  std::vector<std::string> anchors;
+  for (const char* a : kAnchors)
+    if (std::any_of(r.curves.begin(), r.curves.end(), [&](const Curve& c) { return c.codec == a; }))
+      anchors.push_back(a);
+  if (anchors.empty()) return "";
+  std::string md = "## Each level against the classic codecs at its rate\n\n";
+  md +=
+      "PSNR difference (dB) against each classic curve read linearly between its two points around the "
+      "level's bpp; positive = the learned level is better. \"–\": outside the classic codec's measured "
+      "range.\n\n| curve | level | bpp | PSNR (dB)";
+  std::string rule = "|---|---|---:|---:";
+  for (const std::string& a : anchors) md += " | vs " + anchor_title(a), rule += "|---:";
+  md += " |\n" + rule + "|\n";
+  for (const Curve& c : r.curves) {
+    if (c.codec != "aecodec") continue;
+    for (const Level& l : c.levels) {
+      const std::map<std::string, double> g = gains_at_rate(l, r.curves);
+      md += "| " + c.name + " | " + l.label + " | " + fmt("%.3f", l.mean.bpp) + " | " +
+            fmt("%.2f", l.mean.psnr);
+      for (const std::string& a : anchors)
+        md += " | " + (std::isfinite(g.at(a)) ? fmt("%+.2f", g.at(a)) : "–");
+      md += " |\n";
+    }
+  }
+  return md + "\n";
+}
+
 }  // namespace
 
 void finish_results(RdResults& r) {
@@ -173,6 +214,7 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
   }
   md += "\n";
   if (with_plots) md += "![bpp vs PSNR](rd-psnr.svg)\n\n![bpp vs MS-SSIM](rd-msssim.svg)\n\n";
+  md += at_rate_section(r);
 
   if (!r.families.empty()) {
     md += "## Cross-resolution families\n\n";
@@ -258,6 +300,9 @@ void write_outputs(const RdResults& r, const std::string& dir, double plot_max_b
       if (!l.model_path.empty()) jl["model_path"] = l.model_path, jl["model_id"] = l.model_id;
       if (l.quality >= 0) jl["quality"] = l.quality;
       jl["mean"] = measure_json(l.mean);
+      if (c.codec == "aecodec")  // null outside that codec's measured rates
+        for (const auto& [anchor, gain] : gains_at_rate(l, r.curves))
+          jl["psnr_gain_at_rate_db"][anchor] = std::isfinite(gain) ? nlohmann::json(gain) : nlohmann::json();
       jl["images"] = nlohmann::json::array();
       for (const Measure& m : l.images) jl["images"].push_back(measure_json(m));
       jc["levels"].push_back(jl);

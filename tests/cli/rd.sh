@@ -18,6 +18,37 @@ curves = {c["name"]: c for c in r["curves"]}
 assert set(curves) == {"test", "test-hyperprior"}, sorted(curves)
 assert len(curves["test"]["levels"]) == 2 and len(curves["test-hyperprior"]["levels"]) == 1
 PY
+# With JPEG: each learned level's PSNR against JPEG's at its rate, linear between JPEG's points around it
+# (null outside JPEG's measured rates), in rd.json and the README's per-level table.
+# Images large enough that JPEG's lowest rates fall among the test models' (0.1-0.8 bpp here).
+mkdir -p imgs4 && make_bmp imgs4/a.bmp 160 128 && make_bmp imgs4/b.bmp 128 128
+"$AEC" -q rd imgs4 -o out4 --models-dir m --codecs jpeg >/dev/null || fail "rd --codecs jpeg"
+python3 - <<'PY' || fail "psnr_gain_at_rate_db in rd.json"
+import json, math
+r = json.load(open("out4/rd.json"))
+jpeg = sorted((l["mean"]["bpp"], l["mean"]["psnr"]) for c in r["curves"] if c["name"] == "jpeg" for l in c["levels"])
+assert len(jpeg) >= 2, jpeg
+checked = outside = 0
+for c in r["curves"]:
+    if c["name"] == "jpeg":
+        continue
+    for l in c["levels"]:
+        b, p, got = l["mean"]["bpp"], l["mean"]["psnr"], l["psnr_gain_at_rate_db"]["jpeg"]
+        inside = [(i, j) for i, j in zip(jpeg, jpeg[1:]) if i[0] <= b <= j[0]]
+        if not inside:
+            assert got is None, (l["label"], b, got)
+            outside += 1
+            continue
+        (b0, p0), (b1, p1) = inside[0]
+        want = p - (p0 + (p1 - p0) * (b - b0) / (b1 - b0))
+        assert abs(got - want) < 1e-9, (l["label"], got, want)
+        checked += 1
+print("levels checked against JPEG at their rate:", checked, "outside its rates:", outside)
+assert checked >= 1 and outside >= 1, (checked, outside)
+PY
+grep -q '^## Each level against the classic codecs at its rate' out4/README.md || fail "no per-level table in README.md"
+grep -qE '^\| test \| test-q1 \| [0-9.]+ \| [0-9.]+ \| [+-][0-9]+\.[0-9]{2} \|$' out4/README.md ||
+  fail "no test-q1 row with a difference in the per-level table"
 "$AEC" -q rd imgs -o out2 --models-dir m --codecs none --arch conv >/dev/null || fail "rd --arch conv"
 python3 -c "import json; c = json.load(open('out2/rd.json'))['curves']; assert [x['name'] for x in c] == ['test-conv'], c" ||
   fail "--arch conv"

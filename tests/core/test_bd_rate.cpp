@@ -11,6 +11,7 @@
 using aec::rd::bd_psnr;
 using aec::rd::bd_rate;
 using aec::rd::Pchip;
+using aec::rd::psnr_at_rate;
 using aec::rd::RatePoint;
 
 namespace {
@@ -185,4 +186,19 @@ TEST_CASE("BD-rate of a one-point curve is the rate difference at its PSNR", "[b
   CHECK_FALSE(out.ok());
   CHECK(std::isnan(out.value));
   CHECK(out.note == "PSNR outside the anchor's range");
+}
+
+TEST_CASE("psnr_at_rate reads a curve linearly between its points, and only inside them", "[bd_rate]") {
+  const std::vector<RatePoint> jpeg = {{1.2, 31.5}, {0.4, 25.8}, {2.0, 34.5}, {0.8, 29.6}};  // unsorted
+  CHECK(psnr_at_rate(jpeg, 0.8) == Approx(29.6));                                            // a point
+  CHECK(psnr_at_rate(jpeg, 1.0) == Approx(30.55));                   // halfway 0.8-1.2
+  CHECK(psnr_at_rate(jpeg, 1.4) == Approx(31.5 + 3.0 * 0.2 / 0.8));  // a quarter of 1.2-2.0
+  CHECK(psnr_at_rate(jpeg, 0.4) == Approx(25.8));                    // the ends are inside
+  CHECK(psnr_at_rate(jpeg, 2.0) == Approx(34.5));
+  CHECK(std::isnan(psnr_at_rate(jpeg, 0.39)));  // no extrapolation
+  CHECK(std::isnan(psnr_at_rate(jpeg, 2.01)));
+  CHECK(std::isnan(psnr_at_rate({}, 1.0)));
+  CHECK(psnr_at_rate({{1.0, 30.0}}, 1.0) == Approx(30.0));
+  CHECK(std::isnan(psnr_at_rate({{1.0, 30.0}}, 1.1)));
+  CHECK(psnr_at_rate({{1.0, 30.0}, {1.0, 31.0}, {2.0, 33.0}}, 1.5) == Approx(31.75));  // equal rates: 30.5
 }
