@@ -38,7 +38,7 @@ declare -A RECIPE=(
   [hyperprior-q4]="--arch hyperprior --lambda 0.0048 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q5]="--arch hyperprior --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q6]="--arch hyperprior --lambda 0.035 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 1000"
-  [hyperprior-q7]="--arch hyperprior --lambda 0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 1000"
+  [hyperprior-q7]="--arch hyperprior --lambda 0.05 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 1000"
   [factorized]="--arch factorized --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
 )
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
@@ -46,18 +46,18 @@ declare -A RECIPE=(
 declare -A INIT=(
   [factorized]="models/factorized-q5.aem"
   [hyperprior-q3]="runs/hyperprior-q5 models/hyperprior-q5.aem"
-  [hyperprior-q7]="runs/hpw-vr-gpu/hpw-vr-q3.aem models/hyperprior-q6.aem"
+  [hyperprior-q7]="models/hyperprior-q6.aem"
 )
 # family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
 # exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the default level); hyperprior-qN:
 # single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on a lent GPU, q3 from q5's
 # run; q1, q2 and q4 were trained on a lent GPU from their neighbours and continue from the shipped file;
-# q6 is the wide network, N=128/M=192, trained on lent GPUs in session 8; q7, wide too, is not shipped: at
-# 1.86 bpp it is still below JPEG, so it is not in the default order: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
+# q6 is the wide network, N=128/M=192, trained on lent GPUs in session 8; q7, wide too, at lambda 0.05 from
+# q6's file, reaches 1.5 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
 # AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. The default order gives the
 # hyperprior levels, which gain most per CPU-minute now (docs/training.md), most of the time, the top one
 # (the wide q6, furthest behind WebP and with the fewest steps) first.
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-hyperprior-q6:40 hyperprior-q5:20 hyperprior-q4:20 hyperprior-q3:15 hyperprior-q2:10 hyperprior-q1:10 factorized:20 family:10})
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-hyperprior-q7:30 hyperprior-q6:30 hyperprior-q5:20 hyperprior-q4:20 hyperprior-q3:15 hyperprior-q2:10 hyperprior-q1:10 factorized:20 family:10})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
