@@ -1,6 +1,5 @@
 // compare: the quality metrics of one image against a reference, over the whole image or a region of it (for
 // another codec's output, or to see where in a picture a codec loses: the README's demo sample).
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -33,7 +32,8 @@ void run_compare(const CompareOptions& o, const GlobalOptions&) {
           "'" + o.image + "' is " + std::to_string(im.width) + "x" + std::to_string(im.height) +
               ", the reference '" + o.reference + "' is " + std::to_string(ref.width) + "x" +
               std::to_string(ref.height));
-  std::string where = "whole image", share;
+  std::string where = "whole image";
+  double whole_sq = -1, whole_px = 0;  // with a region: the whole image's squared error and pixel count
   if (!o.region.empty()) {
     require(o.region.size() == 4, "--region takes X,Y,WIDTH,HEIGHT");
     const int x = o.region[0], y = o.region[1], w = o.region[2], h = o.region[3];
@@ -41,18 +41,23 @@ void run_compare(const CompareOptions& o, const GlobalOptions&) {
             "--region " + std::to_string(x) + "," + std::to_string(y) + "," + std::to_string(w) + "," +
                 std::to_string(h) + " is not inside the " + std::to_string(ref.width) + "x" +
                 std::to_string(ref.height) + " image");
-    const double pixels = double(ref.width) * ref.height, whole = mse(ref, im) * pixels;
+    whole_px = double(ref.width) * ref.height, whole_sq = mse(ref, im) * whole_px;
     ref = cut(ref, x, y, w, h), im = cut(im, x, y, w, h);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "; %.1f %% of the image's squared error on %.1f %% of its pixels",
-                  whole > 0 ? 100 * mse(ref, im) * w * h / whole : 0.0, 100 * w * h / pixels);
-    share = buf;
     where =
         std::to_string(w) + "x" + std::to_string(h) + " at " + std::to_string(x) + "," + std::to_string(y);
   }
+  const double e = mse(ref, im);
   // With a region, its share of the whole image's squared error: what tells a region that dominates a PSNR.
+  std::string share;
+  if (whole_sq >= 0) {
+    const double px = double(ref.width) * ref.height;
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "; %.1f %% of the image's squared error on %.1f %% of its pixels",
+                  whole_sq > 0 ? 100 * e * px / whole_sq : 0.0, 100 * px / whole_px);
+    share = buf;
+  }
   std::printf("%s vs %s (%s): PSNR %.3f dB, MS-SSIM %.5f, MSE %.3f%s\n", o.image.c_str(), o.reference.c_str(),
-              where.c_str(), psnr(ref, im), ms_ssim(ref, im), mse(ref, im), share.c_str());
+              where.c_str(), psnr(ref, im), ms_ssim(ref, im), e, share.c_str());
 }
 
 }  // namespace

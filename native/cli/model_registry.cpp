@@ -11,19 +11,22 @@ namespace fs = std::filesystem;
 
 namespace aec::cli {
 
+// The fields of `s` between `sep`s, empty ones included ("a::b" -> a, "", b).
+static std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> fields;
+  for (size_t start = 0;;) {
+    const size_t end = s.find(sep, start);
+    fields.push_back(s.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return fields;
+    start = end + 1;
+  }
+}
+
 std::vector<std::string> model_search_path() {
   std::vector<std::string> dirs;
-  if (const char* env = std::getenv("AECODEC_MODELS")) {
-    std::string s = env;
-    size_t start = 0;
-    while (start <= s.size()) {
-      const size_t end = s.find(':', start);
-      const std::string d = s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (const char* env = std::getenv("AECODEC_MODELS"))
+    for (const std::string& d : split(env, ':'))
       if (!d.empty()) dirs.push_back(d);
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-  }
   dirs.push_back("models");
   std::error_code ec;
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
@@ -87,13 +90,7 @@ static std::string released_version_advice(const std::string& name, const std::s
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
-      std::vector<std::string> col;
-      for (size_t start = 0;;) {
-        const size_t tab = line.find('\t', start);
-        col.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-        if (tab == std::string::npos) break;
-        start = tab + 1;
-      }
+      const std::vector<std::string> col = split(line, '\t');
       if (col.size() < 5 || col[0] != name || col[1] != id) continue;
       const std::string file = name + "-" + id + ".aem";
       return "; that version was released in commit " + col[2] + " (" + col[3] +

@@ -106,15 +106,6 @@ std::vector<RatePoint> mean_points(const Curve& c) {
   return p;
 }
 
-// Each learned level's PSNR minus each classic codec's at the same rate (psnr_at_rate: linear between that
-// codec's points; NaN outside them): where a curve stands level by level, which a BD-rate averages away.
-std::map<std::string, double> gains_at_rate(const Level& l, const std::vector<Curve>& curves) {
-  std::map<std::string, double> g;
-  for (const Curve& a : curves)
-    if (a.codec != "aecodec") g[a.codec] = l.mean.psnr - psnr_at_rate(mean_points(a), l.mean.bpp);
-  return g;
-}
-
 std::string at_rate_section(const RdResults& r) {
   std::vector<std::string> anchors;
   for (const char* a : kAnchors)
@@ -132,7 +123,7 @@ std::string at_rate_section(const RdResults& r) {
   for (const Curve& c : r.curves) {
     if (c.codec != "aecodec") continue;
     for (const Level& l : c.levels) {
-      const std::map<std::string, double> g = gains_at_rate(l, r.curves);
+      const std::map<std::string, double>& g = l.psnr_gain_at_rate;
       md += "| " + c.name + " | " + l.label + " | " + fmt("%.3f", l.mean.bpp) + " | " +
             fmt("%.2f", l.mean.psnr);
       for (const std::string& a : anchors)
@@ -165,6 +156,17 @@ void finish_results(RdResults& r) {
       if (a.codec == "aecodec" || &a == &c) continue;
       c.bd_rate[a.codec] = bd_rate(mean_points(a), mean_points(c));
       c.bd_psnr[a.codec] = bd_psnr(mean_points(a), mean_points(c));
+    }
+  }
+  // Where each learned level stands against each classic curve at its own rate, which a BD-rate averages
+  // away.
+  for (Curve& c : r.curves) {
+    if (c.codec != "aecodec") continue;
+    for (Level& l : c.levels) {
+      l.psnr_gain_at_rate.clear();
+      for (const Curve& a : r.curves)
+        if (a.codec != "aecodec")
+          l.psnr_gain_at_rate[a.codec] = l.mean.psnr - psnr_at_rate(mean_points(a), l.mean.bpp);
     }
   }
   for (FamilyResult& f : r.families) {
@@ -300,9 +302,8 @@ void write_outputs(const RdResults& r, const std::string& dir, double plot_max_b
       if (!l.model_path.empty()) jl["model_path"] = l.model_path, jl["model_id"] = l.model_id;
       if (l.quality >= 0) jl["quality"] = l.quality;
       jl["mean"] = measure_json(l.mean);
-      if (c.codec == "aecodec")  // null outside that codec's measured rates
-        for (const auto& [anchor, gain] : gains_at_rate(l, r.curves))
-          jl["psnr_gain_at_rate_db"][anchor] = std::isfinite(gain) ? nlohmann::json(gain) : nlohmann::json();
+      for (const auto& [anchor, gain] : l.psnr_gain_at_rate)  // null outside that codec's measured rates
+        jl["psnr_gain_at_rate_db"][anchor] = std::isfinite(gain) ? nlohmann::json(gain) : nlohmann::json();
       jl["images"] = nlohmann::json::array();
       for (const Measure& m : l.images) jl["images"].push_back(measure_json(m));
       jc["levels"].push_back(jl);

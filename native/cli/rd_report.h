@@ -21,6 +21,9 @@ struct Level {        // one quality level: a model, or a classic codec at one q
   int quality = -1;  // classic codecs only
   std::vector<Measure> images;
   Measure mean;  // per-image mean of bpp, PSNR, MS-SSIM, times
+  // Learned levels: PSNR minus each classic codec's (codec name) at this level's bpp, read linearly between
+  // that codec's points (psnr_at_rate); NaN outside them.
+  std::map<std::string, double> psnr_gain_at_rate;
 };
 
 struct Curve {
