@@ -53,10 +53,10 @@ declare -A INIT=(
 # single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on a lent GPU, q3 from q5's
 # run; q1, q2 and q4 were trained on a lent GPU from their neighbours and continue from the shipped file;
 # q6 is the wide network, N=128/M=192, trained on lent GPUs in session 8; q7, wide too, at lambda 0.05 from
-# q6's file, reaches 1.5 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
+# q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
 # AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. The default order gives the
-# hyperprior levels, which gain most per CPU-minute now (docs/training.md), most of the time, the top one
-# (the wide q6, furthest behind WebP and with the fewest steps) first.
+# hyperprior levels, which gain most per CPU-minute now (docs/training.md), most of the time, the top two
+# (the wide q7 and q6, furthest behind WebP and with the fewest steps) first.
 ORDER_SPEC=(${AEC_TRAIN_ORDER:-hyperprior-q7:30 hyperprior-q6:30 hyperprior-q5:20 hyperprior-q4:20 hyperprior-q3:15 hyperprior-q2:10 hyperprior-q1:10 factorized:20 family:10})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
