@@ -6,18 +6,23 @@
 #   fuzz/run.sh [SECONDS] [TARGET...]        run each target for SECONDS (default 60)
 #   fuzz/run.sh --runs N [TARGET...]         run each target for N executions (libFuzzer -runs=N)
 #   fuzz/run.sh --runs N SECONDS [TARGET...] N executions or SECONDS, whichever comes first
-# Targets: bitstream model_file image roundtrip (default: all four). Each target runs on one core; the
-# harnesses set the core to one thread. Logs: build/fuzz/TARGET.log.
+#   fuzz/run.sh --jobs J ...                 J fuzzing processes per target side by side, sharing its corpus
+#                                            (N is split between them; the table sums their executions)
+# Targets: bitstream model_file image roundtrip (default: all four). Each process runs on one core; the
+# harnesses set the core to one thread. Logs: build/fuzz/TARGET.log (TARGET.jobK.log with --jobs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=60
 time_given=
 runs=
+jobs=1
 targets=()
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --runs=*) runs=${1#--runs=}; shift ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --jobs=*) jobs=${1#--jobs=}; shift ;;
     [0-9]*) seconds=$1; time_given=1; shift ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -82,10 +87,26 @@ for w,h in [(1,1),(16,16),(33,17)]: open('$seeds/image/%dx%d.png'%(w,h),'wb').wr
 fi
 
 if [ -n "$runs" ]; then
-  limit=(-runs="$runs" -max_total_time="$([ -n "$time_given" ] && echo "$seconds" || echo 0)")
+  # Each of the J processes runs its share; the first ones take the remainder.
+  limit_for() { echo -runs=$(( runs / jobs + ($1 < runs % jobs ? 1 : 0) )) \
+    -max_total_time="$([ -n "$time_given" ] && echo "$seconds" || echo 0)"; }
 else
-  limit=(-max_total_time="$seconds")
+  limit_for() { echo -max_total_time="$seconds"; }
 fi
+# Figures from one libFuzzer log: executions and peak RSS (MB), from the final stats when the run ended by
+# itself, else from its last status line.
+log_execs() {
+  local n
+  n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$1" | awk '{print $2}' || true)
+  [ -n "$n" ] || n=$(grep -oE '^#[0-9]+' "$1" | tail -1 | tr -d '#' || true)
+  echo "${n:-0}"
+}
+log_rss() {
+  local r
+  r=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$1" | awk '{print $2}' || true)
+  [ -n "$r" ] || r=$(grep -oE 'rss: [0-9]+Mb' "$1" | tail -1 | grep -oE '[0-9]+' || true)
+  echo "${r:-0}"
+}
 status=0
 table=()
 for t in "${targets[@]}"; do
@@ -95,33 +116,50 @@ for t in "${targets[@]}"; do
     clang++ "${flags[@]}" -fsanitize=fuzzer "fuzz/fuzz_$t.cpp" "$lib" -o "$bin"
   fi
   mkdir -p "$out/corpus/$t"
-  log=$out/$t.log
   before=$(find "$out/crashes" -name "$t-*" | wc -l)
-  cmd=("$bin" "${limit[@]}" -rss_limit_mb=2048 -timeout=20 -max_len=65536 -print_final_stats=1
-    -artifact_prefix="$out/crashes/$t-" "$out/corpus/$t" "$seeds/$t")
-  echo "$t: ASAN_OPTIONS=detect_leaks=1 ${cmd[*]}"
+  # J processes on one corpus: each writes the units it finds there and reloads the others' (libFuzzer's
+  # -reload, on by default), so they search together rather than J times the same.
+  logs=()
+  pids=()
   start=$(date +%s.%N)
-  if ASAN_OPTIONS=detect_leaks=1 "${cmd[@]}" >"$log" 2>&1; then
-    result=ok
-  elif grep -q 'libFuzzer: run interrupted' "$log"; then
-    result=stopped  # SIGINT (e.g. a time box kept from outside): the counts so far, no finding
-  else
-    result=FINDING
-    status=1
-  fi
+  for ((k = 0; k < jobs; k++)); do
+    log=$out/$t.log
+    [ "$jobs" -eq 1 ] || log=$out/$t.job$k.log
+    logs+=("$log")
+    # shellcheck disable=SC2046  # limit_for prints separate flags
+    cmd=("$bin" $(limit_for $k) -rss_limit_mb=2048 -timeout=20 -max_len=65536 -print_final_stats=1
+      -artifact_prefix="$out/crashes/$t-" "$out/corpus/$t" "$seeds/$t")
+    echo "$t: ASAN_OPTIONS=detect_leaks=1 ${cmd[*]}"
+    ASAN_OPTIONS=detect_leaks=1 "${cmd[@]}" >"$log" 2>&1 &
+    pids+=($!)
+  done
+  result=ok
+  for k in "${!pids[@]}"; do
+    if wait "${pids[$k]}"; then
+      :
+    elif grep -q 'libFuzzer: run interrupted' "${logs[$k]}"; then
+      [ "$result" = FINDING ] || result=stopped  # SIGINT (a time box kept from outside): counts so far
+    else
+      result=FINDING
+      status=1
+    fi
+  done
   wall=$(echo "$(date +%s.%N) - $start" | bc)
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' || true)
-  [ -n "$execs" ] || execs=$(grep -oE '^#[0-9]+' "$log" | tail -1 | tr -d '#' || true)
-  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | awk '{print $2}' || true)
-  [ -n "$rss" ] || rss=$(grep -oE 'rss: [0-9]+Mb' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+  execs=0
+  rss=0
+  for log in "${logs[@]}"; do
+    execs=$((execs + $(log_execs "$log")))
+    r=$(log_rss "$log")
+    [ "$r" -le "$rss" ] || rss=$r
+  done
   found=$(($(find "$out/crashes" -name "$t-*" | wc -l) - before))
   findings=none
   if [ "$result" = FINDING ]; then
-    what=$(grep -m1 -E '^SUMMARY: |ERROR: libFuzzer: ' "$log" | cut -c1-100 || true)
+    what=$(cat "${logs[@]}" | grep -m1 -E '^SUMMARY: |ERROR: libFuzzer: ' | cut -c1-100 || true)
     findings="$found saved (${what:-exit status})"
   fi
-  rate=$(echo "${execs:-0} / $wall" | bc)
-  row=$(printf '%-11s %-8s %12s %9.1f %8s %9s  %s' "$t" "$result" "${execs:-?}" "$wall" "$rate" "${rss:-?}" "$findings")
+  rate=$(echo "$execs / $wall" | bc)
+  row=$(printf '%-11s %-8s %12s %9.1f %8s %9s  %s' "$t" "$result" "$execs" "$wall" "$rate" "$rss" "$findings")
   echo "$row"
   table+=("$row")
 done
