@@ -1,6 +1,9 @@
-// libFuzzer target: random small images survive encode -> decode with the right size, and the decoder
-// reproduces exactly what the encoder's quantised latent synthesises (the symbols round-trip); with a
-// factorized model (version-1 files) and a hyperprior model (version 2), chosen by the first byte.
+// libFuzzer target: random small images survive encode -> decode with the right size, and the decoder's
+// latent is exactly the encoder's quantised latent (every symbol round-trips through the entropy coder); with
+// a factorized model (version-1 files) and a hyperprior model (version 2), chosen by the first byte.
+// The latent is compared rather than a second synthesis of the encoder's latent against the decoded image:
+// decode_image synthesises the decoded latent, so equal latents give equal images, and the synthesis it
+// saves was 15 % of each execution (perf, session 9).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -29,7 +32,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = size > 2 ? data[2 + i % (size - 2)] : 0;
   const aec::EncodeResult e = aec::encode_image(model, im);
   const aec::DecodeResult d = aec::decode_image(model, e.bytes.data(), e.bytes.size());
-  const aec::Image expect = aec::crop(aec::tensor_to_image(model.synthesis(e.latent)), w, h);
-  if (d.image.width != w || d.image.height != h || d.image.rgb != expect.rgb) std::abort();
+  if (d.image.width != w || d.image.height != h || d.image.rgb.size() != im.rgb.size()) std::abort();
+  const aec::Tensor latent = aec::decode_latent(model, d.stream);
+  if (latent.c != e.latent.c || latent.h != e.latent.h || latent.w != e.latent.w ||
+      latent.data != e.latent.data)
+    std::abort();
   return 0;
 }

@@ -36,23 +36,29 @@ flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=unde
   -fno-sanitize=nonnull-attribute
   -Ishared -Itests/support -isystem /usr/include/stb)
 
-# The core (and the random test models) compiled once for all targets, again when a source, a header or
-# this script changed.
+# The core (and the random test models) compiled once per variant, again when a source, a header or this
+# script changed. Variant "cmp": the numeric kernels (GEMM, convolutions, the integer network) keep edge
+# coverage but not comparison tracing: their comparisons are loop bounds over tensor shapes, which tell
+# libFuzzer nothing new, and tracing them took half of the round-trip target's time (perf:
+# __sanitizer_cov_trace_*cmp8 in pack/gemm/int_conv loops). Variant "nocmp": no comparison tracing at all,
+# for the round-trip target, whose input is pixels: no magic numbers or lengths for traced comparisons to
+# solve, and the tracing still took a fifth of its time (perf, session 10: trace_const_cmp8 from the loops
+# of the entropy coder, the image conversions and std::vector's fills).
 core=(shared/aecodec/*.cpp tests/support/random_model.cpp)
-lib=$out/libcore.a
-if [ ! -f "$lib" ] || [ -n "$(find shared/aecodec tests/support fuzz/run.sh -newer "$lib" -print -quit)" ]; then
-  echo "building $lib"
-  rm -rf "$out/obj" "$lib"
-  mkdir -p "$out/obj"
-  # The numeric kernels (GEMM, convolutions, the integer network) keep edge coverage but not comparison
-  # tracing: their comparisons are loop bounds over tensor shapes, which tell libFuzzer nothing new, and
-  # tracing them took half of the round-trip target's time (perf: __sanitizer_cov_trace_*cmp8 in pack/gemm/
-  # int_conv loops).
-  printf '%s\n' "${core[@]}" | xargs -P "$(nproc)" -I{} sh -c \
-    'case {} in */gemm.cpp|*/layers.cpp|*/int_layers.cpp) nocmp=-fno-sanitize-coverage=trace-cmp ;; *) nocmp= ;; esac
-     clang++ "$@" -fsanitize=fuzzer-no-link $nocmp -c {} -o '"$out/obj"'/$(basename {} .cpp).o' sh "${flags[@]}"
-  ar rcs "$lib" "$out"/obj/*.o
-fi
+build_core() {  # VARIANT -> prints the library's path
+  local variant=$1 lib=$out/libcore-$1.a obj=$out/obj-$1
+  if [ ! -f "$lib" ] || [ -n "$(find shared/aecodec tests/support fuzz/run.sh -newer "$lib" -print -quit)" ]; then
+    echo "building $lib" >&2
+    rm -rf "$obj" "$lib"
+    mkdir -p "$obj"
+    printf '%s\n' "${core[@]}" | VARIANT=$variant xargs -P "$(nproc)" -I{} sh -c \
+      'case $VARIANT:{} in nocmp:*|*/gemm.cpp|*/layers.cpp|*/int_layers.cpp) nocmp=-fno-sanitize-coverage=trace-cmp ;;
+         *) nocmp= ;; esac
+       clang++ "$@" -fsanitize=fuzzer-no-link $nocmp -c {} -o '"$obj"'/$(basename {} .cpp).o' sh "${flags[@]}"
+    ar rcs "$lib" "$obj"/*.o
+  fi
+  echo "$lib"
+}
 
 # Seed corpus: model files, .aec files and images made by the real tools.
 seeds=$out/seeds-v2  # (the version changes when the seeds do)
@@ -111,9 +117,13 @@ status=0
 table=()
 for t in "${targets[@]}"; do
   bin=$out/fuzz_$t
+  variant=cmp
+  nocmp=()
+  [ "$t" != roundtrip ] || { variant=nocmp; nocmp=(-fno-sanitize-coverage=trace-cmp); }
+  lib=$(build_core $variant)
   if [ ! -x "$bin" ] || [ "fuzz/fuzz_$t.cpp" -nt "$bin" ] || [ "$lib" -nt "$bin" ]; then
     echo "building $bin"
-    clang++ "${flags[@]}" -fsanitize=fuzzer "fuzz/fuzz_$t.cpp" "$lib" -o "$bin"
+    clang++ "${flags[@]}" -fsanitize=fuzzer "${nocmp[@]}" "fuzz/fuzz_$t.cpp" "$lib" -o "$bin"
   fi
   mkdir -p "$out/corpus/$t"
   before=$(find "$out/crashes" -name "$t-*" | wc -l)
