@@ -45,15 +45,15 @@ flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=unde
 # solve, and the tracing still took a fifth of its time (perf, session 10: trace_const_cmp8 from the loops
 # of the entropy coder, the image conversions and std::vector's fills).
 core=(shared/aecodec/*.cpp tests/support/random_model.cpp)
+no_cmp_tracing=-fno-sanitize-coverage=trace-cmp
 build_core() {  # VARIANT -> prints the library's path
   local variant=$1 lib=$out/libcore-$1.a obj=$out/obj-$1
   if [ ! -f "$lib" ] || [ -n "$(find shared/aecodec tests/support fuzz/run.sh -newer "$lib" -print -quit)" ]; then
     echo "building $lib" >&2
     rm -rf "$obj" "$lib"
     mkdir -p "$obj"
-    printf '%s\n' "${core[@]}" | VARIANT=$variant xargs -P "$(nproc)" -I{} sh -c \
-      'case $VARIANT:{} in nocmp:*|*/gemm.cpp|*/layers.cpp|*/int_layers.cpp) nocmp=-fno-sanitize-coverage=trace-cmp ;;
-         *) nocmp= ;; esac
+    printf '%s\n' "${core[@]}" | VARIANT=$variant NOCMP=$no_cmp_tracing xargs -P "$(nproc)" -I{} sh -c \
+      'case $VARIANT:{} in nocmp:*|*/gemm.cpp|*/layers.cpp|*/int_layers.cpp) nocmp=$NOCMP ;; *) nocmp= ;; esac
        clang++ "$@" -fsanitize=fuzzer-no-link $nocmp -c {} -o '"$obj"'/$(basename {} .cpp).o' sh "${flags[@]}"
     ar rcs "$lib" "$obj"/*.o
   fi
@@ -100,18 +100,18 @@ else
   limit_for() { echo -max_total_time="$seconds"; }
 fi
 # Figures from one libFuzzer log: executions and peak RSS (MB), from the final stats when the run ended by
-# itself, else from its last status line.
+# itself, else from its last status line; empty when the log has neither.
 log_execs() {
   local n
   n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$1" | awk '{print $2}' || true)
   [ -n "$n" ] || n=$(grep -oE '^#[0-9]+' "$1" | tail -1 | tr -d '#' || true)
-  echo "${n:-0}"
+  echo "$n"
 }
 log_rss() {
   local r
   r=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$1" | awk '{print $2}' || true)
   [ -n "$r" ] || r=$(grep -oE 'rss: [0-9]+Mb' "$1" | tail -1 | grep -oE '[0-9]+' || true)
-  echo "${r:-0}"
+  echo "$r"
 }
 status=0
 table=()
@@ -119,7 +119,7 @@ for t in "${targets[@]}"; do
   bin=$out/fuzz_$t
   variant=cmp
   nocmp=()
-  [ "$t" != roundtrip ] || { variant=nocmp; nocmp=(-fno-sanitize-coverage=trace-cmp); }
+  [ "$t" != roundtrip ] || { variant=nocmp; nocmp=("$no_cmp_tracing"); }
   lib=$(build_core $variant)
   if [ ! -x "$bin" ] || [ "fuzz/fuzz_$t.cpp" -nt "$bin" ] || [ "$lib" -nt "$bin" ]; then
     echo "building $bin"
@@ -157,9 +157,11 @@ for t in "${targets[@]}"; do
   wall=$(echo "$(date +%s.%N) - $start" | bc)
   execs=0
   rss=0
-  for log in "${logs[@]}"; do
-    execs=$((execs + $(log_execs "$log")))
+  for log in "${logs[@]}"; do  # a process whose log has no count makes the sum unknown (?)
+    n=$(log_execs "$log")
     r=$(log_rss "$log")
+    [ -n "$n" ] && [ "$execs" != "?" ] && execs=$((execs + n)) || execs="?"
+    [ -n "$r" ] && [ "$rss" != "?" ] || { rss="?"; continue; }
     [ "$r" -le "$rss" ] || rss=$r
   done
   found=$(($(find "$out/crashes" -name "$t-*" | wc -l) - before))
@@ -168,7 +170,8 @@ for t in "${targets[@]}"; do
     what=$(cat "${logs[@]}" | grep -m1 -E '^SUMMARY: |ERROR: libFuzzer: ' | cut -c1-100 || true)
     findings="$found saved (${what:-exit status})"
   fi
-  rate=$(echo "$execs / $wall" | bc)
+  rate="?"
+  [ "$execs" = "?" ] || rate=$(echo "$execs / $wall" | bc)
   row=$(printf '%-11s %-8s %12s %9.1f %8s %9s  %s' "$t" "$result" "$execs" "$wall" "$rate" "$rss" "$findings")
   echo "$row"
   table+=("$row")
