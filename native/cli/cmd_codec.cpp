@@ -7,6 +7,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
 #include "commands.h"
+#include "effort_option.h"
 #include "model_registry.h"
 
 namespace aec::cli {
@@ -17,15 +18,17 @@ struct LimitOptions {
   int max_side = ImageLimits{}.max_side;
   int64_t max_pixels = ImageLimits{}.max_pixels;
   void add(CLI::App* cmd) {
-    cmd->add_option("--max-side", max_side, "refuse images wider or taller than this")->check(CLI::Range(1, 65536));
+    cmd->add_option("--max-side", max_side, "refuse images wider or taller than this")
+        ->check(CLI::Range(1, 65536));
     cmd->add_option("--max-pixels", max_pixels, "refuse images with more pixels than this")
         ->check(CLI::Range(int64_t(1), int64_t(1) << 32));
   }
   ImageLimits limits() const { return {max_side, max_pixels}; }
 };
 
-struct EncodeOptions {
+struct EncodeArgs {
   std::string input, output, model = "default", alpha = "refuse";
+  int effort = 0;
   LimitOptions limits;
 };
 
@@ -34,40 +37,45 @@ struct DecodeOptions {
   LimitOptions limits;
 };
 
-void run_encode(const EncodeOptions& o, const GlobalOptions& g) {
+void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
   LoadedImageInfo li;
   const Image image = load_image(o.input, o.limits.limits(),
                                  o.alpha == "drop" ? AlphaPolicy::drop : AlphaPolicy::refuse, &li);
   const Model model = load_model(o.model);
-  const EncodeResult r = encode_image(model, image);
+  const EncodeResult r = encode_image(model, image, encode_options(o.effort, g.quiet));
   write_file_atomic(o.output, r.bytes);
   if (g.quiet) return;
   if (li.converted_grey) std::fprintf(stderr, "note: greyscale image coded as RGB\n");
   if (li.dropped_alpha) std::fprintf(stderr, "note: alpha channel dropped\n");
-  std::printf("%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s, encode %.1f ms: network %.1f, entropy %.1f)\n",
-              o.input.c_str(), image.width, image.height, o.output.c_str(), r.bytes.size(),
-              bits_per_pixel(r.bytes.size(), image.width, image.height), model.info().name.c_str(),
-              model.info().id.c_str(), r.timings.total_ms, r.timings.network_ms, r.timings.entropy_ms);
+  std::printf(
+      "%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s, effort %d, encode %.1f ms: network %.1f, "
+      "refine %.1f, entropy %.1f)\n",
+      o.input.c_str(), image.width, image.height, o.output.c_str(), r.bytes.size(),
+      bits_per_pixel(r.bytes.size(), image.width, image.height), model.info().name.c_str(),
+      model.info().id.c_str(), o.effort, r.timings.total_ms, r.timings.network_ms, r.timings.refine_ms,
+      r.timings.entropy_ms);
 }
 
 void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   const std::vector<uint8_t> bytes = read_file(o.input, uint64_t(1) << 30);
   Bitstream header_only = parse_bitstream(bytes.data(), bytes.size());
   const BitstreamHeader& h = header_only.header;
-  const Model model = o.model.empty() ? find_model_for(h.model_name, hash_hex(h.model_hash)) : load_model(o.model);
+  const Model model =
+      o.model.empty() ? find_model_for(h.model_name, hash_hex(h.model_hash)) : load_model(o.model);
   const DecodeResult r = cross ? cross_decode_image(model, bytes.data(), bytes.size(), o.limits.limits())
                                : decode_image(model, bytes.data(), bytes.size(), o.limits.limits());
   write_png(o.output, r.image);
   if (g.quiet) return;
-  std::printf("%s -> %s: %dx%d, %.4f bpp, decode %.1f ms (network %.1f, entropy %.1f), model %s %s", o.input.c_str(),
-              o.output.c_str(), r.image.width, r.image.height, bits_per_pixel(bytes.size(), int(h.width), int(h.height)),
-              r.timings.total_ms, r.timings.network_ms, r.timings.entropy_ms, model.info().name.c_str(),
-              model.info().id.c_str());
+  std::printf("%s -> %s: %dx%d, %.4f bpp, decode %.1f ms (network %.1f, entropy %.1f), model %s %s",
+              o.input.c_str(), o.output.c_str(), r.image.width, r.image.height,
+              bits_per_pixel(bytes.size(), int(h.width), int(h.height)), r.timings.total_ms,
+              r.timings.network_ms, r.timings.entropy_ms, model.info().name.c_str(), model.info().id.c_str());
   if (!o.reference.empty()) {
     const Image ref = load_image(o.reference, o.limits.limits(), AlphaPolicy::drop);
     require(ref.width == r.image.width && ref.height == r.image.height,
-            "reference '" + o.reference + "' is " + std::to_string(ref.width) + "x" + std::to_string(ref.height) +
-                ", the decoded image is " + std::to_string(r.image.width) + "x" + std::to_string(r.image.height));
+            "reference '" + o.reference + "' is " + std::to_string(ref.width) + "x" +
+                std::to_string(ref.height) + ", the decoded image is " + std::to_string(r.image.width) + "x" +
+                std::to_string(r.image.height));
     std::printf(", PSNR %.3f dB, MS-SSIM %.5f", psnr(ref, r.image), ms_ssim(ref, r.image));
   }
   std::printf("\n");
@@ -76,13 +84,16 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
 }  // namespace
 
 void add_codec_commands(CLI::App& app, const GlobalOptions& g) {
-  auto enc = std::make_shared<EncodeOptions>();
+  auto enc = std::make_shared<EncodeArgs>();
   CLI::App* e = app.add_subcommand("encode", "compress an image (PNG, JPEG, BMP, TGA) into an .aec file");
   e->add_option("input", enc->input, "image to compress")->required();
   e->add_option("-o,--output", enc->output, "the .aec file to write")->required();
-  e->add_option("-m,--model", enc->model, "model file, or a model name from the model path")->capture_default_str();
-  e->add_option("--alpha", enc->alpha, "images with transparency: refuse, or drop the alpha channel")->capture_default_str()
+  e->add_option("-m,--model", enc->model, "model file, or a model name from the model path")
+      ->capture_default_str();
+  e->add_option("--alpha", enc->alpha, "images with transparency: refuse, or drop the alpha channel")
+      ->capture_default_str()
       ->check(CLI::IsMember({"refuse", "drop"}));
+  add_effort_option(e, enc->effort);
   enc->limits.add(e);
   e->callback([enc, &g] { run_encode(*enc, g); });
 

@@ -6,6 +6,7 @@
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/hyperprior.h"
+#include "aecodec/refine.h"
 
 namespace aec {
 
@@ -37,6 +38,12 @@ Tensor dequantize_conditional(const Hyperprior& hp, const std::vector<int32_t>& 
   require(q.size() == t.size() && cond.mean.size() == t.size(), "latent size mismatch");
   for (size_t i = 0; i < t.size(); ++i) t.data[i] = float(q[i]) + hp.mean_value(cond.mean[i]);
   return t;
+}
+
+const std::vector<uint8_t>& required_section(const Bitstream& stream, uint32_t type) {
+  const std::vector<uint8_t>* s = stream.find(type);
+  require(s, "corrupt .aec file: no " + section_name(type) + " section");
+  return *s;
 }
 
 // The latent grid the model's encoder makes for an image of this size.
@@ -75,7 +82,7 @@ std::string decoder_mismatch(const Model& decoder, const BitstreamHeader& h, boo
          (!h.family_id.empty() && h.family_id == info.family_id ? " (same family: use cross-decode)" : "");
 }
 
-EncodeResult encode_image(const Model& model, const Image& image) {
+EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   const ModelInfo& info = model.info();
   require(image.width > 0 && image.height > 0, "empty image");
@@ -90,57 +97,86 @@ EncodeResult encode_image(const Model& model, const Image& image) {
 
   EncodeResult r;
   const auto t_net = std::chrono::steady_clock::now();
-  const Tensor y = model.analysis(image_to_tensor(padded));
+  const Tensor x = image_to_tensor(padded);
+  Tensor y = model.analysis(x);
   r.timings.network_ms = ms_since(t_net);
 
+  // Refinement searches the latent for this decoder with the hyper latent (so every mean and table) fixed.
+  std::vector<int32_t> qz;
+  if (options.effort > 0) {
+    const auto t_ref = std::chrono::steady_clock::now();
+    if (const Hyperprior* hp = model.hyperprior()) qz = hp->quantize_z(hp->analysis(y));
+    RefineOptions ro;
+    ro.effort = options.effort;
+    ro.progress = options.progress;
+    ro.width = image.width, ro.height = image.height;
+    y = refine_latent(model, x, y, model.hyperprior() ? &qz : nullptr, ro).latent;
+    r.timings.refine_ms = ms_since(t_ref);
+  }
+
   const auto t_ent = std::chrono::steady_clock::now();
-  LatentCode code = code_latent(model, y);
+  LatentCode code = code_latent(model, y, qz.empty() ? nullptr : &qz);
   r.timings.entropy_ms = ms_since(t_ent);
   r.channel_bits = std::move(code.channel_bits);
   r.hyper_bits = code.hyper_bits;
   r.latent = std::move(code.latent);
 
-  Bitstream& b = code.stream;
-  BitstreamHeader& h = b.header;
-  h.model_name = info.name;
-  h.model_hash = info.model_hash;
-  h.entropy_hash = info.entropy_hash;
-  h.family_id = info.family_id;
-  h.width = uint32_t(image.width);
-  h.height = uint32_t(image.height);
-  h.stride = uint32_t(info.stride);
-  r.bytes = write_bitstream(b);
+  r.bytes = write_stream(model, image.width, image.height, code.stream);
   r.timings.total_ms = ms_since(t0);
   return r;
+}
+
+std::vector<uint8_t> write_stream(const Model& model, int width, int height, Bitstream& stream) {
+  const ModelInfo& info = model.info();
+  BitstreamHeader& h = stream.header;
+  h.version = kBitstreamVersion;
+  h.model_name = info.name;
+  h.model_hash = info.model_hash;
+  h.width = uint32_t(width), h.height = uint32_t(height);
+  h.family_id = info.family_id;
+  h.entropy_hash = info.entropy_hash;
+  h.stride = uint32_t(info.stride);
+  return write_bitstream(stream);
+}
+
+Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool cross,
+                      const ImageLimits& limits) {
+  Bitstream stream = parse_bitstream(data, size);
+  BitstreamHeader& h = stream.header;
+  const std::string why = decoder_mismatch(model, h, cross);
+  require(why.empty(), "cannot decode: " + why);
+  const ModelInfo& info = model.info();
+  require(int64_t(h.width) * h.height <= limits.max_pixels && int64_t(h.width) <= limits.max_side &&
+              int64_t(h.height) <= limits.max_side,
+          "the file's image is " + std::to_string(h.width) + "x" + std::to_string(h.height) +
+              ", over the decoder's limits");
+  // The latent grid is the one the encoder makes for the stated image size: version 3 derives it, versions
+  // 1 and 2 store it and must agree.
+  int c, lh, lw;
+  if (!cross) {
+    latent_grid(model, int(h.width), int(h.height), c, lh, lw);
+    if (h.version < kBitstreamVersion)
+      require(h.stride == uint32_t(info.stride), "corrupt .aec file: latent shape does not match the image size");
+  } else {
+    require(!info.fixed_width, "cross-decoding needs fully convolutional models");
+    require(h.stride >= 1, "corrupt .aec file: no encoder stride to cross-decode with");
+    c = info.latent_channels;
+    lh = int((h.height + h.stride - 1) / h.stride), lw = int((h.width + h.stride - 1) / h.stride);
+  }
+  if (h.version < kBitstreamVersion)
+    require(h.latent_c == uint32_t(c) && h.latent_h == uint32_t(lh) && h.latent_w == uint32_t(lw),
+            "corrupt .aec file: latent shape does not match the image size");
+  h.latent_c = uint32_t(c), h.latent_h = uint32_t(lh), h.latent_w = uint32_t(lw);
+  return stream;
 }
 
 static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t size, bool cross,
                                 const ImageLimits& limits) {
   const auto t0 = std::chrono::steady_clock::now();
   DecodeResult r;
-  r.stream = parse_bitstream(data, size);
+  r.stream = open_stream(model, data, size, cross, limits);
   const BitstreamHeader& h = r.stream.header;
-  const std::string why = decoder_mismatch(model, h, cross);
-  require(why.empty(), "cannot decode: " + why);
   const ModelInfo& info = model.info();
-
-  // The latent grid must be the one the encoder makes for the stated image size; checked before decoding.
-  require(int64_t(h.width) * h.height <= limits.max_pixels && int(h.width) <= limits.max_side &&
-              int(h.height) <= limits.max_side,
-          "the file's image is " + std::to_string(h.width) + "x" + std::to_string(h.height) +
-              ", over the decoder's limits");
-  if (!cross) {
-    int c, lh, lw;
-    latent_grid(model, int(h.width), int(h.height), c, lh, lw);
-    require(h.stride == uint32_t(info.stride) && h.latent_c == uint32_t(c) && h.latent_h == uint32_t(lh) &&
-                h.latent_w == uint32_t(lw),
-            "corrupt .aec file: latent shape does not match the image size");
-  } else {
-    require(!info.fixed_width, "cross-decoding needs fully convolutional models");
-    require(h.latent_c == uint32_t(info.latent_channels) &&
-                h.latent_h == (h.height + h.stride - 1) / h.stride && h.latent_w == (h.width + h.stride - 1) / h.stride,
-            "corrupt .aec file: latent shape does not match the image size");
-  }
   int out_w = int(h.width), out_h = int(h.height);
   if (cross) {  // scale by decoder stride / encoder stride (rounding up, as the 2x box downscale does)
     out_w = int((uint64_t(h.width) * uint32_t(info.stride) + h.stride - 1) / h.stride);
@@ -162,7 +198,7 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   return r;
 }
 
-LatentCode code_latent(const Model& model, const Tensor& y) {
+LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* fixed_qz) {
   LatentCode r;
   BitstreamHeader& h = r.stream.header;
   h.latent_c = uint32_t(y.c), h.latent_h = uint32_t(y.h), h.latent_w = uint32_t(y.w);
@@ -171,7 +207,7 @@ LatentCode code_latent(const Model& model, const Tensor& y) {
   if (!hp) {
     const std::vector<int32_t> q = model.quantize(y);
     const std::vector<int32_t> idx = channel_index(y.c, y.h, y.w);
-    r.stream.payload = entropy_encode(q.data(), idx.data(), q.size(), model.tables());
+    r.stream.section(kSectionPayload) = entropy_encode(q.data(), idx.data(), q.size(), model.tables());
     r.channel_bits = bits_per_channel(q, idx.data(), y.c, plane, model.tables());
     r.latent = model.dequantize(q, y.c, y.h, y.w);
     return r;
@@ -181,15 +217,16 @@ LatentCode code_latent(const Model& model, const Tensor& y) {
                                                    std::to_string(model.info().latent_channels));
   // z = h_a(y) is float (any backend may compute it: the encoder's choice is written into the file); from its
   // symbols on everything is the integer path the decoder repeats.
-  h.version = kBitstreamVersionHyperprior;
-  const Tensor z = hp->analysis(y);
-  const std::vector<int32_t> qz = hp->quantize_z(z);
-  const std::vector<int32_t> zidx = channel_index(z.c, z.h, z.w);
-  r.stream.hyper_payload = entropy_encode(qz.data(), zidx.data(), qz.size(), hp->z_tables());
+  int zc, zh, zw;
+  hp->hyper_shape(y.h, y.w, zc, zh, zw);
+  const std::vector<int32_t> qz = fixed_qz ? *fixed_qz : hp->quantize_z(hp->analysis(y));
+  require(qz.size() == size_t(zc) * zh * zw, "hyper latent size does not match the latent");
+  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
+  r.stream.section(kSectionHyperPayload) = entropy_encode(qz.data(), zidx.data(), qz.size(), hp->z_tables());
   r.hyper_bits = entropy_bits(qz.data(), zidx.data(), qz.size(), hp->z_tables());
-  h.hyper_c = uint32_t(z.c), h.hyper_h = uint32_t(z.h), h.hyper_w = uint32_t(z.w);
+  h.hyper_c = uint32_t(zc), h.hyper_h = uint32_t(zh), h.hyper_w = uint32_t(zw);
 
-  const Hyperprior::Conditional cond = hp->conditional(qz, z.h, z.w, y.h, y.w);
+  const Hyperprior::Conditional cond = hp->conditional(qz, zh, zw, y.h, y.w);
   std::vector<int32_t> q(y.size());
   for (size_t i = 0; i < q.size(); ++i) {
     float v = std::nearbyint(y.data[i] - hp->mean_value(cond.mean[i]));
@@ -197,7 +234,7 @@ LatentCode code_latent(const Model& model, const Tensor& y) {
     v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f;
     q[i] = int32_t(v);
   }
-  r.stream.payload = entropy_encode(q.data(), cond.index.data(), q.size(), hp->y_tables());
+  r.stream.section(kSectionPayload) = entropy_encode(q.data(), cond.index.data(), q.size(), hp->y_tables());
   r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, plane, hp->y_tables());
   r.latent = dequantize_conditional(*hp, q, cond, y.c, y.h, y.w);
   return r;
@@ -209,29 +246,30 @@ Tensor decode_latent(const Model& model, const Bitstream& stream, std::vector<do
   const size_t plane = size_t(H) * W;
   const Hyperprior* hp = model.hyperprior();
   if (!hp) {
-    require(h.version == kBitstreamVersion, "corrupt .aec file: a version " + std::to_string(h.version) +
-                                                " (hyperprior) stream, but model '" + model.info().name +
-                                                "' has a factorized entropy model");
+    require(!stream.find(kSectionHyperPayload), "corrupt .aec file: a hyper payload, but model '" +
+                                                    model.info().name + "' has a factorized entropy model");
+    const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
     const std::vector<int32_t> idx = channel_index(C, H, W);
     const std::vector<int32_t> q =
-        entropy_decode(stream.payload.data(), stream.payload.size(), idx.data(), idx.size(), model.tables());
+        entropy_decode(payload.data(), payload.size(), idx.data(), idx.size(), model.tables());
     if (channel_bits) *channel_bits = bits_per_channel(q, idx.data(), C, plane, model.tables());
     return model.dequantize(q, C, H, W);
   }
-  require(h.version == kBitstreamVersionHyperprior,
-          "corrupt .aec file: a version " + std::to_string(h.version) +
-              " stream has no hyper latent, but model '" + model.info().name + "' has a hyperprior");
+  require(stream.find(kSectionHyperPayload), "corrupt .aec file: the stream has no hyper payload, but model '" +
+                                                 model.info().name + "' has a hyperprior");
   require(C == model.info().latent_channels, "corrupt .aec file: latent shape does not match the model");
   int zc, zh, zw;
   hp->hyper_shape(H, W, zc, zh, zw);
-  require(h.hyper_c == uint32_t(zc) && h.hyper_h == uint32_t(zh) && h.hyper_w == uint32_t(zw),
+  require(h.hyper_c == 0 || (h.hyper_c == uint32_t(zc) && h.hyper_h == uint32_t(zh) && h.hyper_w == uint32_t(zw)),
           "corrupt .aec file: hyper latent shape does not match the latent");
+  const std::vector<uint8_t>& hyper = required_section(stream, kSectionHyperPayload);
+  const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
   const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  const std::vector<int32_t> qz = entropy_decode(stream.hyper_payload.data(), stream.hyper_payload.size(),
-                                                 zidx.data(), zidx.size(), hp->z_tables());
+  const std::vector<int32_t> qz =
+      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp->z_tables());
   const Hyperprior::Conditional cond = hp->conditional(qz, zh, zw, H, W);
-  const std::vector<int32_t> q = entropy_decode(stream.payload.data(), stream.payload.size(),
-                                                cond.index.data(), cond.index.size(), hp->y_tables());
+  const std::vector<int32_t> q = entropy_decode(payload.data(), payload.size(), cond.index.data(),
+                                                cond.index.size(), hp->y_tables());
   if (channel_bits) *channel_bits = bits_per_channel(q, cond.index.data(), C, plane, hp->y_tables());
   return dequantize_conditional(*hp, q, cond, C, H, W);
 }

@@ -2,6 +2,7 @@
 // back. The CLI and the browser both call these.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "aecodec/bitstream.h"
@@ -13,6 +14,7 @@ namespace aec {
 struct CodecTimings {
   double network_ms = 0;  // analysis or synthesis transform
   double entropy_ms = 0;  // quantisation + entropy coding
+  double refine_ms = 0;   // encoder refinement (effort > 0)
   double total_ms = 0;
 };
 
@@ -24,20 +26,40 @@ struct EncodeResult {
   CodecTimings timings;              // a hyperprior's hyper networks count as entropy coding
 };
 
-EncodeResult encode_image(const Model& model, const Image& image);
+// How hard the encoder works (docs/effort.md). effort 0 is one analysis pass and a rounding; higher efforts
+// search for a better latent for the same decoder (refine.h): smaller files at the same quality, same decoder.
+struct EncodeOptions {
+  int effort = 0;
+  int threads = 0;  // 0: the pool's default
+  // Called now and then during a slow encode with the fraction done (0..1); returning false cancels the
+  // encode (encode_image then throws aec::Cancelled).
+  std::function<bool(double)> progress;
+};
+
+EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options = {});
 
 // The entropy stage on its own, between the analysis transform and the container (for callers that run the
 // networks elsewhere, e.g. ONNX Runtime in the browser): quantises the latent y -- around the means that a
 // hyperprior model's hyper latent gives -- and entropy-codes it.
 struct LatentCode {
-  Bitstream stream;  // version, latent (and hyper latent) shape and payloads; the caller sets the rest
+  Bitstream stream;  // the latent codec's sections (payloads); write_stream adds the rest
   Tensor latent;     // the dequantised latent, exactly what decode_latent gives the decoder
   std::vector<double> channel_bits;
   double hyper_bits = 0;
 };
-LatentCode code_latent(const Model& model, const Tensor& y);
-// The inverse, on a parsed stream whose header was checked against the model (decode_image does both):
-// entropy-decodes and dequantises; fills channel_bits (ideal bits per latent channel) when given.
+// `qz`, when given, is the hyper latent's symbols to use instead of quantising h_a(y) (encoder refinement
+// keeps z, and so every mean and table, fixed while it searches y).
+LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* qz = nullptr);
+// Wraps a coded latent into the container (version 3): the model's identity, the image size (before
+// padding) and the family section for family models. Returns the file's bytes.
+std::vector<uint8_t> write_stream(const Model& model, int width, int height, Bitstream& stream);
+// Parses a file and checks it against the decoding model: identity (or, with `cross`, family), the image
+// size against `limits`, and the latent grid the image size implies (stored in versions 1 and 2, derived in
+// version 3); fills header.latent_c/h/w with that grid for decode_latent.
+Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool cross,
+                      const ImageLimits& limits = {});
+// The inverse of code_latent, on a stream from open_stream (decode_image does both): entropy-decodes and
+// dequantises; fills channel_bits (ideal bits per latent channel) when given.
 Tensor decode_latent(const Model& model, const Bitstream& stream,
                      std::vector<double>* channel_bits = nullptr);
 

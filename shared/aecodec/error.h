@@ -10,6 +10,11 @@ struct Error : std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// A long operation stopped because its caller asked it to (a progress callback returned false).
+struct Cancelled : Error {
+  Cancelled() : Error("cancelled") {}
+};
+
 // Throws aec::Error(message) when the condition is false. Used for every check on outside data.
 inline void require(bool ok, const std::string& message) {
   if (!ok) throw Error(message);

@@ -1,0 +1,38 @@
+#include "effort_option.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "aecodec/refine.h"
+
+namespace aec::cli {
+
+void add_effort_option(CLI::App* cmd, int& effort) {
+  cmd->add_option(
+         "--effort", effort,
+         "encoder effort 0-9: 0 is one analysis pass; higher efforts search for a latent that makes a "
+         "smaller file at the same quality for the same decoder (slower; docs/effort.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, kMaxEffort));
+}
+
+EncodeOptions encode_options(int effort, bool quiet) {
+  EncodeOptions o;
+  o.effort = effort;
+  if (effort >= 3 && !quiet) {
+    const bool tty = isatty(2);
+    o.progress = [tty, last = -1](double f) mutable {
+      const int pct = int(f * 100);
+      if (pct != last && (tty || pct % 25 == 0)) {
+        std::fprintf(stderr, tty ? "\rrefining: %3d%%" : "refining: %d%%\n", pct);
+        if (tty && pct >= 100) std::fprintf(stderr, "\n");
+        last = pct;
+      }
+      return true;
+    };
+  }
+  return o;
+}
+
+}  // namespace aec::cli
