@@ -1,10 +1,12 @@
 #include "aecodec/int_layers.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 
 #include "aecodec/error.h"
+#include "aecodec/int_gemm.h"
 #include "aecodec/parallel.h"
 
 namespace aec {
@@ -88,7 +90,7 @@ void IntConv::validate(const std::string& name) const {
                   "]");
 }
 
-IntTensor int_conv(const IntTensor& x, const IntConv& l) {
+IntTensor int_conv_reference(const IntTensor& x, const IntConv& l) {
   const ConvShape& s = l.shape;
   require(x.c == s.in, "integer conv: input has " + std::to_string(x.c) + " channels, layer expects " +
                            std::to_string(s.in));
@@ -141,6 +143,237 @@ IntTensor int_conv(const IntTensor& x, const IntConv& l) {
     }
   });
   return y;
+}
+
+namespace {
+
+// ---- The SIMD path ----
+//
+// Each input x (int32) is split into P pieces of b bits: x = sum_q piece_q * 2^(b q), pieces q < P - 1 the
+// unsigned low bits ([0, 2^b)), the top piece floor(x / 2^(b (P-1))) signed; every piece must fit int16. A
+// kernel multiplies int16 weights by one piece's int16 values, pairs of products summed into int32 lanes
+// (pmaddwd and its kin), `chunk` pairs at most before the lane is widened to int64 and scaled by 2^(b q).
+// With W = max |weight| and X_q = max |piece_q|, a pair is at most 2 W X_q and a lane at most chunk * 2 W
+// X_q, so chunk = floor((2^31 - 1) / (2 W X_q)) can never overflow (and chunk >= 1 also excludes pmaddwd's
+// one wrapping case, -32768 * -32768 twice). The int64 sums are exact too: every term added is bounded by
+// fan_in * W * sum_q X_q 2^(b q) + |bias|, which the plan requires to stay within 2^62 (so the rounding term,
+// at most 2^61, still fits). Integer sums in any order are then the reference's sum exactly.
+
+constexpr int kMaxPieces = 4;
+
+struct Plan {
+  int pieces = 0, bits = 0;
+  int chunk[kMaxPieces] = {};
+  int64_t mult[kMaxPieces] = {};
+};
+
+int64_t floor_shift(int64_t v, int s) {
+  return v >= 0 ? v >> s : ~((~v) >> s);
+}
+
+// The cheapest exact split for inputs in [lo, hi] under weights of magnitude <= wmax, or pieces = 0.
+Plan plan_pieces(int64_t lo, int64_t hi, int64_t wmax, int64_t fan_in, int64_t bias_max) {
+  Plan best;
+  double best_cost = 0;
+  for (int p = 1; p <= kMaxPieces; ++p)
+    for (int b = (p == 1 ? 16 : 1); b <= (p == 1 ? 16 : 15); ++b) {
+      const int top = b * (p - 1);
+      if (top > 30) break;
+      const int64_t tlo = floor_shift(lo, top), thi = floor_shift(hi, top);
+      if (tlo < INT16_MIN || thi > INT16_MAX) continue;
+      Plan c;
+      c.pieces = p, c.bits = b;
+      double cost = 0, place_sum = 0;
+      bool ok = true;
+      for (int q = 0; q < p; ++q) {
+        const int64_t xmax = q < p - 1 ? (int64_t(1) << b) - 1 : std::max(-tlo, thi);
+        const int64_t pair = 2 * wmax * xmax;
+        c.chunk[q] = pair == 0 ? (1 << 30) : int(std::min<int64_t>(((int64_t(1) << 31) - 1) / pair, 1 << 30));
+        c.mult[q] = int64_t(1) << (b * q);
+        ok = ok && c.chunk[q] >= 1;
+        // a widening costs about as much as 8 pair steps (kernel's flush against its inner loop)
+        cost += 1 + 8.0 / c.chunk[q];
+        place_sum += std::ldexp(double(xmax), b * q);
+      }
+      if (!ok || double(fan_in) * double(wmax) * place_sum + double(bias_max) > std::ldexp(1.0, 62)) continue;
+      if (!best.pieces || cost < best_cost) best = c, best_cost = cost;
+    }
+  return best;
+}
+
+std::atomic<int> g_int_kernel{int(IntKernel::kAuto)};
+
+const intgemm::Kernel* kernel_for(IntKernel k) {
+  switch (k) {
+    case IntKernel::kScalar:
+      return nullptr;
+    case IntKernel::kVec128:
+      if (const intgemm::Kernel* r = intgemm::vec128_kernel()) return r;
+      break;
+    case IntKernel::kAvx2:
+      if (const intgemm::Kernel* r = intgemm::avx2_kernel()) return r;
+      break;
+    case IntKernel::kAvx512Vnni:
+      if (const intgemm::Kernel* r = intgemm::avx512_kernel()) return r;
+      break;
+    default:
+      break;
+  }
+  if (const intgemm::Kernel* r = intgemm::avx512_kernel()) return r;
+  if (const intgemm::Kernel* r = intgemm::avx2_kernel()) return r;
+  return intgemm::vec128_kernel();
+}
+
+const intgemm::Kernel* current_int_kernel() {
+  return kernel_for(IntKernel(g_int_kernel.load(std::memory_order_relaxed)));
+}
+
+// The plan for this layer and input, or pieces = 0 for the reference loops.
+Plan plan_for(const IntTensor& x, const IntConv& l) {
+  int64_t wmax = 0;
+  for (int32_t v : l.weight) {
+    if (v < INT16_MIN || v > INT16_MAX) return Plan{};  // only a hand-made layer: the exporter writes 15 bits
+    wmax = std::max<int64_t>(wmax, v < 0 ? -int64_t(v) : v);
+  }
+  int64_t bias_max = 0;
+  for (int32_t v : l.bias) bias_max = std::max<int64_t>(bias_max, v < 0 ? -int64_t(v) : v);
+  int32_t lo = 0, hi = 0;
+  if (!x.data.empty()) {
+    const auto [mn, mx] = std::minmax_element(x.data.begin(), x.data.end());
+    lo = *mn, hi = *mx;
+  }
+  const int64_t fan_in = int64_t(l.shape.in) * l.shape.kernel * l.shape.kernel;
+  return plan_pieces(lo, hi, wmax, fan_in, bias_max);
+}
+
+// One axis of the gather: for every output coordinate, all the taps of its class as (kernel index, input
+// index in the zero-padded input). Unlike Taps, taps that land in the padding are kept: every output of a
+// class then has the same tap list, the inputs shifted by istep per class period, so the kernel can run
+// several outputs at once, and the padding's zeros add nothing.
+struct GatherAxis {
+  int period = 1, istep = 1, pad = 0, padded = 0;
+  std::vector<int> begin, kernel, input;
+  GatherAxis(int out, int in, const ConvShape& s, bool transposed)
+      : period(transposed ? s.stride : 1), istep(transposed ? 1 : s.stride) {
+    int lo = 0, hi = in - 1;
+    for (int o = 0; o < out; ++o) {
+      begin.push_back(int(kernel.size()));
+      for (int t = 0; t < s.kernel; ++t) {
+        int i = o * s.stride - s.padding + t;
+        if (transposed) {
+          const int n = o + s.padding - t;
+          if (n % s.stride) continue;
+          i = n / s.stride;  // exact, also for negative n
+        }
+        kernel.push_back(t);
+        input.push_back(i);
+        lo = std::min(lo, i), hi = std::max(hi, i);
+      }
+    }
+    begin.push_back(int(kernel.size()));
+    pad = -lo, padded = hi - lo + 1;
+    for (int& i : input) i += pad;
+  }
+};
+
+IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Kernel& kr, const Plan& plan) {
+  const ConvShape& s = l.shape;
+  const int64_t oh64 = out_size(x.h, s, l.transposed), ow64 = out_size(x.w, s, l.transposed);
+  require(oh64 > 0 && ow64 > 0 && oh64 <= 65536 && ow64 <= 65536, "integer conv: bad output size");
+  const int oh = int(oh64), ow = int(ow64), k = s.kernel, kk = k * k, in = s.in;
+  const GatherAxis ay(oh, x.h, s, l.transposed), ax(ow, x.w, s, l.transposed);
+  const int cpairs = (in + 1) / 2, c2 = 2 * cpairs, lanes = kr.lanes;
+  const int blocks = (s.out + lanes - 1) / lanes, groups = (blocks + kr.nb - 1) / kr.nb;
+
+  // Weights as [block][tap][channel pair][lane][2], zero past the last channel of either kind.
+  const int64_t block_stride = int64_t(kk) * cpairs * 2 * lanes;
+  std::vector<int16_t> wp(size_t(groups) * kr.nb * size_t(block_stride), 0);
+  for (int co = 0; co < s.out; ++co)
+    for (int ci = 0; ci < in; ++ci)
+      for (int t = 0; t < kk; ++t)
+        wp[size_t(co / lanes) * block_stride + (size_t(t) * cpairs + ci / 2) * 2 * lanes + (co % lanes) * 2 +
+           ci % 2] = int16_t(l.transposed ? l.weight[(size_t(ci) * s.out + co) * kk + t]
+                                          : l.weight[(size_t(co) * in + ci) * kk + t]);
+
+  // The input's pieces, each zero-padded and pixel-major with the channels innermost.
+  const size_t piece_size = size_t(ay.padded) * ax.padded * c2;
+  std::vector<int16_t> xp(size_t(plan.pieces) * piece_size, 0);
+  const uint32_t low_mask = (uint32_t(1) << plan.bits) - 1;
+  const int top = plan.bits * (plan.pieces - 1);
+  for (int ci = 0; ci < in; ++ci)
+    for (int iy = 0; iy < x.h; ++iy)
+      for (int ix = 0; ix < x.w; ++ix) {
+        const int32_t v = x.channel(ci)[size_t(iy) * x.w + ix];
+        const size_t at = (size_t(iy + ay.pad) * ax.padded + size_t(ix + ax.pad)) * c2 + size_t(ci);
+        for (int q = 0; q + 1 < plan.pieces; ++q)
+          xp[q * piece_size + at] = int16_t((uint32_t(v) >> (plan.bits * q)) & low_mask);
+        xp[(plan.pieces - 1) * piece_size + at] = int16_t(floor_shift(v, top));
+      }
+
+  IntTensor y(s.out, oh, ow);
+  // Threads take (channel group, output row) pairs; each output is computed whole by one thread, in an order
+  // that does not depend on the split (and exact integer sums would not depend on it anyway).
+  parallel_for(groups * oh, [&](int j0, int j1) {
+    std::vector<int64_t> tap_x, tap_w, acc(size_t(kr.nb) * lanes * kr.np);
+    for (int job = j0; job < j1; ++job) {
+      const int g = job / oh, oy = job % oh;
+      for (int r = 0; r < ax.period && r < ow; ++r)
+        for (int ox0 = r; ox0 < ow; ox0 += ax.period * kr.np) {
+          const int np = std::min(kr.np, (ow - 1 - ox0) / ax.period + 1);
+          tap_x.clear(), tap_w.clear();
+          for (int u = ay.begin[oy]; u < ay.begin[oy + 1]; ++u)
+            for (int v = ax.begin[ox0]; v < ax.begin[ox0 + 1]; ++v) {
+              tap_x.push_back((int64_t(ay.input[u]) * ax.padded + ax.input[v]) * c2);
+              tap_w.push_back((int64_t(ay.kernel[u]) * k + ax.kernel[v]) * cpairs * 2 * lanes);
+            }
+          std::fill(acc.begin(), acc.end(), 0);
+          intgemm::BlockArgs a;
+          a.tap_x = tap_x.data(), a.tap_w = tap_w.data(), a.taps = int(tap_x.size());
+          a.px_step = int64_t(ax.istep) * c2, a.np = np, a.cpairs = cpairs;
+          a.w = wp.data() + size_t(g) * kr.nb * block_stride, a.block_stride = block_stride;
+          a.out = acc.data();
+          for (int q = 0; q < plan.pieces; ++q) {
+            a.x = xp.data() + q * piece_size, a.chunk = plan.chunk[q], a.mult = plan.mult[q];
+            kr.block(a);
+          }
+          for (int b = 0; b < kr.nb; ++b)
+            for (int lane = 0; lane < lanes; ++lane) {
+              const int co = (g * kr.nb + b) * lanes + lane;
+              if (co >= s.out) break;
+              int32_t* dst = y.channel(co) + size_t(oy) * ow;
+              const int64_t* src = acc.data() + size_t(b * lanes + lane) * kr.np;
+              for (int j = 0; j < np; ++j)
+                dst[ox0 + j * ax.period] = finish(src[j] + l.bias[size_t(co)], l.shift[size_t(co)], l.relu);
+            }
+        }
+    }
+  });
+  return y;
+}
+
+}  // namespace
+
+void set_int_kernel(IntKernel kernel) {
+  g_int_kernel.store(int(kernel), std::memory_order_relaxed);
+}
+
+const char* int_kernel_name() {
+  const intgemm::Kernel* k = current_int_kernel();
+  return k ? k->name : "scalar";
+}
+
+int int_conv_pieces(const IntTensor& x, const IntConv& l) {
+  return current_int_kernel() ? plan_for(x, l).pieces : 0;
+}
+
+IntTensor int_conv(const IntTensor& x, const IntConv& l) {
+  require(x.c == l.shape.in, "integer conv: input has " + std::to_string(x.c) + " channels, layer expects " +
+                                 std::to_string(l.shape.in));
+  if (const intgemm::Kernel* k = current_int_kernel()) {
+    const Plan plan = plan_for(x, l);
+    if (plan.pieces) return int_conv_simd(x, l, *k, plan);
+  }
+  return int_conv_reference(x, l);
 }
 
 IntConv quantize_conv(const float* weight, const float* bias, const ConvShape& s, bool transposed, bool relu,

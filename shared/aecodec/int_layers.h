@@ -3,8 +3,10 @@
 // every platform, build, thread count and GEMM kernel (docs/bitstream.md, determinism contract), and float
 // arithmetic cannot promise that. So these layers hold integer weights and compute with integers only: int32
 // activations and weights, int64 accumulation, a rounding right shift per output channel, ReLU, saturation.
-// They are plain loops in their own file, outside the float GEMM and its run-time kernel dispatch; a
-// compiler may vectorise them, which cannot change an exact integer result.
+// int_conv runs them on 16-bit SIMD multiplies (int_gemm.h) with every input split exactly into 16-bit pieces
+// and every int32 partial sum bounded before it is widened, so it returns the same integers as the scalar
+// reference (int_conv_reference) under every kernel and thread count; layers or inputs outside those bounds
+// take the reference.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -48,6 +50,19 @@ struct IntConv {
 };
 
 IntTensor int_conv(const IntTensor& x, const IntConv& layer);
+// The plain int64 loops: the reference the SIMD path is tested against, and its fallback.
+IntTensor int_conv_reference(const IntTensor& x, const IntConv& layer);
+
+// Which kernel int_conv uses. kAuto = the best this CPU runs (AVX-512 VNNI > AVX2 > 128-bit vectors: SSE2 /
+// wasm simd128); kScalar = the reference loops; forcing one the CPU or build lacks falls back to kAuto. The
+// choice changes speed only, never a result.
+enum class IntKernel { kAuto, kScalar, kVec128, kAvx2, kAvx512Vnni };
+void set_int_kernel(IntKernel kernel);
+const char* int_kernel_name();  // "avx512vnni", "avx2", "vec128" or "scalar"
+// How many 16-bit pieces int_conv splits this input into for this layer under the current kernel (1..4), or
+// 0 when the layer runs the reference loops (scalar kernel, a weight outside int16, or no piece split whose
+// sums provably stay exact).
+int int_conv_pieces(const IntTensor& x, const IntConv& layer);
 
 // floor(v / 2^s) + the half-up rounding, with shifts of non-negative values only (well defined in C++17).
 inline int64_t rounding_shift(int64_t v, int s) {

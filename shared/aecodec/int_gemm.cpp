@@ -1,0 +1,140 @@
+// The integer convolution's SIMD kernels, one instantiation of int_gemm_kernel.inc per instruction set. The
+// x86 ones beyond SSE2 are compiled for their ISA by target pragmas and picked at run time (as gemm.cpp does
+// for floats); the build itself targets baseline x86-64. Each sits in a namespace of its own so that nothing
+// compiled for AVX2 can be linked into a caller that runs on a CPU without it.
+#include "aecodec/int_gemm.h"
+
+#include <cstddef>
+#include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__EMSCRIPTEN__)
+#define AEC_INT_X86 1
+#include <immintrin.h>
+#elif defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
+
+namespace aec::intgemm {
+
+namespace {
+// An int32 from two adjacent int16 (a channel pair), without type punning.
+inline int32_t pair_at(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+}  // namespace
+
+#if defined(AEC_INT_X86) || defined(__wasm_simd128__)
+namespace vec128 {
+#ifdef AEC_INT_X86
+typedef __m128i V;
+struct Ops {
+  static constexpr int kLanes = 4;
+  static V zero() { return _mm_setzero_si128(); }
+  static V load(const int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+  static V bcast(const int16_t* p) { return _mm_set1_epi32(pair_at(p)); }
+  // pmaddwd: lane = w0 * x0 + w1 * x1, exact unless all four are -32768 (the caller's bound excludes it)
+  static V madd(V acc, V w, V x) { return _mm_add_epi32(acc, _mm_madd_epi16(w, x)); }
+  static void store(int32_t* p, V v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+};
+#else
+typedef v128_t V;
+struct Ops {
+  static constexpr int kLanes = 4;
+  static V zero() { return wasm_i32x4_splat(0); }
+  static V load(const int16_t* p) { return wasm_v128_load(p); }
+  static V bcast(const int16_t* p) { return wasm_i32x4_splat(pair_at(p)); }
+  static V madd(V acc, V w, V x) { return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(w, x)); }
+  static void store(int32_t* p, V v) { wasm_v128_store(p, v); }
+};
+#endif
+#include "aecodec/int_gemm_kernel.inc"
+// 2 x 6 blocks: 12 accumulators + 2 weight vectors + a broadcast within 16 registers.
+const Kernel kKernel = {"vec128", 4, 2, 6, block<2, 6>};
+}  // namespace vec128
+
+const Kernel* vec128_kernel() {
+  return &vec128::kKernel;
+}
+#else
+const Kernel* vec128_kernel() {
+  return nullptr;
+}
+#endif
+
+#ifdef AEC_INT_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#endif
+namespace avx2 {
+typedef __m256i V;
+struct Ops {
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm256_setzero_si256(); }
+  static V load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static V bcast(const int16_t* p) { return _mm256_set1_epi32(pair_at(p)); }
+  static V madd(V acc, V w, V x) { return _mm256_add_epi32(acc, _mm256_madd_epi16(w, x)); }
+  static void store(int32_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+};
+#include "aecodec/int_gemm_kernel.inc"
+const Kernel kKernel = {"avx2", 8, 2, 6, block<2, 6>};
+}  // namespace avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))), \
+                             apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
+#endif
+namespace avx512 {
+typedef __m512i V;
+struct Ops {
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_si512(); }
+  static V load(const int16_t* p) { return _mm512_loadu_si512(p); }
+  static V bcast(const int16_t* p) { return _mm512_set1_epi32(pair_at(p)); }
+  // vpdpwssd: acc + w0 * x0 + w1 * x1 in one instruction, wrapping like the add it replaces
+  static V madd(V acc, V w, V x) { return _mm512_dpwssd_epi32(acc, w, x); }
+  static void store(int32_t* p, V v) { _mm512_storeu_si512(p, v); }
+};
+#include "aecodec/int_gemm_kernel.inc"
+// 2 x 8 blocks: 16 of the 32 registers accumulate.
+const Kernel kKernel = {"avx512vnni", 16, 2, 8, block<2, 8>};
+}  // namespace avx512
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+const Kernel* avx2_kernel() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") ? &avx2::kKernel : nullptr;
+}
+const Kernel* avx512_kernel() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")
+             ? &avx512::kKernel
+             : nullptr;
+}
+#else
+const Kernel* avx2_kernel() {
+  return nullptr;
+}
+const Kernel* avx512_kernel() {
+  return nullptr;
+}
+#endif
+
+}  // namespace aec::intgemm

@@ -1,0 +1,37 @@
+// The SIMD kernels under the integer convolutions (int_layers.cpp): 16-bit multiplies summed in pairs into
+// int32 lanes (x86 vpmaddwd / vpdpwssd, WebAssembly i32x4.dot_i16x8_s), widened to int64 before an int32 sum
+// could overflow. int_layers.cpp splits every activation into 16-bit pieces and proves the bounds; these
+// kernels only multiply, add and widen, so every kernel and the scalar reference compute the same integers.
+#pragma once
+#include <cstdint>
+
+namespace aec::intgemm {
+
+// One block of outputs: nb blocks of `lanes` output channels x np output pixels of one row, summed over
+// every tap and channel pair, for one piece of the input.
+struct BlockArgs {
+  const int16_t* x = nullptr;      // the input piece: padded, pixel-major, channel pairs innermost
+  const int64_t* tap_x = nullptr;  // per tap: offset (int16 elements) of the first output's input pixel
+  const int64_t* tap_w = nullptr;  // per tap: offset of the tap's weights inside a block's panel
+  int taps = 0;
+  int64_t px_step = 0;  // int16 elements between consecutive outputs' input pixels
+  int np = 0;           // outputs in use (1..kernel np); the others are computed from output 0 and dropped
+  int cpairs = 0;       // input channel pairs
+  const int16_t* w = nullptr;  // first block's panel: [tap][channel pair][lane][2]
+  int64_t block_stride = 0;    // int16 elements between consecutive blocks' panels
+  int chunk = 1;               // channel pairs summed in int32 before widening (>= 1: the caller's bound)
+  int64_t mult = 1;            // the piece's place value 2^(bits * q)
+  int64_t* out = nullptr;      // [nb * lanes][kernel np], accumulated: out += mult * sum
+};
+
+struct Kernel {
+  const char* name;
+  int lanes, nb, np;
+  void (*block)(const BlockArgs&);
+};
+
+const Kernel* vec128_kernel();  // SSE2 on x86-64, simd128 in WebAssembly; nullptr where neither is compiled
+const Kernel* avx2_kernel();    // nullptr where the CPU or the build lacks it
+const Kernel* avx512_kernel();  // AVX-512 VNNI (vpdpwssd on 512-bit vectors); nullptr where absent
+
+}  // namespace aec::intgemm
