@@ -1,15 +1,22 @@
 // bench: how fast the core runs one model at one image size -- encoder and decoder network time, whole-file
 // encode and decode (entropy coding and container included), megapixels/s, GFLOP/s against the model's FLOP
-// count, peak memory and threads. Prints figures; it asserts nothing (speed targets are read, not tested).
+// count, peak memory and threads -- and where the whole encode and decode spend their time, stage by stage.
+// Codes a photo (--image) or synthetic noise. Prints figures; it asserts nothing (speed targets are read, not
+// tested).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/gaussian.h"
+#include "aecodec/hyperprior.h"
+#include "aecodec/int_layers.h"
 #include "aecodec/parallel.h"
 #include "commands.h"
 #include "model_registry.h"
@@ -19,29 +26,201 @@ namespace aec::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model = "default", size = "768x512", json;
+  std::string model = "default", size = "768x512", image, json, int_kernel = "auto";
   int repeat = 3;
 };
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double median(std::vector<double> t) {
+  std::sort(t.begin(), t.end());
+  return t.empty() ? 0.0 : t[t.size() / 2];
+}
 
 double median_ms(int repeat, const std::function<void()>& fn) {
   std::vector<double> t;
   for (int i = 0; i < repeat; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const auto t0 = Clock::now();
     fn();
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    t.push_back(ms_since(t0));
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return median(t);
+}
+
+// Stage times of repeated runs, in the order the stages first ran; medians per stage.
+class Stages {
+ public:
+  template <class F>
+  auto time(const std::string& name, F&& fn) {
+    const auto t0 = Clock::now();
+    if constexpr (std::is_void_v<decltype(fn())>) {
+      fn();
+      add(name, ms_since(t0));
+    } else {
+      auto r = fn();
+      add(name, ms_since(t0));
+      return r;
+    }
+  }
+  void add(const std::string& name, double ms) {
+    if (!ms_.count(name)) order_.push_back(name);
+    ms_[name].push_back(ms);
+  }
+  std::vector<std::pair<std::string, double>> medians() const {
+    std::vector<std::pair<std::string, double>> r;
+    for (const std::string& n : order_) r.emplace_back(n, median(ms_.at(n)));
+    return r;
+  }
+
+ private:
+  std::vector<std::string> order_;
+  std::map<std::string, std::vector<double>> ms_;
+};
+
+// The encode and decode pipelines of encode_image / decode_image (codec.cpp), one stage at a time, so that
+// each stage can be timed on its own: the same public calls in the same order. The whole-file figures come
+// from encode_image / decode_image themselves; a gap between them and these stages' sum shows what the
+// breakdown misses.
+void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>& file, Stages& enc,
+                Stages& dec) {
+  const ModelInfo& info = model.info();
+  const int s = info.stride;
+  const int pw = info.fixed_width ? im.width : (im.width + s - 1) / s * s,
+            ph = info.fixed_width ? im.height : (im.height + s - 1) / s * s;
+  const Hyperprior* hp = model.hyperprior();
+  const std::string h_s = std::string("h_s (integer, ") + int_kernel_name() + ")";
+
+  // ---- encode
+  const Tensor x = enc.time("image -> tensor", [&] {
+    return image_to_tensor(pw == im.width && ph == im.height ? im : pad_edge(im, pw, ph));
+  });
+  const Tensor y = enc.time("g_a (analysis network)", [&] { return model.analysis(x); });
+  const size_t plane = y.plane();
+  std::vector<int32_t> idx(y.size()), mean, q(y.size()), qz, zidx;
+  std::vector<uint8_t> zbytes, ybytes;
+  const CdfTables* tables = &model.tables();
+  int zh = 0, zw = 0;
+  if (hp) {
+    qz = enc.time("h_a + z quantise", [&] {
+      const Tensor z = hp->analysis(y);
+      zh = z.h, zw = z.w;
+      return hp->quantize_z(z);
+    });
+    zidx.resize(qz.size());
+    for (size_t i = 0; i < qz.size(); ++i) zidx[i] = int32_t(i / (size_t(zh) * zw));
+    zbytes =
+        enc.time("z rANS", [&] { return entropy_encode(qz.data(), zidx.data(), qz.size(), hp->z_tables()); });
+    tables = &hp->y_tables();
+  }
+  // h_s and the table choice, then quantisation around the means (hyperprior) or per channel (factorized).
+  auto conditional = [&](Stages& st) {
+    const IntTensor p = st.time(h_s, [&] { return hp->synthesis(qz, zh, zw); });
+    st.time("scale index + mean", [&] {
+      mean.resize(y.size());
+      for (int c = 0; c < y.c; ++c)
+        for (int r = 0; r < y.h; ++r)
+          for (int col = 0; col < y.w; ++col) {
+            const size_t o = size_t(c) * plane + size_t(r) * y.w + col;
+            idx[o] = scale_index(p.channel(c)[size_t(r) * p.w + col], hp->scale_thresholds());
+            mean[o] = p.channel(y.c + c)[size_t(r) * p.w + col];
+          }
+    });
+  };
+  if (hp) {
+    conditional(enc);
+    enc.time("y quantise", [&] {
+      for (size_t i = 0; i < q.size(); ++i) {
+        const float v = std::nearbyint(y.data[i] - hp->mean_value(mean[i]));
+        q[i] = int32_t(
+            std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f);
+      }
+    });
+  } else {
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = int32_t(i / plane);
+    q = enc.time("y quantise", [&] { return model.quantize(y); });
+  }
+  ybytes = enc.time("y rANS", [&] { return entropy_encode(q.data(), idx.data(), q.size(), *tables); });
+  enc.time("bit accounting + dequantise", [&] {
+    double bits = 0;
+    for (int c = 0; c < y.c; ++c)
+      bits += entropy_bits(q.data() + size_t(c) * plane, idx.data() + size_t(c) * plane, plane, *tables);
+    Tensor latent(y.c, y.h, y.w);
+    if (hp)
+      for (size_t i = 0; i < q.size(); ++i) latent.data[i] = float(q[i]) + hp->mean_value(mean[i]);
+    else
+      latent = model.dequantize(q, y.c, y.h, y.w);
+    return bits + latent.data[0];
+  });
+  LatentCode code = code_latent(model, y);  // the container stage's input (not timed: its parts are above)
+  enc.time("container", [&] {
+    Bitstream b = code.stream;
+    return write_stream(model, im.width, im.height, b);
+  });
+
+  // ---- decode (the z and y payloads from the stages above: the same bytes the file holds)
+  const Bitstream stream =
+      dec.time("container", [&] { return open_stream(model, file.data(), file.size(), false); });
+  if (hp) {
+    dec.time("z rANS", [&] {
+      return entropy_decode(zbytes.data(), zbytes.size(), zidx.data(), zidx.size(), hp->z_tables());
+    });
+    conditional(dec);
+  }
+  const std::vector<int32_t> dq = dec.time("y rANS", [&] {
+    return entropy_decode(ybytes.data(), ybytes.size(), idx.data(), idx.size(), *tables);
+  });
+  const Tensor latent = dec.time("dequantise", [&] {
+    if (!hp) return model.dequantize(dq, y.c, y.h, y.w);
+    Tensor t(y.c, y.h, y.w);
+    for (size_t i = 0; i < dq.size(); ++i) t.data[i] = float(dq[i]) + hp->mean_value(mean[i]);
+    return t;
+  });
+  const Tensor out = dec.time("g_s (synthesis network)", [&] { return model.synthesis(latent); });
+  dec.time("tensor -> image", [&] {
+    const Image full = tensor_to_image(out);
+    return full.width == im.width && full.height == im.height ? full : crop(full, im.width, im.height);
+  });
+}
+
+void print_stages(const char* title, const Stages& st, double whole_ms, nlohmann::json& j) {
+  double sum = 0;
+  for (const auto& [n, ms] : st.medians()) sum += ms;
+  std::printf("  %s, stage by stage (sum %.1f ms, the whole %.1f ms):\n", title, sum, whole_ms);
+  for (const auto& [n, ms] : st.medians()) {
+    std::printf("    %-32s %8.2f ms  %5.1f %%\n", n.c_str(), ms, sum > 0 ? 100 * ms / sum : 0.0);
+    j[n] = ms;
+  }
+}
+
+IntKernel parse_int_kernel(const std::string& s) {
+  if (s == "auto") return IntKernel::kAuto;
+  if (s == "scalar") return IntKernel::kScalar;
+  if (s == "vec128") return IntKernel::kVec128;
+  if (s == "avx2") return IntKernel::kAvx2;
+  if (s == "avx512vnni") return IntKernel::kAvx512Vnni;
+  throw Error("--int-kernel must be auto, scalar, vec128, avx2 or avx512vnni");
 }
 
 void run_bench(const BenchOptions& o) {
+  set_int_kernel(parse_int_kernel(o.int_kernel));
   const Model model = load_model(o.model);
   int w = 0, h = 0;
-  require(std::sscanf(o.size.c_str(), "%dx%d", &w, &h) == 2 && w > 0 && h > 0 && w <= 8192 && h <= 8192,
-          "--size must be WIDTHxHEIGHT");
-  if (model.info().fixed_width) w = model.info().fixed_width, h = model.info().fixed_height;
-  Image im(w, h);
-  for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = uint8_t((i * 2654435761u) >> 24);  // busy content
+  double png_read_ms = 0;
+  Image im;
+  if (!o.image.empty()) {
+    png_read_ms = median_ms(o.repeat, [&] { im = load_image(o.image); });
+    w = im.width, h = im.height;
+  } else {
+    require(std::sscanf(o.size.c_str(), "%dx%d", &w, &h) == 2 && w > 0 && h > 0 && w <= 8192 && h <= 8192,
+            "--size must be WIDTHxHEIGHT");
+    if (model.info().fixed_width) w = model.info().fixed_width, h = model.info().fixed_height;
+    im = Image(w, h);
+    for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = uint8_t((i * 2654435761u) >> 24);  // busy content
+  }
   const int s = model.info().stride;
   const int pw = model.info().fixed_width ? w : (w + s - 1) / s * s,
             ph = model.info().fixed_width ? h : (h + s - 1) / s * s;
@@ -56,31 +235,50 @@ void run_bench(const BenchOptions& o) {
   const double dec_ms = median_ms(o.repeat, [&] { model.synthesis(y); });
   EncodeResult e;
   const double file_enc_ms = median_ms(o.repeat, [&] { e = encode_image(model, im); });
+  DecodeResult d;
   const double file_dec_ms =
-      median_ms(o.repeat, [&] { decode_image(model, e.bytes.data(), e.bytes.size()); });
+      median_ms(o.repeat, [&] { d = decode_image(model, e.bytes.data(), e.bytes.size()); });
+  Stages enc_stages, dec_stages;
+  for (int i = 0; i < o.repeat; ++i) run_stages(model, im, e.bytes, enc_stages, dec_stages);
+  const double png_write_ms = median_ms(o.repeat, [&] { encode_png(d.image); });
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const double mpx = double(w) * h / 1e6;
-  std::printf("model %s (%s), %dx%d, %d thread(s), median of %d\n", model.info().name.c_str(),
-              model.info().id.c_str(), w, h, num_threads(), o.repeat);
+  std::printf("model %s (%s), %dx%d %s, %d thread(s), integer kernel %s, median of %d\n",
+              model.info().name.c_str(), model.info().id.c_str(), w, h,
+              o.image.empty() ? "synthetic noise" : o.image.c_str(), num_threads(), int_kernel_name(),
+              o.repeat);
   std::printf("  encoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", enc_ms,
               mpx / enc_ms * 1e3, enc_gflop, enc_gflop / enc_ms * 1e3);
   std::printf("  decoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", dec_ms,
               mpx / dec_ms * 1e3, dec_gflop, dec_gflop / dec_ms * 1e3);
-  std::printf("  whole encode     %9.1f ms  (%.2fx the network)\n", file_enc_ms, file_enc_ms / enc_ms);
+  std::printf("  whole encode     %9.1f ms  (%.2fx the network), %zu bytes, %.4f bpp\n", file_enc_ms,
+              file_enc_ms / enc_ms, e.bytes.size(), 8.0 * e.bytes.size() / (double(w) * h));
   std::printf("  whole decode     %9.1f ms  (%.2fx the network)\n", file_dec_ms, file_dec_ms / dec_ms);
   std::printf("  encode+decode    %9.1f ms  vs networks %.1f ms: %.2fx\n", file_enc_ms + file_dec_ms,
               enc_ms + dec_ms, (file_enc_ms + file_dec_ms) / (enc_ms + dec_ms));
+  nlohmann::json enc_j = nlohmann::json::object(), dec_j = nlohmann::json::object();
+  print_stages("encode", enc_stages, file_enc_ms, enc_j);
+  print_stages("decode", dec_stages, file_dec_ms, dec_j);
+  if (!o.image.empty()) std::printf("  PNG read         %9.2f ms (file to image)\n", png_read_ms);
+  std::printf("  PNG write        %9.2f ms (image to PNG bytes)\n", png_write_ms);
   std::printf("  peak memory      %9.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
   if (!o.json.empty()) {
     const nlohmann::json j = {{"model", model.info().name},
+                              {"image", o.image},
                               {"width", w},
                               {"height", h},
                               {"threads", num_threads()},
+                              {"int_kernel", int_kernel_name()},
                               {"encoder_ms", enc_ms},
                               {"decoder_ms", dec_ms},
                               {"encode_file_ms", file_enc_ms},
                               {"decode_file_ms", file_dec_ms},
+                              {"encode_stages_ms", enc_j},
+                              {"decode_stages_ms", dec_j},
+                              {"png_read_ms", png_read_ms},
+                              {"png_write_ms", png_write_ms},
+                              {"bytes", e.bytes.size()},
                               {"encoder_gflop", enc_gflop},
                               {"decoder_gflop", dec_gflop},
                               {"peak_rss_mib", double(ru.ru_maxrss) / 1024.0}};
@@ -93,10 +291,16 @@ void run_bench(const BenchOptions& o) {
 
 void add_bench_command(CLI::App& app, const GlobalOptions&) {
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* b = app.add_subcommand("bench", "time the core on one model and image size (prints figures)");
+  CLI::App* b = app.add_subcommand("bench", "time the core on one model and image (prints figures)");
   b->add_option("-m,--model", o->model, "model file or name")->capture_default_str();
-  b->add_option("--size", o->size, "image size WIDTHxHEIGHT")->capture_default_str();
+  b->add_option("--image", o->image, "code this image (PNG, JPEG, ...) instead of synthetic noise");
+  b->add_option("--size", o->size, "synthetic image size WIDTHxHEIGHT (without --image)")
+      ->capture_default_str();
   b->add_option("--repeat", o->repeat, "runs per figure (the median is printed)")->check(CLI::Range(1, 100));
+  b->add_option(
+       "--int-kernel", o->int_kernel,
+       "integer hyper-synthesis kernel: auto, scalar (the reference loops), vec128, avx2, avx512vnni")
+      ->capture_default_str();
   b->add_option("--json", o->json, "also write the figures as JSON");
   b->callback([o] { run_bench(*o); });
 }
