@@ -61,7 +61,7 @@ build_core() {  # VARIANT -> prints the library's path
 }
 
 # Seed corpus: model files, .aec files and images made by the real tools.
-seeds=$out/seeds-v2  # (the version changes when the seeds do)
+seeds=$out/seeds-v3  # (the version changes when the seeds do)
 if [ ! -d "$seeds" ]; then
   mkdir -p "$seeds"/{bitstream,model_file,image,roundtrip}
   cmake --build build/release --target aecodec make_test_model >/dev/null
@@ -83,12 +83,18 @@ def png(w,h):
 for w,h in [(1,1),(16,16),(33,17)]: open('$seeds/image/%dx%d.png'%(w,h),'wb').write(png(w,h))
 "
   # The bitstream target's models are make_random_model({}) = test-factorized with 2 stages (test.aem) and
-  # its hyperprior twin (test-hyperprior.aem): seeds of both versions.
+  # its hyperprior twin (test-hyperprior.aem): version-3 seeds of both entropy models, one with the family
+  # section (made by the other member of the target's family), and the old versions 1 and 2 made with the same two models by the
+  # last build that wrote them (fuzz/seeds/).
+  build/release/tests/make_test_model "$seeds/test-family.aem" factorized test-fam-high 3 fam-test high
   for img in "$seeds"/image/*.png; do
-    build/release/native/aecodec -q encode "$img" -m "$seeds/test.aem" -o "$seeds/bitstream/$(basename "$img" .png).aec"
-    build/release/native/aecodec -q encode "$img" -m "$seeds/test-hyperprior.aem" \
-      -o "$seeds/bitstream/$(basename "$img" .png)-v2.aec"
+    base=$seeds/bitstream/$(basename "$img" .png)
+    build/release/native/aecodec -q encode "$img" -m "$seeds/test.aem" -o "$base.aec"
+    build/release/native/aecodec -q encode "$img" -m "$seeds/test-hyperprior.aem" -o "$base-hyperprior.aec"
   done
+  build/release/native/aecodec -q encode "$seeds/image/16x16.png" -m "$seeds/test-family.aem" \
+    -o "$seeds/bitstream/16x16-family.aec"  # cross-decoded by the target's family member
+  cp fuzz/seeds/bitstream-v1.aec fuzz/seeds/bitstream-v2.aec "$seeds/bitstream/"
   head -c 64 /dev/urandom >"$seeds/roundtrip/random"
 fi
 

@@ -62,19 +62,22 @@ nlohmann::json stream_summary(const std::vector<uint8_t>& bytes, const std::stri
                       {"bytes", bytes.size()},
                       {"model", h.model_name},
                       {"model_id", hash_hex(h.model_hash)},
-                      {"entropy_id", hash_hex(h.entropy_hash)},
                       {"width", h.width},
                       {"height", h.height},
-                      {"stride", h.stride},
-                      {"latent", {h.latent_c, h.latent_h, h.latent_w}},
-                      {"payload_bytes", b.payload.size()},
                       {"bpp", bits_per_pixel(bytes.size(), int(h.width), int(h.height))},
                       {"version", h.version}};
-  if (h.version == kBitstreamVersionHyperprior) {
-    j["hyper_latent"] = {h.hyper_c, h.hyper_h, h.hyper_w};
-    j["hyper_payload_bytes"] = b.hyper_payload.size();
-  }
+  // Versions 1 and 2 store the shapes and identities that version 3 derives from the model or keeps in its
+  // family section.
+  if (h.stride) j["stride"] = h.stride;
+  if (h.latent_c) j["latent"] = {h.latent_c, h.latent_h, h.latent_w};
+  if (h.hyper_c) j["hyper_latent"] = {h.hyper_c, h.hyper_h, h.hyper_w};
+  if (h.version < kBitstreamVersion || !h.family_id.empty()) j["entropy_id"] = hash_hex(h.entropy_hash);
   if (!h.family_id.empty()) j["family"] = h.family_id;
+  if (const std::vector<uint8_t>* p = b.find(kSectionPayload)) j["payload_bytes"] = p->size();
+  if (const std::vector<uint8_t>* p = b.find(kSectionHyperPayload)) j["hyper_payload_bytes"] = p->size();
+  size_t sections = 0;
+  for (const Section& s : b.sections) sections += s.bytes.size();
+  j["container_bytes"] = bytes.size() - sections;  // header, section framing and checksum
   return j;
 }
 

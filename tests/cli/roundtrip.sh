@@ -26,13 +26,14 @@ for size in "1 1" "17 33" "33 70"; do
   "$AEC" -q encode odd.bmp -o odd.aec && "$AEC" -q decode odd.aec -o odd.png || fail "odd size $1x$2"
   "$AEC" info odd.aec | grep -q "width: *$1" || fail "odd size $1x$2 width"
 done
-# A hyperprior model writes version-2 files that the same commands read.
+# A hyperprior model's files (version 3, with a hyper payload section) read by the same commands.
 "$MAKE_MODEL" models/test-hyperprior.aem hyperprior test-hyperprior 4 || exit 1
 "$AEC" -q encode in.bmp -m test-hyperprior -o hp.aec || fail "hyperprior encode"
 out=$("$AEC" decode hp.aec -o hp.png --reference in.bmp) || fail "hyperprior decode (model found by id)"
 grep -q "768x512" <<<"$out" || fail "hyperprior decode output '$out'"
-"$AEC" info --json hp.aec | grep -q '"version": 2' || fail "info on a version-2 file"
-"$AEC" info --json hp.aec | grep -q '"hyper_latent": \[' || fail "info shows no hyper latent"
+"$AEC" info --json hp.aec | grep -q '"version": 3' || fail "info on a hyperprior model's file"
+"$AEC" info --json hp.aec | grep -q '"hyper_payload_bytes": [1-9]' || fail "info shows no hyper payload"
 "$AEC" info --json models/test-hyperprior.aem | grep -q '"entropy": "hyperprior"' || fail "info on a hyperprior model"
-"$AEC" info --json out.aec | grep -q '"version": 1' || fail "factorized files stay version 1"
+"$AEC" info --json out.aec | grep -q '"version": 3' || fail "factorized models write version 3"
+! "$AEC" info --json out.aec | grep -q '"hyper_payload_bytes"' || fail "a factorized file has a hyper payload"
 finish

@@ -8,6 +8,7 @@
 #include "aecodec/gemm.h"
 #include "aecodec/metrics.h"
 #include "aecodec/parallel.h"
+#include "legacy_bitstream.h"
 #include "random_model.h"
 #include "test_images.h"
 
@@ -15,6 +16,7 @@ using namespace aec;
 using aec::testing::make_random_model;
 using aec::testing::RandomModelSpec;
 using aec::testing::synthetic_image;
+using aec::testing::write_legacy_bitstream;
 
 namespace {
 const Model& test_model() {
@@ -23,12 +25,16 @@ const Model& test_model() {
 }
 }  // namespace
 
-TEST_CASE("bitstream header round-trips every field") {
+TEST_CASE("the version-1 header still round-trips every field") {
   Bitstream b;
-  b.header = {"some-model", 0x0123456789abcdefull, 42, "fam", 17, 33, 4, 6, 9, 5};
-  b.payload = {1, 2, 3, 250};
-  const std::vector<uint8_t> bytes = write_bitstream(b);
+  b.header.version = kBitstreamVersionFactorized;
+  b.header.model_name = "some-model", b.header.model_hash = 0x0123456789abcdefull, b.header.entropy_hash = 42;
+  b.header.family_id = "fam", b.header.width = 17, b.header.height = 33, b.header.stride = 4;
+  b.header.latent_c = 6, b.header.latent_h = 9, b.header.latent_w = 5;
+  b.section(kSectionPayload) = {1, 2, 3, 250};
+  const std::vector<uint8_t> bytes = write_legacy_bitstream(b);
   const Bitstream c = parse_bitstream(bytes.data(), bytes.size());
+  CHECK(c.header.version == 1);
   CHECK(c.header.model_name == "some-model");
   CHECK(c.header.model_hash == 0x0123456789abcdefull);
   CHECK(c.header.entropy_hash == 42);
@@ -39,10 +45,13 @@ TEST_CASE("bitstream header round-trips every field") {
   CHECK(c.header.latent_c == 6);
   CHECK(c.header.latent_h == 9);
   CHECK(c.header.latent_w == 5);
-  CHECK(c.payload == b.payload);
+  REQUIRE(c.find(kSectionPayload));
+  CHECK(*c.find(kSectionPayload) == *b.find(kSectionPayload));
+  CHECK(!c.find(kSectionHyperPayload));
 }
 
-TEST_CASE("images of awkward sizes round-trip through a real file, and the decoder sees the encoder's symbols") {
+TEST_CASE(
+    "images of awkward sizes round-trip through a real file, and the decoder sees the encoder's symbols") {
   const Model& m = test_model();
   for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {17, 33}, {33, 70}, {768, 512}}) {
     const Image im = synthetic_image(w, h, uint32_t(w * 31 + h));
@@ -59,11 +68,14 @@ TEST_CASE("images of awkward sizes round-trip through a real file, and the decod
     // entropy decode returned the same symbols.
     const Image expect = crop(tensor_to_image(m.synthesis(e.latent)), w, h);
     CHECK(d.image.rgb == expect.rgb);
+    CHECK(d.stream.header.version == kBitstreamVersion);
     CHECK(d.stream.header.latent_h == uint32_t((h + 3) / 4));
     double bits = 0;
     for (double b : e.channel_bits) bits += b;
-    CHECK(double(d.stream.payload.size()) * 8 >= bits - 64);
-    CHECK(double(d.stream.payload.size()) * 8 <= bits * 1.05 + 64);
+    REQUIRE(d.stream.find(kSectionPayload));
+    const double payload = double(d.stream.find(kSectionPayload)->size());
+    CHECK(payload * 8 >= bits - 64);
+    CHECK(payload * 8 <= bits * 1.05 + 64);
   }
 }
 
@@ -92,20 +104,34 @@ TEST_CASE("damaged and forged .aec files are refused, never crash") {
   // A forged header with a valid checksum: a huge image must be refused by the limits before decoding.
   Bitstream b = parse_bitstream(good.data(), good.size());
   b.header.width = b.header.height = 60000;
-  b.header.latent_h = b.header.latent_w = 15000;
-  b.header.latent_c = 1;
   const std::vector<uint8_t> forged = write_bitstream(b);
   CHECK_THROWS_WITH(decode_image(m, forged.data(), forged.size()), Catch::Contains("limits"));
-  // A latent shape that does not match the image size.
+  // Another image size than the payload was coded for: the derived latent grid has more symbols than the
+  // payload holds.
   b = parse_bitstream(good.data(), good.size());
+  b.header.width += 8;
+  const std::vector<uint8_t> wider = write_bitstream(b);
+  CHECK_THROWS_WITH(decode_image(m, wider.data(), wider.size()), Catch::Contains("corrupt"));
+  // A version-1 file's stored latent shape that does not match the image size.
+  b = open_stream(m, good.data(), good.size(), false);
+  b.header.version = kBitstreamVersionFactorized, b.header.stride = uint32_t(m.info().stride);
   b.header.latent_w += 1;
-  const std::vector<uint8_t> wrong_shape = write_bitstream(b);
+  const std::vector<uint8_t> wrong_shape = write_legacy_bitstream(b);
   CHECK_THROWS_WITH(decode_image(m, wrong_shape.data(), wrong_shape.size()), Catch::Contains("latent shape"));
+  b.header.latent_w -= 1;
+  const std::vector<uint8_t> right_shape = write_legacy_bitstream(b);
+  CHECK(decode_image(m, right_shape.data(), right_shape.size()).image.rgb ==
+        decode_image(m, good.data(), good.size()).image.rgb);
   // A payload that is not what the header promises (re-checksummed garbage).
   b = parse_bitstream(good.data(), good.size());
-  for (auto& x : b.payload) x = uint8_t(x * 37 + 11);
+  for (auto& x : b.section(kSectionPayload)) x = uint8_t(x * 37 + 11);
   const std::vector<uint8_t> garbage = write_bitstream(b);
   CHECK_THROWS_AS(decode_image(m, garbage.data(), garbage.size()), Error);
+  // No payload at all.
+  b = parse_bitstream(good.data(), good.size());
+  b.sections.clear();
+  const std::vector<uint8_t> empty = write_bitstream(b);
+  CHECK_THROWS_WITH(decode_image(m, empty.data(), empty.size()), Catch::Contains("no payload section"));
 }
 
 TEST_CASE("a file made by another model is refused with both names") {
@@ -125,7 +151,8 @@ TEST_CASE("a file made by another model is refused with both names") {
 TEST_CASE("cross-decoding within a family scales the image and outside a family it is refused") {
   RandomModelSpec hi, med;
   hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-test", hi.family_role = "high", hi.seed = 3;
-  med.name = "fam-medium", med.stages = 2, med.family_id = "fam-test", med.family_role = "medium", med.seed = 4;
+  med.name = "fam-medium", med.stages = 2, med.family_id = "fam-test", med.family_role = "medium",
+  med.seed = 4;
   const Model high = Model::from_file(make_random_model(hi));
   const Model medium = Model::from_file(make_random_model(med));
   REQUIRE(high.info().entropy_hash == medium.info().entropy_hash);
@@ -138,11 +165,13 @@ TEST_CASE("cross-decoding within a family scales the image and outside a family 
   const DecodeResult twice = cross_decode_image(high, from_medium.data(), from_medium.size());
   CHECK(twice.image.width == 50);
   CHECK(twice.image.height == 34);
-  CHECK_THROWS_WITH(decode_image(medium, from_high.data(), from_high.size()), Catch::Contains("cross-decode"));
+  CHECK_THROWS_WITH(decode_image(medium, from_high.data(), from_high.size()),
+                    Catch::Contains("cross-decode"));
   CHECK_THROWS_WITH(cross_decode_image(test_model(), from_high.data(), from_high.size()),
                     Catch::Contains("not in the file's family"));
   const auto plain = encode_image(test_model(), im).bytes;
-  CHECK_THROWS_WITH(cross_decode_image(medium, plain.data(), plain.size()), Catch::Contains("not in a cross"));
+  CHECK_THROWS_WITH(cross_decode_image(medium, plain.data(), plain.size()),
+                    Catch::Contains("not in a cross"));
 }
 
 TEST_CASE("fixed-size models code exactly their size and refuse others") {
@@ -155,8 +184,8 @@ TEST_CASE("fixed-size models code exactly their size and refuse others") {
 }
 
 TEST_CASE(
-    "a version-1 file made before version 2 existed decodes as it did then, and factorized models still "
-    "write version 1") {
+    "a version-1 file made before version 2 existed decodes as it did then, and version 3 carries the same "
+    "payload") {
   const std::string dir = std::string(AEC_TEST_DATA) + "/v1/";
   const Model m = Model::load(dir + "model.aem");
   const std::vector<uint8_t> old = read_file(dir + "image.aec");
@@ -173,13 +202,15 @@ TEST_CASE(
   if (std::string(gemm_isa_name()) == "avx512") CHECK(d.image.rgb == then.rgb);
 
   const EncodeResult e = encode_image(m, load_image(dir + "image.png"));
-  CHECK(e.bytes[4] == 1);
-  const Bitstream a = parse_bitstream(old.data(), old.size()),
-                  b = parse_bitstream(e.bytes.data(), e.bytes.size());
-  CHECK(b.header.version == 1);
-  CHECK(b.hyper_payload.empty());
+  CHECK(e.bytes[4] == kBitstreamVersion);
+  const Bitstream a = open_stream(m, old.data(), old.size(), false),
+                  b = open_stream(m, e.bytes.data(), e.bytes.size(), false);
+  CHECK(b.header.version == kBitstreamVersion);
+  CHECK(!b.find(kSectionHyperPayload));
   CHECK(b.header.model_hash == a.header.model_hash);
   CHECK(b.header.latent_h == a.header.latent_h);
   CHECK(b.header.latent_w == a.header.latent_w);
-  if (std::string(gemm_isa_name()) == "avx512") CHECK(e.bytes == old);  // the kernel it was made with
+  CHECK(e.bytes.size() < old.size());
+  // The kernel it was made with codes the same symbols into the same payload; only the container changed.
+  if (std::string(gemm_isa_name()) == "avx512") CHECK(*b.find(kSectionPayload) == *a.find(kSectionPayload));
 }

@@ -1,7 +1,7 @@
 // The mean-scale hyperprior: integer layers against naive loops, the Gaussian tables and the scale index,
-// whole-image coding through bitstream version 2, the determinism contract (the integer path and therefore
-// every decoded symbol are the same under every GEMM kernel and thread count), and damaged, forged or
-// mismatched version-2 files refused with a message.
+// whole-image coding through the container (version 3; version 2 still read), the determinism contract (the
+// integer path and therefore every decoded symbol are the same under every GEMM kernel and thread count), and
+// damaged, forged or mismatched files refused with a message.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -10,10 +10,13 @@
 
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
+#include "aecodec/file_io.h"
 #include "aecodec/gaussian.h"
 #include "aecodec/gemm.h"
 #include "aecodec/hyperprior.h"
+#include "aecodec/image.h"
 #include "aecodec/parallel.h"
+#include "legacy_bitstream.h"
 #include "random_model.h"
 #include "test_images.h"
 
@@ -21,6 +24,7 @@ using namespace aec;
 using aec::testing::make_random_model;
 using aec::testing::RandomModelSpec;
 using aec::testing::synthetic_image;
+using aec::testing::write_legacy_bitstream;
 
 namespace {
 
@@ -215,7 +219,7 @@ TEST_CASE("Gaussian tables: one valid CDF per scale, thresholds pick the smalles
   }
 }
 
-TEST_CASE("hyperprior: images of awkward sizes round-trip through bitstream version 2") {
+TEST_CASE("hyperprior: images of awkward sizes round-trip through the container") {
   const Model& m = hyper_model();
   REQUIRE(m.hyperprior());
   CHECK(m.info().entropy_kind == "hyperprior");
@@ -223,15 +227,16 @@ TEST_CASE("hyperprior: images of awkward sizes round-trip through bitstream vers
   for (auto [w, h] : std::vector<std::pair<int, int>>{{1, 1}, {17, 33}, {61, 20}, {200, 136}}) {
     const Image im = synthetic_image(w, h, uint32_t(w + 7 * h));
     const EncodeResult e = encode_image(m, im);
-    CHECK(e.bytes[4] == kBitstreamVersionHyperprior);
+    CHECK(e.bytes[4] == kBitstreamVersion);
     const DecodeResult d = decode_image(m, e.bytes.data(), e.bytes.size());
     CHECK(d.image.width == w);
     CHECK(d.image.height == h);
     const BitstreamHeader& hd = d.stream.header;
-    CHECK(hd.version == 2);
-    CHECK(hd.hyper_c == uint32_t(hyper_spec().n));
-    CHECK(hd.hyper_h == (hd.latent_h + 3) / 4);
-    CHECK(hd.hyper_w == (hd.latent_w + 3) / 4);
+    CHECK(hd.version == kBitstreamVersion);
+    CHECK(hd.latent_c == uint32_t(hyper_spec().m));
+    CHECK(hd.latent_h == uint32_t((h + 3) / 4));
+    REQUIRE(d.stream.find(kSectionHyperPayload));
+    REQUIRE(d.stream.find(kSectionPayload));
     // The decoder's latent is exactly the encoder's: same symbols, same tables, same means.
     const Image expect = crop(tensor_to_image(m.synthesis(e.latent)), w, h);
     CHECK(d.image.rgb == expect.rgb);
@@ -241,7 +246,8 @@ TEST_CASE("hyperprior: images of awkward sizes round-trip through bitstream vers
     CHECK(bits == e.channel_bits);
     double total = e.hyper_bits;
     for (double b : e.channel_bits) total += b;
-    const double payload = 8.0 * double(d.stream.payload.size() + d.stream.hyper_payload.size());
+    const double payload =
+        8.0 * double(d.stream.find(kSectionPayload)->size() + d.stream.find(kSectionHyperPayload)->size());
     CHECK(payload >= total - 128);
     CHECK(payload <= total * 1.05 + 128);
   }
@@ -255,8 +261,11 @@ TEST_CASE(
   // One file made with the default kernel; every kernel decodes it to the same latent, bit for bit.
   set_gemm_isa(GemmIsa::kAuto);
   const std::vector<uint8_t> bytes = encode_image(Model::from_file(file), im).bytes;
-  const Bitstream stream = parse_bitstream(bytes.data(), bytes.size());
+  const Bitstream stream = open_stream(Model::from_file(file), bytes.data(), bytes.size(), false);
   const BitstreamHeader& h = stream.header;
+  int zc, zh, zw;
+  hyper_model().hyperprior()->hyper_shape(int(h.latent_h), int(h.latent_w), zc, zh, zw);
+  const std::vector<uint8_t>& hyper = *stream.find(kSectionHyperPayload);
   std::vector<float> first_latent;
   Hyperprior::Conditional first_cond;
   std::vector<std::string> seen;
@@ -271,12 +280,12 @@ TEST_CASE(
       set_num_threads(threads);
       INFO("kernel " << name << ", " << threads << " threads");
       // The scale indices and means straight from the z symbols.
-      std::vector<int32_t> zidx(size_t(h.hyper_c) * h.hyper_h * h.hyper_w);
-      for (size_t i = 0; i < zidx.size(); ++i) zidx[i] = int32_t(i / (size_t(h.hyper_h) * h.hyper_w));
-      const std::vector<int32_t> qz = entropy_decode(stream.hyper_payload.data(), stream.hyper_payload.size(),
-                                                     zidx.data(), zidx.size(), m.hyperprior()->z_tables());
+      std::vector<int32_t> zidx(size_t(zc) * zh * zw);
+      for (size_t i = 0; i < zidx.size(); ++i) zidx[i] = int32_t(i / (size_t(zh) * zw));
+      const std::vector<int32_t> qz =
+          entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), m.hyperprior()->z_tables());
       const Hyperprior::Conditional cond =
-          m.hyperprior()->conditional(qz, int(h.hyper_h), int(h.hyper_w), int(h.latent_h), int(h.latent_w));
+          m.hyperprior()->conditional(qz, zh, zw, int(h.latent_h), int(h.latent_w));
       const Tensor latent = decode_latent(m, stream);
       const DecodeResult d = decode_image(m, bytes.data(), bytes.size());
       if (first_latent.empty()) {
@@ -308,7 +317,7 @@ TEST_CASE(
   CHECK(!seen.empty());
 }
 
-TEST_CASE("hyperprior: damaged, truncated and forged version-2 files are refused, never crash") {
+TEST_CASE("hyperprior: damaged, truncated and forged files are refused, never crash") {
   const Model& m = hyper_model();
   const std::vector<uint8_t> good = encode_image(m, synthetic_image(70, 40)).bytes;
   for (size_t n = 0; n < good.size(); ++n) CHECK_THROWS_AS(decode_image(m, good.data(), n), Error);
@@ -317,57 +326,114 @@ TEST_CASE("hyperprior: damaged, truncated and forged version-2 files are refused
     flipped[i] ^= 0x04;
     CHECK_THROWS_AS(decode_image(m, flipped.data(), flipped.size()), Error);
   }
-  const Bitstream b0 = parse_bitstream(good.data(), good.size());
+  const Bitstream b0 = open_stream(m, good.data(), good.size(), false);
   auto forged = [&](auto edit) {
     Bitstream b = b0;
     edit(b);
     return write_bitstream(b);
   };
+  // The same stream in version 2's fixed header, with its stored shapes (edit them to forge).
+  int zc, zh, zw;
+  m.hyperprior()->hyper_shape(int(b0.header.latent_h), int(b0.header.latent_w), zc, zh, zw);
+  auto forged_v2 = [&](auto edit) {
+    Bitstream b = b0;
+    b.header.version = kBitstreamVersionHyperprior, b.header.stride = uint32_t(m.info().stride);
+    b.header.hyper_c = uint32_t(zc), b.header.hyper_h = uint32_t(zh), b.header.hyper_w = uint32_t(zw);
+    edit(b);
+    return write_legacy_bitstream(b);
+  };
   auto refuse = [&](const std::vector<uint8_t>& f, const char* what) {
     CHECK_THROWS_WITH(decode_image(m, f.data(), f.size()), Catch::Contains(what));
   };
-  // Re-checksummed forgeries: a hyper grid that does not fit the latent, a hyper payload that is garbage, a
-  // hyper payload swapped with the latent's, a version 1 stream for this model, huge hyper dimensions.
-  refuse(forged([](Bitstream& b) { b.header.hyper_w += 1; }), "hyper latent shape");
-  refuse(forged([](Bitstream& b) { b.header.hyper_c = 3; }), "hyper latent shape");
+  const std::vector<uint8_t> as_v2 = forged_v2([](Bitstream&) {});
+  CHECK(decode_image(m, as_v2.data(), as_v2.size()).image.rgb ==
+        decode_image(m, good.data(), good.size()).image.rgb);
+  // Re-checksummed forgeries: a hyper grid that does not fit the latent (version 2 stores it), a hyper
+  // payload that is garbage, a hyper payload swapped with the latent's, no hyper payload for this model (as a
+  // version-3 file and as a version-1 one), huge hyper dimensions.
+  refuse(forged_v2([](Bitstream& b) { b.header.hyper_w += 1; }), "hyper latent shape");
+  refuse(forged_v2([](Bitstream& b) { b.header.hyper_c = 3; }), "hyper latent shape");
   refuse(forged([](Bitstream& b) {
-           for (auto& x : b.hyper_payload) x = uint8_t(x * 37 + 11);
+           for (auto& x : b.section(kSectionHyperPayload)) x = uint8_t(x * 37 + 11);
          }),
          "corrupt");
-  refuse(forged([](Bitstream& b) { std::swap(b.hyper_payload, b.payload); }), "corrupt");
+  refuse(forged([](Bitstream& b) { std::swap(b.section(kSectionHyperPayload), b.section(kSectionPayload)); }),
+         "corrupt");
   refuse(forged([](Bitstream& b) {
-           b.header.version = 1, b.header.hyper_c = b.header.hyper_h = b.header.hyper_w = 0;
-           b.payload.insert(b.payload.end(), b.hyper_payload.begin(), b.hyper_payload.end());
-           b.hyper_payload.clear();
+           b.sections.erase(b.sections.begin() + (b.sections[0].type == kSectionHyperPayload ? 0 : 1));
+         }),
+         "has a hyperprior");
+  refuse(forged_v2([](Bitstream& b) {
+           b.header.version = kBitstreamVersionFactorized,
+           b.header.hyper_c = b.header.hyper_h = b.header.hyper_w = 0;
+           std::vector<uint8_t> hyper = b.section(kSectionHyperPayload);
+           b.section(kSectionPayload).insert(b.section(kSectionPayload).end(), hyper.begin(), hyper.end());
+           b.sections.erase(b.sections.begin() + (b.sections[0].type == kSectionHyperPayload ? 0 : 1));
          }),
          "has a hyperprior");
   {
-    std::vector<uint8_t> huge = good;  // hyper_h at offset: magic 4, version, flags, name, ids, family, 6 u32
+    // hyper_h at offset: magic 4, version, flags, name, ids, family, 6 u32
+    std::vector<uint8_t> huge = as_v2;
     const size_t hyper_at = 4 + 1 + 1 + 1 + m.info().name.size() + 8 + 8 + 1 + 6 * 4;
     huge[hyper_at + 4] = huge[hyper_at + 5] = huge[hyper_at + 6] = 0x7f;
     CHECK_THROWS_WITH(decode_image(m, huge.data(), huge.size()), Catch::Contains("hyper latent shape"));
   }
   // An unknown version is refused by name.
-  std::vector<uint8_t> v3 = good;
-  v3[4] = 3;
-  CHECK_THROWS_WITH(decode_image(m, v3.data(), v3.size()), Catch::Contains("unsupported .aec version 3"));
-  // A version 2 stream claiming a factorized model (forged with that model's identity).
+  std::vector<uint8_t> v4 = good;
+  v4[4] = 4;
+  CHECK_THROWS_WITH(decode_image(m, v4.data(), v4.size()), Catch::Contains("unsupported .aec version 4"));
+  // A stream with a hyper payload claiming a factorized model (forged with that model's identity), in
+  // version 3 and in version 2.
   const Model factorized = Model::from_file(make_random_model({}));
   {
     const std::vector<uint8_t> f = forged([&](Bitstream& b) {
+      b.header.model_name = factorized.info().name, b.header.model_hash = factorized.info().model_hash;
+    });
+    CHECK_THROWS_WITH(decode_image(factorized, f.data(), f.size()),
+                      Catch::Contains("factorized entropy model"));
+    const std::vector<uint8_t> f2 = forged_v2([&](Bitstream& b) {
       int c = 3, lh = 40, lw = 70;
       factorized.encoder().output_shape(c, lh, lw);
       b.header.model_name = factorized.info().name, b.header.model_hash = factorized.info().model_hash;
       b.header.stride = uint32_t(factorized.info().stride);
       b.header.latent_c = uint32_t(c), b.header.latent_h = uint32_t(lh), b.header.latent_w = uint32_t(lw);
     });
-    CHECK_THROWS_WITH(decode_image(factorized, f.data(), f.size()),
+    CHECK_THROWS_WITH(decode_image(factorized, f2.data(), f2.size()),
                       Catch::Contains("factorized entropy model"));
   }
-  // A factorized model's version 1 file given to the hyperprior model: refused by identity.
-  const std::vector<uint8_t> v1 = encode_image(factorized, synthetic_image(20, 20)).bytes;
-  CHECK(v1[4] == 1);
-  CHECK_THROWS_WITH(decode_image(m, v1.data(), v1.size()), Catch::Contains("test-factorized"));
+  // A factorized model's file given to the hyperprior model: refused by identity.
+  const std::vector<uint8_t> fact = encode_image(factorized, synthetic_image(20, 20)).bytes;
+  CHECK(fact[4] == kBitstreamVersion);
+  CHECK_THROWS_WITH(decode_image(m, fact.data(), fact.size()), Catch::Contains("test-factorized"));
+}
+
+TEST_CASE("hyperprior: a version-2 file made before version 3 existed decodes as it did then") {
+  const std::string dir = std::string(AEC_TEST_DATA) + "/v2/";
+  const Model m = Model::load(dir + "model.aem");
+  REQUIRE(m.info().model_hash == hyper_model().info().model_hash);  // the tests' and the fuzzer's model
+  const std::vector<uint8_t> old = read_file(dir + "image.aec");
+  REQUIRE(old.size() > 4);
+  CHECK(old[4] == kBitstreamVersionHyperprior);
+  const DecodeResult d = decode_image(m, old.data(), old.size());
+  CHECK(d.stream.header.hyper_c == uint32_t(hyper_spec().n));
+  const Image then = load_image(dir + "decoded.png");
+  REQUIRE(d.image.width == then.width);
+  REQUIRE(d.image.height == then.height);
+  int worst = 0;  // the symbols decode exactly; only another GEMM kernel may move a pixel by one level
+  for (size_t i = 0; i < then.rgb.size(); ++i)
+    worst = std::max(worst, std::abs(int(d.image.rgb[i]) - then.rgb[i]));
+  CHECK(worst <= 1);
+  if (std::string(gemm_isa_name()) == "avx512") CHECK(d.image.rgb == then.rgb);
+  // Re-encoded, version 3 carries the same two payloads in a shorter container (under the kernel it was
+  // made with: h_a is float, so another kernel may choose another z).
+  const EncodeResult e = encode_image(m, load_image(dir + "image.png"));
+  CHECK(e.bytes[4] == kBitstreamVersion);
+  CHECK(e.bytes.size() < old.size());
+  if (std::string(gemm_isa_name()) == "avx512") {
+    const Bitstream now = parse_bitstream(e.bytes.data(), e.bytes.size());
+    CHECK(*now.find(kSectionPayload) == *d.stream.find(kSectionPayload));
+    CHECK(*now.find(kSectionHyperPayload) == *d.stream.find(kSectionHyperPayload));
+  }
 }
 
 TEST_CASE("hyperprior model files: broken hyper networks and tables are refused with a message") {

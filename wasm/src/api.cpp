@@ -504,22 +504,15 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                run->enc.entropy_ms = now_ms() - t0;
                run->channel_bits = std::move(code.channel_bits);
                run->latent = std::move(code.latent);
-               aec::BitstreamHeader& hd = code.stream.header;
-               hd.model_name = info.name, hd.model_hash = info.model_hash,
-               hd.entropy_hash = info.entropy_hash;
-               hd.family_id = info.family_id;
-               hd.width = uint32_t(run->width), hd.height = uint32_t(run->height),
-               hd.stride = uint32_t(info.stride);
-               run->bytes = aec::write_bitstream(code.stream);
+               run->bytes = aec::write_stream(*model, run->width, run->height, code.stream);
                run->enc.network_ms = network_ms;
                run->enc.total_ms = pre_ms + network_ms + run->enc.entropy_ms;
                run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
                // decoder side: parse, check, entropy-decode, dequantise (as aec::decode_image before
                // synthesis)
                const double t1 = now_ms();
-               const aec::Bitstream parsed = aec::parse_bitstream(run->bytes.data(), run->bytes.size());
-               const std::string why = aec::decoder_mismatch(*model, parsed.header, false);
-               aec::require(why.empty(), "cannot decode: " + why);
+               const aec::Bitstream parsed =
+                   aec::open_stream(*model, run->bytes.data(), run->bytes.size(), false, page_limits());
                const aec::Tensor lat = aec::decode_latent(*model, parsed);
                g_ort_latent = lat.data;
                run->dec.entropy_ms = now_ms() - t1;
