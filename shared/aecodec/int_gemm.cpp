@@ -36,7 +36,15 @@ struct Ops {
   static V bcast(const int16_t* p) { return _mm_set1_epi32(pair_at(p)); }
   // pmaddwd: lane = w0 * x0 + w1 * x1, exact unless all four are -32768 (the caller's bound excludes it)
   static V madd(V acc, V w, V x) { return _mm_add_epi32(acc, _mm_madd_epi16(w, x)); }
-  static void store(int32_t* p, V v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+  // o[0..3] += lanes * 2^s: sign-extended by hand (SSE2 has no pmovsxdq); a 64-bit left shift is the exact
+  // product by 2^s for two's complement values within the caller's bound
+  static void widen_add(int64_t* o, V v, int s) {
+    const V sign = _mm_srai_epi32(v, 31), n = _mm_cvtsi32_si128(s);
+    __m128i* d = reinterpret_cast<__m128i*>(o);
+    _mm_storeu_si128(d, _mm_add_epi64(_mm_loadu_si128(d), _mm_sll_epi64(_mm_unpacklo_epi32(v, sign), n)));
+    _mm_storeu_si128(d + 1,
+                     _mm_add_epi64(_mm_loadu_si128(d + 1), _mm_sll_epi64(_mm_unpackhi_epi32(v, sign), n)));
+  }
 };
 #else
 typedef v128_t V;
@@ -46,7 +54,11 @@ struct Ops {
   static V load(const int16_t* p) { return wasm_v128_load(p); }
   static V bcast(const int16_t* p) { return wasm_i32x4_splat(pair_at(p)); }
   static V madd(V acc, V w, V x) { return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(w, x)); }
-  static void store(int32_t* p, V v) { wasm_v128_store(p, v); }
+  static void widen_add(int64_t* o, V v, int s) {
+    wasm_v128_store(o, wasm_i64x2_add(wasm_v128_load(o), wasm_i64x2_shl(wasm_i64x2_extend_low_i32x4(v), s)));
+    wasm_v128_store(
+        o + 2, wasm_i64x2_add(wasm_v128_load(o + 2), wasm_i64x2_shl(wasm_i64x2_extend_high_i32x4(v), s)));
+  }
 };
 #endif
 #include "aecodec/int_gemm_kernel.inc"
@@ -78,7 +90,14 @@ struct Ops {
   static V load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static V bcast(const int16_t* p) { return _mm256_set1_epi32(pair_at(p)); }
   static V madd(V acc, V w, V x) { return _mm256_add_epi32(acc, _mm256_madd_epi16(w, x)); }
-  static void store(int32_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static void widen_add(int64_t* o, V v, int s) {
+    const __m128i n = _mm_cvtsi32_si128(s);
+    __m256i* d = reinterpret_cast<__m256i*>(o);
+    const __m256i lo = _mm256_sll_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(v)), n);
+    const __m256i hi = _mm256_sll_epi64(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(v, 1)), n);
+    _mm256_storeu_si256(d, _mm256_add_epi64(_mm256_loadu_si256(d), lo));
+    _mm256_storeu_si256(d + 1, _mm256_add_epi64(_mm256_loadu_si256(d + 1), hi));
+  }
 };
 #include "aecodec/int_gemm_kernel.inc"
 const Kernel kKernel = {"avx2", 8, 2, 6, block<2, 6>};
@@ -105,7 +124,13 @@ struct Ops {
   static V bcast(const int16_t* p) { return _mm512_set1_epi32(pair_at(p)); }
   // vpdpwssd: acc + w0 * x0 + w1 * x1 in one instruction, wrapping like the add it replaces
   static V madd(V acc, V w, V x) { return _mm512_dpwssd_epi32(acc, w, x); }
-  static void store(int32_t* p, V v) { _mm512_storeu_si512(p, v); }
+  static void widen_add(int64_t* o, V v, int s) {
+    const __m128i n = _mm_cvtsi32_si128(s);
+    const __m512i lo = _mm512_sll_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)), n);
+    const __m512i hi = _mm512_sll_epi64(_mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1)), n);
+    _mm512_storeu_si512(o, _mm512_add_epi64(_mm512_loadu_si512(o), lo));
+    _mm512_storeu_si512(o + 8, _mm512_add_epi64(_mm512_loadu_si512(o + 8), hi));
+  }
 };
 #include "aecodec/int_gemm_kernel.inc"
 // 2 x 8 blocks: 16 of the 32 registers accumulate.

@@ -19,9 +19,12 @@ struct BlockArgs {
   int cpairs = 0;       // input channel pairs
   const int16_t* w = nullptr;  // first block's panel: [tap][channel pair][lane][2]
   int64_t block_stride = 0;    // int16 elements between consecutive blocks' panels
-  int chunk = 1;               // channel pairs summed in int32 before widening (>= 1: the caller's bound)
-  int64_t mult = 1;            // the piece's place value 2^(bits * q)
-  int64_t* out = nullptr;      // [nb * lanes][kernel np], accumulated: out += mult * sum
+  // Runs of channel pairs (over the taps in order, tap by tap) summed in int32 before each widening: the
+  // caller's bound that no int32 lane can overflow within a run. They cover all taps x cpairs pairs.
+  const int* runs = nullptr;
+  int nruns = 0;
+  int shift = 0;           // the piece's place value: out += sum * 2^shift
+  int64_t* out = nullptr;  // [nb][kernel np][lanes], accumulated
 };
 
 struct Kernel {

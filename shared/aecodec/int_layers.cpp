@@ -152,30 +152,32 @@ namespace {
 // Each input x (int32) is split into P pieces of b bits: x = sum_q piece_q * 2^(b q), pieces q < P - 1 the
 // unsigned low bits ([0, 2^b)), the top piece floor(x / 2^(b (P-1))) signed; every piece must fit int16. A
 // kernel multiplies int16 weights by one piece's int16 values, pairs of products summed into int32 lanes
-// (pmaddwd and its kin), `chunk` pairs at most before the lane is widened to int64 and scaled by 2^(b q).
-// With W = max |weight| and X_q = max |piece_q|, a pair is at most 2 W X_q and a lane at most chunk * 2 W
-// X_q, so chunk = floor((2^31 - 1) / (2 W X_q)) can never overflow (and chunk >= 1 also excludes pmaddwd's
-// one wrapping case, -32768 * -32768 twice). The int64 sums are exact too: every term added is bounded by
-// fan_in * W * sum_q X_q 2^(b q) + |bias|, which the plan requires to stay within 2^62 (so the rounding term,
-// at most 2^61, still fits). Integer sums in any order are then the reference's sum exactly.
+// (pmaddwd and its kin), and widens a lane to int64 (scaled by 2^(b q)) at the end of each run of pairs.
+// With X_q = max |piece_q|, a lane's run sums at most X_q * (the sum of |weight| over the run for that output
+// channel); runs are cut so that this stays <= 2^31 - 1 for every channel of the block, so no int32 lane can
+// overflow. A single pair is at most 2 max|w| X_q <= 2^31 - 1 (the plan checks it), which also excludes
+// pmaddwd's one wrapping case, -32768 * -32768 twice. The int64 sums are exact too: every partial sum is
+// bounded by fan_in * max|w| * sum_q X_q 2^(b q) + |bias|, which the plan keeps within 2^62 (so adding the
+// rounding term, at most 2^61, still fits). Integer sums in any order are then the reference's sum exactly.
 
 constexpr int kMaxPieces = 4;
 
 struct Plan {
   int pieces = 0, bits = 0;
-  int chunk[kMaxPieces] = {};
-  int64_t mult[kMaxPieces] = {};
+  int64_t xmax[kMaxPieces] = {};  // max |piece_q|
 };
 
 int64_t floor_shift(int64_t v, int s) {
   return v >= 0 ? v >> s : ~((~v) >> s);
 }
 
-// The cheapest exact split for inputs in [lo, hi] under weights of magnitude <= wmax, or pieces = 0.
+// The split of inputs in [lo, hi] under weights of magnitude <= wmax with the fewest pieces (each piece is a
+// pass over all the weights) and, among those, the smallest largest piece (the longest runs); pieces = 0
+// when none is exact.
 Plan plan_pieces(int64_t lo, int64_t hi, int64_t wmax, int64_t fan_in, int64_t bias_max) {
-  Plan best;
-  double best_cost = 0;
-  for (int p = 1; p <= kMaxPieces; ++p)
+  const auto largest = [](const Plan& x) { return *std::max_element(x.xmax, x.xmax + x.pieces); };
+  for (int p = 1; p <= kMaxPieces; ++p) {
+    Plan best;
     for (int b = (p == 1 ? 16 : 1); b <= (p == 1 ? 16 : 15); ++b) {
       const int top = b * (p - 1);
       if (top > 30) break;
@@ -183,22 +185,19 @@ Plan plan_pieces(int64_t lo, int64_t hi, int64_t wmax, int64_t fan_in, int64_t b
       if (tlo < INT16_MIN || thi > INT16_MAX) continue;
       Plan c;
       c.pieces = p, c.bits = b;
-      double cost = 0, place_sum = 0;
+      double place_sum = 0;
       bool ok = true;
       for (int q = 0; q < p; ++q) {
-        const int64_t xmax = q < p - 1 ? (int64_t(1) << b) - 1 : std::max(-tlo, thi);
-        const int64_t pair = 2 * wmax * xmax;
-        c.chunk[q] = pair == 0 ? (1 << 30) : int(std::min<int64_t>(((int64_t(1) << 31) - 1) / pair, 1 << 30));
-        c.mult[q] = int64_t(1) << (b * q);
-        ok = ok && c.chunk[q] >= 1;
-        // a widening costs about as much as 8 pair steps (kernel's flush against its inner loop)
-        cost += 1 + 8.0 / c.chunk[q];
-        place_sum += std::ldexp(double(xmax), b * q);
+        c.xmax[q] = q < p - 1 ? (int64_t(1) << b) - 1 : std::max(-tlo, thi);
+        ok = ok && 2 * wmax * c.xmax[q] <= INT32_MAX;
+        place_sum += std::ldexp(double(c.xmax[q]), b * q);
       }
       if (!ok || double(fan_in) * double(wmax) * place_sum + double(bias_max) > std::ldexp(1.0, 62)) continue;
-      if (!best.pieces || cost < best_cost) best = c, best_cost = cost;
+      if (!best.pieces || largest(c) < largest(best)) best = c;
     }
-  return best;
+    if (best.pieces) return best;
+  }
+  return Plan{};
 }
 
 std::atomic<int> g_int_kernel{int(IntKernel::kAuto)};
@@ -310,6 +309,54 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
         xp[(plan.pieces - 1) * piece_size + at] = int16_t(floor_shift(v, top));
       }
 
+  // The taps of output (oy, ox) in the order the kernel walks them (channel pairs innermost within a tap):
+  // offsets of the first output's input pixel and of the tap's weights.
+  auto output_taps = [&](int oy, int ox, std::vector<int64_t>& tx, std::vector<int64_t>& tw) {
+    tx.clear(), tw.clear();
+    for (int u = ay.begin[oy]; u < ay.begin[oy + 1]; ++u)
+      for (int v = ax.begin[ox]; v < ax.begin[ox + 1]; ++v) {
+        tx.push_back((int64_t(ay.input[u]) * ax.padded + ax.input[v]) * c2);
+        tw.push_back((int64_t(ay.kernel[u]) * k + ax.kernel[v]) * cpairs * 2 * lanes);
+      }
+  };
+  // The int32 runs for every channel group, output class (y, x) and piece (all outputs of a class share
+  // their taps): a run ends before the pair that would take some channel's sum of |weight| past
+  // (2^31 - 1) / X_q.
+  const int ncy = std::min(ay.period, oh), ncx = std::min(ax.period, ow);
+  auto runs_at = [&](int g, int cy, int cx, int q) {
+    return ((size_t(g) * ncy + cy) * ncx + cx) * plan.pieces + q;
+  };
+  std::vector<std::vector<int>> runs(size_t(groups) * ncy * ncx * plan.pieces);
+  {
+    std::vector<int64_t> tx, tw, sum(size_t(kr.nb) * lanes), pair(sum.size());
+    for (int g = 0; g < groups; ++g)
+      for (int cy = 0; cy < ncy; ++cy)
+        for (int cx = 0; cx < ncx; ++cx) {
+          output_taps(cy, cx, tx, tw);
+          for (int q = 0; q < plan.pieces; ++q) {
+            std::vector<int>& r = runs[runs_at(g, cy, cx, q)];
+            const int64_t limit = plan.xmax[q] ? INT32_MAX / plan.xmax[q] : INT64_MAX / 2;
+            std::fill(sum.begin(), sum.end(), 0);
+            int len = 0;
+            for (int64_t t : tw)
+              for (int cp = 0; cp < cpairs; ++cp) {
+                const int16_t* w =
+                    wp.data() + size_t(g) * kr.nb * block_stride + size_t(t) + size_t(cp) * 2 * lanes;
+                bool over = false;
+                for (size_t i = 0; i < sum.size(); ++i) {
+                  const int16_t* pr = w + int64_t(i / lanes) * block_stride + (i % lanes) * 2;
+                  pair[i] = std::abs(int64_t(pr[0])) + std::abs(int64_t(pr[1]));
+                  over = over || sum[i] + pair[i] > limit;
+                }
+                if (over) r.push_back(len), len = 0, std::fill(sum.begin(), sum.end(), 0);
+                for (size_t i = 0; i < sum.size(); ++i) sum[i] += pair[i];
+                ++len;
+              }
+            if (len) r.push_back(len);
+          }
+        }
+  }
+
   IntTensor y(s.out, oh, ow);
   // Threads take (channel group, output row) pairs; each output is computed whole by one thread, in an order
   // that does not depend on the split (and exact integer sums would not depend on it anyway).
@@ -317,15 +364,10 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
     std::vector<int64_t> tap_x, tap_w, acc(size_t(kr.nb) * lanes * kr.np);
     for (int job = j0; job < j1; ++job) {
       const int g = job / oh, oy = job % oh;
-      for (int r = 0; r < ax.period && r < ow; ++r)
+      for (int r = 0; r < ncx; ++r)
         for (int ox0 = r; ox0 < ow; ox0 += ax.period * kr.np) {
           const int np = std::min(kr.np, (ow - 1 - ox0) / ax.period + 1);
-          tap_x.clear(), tap_w.clear();
-          for (int u = ay.begin[oy]; u < ay.begin[oy + 1]; ++u)
-            for (int v = ax.begin[ox0]; v < ax.begin[ox0 + 1]; ++v) {
-              tap_x.push_back((int64_t(ay.input[u]) * ax.padded + ax.input[v]) * c2);
-              tap_w.push_back((int64_t(ay.kernel[u]) * k + ax.kernel[v]) * cpairs * 2 * lanes);
-            }
+          output_taps(oy, ox0, tap_x, tap_w);
           std::fill(acc.begin(), acc.end(), 0);
           intgemm::BlockArgs a;
           a.tap_x = tap_x.data(), a.tap_w = tap_w.data(), a.taps = int(tap_x.size());
@@ -333,7 +375,9 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
           a.w = wp.data() + size_t(g) * kr.nb * block_stride, a.block_stride = block_stride;
           a.out = acc.data();
           for (int q = 0; q < plan.pieces; ++q) {
-            a.x = xp.data() + q * piece_size, a.chunk = plan.chunk[q], a.mult = plan.mult[q];
+            const std::vector<int>& rl = runs[runs_at(g, oy % ay.period, r, q)];
+            a.x = xp.data() + q * piece_size, a.shift = plan.bits * q;
+            a.runs = rl.data(), a.nruns = int(rl.size());
             kr.block(a);
           }
           for (int b = 0; b < kr.nb; ++b)
@@ -341,9 +385,10 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
               const int co = (g * kr.nb + b) * lanes + lane;
               if (co >= s.out) break;
               int32_t* dst = y.channel(co) + size_t(oy) * ow;
-              const int64_t* src = acc.data() + size_t(b * lanes + lane) * kr.np;
+              const int64_t* src = acc.data() + size_t(b) * kr.np * lanes + lane;
               for (int j = 0; j < np; ++j)
-                dst[ox0 + j * ax.period] = finish(src[j] + l.bias[size_t(co)], l.shift[size_t(co)], l.relu);
+                dst[ox0 + j * ax.period] =
+                    finish(src[size_t(j) * lanes] + l.bias[size_t(co)], l.shift[size_t(co)], l.relu);
             }
         }
     }
