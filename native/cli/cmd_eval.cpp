@@ -9,6 +9,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
 #include "commands.h"
+#include "effort_option.h"
 #include "image_files.h"
 #include "model_registry.h"
 
@@ -21,6 +22,7 @@ namespace {
 struct EvalOptions {
   std::string model = "default", dir, json, csv;
   int limit = 0;
+  int effort = 0;
 };
 
 struct Row {
@@ -31,9 +33,15 @@ struct Row {
 };
 
 nlohmann::json row_json(const Row& r) {
-  return {{"image", r.image},   {"width", r.width},         {"height", r.height},
-          {"bytes", r.bytes},   {"bpp", r.bpp},             {"psnr", r.psnr},
-          {"ms_ssim", r.ms_ssim}, {"encode_ms", r.encode_ms}, {"decode_ms", r.decode_ms}};
+  return {{"image", r.image},
+          {"width", r.width},
+          {"height", r.height},
+          {"bytes", r.bytes},
+          {"bpp", r.bpp},
+          {"psnr", r.psnr},
+          {"ms_ssim", r.ms_ssim},
+          {"encode_ms", r.encode_ms},
+          {"decode_ms", r.decode_ms}};
 }
 
 // A fixed-size model (fc) codes exactly its input size, so eval measures the centre crop of that size of each
@@ -60,7 +68,7 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
     Image image = load_image(files[i], {}, AlphaPolicy::drop);
     if (model.info().fixed_width)
       image = centre_crop(image, model.info().fixed_width, model.info().fixed_height);
-    const EncodeResult e = encode_image(model, image);
+    const EncodeResult e = encode_image(model, image, encode_options(o.effort, true));
     const DecodeResult d = decode_image(model, e.bytes.data(), e.bytes.size());
     Row r;
     r.image = fs::relative(files[i], o.dir).string();
@@ -93,14 +101,15 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
                 "enc ms", "dec ms");
     auto line = [](const Row& r) {
       const std::string size = r.width ? std::to_string(r.width) + "x" + std::to_string(r.height) : "";
-      std::printf("%-28s %9s %8zu %7.4f %9.3f %8.5f %10.1f %10.1f\n", r.image.c_str(), size.c_str(), r.bytes, r.bpp,
-                  r.psnr, r.ms_ssim, r.encode_ms, r.decode_ms);
+      std::printf("%-28s %9s %8zu %7.4f %9.3f %8.5f %10.1f %10.1f\n", r.image.c_str(), size.c_str(), r.bytes,
+                  r.bpp, r.psnr, r.ms_ssim, r.encode_ms, r.decode_ms);
     };
     for (const Row& r : rows) line(r);
     line(mean);
   }
   if (!o.json.empty()) {
-    nlohmann::json j = {{"model", model.info().name}, {"model_id", model.info().id}, {"images", nlohmann::json::array()}};
+    nlohmann::json j = {
+        {"model", model.info().name}, {"model_id", model.info().id}, {"images", nlohmann::json::array()}};
     for (const Row& r : rows) j["images"].push_back(row_json(r));
     j["mean"] = row_json(mean);
     const std::string text = j.dump(2) + "\n";
@@ -110,8 +119,8 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
     std::string text = "image,width,height,bytes,bpp,psnr,ms_ssim,encode_ms,decode_ms\n";
     char buf[512];
     for (const Row& r : rows) {
-      std::snprintf(buf, sizeof buf, "%s,%d,%d,%zu,%.6f,%.4f,%.6f,%.2f,%.2f\n", r.image.c_str(), r.width, r.height,
-                    r.bytes, r.bpp, r.psnr, r.ms_ssim, r.encode_ms, r.decode_ms);
+      std::snprintf(buf, sizeof buf, "%s,%d,%d,%zu,%.6f,%.4f,%.6f,%.2f,%.2f\n", r.image.c_str(), r.width,
+                    r.height, r.bytes, r.bpp, r.psnr, r.ms_ssim, r.encode_ms, r.decode_ms);
       text += buf;
     }
     write_file_atomic(o.csv, reinterpret_cast<const uint8_t*>(text.data()), text.size());
@@ -130,6 +139,7 @@ void add_eval_command(CLI::App& app, const GlobalOptions& g) {
   e->add_option("--json", o->json, "write per-image and mean results as JSON");
   e->add_option("--csv", o->csv, "write per-image results as CSV");
   e->add_option("--limit", o->limit, "evaluate at most this many images");
+  add_effort_option(e, o->effort);
   e->callback([o, &g] { run_eval(*o, g); });
 }
 

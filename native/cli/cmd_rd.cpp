@@ -18,8 +18,10 @@
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/metrics.h"
+#include "aecodec/refine.h"
 #include "classic_codecs.h"
 #include "commands.h"
+#include "effort_option.h"
 #include "image_files.h"
 #include "model_registry.h"
 #include "rd_report.h"
@@ -40,6 +42,7 @@ struct RdOptions {
   std::vector<int> jpeg_q = {10, 22, 34, 46, 59, 71, 83, 95};
   std::vector<int> webp_q = {5, 18, 31, 44, 56, 69, 82, 95};
   std::vector<int> avif_cq = {61, 54, 47, 40, 33, 26, 19, 12};
+  std::vector<int> efforts = {0};
   int limit = 0;
   double plot_max_bpp = 0;
   std::string made_by;
@@ -215,26 +218,33 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   // Models, grouped into curves (first appearance order).
   const std::vector<LoadedModel> models = find_models(o, res.notes, g.quiet);
   std::vector<std::vector<const Model*>> level_models;  // per curve, per level
-  for (const LoadedModel& lm : models) {
-    const ModelInfo& i = lm.model->info();
-    const std::string name = curve_of(i);
-    auto it = std::find_if(res.curves.begin(), res.curves.end(),
-                           [&](const rd::Curve& c) { return c.name == name; });
-    if (it == res.curves.end()) {
-      rd::Curve c;
-      c.name = name;
-      c.codec = "aecodec";
-      res.curves.push_back(c);
-      level_models.emplace_back();
-      it = res.curves.end() - 1;
+  for (int effort : o.efforts)
+    for (const LoadedModel& lm : models) {
+      const ModelInfo& i = lm.model->info();
+      if (effort > 0 && i.arch != "factorized" && i.arch != "hyperprior")
+        continue;  // nothing to refine against
+      const std::string base = curve_of(i);
+      const std::string name =
+          effort > 0 || o.efforts.size() > 1 ? base + " effort " + std::to_string(effort) : base;
+      auto it = std::find_if(res.curves.begin(), res.curves.end(),
+                             [&](const rd::Curve& c) { return c.name == name; });
+      if (it == res.curves.end()) {
+        rd::Curve c;
+        c.name = name;
+        c.base = base;
+        c.effort = effort;
+        c.codec = "aecodec";
+        res.curves.push_back(c);
+        level_models.emplace_back();
+        it = res.curves.end() - 1;
+      }
+      rd::Level l;
+      l.label = i.name;
+      l.model_path = lm.path;
+      l.model_id = i.id;
+      it->levels.push_back(l);
+      level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
     }
-    rd::Level l;
-    l.label = i.name;
-    l.model_path = lm.path;
-    l.model_id = i.id;
-    it->levels.push_back(l);
-    level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
-  }
   for (size_t c = 0; c < res.curves.size(); ++c) {
     std::set<std::string> archs;
     for (const Model* m : level_models[c]) archs.insert(m->info().arch);
@@ -302,7 +312,7 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       for (size_t l = 0; l < res.curves[c].levels.size(); ++l) {
         const Model& m = *level_models[c][l];
         progress(m.info().name);
-        const EncodeResult e = encode_image(m, image);
+        const EncodeResult e = encode_image(m, image, encode_options(res.curves[c].effort, true));
         const DecodeResult d = decode_image(m, e.bytes.data(), e.bytes.size());
         rd::Measure s = score(name, image, d.image, e.bytes.size());
         s.encode_ms = e.timings.total_ms, s.decode_ms = d.timings.total_ms;
@@ -375,6 +385,12 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
       ->delimiter(',')
       ->capture_default_str();
   r->add_option("--limit", o->limit, "use at most this many images (sorted by path)");
+  r->add_option(
+       "--effort", o->efforts,
+       "encoder efforts to measure the learned codecs at (0-9, comma-separated; more than one adds a "
+       "table of each effort's BD-rate against effort 0)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, kMaxEffort));
   r->add_option("--plot-max-bpp", o->plot_max_bpp, "end the plots' rate axis here (0: fit all points)");
   r->add_option("--made-by", o->made_by,
                 "the command the report names as its origin (default: this command line)")

@@ -157,6 +157,12 @@ void finish_results(RdResults& r) {
       c.bd_rate[a.codec] = bd_rate(mean_points(a), mean_points(c));
       c.bd_psnr[a.codec] = bd_psnr(mean_points(a), mean_points(c));
     }
+    // A curve at encoder effort > 0 against the same models at effort 0: what the search saves.
+    for (const Curve& a : r.curves)
+      if (c.effort > 0 && a.effort == 0 && a.base == c.base) {
+        c.bd_rate["effort 0"] = bd_rate(mean_points(a), mean_points(c));
+        c.bd_psnr["effort 0"] = bd_psnr(mean_points(a), mean_points(c));
+      }
   }
   // Where each learned level stands against each classic curve at its own rate, which a BD-rate averages
   // away.
@@ -215,6 +221,25 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
     md += " |\n";
   }
   md += "\n";
+  bool efforts = false;
+  for (const Curve& c : r.curves) efforts |= c.bd_rate.count("effort 0") != 0;
+  if (efforts) {
+    md += "## Encoder effort against effort 0\n\n";
+    md += "| curve | BD-rate vs effort 0 | BD-PSNR vs effort 0 | mean encode ms |\n|---|---|---|---:|\n";
+    for (const Curve& c : r.curves) {
+      const auto it = c.bd_rate.find("effort 0");
+      if (it == c.bd_rate.end()) continue;
+      const BdResult& b = it->second;
+      const BdResult& p = c.bd_psnr.at("effort 0");
+      double ms = 0;
+      for (const Level& l : c.levels) ms += l.mean.encode_ms / double(c.levels.size());
+      md += "| " + c.name + " | " +
+            (b.ok() ? fmt("%+.2f %%", b.value) + fmt(" [%.2f–", b.lo) + fmt("%.2f dB]", b.hi)
+                    : "– (" + b.note + ")") +
+            " | " + (p.ok() ? fmt("%+.3f dB", p.value) : "–") + " | " + fmt("%.0f", ms) + " |\n";
+    }
+    md += "\n";
+  }
   if (with_plots) md += "![bpp vs PSNR](rd-psnr.svg)\n\n![bpp vs MS-SSIM](rd-msssim.svg)\n\n";
   md += at_rate_section(r);
 

@@ -31,6 +31,8 @@ struct Curve {
   std::string codec;                                 // "aecodec", "jpeg", "webp", "avif"
   std::string settings;                              // how the points were made
   std::vector<Level> levels;                         // sorted by mean bpp once measured
+  std::string base;                                  // learned curves: the curve's name at effort 0
+  int effort = -1;                                   // learned curves: the encoder effort (-1: classic)
   std::map<std::string, BdResult> bd_rate, bd_psnr;  // against each anchor (codec name)
 };
 

@@ -50,7 +50,9 @@ class TableBits {
 
 // -log2 of the Gaussian conditional's mass of the unit bin around r (symbol space, the mean subtracted), and
 // its derivative: the trainer's rate term (likelihood Phi((1/2 - |r|)/s) - Phi((-1/2 - |r|)/s)).
-inline double gaussian_bits(double r, double s, double& dbits) {
+}  // namespace
+
+double gaussian_rate_bits(double r, double s, double& dbits) {
   const double a = std::fabs(r);
   const double inv = 1.0 / s;
   const double hi = (0.5 - a) * inv, lo = (-0.5 - a) * inv;
@@ -65,6 +67,8 @@ inline double gaussian_bits(double r, double s, double& dbits) {
   dbits = -sign * dmass / (mass * std::log(2.0));
   return -std::log2(std::max(mass, 1e-9));
 }
+
+namespace {
 
 uint64_t splitmix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
@@ -142,7 +146,7 @@ struct Problem {
   }
   // Rate of a continuous symbol-space value and its derivative, in bits.
   double rate(size_t i, double v, double& d) const {
-    if (!scale.empty()) return gaussian_bits(v, scale[i], d);
+    if (!scale.empty()) return gaussian_rate_bits(v, scale[i], d);
     // Factorized: the tables' log-mass, interpolated between integers.
     const double f = std::floor(v);
     const double b0 = table_bits->bits(table[i], int32_t(f)), b1 = table_bits->bits(table[i], int32_t(f) + 1);
