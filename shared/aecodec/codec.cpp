@@ -1,11 +1,11 @@
 #include "aecodec/codec.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
-#include "aecodec/hyperprior.h"
 #include "aecodec/refine.h"
 
 namespace aec {
@@ -14,36 +14,6 @@ namespace {
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-std::vector<int32_t> channel_index(int c, int h, int w) {
-  std::vector<int32_t> idx(size_t(c) * h * w);
-  const size_t plane = size_t(h) * w;
-  for (int k = 0; k < c; ++k) std::fill_n(idx.begin() + ptrdiff_t(size_t(k) * plane), plane, k);
-  return idx;
-}
-
-std::vector<double> bits_per_channel(const std::vector<int32_t>& q, const int32_t* idx, int c, size_t plane,
-                                     const CdfTables& tables) {
-  std::vector<double> bits(static_cast<size_t>(c));
-  for (int k = 0; k < c; ++k)
-    bits[size_t(k)] = entropy_bits(q.data() + size_t(k) * plane, idx + size_t(k) * plane, plane, tables);
-  return bits;
-}
-
-// y_hat = symbol + mean: one expression for the encoder and the decoder, so both get the same floats.
-Tensor dequantize_conditional(const Hyperprior& hp, const std::vector<int32_t>& q,
-                              const Hyperprior::Conditional& cond, int c, int h, int w) {
-  Tensor t(c, h, w);
-  require(q.size() == t.size() && cond.mean.size() == t.size(), "latent size mismatch");
-  for (size_t i = 0; i < t.size(); ++i) t.data[i] = float(q[i]) + hp.mean_value(cond.mean[i]);
-  return t;
-}
-
-const std::vector<uint8_t>& required_section(const Bitstream& stream, uint32_t type) {
-  const std::vector<uint8_t>* s = stream.find(type);
-  require(s, "corrupt .aec file: no " + section_name(type) + " section");
-  return *s;
 }
 
 // The latent grid the model's encoder makes for an image of this size.
@@ -89,8 +59,8 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
   if (info.fixed_width)
     require(image.width == info.fixed_width && image.height == info.fixed_height,
             "model '" + info.name + "' takes exactly " + std::to_string(info.fixed_width) + "x" +
-                std::to_string(info.fixed_height) + " images; this one is " + std::to_string(image.width) + "x" +
-                std::to_string(image.height));
+                std::to_string(info.fixed_height) + " images; this one is " + std::to_string(image.width) +
+                "x" + std::to_string(image.height));
   const int pw = (image.width + info.stride - 1) / info.stride * info.stride;
   const int ph = (image.height + info.stride - 1) / info.stride * info.stride;
   const Image padded = (pw == image.width && ph == image.height) ? image : pad_edge(image, pw, ph);
@@ -101,16 +71,17 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
   Tensor y = model.analysis(x);
   r.timings.network_ms = ms_since(t_net);
 
-  // Refinement searches the latent for this decoder with the hyper latent (so every mean and table) fixed.
+  // Refinement searches the latent for this decoder with the side information (a hyperprior's z, so every
+  // mean and table) fixed.
   std::vector<int32_t> qz;
   if (options.effort > 0) {
     const auto t_ref = std::chrono::steady_clock::now();
-    if (const Hyperprior* hp = model.hyperprior()) qz = hp->quantize_z(hp->analysis(y));
+    qz = model.latent_codec().side_symbols(y);
     RefineOptions ro;
     ro.effort = options.effort;
     ro.progress = options.progress;
     ro.width = image.width, ro.height = image.height;
-    y = refine_latent(model, x, y, model.hyperprior() ? &qz : nullptr, ro).latent;
+    y = refine_latent(model, x, y, qz.empty() ? nullptr : &qz, ro).latent;
     r.timings.refine_ms = ms_since(t_ref);
   }
 
@@ -156,7 +127,8 @@ Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool
   if (!cross) {
     latent_grid(model, int(h.width), int(h.height), c, lh, lw);
     if (h.version < kBitstreamVersion)
-      require(h.stride == uint32_t(info.stride), "corrupt .aec file: latent shape does not match the image size");
+      require(h.stride == uint32_t(info.stride),
+              "corrupt .aec file: latent shape does not match the image size");
   } else {
     require(!info.fixed_width, "cross-decoding needs fully convolutional models");
     require(h.stride >= 1, "corrupt .aec file: no encoder stride to cross-decode with");
@@ -199,86 +171,38 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
 }
 
 LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* fixed_qz) {
-  LatentCode r;
-  BitstreamHeader& h = r.stream.header;
-  h.latent_c = uint32_t(y.c), h.latent_h = uint32_t(y.h), h.latent_w = uint32_t(y.w);
-  const size_t plane = y.plane();
-  const Hyperprior* hp = model.hyperprior();
-  if (!hp) {
-    const std::vector<int32_t> q = model.quantize(y);
-    const std::vector<int32_t> idx = channel_index(y.c, y.h, y.w);
-    r.stream.section(kSectionPayload) = entropy_encode(q.data(), idx.data(), q.size(), model.tables());
-    r.channel_bits = bits_per_channel(q, idx.data(), y.c, plane, model.tables());
-    r.latent = model.dequantize(q, y.c, y.h, y.w);
-    return r;
-  }
   require(y.c == model.info().latent_channels, "latent has " + std::to_string(y.c) + " channels, model '" +
                                                    model.info().name + "' expects " +
                                                    std::to_string(model.info().latent_channels));
-  // z = h_a(y) is float (any backend may compute it: the encoder's choice is written into the file); from its
-  // symbols on everything is the integer path the decoder repeats.
-  int zc, zh, zw;
-  hp->hyper_shape(y.h, y.w, zc, zh, zw);
-  const std::vector<int32_t> qz = fixed_qz ? *fixed_qz : hp->quantize_z(hp->analysis(y));
-  require(qz.size() == size_t(zc) * zh * zw, "hyper latent size does not match the latent");
-  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  r.stream.section(kSectionHyperPayload) = entropy_encode(qz.data(), zidx.data(), qz.size(), hp->z_tables());
-  r.hyper_bits = entropy_bits(qz.data(), zidx.data(), qz.size(), hp->z_tables());
-  h.hyper_c = uint32_t(zc), h.hyper_h = uint32_t(zh), h.hyper_w = uint32_t(zw);
-
-  const Hyperprior::Conditional cond = hp->conditional(qz, zh, zw, y.h, y.w);
-  std::vector<int32_t> q(y.size());
-  for (size_t i = 0; i < q.size(); ++i) {
-    float v = std::nearbyint(y.data[i] - hp->mean_value(cond.mean[i]));
-    // As Model::quantize: clamp to what the escape can carry; NaN (a broken model) becomes 0.
-    v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f;
-    q[i] = int32_t(v);
-  }
-  r.stream.section(kSectionPayload) = entropy_encode(q.data(), cond.index.data(), q.size(), hp->y_tables());
-  r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, plane, hp->y_tables());
-  r.latent = dequantize_conditional(*hp, q, cond, y.c, y.h, y.w);
+  LatentCode r = model.latent_codec().encode(y, fixed_qz);
+  BitstreamHeader& h = r.stream.header;  // the grid, as open_stream gives the decoder
+  h.latent_c = uint32_t(y.c), h.latent_h = uint32_t(y.h), h.latent_w = uint32_t(y.w);
   return r;
 }
 
 Tensor decode_latent(const Model& model, const Bitstream& stream, std::vector<double>* channel_bits) {
+  const LatentCodec& codec = model.latent_codec();
+  const std::vector<uint32_t> needs = codec.sections();
+  const std::string which = "model '" + model.info().name + "' has a " + codec.kind() + " entropy model";
+  for (uint32_t type : needs)
+    require(stream.find(type),
+            "corrupt .aec file: the stream has no " + section_name(type) + " section, but " + which);
+  // A required section the codec does not read would be silently dropped: refused instead.
+  for (const Section& s : stream.sections)
+    require(section_optional(s.type) || std::find(needs.begin(), needs.end(), s.type) != needs.end(),
+            "corrupt .aec file: a " + section_name(s.type) + " section, but " + which + ", which reads none");
   const BitstreamHeader& h = stream.header;
-  const int C = int(h.latent_c), H = int(h.latent_h), W = int(h.latent_w);
-  const size_t plane = size_t(H) * W;
-  const Hyperprior* hp = model.hyperprior();
-  if (!hp) {
-    require(!stream.find(kSectionHyperPayload), "corrupt .aec file: a hyper payload, but model '" +
-                                                    model.info().name + "' has a factorized entropy model");
-    const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
-    const std::vector<int32_t> idx = channel_index(C, H, W);
-    const std::vector<int32_t> q =
-        entropy_decode(payload.data(), payload.size(), idx.data(), idx.size(), model.tables());
-    if (channel_bits) *channel_bits = bits_per_channel(q, idx.data(), C, plane, model.tables());
-    return model.dequantize(q, C, H, W);
-  }
-  require(stream.find(kSectionHyperPayload), "corrupt .aec file: the stream has no hyper payload, but model '" +
-                                                 model.info().name + "' has a hyperprior");
-  require(C == model.info().latent_channels, "corrupt .aec file: latent shape does not match the model");
-  int zc, zh, zw;
-  hp->hyper_shape(H, W, zc, zh, zw);
-  require(h.hyper_c == 0 || (h.hyper_c == uint32_t(zc) && h.hyper_h == uint32_t(zh) && h.hyper_w == uint32_t(zw)),
-          "corrupt .aec file: hyper latent shape does not match the latent");
-  const std::vector<uint8_t>& hyper = required_section(stream, kSectionHyperPayload);
-  const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
-  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  const std::vector<int32_t> qz =
-      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp->z_tables());
-  const Hyperprior::Conditional cond = hp->conditional(qz, zh, zw, H, W);
-  const std::vector<int32_t> q = entropy_decode(payload.data(), payload.size(), cond.index.data(),
-                                                cond.index.size(), hp->y_tables());
-  if (channel_bits) *channel_bits = bits_per_channel(q, cond.index.data(), C, plane, hp->y_tables());
-  return dequantize_conditional(*hp, q, cond, C, H, W);
+  require(h.latent_c == uint32_t(model.info().latent_channels),
+          "corrupt .aec file: latent shape does not match the model");
+  return codec.decode(stream, int(h.latent_c), int(h.latent_h), int(h.latent_w), channel_bits);
 }
 
 DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size, const ImageLimits& limits) {
   return decode_with(model, data, size, false, limits);
 }
 
-DecodeResult cross_decode_image(const Model& decoder, const uint8_t* data, size_t size, const ImageLimits& limits) {
+DecodeResult cross_decode_image(const Model& decoder, const uint8_t* data, size_t size,
+                                const ImageLimits& limits) {
   return decode_with(decoder, data, size, true, limits);
 }
 

@@ -7,6 +7,7 @@
 
 #include "aecodec/bitstream.h"
 #include "aecodec/image.h"
+#include "aecodec/latent_codec.h"
 #include "aecodec/model.h"
 
 namespace aec {
@@ -39,16 +40,10 @@ struct EncodeOptions {
 EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options = {});
 
 // The entropy stage on its own, between the analysis transform and the container (for callers that run the
-// networks elsewhere, e.g. ONNX Runtime in the browser): quantises the latent y -- around the means that a
-// hyperprior model's hyper latent gives -- and entropy-codes it.
-struct LatentCode {
-  Bitstream stream;  // the latent codec's sections (payloads); write_stream adds the rest
-  Tensor latent;     // the dequantised latent, exactly what decode_latent gives the decoder
-  std::vector<double> channel_bits;
-  double hyper_bits = 0;
-};
-// `qz`, when given, is the hyper latent's symbols to use instead of quantising h_a(y) (encoder refinement
-// keeps z, and so every mean and table, fixed while it searches y).
+// networks elsewhere, e.g. ONNX Runtime in the browser): the model's latent codec quantises the latent y --
+// around the means that a hyperprior model's hyper latent gives -- and entropy-codes it.
+// `qz`, when given, is the side information's symbols (the hyper latent's) to use instead of the codec's own
+// choice (encoder refinement keeps z, and so every mean and table, fixed while it searches y).
 LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* qz = nullptr);
 // Wraps a coded latent into the container (version 3): the model's identity, the image size (before
 // padding) and the family section for family models. Returns the file's bytes.
@@ -58,8 +53,9 @@ std::vector<uint8_t> write_stream(const Model& model, int width, int height, Bit
 // version 3); fills header.latent_c/h/w with that grid for decode_latent.
 Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool cross,
                       const ImageLimits& limits = {});
-// The inverse of code_latent, on a stream from open_stream (decode_image does both): entropy-decodes and
-// dequantises; fills channel_bits (ideal bits per latent channel) when given.
+// The inverse of code_latent, on a stream from open_stream (decode_image does both): refuses a stream that
+// lacks a section the model's latent codec needs or has a required one it does not read, then entropy-decodes
+// and dequantises; fills channel_bits (ideal bits per latent channel) when given.
 Tensor decode_latent(const Model& model, const Bitstream& stream,
                      std::vector<double>* channel_bits = nullptr);
 

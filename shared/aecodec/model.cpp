@@ -6,6 +6,7 @@
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/hyperprior.h"
+#include "aecodec/latent_codec.h"
 #include "aecodec/layers.h"
 #include "aecodec/pool.h"
 
@@ -490,29 +491,19 @@ Model Model::from_file(ModelFile file) {
                                                     std::to_string(test_w) + "x" + std::to_string(test_h) +
                                                     " RGB image");
 
-  const int64_t C = info.latent_channels;
   const json none = json::object();
   const json& entropy = m.contains("entropy") && m["entropy"].is_object() ? m["entropy"] : none;
-  info.entropy_kind = entropy.contains("kind") && entropy["kind"].is_string()
-                          ? entropy["kind"].get<std::string>()
-                          : "factorized";
-  if (info.entropy_kind == "hyperprior") {
+  model.latent_codec_ = LatentCodec::build(entropy, file, info.latent_channels);
+  info.entropy_kind = model.latent_codec_->kind();
+  model.factorized_ = dynamic_cast<const FactorizedCodec*>(model.latent_codec_.get());
+  model.hyperprior_ = dynamic_cast<const HyperpriorCodec*>(model.latent_codec_.get());
+  if (model.hyperprior_) {
     require(info.family_id.empty(), "hyperprior models cannot be in a cross-resolution family");
-    model.hyper_ = Hyperprior::build(entropy, file, info.latent_channels);
     int lc = 3, lh = test_h, lw = test_w, zc, zh, zw;  // the hyper path must fit the test image's latent
     model.encoder_.output_shape(lc, lh, lw);
-    model.hyper_->hyper_shape(lh, lw, zc, zh, zw);
-  } else {
-    require(info.entropy_kind == "factorized",
-            "entropy model kind '" + info.entropy_kind +
-                "' is not supported (this build reads factorized and hyperprior)");
-    model.step_ = file.floats("latent.step", {C});
-    model.offset_ = file.floats("latent.offset", {C});
-    for (float s : model.step_)
-      if (!(s > 1e-6f && s < 1e6f)) throw Error("latent.step values must be positive and finite");
-    model.tables_ = read_cdf_tables(file, "entropy", C);
+    model.hyperprior_->hyperprior().hyper_shape(lh, lw, zc, zh, zw);
   }
-  info.entropy_hash = entropy_identity(file, model.hyper_ != nullptr);
+  info.entropy_hash = entropy_identity(file, model.hyperprior_ != nullptr);
   info.model_hash = file.content_hash();
   info.id = hash_hex(info.model_hash);
   model.file_ = std::move(file);
@@ -529,39 +520,28 @@ Model Model::load(const std::string& path) {
   }
 }
 
+const CdfTables& Model::tables() const {
+  static const CdfTables none;
+  return factorized_ ? factorized_->tables() : none;
+}
+
+const Hyperprior* Model::hyperprior() const { return hyperprior_ ? &hyperprior_->hyperprior() : nullptr; }
+
 std::vector<int32_t> Model::quantize(const Tensor& y) const {
-  require(!hyper_, "model '" + info_.name +
-                       "' has a hyperprior: its latent is quantised around the means of "
-                       "its hyper latent (aec::code_latent), not by a per-channel quantiser");
+  require(factorized_, "model '" + info_.name +
+                           "' has a hyperprior: its latent is quantised around the means of "
+                           "its hyper latent (aec::code_latent), not by a per-channel quantiser");
   require(y.c == info_.latent_channels, "latent has " + std::to_string(y.c) + " channels, model '" +
                                             info_.name + "' expects " +
                                             std::to_string(info_.latent_channels));
-  std::vector<int32_t> q(y.size());
-  const size_t plane = y.plane();
-  for (int c = 0; c < y.c; ++c) {
-    const float inv = 1.0f / step_[size_t(c)], off = offset_[size_t(c)];
-    const float* src = y.channel(c);
-    for (size_t i = 0; i < plane; ++i) {
-      float v = std::nearbyint((src[i] - off) * inv);
-      // Clamp to what the entropy coder's escape can carry; NaN (a broken model) becomes 0.
-      v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f;
-      q[size_t(c) * plane + i] = int32_t(v);
-    }
-  }
-  return q;
+  return factorized_->quantize(y);
 }
 
 Tensor Model::dequantize(const std::vector<int32_t>& q, int c, int h, int w) const {
-  require(!hyper_, "model '" + info_.name + "' has a hyperprior: dequantise with aec::decode_latent");
+  require(factorized_, "model '" + info_.name + "' has a hyperprior: dequantise with aec::decode_latent");
   require(c == info_.latent_channels, "latent has " + std::to_string(c) + " channels, model '" + info_.name +
                                           "' expects " + std::to_string(info_.latent_channels));
-  Tensor t(c, h, w);
-  require(q.size() == t.size(), "latent size mismatch");
-  const size_t plane = t.plane();
-  for (int k = 0; k < c; ++k)
-    for (size_t i = 0; i < plane; ++i)
-      t.data[size_t(k) * plane + i] = float(q[size_t(k) * plane + i]) * step_[size_t(k)] + offset_[size_t(k)];
-  return t;
+  return factorized_->dequantize(q, c, h, w);
 }
 
 }  // namespace aec

@@ -1,6 +1,7 @@
 // A model as the core runs it: the encoder and decoder networks built from the layer lists in the model
-// file's document (one generic definition for every architecture -- no per-model C++), the latent quantiser,
-// and the entropy model: per-channel factorized tables, or a mean-scale hyperprior (hyperprior.h).
+// file's document (one generic definition for every architecture -- no per-model C++), and the latent codec
+// (latent_codec.h) that quantises and entropy-codes the latent: per-channel factorized tables, or a
+// mean-scale hyperprior (hyperprior.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,9 @@ namespace aec {
 
 class Layer;  // one op of the network (layers.h holds the arithmetic)
 class Hyperprior;
+class LatentCodec;
+class FactorizedCodec;
+class HyperpriorCodec;
 
 class Network {
  public:
@@ -59,10 +63,12 @@ class Model {
 
   const ModelInfo& info() const { return info_; }
   const ModelFile& file() const { return file_; }
+  // What turns the latent into symbols and back (latent_codec.h); the codec pipeline calls only this.
+  const LatentCodec& latent_codec() const { return *latent_codec_; }
   // The factorized entropy model's per-channel tables (empty for a hyperprior model).
-  const CdfTables& tables() const { return tables_; }
+  const CdfTables& tables() const;
   // The hyperprior entropy model, or null for a factorized one.
-  const Hyperprior* hyperprior() const { return hyper_.get(); }
+  const Hyperprior* hyperprior() const;
   const Network& encoder() const { return encoder_; }
   const Network& decoder() const { return decoder_; }
 
@@ -79,9 +85,10 @@ class Model {
   ModelInfo info_;
   ModelFile file_;
   Network encoder_, decoder_;
-  std::vector<float> step_, offset_;
-  CdfTables tables_;
-  std::unique_ptr<Hyperprior> hyper_;
+  std::unique_ptr<LatentCodec> latent_codec_;
+  // latent_codec_ as its kind, or null (heap objects: these stay valid when the Model moves).
+  const FactorizedCodec* factorized_ = nullptr;
+  const HyperpriorCodec* hyperprior_ = nullptr;
 };
 
 // Reads tables stored as NAME.cdf [T, L], NAME.cdf_length [T], NAME.offset [T] (the layout of the factorized

@@ -1,0 +1,44 @@
+#include "aecodec/latent_codec.h"
+
+#include <algorithm>
+
+#include "aecodec/error.h"
+#include "aecodec/hyperprior.h"
+
+namespace aec {
+
+std::unique_ptr<LatentCodec> LatentCodec::build(const nlohmann::json& entropy, const ModelFile& file,
+                                                int latent_channels) {
+  const std::string kind = entropy.contains("kind") && entropy["kind"].is_string()
+                               ? entropy["kind"].get<std::string>()
+                               : "factorized";  // documents from before the hyperprior name none
+  if (kind == "hyperprior")
+    return std::make_unique<HyperpriorCodec>(Hyperprior::build(entropy, file, latent_channels));
+  require(kind == "factorized",
+          "entropy model kind '" + kind + "' is not supported (this build reads factorized and hyperprior)");
+  return std::make_unique<FactorizedCodec>(file, latent_channels);
+}
+
+std::vector<int32_t> channel_index(int c, int h, int w) {
+  std::vector<int32_t> idx(size_t(c) * h * w);
+  const size_t plane = size_t(h) * w;
+  for (int k = 0; k < c; ++k) std::fill_n(idx.begin() + ptrdiff_t(size_t(k) * plane), plane, k);
+  return idx;
+}
+
+std::vector<double> bits_per_channel(const std::vector<int32_t>& q, const int32_t* table_index, int c,
+                                     size_t plane, const CdfTables& tables) {
+  std::vector<double> bits(static_cast<size_t>(c));
+  for (int k = 0; k < c; ++k)
+    bits[size_t(k)] =
+        entropy_bits(q.data() + size_t(k) * plane, table_index + size_t(k) * plane, plane, tables);
+  return bits;
+}
+
+const std::vector<uint8_t>& required_section(const Bitstream& stream, uint32_t type) {
+  const std::vector<uint8_t>* s = stream.find(type);
+  require(s, "corrupt .aec file: no " + section_name(type) + " section");
+  return *s;
+}
+
+}  // namespace aec

@@ -1,0 +1,77 @@
+#include <cmath>
+
+#include "aecodec/error.h"
+#include "aecodec/hyperprior.h"
+#include "aecodec/latent_codec.h"
+
+namespace aec {
+
+namespace {
+
+// y_hat = symbol + mean: one expression for the encoder and the decoder, so both get the same floats.
+Tensor dequantize_conditional(const Hyperprior& hp, const std::vector<int32_t>& q,
+                              const Hyperprior::Conditional& cond, int c, int h, int w) {
+  Tensor t(c, h, w);
+  require(q.size() == t.size() && cond.mean.size() == t.size(), "latent size mismatch");
+  for (size_t i = 0; i < t.size(); ++i) t.data[i] = float(q[i]) + hp.mean_value(cond.mean[i]);
+  return t;
+}
+
+}  // namespace
+
+HyperpriorCodec::HyperpriorCodec(std::unique_ptr<Hyperprior> hyperprior) : hp_(std::move(hyperprior)) {}
+HyperpriorCodec::~HyperpriorCodec() = default;
+
+// z = h_a(y) is float (any backend may compute it: the encoder's choice is written into the file); from its
+// symbols on everything is the integer path the decoder repeats.
+std::vector<int32_t> HyperpriorCodec::side_symbols(const Tensor& y) const {
+  return hp_->quantize_z(hp_->analysis(y));
+}
+
+LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
+  const Hyperprior& hp = *hp_;
+  LatentCode r;
+  int zc, zh, zw;
+  hp.hyper_shape(y.h, y.w, zc, zh, zw);
+  const std::vector<int32_t> qz = side ? *side : side_symbols(y);
+  require(qz.size() == size_t(zc) * zh * zw, "hyper latent size does not match the latent");
+  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
+  r.stream.section(kSectionHyperPayload) = entropy_encode(qz.data(), zidx.data(), qz.size(), hp.z_tables());
+  r.hyper_bits = entropy_bits(qz.data(), zidx.data(), qz.size(), hp.z_tables());
+
+  const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, y.h, y.w);
+  std::vector<int32_t> q(y.size());
+  for (size_t i = 0; i < q.size(); ++i) {
+    float v = std::nearbyint(y.data[i] - hp.mean_value(cond.mean[i]));
+    // As the factorized quantiser: clamp to what the escape can carry; NaN (a broken model) becomes 0.
+    v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f;
+    q[i] = int32_t(v);
+  }
+  r.stream.section(kSectionPayload) = entropy_encode(q.data(), cond.index.data(), q.size(), hp.y_tables());
+  r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, y.plane(), hp.y_tables());
+  r.latent = dequantize_conditional(hp, q, cond, y.c, y.h, y.w);
+  return r;
+}
+
+Tensor HyperpriorCodec::decode(const Bitstream& stream, int c, int h, int w,
+                               std::vector<double>* channel_bits) const {
+  const Hyperprior& hp = *hp_;
+  int zc, zh, zw;
+  hp.hyper_shape(h, w, zc, zh, zw);
+  const BitstreamHeader& hd = stream.header;  // version 2 stores z's shape; it must be the derived one
+  require(hd.hyper_c == 0 ||
+              (hd.hyper_c == uint32_t(zc) && hd.hyper_h == uint32_t(zh) && hd.hyper_w == uint32_t(zw)),
+          "corrupt .aec file: hyper latent shape does not match the latent");
+  const std::vector<uint8_t>& hyper = required_section(stream, kSectionHyperPayload);
+  const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
+  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
+  const std::vector<int32_t> qz =
+      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables());
+  const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, h, w);
+  const std::vector<int32_t> q =
+      entropy_decode(payload.data(), payload.size(), cond.index.data(), cond.index.size(), hp.y_tables());
+  if (channel_bits) *channel_bits = bits_per_channel(q, cond.index.data(), c, size_t(h) * w, hp.y_tables());
+  return dequantize_conditional(hp, q, cond, c, h, w);
+}
+
+}  // namespace aec
