@@ -49,19 +49,23 @@ void gdn_forward_keep(const Tensor& x, const std::vector<float>& beta, const std
   const int c = x.c;
   const size_t p = x.plane();
   Tensor sq(c, x.h, x.w);
-  for (size_t i = 0; i < x.size(); ++i) sq.data[i] = x.data[i] * x.data[i];
+  parallel_for(c, [&](int k0, int k1) {
+    for (size_t i = size_t(k0) * p; i < size_t(k1) * p; ++i) sq.data[i] = x.data[i] * x.data[i];
+  });
   norm = Tensor(c, x.h, x.w);
   channel_mix(gamma, c, sq.data.data(), p, norm.data.data());
   y = Tensor(c, x.h, x.w);
-  for (int k = 0; k < c; ++k) {
-    float* n = norm.channel(k);
-    const float* xs = x.channel(k);
-    float* ys = y.channel(k);
-    for (size_t i = 0; i < p; ++i) {
-      n[i] = std::sqrt(n[i] + beta[size_t(k)]);
-      ys[i] = inverse ? xs[i] * n[i] : xs[i] / n[i];
+  parallel_for(c, [&](int k0, int k1) {
+    for (int k = k0; k < k1; ++k) {
+      float* n = norm.channel(k);
+      const float* xs = x.channel(k);
+      float* ys = y.channel(k);
+      for (size_t i = 0; i < p; ++i) {
+        n[i] = std::sqrt(n[i] + beta[size_t(k)]);
+        ys[i] = inverse ? xs[i] * n[i] : xs[i] / n[i];
+      }
     }
-  }
+  });
 }
 
 // Inverse GDN, y_i = x_i n_i with n_i = sqrt(beta_i + sum_j gamma_ij x_j^2):
@@ -74,19 +78,23 @@ Tensor gdn_backward(const Tensor& x, const Tensor& norm, const std::vector<float
   const size_t p = x.plane();
   require(grad_y.c == c && grad_y.h == x.h && grad_y.w == x.w, "gdn backward: gradient shape mismatch");
   Tensor u(c, x.h, x.w);
-  for (size_t i = 0; i < x.size(); ++i) {
-    const float n = norm.data[i];
-    u.data[i] = inverse ? grad_y.data[i] * x.data[i] / n : grad_y.data[i] * x.data[i] / (n * n * n);
-  }
+  parallel_for(c, [&](int k0, int k1) {
+    for (size_t i = size_t(k0) * p; i < size_t(k1) * p; ++i) {
+      const float n = norm.data[i];
+      u.data[i] = inverse ? grad_y.data[i] * x.data[i] / n : grad_y.data[i] * x.data[i] / (n * n * n);
+    }
+  });
   Tensor t(c, x.h, x.w);
   channel_mix(transposed(gamma, c), c, u.data.data(), p, t.data.data());
-  Tensor gx(c, x.h, x.w);
-  for (size_t i = 0; i < x.size(); ++i) {
-    const float n = norm.data[i];
-    gx.data[i] =
-        inverse ? grad_y.data[i] * n + x.data[i] * t.data[i] : grad_y.data[i] / n - x.data[i] * t.data[i];
-  }
-  return gx;
+  // t becomes the input gradient in place.
+  parallel_for(c, [&](int k0, int k1) {
+    for (size_t i = size_t(k0) * p; i < size_t(k1) * p; ++i) {
+      const float n = norm.data[i];
+      t.data[i] =
+          inverse ? grad_y.data[i] * n + x.data[i] * t.data[i] : grad_y.data[i] / n - x.data[i] * t.data[i];
+    }
+  });
+  return t;
 }
 
 struct GradNetwork::Layer {

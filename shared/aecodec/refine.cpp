@@ -31,8 +31,13 @@ class TableBits {
       std::vector<int32_t> v(size_t(n + 2 * kMargin));
       for (size_t i = 0; i < v.size(); ++i) v[i] = lo_[t] + int32_t(i);
       bits_[t].resize(v.size());
-      const int32_t idx = int32_t(t);
-      for (size_t i = 0; i < v.size(); ++i) bits_[t][i] = float(entropy_bits(&v[i], &idx, 1, tables));
+      // One table at a time: entropy_bits checks every table it is given on each call.
+      CdfTables one;
+      one.precision = tables.precision;
+      one.cdf = {tables.cdf[t]};
+      one.offset = {tables.offset[t]};
+      const int32_t zero = 0;
+      for (size_t i = 0; i < v.size(); ++i) bits_[t][i] = float(entropy_bits(&v[i], &zero, 1, one));
     }
   }
   float bits(int32_t table, int32_t value) const {
@@ -274,7 +279,7 @@ EffortPlan effort_plan(int effort) {
 
 RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor& y,
                            const std::vector<int32_t>* qz, const RefineOptions& options) {
-  const EffortPlan plan = effort_plan(options.effort);
+  const EffortPlan plan = options.plan ? *options.plan : effort_plan(options.effort);
   const ModelInfo& info = model.info();
   const json& doc = model.file().meta;
   require(doc.contains("training") && doc["training"].is_object() && doc["training"].contains("lambda") &&

@@ -17,12 +17,6 @@
 
 namespace aec {
 
-struct RefineOptions {
-  int effort = 1;                        // 1..9 (effort_plan says what each does)
-  std::function<bool(double)> progress;  // fraction done; false cancels (throws aec::Cancelled)
-  int width = 0, height = 0;             // the original image inside the padded one (0: all of it counts)
-};
-
 // What one effort level does.
 struct EffortPlan {
   int sga_steps = 0;  // Adam steps on the latent with SGA soft rounding
@@ -33,6 +27,13 @@ struct EffortPlan {
 };
 EffortPlan effort_plan(int effort);
 constexpr int kMaxEffort = 9;
+
+struct RefineOptions {
+  int effort = 1;                        // 1..9 (effort_plan says what each does)
+  const EffortPlan* plan = nullptr;      // instead of effort_plan(effort): experiments with the ladder
+  std::function<bool(double)> progress;  // fraction done; false cancels (throws aec::Cancelled)
+  int width = 0, height = 0;             // the original image inside the padded one (0: all of it counts)
+};
 
 struct RefineResult {
   Tensor latent;  // y whose rounding (around the means) gives the chosen symbols exactly
