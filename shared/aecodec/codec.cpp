@@ -125,6 +125,10 @@ Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool
   // 1 and 2 store it and must agree.
   int c, lh, lw;
   if (!cross) {
+    require(!info.fixed_width ||
+                (h.width == uint32_t(info.fixed_width) && h.height == uint32_t(info.fixed_height)),
+            "corrupt .aec file: model '" + info.name + "' codes only " + std::to_string(info.fixed_width) +
+                "x" + std::to_string(info.fixed_height) + " images");
     latent_grid(model, int(h.width), int(h.height), c, lh, lw);
     if (h.version < kBitstreamVersion)
       require(h.stride == uint32_t(info.stride),

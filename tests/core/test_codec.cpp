@@ -180,6 +180,10 @@ TEST_CASE("fixed-size models code exactly their size and refuse others") {
   const Model fc = Model::from_file(make_random_model(s));
   const auto bytes = encode_image(fc, synthetic_image(8, 8)).bytes;
   CHECK(decode_image(fc, bytes.data(), bytes.size()).image.width == 8);
+  Bitstream b = parse_bitstream(bytes.data(), bytes.size());
+  b.header.width = 4;  // a size the model does not code, re-checksummed
+  const std::vector<uint8_t> forged = write_bitstream(b);
+  CHECK_THROWS_WITH(decode_image(fc, forged.data(), forged.size()), Catch::Contains("codes only 8x8"));
   CHECK_THROWS_WITH(encode_image(fc, synthetic_image(9, 8)), Catch::Contains("exactly 8x8"));
 }
 
