@@ -10,7 +10,7 @@
 namespace aect {
 
 struct TrainConfig {
-  std::string arch = "factorized";  // fc | conv | vae | factorized | family | hyperprior
+  std::string arch = "factorized";  // fc | conv | vae | factorized | family | hyperprior | channel | channel-cb
   std::string data, valid, out;     // image folders; run directory
   std::string init;                 // warm start from a model file (weights only) when there is no run dir
   int64_t steps = 0;                // stop after this many steps (0: use minutes)

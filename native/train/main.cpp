@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   double lambda = 0;
   std::string lambdas;
   CLI::App* train = app.add_subcommand("train", "train a model into a run directory");
-  train->add_option("--arch", cfg.arch, "fc | conv | vae | factorized | family | hyperprior")
+  train->add_option("--arch", cfg.arch, "fc | conv | vae | factorized | family | hyperprior | channel | channel-cb")
       ->capture_default_str();
   train->add_option("--data", cfg.data, "folder of training images (searched recursively)");
   train->add_option("--valid", cfg.valid, "folder of validation images");

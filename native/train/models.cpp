@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "aecodec/error.h"
+#include "channel_codec.h"
 #include "hyperprior_codec.h"
 
 namespace aect {
@@ -421,9 +422,11 @@ std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
     return std::make_shared<FactorizedCodec>(N, M, cfg.lambdas, cfg.gain_prior == "scaled");
   if (cfg.arch == "family") return std::make_shared<FamilyCodec>(N, M, 1.0, cfg.freeze_shared);
   if (cfg.arch == "hyperprior") return std::make_shared<HyperpriorCodecImpl>(N, M, cfg.lambdas);
+  if (cfg.arch == "channel" || cfg.arch == "channel-cb")
+    return std::make_shared<ChannelCodecImpl>(N, M, cfg.lambdas, cfg.arch == "channel-cb");
   if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae")
     return std::make_shared<PlainCodec>(cfg.arch, N, M);
-  throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family, hyperprior)");
+  throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family, hyperprior, channel, channel-cb)");
 }
 
 }  // namespace aect

@@ -1,0 +1,227 @@
+#include "channel_codec.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "aecodec/entropy.h"
+#include "aecodec/gaussian.h"
+#include "aecodec/hyperprior.h"
+#include "gaussian_conditional.h"
+
+namespace aect {
+
+namespace nn = torch::nn;
+
+namespace {
+
+// The slice nets start from scratch while everything else is warm-started, all in one Adam at one learning
+// rate. Adam moves each weight by about lr per step whatever its gradient's size, so a layer computed as
+// kFresh * conv(x; w / kFresh) is the same function with kFresh times the learning rate: the fresh nets learn
+// at 10x the transforms' rate (1e-3 at the recipe's 1e-4), a usual rate for new layers, without a second
+// optimizer or parameter group in the checkpoint.
+constexpr double kFresh = 10.0;
+
+nn::Conv2d fresh_conv(int in, int out, int kernel, bool zero = false) {
+  nn::Conv2d c(nn::Conv2dOptions(in, out, kernel).padding(kernel / 2));
+  torch::NoGradGuard ng;
+  if (zero) c->weight.zero_(), c->bias.zero_();
+  c->weight.div_(kFresh), c->bias.div_(kFresh);
+  return c;
+}
+
+nn::Functional fresh_gain() {
+  return nn::Functional([](torch::Tensor x) { return x * kFresh; });
+}
+
+// conv 3x3 -> ReLU -> conv 3x3, the last one zero (the net starts as "no correction").
+nn::Sequential small_net(int in, int hidden, int out) {
+  return nn::Sequential(fresh_conv(in, hidden, 3), fresh_gain(), nn::ReLU(), fresh_conv(hidden, out, 3, true),
+                        fresh_gain());
+}
+
+torch::Tensor ste_round(const torch::Tensor& x) {
+  return x + (torch::round(x) - x).detach();
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::vector<int> ChannelCodecImpl::slice_sizes(int M) {
+  // ELIC's 16, 16, 32, 64, 192 of 320 flattened a little: with only five slices the last one would otherwise
+  // hold most of y and see the least context. Cumulative twelfths 1, 2, 4, 8, 12; empty slices dropped.
+  const int cum[] = {1, 2, 4, 8, 12};
+  std::vector<int> out;
+  int prev = 0;
+  for (int c : cum) {
+    const int end = int(std::lround(double(M) * c / 12.0));
+    if (end > prev) out.push_back(end - prev), prev = end;
+  }
+  return out;
+}
+
+ChannelCodecImpl::ChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas, bool checkerboard)
+    : HyperpriorCodecImpl(N_, M_, lambdas), checkerboard_(checkerboard) {
+  sizes = slice_sizes(M);
+  // The hyperprior's 2M parameters go through one shared 3x3 conv to E features that every slice net reads:
+  // each slice reading all 2M channels itself cost about three times as many multiply-adds (and CPU time
+  // per training step) for no more information. E and the hidden width: two thirds of M (64 for M = 96).
+  const int E = std::max(8, 2 * M / 3), hidden = E;
+  hyper_embed = register_module("slice_hyper", nn::Sequential(fresh_conv(2 * M, E, 3), fresh_gain(), nn::ReLU()));
+  int off = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const int c = sizes[k];
+    const int ctx = checkerboard_ ? 2 * c : 0;
+    param_nets.push_back(
+        register_module("slice_param_" + std::to_string(k), small_net(E + off + ctx, hidden, 2 * c)));
+    lrp_nets.push_back(
+        register_module("slice_lrp_" + std::to_string(k), small_net(E + off + c, hidden, c)));
+    if (checkerboard_)
+      ctx_convs.push_back(register_module("slice_ctx_" + std::to_string(k),
+                                          nn::Sequential(fresh_conv(c, ctx, 5), fresh_gain())));
+    off += c;
+  }
+}
+
+std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::slice_params(int k, const torch::Tensor& hyper,
+                                                                       const torch::Tensor& base,
+                                                                       const torch::Tensor& prefix,
+                                                                       const torch::Tensor& ctx) {
+  const int c = sizes[size_t(k)];
+  int off = 0;
+  for (int i = 0; i < k; ++i) off += sizes[size_t(i)];
+  std::vector<torch::Tensor> in{hyper};
+  if (prefix.defined()) in.push_back(prefix);
+  if (checkerboard_)
+    in.push_back(ctx.defined() ? ctx
+                               : torch::zeros({hyper.size(0), 2 * c, hyper.size(2), hyper.size(3)},
+                                              hyper.options()));
+  torch::Tensor d = param_nets[size_t(k)]->forward(torch::cat(in, 1));
+  // The scale correction multiplies the hyperprior's scale itself (not exp(log scale + d)): with d = 0 the
+  // scale is bit for bit the hyperprior's, and so is its table index.
+  torch::Tensor s = base.narrow(1, off, c), mu = base.narrow(1, M + off, c);
+  return {mu + d.narrow(1, c, c), s * torch::exp(d.narrow(1, 0, c))};
+}
+
+ChannelCodecImpl::SlicesOut ChannelCodecImpl::code_slices(const torch::Tensor& y, const torch::Tensor& hyper_in,
+                                                           bool training) {
+  // Log scales as the nets' input (the raw scales span 0.11 .. 256). Scales below 0.01 are below the
+  // table's first entry either way, so their floor changes no index.
+  torch::Tensor base = torch::cat({hyper_in.narrow(1, 0, M).clamp_min(1e-2), hyper_in.narrow(1, M, M)}, 1);
+  torch::Tensor hyper =
+      hyper_embed->forward(torch::cat({torch::log(base.narrow(1, 0, M)), hyper_in.narrow(1, M, M)}, 1));
+  torch::Tensor anchor, other;
+  if (checkerboard_) {
+    torch::Tensor i = torch::arange(y.size(2), y.options()).view({-1, 1});
+    torch::Tensor j = torch::arange(y.size(3), y.options()).view({1, -1});
+    anchor = ((i + j).remainder(2) == 0).to(y.scalar_type()).view({1, 1, y.size(2), y.size(3)});
+    other = 1.0 - anchor;
+  }
+  const std::vector<double> table = aec::default_scale_table();
+  torch::Tensor table_t, thr_t;
+  if (!training) {
+    table_t = torch::tensor(table, torch::kDouble).to(y.device(), torch::kFloat);
+    const std::vector<int32_t> thr = aec::scale_thresholds(table, aec::kHyperOutBits);
+    thr_t = torch::tensor(std::vector<double>(thr.begin(), thr.end()), torch::kDouble).to(y.device());
+  }
+  auto quant = [&](const torch::Tensor& v, const torch::Tensor& mu) {
+    return training ? ste_round(v - mu) + mu : torch::round(v - mu) + mu;
+  };
+
+  std::vector<torch::Tensor> decoded;
+  torch::Tensor bits = torch::zeros({}, y.options());
+  int off = 0;
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const int c = sizes[k];
+    torch::Tensor yk = y.narrow(1, off, c);
+    torch::Tensor prefix = decoded.empty() ? torch::Tensor() : torch::cat(decoded, 1);
+    torch::Tensor mu, s;
+    if (!checkerboard_) {
+      std::tie(mu, s) = slice_params(int(k), hyper, base, prefix, torch::Tensor());
+    } else {
+      auto [mu0, s0] = slice_params(int(k), hyper, base, prefix, torch::Tensor());
+      torch::Tensor ctx = ctx_convs[k]->forward(quant(yk, mu0) * anchor) * other;
+      auto [mu1, s1] = slice_params(int(k), hyper, base, prefix, ctx);
+      mu = mu0 * anchor + mu1 * other;
+      s = s0 * anchor + s1 * other;
+    }
+    torch::Tensor yh;
+    if (training) {
+      torch::Tensor noisy = yk + torch::empty_like(yk).uniform_(-0.5, 0.5);
+      bits = bits - torch::log2(gaussian_likelihood(noisy, mu, s)).sum();
+      yh = quant(yk, mu);
+    } else {
+      // The codec's table index: #{i : scale * 2^kHyperOutBits > threshold_i} (aec::scale_index).
+      torch::Tensor idx =
+          (s.to(torch::kDouble).mul(std::ldexp(1.0, aec::kHyperOutBits)).unsqueeze(-1) > thr_t).sum(-1);
+      yh = quant(yk, mu);
+      bits = bits - torch::log2(gaussian_likelihood(yh, mu, table_t.index({idx}))).sum();
+    }
+    std::vector<torch::Tensor> in{hyper};
+    if (prefix.defined()) in.push_back(prefix);
+    in.push_back(yh);
+    yh = yh + 0.5 * torch::tanh(lrp_nets[k]->forward(torch::cat(in, 1)));
+    decoded.push_back(yh);
+    off += c;
+  }
+  return {torch::cat(decoded, 1), bits};
+}
+
+StepOut ChannelCodecImpl::train_step(const torch::Tensor& x, int quality, double lambda) {
+  torch::Tensor y = encode(x, quality).to(torch::kFloat);
+  auto rz = eb->forward(h_a->forward(y));
+  torch::Tensor params = h_s->forward(rz.y_hat).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
+  const SlicesOut s = code_slices(y, params.to(torch::kFloat), true);
+  torch::Tensor x_hat = g_s->forward(remove_gain(s.y_hat, quality));
+  const double pixels = double(x.size(0)) * x.size(2) * x.size(3);
+  StepOut o;
+  o.bpp = (s.bits - torch::log2(rz.likelihood).sum()) / pixels;
+  o.mse = (x_hat.to(torch::kFloat) - x.to(torch::kFloat)).pow(2).mean();
+  o.loss = lambda * 255.0 * 255.0 * o.mse + o.bpp;
+  return o;
+}
+
+EvalOut ChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int quality) {
+  torch::NoGradGuard ng;
+  const torch::Device dev = x.device();
+  torch::Tensor y = encode(x, quality).to(torch::kFloat);
+  const int64_t yh = y.size(2), yw = y.size(3);
+  // z around the fixed-point medians and the integer h_s, as HyperpriorCodecImpl::code.
+  const std::vector<int32_t> med = z_median_fixed();
+  torch::Tensor med_fixed =
+      torch::tensor(std::vector<double>(med.begin(), med.end()), torch::kDouble).view({1, -1, 1, 1});
+  const double zscale = std::ldexp(1.0, aec::kHyperZBits);
+  torch::Tensor z = h_a->forward(y).to(torch::kCPU, torch::kDouble);
+  torch::Tensor qz =
+      torch::round(z - med_fixed / zscale).clamp(-double(aec::kMaxEscape / 2), double(aec::kMaxEscape / 2));
+  torch::Tensor z_int = qz * zscale + med_fixed;
+  torch::Tensor z_hat = (z_int / zscale).to(dev, torch::kFloat);
+  const double bits_z = -torch::log2(eb->likelihood(z_hat)).sum().item<double>();
+  torch::Tensor p = IntHyperSynthesis::quantize(*h_s).forward(z_int).narrow(2, 0, yh).narrow(3, 0, yw);
+  torch::Tensor hyper = (p / std::ldexp(1.0, aec::kHyperOutBits)).to(dev, torch::kFloat);
+
+  // Decode-side cost of the entropy model: the float h_s (what the hyperprior alone runs) and the slices.
+  auto t0 = std::chrono::steady_clock::now();
+  torch::Tensor unused = h_s->forward(z_hat);
+  const double hs_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  const SlicesOut s = code_slices(y, hyper, false);
+  const double slices_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  torch::Tensor x_hat = g_s->forward(remove_gain(s.y_hat, quality));
+  const double gs_ms = ms_since(t0);
+
+  EvalOut o;
+  o.bits = s.bits.item<double>() + bits_z;
+  o.sq_err = sq_err_8bit(x_hat, x, h, w);
+  o.samples = int64_t(3) * h * w;
+  o.psnr["hyper_bpp"] = bits_z / (double(h) * w);
+  o.psnr["hs_ms"] = hs_ms;
+  o.psnr["gs_ms"] = gs_ms;
+  o.psnr["entropy_ms"] = hs_ms + slices_ms;
+  return o;
+}
+
+}  // namespace aect
