@@ -63,39 +63,43 @@ build_core() {  # VARIANT -> prints the library's path
 # Seed corpus: model files, .aec files and images made by the real tools.
 seeds=$out/seeds-v3  # (the version changes when the seeds do)
 if [ ! -d "$seeds" ]; then
-  mkdir -p "$seeds"/{bitstream,model_file,image,roundtrip}
+  # Made under another name and renamed when complete, so a failed build leaves no half-made corpus.
+  partial=$seeds.partial
+  rm -rf "$partial"
+  mkdir -p "$partial"/{bitstream,model_file,image,roundtrip}
   cmake --build build/release --target aecodec make_test_model >/dev/null
   # Every architecture with 2 channels: the same layers, entropy models and file structure as a large model
   # at a quarter of the bytes (each execution copies, parses and hashes all of them); and the factorized
   # test model at its usual 8 channels.
   for arch in factorized conv vae fc hyperprior; do
-    build/release/tests/make_test_model "$seeds/model_file/$arch-n2.aem" $arch test-$arch 2 n=2 m=2
+    build/release/tests/make_test_model "$partial/model_file/$arch-n2.aem" $arch test-$arch 2 n=2 m=2
   done
-  build/release/tests/make_test_model "$seeds/model_file/factorized.aem" factorized
-  build/release/tests/make_test_model "$seeds/test.aem" factorized test-factorized 2
-  build/release/tests/make_test_model "$seeds/test-hyperprior.aem" hyperprior test-hyperprior 2
+  build/release/tests/make_test_model "$partial/model_file/factorized.aem" factorized
+  build/release/tests/make_test_model "$partial/test.aem" factorized test-factorized 2
+  build/release/tests/make_test_model "$partial/test-hyperprior.aem" hyperprior test-hyperprior 2
   python3 -c "
 import struct,zlib
 def png(w,h):
     raw=b''.join(b'\0'+bytes((x*7+y*3)%256 for x in range(w*3)) for y in range(h))
     c=lambda t,d: struct.pack('>I',len(d))+t+d+struct.pack('>I',zlib.crc32(t+d))
     return b'\x89PNG\r\n\x1a\n'+c(b'IHDR',struct.pack('>IIBBBBB',w,h,8,2,0,0,0))+c(b'IDAT',zlib.compress(raw))+c(b'IEND',b'')
-for w,h in [(1,1),(16,16),(33,17)]: open('$seeds/image/%dx%d.png'%(w,h),'wb').write(png(w,h))
+for w,h in [(1,1),(16,16),(33,17)]: open('$partial/image/%dx%d.png'%(w,h),'wb').write(png(w,h))
 "
   # The bitstream target's models are make_random_model({}) = test-factorized with 2 stages (test.aem) and
   # its hyperprior twin (test-hyperprior.aem): version-3 seeds of both entropy models, one with the family
-  # section (made by the other member of the target's family), and the old versions 1 and 2 made with the same two models by the
-  # last build that wrote them (fuzz/seeds/).
-  build/release/tests/make_test_model "$seeds/test-family.aem" factorized test-fam-high 3 fam-test high
-  for img in "$seeds"/image/*.png; do
-    base=$seeds/bitstream/$(basename "$img" .png)
-    build/release/native/aecodec -q encode "$img" -m "$seeds/test.aem" -o "$base.aec"
-    build/release/native/aecodec -q encode "$img" -m "$seeds/test-hyperprior.aem" -o "$base-hyperprior.aec"
+  # section (made by the other member of the target's family), and the old versions 1 and 2 made with the
+  # same two models by the last build that wrote them (fuzz/seeds/).
+  build/release/tests/make_test_model "$partial/test-family.aem" factorized test-fam-high 3 fam-test high
+  for img in "$partial"/image/*.png; do
+    base=$partial/bitstream/$(basename "$img" .png)
+    build/release/native/aecodec -q encode "$img" -m "$partial/test.aem" -o "$base.aec"
+    build/release/native/aecodec -q encode "$img" -m "$partial/test-hyperprior.aem" -o "$base-hyperprior.aec"
   done
-  build/release/native/aecodec -q encode "$seeds/image/16x16.png" -m "$seeds/test-family.aem" \
-    -o "$seeds/bitstream/16x16-family.aec"  # cross-decoded by the target's family member
-  cp fuzz/seeds/bitstream-v1.aec fuzz/seeds/bitstream-v2.aec "$seeds/bitstream/"
-  head -c 64 /dev/urandom >"$seeds/roundtrip/random"
+  build/release/native/aecodec -q encode "$partial/image/16x16.png" -m "$partial/test-family.aem" \
+    -o "$partial/bitstream/16x16-family.aec"  # cross-decoded by the target's family member
+  cp fuzz/seeds/bitstream-v1.aec fuzz/seeds/bitstream-v2.aec "$partial/bitstream/"
+  head -c 64 /dev/urandom >"$partial/roundtrip/random"
+  mv "$partial" "$seeds"
 fi
 
 if [ -n "$runs" ]; then
