@@ -314,11 +314,15 @@ async function runOrt(name) {
     const y = yOut[enc.outputNames[0]];
     const [, yc, yh, yw] = y.dims;
     let before = C.completed();
-    const errBefore = state().error_serial;
+    const { error_serial: errBefore, cancelled: cancelledBefore } = state();
     const yBytes = new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength);
     if (withBytes(yBytes, (p) => C.ortEncoded(p, yc, yh, yw, encMs)) !== 0) throw new Error('busy');
     await waitJob(before);
     if (state().error_serial !== errBefore) return;  // the core refused (message shown)
+    if (state().cancelled !== cancelledBefore) {  // refinement cancelled: no result, no error
+      C.ortAbort('');
+      return;
+    }
     const lat = JSON.parse(C.ortLatent());
     const l = new Float32Array(heap().buffer, lat.ptr, lat.c * lat.h * lat.w).slice();
     t0 = performance.now();
@@ -352,7 +356,8 @@ function publish() {
     if (s.image) parts.push(`Image ${s.image.name}, ${s.image.width}x${s.image.height}.`);
     const r = s.result;
     if (r) {
-      parts.push(`Model ${r.model} (${r.backend === 'ort' ? 'ONNX Runtime' : 'C++ core'}): ${r.bytes} bytes, ` +
+      parts.push(`Model ${r.model} (${r.backend === 'ort' ? 'ONNX Runtime' : 'C++ core'}` +
+                 `${r.effort > 0 ? `, effort ${r.effort}` : ''}): ${r.bytes} bytes, ` +
                  `${r.bpp.toFixed(4)} bpp` +
                  (r.has_reference ? `, PSNR ${r.psnr.toFixed(3)} dB, MS-SSIM ${r.ms_ssim.toFixed(5)}` : '') +
                  (r.encode_ms ? `, encode ${r.encode_ms.toFixed(1)} ms` : '') + `, decode ${r.decode_ms.toFixed(1)} ms.`);
@@ -361,6 +366,7 @@ function publish() {
       if (c) parts.push(`${c.codec.toUpperCase()} at ${c.bytes} bytes: PSNR ${c.psnr.toFixed(3)} dB.`);
     }
     if (s.error) parts.push(`Error: ${s.error}`);
+    else if (s.info) parts.push(s.info);
     const text = parts.join(' ');
     const el = $('summary');
     if (el.textContent !== text) el.textContent = text;
@@ -447,6 +453,8 @@ async function start() {
     ortLatent: w('aec_ort_latent', 'string', []),
     ortDecoded: w('aec_ort_decoded', 'number', ['number', 'number', 'number', 'number', 'number']),
     ortAbort: w('aec_ort_abort', null, ['string']),
+    setEffort: w('aec_set_effort', 'number', ['number']),
+    cancel: w('aec_cancel', 'number', []),
   };
   overlay(null);
   canvas.focus();
@@ -484,9 +492,13 @@ async function start() {
 
 function need() { if (!C) throw new Error('aecodec is not ready yet (await aecodec.ready)'); }
 
-async function select({ model, backend } = {}) {
+async function select({ model, backend, effort } = {}) {
   need();
   await waitIdle();
+  if (effort !== undefined && effort !== null) {
+    if (!Number.isInteger(effort)) throw new Error(`effort must be an integer (0 to 9), not ${effort}`);
+    if (C.setEffort(effort) !== 0) throw new Error(state().error);
+  }
   if (C.select(model || '', backend || '') !== 0) throw new Error(state().error);
 }
 
@@ -506,15 +518,32 @@ window.aecodec = {
   async loadImage(src, opts = {}) { need(); return openFile(src, opts); },
   async loadFile(src, opts = {}) { need(); return openFile(src, opts); },
   select,
-  async encode({ model, backend } = {}) {
+  async encode({ model, backend, effort } = {}) {
     need();
-    await select({ model, backend });
-    const before = state().error_serial;
+    await select({ model, backend, effort });
+    const s0 = state();
+    if (effort > 0) {
+      // The page's own control falls back to effort 0 for such a model; a script asked for refinement.
+      const m = s0.models.find((x) => x.name === s0.model);
+      if (m && m.state === 'loaded' && m.max_effort < effort) {
+        const msg = `model '${m.name}' cannot encode at effort ${effort}: ${m.effort_note}`;
+        C.setError(msg);
+        throw new Error(msg);
+      }
+    }
+    const { error_serial: before, cancelled } = s0;
     if (C.encode() !== 0) throw new Error(state().error);
     await waitIdle();
     const s = state();
     if (s.error_serial !== before && s.error) throw new Error(s.error);
+    if (s.cancelled !== cancelled) return null;  // cancel(): no result, the previous one stays
     return s.result;
+  },
+  async cancel() {
+    need();
+    const ok = C.cancel() === 0;
+    if (ok) await waitIdle();
+    return ok;
   },
   async crossDecode() {
     need();

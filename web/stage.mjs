@@ -8,7 +8,8 @@
 // models are generated with build/release/tests/make_test_model into build/web/test-models (a factorized, a
 // conv and a vae model, and a cross-resolution family: fam-high + fam-medium). ONNX graphs: NAME.encoder.onnx and
 // NAME.decoder.onnx next to a model are used; otherwise, when build/release has aecodec-onnx, they are exported
-// (cached under build/web/onnx). The manifest's "default" is the name in DIR/DEFAULT when present.
+// (cached under build/web/onnx). The manifest's "default" is the name in DIR/DEFAULT when present. The test
+// models get training.lambda = 0.01 (make_test_model writes none), so the page can refine at encoder effort > 0.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -64,6 +65,24 @@ function modelDocument(file) {
   }
 }
 
+// Sets the document's training.lambda when it has none (encoder effort > 0 optimises the rate-distortion loss
+// at the model's own lambda). Rewrites the safetensors header only: the tensor data and its offsets stay.
+function ensureTrainingLambda(file, lambda) {
+  const bytes = fs.readFileSync(file);
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8'));
+  const doc = JSON.parse(header.__metadata__.aecodec);
+  const t = doc.training && typeof doc.training === 'object' ? doc.training : (doc.training = {});
+  if (typeof t.lambda === 'number' && t.lambda > 0) return;
+  t.lambda = lambda;
+  header.__metadata__.aecodec = JSON.stringify(doc);
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  json = Buffer.concat([json, Buffer.alloc((8 - (json.length % 8)) % 8, 0x20)]);  // 8-byte aligned data
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length), 0);
+  fs.writeFileSync(file, Buffer.concat([len, json, bytes.subarray(8 + n)]));
+}
+
 const out = opts.out;
 fs.mkdirSync(out, { recursive: true });
 
@@ -105,8 +124,9 @@ if (opts.testModels || aems(modelsDir).length === 0) {
   ];
   for (const [name, arch, stages, fam, role] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);
-    if (fs.existsSync(f) && fs.statSync(f).mtimeMs >= fs.statSync(makeTestModel).mtimeMs) continue;
-    execFileSync(makeTestModel, [f, arch, name, stages, ...(fam ? [fam, role] : [])], { stdio: 'inherit' });
+    if (!(fs.existsSync(f) && fs.statSync(f).mtimeMs >= fs.statSync(makeTestModel).mtimeMs))
+      execFileSync(makeTestModel, [f, arch, name, stages, ...(fam ? [fam, role] : [])], { stdio: 'inherit' });
+    ensureTrainingLambda(f, 0.01);
   }
   fs.writeFileSync(path.join(modelsDir, 'DEFAULT'), 'test-factorized\n');
   note = 'These are random-weight test models (no trained models were bundled): the reconstructions are noise.';

@@ -18,6 +18,9 @@ const PSNR_TOL = 0.01;  // dB: the page and the CLI run the same core
 // value near a quantisation boundary may round the other way. Tolerance: the two reconstructions within 40 dB
 // PSNR of each other, the PSNRs against the original within 0.1 dB, the rates within 1%.
 const ORT_TOL = { between_db: 40, psnr_db: 0.1, rate: 0.01 };
+// Encoder effort, page against CLI: the refinement's many steps can amplify the kernels' 1e-5 differences into
+// other choices of symbols; stated agreement within 1% in size and 0.05 dB in PSNR.
+const EFFORT_TOL = { rate: 0.01, psnr_db: 0.05 };
 
 const T = { timeout: 180000 };
 let server, browser, page;
@@ -196,6 +199,112 @@ describe('aecodec browser demo', () => {
     assert.equal(r.bytes, fs.statSync(files.cliAec).size);
     assert.ok(Math.abs(r.psnr - files.pagePsnr) <= PSNR_TOL);
     await screenshot(page, '03-open-cli-aec');
+  });
+
+  // Effort 2 is per-element rate-distortion-optimised rounding; effort 3 adds SGA steps, which move the test
+  // models' symbols (a change that differing kernels could amplify).
+  test('encoder efforts 2 and 3: the page makes the CLI\'s file size and PSNR, and its files decode in the page', T,
+       async () => {
+    const png = Array.from(fs.readFileSync(files.image));
+    const s0 = await state();
+    const names = ['test-factorized', 'test-hyperprior'].filter((n) => s0.models.some((m) => m.name === n));
+    for (const name of names) {
+      const m = s0.models.find((x) => x.name === name);
+      assert.equal(m.max_effort, 9, `${name} can refine`);
+      await page.evaluate((b) => window.aecodec.loadImage(new Uint8Array(b), { name: 'upload.png', encode: false }), png);
+      const r0 = await page.evaluate((n) => window.aecodec.encode({ model: n, backend: 'core', effort: 0 }), name);
+      assert.equal(r0.effort, 0);
+      for (const effort of [2, 3]) {
+        const tag = `${name} effort ${effort}`;
+        const r = await page.evaluate(([n, e]) => window.aecodec.encode({ model: n, backend: 'core', effort: e }), [name, effort]);
+        assert.equal(r.effort, effort);
+        assert.ok(r.encode.refine_ms > 0, 'refinement timed');
+        const pageAec = path.join(outDir, `page-${name}-effort${effort}.aec`);
+        fs.writeFileSync(pageAec, Buffer.from(await page.evaluate(() => Array.from(window.aecodec.resultBytes()))));
+        assert.equal(fs.statSync(pageAec).size, r.bytes);
+
+        const cliAec = path.join(outDir, `cli-${name}-effort${effort}.aec`);
+        const enc = cliNumbers(cli(['encode', files.image, '-m', modelFile(name), '-o', cliAec, '--effort', String(effort)]));
+        const dec = cliNumbers(cli(['decode', cliAec, '-m', modelFile(name), '-o', path.join(outDir, 'cli-effort.png'),
+                                    '--reference', files.image]));
+        assert.ok(Math.abs(r.bytes - enc.bytes) <= EFFORT_TOL.rate * enc.bytes, `${tag}: page ${r.bytes} bytes vs CLI ${enc.bytes}`);
+        assert.ok(Math.abs(r.psnr - dec.psnr) <= EFFORT_TOL.psnr_db, `${tag}: page PSNR ${r.psnr} vs CLI ${dec.psnr}`);
+        // The page's file also decodes with the CLI, to the PSNR the page measured.
+        const pdec = cliNumbers(cli(['decode', pageAec, '-m', modelFile(name), '-o', path.join(outDir, 'page-effort.png'),
+                                     '--reference', files.image]));
+        assert.ok(Math.abs(pdec.psnr - r.psnr) <= PSNR_TOL, `${tag}: CLI on the page's file ${pdec.psnr} vs ${r.psnr}`);
+        if (process.env.AEC_TEST_VERBOSE)
+          console.log(`${tag}: page ${r.bytes} B ${r.psnr.toFixed(3)} dB, CLI ${enc.bytes} B ${dec.psnr.toFixed(3)} dB; ` +
+                      `effort 0 ${r0.bytes} B ${r0.psnr.toFixed(3)} dB`);
+
+        // Opened in the page: decoded with the unchanged decoder, measured against the image it was made from.
+        await upload(pageAec);
+        const st = await state();
+        assert.equal(st.error, '');
+        assert.equal(st.result.effort, null, 'an opened file');
+        assert.equal(st.result.bytes, r.bytes);
+        assert.equal(st.result.has_reference, true);
+        assert.ok(Math.abs(st.result.psnr - r.psnr) <= PSNR_TOL, `${tag}: opened ${st.result.psnr} vs encoded ${r.psnr}`);
+
+        if (m.onnx) {
+          // ONNX Runtime runs the encoder network, the core refines its latent: within the same tolerance.
+          const ort = await page.evaluate(([n, e]) => window.aecodec.encode({ model: n, backend: 'ort', effort: e }), [name, effort]);
+          assert.equal(ort.backend, 'ort');
+          assert.equal(ort.effort, effort);
+          assert.ok(ort.encode.refine_ms > 0);
+          assert.ok(Math.abs(ort.bytes - r.bytes) <= EFFORT_TOL.rate * r.bytes, `${tag}: ORT ${ort.bytes} bytes vs ${r.bytes}`);
+          assert.ok(Math.abs(ort.psnr - r.psnr) <= EFFORT_TOL.psnr_db, `${tag}: ORT PSNR ${ort.psnr} vs ${r.psnr}`);
+          if (process.env.AEC_TEST_VERBOSE) console.log(`${tag}: ORT ${ort.bytes} B ${ort.psnr.toFixed(3)} dB`);
+        }
+      }
+    }
+    await screenshot(page, '05b-effort');
+    await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core', effort: 0 }));
+  });
+
+  test('cancelling an effort-5 encode leaves no result and no error', T, async () => {
+    // The 768x512 sample: a refinement long enough to be cancelled in the middle.
+    await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core', effort: 0 }));
+    await page.evaluate(() => window.aecodec.loadImage('assets/sample.png'));
+    const before = await state();
+    assert.ok(before.result && before.result.effort === 0);
+    const out = await page.evaluate(async () => {
+      const a = window.aecodec;
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      const encoding = a.encode({ effort: 5 });
+      // Cancel once the refinement reports progress (the page draws meanwhile: the work is off its thread).
+      let s;
+      const t0 = performance.now();
+      while ((s = a.state()).progress === null && performance.now() - t0 < 60000) await sleep(5);
+      const during = { progress: s.progress, cancellable: s.cancellable, busy: s.busy, label: s.busy_label };
+      const cancelled = await a.cancel();
+      const result = await encoding;
+      return { during, cancelled, result };
+    });
+    assert.ok(out.during.progress >= 0 && out.during.progress < 1, `progress ${out.during.progress}`);
+    assert.equal(out.during.cancellable, true);
+    assert.match(out.during.label, /effort 5/);
+    assert.equal(out.cancelled, true, 'there was an encode to cancel');
+    assert.equal(out.result, null, 'a cancelled encode has no result');
+    const s = await state();
+    assert.equal(s.error, '');
+    assert.equal(s.busy, false);
+    assert.equal(s.progress, null);
+    assert.equal(s.cancellable, false);
+    assert.equal(s.cancelled, before.cancelled + 1);
+    assert.match(s.info, /[Cc]ancelled/);
+    assert.deepEqual(s.result, before.result, 'the previous result stays');
+    assert.equal(s.effort, 5, 'the selection stays');
+    assert.match(await summary(), /[Cc]ancelled/);
+    assert.equal(await page.evaluate(() => window.aecodec.cancel()), false, 'nothing left to cancel');
+    await screenshot(page, '05c-cancelled');
+    // A model that cannot refine: the API refuses effort > 0 with the reason.
+    await assert.rejects(page.evaluate(() => window.aecodec.encode({ model: 'test-conv', effort: 2 })), /cannot encode at effort 2/);
+    // Back to the uploaded picture, coded at effort 0, for the tests after this one.
+    await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core', effort: 0 }));
+    const png = Array.from(fs.readFileSync(files.image));
+    await page.evaluate((b) => window.aecodec.loadImage(new Uint8Array(b), { name: 'upload.png' }), png);
+    assert.equal((await state()).error, '');
   });
 
   test('the latent view shows each channel and its bits', T, async () => {

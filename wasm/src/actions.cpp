@@ -8,6 +8,7 @@
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
+#include "aecodec/refine.h"
 #include "app.h"
 
 namespace web {
@@ -191,6 +192,10 @@ std::string cannot_code(const App& a, const ModelEntry* m) {
 
 }  // namespace
 
+int effort_for(const ModelEntry& m) {
+  return m.refinable ? std::clamp(app().effort, 0, aec::kMaxEffort) : 0;
+}
+
 bool action_encode() {
   App& a = app();
   const ModelEntry* m = a.current_model();
@@ -218,12 +223,17 @@ bool action_encode() {
   auto image = std::make_shared<aec::Image>(a.original);
   auto run = std::make_shared<CodecRun>();
   run->image_serial = a.image_serial;
-  run->model = m->name, run->model_id = m->id, run->backend = "core";
+  run->model = m->name, run->model_id = m->id, run->backend = "core", run->effort = effort_for(*m);
   a.clear_error();
+  const int effort = effort_for(*m);
   return start_job(
-      "Encoding and decoding with " + m->name + " (C++ core, WASM)",
-      [model, image, run] {
-        aec::EncodeResult e = aec::encode_image(*model, *image);
+      effort > 0 ? "Encoding with " + m->name + " at effort " + std::to_string(effort) + " (C++ core, WASM)"
+                 : "Encoding and decoding with " + m->name + " (C++ core, WASM)",
+      [model, image, run, effort] {
+        aec::EncodeOptions opts;
+        opts.effort = effort;
+        if (effort > 0) opts.progress = job_report;
+        aec::EncodeResult e = aec::encode_image(*model, *image, opts);
         aec::DecodeResult d = aec::decode_image(*model, e.bytes.data(), e.bytes.size(), page_limits());
         run->width = image->width, run->height = image->height;
         run->bytes = std::move(e.bytes);
@@ -238,7 +248,7 @@ bool action_encode() {
         build_latent_view(*run);
         run->valid = true;
       },
-      [run] { finish_run(std::move(*run)); });
+      [run] { finish_run(std::move(*run)); }, effort > 0);
 }
 
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name) {
@@ -276,7 +286,7 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   if (!a.from_aec && a.original.width == int(h.width) && a.original.height == int(h.height))
     *ref = a.original;
   auto run = std::make_shared<CodecRun>();
-  run->model = h.model_name, run->model_id = id, run->backend = "core";
+  run->model = h.model_name, run->model_id = id, run->backend = "core", run->effort = -1;
   a.clear_error();
   start_job(
       "Decoding " + name + " with " + h.model_name,

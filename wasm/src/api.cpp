@@ -7,8 +7,10 @@
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/latent_codec.h"
 #include "aecodec/metrics.h"
 #include "aecodec/parallel.h"
+#include "aecodec/refine.h"
 #include "app.h"
 
 using nlohmann::json;
@@ -22,7 +24,10 @@ const char* keep(std::string& slot, std::string s) {
 }
 
 json timings_json(const aec::CodecTimings& t) {
-  return {{"total_ms", t.total_ms}, {"network_ms", t.network_ms}, {"entropy_ms", t.entropy_ms}};
+  return {{"total_ms", t.total_ms},
+          {"network_ms", t.network_ms},
+          {"entropy_ms", t.entropy_ms},
+          {"refine_ms", t.refine_ms}};
 }
 
 json run_json(const CodecRun& r) {
@@ -30,6 +35,7 @@ json run_json(const CodecRun& r) {
   json j = {{"model", r.model},
             {"model_id", r.model_id},
             {"backend", r.backend},
+            {"effort", r.effort >= 0 ? json(r.effort) : json(nullptr)},
             {"width", r.width},
             {"height", r.height},
             {"bytes", r.bytes.size()},
@@ -107,6 +113,7 @@ std::vector<float> g_ort_input, g_ort_latent;
 std::shared_ptr<CodecRun> g_ort_run;
 std::shared_ptr<const aec::Model> g_ort_model;
 double g_ort_started = 0;
+int g_ort_effort = 0;
 
 }  // namespace
 
@@ -127,6 +134,8 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
               {"error", m.error},
               {"onnx", m.ort_available()},
               {"onnx_error", m.ort_error},
+              {"max_effort", m.refinable ? aec::kMaxEffort : 0},
+              {"effort_note", m.effort_note},
               {"description", m.description}};
     if (!m.family_id.empty()) j["family"] = {{"id", m.family_id}, {"role", m.role}};
     if (m.fixed_w) j["input_size"] = {m.fixed_w, m.fixed_h};
@@ -138,9 +147,13 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
             {"models", models},
             {"model", cur ? json(cur->name) : json(nullptr)},
             {"backend", a.backend},
+            {"effort", a.effort},
             {"busy", job_busy() || g_js_busy > 0},
             {"busy_label", job_busy() ? job_label() : g_js_busy_label},
+            {"progress", job_progress() >= 0 ? json(job_progress()) : json(nullptr)},
+            {"cancellable", job_cancellable() && !job_cancelling()},
             {"completed", a.completed},
+            {"cancelled", a.cancelled},
             {"error", a.error},
             {"error_serial", a.error_serial},
             {"info", a.info},
@@ -237,6 +250,16 @@ EMSCRIPTEN_KEEPALIVE int aec_model_bytes(int index, const uint8_t* data, int siz
     m.fixed_w = i.fixed_width, m.fixed_h = i.fixed_height;
     m.family_id = i.family_id, m.role = i.family_role;
     if (m.description.empty()) m.description = i.description;
+    const nlohmann::json& doc = model->file().meta;
+    const nlohmann::json* train =
+        doc.contains("training") && doc["training"].is_object() ? &doc["training"] : nullptr;
+    if (i.arch != "factorized" && i.arch != "hyperprior")
+      m.effort_note =
+          "no rate model to refine against (" + i.arch + "): effort needs a factorized or hyperprior model";
+    else if (!train || !train->contains("lambda") || !(*train)["lambda"].is_number() ||
+             !((*train)["lambda"].get<double>() > 0))
+      m.effort_note = "the model gives no training.lambda, which refinement optimises for";
+    m.refinable = m.effort_note.empty();
     m.model = model;
     m.state = ModelEntry::Loaded;
     m.file_bytes = size_t(size);
@@ -285,6 +308,24 @@ EMSCRIPTEN_KEEPALIVE int aec_select(const char* model, const char* backend) {
   }
   publish();
   return 0;
+}
+
+// The encoder effort of the next encodes (0 .. aec::kMaxEffort; models that cannot refine use 0).
+EMSCRIPTEN_KEEPALIVE int aec_set_effort(int effort) {
+  App& a = app();
+  if (effort < 0 || effort > aec::kMaxEffort) {
+    a.set_error("effort " + std::to_string(effort) + " is out of range (0 to " +
+                std::to_string(aec::kMaxEffort) + ")");
+    return -1;
+  }
+  a.effort = effort;
+  publish();
+  return 0;
+}
+
+// Asks the running encode to stop (at its next progress report); 0 when there was one to cancel.
+EMSCRIPTEN_KEEPALIVE int aec_cancel() {
+  return job_cancel() ? 0 : -1;
 }
 
 EMSCRIPTEN_KEEPALIVE int aec_encode() {
@@ -467,6 +508,7 @@ EMSCRIPTEN_KEEPALIVE const char* aec_ort_begin(const char* model) {
     g_ort_run = std::make_shared<CodecRun>();
     g_ort_run->image_serial = a.image_serial;
     g_ort_run->model = m->name, g_ort_run->model_id = m->id, g_ort_run->backend = "ort";
+    g_ort_run->effort = g_ort_effort = effort_for(*m);
     g_ort_run->width = a.original.width, g_ort_run->height = a.original.height;
     g_ort_started = now_ms();
     return keep(out, json{{"ptr", uintptr_t(g_ort_input.data())}, {"c", 3}, {"h", ph}, {"w", pw}}.dump());
@@ -477,18 +519,29 @@ EMSCRIPTEN_KEEPALIVE const char* aec_ort_begin(const char* model) {
 
 // 2. aec_ort_encoded(y, c, h, w, network_ms): quantises and entropy-codes the encoder's output into an .aec
 //    file exactly as aec::encode_image does, then entropy-decodes and dequantises it (a job); then
-//    aec_ort_latent() gives {"ptr","c","h","w"} of the decoder's input.
+//    aec_ort_latent() gives {"ptr","c","h","w"} of the decoder's input. At effort > 0 the core refines the
+//    latent first, as encode_image does: the search needs the synthesis transform's backward pass, which
+//    only the core has (the exported graphs are inference-only).
 EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, double network_ms) {
-  App& a = app();
   if (!g_ort_run || !g_ort_model) return -1;
   auto run = g_ort_run;
   auto model = g_ort_model;
   auto yt = std::make_shared<aec::Tensor>(c, h, w);
   std::memcpy(yt->data.data(), y, yt->size() * sizeof(float));
+  const int effort = g_ort_effort;
+  std::shared_ptr<aec::Tensor> xt;  // the padded image the encoder saw, for refinement
+  if (effort > 0) {
+    const aec::ModelInfo& info = model->info();
+    xt = std::make_shared<aec::Tensor>(3, (run->height + info.stride - 1) / info.stride * info.stride,
+                                       (run->width + info.stride - 1) / info.stride * info.stride);
+    if (xt->size() != g_ort_input.size()) return -1;
+    std::memcpy(xt->data.data(), g_ort_input.data(), xt->size() * sizeof(float));
+  }
   const double pre_ms = now_ms() - g_ort_started - network_ms;  // padding + conversion
   return start_job(
-             "Quantising and entropy coding (C++ core)",
-             [run, model, yt, network_ms, pre_ms] {
+             effort > 0 ? "Refining the latent at effort " + std::to_string(effort) + " (C++ core)"
+                        : "Quantising and entropy coding (C++ core)",
+             [run, model, yt, xt, effort, network_ms, pre_ms] {
                const aec::ModelInfo& info = model->info();
                int ec = 3, eh = (run->height + info.stride - 1) / info.stride * info.stride,
                    ew = (run->width + info.stride - 1) / info.stride * info.stride;
@@ -498,15 +551,27 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                                 std::to_string(yt->h) + "x" + std::to_string(yt->w) +
                                 ", the model's encoder gives " + std::to_string(ec) + "x" +
                                 std::to_string(eh) + "x" + std::to_string(ew));
+               // Refinement keeps the side information (a hyperprior's z, so every mean and table) fixed.
+               std::vector<int32_t> qz;
+               if (effort > 0) {
+                 const double t_ref = now_ms();
+                 qz = model->latent_codec().side_symbols(*yt);
+                 aec::RefineOptions ro;
+                 ro.effort = effort;
+                 ro.progress = job_report;
+                 ro.width = run->width, ro.height = run->height;
+                 *yt = aec::refine_latent(*model, *xt, *yt, qz.empty() ? nullptr : &qz, ro).latent;
+                 run->enc.refine_ms = now_ms() - t_ref;
+               }
                const double t0 = now_ms();
                // The core's entropy stage (a hyperprior's hyper networks included) between the two graphs.
-               aec::LatentCode code = aec::code_latent(*model, *yt);
+               aec::LatentCode code = aec::code_latent(*model, *yt, qz.empty() ? nullptr : &qz);
                run->enc.entropy_ms = now_ms() - t0;
                run->channel_bits = std::move(code.channel_bits);
                run->latent = std::move(code.latent);
                run->bytes = aec::write_stream(*model, run->width, run->height, code.stream);
                run->enc.network_ms = network_ms;
-               run->enc.total_ms = pre_ms + network_ms + run->enc.entropy_ms;
+               run->enc.total_ms = pre_ms + network_ms + run->enc.refine_ms + run->enc.entropy_ms;
                run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
                // decoder side: parse, check, entropy-decode, dequantise (as aec::decode_image before
                // synthesis)
@@ -518,7 +583,7 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                run->dec.entropy_ms = now_ms() - t1;
                build_latent_view(*run);
              },
-             [] {})
+             [] {}, effort > 0)
              ? 0
              : -1;
 }

@@ -44,6 +44,10 @@ struct ModelEntry {
   std::string error;
   std::string ort_error;  // set when ONNX Runtime could not load/run this model's graphs
   std::shared_ptr<const aec::Model> model;
+  // Encoder refinement (effort > 0) needs a rate model (factorized or hyperprior) and the rate-distortion
+  // trade-off the model was trained for (training.lambda); else effort_note says why not.
+  bool refinable = false;
+  std::string effort_note;
   bool ort_available() const { return !encoder_onnx.empty() && !decoder_onnx.empty() && ort_error.empty(); }
 };
 
@@ -60,6 +64,7 @@ struct CodecRun {
   bool valid = false;
   int image_serial = 0;
   std::string model, model_id, backend;  // backend: "core" or "ort"
+  int effort = 0;                        // the encoder effort that made `bytes` (-1: an opened file)
   std::vector<uint8_t> bytes;            // the .aec file
   int width = 0, height = 0;
   bool has_reference = false;  // false for an opened .aec file with no matching original
@@ -136,6 +141,7 @@ struct App {
   std::string manifest_note;  // e.g. "random-weight test models"
   int selected_model = -1;
   std::string backend = "core";
+  int effort = 0;  // encoder effort for the next encode (aec::EncodeOptions::effort)
   bool threaded = false;
   int threads = 1;
 
@@ -161,12 +167,16 @@ struct App {
   std::string error, info;
   int error_serial = 0;
   int completed = 0;  // increments when a job finishes (the page's API waits on it)
+  int cancelled = 0;  // of those, the ones cancelled (they changed nothing)
 
   CodecRun& last() { return last_backend == "ort" ? ort_run : core_run; }
   CodecRun* other_run() {
     CodecRun& o = last_backend == "ort" ? core_run : ort_run;
     const CodecRun& l = last();
-    return o.valid && l.valid && o.image_serial == l.image_serial && o.model == l.model ? &o : nullptr;
+    return o.valid && l.valid && o.image_serial == l.image_serial && o.model == l.model &&
+                   o.effort == l.effort
+               ? &o
+               : nullptr;
   }
   const ModelEntry* model_named(const std::string& name) const;
   int model_index(const std::string& name) const;
@@ -185,11 +195,18 @@ App& app();
 
 // jobs.cpp: at most one job at a time. `work` runs off the main thread in the threaded build (in the next
 // frames otherwise, after the progress indicator is drawn); `finish` runs on the main thread after it (GL,
-// state).
-bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish);
+// state). A `cancellable` job's work calls job_report(fraction done) now and then and stops (throws
+// aec::Cancelled) when it returns false; a cancelled job skips `finish`, so nothing changes.
+bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish,
+               bool cancellable = false);
 bool job_busy();
 const std::string& job_label();
 double job_elapsed_ms();
+double job_progress();             // the running job's last report (0..1), or -1
+bool job_cancellable();            // a job runs and can be cancelled
+bool job_cancelling();             // ... and has been asked to stop
+bool job_report(double fraction);  // (work thread) progress; false: stop
+bool job_cancel();                 // asks the running job to stop; false when none can
 void poll_jobs();
 // Work the page does outside jobs (ONNX Runtime, browser encoders); counted so the API can wait for idle.
 extern int g_js_busy;
@@ -197,7 +214,8 @@ extern std::string g_js_busy_label;
 extern double g_js_busy_started;
 
 // actions.cpp
-bool action_encode();  // current image, selected model, selected backend
+bool action_encode();                 // current image, selected model, backend and effort
+int effort_for(const ModelEntry& m);  // the effort an encode with m uses (0 when m cannot refine)
 bool action_cross_decode();
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name);
 void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode);

@@ -1,6 +1,9 @@
-// One background job at a time. Threaded build (-pthread, page cross-origin isolated): the work runs on its own
-// thread and the core's parallel_for fans out from there, so the page keeps drawing. Single-threaded build: the
-// work runs inside a frame, two frames after it was asked for, so the progress indicator is on screen first.
+// One background job at a time. Threaded build (-pthread, page cross-origin isolated): the work runs on its
+// own thread and the core's parallel_for fans out from there, so the page keeps drawing. Single-threaded
+// build: the work runs inside a frame, two frames after it was asked for, so the progress indicator is on
+// screen first. A cancellable job reports its progress through job_report, which tells it when to stop: the
+// work then throws aec::Cancelled and the job ends without calling `finish`.
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <new>
@@ -24,7 +27,10 @@ struct Job {
   std::string error;
   double started = 0;
   int frames = 0;
+  bool cancellable = false, cancelled = false;
   std::atomic<bool> done{false};
+  std::atomic<bool> cancel{false};  // asked for on the main thread, seen by the work at its next report
+  std::atomic<float> progress{-1};  // the work's last report (0..1), -1 before the first
 #ifdef AEC_WEB_THREADS
   std::thread thread;
 #endif
@@ -33,6 +39,8 @@ struct Job {
 void run_work() {
   try {
     g_job.work();
+  } catch (const aec::Cancelled&) {
+    g_job.cancelled = true;
   } catch (const std::bad_alloc&) {
     g_job.error = "out of memory: the image is too large for this model in the browser's memory";
   } catch (const std::exception& e) {
@@ -45,7 +53,8 @@ void run_work() {
 
 }  // namespace
 
-bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish) {
+bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish,
+               bool cancellable) {
   if (g_job.active) return false;
   g_job.active = true;
   g_job.label = label;
@@ -54,7 +63,12 @@ bool start_job(const std::string& label, std::function<void()> work, std::functi
   g_job.error.clear();
   g_job.started = now_ms();
   g_job.frames = 0;
+  g_job.cancellable = cancellable;
+  g_job.cancelled = false;
+  g_job.cancel = false;
+  g_job.progress = -1;
   g_job.done = false;
+  app().info.clear();  // a note about earlier work (a file opened, a job cancelled) is stale now
 #ifdef AEC_WEB_THREADS
   g_job.thread = std::thread(run_work);
 #endif
@@ -62,9 +76,36 @@ bool start_job(const std::string& label, std::function<void()> work, std::functi
   return true;
 }
 
-bool job_busy() { return g_job.active; }
-const std::string& job_label() { return g_job.label; }
-double job_elapsed_ms() { return g_job.active ? now_ms() - g_job.started : 0; }
+bool job_busy() {
+  return g_job.active;
+}
+const std::string& job_label() {
+  return g_job.label;
+}
+double job_elapsed_ms() {
+  return g_job.active ? now_ms() - g_job.started : 0;
+}
+double job_progress() {
+  return g_job.active ? double(g_job.progress.load()) : -1;
+}
+bool job_cancellable() {
+  return g_job.active && g_job.cancellable;
+}
+bool job_cancelling() {
+  return g_job.active && g_job.cancel;
+}
+
+bool job_report(double fraction) {
+  g_job.progress = float(std::clamp(fraction, 0.0, 1.0));
+  return !g_job.cancel;
+}
+
+bool job_cancel() {
+  if (!job_cancellable() || g_job.cancel) return false;
+  g_job.cancel = true;
+  publish();
+  return true;
+}
 
 void poll_jobs() {
   if (!g_job.active) return;
@@ -78,7 +119,13 @@ void poll_jobs() {
   g_job.active = false;
   std::function<void()> finish = std::move(g_job.finish);
   g_job.work = nullptr;
-  if (g_job.error.empty()) {
+  // Asked to stop but done first: dropped all the same, so that a cancel the page accepted always means no
+  // result.
+  if (g_job.cancelled || (g_job.cancel && g_job.error.empty())) {
+    // The state is as before the job: its results were only ever in the job's captures.
+    ++app().cancelled;
+    app().info = "Cancelled: the page keeps its previous result.";
+  } else if (g_job.error.empty()) {
     try {
       finish();
     } catch (const std::exception& e) {

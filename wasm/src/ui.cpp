@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "aecodec/metrics.h"
+#include "aecodec/refine.h"
 #include "app.h"
 #include "imgui_internal.h"
 
@@ -102,6 +103,29 @@ void image_section(App& a) {
   }
 }
 
+// The encoder effort, next to the model picker. Changing it does not re-encode by itself (a high effort
+// takes seconds to minutes): the next encode uses it.
+void effort_control(App& a, const ModelEntry* cur, float width) {
+  const bool usable = cur && cur->state == ModelEntry::Loaded && cur->refinable;
+  int e = usable ? a.effort : 0;
+  ImGui::SetNextItemWidth(width);
+  if (!usable || busy()) ImGui::BeginDisabled();
+  if (ImGui::SliderInt("##effort", &e, 0, aec::kMaxEffort, "effort %d", ImGuiSliderFlags_AlwaysClamp) &&
+      usable)
+    a.effort = e, publish();
+  if (!usable || busy()) ImGui::EndDisabled();
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
+    std::string tip =
+        "Encoder effort 0-9. 0 is one pass of the encoder network; higher efforts search for a latent that\n"
+        "makes a smaller file at the same quality for the same decoder, and take longer (the progress bar\n"
+        "shows how far it is; Cancel stops it). Files decode the same way at every effort.";
+    if (cur && !cur->refinable && !cur->effort_note.empty())
+      tip += "\n\nThis model: " + cur->effort_note + ".";
+    if (!a.threaded) tip += "\n\nSingle-threaded page: the page does not respond while it refines.";
+    ImGui::SetTooltip("%s", tip.c_str());
+  }
+}
+
 void model_section(App& a) {
   section("Model");
   if (!a.manifest_loaded) {
@@ -113,7 +137,8 @@ void model_section(App& a) {
     return;
   }
   const ModelEntry* cur = a.current_model();
-  ImGui::SetNextItemWidth(-1);
+  const float effort_w = 118;
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - effort_w - ImGui::GetStyle().ItemSpacing.x);
   if (ImGui::BeginCombo("##model", cur ? cur->name.c_str() : "(none)")) {
     for (size_t i = 0; i < a.models.size(); ++i) {
       const ModelEntry& m = a.models[i];
@@ -130,6 +155,8 @@ void model_section(App& a) {
     }
     ImGui::EndCombo();
   }
+  ImGui::SameLine();
+  effort_control(a, cur, effort_w);
   if (!cur) return;
   if (cur->state == ModelEntry::Loading) {
     muted("loading " + cur->file + " ...");
@@ -146,6 +173,7 @@ void model_section(App& a) {
     if (!cur->family_id.empty()) d += ", family " + cur->family_id + " (" + cur->role + ")";
     muted(d);
     if (!cur->description.empty()) muted(cur->description);
+    if (a.effort > 0 && !cur->refinable) muted("effort: " + cur->effort_note + "; encodes at effort 0");
   }
 }
 
@@ -171,7 +199,8 @@ void backend_section(App& a) {
     publish();
     if (a.original.width && !a.from_aec && !busy()) {
       CodecRun& r = a.backend == "ort" ? a.ort_run : a.core_run;
-      if (r.valid && r.image_serial == a.image_serial && cur && r.model == cur->name) {
+      if (r.valid && r.image_serial == a.image_serial && cur && r.model == cur->name &&
+          r.effort == effort_for(*cur)) {
         a.last_backend = a.backend;  // already have it: just show it
         request_compare();
       } else {
@@ -186,7 +215,13 @@ void actions_section(App& a) {
   const float w = ImGui::GetContentRegionAvail().x;
   const bool can = a.original.width && !a.from_aec && a.current_model() &&
                    a.current_model()->state == ModelEntry::Loaded && !busy();
-  if (primary_button("Encode + decode", can, ImVec2(w * 0.5f - 4, 30))) action_encode();
+  if (job_cancellable()) {
+    // The running encode's own button: where the user just clicked "Encode + decode".
+    if (button(job_cancelling() ? "Cancelling..." : "Cancel", !job_cancelling(), ImVec2(w * 0.5f - 4, 30)))
+      job_cancel();
+  } else if (primary_button("Encode + decode", can, ImVec2(w * 0.5f - 4, 30))) {
+    action_encode();
+  }
   ImGui::SameLine();
   if (button("Download .aec", a.last().valid && !busy(), ImVec2(-1, 30))) {
     aec_download();
@@ -261,10 +296,18 @@ void results_section(App& a) {
         [](const CodecRun& x) { return x.has_reference ? fmt("%.5f", x.ms_ssim) : std::string("-"); });
     row(
         "Encode", [](const CodecRun& x) { return x.enc.total_ms > 0 ? timing(x.enc) : std::string("-"); },
-        "whole encode: padding, analysis transform, quantisation, entropy coding");
+        "whole encode: padding, analysis transform, refinement (effort > 0), quantisation, entropy coding");
+    row(
+        "  effort",
+        [](const CodecRun& x) { return x.effort >= 0 ? std::to_string(x.effort) : std::string("-"); },
+        "the encoder effort that made the file (0: one pass of the encoder network)");
     row("  network", [](const CodecRun& x) {
       return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.network_ms) : std::string("-");
     });
+    if (c0.effort > 0 || (o && ort->effort > 0))
+      row("  refine", [](const CodecRun& x) {
+        return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.refine_ms) : std::string("-");
+      });
     row("  entropy", [](const CodecRun& x) {
       return x.enc.total_ms > 0 ? fmt("%.1f ms", x.enc.entropy_ms) : std::string("-");
     });
@@ -731,17 +774,30 @@ void top_bar(App& a, float width) {
   ImGui::SameLine(0, 12);
   ImGui::SetCursorPosY(16);
   ImGui::TextColored(kMuted, "learned image compression in the browser");
-  // progress, right-aligned
+  // progress, right-aligned; a cancellable job (encoder refinement) adds a progress bar and a Cancel button.
+  // Both live in the top bar, which the page redraws while work runs.
   if (busy()) {
     const std::string label = job_busy() ? job_label() : g_js_busy_label;
     const std::string s =
         label + fmt("  %.1f s", (job_busy() ? job_elapsed_ms() : now_ms() - g_js_busy_started) / 1000);
     const float tw = ImGui::CalcTextSize(s.c_str()).x;
-    ImGui::SetCursorPos(ImVec2(width - tw - 48, 14));
+    const bool cancellable = job_cancellable();
+    const float bar_w = 160, cancel_w = 86, extra = cancellable ? bar_w + cancel_w + 2 * 10 : 0;
+    ImGui::SetCursorPos(ImVec2(width - tw - 48 - extra, 14));
     spinner(7, 2.5f);
     ImGui::SameLine(0, 8);
     ImGui::SetCursorPosY(14);
     ImGui::TextUnformatted(s.c_str());
+    if (cancellable) {
+      const double f = std::max(0.0, job_progress());
+      ImGui::SameLine(0, 10);
+      ImGui::SetCursorPosY(12);
+      ImGui::ProgressBar(float(f), ImVec2(bar_w, 22), fmt("%.0f %%", f * 100).c_str());
+      ImGui::SameLine(0, 10);
+      ImGui::SetCursorPosY(10);
+      if (button(job_cancelling() ? "Cancelling" : "Cancel", !job_cancelling(), ImVec2(cancel_w, 26)))
+        job_cancel();
+    }
   } else {
     const std::string s =
         std::string(a.threaded ? "WASM SIMD, " + std::to_string(a.threads) + " threads"
