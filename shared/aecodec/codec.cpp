@@ -7,6 +7,7 @@
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/refine.h"
+#include "aecodec/tile.h"
 
 namespace aec {
 
@@ -63,12 +64,18 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
                 "x" + std::to_string(image.height));
   const int pw = (image.width + info.stride - 1) / info.stride * info.stride;
   const int ph = (image.height + info.stride - 1) / info.stride * info.stride;
-  const Image padded = (pw == image.width && ph == image.height) ? image : pad_edge(image, pw, ph);
 
   EncodeResult r;
   const auto t_net = std::chrono::steady_clock::now();
-  const Tensor x = image_to_tensor(padded);
-  Tensor y = model.analysis(x);
+  // A large image is analysed by tiles (the same latent, memory bounded by the tile); refinement needs the
+  // whole image tensor anyway.
+  Tensor x, y;
+  if (options.effort <= 0 && use_tiles(model, image.width, image.height)) {
+    y = analysis_tiled(model, image);
+  } else {
+    x = image_to_tensor((pw == image.width && ph == image.height) ? image : pad_edge(image, pw, ph));
+    y = model.analysis(x);
+  }
   r.timings.network_ms = ms_since(t_net);
 
   // Refinement searches the latent for this decoder with the side information (a hyperprior's z, so every
@@ -147,7 +154,7 @@ Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool
 }
 
 static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t size, bool cross,
-                                const ImageLimits& limits) {
+                                const ImageLimits& limits, const RowSink* sink = nullptr) {
   const auto t0 = std::chrono::steady_clock::now();
   DecodeResult r;
   r.stream = open_stream(model, data, size, cross, limits);
@@ -165,12 +172,33 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   r.timings.entropy_ms = ms_since(t_ent);
 
   const auto t_net = std::chrono::steady_clock::now();
+  if (use_tiles(model, out_w, out_h)) {  // by tiles, each band of rows to the sink (or into r.image)
+    double sink_ms = 0;
+    if (!sink) r.image = Image(out_w, out_h);
+    synthesis_tiled(model.decoder(), latent, out_w, out_h, tile_options().tile,
+                    [&](int w, int h, int y0, int rows, const uint8_t* rgb) {
+                      if (!sink) {
+                        std::copy_n(rgb, size_t(w) * rows * 3, r.image.rgb.data() + size_t(y0) * w * 3);
+                        return;
+                      }
+                      const auto t_sink = std::chrono::steady_clock::now();
+                      (*sink)(w, h, y0, rows, rgb);
+                      sink_ms += ms_since(t_sink);
+                    });
+    r.timings.network_ms = ms_since(t_net) - sink_ms;
+    r.timings.total_ms = ms_since(t0) - sink_ms;
+    return r;
+  }
   const Tensor x = model.synthesis(latent);
   r.timings.network_ms = ms_since(t_net);
   require(x.c == 3 && x.w >= out_w && x.h >= out_h, "decoder output is smaller than the image");
   Image full = tensor_to_image(x);
   r.image = (full.width == out_w && full.height == out_h) ? std::move(full) : crop(full, out_w, out_h);
   r.timings.total_ms = ms_since(t0);
+  if (sink) {
+    (*sink)(out_w, out_h, 0, out_h, r.image.rgb.data());
+    r.image = Image();
+  }
   return r;
 }
 
@@ -208,6 +236,11 @@ DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size, 
 DecodeResult cross_decode_image(const Model& decoder, const uint8_t* data, size_t size,
                                 const ImageLimits& limits) {
   return decode_with(decoder, data, size, true, limits);
+}
+
+DecodeResult decode_image_rows(const Model& model, const uint8_t* data, size_t size, const RowSink& sink,
+                               const ImageLimits& limits, bool cross) {
+  return decode_with(model, data, size, cross, limits, &sink);
 }
 
 }  // namespace aec

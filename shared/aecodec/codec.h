@@ -69,6 +69,11 @@ struct DecodeResult {
 // `limits` bounds the output image (checked before any network runs, so a forged header cannot allocate
 // gigabytes of activations).
 DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size, const ImageLimits& limits = {});
+// decode_image, or with `cross` cross_decode_image, handing the image to `sink` in bands of rows, top to
+// bottom, instead of returning it (r.image stays empty): a large image is synthesised by tiles (tile.h) and
+// can be written out as it comes, never held whole. network_ms leaves out the time spent in the sink.
+DecodeResult decode_image_rows(const Model& model, const uint8_t* data, size_t size, const RowSink& sink,
+                               const ImageLimits& limits = {}, bool cross = false);
 // Decodes with the decoder of another member of the encoder's cross-resolution family. The output size is
 // the original size scaled by decoder stride / encoder stride. Refuses models outside the family.
 DecodeResult cross_decode_image(const Model& decoder, const uint8_t* data, size_t size,

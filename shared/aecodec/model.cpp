@@ -60,6 +60,10 @@ class Layer {
   virtual double macs(int /*c*/, int /*h*/, int /*w*/) const { return 0; }
   // Takes over the next layer's work where the two run faster fused; that layer then passes its input on.
   virtual bool absorb(Layer& /*next*/) { return false; }
+  // Tiling (Network::input_range): maps output positions [lo, hi] of one axis to the input positions they
+  // read; false for a layer that mixes positions. Pointwise layers keep the range.
+  virtual bool input_range(int64_t& /*lo*/, int64_t& /*hi*/) const { return false; }
+  virtual void strides(int& /*down*/, int& /*up*/) const {}
 };
 
 namespace {
@@ -76,6 +80,10 @@ std::string get_name(const json& j, const std::string& where) {
   require(j.contains("name") && j["name"].is_string() && !j["name"].get<std::string>().empty(),
           where + ": layer has no name");
   return j["name"].get<std::string>();
+}
+
+int64_t floor_div(int64_t a, int64_t b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
 void expect_channels(int c, int expected, const std::string& what) {
@@ -128,6 +136,16 @@ class Conv : public Layer {
     pool_give(std::move(own.data));
   }
   bool absorb(Layer& next) override;
+  bool input_range(int64_t& lo, int64_t& hi) const override {
+    const int64_t st = s_.stride, k = s_.kernel, p = s_.padding;
+    if (transposed_) {  // output o = i * st - p + t, 0 <= t < k
+      lo = floor_div(lo + p - k + st, st), hi = floor_div(hi + p, st);  // ceil, floor
+    } else {  // output o reads i = o * st - p + t
+      lo = lo * st - p, hi = hi * st - p + k - 1;
+    }
+    return true;
+  }
+  void strides(int& down, int& up) const override { (transposed_ ? up : down) *= s_.stride; }
   // A regular conv whose output goes to `next` alone (the layers between them run fused, or pass it on)
   // writes it as next's source planes.
   bool feed(const Layer& next) {
@@ -194,6 +212,7 @@ class Gdn : public Layer {
     return prepared_;
   }
   void output_shape(int& c, int&, int&) const override { expect_channels(c, c_, "layer '" + name_ + "'"); }
+  bool input_range(int64_t&, int64_t&) const override { return true; }
   double macs(int c, int h, int w) const override { return double(c) * c * h * w; }
 
  private:
@@ -277,6 +296,7 @@ class SliceChannels : public Layer {
     require(end_ <= c, "slice_channels: input has only " + std::to_string(c) + " channels");
     c = end_ - begin_;
   }
+  bool input_range(int64_t&, int64_t&) const override { return true; }
 
  private:
   int begin_, end_;
@@ -293,6 +313,7 @@ class Elementwise : public Layer {
     return x;
   }
   void output_shape(int&, int&, int&) const override {}
+  bool input_range(int64_t&, int64_t&) const override { return true; }
 
  private:
   std::string op_;
@@ -361,6 +382,20 @@ Tensor Network::forward(const Tensor& x) const {
 
 void Network::output_shape(int& c, int& h, int& w) const {
   for (const auto& l : layers_) l->output_shape(c, h, w);
+}
+
+bool Network::input_range(int64_t& lo, int64_t& hi) const {
+  for (auto l = layers_.rbegin(); l != layers_.rend(); ++l)
+    if (!(*l)->input_range(lo, hi)) return false;
+  return true;
+}
+
+bool Network::strides(int& down, int& up) const {
+  down = up = 1;
+  int64_t lo = 0, hi = 0;
+  if (!input_range(lo, hi)) return false;
+  for (const auto& l : layers_) l->strides(down, up);
+  return true;
 }
 
 double Network::macs(int c, int h, int w) const {

@@ -35,6 +35,12 @@ class Network {
   // Multiply-accumulates for an input of the given shape (for benchmarks' GFLOP/s).
   double macs(int c, int h, int w) const;
   size_t size() const { return layers_.size(); }
+  // For running the network by tiles (tile.h), one axis at a time (kernels are square, so both axes alike):
+  // the input positions [lo, hi] that output positions [lo, hi] read, padding included (outside [0, n) when
+  // they reach it), and the product of the strides of the regular (down) and transposed (up) convolutions.
+  // false when a layer mixes positions (linear, reshape): such a network runs whole.
+  bool input_range(int64_t& lo, int64_t& hi) const;
+  bool strides(int& down, int& up) const;
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
