@@ -13,9 +13,9 @@ add_library(aecodec::aecodec ALIAS aecodec_lib)
 set_target_properties(aecodec_lib PROPERTIES OUTPUT_NAME aecodec EXPORT_NAME aecodec)
 target_include_directories(aecodec_lib PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
                                               $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
-# PRIVATE: users see the public header only, never the core's headers (which include nlohmann/json). The core
-# is still a link dependency of the static library, so it is installed and exported too (aecodec::aecodec_core,
-# not meant for direct use) and the package config finds its dependencies.
+# PRIVATE: users see the public header only, never the core's headers (which include nlohmann/json). The
+# core is still a link dependency of the static library, so it is installed and exported too
+# (aecodec::aecodec_core, not meant for direct use) and the package config finds its dependencies.
 target_link_libraries(aecodec_lib PRIVATE aecodec_core)
 target_compile_features(aecodec_lib PUBLIC cxx_std_17)
 target_compile_definitions(aecodec_lib PRIVATE AECODEC_LIBRARY_VERSION="${PROJECT_VERSION}")
@@ -26,9 +26,10 @@ install(TARGETS aecodec_lib aecodec_core EXPORT aecodecTargets ARCHIVE DESTINATI
 install(FILES ${PROJECT_SOURCE_DIR}/include/aecodec/aecodec.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/aecodec)
 install(EXPORT aecodecTargets NAMESPACE aecodec:: DESTINATION ${AEC_PACKAGE_DIR})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/aecodecConfig.cmake.in
-                              ${CMAKE_CURRENT_BINARY_DIR}/aecodecConfig.cmake INSTALL_DESTINATION ${AEC_PACKAGE_DIR})
+                              ${CMAKE_CURRENT_BINARY_DIR}/aecodecConfig.cmake
+                              INSTALL_DESTINATION ${AEC_PACKAGE_DIR})
 # 0.x: a new minor version may change the header, so only the same minor version satisfies a request.
 write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/aecodecConfigVersion.cmake
                                  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
-install(FILES ${CMAKE_CURRENT_BINARY_DIR}/aecodecConfig.cmake ${CMAKE_CURRENT_BINARY_DIR}/aecodecConfigVersion.cmake
-        DESTINATION ${AEC_PACKAGE_DIR})
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/aecodecConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/aecodecConfigVersion.cmake DESTINATION ${AEC_PACKAGE_DIR})

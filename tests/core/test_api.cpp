@@ -1,0 +1,140 @@
+// The public API (include/aecodec/aecodec.h): the same bytes and pixels as the core functions it wraps, row
+// strides honoured, and every failure reported as aecodec::Error (never as the core's own aec::Error).
+#include <catch2/catch.hpp>
+
+#include <aecodec/aecodec.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "aecodec/codec.h"
+#include "aecodec/model.h"
+#include "random_model.h"
+#include "test_images.h"
+
+using aec::testing::make_random_model;
+using aec::testing::RandomModelSpec;
+using aec::testing::synthetic_image;
+
+namespace {
+
+std::vector<uint8_t> model_bytes(const std::string& name, const std::string& arch) {
+  RandomModelSpec spec;
+  spec.name = name, spec.arch = arch;
+  aec::ModelFile f = make_random_model(spec);
+  f.meta["training"]["lambda"] = 0.01;  // what refinement (effort > 0) optimises for
+  return f.serialize();
+}
+
+aecodec::Image public_image(const aec::Image& im) {
+  aecodec::Image out;
+  out.width = im.width, out.height = im.height, out.rgb = im.rgb;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the API makes the core's bytes and pixels") {
+  for (const char* arch : {"factorized", "hyperprior"}) {
+    INFO(arch);
+    const std::vector<uint8_t> bytes = model_bytes(std::string("api-") + arch, arch);
+    const aecodec::Codec codec = aecodec::Codec::load(bytes.data(), bytes.size());
+    const aec::Model core = aec::Model::from_file(aec::ModelFile::parse(bytes.data(), bytes.size()));
+    CHECK(codec.info().name == core.info().name);
+    CHECK(codec.info().id == core.info().id);
+    CHECK(codec.info().arch == arch);
+
+    const aec::Image im = synthetic_image(37, 21);
+    const std::vector<uint8_t> file = codec.encode(public_image(im));
+    CHECK(file == aec::encode_image(core, im).bytes);
+
+    const aecodec::FileInfo info = aecodec::read_info(file);
+    CHECK(info.version == 3);
+    CHECK(info.model_name == core.info().name);
+    CHECK(info.model_id == core.info().id);
+    CHECK(info.width == 37);
+    CHECK(info.height == 21);
+    CHECK(info.family.empty());
+
+    const aecodec::Image decoded = codec.decode(file);
+    CHECK(decoded.width == 37);
+    CHECK(decoded.height == 21);
+    CHECK(decoded.rgb == aec::decode_image(core, file.data(), file.size()).image.rgb);
+    CHECK(std::isfinite(aecodec::psnr(public_image(im), decoded)));
+
+    // A copy shares the model and codes the same.
+    const aecodec::Codec copy = codec;
+    CHECK(copy.encode(public_image(im)) == file);
+  }
+}
+
+TEST_CASE("the API reads rows a stride apart") {
+  const std::vector<uint8_t> bytes = model_bytes("api-stride", "factorized");
+  const aecodec::Codec codec = aecodec::Codec::load(bytes.data(), bytes.size());
+  const aec::Image im = synthetic_image(19, 11);
+  const size_t stride = 19 * 3 + 7;
+  std::vector<uint8_t> padded(stride * 11, 0xab);
+  for (int y = 0; y < 11; ++y) std::memcpy(&padded[y * stride], &im.rgb[size_t(y) * 19 * 3], 19 * 3);
+  CHECK(codec.encode(padded.data(), 19, 11, stride) == codec.encode(public_image(im)));
+  CHECK_THROWS_WITH(codec.encode(padded.data(), 19, 11, 19 * 3 - 1), Catch::Contains("stride"));
+}
+
+TEST_CASE("the API reports every failure as aecodec::Error") {
+  const std::vector<uint8_t> bytes = model_bytes("api-errors", "factorized");
+  const aecodec::Codec codec = aecodec::Codec::load(bytes.data(), bytes.size());
+  const aecodec::Image im = public_image(synthetic_image(16, 16));
+  const std::vector<uint8_t> file = codec.encode(im);
+
+  std::vector<uint8_t> corrupt = file;
+  corrupt[corrupt.size() - 6] ^= 0x40;
+  CHECK_THROWS_AS(codec.decode(corrupt), aecodec::Error);
+  CHECK_THROWS_WITH(codec.decode(corrupt), Catch::Contains("checksum"));
+  CHECK_THROWS_WITH(codec.decode(file.data(), file.size() / 2), Catch::Contains("truncated"));
+  CHECK_THROWS_WITH(aecodec::read_info(file.data(), 3), Catch::Contains("not an .aec file"));
+  CHECK_THROWS_AS(codec.decode(nullptr, 0), aecodec::Error);
+
+  const std::vector<uint8_t> other_bytes = model_bytes("api-other", "factorized");
+  const aecodec::Codec other = aecodec::Codec::load(other_bytes.data(), other_bytes.size());
+  CHECK_THROWS_WITH(other.decode(file), Catch::Contains("made by model 'api-errors'"));
+
+  aecodec::DecodeOptions small;
+  small.max_side = 8;
+  CHECK_THROWS_WITH(codec.decode(file, small), Catch::Contains("over the decoder's limits"));
+
+  CHECK_THROWS_AS(codec.encode(im.rgb.data(), 0, 16, 48), aecodec::Error);
+  CHECK_THROWS_AS(codec.encode(nullptr, 16, 16, 48), aecodec::Error);
+  aecodec::Image short_image = im;
+  short_image.rgb.pop_back();
+  CHECK_THROWS_WITH(codec.encode(short_image), Catch::Contains("width * height * 3"));
+  aecodec::EncodeOptions bad_effort;
+  bad_effort.effort = 10;
+  CHECK_THROWS_WITH(codec.encode(im, bad_effort), Catch::Contains("effort must be 0 to 9"));
+
+  CHECK_THROWS_AS(aecodec::Codec::load(file.data(), file.size()), aecodec::Error);
+  CHECK_THROWS_WITH(aecodec::Codec::load("/nonexistent/model.aem"),
+                    Catch::Contains("/nonexistent/model.aem"));
+  CHECK_THROWS_AS(aecodec::load_image(file.data(), file.size()), aecodec::Error);
+  CHECK_THROWS_AS(aecodec::psnr(im, public_image(synthetic_image(8, 8))), aecodec::Error);
+}
+
+TEST_CASE("the API's progress callback cancels an encode") {
+  const std::vector<uint8_t> bytes = model_bytes("api-cancel", "factorized");
+  const aecodec::Codec codec = aecodec::Codec::load(bytes.data(), bytes.size());
+  aecodec::EncodeOptions o;
+  o.effort = 1;
+  int calls = 0;
+  o.progress = [&](double) { return ++calls < 2; };
+  CHECK_THROWS_AS(codec.encode(public_image(synthetic_image(16, 16)), o), aecodec::Cancelled);
+  CHECK(calls == 2);
+}
+
+TEST_CASE("the API's PNG helpers round-trip") {
+  const aecodec::Image im = public_image(synthetic_image(9, 5));
+  const std::vector<uint8_t> png = aecodec::encode_png(im);
+  const aecodec::Image back = aecodec::load_image(png.data(), png.size());
+  CHECK(back.width == 9);
+  CHECK(back.height == 5);
+  CHECK(back.rgb == im.rgb);
+  CHECK(std::isinf(aecodec::psnr(im, back)));
+  CHECK(std::string(aecodec::version()).find('.') != std::string::npos);
+}
