@@ -20,6 +20,10 @@ target_link_libraries(aecodec_lib PRIVATE aecodec_core)
 target_compile_features(aecodec_lib PUBLIC cxx_std_17)
 target_compile_definitions(aecodec_lib PRIVATE AECODEC_LIBRARY_VERSION="${PROJECT_VERSION}")
 target_compile_options(aecodec_lib PRIVATE -Wall -Wextra)
+# A sanitized build's libraries call the sanitizers' runtime: a program linking them needs it too.
+if(AEC_SANITIZE)
+  target_link_options(aecodec_lib INTERFACE -fsanitize=address,undefined)
+endif()
 
 set(AEC_PACKAGE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/aecodec)
 install(TARGETS aecodec_lib aecodec_core EXPORT aecodecTargets ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
