@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "aecodec/codec.h"
 #include "aecodec/model.h"
@@ -126,6 +127,30 @@ TEST_CASE("the API's progress callback cancels an encode") {
   o.progress = [&](double) { return ++calls < 2; };
   CHECK_THROWS_AS(codec.encode(public_image(synthetic_image(16, 16)), o), aecodec::Cancelled);
   CHECK(calls == 2);
+}
+
+TEST_CASE("one Codec codes on several threads at once") {
+  const std::vector<uint8_t> bytes = model_bytes("api-threads", "hyperprior");
+  const aecodec::Codec codec = aecodec::Codec::load(bytes.data(), bytes.size());
+  std::vector<aecodec::Image> images;
+  std::vector<std::vector<uint8_t>> expected;
+  for (uint32_t seed = 1; seed <= 4; ++seed) {
+    images.push_back(public_image(synthetic_image(40, 24, seed)));
+    expected.push_back(codec.encode(images.back()));
+  }
+  std::vector<std::vector<uint8_t>> got(4);
+  std::vector<aecodec::Image> decoded(4);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      got[i] = codec.encode(images[i]);
+      decoded[i] = codec.decode(got[i]);
+    });
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(got[i] == expected[i]);
+    CHECK(decoded[i].rgb == codec.decode(expected[i]).rgb);
+  }
 }
 
 TEST_CASE("the API's PNG helpers round-trip") {
