@@ -68,6 +68,8 @@ struct DecodeOptions {
   int64_t max_pixels = int64_t(64) << 20;
 };
 
+// A loaded model. Always valid when made by load (there is no empty Codec); a moved-from one may only be
+// assigned to or destroyed.
 class Codec {
  public:
   // A model file (.aem), from a path or from its bytes (copied; the caller's buffer may go afterwards).
