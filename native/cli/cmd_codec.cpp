@@ -8,6 +8,7 @@
 #include "aecodec/metrics.h"
 #include "commands.h"
 #include "effort_option.h"
+#include "image_files.h"
 #include "model_registry.h"
 
 namespace aec::cli {
@@ -47,6 +48,13 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
   if (g.quiet) return;
   if (li.converted_grey) std::fprintf(stderr, "note: greyscale image coded as RGB\n");
   if (li.dropped_alpha) std::fprintf(stderr, "note: alpha channel dropped\n");
+  if (li.orientation != 1)
+    std::fprintf(stderr, "note: EXIF orientation %d applied (the image was turned the right way up)\n",
+                 li.orientation);
+  if (li.ignored_icc)
+    std::fprintf(stderr,
+                 "note: the image's embedded ICC colour profile was ignored: its colours were taken as sRGB "
+                 "(a wide-gamut photo, e.g. Display P3, comes out less saturated)\n");
   std::printf(
       "%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s, effort %d, encode %.1f ms: network %.1f, "
       "refine %.1f, entropy %.1f)\n",
@@ -62,12 +70,27 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   const BitstreamHeader& h = header_only.header;
   const Model model =
       o.model.empty() ? find_model_for(h.model_name, hash_hex(h.model_hash)) : load_model(o.model);
-  const DecodeResult r = cross ? cross_decode_image(model, bytes.data(), bytes.size(), o.limits.limits())
-                               : decode_image(model, bytes.data(), bytes.size(), o.limits.limits());
-  write_png(o.output, r.image);
+  DecodeResult r;
+  int out_w = 0, out_h = 0;
+  if (o.reference.empty()) {  // the PNG written by bands of rows as the decoder makes them
+    PngRowWriter png(o.output);
+    r = decode_image_rows(
+        model, bytes.data(), bytes.size(),
+        [&](int w, int h, int y0, int n, const uint8_t* rgb) {
+          out_w = w, out_h = h;
+          png.rows(w, h, y0, n, rgb);
+        },
+        o.limits.limits(), cross);
+    png.finish();
+  } else {  // the whole image, to compare with the reference
+    r = cross ? cross_decode_image(model, bytes.data(), bytes.size(), o.limits.limits())
+              : decode_image(model, bytes.data(), bytes.size(), o.limits.limits());
+    write_png(o.output, r.image);
+    out_w = r.image.width, out_h = r.image.height;
+  }
   if (g.quiet) return;
   std::printf("%s -> %s: %dx%d, %.4f bpp, decode %.1f ms (network %.1f, entropy %.1f), model %s %s",
-              o.input.c_str(), o.output.c_str(), r.image.width, r.image.height,
+              o.input.c_str(), o.output.c_str(), out_w, out_h,
               bits_per_pixel(bytes.size(), int(h.width), int(h.height)), r.timings.total_ms,
               r.timings.network_ms, r.timings.entropy_ms, model.info().name.c_str(), model.info().id.c_str());
   if (!o.reference.empty()) {

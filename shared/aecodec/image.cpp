@@ -133,6 +133,27 @@ void check_complete(const uint8_t* d, size_t size) {
   }
 }
 
+// Calls fn(marker, payload, length) for each segment of a JPEG's header (up to the first scan), while fn
+// returns true. Stops quietly at anything malformed: the callers only look for optional metadata, and
+// stb judges the file itself.
+template <class Fn>
+void for_each_jpeg_header_segment(const uint8_t* d, size_t size, const Fn& fn) {
+  if (size < 4 || d[0] != 0xff || d[1] != 0xd8) return;
+  size_t pos = 2;
+  while (pos + 4 <= size) {
+    if (d[pos] != 0xff) return;
+    while (pos < size && d[pos] == 0xff) ++pos;  // fill bytes
+    if (pos + 3 > size) return;
+    const int marker = d[pos++];
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;  // no length
+    if (marker == 0xd8 || marker == 0xd9 || marker == 0xda) return;       // SOI again, EOI, start of scan
+    const size_t len = size_t(d[pos]) << 8 | d[pos + 1];
+    if (len < 2 || len > size - pos) return;
+    if (!fn(marker, d + pos + 2, len - 2)) return;
+    pos += len;
+  }
+}
+
 // stb_image 2.27 (Debian's libstb-dev) trusts a JPEG DHT segment's 16 code counts: when they sum to more than
 // 256, stbi__build_huffman and the symbol loop write past its 257- and 256-entry tables (fixed upstream in
 // 2.28). stb reads DHT segments in stbi_info as well as in stbi_load, so the check has to come first. This
@@ -237,6 +258,29 @@ bool jpeg_huffman_tables_fit(const uint8_t* d, size_t size) {
   return true;
 }
 
+// A JPEG's APP2 "ICC_PROFILE" segment or a PNG's iCCP chunk: a colour profile stb does not apply.
+bool has_icc_profile(const uint8_t* d, size_t size) {
+  static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size >= 8 && std::equal(png_sig, png_sig + 8, d)) {
+    for (size_t pos = 8; size - pos >= 8;) {
+      if (std::equal(d + pos + 4, d + pos + 8, "iCCP")) return true;
+      if (std::equal(d + pos + 4, d + pos + 8, "IDAT")) return false;  // iCCP comes before the pixels
+      const uint64_t len =
+          uint64_t(d[pos]) << 24 | uint64_t(d[pos + 1]) << 16 | uint64_t(d[pos + 2]) << 8 | d[pos + 3];
+      if (len + 12 > size - pos) return false;
+      pos += 12 + size_t(len);
+    }
+    return false;
+  }
+  bool found = false;
+  for_each_jpeg_header_segment(d, size, [&](int marker, const uint8_t* seg, size_t len) {
+    static const char icc[12] = {'I', 'C', 'C', '_', 'P', 'R', 'O', 'F', 'I', 'L', 'E', 0};
+    if (marker == 0xe2 && len >= 12 && std::equal(icc, icc + 12, seg)) found = true;
+    return !found;
+  });
+  return found;
+}
+
 const char* stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
@@ -256,6 +300,64 @@ uint8_t to_byte(double v) {
 }
 
 }  // namespace
+
+int jpeg_exif_orientation(const uint8_t* data, size_t size) {
+  if (!data) return 1;
+  int orientation = 0;
+  for_each_jpeg_header_segment(data, size, [&](int marker, const uint8_t* seg, size_t len) {
+    static const uint8_t exif[6] = {'E', 'x', 'i', 'f', 0, 0};
+    if (marker != 0xe1 || len < 6 + 8 || !std::equal(exif, exif + 6, seg)) return true;
+    // A TIFF structure: byte order, 42, the offset of IFD0; its entries are 12 bytes: tag, type, count,
+    // value (a SHORT value in the first two bytes of the value field). Every offset is checked against the
+    // segment's end.
+    const uint8_t* t = seg + 6;
+    const size_t n = len - 6;
+    const bool le_order = t[0] == 'I' && t[1] == 'I';
+    if (!le_order && !(t[0] == 'M' && t[1] == 'M')) return false;
+    auto u16 = [&](size_t at) { return le_order ? uint32_t(t[at] | t[at + 1] << 8) : uint32_t(t[at] << 8 | t[at + 1]); };
+    auto u32 = [&](size_t at) {
+      return le_order ? uint32_t(t[at]) | uint32_t(t[at + 1]) << 8 | uint32_t(t[at + 2]) << 16 | uint32_t(t[at + 3]) << 24
+                      : uint32_t(t[at]) << 24 | uint32_t(t[at + 1]) << 16 | uint32_t(t[at + 2]) << 8 | uint32_t(t[at + 3]);
+    };
+    if (u16(2) != 42) return false;
+    const size_t ifd = u32(4);
+    if (ifd < 8 || ifd > n - 2) return false;
+    const size_t entries = u16(ifd);
+    for (size_t i = 0; i < entries; ++i) {
+      const size_t e = ifd + 2 + 12 * i;
+      if (e > n - 12) break;
+      if (u16(e) == 0x0112) {  // Orientation: SHORT, count 1
+        if (u16(e + 2) == 3 && u32(e + 4) >= 1) orientation = int(u16(e + 8));
+        break;
+      }
+    }
+    return false;  // only the first Exif segment counts
+  });
+  return orientation >= 1 && orientation <= 8 ? orientation : 1;
+}
+
+Image apply_orientation(Image image, int orientation) {
+  if (orientation <= 1 || orientation > 8) return image;
+  check_image(image, "apply_orientation");
+  const int w = image.width, h = image.height;
+  const bool swap = orientation >= 5;  // 5-8 turn the image a quarter: width and height trade places
+  Image out(swap ? h : w, swap ? w : h);
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x) {
+      int sx, sy;  // the stored pixel shown at (x, y)
+      switch (orientation) {
+        case 2: sx = w - 1 - x, sy = y; break;           // mirrored left-right
+        case 3: sx = w - 1 - x, sy = h - 1 - y; break;   // turned 180
+        case 4: sx = x, sy = h - 1 - y; break;           // mirrored top-bottom
+        case 5: sx = y, sy = x; break;                   // transposed
+        case 6: sx = y, sy = h - 1 - x; break;           // to be turned 90 clockwise
+        case 7: sx = w - 1 - y, sy = h - 1 - x; break;   // transversed
+        default: sx = w - 1 - y, sy = x; break;          // 8: to be turned 90 anticlockwise
+      }
+      std::copy_n(image.rgb.data() + (size_t(sy) * w + sx) * 3, 3, out.rgb.data() + (size_t(y) * out.width + x) * 3);
+    }
+  return out;
+}
 
 Image decode_image(const uint8_t* data, size_t size, const ImageLimits& limits, AlphaPolicy alpha,
                    LoadedImageInfo* info) {
@@ -306,7 +408,14 @@ Image decode_image(const uint8_t* data, size_t size, const ImageLimits& limits, 
     out.rgb[i * 3 + 1] = px.p[i * 4 + 1];
     out.rgb[i * 3 + 2] = px.p[i * 4 + 2];
   }
+  stbi_image_free(px.p);  // before turning the image: a 50 MP photo's RGBA copy is 200 MB
+  px.p = nullptr;
+  const bool jpeg = size >= 2 && data[0] == 0xff && data[1] == 0xd8;
+  const int orientation = jpeg ? jpeg_exif_orientation(data, size) : 1;
+  if (orientation != 1) out = apply_orientation(std::move(out), orientation);
   if (info) {
+    info->orientation = orientation;
+    info->ignored_icc = has_icc_profile(data, size);
     info->source_channels = comp;
     info->converted_grey = comp <= 2;
     // An alpha channel in the file (even opaque), or a colour key that made some pixel transparent.
