@@ -31,8 +31,8 @@ dims() {
 echo "$("$A" --version 2>/dev/null | head -1 || echo aecodec); $(basename "$A") at $threads threads;" \
   "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo
-echo "| MP | size | encode s | encode peak MB | decode s | decode peak MB | bpp |"
-echo "|---:|---|---:|---:|---:|---:|---:|"
+echo "| MP | size | encode s | encode CPU s | encode peak MB | decode s | decode CPU s | decode peak MB | bpp |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
 for mp in "${sizes[@]}"; do
   read -r w h < <(dims "$mp")
   img="$cache/synthetic-${w}x${h}.jpg"
@@ -40,19 +40,20 @@ for mp in "${sizes[@]}"; do
     "$tmp/large_image" "$w" "$h" | cjpeg -quality 92 > "$img.tmp" && mv "$img.tmp" "$img"
   fi
   row="| $mp | ${w}x${h} |"
-  if /usr/bin/time -f "%e %M" -o "$tmp/t" "$A" -t "$threads" -q encode "$img" -o "$tmp/x.aec" 2>"$tmp/err"; then
-    read -r s kb < "$tmp/t"
-    row+=" $s | $((kb / 1024)) |"
+  # CPU time (user + system) says more than wall time on a shared machine.
+  if /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" "$A" -t "$threads" -q encode "$img" -o "$tmp/x.aec" 2>"$tmp/err"; then
+    read -r s kb u k < "$tmp/t"
+    row+=" $s | $(awk -v u="$u" -v k="$k" 'BEGIN { print u + k }') | $((kb / 1024)) |"
   else
-    row+=" failed: $(tail -1 "$tmp/err") | - |"
+    row+=" failed: $(tail -1 "$tmp/err") | - | - |"
   fi
   if [ -s "$tmp/x.aec" ] &&
-    /usr/bin/time -f "%e %M" -o "$tmp/t" "$A" -t "$threads" -q decode "$tmp/x.aec" -o "$tmp/x.png" 2>"$tmp/err"; then
-    read -r s kb < "$tmp/t"
+    /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" "$A" -t "$threads" -q decode "$tmp/x.aec" -o "$tmp/x.png" 2>"$tmp/err"; then
+    read -r s kb u k < "$tmp/t"
     bpp=$(awk -v b="$(stat -c %s "$tmp/x.aec")" -v p="$((w * h))" 'BEGIN { printf "%.4f", b * 8 / p }')
-    row+=" $s | $((kb / 1024)) | $bpp |"
+    row+=" $s | $(awk -v u="$u" -v k="$k" 'BEGIN { print u + k }') | $((kb / 1024)) | $bpp |"
   else
-    row+=" failed | - | - |"
+    row+=" failed | - | - | - |"
   fi
   echo "$row"
   rm -f "$tmp/x.aec" "$tmp/x.png"

@@ -109,7 +109,9 @@ void PngRowWriter::start(int width, int height) {
   ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});  // 8-bit, RGB, deflate, adaptive filtering, no interlace
   chunk("IHDR", ihdr.data(), ihdr.size());
   z_ = std::make_unique<Deflate>();
-  if (deflateInit(&z_->s, 6) != Z_OK) fail("zlib could not start");
+  // Level 1: at 12 MP levels 3 and 6 cost 1 and 5 s more on one thread for files 4 and 7 % smaller (level 1
+  // is still a third smaller than stb_image_write's).
+  if (deflateInit(&z_->s, 1) != Z_OK) fail("zlib could not start");
   z_->open = true;
   const size_t n = size_t(width) * 3;
   prev_.assign(n, 0);

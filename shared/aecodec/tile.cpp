@@ -35,6 +35,17 @@ std::vector<Span> plan_axis(const Network& net, int n_in, int n_out, int down, i
     const int64_t in1 = std::min<int64_t>(n_in, (hi + 1 + down - 1) / down * down);
     spans.push_back({a, b, int(lo), int(in1), int(lo / down * up)});
   }
+  // Every tile reads a window of the same length (the border tiles' reach further in), so every tile's
+  // layers ask the pool (pool.h) for buffers of the same sizes: reused tile after tile, instead of the
+  // pool filling up with buffers of the border tiles' odd sizes.
+  int len = 0;
+  for (const Span& s : spans) len = std::max(len, s.in1 - s.in0);
+  len = std::min(n_in, (len + down - 1) / down * down);
+  for (Span& s : spans) {
+    s.in0 = std::max(0, std::min(s.in0, (n_in - len) / down * down));
+    s.in1 = std::min(n_in, s.in0 + len);
+    s.origin = s.in0 / down * up;
+  }
   return spans;
 }
 
