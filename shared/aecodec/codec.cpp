@@ -86,6 +86,7 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
     qz = model.latent_codec().side_symbols(y);
     RefineOptions ro;
     ro.effort = options.effort;
+    ro.plan = options.plan;
     ro.progress = options.progress;
     ro.width = image.width, ro.height = image.height;
     y = refine_latent(model, x, y, qz.empty() ? nullptr : &qz, ro).latent;

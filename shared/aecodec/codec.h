@@ -20,18 +20,22 @@ struct CodecTimings {
 };
 
 struct EncodeResult {
-  std::vector<uint8_t> bytes;  // the complete .aec file
-  Tensor latent;               // dequantised latent (for display)
+  std::vector<uint8_t> bytes;        // the complete .aec file
+  Tensor latent;                     // dequantised latent (for display)
   std::vector<double> channel_bits;  // ideal bits spent per latent channel
   double hyper_bits = 0;             // ideal bits of the hyper latent (hyperprior models; 0 otherwise)
   CodecTimings timings;              // a hyperprior's hyper networks count as entropy coding
 };
 
 // How hard the encoder works (docs/effort.md). effort 0 is one analysis pass and a rounding; higher efforts
-// search for a better latent for the same decoder (refine.h): smaller files at the same quality, same decoder.
+// search for a better latent for the same decoder (refine.h): smaller files at the same quality, same
+// decoder.
+struct EffortPlan;  // refine.h
+
 struct EncodeOptions {
   int effort = 0;
-  int threads = 0;  // 0: the pool's default
+  const EffortPlan* plan = nullptr;  // with effort > 0: this refinement plan instead of the effort's own
+  // Threads: the core's pool (aec::set_num_threads, parallel.h); the bytes do not depend on their number.
   // Called now and then during a slow encode with the fraction done (0..1); returning false cancels the
   // encode (encode_image then throws aec::Cancelled).
   std::function<bool(double)> progress;
@@ -68,7 +72,8 @@ struct DecodeResult {
 // Decodes with the model that made the file; refuses a file made by another model (name and id in message).
 // `limits` bounds the output image (checked before any network runs, so a forged header cannot allocate
 // gigabytes of activations).
-DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size, const ImageLimits& limits = {});
+DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size,
+                          const ImageLimits& limits = {});
 // decode_image, or with `cross` cross_decode_image, handing the image to `sink` in bands of rows, top to
 // bottom, instead of returning it (r.image stays empty): a large image is synthesised by tiles (tile.h) and
 // can be written out as it comes, never held whole. network_ms leaves out the time spent in the sink.

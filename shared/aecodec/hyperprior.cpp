@@ -135,6 +135,13 @@ std::unique_ptr<Hyperprior> Hyperprior::build(const json& e, const ModelFile& f,
   hp->thresholds_ = f.ints("hyper.gaussian.threshold", {S - 1});
   for (size_t i = 1; i < hp->thresholds_.size(); ++i)
     require(hp->thresholds_[i] >= hp->thresholds_[i - 1], "hyper.gaussian.threshold must be non-decreasing");
+  if (f.has("hyper.gaussian.scale")) {
+    hp->scales_ = f.floats("hyper.gaussian.scale", {S});
+  } else {
+    for (int32_t t : hp->thresholds_) hp->scales_.push_back((float(t) + 0.5f) / 4096.0f);
+    hp->scales_.push_back(hp->scales_.empty() ? 1.0f : 2.0f * hp->scales_.back());
+  }
+  for (float v : hp->scales_) require(v > 0 && std::isfinite(v), "hyper.gaussian.scale must be positive");
   return hp;
 }
 

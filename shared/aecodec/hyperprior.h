@@ -78,6 +78,9 @@ class Hyperprior {
   const IntNetwork& hyper_synthesis() const { return h_s_; }
   const std::vector<int32_t>& z_median() const { return z_median_; }  // fixed point, z_fraction_bits
   const std::vector<int32_t>& scale_thresholds() const { return thresholds_; }
+  // The scale each Gaussian table was built for (hyper.gaussian.scale; where a file lacks it, read back from
+  // the thresholds, threshold[i] = floor(scale[i] * 2^12)): the rate model of encoder refinement.
+  const std::vector<float>& scale_table() const { return scales_; }
 
  private:
   int latent_channels_ = 0, channels_ = 0;
@@ -88,6 +91,7 @@ class Hyperprior {
   std::vector<int32_t> z_median_;
   CdfTables z_tables_, y_tables_;
   std::vector<int32_t> thresholds_;
+  std::vector<float> scales_;
 };
 
 // The writer's side of an integer layer (export and test models): puts NAME.weight / .bias / .shift into the

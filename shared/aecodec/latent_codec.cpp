@@ -1,4 +1,5 @@
 #include "aecodec/latent_codec.h"
+#include <cmath>
 
 #include <algorithm>
 
@@ -39,6 +40,24 @@ const std::vector<uint8_t>& required_section(const Bitstream& stream, uint32_t t
   const std::vector<uint8_t>* s = stream.find(type);
   require(s, "corrupt .aec file: no " + section_name(type) + " section");
   return *s;
+}
+
+// The trainer's rate term (CompressAI's GaussianConditional likelihood, Phi((1/2 - |r|)/s) - Phi((-1/2 -
+// |r|)/s)).
+double gaussian_rate_bits(double r, double s, double& dbits) {
+  const double a = std::fabs(r);
+  const double inv = 1.0 / s;
+  const double hi = (0.5 - a) * inv, lo = (-0.5 - a) * inv;
+  constexpr double kSqrtHalf = 0.70710678118654752440, kInvSqrt2Pi = 0.39894228040143267794;
+  const double mass = 0.5 * (std::erfc(-hi * kSqrtHalf) - std::erfc(-lo * kSqrtHalf));
+  const double sign = r < 0 ? -1.0 : 1.0;
+  if (!(mass > 1e-300)) {  // far out: the log-mass falls like a^2 / 2s^2
+    dbits = sign * a * inv * inv / std::log(2.0);
+    return 1000;
+  }
+  const double dmass = (-std::exp(-0.5 * hi * hi) + std::exp(-0.5 * lo * lo)) * kInvSqrt2Pi * inv;  // d/d|r|
+  dbits = -sign * dmass / (mass * std::log(2.0));
+  return -std::log2(std::max(mass, 1e-9));
 }
 
 }  // namespace aec

@@ -3,6 +3,7 @@
 // pipeline (codec.h) calls only this interface, so a new entropy model -- a context model, coding by tiles
 // into substreams -- is a new implementation with its own sections (docs/bitstream.md), not a branch there.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +26,36 @@ struct LatentCode {
   double hyper_bits = 0;             // ideal bits of the side information (a hyperprior's z)
 };
 
+// What encoder refinement (refine.h) needs of a latent codec for given side information: each element of y
+// as y = base + step * v, where the codec codes round(v) with table `table`, and the rate of a continuous v.
+struct ConditionalRate {
+  std::vector<float> base, step;
+  std::vector<int32_t> table;
+  const CdfTables* tables = nullptr;
+  // The Gaussian's scale per element, where the codec is a Gaussian conditional: the rate is then its closed
+  // form (the trainer's likelihood). Empty: the tables' log-mass, interpolated between integers.
+  std::vector<float> scale;
+  double side_bits = 0;  // ideal bits of the side information itself (constant while it is fixed)
+
+  // Bits of element i at the continuous value v, and the derivative in v. `integer_bits(t, k)` gives the
+  // tables' exact cost of integer k under table t (the interpolation's knots).
+  template <class IntegerBits>
+  double bits(size_t i, double v, double& dbits, const IntegerBits& integer_bits) const;
+};
+
+// -log2 of a Gaussian's mass on the unit bin around r (symbol space, the mean subtracted) at scale s:
+// CompressAI's likelihood with its 1e-9 floor; dbits receives its derivative in r.
+double gaussian_rate_bits(double r, double s, double& dbits);
+
+template <class IntegerBits>
+double ConditionalRate::bits(size_t i, double v, double& dbits, const IntegerBits& integer_bits) const {
+  if (!scale.empty()) return gaussian_rate_bits(v, scale[i], dbits);
+  const double f = std::floor(v);
+  const double b0 = integer_bits(table[i], int32_t(f)), b1 = integer_bits(table[i], int32_t(f) + 1);
+  dbits = b1 - b0;
+  return b0 + (v - f) * dbits;
+}
+
 class LatentCodec {
  public:
   virtual ~LatentCodec() = default;
@@ -40,6 +71,8 @@ class LatentCodec {
   // (a hyperprior's z). Empty when the codec has none. Encoder refinement keeps them fixed while it searches
   // y.
   virtual std::vector<int32_t> side_symbols(const Tensor& y) const = 0;
+  // The symbol space and rate model of a c x h x w latent given its side information (refinement's search).
+  virtual ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side) const = 0;
   // Quantises y and codes it into sections. `side`, when given, replaces side_symbols(y).
   virtual LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const = 0;
   // Decodes the sections of a stream whose latent grid is c x h x w into the dequantised latent; fills
@@ -56,6 +89,7 @@ class FactorizedCodec : public LatentCodec {
   const char* kind() const override { return "factorized"; }
   std::vector<uint32_t> sections() const override { return {kSectionPayload}; }
   std::vector<int32_t> side_symbols(const Tensor&) const override { return {}; }
+  ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side) const override;
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
@@ -78,6 +112,7 @@ class HyperpriorCodec : public LatentCodec {
   const char* kind() const override { return "hyperprior"; }
   std::vector<uint32_t> sections() const override { return {kSectionPayload, kSectionHyperPayload}; }
   std::vector<int32_t> side_symbols(const Tensor& y) const override;
+  ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side) const override;
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;

@@ -15,6 +15,20 @@ FactorizedCodec::FactorizedCodec(const ModelFile& file, int latent_channels) {
   tables_ = read_cdf_tables(file, "entropy", C);
 }
 
+ConditionalRate FactorizedCodec::conditional_rate(int c, int h, int w,
+                                                  const std::vector<int32_t>& side) const {
+  require(side.empty(), "a factorized latent has no side information");
+  require(size_t(c) == step_.size(),
+          "latent has " + std::to_string(c) + " channels, the quantiser " + std::to_string(step_.size()));
+  const size_t plane = size_t(h) * w;
+  ConditionalRate r;
+  r.base.resize(plane * size_t(c)), r.step.resize(plane * size_t(c));
+  r.table = channel_index(c, h, w);
+  for (size_t i = 0; i < r.base.size(); ++i) r.base[i] = offset_[i / plane], r.step[i] = step_[i / plane];
+  r.tables = &tables_;
+  return r;
+}
+
 std::vector<int32_t> FactorizedCodec::quantize(const Tensor& y) const {
   require(size_t(y.c) == step_.size(),
           "latent has " + std::to_string(y.c) + " channels, the quantiser " + std::to_string(step_.size()));

@@ -28,6 +28,27 @@ std::vector<int32_t> HyperpriorCodec::side_symbols(const Tensor& y) const {
   return hp_->quantize_z(hp_->analysis(y));
 }
 
+ConditionalRate HyperpriorCodec::conditional_rate(int c, int h, int w,
+                                                  const std::vector<int32_t>& side) const {
+  const Hyperprior& hp = *hp_;
+  int zc, zh, zw;
+  hp.hyper_shape(h, w, zc, zh, zw);
+  require(side.size() == size_t(zc) * zh * zw, "hyper latent size does not match the latent");
+  const Hyperprior::Conditional cond = hp.conditional(side, zh, zw, h, w);
+  const size_t n = size_t(c) * h * w;
+  ConditionalRate r;
+  r.base.resize(n), r.step.assign(n, 1.0f), r.scale.resize(n);
+  r.table = cond.index;
+  for (size_t i = 0; i < n; ++i) {
+    r.base[i] = hp.mean_value(cond.mean[i]);
+    r.scale[i] = hp.scale_table()[size_t(cond.index[i])];
+  }
+  r.tables = &hp.y_tables();
+  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
+  r.side_bits = entropy_bits(side.data(), zidx.data(), side.size(), hp.z_tables());
+  return r;
+}
+
 LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
   const Hyperprior& hp = *hp_;
   LatentCode r;

@@ -8,8 +8,8 @@
 #include "aecodec/backprop.h"
 #include "aecodec/entropy.h"
 #include "aecodec/error.h"
-#include "aecodec/hyperprior.h"
 #include "aecodec/image.h"
+#include "aecodec/latent_codec.h"
 
 namespace aec {
 
@@ -53,28 +53,6 @@ class TableBits {
   std::vector<std::vector<float>> bits_;
 };
 
-// -log2 of the Gaussian conditional's mass of the unit bin around r (symbol space, the mean subtracted), and
-// its derivative: the trainer's rate term (likelihood Phi((1/2 - |r|)/s) - Phi((-1/2 - |r|)/s)).
-}  // namespace
-
-double gaussian_rate_bits(double r, double s, double& dbits) {
-  const double a = std::fabs(r);
-  const double inv = 1.0 / s;
-  const double hi = (0.5 - a) * inv, lo = (-0.5 - a) * inv;
-  constexpr double kSqrtHalf = 0.70710678118654752440, kInvSqrt2Pi = 0.39894228040143267794;
-  const double mass = 0.5 * (std::erfc(-hi * kSqrtHalf) - std::erfc(-lo * kSqrtHalf));
-  const double sign = r < 0 ? -1.0 : 1.0;
-  if (!(mass > 1e-300)) {  // far out: the log-mass falls like a^2 / 2s^2
-    dbits = sign * a * inv * inv / std::log(2.0);
-    return 1000;
-  }
-  const double dmass = (-std::exp(-0.5 * hi * hi) + std::exp(-0.5 * lo * lo)) * kInvSqrt2Pi * inv;  // d/d|r|
-  dbits = -sign * dmass / (mass * std::log(2.0));
-  return -std::log2(std::max(mass, 1e-9));
-}
-
-namespace {
-
 uint64_t splitmix(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -105,13 +83,12 @@ struct Problem {
   const Tensor* image = nullptr;
   int width = 0, height = 0;  // the region that counts (the original image inside the padding)
   double lambda = 0;
-  double pixels = 0;      // width * height
-  double hyper_bits = 0;  // constant: z is fixed
+  double pixels = 0;  // width * height
   int c = 0, h = 0, w = 0;
-  std::vector<float> base, step;
-  std::vector<int32_t> table;
-  std::vector<float> scale;  // hyperprior: the Gaussian's scale per element (empty for factorized)
-  const CdfTables* tables = nullptr;
+  ConditionalRate cr;  // the latent codec's symbol space and rate model, side information fixed
+  const std::vector<float>& base = cr.base;
+  const std::vector<float>& step = cr.step;
+  const std::vector<int32_t>& table = cr.table;
   std::unique_ptr<TableBits> table_bits;
   GradNetwork net;
 
@@ -144,19 +121,14 @@ struct Problem {
   double exact_loss(const std::vector<int32_t>& q, double* bits_out = nullptr) const {
     std::vector<float> v(q.begin(), q.end());
     const Tensor out = model->synthesis(decoder_input(v));
-    double bits = hyper_bits;
+    double bits = cr.side_bits;
     for (size_t i = 0; i < q.size(); ++i) bits += table_bits->bits(table[i], q[i]);
     if (bits_out) *bits_out = bits;
     return bits / pixels + distortion(out, nullptr);
   }
   // Rate of a continuous symbol-space value and its derivative, in bits.
   double rate(size_t i, double v, double& d) const {
-    if (!scale.empty()) return gaussian_rate_bits(v, scale[i], d);
-    // Factorized: the tables' log-mass, interpolated between integers.
-    const double f = std::floor(v);
-    const double b0 = table_bits->bits(table[i], int32_t(f)), b1 = table_bits->bits(table[i], int32_t(f) + 1);
-    d = b1 - b0;
-    return b0 + (v - f) * d;
+    return cr.bits(i, v, d, [this](int32_t t, int32_t k) { return double(table_bits->bits(t, k)); });
   }
 };
 
@@ -267,13 +239,20 @@ void rdo_round(Problem& p, const std::vector<float>& v, std::vector<int32_t>& q,
 
 EffortPlan effort_plan(int effort) {
   require(effort >= 1 && effort <= kMaxEffort, "effort must be 0 to " + std::to_string(kMaxEffort));
+  // Measured on four validation photos with hyperprior-q5 (docs/effort.md): the loss falls with the number of
+  // steps, and short searches want a larger step size to move the latent as far.
+  struct Level {
+    int steps;
+    float lr;
+    int rdo;
+  };
+  static const Level kLadder[kMaxEffort + 1] = {
+      {0, 0, 0},      {0, 0, 1},      {10, 0.03f, 1},   {20, 0.02f, 1},  {35, 0.02f, 1},
+      {50, 0.02f, 1}, {80, 0.02f, 1}, {120, 0.015f, 2}, {200, 0.01f, 2}, {300, 0.005f, 2}};
   EffortPlan p;
-  static const int kSteps[kMaxEffort + 1] = {0, 0, 0, 20, 40, 70, 110, 160, 220, 300};
-  static const int kRdo[kMaxEffort + 1] = {0, 1, 2, 1, 1, 1, 2, 2, 2, 2};
-  p.sga_steps = kSteps[effort];
-  p.rdo_passes = kRdo[effort];
-  // Fewer steps move the latent as far with a larger step size.
-  p.lr = p.sga_steps > 0 ? std::min(0.03f, 5e-3f * 300.0f / float(p.sga_steps)) : 0.0f;
+  p.sga_steps = kLadder[effort].steps;
+  p.lr = kLadder[effort].lr;
+  p.rdo_passes = kLadder[effort].rdo;
   return p;
 }
 
@@ -292,6 +271,12 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
               ") has no rate model to refine against: effort > 0 needs a "
               "factorized or hyperprior codec");
 
+  // The search keeps the decoder's activations for its backward pass (about 600 bytes per pixel with the
+  // narrow models): bounded here rather than by running out of memory.
+  require(double(image.w) * image.h <= double(kMaxRefinePixels),
+          "encoder effort > 0 is limited to " + std::to_string(kMaxRefinePixels / 1000000) +
+              " megapixels (its search holds the decoder's activations); use effort 0 for larger images");
+
   Problem p;
   p.model = &model;
   p.image = &image;
@@ -301,41 +286,9 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
   p.pixels = double(p.width) * p.height;
   p.c = y.c, p.h = y.h, p.w = y.w;
   p.net = GradNetwork::build(doc["decoder"], model.file(), "decoder");
-  const size_t n = y.size(), plane = y.plane();
-  p.base.resize(n), p.step.resize(n), p.table.resize(n);
-
-  if (const Hyperprior* hp = model.hyperprior()) {
-    require(qz != nullptr, "refinement of a hyperprior model needs the hyper latent's symbols");
-    int zc, zh, zw;
-    hp->hyper_shape(y.h, y.w, zc, zh, zw);
-    require(qz->size() == size_t(zc) * zh * zw, "hyper latent size does not match the latent");
-    const Hyperprior::Conditional cond = hp->conditional(*qz, zh, zw, y.h, y.w);
-    const int S = int(hp->y_tables().count());
-    const std::vector<float> scales = model.file().floats("hyper.gaussian.scale", {S});
-    p.scale.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      p.base[i] = hp->mean_value(cond.mean[i]);
-      p.step[i] = 1.0f;
-      p.table[i] = cond.index[i];
-      p.scale[i] = scales[size_t(cond.index[i])];
-    }
-    p.tables = &hp->y_tables();
-    std::vector<int32_t> zidx(qz->size());
-    const size_t zplane = size_t(zh) * zw;
-    for (size_t i = 0; i < zidx.size(); ++i) zidx[i] = int32_t(i / zplane);
-    p.hyper_bits = entropy_bits(qz->data(), zidx.data(), qz->size(), hp->z_tables());
-  } else {
-    const std::vector<float> step = model.file().floats("latent.step", {y.c});
-    const std::vector<float> offset = model.file().floats("latent.offset", {y.c});
-    for (size_t i = 0; i < n; ++i) {
-      const size_t ch = i / plane;
-      p.base[i] = offset[ch];
-      p.step[i] = step[ch];
-      p.table[i] = int32_t(ch);
-    }
-    p.tables = &model.tables();
-  }
-  p.table_bits = std::make_unique<TableBits>(*p.tables);
+  const size_t n = y.size();
+  p.cr = model.latent_codec().conditional_rate(y.c, y.h, y.w, qz ? *qz : std::vector<int32_t>{});
+  p.table_bits = std::make_unique<TableBits>(*p.cr.tables);
 
   const uint64_t seed = image_seed(image);
   std::vector<float> v(n);

@@ -27,6 +27,7 @@ struct EffortPlan {
 };
 EffortPlan effort_plan(int effort);
 constexpr int kMaxEffort = 9;
+constexpr int64_t kMaxRefinePixels = 4200000;  // the padded image, for effort > 0
 
 struct RefineOptions {
   int effort = 1;                        // 1..9 (effort_plan says what each does)
@@ -39,10 +40,6 @@ struct RefineResult {
   Tensor latent;  // y whose rounding (around the means) gives the chosen symbols exactly
   double loss_before = 0, loss_after = 0;  // the RD loss of the rounded latent (bits per pixel + lambda term)
 };
-
-// The hyperprior's rate term: -log2 of the Gaussian's mass on the unit bin around r (symbol space, the mean
-// subtracted) at scale s, CompressAI's likelihood with its 1e-9 floor; dbits receives its derivative in r.
-double gaussian_rate_bits(double r, double s, double& dbits);
 
 // image: the padded image tensor the encoder saw; y: its analysis; qz: the hyper latent's symbols for a
 // hyperprior model (null for a factorized one). The model's document must give training.lambda.
