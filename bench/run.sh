@@ -30,12 +30,7 @@ path=$("$A" info --json "$model" | sed -n 's/^  "path": "\(.*\)",$/\1/p')
 name=$("$A" info --json "$model" | sed -n 's/^  "name": "\(.*\)",$/\1/p')
 [ -f "$path" ] || path=$(ls models/"$name".aem 2>/dev/null || true)
 "$X" "${path:-$model}" "$out" >/dev/null
-scripts/train-forever.sh pause 2>/dev/null || true
-# pause again every 5 s: keeps the pause flag fresh (the loop starts no new slice or export while it is) and
-# stops any trainer process that was already starting
-( while sleep 5; do scripts/train-forever.sh pause 2>/dev/null || true; done ) &
-repause=$!
-trap 'kill $repause 2>/dev/null || true; wait $repause 2>/dev/null || true; sleep 0.5; scripts/train-forever.sh resume 2>/dev/null || true' EXIT
+source bench/pause-training.sh
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores"
 source=(--size "$size")
 [ -z "$image" ] || source=(--image "$image")
