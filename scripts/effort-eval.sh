@@ -13,4 +13,6 @@ out=${2:-$root/docs/effort}
 shift $(( $# < 2 ? $# : 2 ))
 levels=()
 [ $# -gt 0 ] || for q in 2 3 4 5; do levels+=(-m "hyperprior-q$q"); done
-exec "$root/scripts/rd-eval.sh" "$images" "$out" --effort 0,9 "${levels[@]}" "$@" --made-by "scripts/effort-eval.sh${*:+ $*}"
+efforts=(--effort 0,9)  # unless the options name their own
+for a in "$@"; do [ "$a" != --effort ] || efforts=(); done
+exec "$root/scripts/rd-eval.sh" "$images" "$out" "${efforts[@]}" "${levels[@]}" "$@" --made-by "scripts/effort-eval.sh${*:+ $*}"

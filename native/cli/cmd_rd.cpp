@@ -218,14 +218,20 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   // Models, grouped into curves (first appearance order).
   const std::vector<LoadedModel> models = find_models(o, res.notes, g.quiet);
   std::vector<std::vector<const Model*>> level_models;  // per curve, per level
-  for (int effort : o.efforts)
+  std::vector<int> efforts = o.efforts;                 // each effort once, in order
+  std::sort(efforts.begin(), efforts.end());
+  efforts.erase(std::unique(efforts.begin(), efforts.end()), efforts.end());
+  for (int effort : efforts)
     for (const LoadedModel& lm : models) {
       const ModelInfo& i = lm.model->info();
-      if (effort > 0 && i.arch != "factorized" && i.arch != "hyperprior")
-        continue;  // nothing to refine against
+      // Refinement needs a rate-distortion codec that states its lambda: other models have effort 0 only.
+      const nlohmann::json& doc = lm.model->file().meta;
+      const bool refinable = (i.arch == "factorized" || i.arch == "hyperprior") && doc.contains("training") &&
+                             doc["training"].is_object() && doc["training"].contains("lambda");
+      if (effort > 0 && !refinable) continue;
       const std::string base = curve_of(i);
       const std::string name =
-          effort > 0 || o.efforts.size() > 1 ? base + " effort " + std::to_string(effort) : base;
+          effort > 0 || efforts.size() > 1 ? base + " effort " + std::to_string(effort) : base;
       auto it = std::find_if(res.curves.begin(), res.curves.end(),
                              [&](const rd::Curve& c) { return c.name == name; });
       if (it == res.curves.end()) {
