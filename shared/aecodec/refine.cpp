@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 
 #include "aecodec/backprop.h"
@@ -190,11 +191,14 @@ std::vector<double> channel_curvature(Problem& p, const std::vector<int32_t>& q,
 // continuous value (or one step toward the mean, when it sits on an integer) is taken where the exact rate
 // saving beats the distortion it costs, modelled by the gradient and the channel's curvature. Moves are
 // checked against the exact loss, and halved until they improve it.
-void rdo_round(Problem& p, const std::vector<float>& v, std::vector<int32_t>& q, double& loss,
-               uint64_t seed) {
+// `tick(units)` reports progress (a pass is three units) and may cancel between its decodes.
+void rdo_round(Problem& p, const std::vector<float>& v, std::vector<int32_t>& q, double& loss, uint64_t seed,
+               const std::function<void(double)>& tick) {
   const std::vector<double> curv = channel_curvature(p, q, seed);
+  tick(1);
   std::vector<float> qf(q.begin(), q.end());
   const Tensor g = distortion_gradient(p, qf, nullptr);
+  tick(1);
   const size_t plane = size_t(p.h) * p.w;
   struct Move {
     float gain;
@@ -225,14 +229,16 @@ void rdo_round(Problem& p, const std::vector<float>& v, std::vector<int32_t>& q,
     std::vector<int32_t> cand = q;
     for (size_t m = 0; m < take; ++m) cand[moves[m].i] = moves[m].to;
     const double l = p.exact_loss(cand);
+    tick(0);  // a chance to cancel between the checks
     if (l < loss) {
       q = std::move(cand);
       loss = l;
-      return;
+      break;
     }
     take /= 2;
-    if (take < 16) return;
+    if (take < 16) break;
   }
+  tick(1);
 }
 
 }  // namespace
@@ -299,7 +305,7 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
   r.loss_before = p.exact_loss(q0);
   const double total = double(plan.sga_steps) + 3.0 * plan.rdo_passes + 1.0;
   double done = 1;
-  auto tick = [&](double units) {
+  const std::function<void(double)> tick = [&](double units) {
     done += units;
     if (options.progress && !options.progress(std::min(1.0, done / total))) throw Cancelled();
   };
@@ -344,8 +350,7 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
   std::vector<int32_t> q = round_all(v);
   double loss = plan.sga_steps > 0 ? p.exact_loss(q) : r.loss_before;
   for (int pass = 0; pass < plan.rdo_passes; ++pass) {
-    rdo_round(p, v, q, loss, seed + uint64_t(pass));
-    tick(3);
+    rdo_round(p, v, q, loss, seed + uint64_t(pass), tick);
   }
   // Never worse than the plain encoder on the loss it optimises.
   if (!(loss < r.loss_before)) q = q0, loss = r.loss_before;
