@@ -31,6 +31,7 @@ THREADS=${AEC_TRAIN_THREADS:-$(nproc)}
 
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
+  [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
   [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q2]="--arch hyperprior --lambda 0.00067 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
@@ -44,6 +45,7 @@ declare -A RECIPE=(
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
 # directory: every matching tensor, the prior included; a model file: the network weights).
 declare -A INIT=(
+  [channel-q5]="runs/context-pilot/channel models/hyperprior-q5.aem"
   [factorized]="models/factorized-q5.aem"
   [hyperprior-q3]="runs/hyperprior-q5 models/hyperprior-q5.aem"
   [hyperprior-q7]="models/hyperprior-q6.aem"
@@ -56,8 +58,10 @@ declare -A INIT=(
 # q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
 # AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. The default order gives the
 # hyperprior levels, which gain most per CPU-minute now (docs/training.md), most of the time, the top two
-# (the wide q7 and q6, furthest behind WebP and with the fewest steps) first.
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-hyperprior-q7:30 hyperprior-q6:30 hyperprior-q5:20 hyperprior-q4:20 hyperprior-q3:15 hyperprior-q2:10 hyperprior-q1:10 factorized:20 family:10})
+# (the wide q7 and q6, furthest behind WebP and with the fewest steps) first. Before them channel-q5, the
+# channel-conditional context model at q5's lambda (docs/context-model.md), which is trained but not exported
+# until the core decodes it.
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel-q5:30 hyperprior-q7:30 hyperprior-q6:30 hyperprior-q5:20 hyperprior-q4:20 hyperprior-q3:15 hyperprior-q2:10 hyperprior-q1:10 factorized:20 family:10})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
@@ -94,6 +98,9 @@ PY
 export_if_improved() {
   local name=$1 dir=$RUNS/$1/export from=$RUNS/$1
   [ -f "$RUNS/$name/checkpoint.pt" ] || return 0
+  # Context models (--arch channel / channel-cb) have no model-file form until the core decodes them: they
+  # train, and are neither polished nor exported.
+  case " ${RECIPE[$name]:-} " in *" --arch channel"*) log "$name: not exported (no context model in the core yet)"; return 0 ;; esac
   if [ "$POLISH_STEPS" -gt 0 ] && [ "$name" != family ]; then from=$(polished_branch "$name") || from=$RUNS/$name; fi
   rm -rf "$dir" && mkdir -p "$dir"
   "$TRAIN" export --fp16 --run "$from" --out "$dir/$name.aem" >/dev/null
