@@ -58,6 +58,18 @@ for a in archs:
     # the hyperprior's entropy time: its h_s alone, measured in the context models' validation
     if "hs_ms" in tj:
         print("| (%s's h_s alone: the hyperprior's entropy model) | | | | | | | %.1f |" % (a, tj["hs_ms"]))
+print()
+print("Validation during training (RD loss vs CPU minutes):")
+print()
+print("| candidate | step | CPU-min | bpp | PSNR dB | RD loss |")
+print("|---|---|---|---|---|---|")
+for a in archs:
+    p = os.path.join(out, a, "log.csv")
+    if not os.path.exists(p): continue
+    for r in csv.DictReader(open(p)):
+        if r["kind"] != "valid": continue
+        bpp, psnr = float(r["bpp"]), float(r["psnr"])
+        print("| %s | %s | %.1f | %.4f | %.3f | %.4f |" % (a, r["step"], float(r["cpu_s"]) / 60, bpp, psnr, rd(bpp, psnr)))
 PY
 }
 
