@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "aecodec/document_fields.h"
 #include "aecodec/error.h"
 #include "aecodec/gemm.h"
 #include "aecodec/parallel.h"
@@ -32,14 +33,6 @@ std::vector<float> transposed(const std::vector<float>& m, int c) {
   for (int i = 0; i < c; ++i)
     for (int j = 0; j < c; ++j) t[size_t(j) * c + i] = m[size_t(i) * c + j];
   return t;
-}
-
-int get_int(const json& j, const char* key, const std::string& where) {
-  require(j.contains(key) && j[key].is_number_integer(),
-          where + ": field '" + key + "' missing or not an integer");
-  const int64_t v = j[key].get<int64_t>();
-  require(v >= 0 && v <= 4096, where + ": field '" + key + "' out of range");
-  return int(v);
 }
 
 }  // namespace
@@ -131,9 +124,11 @@ GradNetwork GradNetwork::build(const json& layers, const ModelFile& file, const 
       l->kind = tr ? Layer::kConvTranspose : Layer::kConv;
       const std::string name = j.value("name", "");
       ConvShape& s = l->shape;
-      s.in = get_int(j, "in", at), s.out = get_int(j, "out", at), s.kernel = get_int(j, "kernel", at);
-      s.stride = get_int(j, "stride", at), s.padding = get_int(j, "padding", at);
-      s.output_padding = tr ? get_int(j, "output_padding", at) : 0;
+      // The ranges the inference network accepts (model.cpp).
+      s.in = document_int(j, "in", at, 1, 4096), s.out = document_int(j, "out", at, 1, 4096);
+      s.kernel = document_int(j, "kernel", at, 1, 15), s.stride = document_int(j, "stride", at, 1, 8);
+      s.padding = document_int(j, "padding", at, 0, 15);
+      s.output_padding = tr ? document_int(j, "output_padding", at, 0, s.stride - 1) : 0;
       require(s.in > 0 && s.out > 0 && s.kernel > 0 && s.stride > 0, at + ": bad convolution shape");
       const int64_t k = s.kernel;
       l->weight = file.floats(name + ".weight", tr ? std::vector<int64_t>{s.in, s.out, k, k}
@@ -154,7 +149,7 @@ GradNetwork GradNetwork::build(const json& layers, const ModelFile& file, const 
     } else if (op == "gdn") {
       l->kind = Layer::kGdn;
       const std::string name = j.value("name", "");
-      const int c = get_int(j, "channels", at);
+      const int c = document_int(j, "channels", at, 1, 4096);
       l->inverse = j.value("inverse", false);
       l->beta = file.floats(name + ".beta", {c});
       l->gamma = file.floats(name + ".gamma", {c, c});

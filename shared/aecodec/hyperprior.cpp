@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "aecodec/document_fields.h"
 #include "aecodec/error.h"
 #include "aecodec/gaussian.h"
 #include "aecodec/model.h"
@@ -12,15 +13,6 @@ namespace aec {
 using nlohmann::json;
 
 namespace {
-
-int get_int(const json& j, const char* key, const std::string& where, int lo, int hi) {
-  require(j.contains(key) && j[key].is_number_integer(),
-          where + ": field '" + key + "' missing or not an integer");
-  const int64_t v = j[key].get<int64_t>();
-  require(v >= lo && v <= hi, where + ": field '" + key + "' = " + std::to_string(v) + " outside [" +
-                                  std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return int(v);
-}
 
 int32_t saturate(int64_t v) {
   constexpr int64_t kMax = (int64_t(1) << 31) - 1;
@@ -46,12 +38,12 @@ IntNetwork IntNetwork::build(const json& layers, const ModelFile& f, const std::
     IntConv l;
     l.transposed = op == "int_conv_transpose2d";
     ConvShape& s = l.shape;
-    s.in = get_int(j, "in", at, 1, 4096);
-    s.out = get_int(j, "out", at, 1, 4096);
-    s.kernel = get_int(j, "kernel", at, 1, 15);
-    s.stride = get_int(j, "stride", at, 1, 8);
-    s.padding = get_int(j, "padding", at, 0, 15);
-    s.output_padding = l.transposed ? get_int(j, "output_padding", at, 0, s.stride - 1) : 0;
+    s.in = document_int(j, "in", at, 1, 4096);
+    s.out = document_int(j, "out", at, 1, 4096);
+    s.kernel = document_int(j, "kernel", at, 1, 15);
+    s.stride = document_int(j, "stride", at, 1, 8);
+    s.padding = document_int(j, "padding", at, 0, 15);
+    s.output_padding = l.transposed ? document_int(j, "output_padding", at, 0, s.stride - 1) : 0;
     require(!j.contains("relu") || j["relu"].is_boolean(), at + ": 'relu' must be true or false");
     l.relu = j.value("relu", false);
     const int64_t k = s.kernel;
@@ -119,9 +111,9 @@ std::unique_ptr<Hyperprior> Hyperprior::build(const json& e, const ModelFile& f,
   auto hp = std::make_unique<Hyperprior>();
   const std::string where = "entropy (hyperprior)";
   hp->latent_channels_ = latent_channels;
-  hp->channels_ = get_int(e, "hyper_channels", where, 1, 4096);
-  hp->z_bits_ = get_int(e, "z_fraction_bits", where, 0, 16);
-  hp->mean_bits_ = get_int(e, "mean_fraction_bits", where, 0, 24);
+  hp->channels_ = document_int(e, "hyper_channels", where, 1, 4096);
+  hp->z_bits_ = document_int(e, "z_fraction_bits", where, 0, 16);
+  hp->mean_bits_ = document_int(e, "mean_fraction_bits", where, 0, 24);
   hp->mean_scale_ = std::ldexp(1.0f, -hp->mean_bits_);
   require(e.contains("hyper_encoder") && e.contains("hyper_decoder"),
           where + ": needs \"hyper_encoder\" and \"hyper_decoder\"");

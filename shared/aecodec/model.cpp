@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "aecodec/document_fields.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/hyperprior.h"
@@ -68,14 +69,6 @@ class Layer {
 
 namespace {
 
-int get_int(const json& j, const char* key, const std::string& where, int lo, int hi) {
-  require(j.contains(key) && j[key].is_number_integer(), where + ": field '" + key + "' missing or not an integer");
-  const int64_t v = j[key].get<int64_t>();
-  require(v >= lo && v <= hi, where + ": field '" + key + "' = " + std::to_string(v) + " outside [" +
-                                  std::to_string(lo) + ", " + std::to_string(hi) + "]");
-  return int(v);
-}
-
 std::string get_name(const json& j, const std::string& where) {
   require(j.contains("name") && j["name"].is_string() && !j["name"].get<std::string>().empty(),
           where + ": layer has no name");
@@ -94,12 +87,12 @@ class Conv : public Layer {
  public:
   Conv(const json& j, const ModelFile& f, const std::string& where, bool transposed) : transposed_(transposed) {
     name_ = get_name(j, where);
-    s_.in = get_int(j, "in", where, 1, 4096);
-    s_.out = get_int(j, "out", where, 1, 4096);
-    s_.kernel = get_int(j, "kernel", where, 1, 15);
-    s_.stride = get_int(j, "stride", where, 1, 8);
-    s_.padding = get_int(j, "padding", where, 0, 15);
-    s_.output_padding = transposed ? get_int(j, "output_padding", where, 0, s_.stride - 1) : 0;
+    s_.in = document_int(j, "in", where, 1, 4096);
+    s_.out = document_int(j, "out", where, 1, 4096);
+    s_.kernel = document_int(j, "kernel", where, 1, 15);
+    s_.stride = document_int(j, "stride", where, 1, 8);
+    s_.padding = document_int(j, "padding", where, 0, 15);
+    s_.output_padding = transposed ? document_int(j, "output_padding", where, 0, s_.stride - 1) : 0;
     const int64_t k = s_.kernel;
     w_ = f.floats(name_ + ".weight", transposed ? std::vector<int64_t>{s_.in, s_.out, k, k}
                                                 : std::vector<int64_t>{s_.out, s_.in, k, k});
@@ -187,7 +180,7 @@ class Gdn : public Layer {
  public:
   Gdn(const json& j, const ModelFile& f, const std::string& where) {
     name_ = get_name(j, where);
-    c_ = get_int(j, "channels", where, 1, 4096);
+    c_ = document_int(j, "channels", where, 1, 4096);
     require(!j.contains("inverse") || j["inverse"].is_boolean(), where + ": 'inverse' must be true or false");
     inverse_ = j.value("inverse", false);
     beta_ = f.floats(name_ + ".beta", {c_});
@@ -237,8 +230,8 @@ class Linear : public Layer {
  public:
   Linear(const json& j, const ModelFile& f, const std::string& where) {
     name_ = get_name(j, where);
-    in_ = get_int(j, "in", where, 1, 1 << 24);
-    out_ = get_int(j, "out", where, 1, 1 << 20);
+    in_ = document_int(j, "in", where, 1, 1 << 24);
+    out_ = document_int(j, "out", where, 1, 1 << 20);
     require(int64_t(in_) * out_ <= (int64_t(1) << 28), where + ": linear layer too large");
     w_ = f.floats(name_ + ".weight", {out_, in_});
     b_ = f.floats(name_ + ".bias", {out_});
@@ -284,8 +277,8 @@ class Reshape : public Layer {
 class SliceChannels : public Layer {
  public:
   SliceChannels(const json& j, const std::string& where) {
-    begin_ = get_int(j, "begin", where, 0, 4096);
-    end_ = get_int(j, "end", where, begin_ + 1, 4096);
+    begin_ = document_int(j, "begin", where, 0, 4096);
+    end_ = document_int(j, "end", where, begin_ + 1, 4096);
   }
   Tensor forward(Tensor x) const override {
     Tensor y(end_ - begin_, x.h, x.w);
@@ -482,9 +475,9 @@ Model Model::from_file(ModelFile file) {
   info.description = str("description");
   require(!info.name.empty() && info.name.size() <= 255, "model document: missing or too long \"name\"");
   require(m.contains("input") && m["input"].is_object(), "model document: missing \"input\"");
-  info.input_channels = get_int(m["input"], "channels", "model input", 1, 4);
+  info.input_channels = document_int(m["input"], "channels", "model input", 1, 4);
   require(info.input_channels == 3, "model document: only 3-channel (RGB) models are supported");
-  info.stride = get_int(m["input"], "stride", "model input", 1, 1024);
+  info.stride = document_int(m["input"], "stride", "model input", 1, 1024);
   if (m["input"].contains("size") && !m["input"]["size"].is_null()) {
     const json& s = m["input"]["size"];
     require(s.is_array() && s.size() == 2 && s[0].is_number_integer() && s[1].is_number_integer(),
@@ -494,7 +487,7 @@ Model Model::from_file(ModelFile file) {
     info.fixed_width = int(fw), info.fixed_height = int(fh);
   }
   require(m.contains("latent") && m["latent"].is_object(), "model document: missing \"latent\"");
-  info.latent_channels = get_int(m["latent"], "channels", "model latent", 1, 4096);
+  info.latent_channels = document_int(m["latent"], "channels", "model latent", 1, 4096);
   if (m.contains("family") && m["family"].is_object()) {
     const json& fam = m["family"];
     require(fam.contains("id") && fam["id"].is_string() && !fam["id"].get<std::string>().empty() &&
@@ -503,7 +496,7 @@ Model Model::from_file(ModelFile file) {
     info.family_id = fam["id"].get<std::string>();
     require(!fam.contains("role") || fam["role"].is_string(), "model family: role must be a string");
     info.family_role = fam.value("role", "");
-    require(get_int(fam, "stride", "model family", 1, 1024) == info.stride,
+    require(document_int(fam, "stride", "model family", 1, 1024) == info.stride,
             "model family: stride differs from input.stride");
   }
   require(m.contains("encoder") && m.contains("decoder"), "model document: needs \"encoder\" and \"decoder\"");
