@@ -11,20 +11,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/image.h"
 
-// The test carries its own (static) copy of stb_image_write to produce JPEG/BMP/TGA and grey/alpha PNGs
-// independently of the encoder under test.
-#define STBI_WRITE_NO_STDIO
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
-#include "stb_image_write.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "stb_write_static.h"
 
 #if defined(_WIN32)
 #include <process.h>

@@ -8,19 +8,7 @@
 #include "aecodec/image.h"
 #include "test_images.h"
 
-// The test's own copy of stb_image_write (static, as the core's), to make JPEGs to tag.
-#define STBI_WRITE_NO_STDIO
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#endif
-#include "stb_image_write.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "stb_write_static.h"
 
 using namespace aec;
 
