@@ -102,7 +102,8 @@ struct GradNetwork::Layer {
   std::vector<float> beta, gamma;
   bool inverse = false;
   float slope = 0;
-  Tensor input, norm;  // what the last forward kept
+  Tensor input, norm;      // what the last forward kept (GDN, relu)
+  int in_h = 0, in_w = 0;  // a convolution's input size
 };
 
 GradNetwork::GradNetwork() = default;
@@ -174,8 +175,7 @@ Tensor GradNetwork::forward(const Tensor& x0) {
     Layer& l = *lp;
     switch (l.kind) {
       case Layer::kConv:
-        l.input = Tensor(x.c, x.h, x.w);  // only its shape is needed
-        l.input.data.clear();
+        l.in_h = x.h, l.in_w = x.w;  // the backward pass needs only the input's size
         x = conv2d(x, l.fwd);
         break;
       case Layer::kConvTranspose:
@@ -212,8 +212,8 @@ Tensor GradNetwork::backward(const Tensor& grad_output) {
       case Layer::kConv: {
         // Output size of the adjoint (transposed) conv must be the forward input's: pick output_padding.
         const ConvShape& s = l.shape;
-        const int op = l.input.h - ((g.h - 1) * s.stride - 2 * s.padding + s.kernel);
-        const int opw = l.input.w - ((g.w - 1) * s.stride - 2 * s.padding + s.kernel);
+        const int op = l.in_h - ((g.h - 1) * s.stride - 2 * s.padding + s.kernel);
+        const int opw = l.in_w - ((g.w - 1) * s.stride - 2 * s.padding + s.kernel);
         require(op >= 0 && op < s.stride && op == opw, "conv backward: input size not reachable");
         if (!l.bwd_ready[size_t(op)]) {
           l.bwd[size_t(op)] = prepare_conv_transpose2d(

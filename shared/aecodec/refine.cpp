@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <numeric>
 
 #include "aecodec/backprop.h"
 #include "aecodec/entropy.h"
@@ -87,15 +86,12 @@ struct Problem {
   double pixels = 0;  // width * height
   int c = 0, h = 0, w = 0;
   ConditionalRate cr;  // the latent codec's symbol space and rate model, side information fixed
-  const std::vector<float>& base = cr.base;
-  const std::vector<float>& step = cr.step;
-  const std::vector<int32_t>& table = cr.table;
   std::unique_ptr<TableBits> table_bits;
   GradNetwork net;
 
   Tensor decoder_input(const std::vector<float>& v) const {
     Tensor t(c, h, w);
-    for (size_t i = 0; i < v.size(); ++i) t.data[i] = base[i] + step[i] * v[i];
+    for (size_t i = 0; i < v.size(); ++i) t.data[i] = cr.base[i] + cr.step[i] * v[i];
     return t;
   }
   // Distortion term of the loss for a decoded tensor, and (when grad) its gradient w.r.t. the decoder output.
@@ -119,12 +115,11 @@ struct Problem {
     return k * sum;
   }
   // Exact loss of integer symbols: the coder's ideal bits and the real decoder's output.
-  double exact_loss(const std::vector<int32_t>& q, double* bits_out = nullptr) const {
+  double exact_loss(const std::vector<int32_t>& q) const {
     std::vector<float> v(q.begin(), q.end());
     const Tensor out = model->synthesis(decoder_input(v));
     double bits = cr.side_bits;
-    for (size_t i = 0; i < q.size(); ++i) bits += table_bits->bits(table[i], q[i]);
-    if (bits_out) *bits_out = bits;
+    for (size_t i = 0; i < q.size(); ++i) bits += table_bits->bits(cr.table[i], q[i]);
     return bits / pixels + distortion(out, nullptr);
   }
   // Rate of a continuous symbol-space value and its derivative, in bits.
@@ -180,7 +175,7 @@ std::vector<double> channel_curvature(Problem& p, const std::vector<int32_t>& q,
     double s = 0;
     for (size_t j = 0; j < plane; ++j) {
       const size_t i = size_t(ch) * plane + j;
-      s += double(sign[i]) * back.data[i] * p.step[i] * p.step[i];
+      s += double(sign[i]) * back.data[i] * p.cr.step[i] * p.cr.step[i];
     }
     curv[size_t(ch)] = std::max(0.0, s / double(plane));
   }
@@ -218,8 +213,8 @@ void rdo_round(Problem& p, const std::vector<float>& v, std::vector<int32_t>& q,
       continue;
     const double delta = double(to - q[i]);
     const double dr =
-        (double(p.table_bits->bits(p.table[i], to)) - p.table_bits->bits(p.table[i], q[i])) / p.pixels;
-    const double dd = double(g.data[i]) * p.step[i] * delta + 0.5 * curv[i / plane] * delta * delta;
+        (double(p.table_bits->bits(p.cr.table[i], to)) - p.table_bits->bits(p.cr.table[i], q[i])) / p.pixels;
+    const double dd = double(g.data[i]) * p.cr.step[i] * delta + 0.5 * curv[i / plane] * delta * delta;
     if (dr + dd < 0) moves.push_back({float(dr + dd), uint32_t(i), to});
   }
   std::sort(moves.begin(), moves.end(),
@@ -298,7 +293,7 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
 
   const uint64_t seed = image_seed(image);
   std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = (y.data[i] - p.base[i]) / p.step[i];
+  for (size_t i = 0; i < n; ++i) v[i] = (y.data[i] - p.cr.base[i]) / p.cr.step[i];
   const std::vector<int32_t> q0 = round_all(v);
 
   RefineResult r;
@@ -338,7 +333,7 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
       for (size_t i = 0; i < n; ++i) {
         double dr;
         p.rate(i, soft[i], dr);
-        const double g = (dr / p.pixels + double(gd.data[i]) * p.step[i]) * dsoft[i];
+        const double g = (dr / p.pixels + double(gd.data[i]) * p.cr.step[i]) * dsoft[i];
         m[i] = float(kB1 * m[i] + (1 - kB1) * g);
         s2[i] = float(kB2 * s2[i] + (1 - kB2) * g * g);
         v[i] -= float(plan.lr * (m[i] / b1t) / (std::sqrt(s2[i] / b2t) + kAdamEps));
@@ -356,7 +351,7 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
   if (!(loss < r.loss_before)) q = q0, loss = r.loss_before;
   r.loss_after = loss;
   r.latent = Tensor(y.c, y.h, y.w);
-  for (size_t i = 0; i < n; ++i) r.latent.data[i] = p.base[i] + p.step[i] * float(q[i]);
+  for (size_t i = 0; i < n; ++i) r.latent.data[i] = p.cr.base[i] + p.cr.step[i] * float(q[i]);
   return r;
 }
 
