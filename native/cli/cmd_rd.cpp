@@ -224,11 +224,8 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   for (int effort : efforts)
     for (const LoadedModel& lm : models) {
       const ModelInfo& i = lm.model->info();
-      // Refinement needs a rate-distortion codec that states its lambda: other models have effort 0 only.
-      const nlohmann::json& doc = lm.model->file().meta;
-      const bool refinable = (i.arch == "factorized" || i.arch == "hyperprior") && doc.contains("training") &&
-                             doc["training"].is_object() && doc["training"].contains("lambda");
-      if (effort > 0 && !refinable) continue;
+      // Models that cannot be refined have effort 0 only.
+      if (effort > 0 && !refine_refusal(*lm.model).empty()) continue;
       const std::string base = curve_of(i);
       const std::string name =
           effort > 0 || efforts.size() > 1 ? base + " effort " + std::to_string(effort) : base;

@@ -257,20 +257,27 @@ EffortPlan effort_plan(int effort) {
   return p;
 }
 
+std::string refine_refusal(const Model& model) {
+  const json& doc = model.file().meta;
+  const json* train = doc.contains("training") && doc["training"].is_object() ? &doc["training"] : nullptr;
+  if (!train || !train->contains("lambda") || !(*train)["lambda"].is_number() ||
+      !((*train)["lambda"].get<double>() > 0))
+    return "it gives no training.lambda, the rate-distortion trade-off that refinement optimises for";
+  const std::string& arch = model.info().arch;
+  if (arch != "factorized" && arch != "hyperprior")
+    return "a " + arch +
+           " model has no rate model to refine against: effort > 0 needs a factorized or "
+           "hyperprior codec";
+  return "";
+}
+
 RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor& y,
                            const std::vector<int32_t>* qz, const RefineOptions& options) {
   const EffortPlan plan = options.plan ? *options.plan : effort_plan(options.effort);
   const ModelInfo& info = model.info();
   const json& doc = model.file().meta;
-  require(doc.contains("training") && doc["training"].is_object() && doc["training"].contains("lambda") &&
-              doc["training"]["lambda"].is_number() && doc["training"]["lambda"].get<double>() > 0,
-          "model '" + info.name +
-              "' gives no training.lambda: refinement (effort > 0) needs the rate-distortion "
-              "trade-off it was trained for");
-  require(info.arch == "factorized" || info.arch == "hyperprior",
-          "model '" + info.name + "' (" + info.arch +
-              ") has no rate model to refine against: effort > 0 needs a "
-              "factorized or hyperprior codec");
+  const std::string why = refine_refusal(model);
+  require(why.empty(), "model '" + info.name + "' cannot be refined (effort > 0): " + why);
 
   // The search keeps the decoder's activations for its backward pass (about 600 bytes per pixel with the
   // narrow models): bounded here rather than by running out of memory.

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "aecodec/model.h"
@@ -40,6 +41,10 @@ struct RefineResult {
   Tensor latent;  // y whose rounding (around the means) gives the chosen symbols exactly
   double loss_before = 0, loss_after = 0;  // the RD loss of the rounded latent (bits per pixel + lambda term)
 };
+
+// Why effort > 0 cannot run on this model (no training.lambda to optimise for, or no rate model: neither a
+// factorized nor a hyperprior codec), or empty when it can. The CLI, the page and refine_latent ask this.
+std::string refine_refusal(const Model& model);
 
 // image: the padded image tensor the encoder saw; y: its analysis; qz: the hyper latent's symbols for a
 // hyperprior model (null for a factorized one). The model's document must give training.lambda.

@@ -250,15 +250,7 @@ EMSCRIPTEN_KEEPALIVE int aec_model_bytes(int index, const uint8_t* data, int siz
     m.fixed_w = i.fixed_width, m.fixed_h = i.fixed_height;
     m.family_id = i.family_id, m.role = i.family_role;
     if (m.description.empty()) m.description = i.description;
-    const nlohmann::json& doc = model->file().meta;
-    const nlohmann::json* train =
-        doc.contains("training") && doc["training"].is_object() ? &doc["training"] : nullptr;
-    if (i.arch != "factorized" && i.arch != "hyperprior")
-      m.effort_note =
-          "no rate model to refine against (" + i.arch + "): effort needs a factorized or hyperprior model";
-    else if (!train || !train->contains("lambda") || !(*train)["lambda"].is_number() ||
-             !((*train)["lambda"].get<double>() > 0))
-      m.effort_note = "the model gives no training.lambda, which refinement optimises for";
+    m.effort_note = aec::refine_refusal(*model);
     m.refinable = m.effort_note.empty();
     m.model = model;
     m.state = ModelEntry::Loaded;
