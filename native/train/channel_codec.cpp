@@ -189,15 +189,8 @@ EvalOut ChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int qua
   torch::Tensor y = encode(x, quality).to(torch::kFloat);
   const int64_t yh = y.size(2), yw = y.size(3);
   // z around the fixed-point medians and the integer h_s, as HyperpriorCodecImpl::code.
-  const std::vector<int32_t> med = z_median_fixed();
-  torch::Tensor med_fixed =
-      torch::tensor(std::vector<double>(med.begin(), med.end()), torch::kDouble).view({1, -1, 1, 1});
-  const double zscale = std::ldexp(1.0, aec::kHyperZBits);
-  torch::Tensor z = h_a->forward(y).to(torch::kCPU, torch::kDouble);
-  torch::Tensor qz =
-      torch::round(z - med_fixed / zscale).clamp(-double(aec::kMaxEscape / 2), double(aec::kMaxEscape / 2));
-  torch::Tensor z_int = qz * zscale + med_fixed;
-  torch::Tensor z_hat = (z_int / zscale).to(dev, torch::kFloat);
+  torch::Tensor z_int = quantize_z(y);
+  torch::Tensor z_hat = (z_int / std::ldexp(1.0, aec::kHyperZBits)).to(dev, torch::kFloat);
   const double bits_z = -torch::log2(eb->likelihood(z_hat)).sum().item<double>();
   torch::Tensor p = IntHyperSynthesis::quantize(*h_s).forward(z_int).narrow(2, 0, yh).narrow(3, 0, yw);
   torch::Tensor hyper = (p / std::ldexp(1.0, aec::kHyperOutBits)).to(dev, torch::kFloat);

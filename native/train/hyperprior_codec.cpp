@@ -57,14 +57,7 @@ std::vector<int32_t> HyperpriorCodecImpl::z_median_fixed() const {
   return out;
 }
 
-HyperpriorCodecImpl::Coded HyperpriorCodecImpl::code(const torch::Tensor& y_in, HsMode mode,
-                                                     const IntHyperSynthesis* hs_given) {
-  torch::NoGradGuard ng;
-  const torch::Device dev = y_in.device();
-  torch::Tensor y = y_in.to(torch::kFloat);
-  const int64_t yh = y.size(2), yw = y.size(3);
-  Coded c;
-  // z around the fixed-point medians, exactly as aec::Hyperprior::quantize_z.
+torch::Tensor HyperpriorCodecImpl::quantize_z(const torch::Tensor& y) {
   const std::vector<int32_t> med = z_median_fixed();
   torch::Tensor med_fixed =
       torch::tensor(std::vector<double>(med.begin(), med.end()), torch::kDouble).view({1, -1, 1, 1});
@@ -72,7 +65,18 @@ HyperpriorCodecImpl::Coded HyperpriorCodecImpl::code(const torch::Tensor& y_in, 
   torch::Tensor z = h_a->forward(y).to(torch::kCPU, torch::kDouble);
   torch::Tensor qz =
       torch::round(z - med_fixed / zscale).clamp(-double(aec::kMaxEscape / 2), double(aec::kMaxEscape / 2));
-  c.z_int = qz * zscale + med_fixed;
+  return qz * zscale + med_fixed;
+}
+
+HyperpriorCodecImpl::Coded HyperpriorCodecImpl::code(const torch::Tensor& y_in, HsMode mode,
+                                                     const IntHyperSynthesis* hs_given) {
+  torch::NoGradGuard ng;
+  const torch::Device dev = y_in.device();
+  torch::Tensor y = y_in.to(torch::kFloat);
+  const int64_t yh = y.size(2), yw = y.size(3);
+  Coded c;
+  c.z_int = quantize_z(y);
+  const double zscale = std::ldexp(1.0, aec::kHyperZBits);
   torch::Tensor z_hat = (c.z_int / zscale).to(dev, torch::kFloat);
   c.bits_z = -torch::log2(eb->likelihood(z_hat)).sum().item<double>();
 

@@ -51,6 +51,9 @@ class HyperpriorCodecImpl : public CodecImpl {
   void export_entropy(aec::ModelFile& file, nlohmann::json& doc, const WeightStorage& storage = {});
   // Fixed-point z medians (kHyperZBits fraction bits), as exported.
   std::vector<int32_t> z_median_fixed() const;
+  // z = h_a(y) quantised around the fixed-point medians, exactly as aec::Hyperprior::quantize_z, in the
+  // integer h_s's input format (double, kHyperZBits fraction bits, on the CPU).
+  torch::Tensor quantize_z(const torch::Tensor& y);
 
   LayerStack g_a{nullptr}, g_s{nullptr}, h_a{nullptr}, h_s{nullptr};
   int N, M;
