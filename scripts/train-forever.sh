@@ -31,6 +31,7 @@ THREADS=${AEC_TRAIN_THREADS:-$(nproc)}
 
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
+  [channel]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
   [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
@@ -45,6 +46,7 @@ declare -A RECIPE=(
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
 # directory: every matching tensor, the prior included; a model file: the network weights).
 declare -A INIT=(
+  [channel]="runs/channel-q5 runs/context-pilot/channel models/hyperprior-q5.aem"
   [channel-q5]="runs/context-pilot/channel models/hyperprior-q5.aem"
   [factorized]="models/factorized-q5.aem"
   [hyperprior-q3]="runs/hyperprior-q5 models/hyperprior-q5.aem"
@@ -56,12 +58,12 @@ declare -A INIT=(
 # run; q1, q2 and q4 were trained on a lent GPU from their neighbours and continue from the shipped file;
 # q6 is the wide network, N=128/M=192, trained on lent GPUs in session 8; q7, wide too, at lambda 0.05 from
 # q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
-# AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. The default order gives the
-# hyperprior levels, which gain most per CPU-minute now (docs/training.md), most of the time, the top two
-# (the wide q7 and q6, furthest behind WebP and with the fewest steps) first. Before them channel-q5, the
-# channel-conditional context model at q5's lambda (docs/context-model.md), which is trained but not exported
-# until the core decodes it.
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel-q5:30 hyperprior-q7:30 hyperprior-q6:30 hyperprior-q5:20 hyperprior-q4:20 hyperprior-q3:15 hyperprior-q2:10 hyperprior-q1:10 factorized:20 family:10})
+# AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. channel: the channel-conditional
+# context model (docs/context-model.md) as one variable-rate network over the factorized levels' seven
+# lambdas, warm-started from channel-q5 (the pilot's winner at q5's lambda). It is the one network the default
+# order trains: it replaces the single-rate levels, serves the quality knob and is the family's base. The
+# other runs stay here for AEC_TRAIN_ORDER.
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel:60})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }

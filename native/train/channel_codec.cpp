@@ -86,12 +86,9 @@ ChannelCodecImpl::ChannelCodecImpl(int N_, int M_, const std::vector<double>& la
 }
 
 std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::slice_params(int k, const torch::Tensor& hyper,
-                                                                       const torch::Tensor& base,
                                                                        const torch::Tensor& prefix,
                                                                        const torch::Tensor& ctx) {
   const int c = sizes[size_t(k)];
-  int off = 0;
-  for (int i = 0; i < k; ++i) off += sizes[size_t(i)];
   std::vector<torch::Tensor> in{hyper};
   if (prefix.defined()) in.push_back(prefix);
   if (checkerboard_)
@@ -99,19 +96,34 @@ std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::slice_params(int k, co
                                : torch::zeros({hyper.size(0), 2 * c, hyper.size(2), hyper.size(3)},
                                               hyper.options()));
   torch::Tensor d = param_nets[size_t(k)]->forward(torch::cat(in, 1));
-  // The scale correction multiplies the hyperprior's scale itself (not exp(log scale + d)): with d = 0 the
-  // scale is bit for bit the hyperprior's, and so is its table index.
-  torch::Tensor s = base.narrow(1, off, c), mu = base.narrow(1, M + off, c);
-  return {mu + d.narrow(1, c, c), s * torch::exp(d.narrow(1, 0, c))};
+  return {d.narrow(1, c, c), d.narrow(1, 0, c)};
+}
+
+torch::Tensor ChannelCodecImpl::log_scale_table(torch::Device dev) {
+  const std::vector<int32_t> l = aec::log_scale_fixed(aec::default_scale_table(), aec::kHyperOutBits);
+  std::vector<double> v;
+  for (int32_t x : l) v.push_back(std::ldexp(double(x), -aec::kHyperOutBits));
+  return torch::tensor(v, torch::kDouble).to(dev, torch::kFloat);
+}
+
+torch::Tensor ChannelCodecImpl::table_index(const torch::Tensor& scales) {
+  const std::vector<int32_t> thr = aec::scale_thresholds(aec::default_scale_table(), aec::kHyperOutBits);
+  torch::Tensor thr_t =
+      torch::tensor(std::vector<double>(thr.begin(), thr.end()), torch::kDouble).to(scales.device());
+  // #{i : scale * 2^kHyperOutBits > threshold_i}, as aec::scale_index on the codec's fixed-point scale.
+  return (scales.detach().to(torch::kDouble).mul(std::ldexp(1.0, aec::kHyperOutBits)).unsqueeze(-1) > thr_t)
+      .sum(-1);
 }
 
 ChannelCodecImpl::SlicesOut ChannelCodecImpl::code_slices(const torch::Tensor& y, const torch::Tensor& hyper_in,
                                                            bool training) {
-  // Log scales as the nets' input (the raw scales span 0.11 .. 256). Scales below 0.01 are below the
-  // table's first entry either way, so their floor changes no index.
-  torch::Tensor base = torch::cat({hyper_in.narrow(1, 0, M).clamp_min(1e-2), hyper_in.narrow(1, M, M)}, 1);
-  torch::Tensor hyper =
-      hyper_embed->forward(torch::cat({torch::log(base.narrow(1, 0, M)), hyper_in.narrow(1, M, M)}, 1));
+  // The nets see the hyperprior's scales as the log of the table scale they pick (what the codec's integer
+  // path has: a table index), with a straight-through gradient to the continuous scales.
+  const torch::Tensor log_table = log_scale_table(y.device());
+  torch::Tensor s_h = hyper_in.narrow(1, 0, M).clamp_min(1e-2), mu_h = hyper_in.narrow(1, M, M);
+  torch::Tensor log_q = log_table.index({table_index(s_h)});
+  torch::Tensor log_h = training ? torch::log(s_h) + (log_q - torch::log(s_h)).detach() : log_q;
+  torch::Tensor hyper = hyper_embed->forward(torch::cat({log_h, mu_h}, 1));
   torch::Tensor anchor, other;
   if (checkerboard_) {
     torch::Tensor i = torch::arange(y.size(2), y.options()).view({-1, 1});
@@ -119,54 +131,51 @@ ChannelCodecImpl::SlicesOut ChannelCodecImpl::code_slices(const torch::Tensor& y
     anchor = ((i + j).remainder(2) == 0).to(y.scalar_type()).view({1, 1, y.size(2), y.size(3)});
     other = 1.0 - anchor;
   }
-  const std::vector<double> table = aec::default_scale_table();
-  torch::Tensor table_t, thr_t;
-  if (!training) {
-    table_t = torch::tensor(table, torch::kDouble).to(y.device(), torch::kFloat);
-    const std::vector<int32_t> thr = aec::scale_thresholds(table, aec::kHyperOutBits);
-    thr_t = torch::tensor(std::vector<double>(thr.begin(), thr.end()), torch::kDouble).to(y.device());
-  }
+  const torch::Tensor table_t =
+      torch::tensor(aec::default_scale_table(), torch::kDouble).to(y.device(), torch::kFloat);
+  const torch::Tensor inner = log_table.narrow(0, 0, log_table.size(0) - 1);
   auto quant = [&](const torch::Tensor& v, const torch::Tensor& mu) {
     return training ? ste_round(v - mu) + mu : torch::round(v - mu) + mu;
   };
 
-  std::vector<torch::Tensor> decoded;
+  std::vector<torch::Tensor> decoded, corrected;
   torch::Tensor bits = torch::zeros({}, y.options());
   int off = 0;
   for (size_t k = 0; k < sizes.size(); ++k) {
     const int c = sizes[k];
-    torch::Tensor yk = y.narrow(1, off, c);
+    torch::Tensor yk = y.narrow(1, off, c), mu_k = mu_h.narrow(1, off, c);
     torch::Tensor prefix = decoded.empty() ? torch::Tensor() : torch::cat(decoded, 1);
-    torch::Tensor mu, s;
+    torch::Tensor dmu, dlog;
     if (!checkerboard_) {
-      std::tie(mu, s) = slice_params(int(k), hyper, base, prefix, torch::Tensor());
+      std::tie(dmu, dlog) = slice_params(int(k), hyper, prefix, torch::Tensor());
     } else {
-      auto [mu0, s0] = slice_params(int(k), hyper, base, prefix, torch::Tensor());
-      torch::Tensor ctx = ctx_convs[k]->forward(quant(yk, mu0) * anchor) * other;
-      auto [mu1, s1] = slice_params(int(k), hyper, base, prefix, ctx);
-      mu = mu0 * anchor + mu1 * other;
-      s = s0 * anchor + s1 * other;
+      auto [dmu0, dlog0] = slice_params(int(k), hyper, prefix, torch::Tensor());
+      torch::Tensor ctx = ctx_convs[k]->forward(quant(yk, mu_k + dmu0) * anchor) * other;
+      auto [dmu1, dlog1] = slice_params(int(k), hyper, prefix, ctx);
+      dmu = dmu0 * anchor + dmu1 * other;
+      dlog = dlog0 * anchor + dlog1 * other;
     }
-    torch::Tensor yh;
+    torch::Tensor mu = mu_k + dmu, log_s = log_h.narrow(1, off, c) + dlog;
+    torch::Tensor yh = quant(yk, mu);
     if (training) {
       torch::Tensor noisy = yk + torch::empty_like(yk).uniform_(-0.5, 0.5);
-      bits = bits - torch::log2(gaussian_likelihood(noisy, mu, s)).sum();
-      yh = quant(yk, mu);
+      bits = bits - torch::log2(gaussian_likelihood(noisy, mu, torch::exp(log_s))).sum();
     } else {
-      // The codec's table index: #{i : scale * 2^kHyperOutBits > threshold_i} (aec::scale_index).
-      torch::Tensor idx =
-          (s.to(torch::kDouble).mul(std::ldexp(1.0, aec::kHyperOutBits)).unsqueeze(-1) > thr_t).sum(-1);
-      yh = quant(yk, mu);
+      // The codec's table: #{i < 63 : log scale > log table scale i}; a zero correction keeps the
+      // hyperprior's table.
+      torch::Tensor idx = (log_s.unsqueeze(-1) > inner).sum(-1);
       bits = bits - torch::log2(gaussian_likelihood(yh, mu, table_t.index({idx}))).sum();
     }
+    // Later slices see the decoded values before LRP: those are exact integers in the codec, while LRP
+    // runs in float and only reaches g_s.
+    decoded.push_back(yh);
     std::vector<torch::Tensor> in{hyper};
     if (prefix.defined()) in.push_back(prefix);
     in.push_back(yh);
-    yh = yh + 0.5 * torch::tanh(lrp_nets[k]->forward(torch::cat(in, 1)));
-    decoded.push_back(yh);
+    corrected.push_back(yh + 0.5 * torch::tanh(lrp_nets[k]->forward(torch::cat(in, 1))));
     off += c;
   }
-  return {torch::cat(decoded, 1), bits};
+  return {torch::cat(corrected, 1), bits};
 }
 
 StepOut ChannelCodecImpl::train_step(const torch::Tensor& x, int quality, double lambda) {

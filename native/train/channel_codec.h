@@ -53,16 +53,20 @@ class ChannelCodecImpl : public HyperpriorCodecImpl {
   // straight-through rounding; otherwise rounding and table scales (evaluation).
   SlicesOut code_slices(const torch::Tensor& y, const torch::Tensor& hyper, bool training);
 
+  // The codec's log-domain scale table (aec::log_scale_fixed at kHyperOutBits, as floats) and the table index
+  // of continuous scales (aec::scale_index, no gradient).
+  static torch::Tensor log_scale_table(torch::Device dev);
+  static torch::Tensor table_index(const torch::Tensor& scales);
+
   torch::nn::Sequential hyper_embed{nullptr};  // the hyperprior's scales and means -> features for every slice
   std::vector<torch::nn::Sequential> param_nets, lrp_nets;
   std::vector<torch::nn::Sequential> ctx_convs;  // checkerboard only
   std::vector<int> sizes;
 
  private:
-  // Continuous mean and scale of slice k. hyper: the shared features of the hyperprior's parameters;
-  // base: its scales (floored at 0.01) and means, which the nets correct; ctx undefined = no spatial
-  // context yet (zeros).
-  std::pair<torch::Tensor, torch::Tensor> slice_params(int k, const torch::Tensor& hyper, const torch::Tensor& base,
+  // Corrections (dmean, dlogscale) of slice k. hyper: the shared features of the hyperprior's parameters;
+  // ctx undefined = no spatial context yet (zeros).
+  std::pair<torch::Tensor, torch::Tensor> slice_params(int k, const torch::Tensor& hyper,
                                                        const torch::Tensor& prefix, const torch::Tensor& ctx);
   bool checkerboard_;
 };

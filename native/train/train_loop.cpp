@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -209,6 +210,14 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
           } else if (t && gains && t->dim() == 2 && t->size(0) >= 2 && t->size(1) == kv.value().size(1)) {
             // Other quality levels: each new one's gains from the trained levels' (gain_map.h).
             kv.value().copy_(map_gains(*t, src.cfg.lambdas, cfg.lambdas));
+            ++copied, ++mapped;
+          } else if (!t && gains && src.cfg.lambdas.size() == 1 && kv.value().dim() == 2) {
+            // From a single-rate run: its lambda keeps gain 1 (the run's own latent), the others start at
+            // the step that lambda's rate suggests, sqrt(lambda_q / lambda) (as init_gains).
+            for (int64_t q = 0; q < kv.value().size(0); ++q) {
+              const double g = std::sqrt(cfg.lambdas[size_t(q)] / src.cfg.lambdas[0]);
+              kv.value()[q].fill_(kv.key() == "gain" ? g : 1.0 / g);
+            }
             ++copied, ++mapped;
           } else {
             ++kept;

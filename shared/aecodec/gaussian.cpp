@@ -62,4 +62,14 @@ std::vector<int32_t> scale_thresholds(const std::vector<double>& scales, int fra
   return t;
 }
 
+std::vector<int32_t> log_scale_fixed(const std::vector<double>& scales, int fraction_bits) {
+  require(fraction_bits >= 0 && fraction_bits <= 20, "log_scale_fixed: fraction bits outside [0, 20]");
+  std::vector<int32_t> t;
+  for (double s : scales) {
+    require(s > 0, "log_scale_fixed: scales must be positive");
+    t.push_back(int32_t(std::lround(std::ldexp(std::log(s), fraction_bits))));
+  }
+  return t;
+}
+
 }  // namespace aec

@@ -23,6 +23,11 @@ CdfTables gaussian_tables(const std::vector<double>& scales, double tail_mass = 
 // t_i = floor(scales[i] * 2^fraction_bits) for i < S - 1.
 std::vector<int32_t> scale_thresholds(const std::vector<double>& scales, int fraction_bits);
 
+// A context model's scales in the log domain (channel_context.h): l_i = round(ln(scales[i]) * 2^fraction_bits)
+// for every scale; a log scale L picks table #{i < S - 1 : L > l_i}, so L = l_k picks table k. Computed at
+// export and stored in the model file, as the thresholds are.
+std::vector<int32_t> log_scale_fixed(const std::vector<double>& scales, int fraction_bits);
+
 // The table for a scale given in fixed point with the thresholds' fraction bits: #{i : v > t_i}, i.e. the
 // smallest table scale >= v (the last table above the largest, the first below the smallest, which is
 // CompressAI's lower bound on scales). thresholds must be non-decreasing (checked when a model loads).
