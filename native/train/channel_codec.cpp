@@ -4,9 +4,11 @@
 #include <cmath>
 
 #include "aecodec/entropy.h"
+#include "aecodec/error.h"
 #include "aecodec/gaussian.h"
 #include "aecodec/hyperprior.h"
 #include "gaussian_conditional.h"
+#include "int_channel.h"
 
 namespace aect {
 
@@ -209,7 +211,8 @@ EvalOut ChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int qua
   torch::Tensor unused = h_s->forward(z_hat);
   const double hs_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
-  const SlicesOut s = code_slices(y, hyper, false);
+  // The codec's own path: the integer slice nets (the checkerboard variant, which has none, in float).
+  const SlicesOut s = checkerboard_ ? code_slices(y, hyper, false) : IntChannelContext::quantize(*this).code(*this, y, p);
   const double slices_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
   torch::Tensor x_hat = g_s->forward(remove_gain(s.y_hat, quality));
@@ -224,6 +227,20 @@ EvalOut ChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int qua
   o.psnr["gs_ms"] = gs_ms;
   o.psnr["entropy_ms"] = hs_ms + slices_ms;
   return o;
+}
+
+std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::conv_weights(const torch::nn::Sequential& net, int index) {
+  torch::NoGradGuard ng;
+  auto* conv = net->ptr(size_t(index))->as<nn::Conv2dImpl>();
+  aec::require(conv != nullptr, "channel model: layer " + std::to_string(index) + " is not a conv");
+  return {(conv->weight * kFresh).to(torch::kCPU, torch::kFloat).contiguous(),
+          (conv->bias * kFresh).to(torch::kCPU, torch::kFloat).contiguous()};
+}
+
+void ChannelCodecImpl::export_entropy(aec::ModelFile& f, nlohmann::json& d, const WeightStorage& storage) {
+  HyperpriorCodecImpl::export_entropy(f, d, storage);
+  d["entropy"]["kind"] = "channel";
+  d["entropy"]["context"] = IntChannelContext::quantize(*this).put(f, *this, storage);
 }
 
 }  // namespace aect

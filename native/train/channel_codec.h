@@ -26,7 +26,8 @@
 // thresholds, y rounded around the means. With the slice nets at their initial zeros this is bit for bit
 // the hyperprior's validation.
 //
-// Not exportable yet: the core has no context model (export refuses).
+// Export (int_channel.h): the nets that pick means and tables become integer networks (aec::ChannelContext),
+// LRP stays float; the checkerboard variant has no integer form and does not export.
 #pragma once
 #include "hyperprior_codec.h"
 
@@ -41,6 +42,12 @@ class ChannelCodecImpl : public HyperpriorCodecImpl {
   // every slice net in decoding order: the decode-side cost of the entropy model) and "gs_ms" (g_s, for
   // scale).
   EvalOut evaluate(const torch::Tensor& x, int h, int w, int quality) override;
+  // The hyperprior's entropy model as kind "channel" with the context nets (int_channel.h).
+  void export_entropy(aec::ModelFile& file, nlohmann::json& doc, const WeightStorage& storage = {}) override;
+  bool checkerboard() const { return checkerboard_; }
+  // Conv `index` of one of the nets as a plain conv (weight, bias on the CPU, float), the learning-rate
+  // reparametrisation folded in.
+  static std::pair<torch::Tensor, torch::Tensor> conv_weights(const torch::nn::Sequential& net, int index);
 
   // Uneven slice widths summing to M.
   static std::vector<int> slice_sizes(int M);

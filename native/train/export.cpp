@@ -226,9 +226,6 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
                                                                   const std::string& base_name,
                                                                   const ExportOptions& opt) {
   CodecImpl& model = *run.model;
-  // A context model would otherwise pass as its base hyperprior and ship without its slice nets.
-  aec::require(!dynamic_cast<ChannelCodecImpl*>(&model),
-               "export: arch " + model.arch() + " has no model-file form yet (the core has no context model)");
   model.eval();
   const TrainConfig& cfg = run.cfg;
   const int C = model.latent_channels;

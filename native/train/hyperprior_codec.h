@@ -48,7 +48,7 @@ class HyperpriorCodecImpl : public CodecImpl {
   // The entropy model's part of the model file: hyper networks, z tables and medians, Gaussian tables and
   // thresholds, and the document's "entropy" / "quantizer" entries.
   // h_a is stored as `storage` says, like g_a; h_s and the tables are integers.
-  void export_entropy(aec::ModelFile& file, nlohmann::json& doc, const WeightStorage& storage = {});
+  virtual void export_entropy(aec::ModelFile& file, nlohmann::json& doc, const WeightStorage& storage = {});
   // Fixed-point z medians (kHyperZBits fraction bits), as exported.
   std::vector<int32_t> z_median_fixed() const;
   // z = h_a(y) quantised around the fixed-point medians, exactly as aec::Hyperprior::quantize_z, in the

@@ -45,45 +45,47 @@ IntHyperSynthesis IntHyperSynthesis::quantize(const LayerStackImpl& h_s) {
   return r;
 }
 
-torch::Tensor IntHyperSynthesis::forward(const torch::Tensor& z_int) const {
+torch::Tensor int_conv_forward(const aec::IntConv& l, const torch::Tensor& x_in) {
   namespace F = torch::nn::functional;
   const auto opt = torch::TensorOptions().dtype(torch::kDouble);
-  torch::Tensor x = z_int.to(torch::kCPU, torch::kDouble);
+  torch::Tensor x = x_in.to(torch::kCPU, torch::kDouble);
   const double kSat = std::ldexp(1.0, 31) - 1;
-  for (const aec::IntConv& l : layers) {
-    const aec::ConvShape& s = l.shape;
-    std::vector<int64_t> wshape = l.transposed ? std::vector<int64_t>{s.in, s.out, s.kernel, s.kernel}
-                                               : std::vector<int64_t>{s.out, s.in, s.kernel, s.kernel};
-    std::vector<double> wd(l.weight.begin(), l.weight.end());
-    torch::Tensor w = torch::from_blob(wd.data(), wshape, opt).clone();
-    torch::Tensor b = torch::tensor(std::vector<double>(l.bias.begin(), l.bias.end()), opt);
-    // Exactness: |partial sums| <= max|x| * max over outputs of sum|w| + |b| + the rounding term must stay
-    // below 2^53.
-    const int64_t out_dim = l.transposed ? 1 : 0;
-    torch::Tensor wsum = w.abs().transpose(0, out_dim).reshape({s.out, -1}).sum(1);
-    const int max_shift = *std::max_element(l.shift.begin(), l.shift.end());
-    const double bound = x.abs().max().item<double>() * wsum.max().item<double>() +
-                         b.abs().max().item<double>() + std::ldexp(1.0, max_shift);
-    aec::require(bound < std::ldexp(1.0, 53), "integer hyper-synthesis reference: sums could exceed 2^53");
-    torch::Tensor acc =
-        l.transposed ? F::conv_transpose2d(
-                           x, w,
-                           F::ConvTranspose2dFuncOptions().stride(s.stride).padding(s.padding).output_padding(
-                               s.output_padding))
-                     : F::conv2d(x, w, F::Conv2dFuncOptions().stride(s.stride).padding(s.padding));
-    acc = acc + b.view({1, -1, 1, 1});
-    std::vector<double> pow2(size_t(s.out)), half(size_t(s.out));
-    for (int o = 0; o < s.out; ++o) {
-      const int sh = l.shift[size_t(o)];
-      pow2[size_t(o)] = std::ldexp(1.0, sh);
-      half[size_t(o)] = sh > 0 ? std::ldexp(1.0, sh - 1) : 0.0;
-    }
-    // floor((acc + 2^(s-1)) / 2^s): the sum is an exact integer below 2^53 and the division a power of two.
-    x = torch::floor((acc + torch::tensor(half, opt).view({1, -1, 1, 1})) /
-                     torch::tensor(pow2, opt).view({1, -1, 1, 1}));
-    if (l.relu) x = x.clamp_min(0);
-    x = x.clamp(-kSat, kSat);
+  const aec::ConvShape& s = l.shape;
+  std::vector<int64_t> wshape = l.transposed ? std::vector<int64_t>{s.in, s.out, s.kernel, s.kernel}
+                                             : std::vector<int64_t>{s.out, s.in, s.kernel, s.kernel};
+  std::vector<double> wd(l.weight.begin(), l.weight.end());
+  torch::Tensor w = torch::from_blob(wd.data(), wshape, opt).clone();
+  torch::Tensor b = torch::tensor(std::vector<double>(l.bias.begin(), l.bias.end()), opt);
+  // Exactness: |partial sums| <= max|x| * max over outputs of sum|w| + |b| + the rounding term must stay
+  // below 2^53.
+  const int64_t out_dim = l.transposed ? 1 : 0;
+  torch::Tensor wsum = w.abs().transpose(0, out_dim).reshape({s.out, -1}).sum(1);
+  const int max_shift = *std::max_element(l.shift.begin(), l.shift.end());
+  const double bound = x.abs().max().item<double>() * wsum.max().item<double>() + b.abs().max().item<double>() +
+                       std::ldexp(1.0, max_shift);
+  aec::require(bound < std::ldexp(1.0, 53), "integer network reference: sums could exceed 2^53");
+  torch::Tensor acc =
+      l.transposed
+          ? F::conv_transpose2d(
+                x, w,
+                F::ConvTranspose2dFuncOptions().stride(s.stride).padding(s.padding).output_padding(s.output_padding))
+          : F::conv2d(x, w, F::Conv2dFuncOptions().stride(s.stride).padding(s.padding));
+  acc = acc + b.view({1, -1, 1, 1});
+  std::vector<double> pow2(size_t(s.out)), half(size_t(s.out));
+  for (int o = 0; o < s.out; ++o) {
+    const int sh = l.shift[size_t(o)];
+    pow2[size_t(o)] = std::ldexp(1.0, sh);
+    half[size_t(o)] = sh > 0 ? std::ldexp(1.0, sh - 1) : 0.0;
   }
+  // floor((acc + 2^(s-1)) / 2^s): the sum is an exact integer below 2^53 and the division a power of two.
+  x = torch::floor((acc + torch::tensor(half, opt).view({1, -1, 1, 1})) / torch::tensor(pow2, opt).view({1, -1, 1, 1}));
+  if (l.relu) x = x.clamp_min(0);
+  return x.clamp(-kSat, kSat);
+}
+
+torch::Tensor IntHyperSynthesis::forward(const torch::Tensor& z_int) const {
+  torch::Tensor x = z_int.to(torch::kCPU, torch::kDouble);
+  for (const aec::IntConv& l : layers) x = int_conv_forward(l, x);
   return x;
 }
 

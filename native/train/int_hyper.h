@@ -15,6 +15,9 @@
 
 namespace aect {
 
+// One integer layer of the reference: x integer-valued (any dtype) -> integer-valued float64 on the CPU.
+torch::Tensor int_conv_forward(const aec::IntConv& layer, const torch::Tensor& x);
+
 struct IntHyperSynthesis {
   std::vector<aec::IntConv> layers;
 

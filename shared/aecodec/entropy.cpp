@@ -249,12 +249,24 @@ std::vector<uint8_t> entropy_encode(const int32_t* values, const int32_t* table_
   return enc.finish();
 }
 
-std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int32_t* table_index, size_t n,
-                                    const CdfTables& tables) {
+// The rANS decoder behind EntropyStreamDecoder's pointer (declared in the header).
+class RansDecoder : public Decoder {
+ public:
+  using Decoder::Decoder;
+};
+
+EntropyStreamDecoder::EntropyStreamDecoder(const uint8_t* data, size_t size, const CdfTables& tables)
+    : tables_(tables) {
   tables.validate();
-  Decoder dec(data, size);
+  dec_ = std::make_unique<RansDecoder>(data, size);
+}
+
+EntropyStreamDecoder::~EntropyStreamDecoder() = default;
+
+void EntropyStreamDecoder::decode(const int32_t* table_index, size_t n, int32_t* values) {
+  RansDecoder& dec = *dec_;
+  const CdfTables& tables = tables_;
   const int precision = tables.precision;
-  std::vector<int32_t> values(n);
   for (size_t i = 0; i < n; ++i) {
     const std::vector<uint32_t>& cdf = table_for(tables, table_index[i]);
     const int32_t offset = tables.offset[size_t(table_index[i])];
@@ -287,6 +299,15 @@ std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int3
       throw Error("corrupt entropy stream: escaped value outside int32");
     values[i] = int32_t(v);
   }
+}
+
+void EntropyStreamDecoder::finish() const { dec_->finish(); }
+
+std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int32_t* table_index, size_t n,
+                                    const CdfTables& tables) {
+  EntropyStreamDecoder dec(data, size, tables);
+  std::vector<int32_t> values(n);
+  dec.decode(table_index, n, values.data());
   dec.finish();
   return values;
 }

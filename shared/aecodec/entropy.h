@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace aec {
@@ -40,6 +41,22 @@ std::vector<uint8_t> entropy_encode(const int32_t* values, const int32_t* table_
 // stream is truncated, has trailing bytes, or does not end in the encoder's final state.
 std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int32_t* table_index, size_t n,
                                     const CdfTables& tables);
+
+// entropy_decode in parts, for coders whose later tables depend on earlier symbols (a context model): the
+// same stream, decoded n symbols at a time with tables chosen in between; finish() checks the end as
+// entropy_decode does. `tables` must outlive the decoder.
+class RansDecoder;
+class EntropyStreamDecoder {
+ public:
+  EntropyStreamDecoder(const uint8_t* data, size_t size, const CdfTables& tables);
+  ~EntropyStreamDecoder();
+  void decode(const int32_t* table_index, size_t n, int32_t* values);
+  void finish() const;
+
+ private:
+  const CdfTables& tables_;
+  std::unique_ptr<RansDecoder> dec_;
+};
 
 // Ideal code length in bits of the values under the tables (for per-channel bit accounting in the UI).
 double entropy_bits(const int32_t* values, const int32_t* table_index, size_t n, const CdfTables& tables);

@@ -1,8 +1,9 @@
 #include "aecodec/latent_codec.h"
-#include <cmath>
 
 #include <algorithm>
+#include <cmath>
 
+#include "aecodec/channel_context.h"
 #include "aecodec/error.h"
 #include "aecodec/hyperprior.h"
 
@@ -15,8 +16,16 @@ std::unique_ptr<LatentCodec> LatentCodec::build(const nlohmann::json& entropy, c
                                : "factorized";  // documents from before the hyperprior name none
   if (kind == "hyperprior")
     return std::make_unique<HyperpriorCodec>(Hyperprior::build(entropy, file, latent_channels));
-  require(kind == "factorized",
-          "entropy model kind '" + kind + "' is not supported (this build reads factorized and hyperprior)");
+  if (kind == "channel") {
+    std::unique_ptr<Hyperprior> hp = Hyperprior::build(entropy, file, latent_channels);
+    require(entropy.contains("context"), "entropy (channel): needs a 'context' object");
+    std::unique_ptr<ChannelContext> ctx =
+        ChannelContext::build(entropy["context"], file, latent_channels, int(hp->y_tables().count()),
+                              hp->mean_fraction_bits());
+    return std::make_unique<ChannelCodec>(std::move(hp), std::move(ctx));
+  }
+  require(kind == "factorized", "entropy model kind '" + kind +
+                                    "' is not supported (this build reads factorized, hyperprior and channel)");
   return std::make_unique<FactorizedCodec>(file, latent_channels);
 }
 

@@ -17,6 +17,7 @@
 namespace aec {
 
 class Hyperprior;
+class ChannelContext;
 
 // A coded latent: the codec's sections, the latent the decoder will see and the ideal rates.
 struct LatentCode {
@@ -121,6 +122,24 @@ class HyperpriorCodec : public LatentCodec {
 
  private:
   std::unique_ptr<Hyperprior> hp_;
+};
+
+// The channel-conditional context model (channel_context.h) on the hyperprior: z as the hyperprior codes it,
+// then y's slices in one stream, each slice's tables and means from the hyperprior's and from the slices
+// decoded before it. conditional_rate stays the hyperprior's (z fixed, no context): an upper bound.
+class ChannelCodec : public HyperpriorCodec {
+ public:
+  ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context);
+  ~ChannelCodec() override;
+  const char* kind() const override { return "channel"; }
+  LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const override;
+  Tensor decode(const Bitstream& stream, int c, int h, int w,
+                std::vector<double>* channel_bits = nullptr) const override;
+
+  const ChannelContext& context() const { return *ctx_; }
+
+ private:
+  std::unique_ptr<ChannelContext> ctx_;
 };
 
 // Helpers the codecs share: the per-element table index of per-channel tables, ideal bits per channel, and

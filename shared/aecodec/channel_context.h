@@ -1,0 +1,61 @@
+// The channel-conditional context model (Minnen & Singh 2020, "Channel-wise autoregressive entropy models
+// for learned image compression") on top of the mean-scale hyperprior: y is coded in a few channel slices,
+// and each slice's means and tables come from the hyperprior's and from the slices decoded before it.
+//
+// Per slice k (c_k channels, off_k channels before it), all in fixed point with the hyperprior's mean
+// fraction bits B (docs/model-format.md):
+//   features  E   = embed([log scale of the hyperprior's table, hyperprior's mean])     (integer conv, ReLU)
+//   d             = param_k([E, decoded slices 0..k-1])                                (integer conv, ReLU, conv)
+//   mean          = hyperprior's mean + d[c_k .. 2c_k)
+//   log scale     = log_scale[hyperprior's table] + d[0 .. c_k)
+//   table         = #{i < S - 1 : log scale > log_scale[i]}       (a zero correction keeps the hyperprior's)
+//   decoded slice = symbol * 2^B + mean                                                (what later slices see)
+//   latent        = decoded slice + 0.5 tanh(lrp_k([E, decoded slices 0..k]))         (float, LRP)
+// Everything that picks a table or a mean is integer arithmetic (int_layers.h): the decoder repeats it bit
+// for bit on every platform and kernel. Latent residual prediction (LRP) only moves the latent that the
+// synthesis transform sees, so it is a float network like g_s.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "aecodec/hyperprior.h"
+#include "aecodec/model_file.h"
+#include "aecodec/tensor.h"
+
+namespace aec {
+
+class Network;
+
+class ChannelContext {
+ public:
+  ChannelContext();
+  ChannelContext(ChannelContext&&) noexcept;
+  ~ChannelContext();
+  // From the document's entropy.context object and its "hyper.context.*" tensors; latent_channels = M, tables
+  // = the Gaussian conditional's table count, fraction_bits = the hyperprior's mean fraction bits.
+  static std::unique_ptr<ChannelContext> build(const nlohmann::json& context, const ModelFile& file,
+                                               int latent_channels, int tables, int fraction_bits);
+
+  const std::vector<int>& slices() const { return slices_; }
+
+  // Called once per slice in decoding order with its first channel, its channel count, and per element
+  // (channel-major, c x h x w) its table and its fixed-point mean; fills the slice's symbols (the encoder
+  // quantises y, the decoder reads its stream).
+  using SliceCoder = std::function<void(int first_channel, int channels, const int32_t* table,
+                                        const int32_t* mean, int32_t* symbols)>;
+  // Runs the model over an h x w latent given the hyperprior's conditional (its tables and means for all M
+  // channels) and returns the decoded latent (LRP applied).
+  Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code) const;
+
+ private:
+  int channels_ = 0, bits_ = 0;
+  std::vector<int> slices_;
+  std::vector<int32_t> log_scale_;  // per table, increasing, fraction bits bits_
+  IntNetwork embed_;
+  std::vector<IntNetwork> param_;
+  std::vector<std::unique_ptr<Network>> lrp_;
+};
+
+}  // namespace aec
