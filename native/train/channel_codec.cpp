@@ -71,15 +71,15 @@ ChannelCodecImpl::ChannelCodecImpl(int N_, int M_, const std::vector<double>& la
   // each slice reading all 2M channels itself cost about three times as many multiply-adds (and CPU time
   // per training step) for no more information. E and the hidden width: two thirds of M (64 for M = 96).
   const int E = std::max(8, 2 * M / 3), hidden = E;
-  hyper_embed = register_module("slice_hyper", nn::Sequential(fresh_conv(2 * M, E, 3), fresh_gain(), nn::ReLU()));
+  hyper_embed =
+      register_module("slice_hyper", nn::Sequential(fresh_conv(2 * M, E, 3), fresh_gain(), nn::ReLU()));
   int off = 0;
   for (size_t k = 0; k < sizes.size(); ++k) {
     const int c = sizes[k];
     const int ctx = checkerboard_ ? 2 * c : 0;
     param_nets.push_back(
         register_module("slice_param_" + std::to_string(k), small_net(E + off + ctx, hidden, 2 * c)));
-    lrp_nets.push_back(
-        register_module("slice_lrp_" + std::to_string(k), small_net(E + off + c, hidden, c)));
+    lrp_nets.push_back(register_module("slice_lrp_" + std::to_string(k), small_net(E + off + c, hidden, c)));
     if (checkerboard_)
       ctx_convs.push_back(register_module("slice_ctx_" + std::to_string(k),
                                           nn::Sequential(fresh_conv(c, ctx, 5), fresh_gain())));
@@ -94,9 +94,9 @@ std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::slice_params(int k, co
   std::vector<torch::Tensor> in{hyper};
   if (prefix.defined()) in.push_back(prefix);
   if (checkerboard_)
-    in.push_back(ctx.defined() ? ctx
-                               : torch::zeros({hyper.size(0), 2 * c, hyper.size(2), hyper.size(3)},
-                                              hyper.options()));
+    in.push_back(ctx.defined()
+                     ? ctx
+                     : torch::zeros({hyper.size(0), 2 * c, hyper.size(2), hyper.size(3)}, hyper.options()));
   torch::Tensor d = param_nets[size_t(k)]->forward(torch::cat(in, 1));
   return {d.narrow(1, c, c), d.narrow(1, 0, c)};
 }
@@ -117,8 +117,8 @@ torch::Tensor ChannelCodecImpl::table_index(const torch::Tensor& scales) {
       .sum(-1);
 }
 
-ChannelCodecImpl::SlicesOut ChannelCodecImpl::code_slices(const torch::Tensor& y, const torch::Tensor& hyper_in,
-                                                           bool training) {
+ChannelCodecImpl::SlicesOut ChannelCodecImpl::code_slices(const torch::Tensor& y,
+                                                          const torch::Tensor& hyper_in, bool training) {
   // The nets see the hyperprior's scales as the log of the table scale they pick (what the codec's integer
   // path has: a table index), with a straight-through gradient to the continuous scales.
   const torch::Tensor log_table = log_scale_table(y.device());
@@ -212,7 +212,8 @@ EvalOut ChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int qua
   const double hs_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
   // The codec's own path: the integer slice nets (the checkerboard variant, which has none, in float).
-  const SlicesOut s = checkerboard_ ? code_slices(y, hyper, false) : IntChannelContext::quantize(*this).code(*this, y, p);
+  const SlicesOut s =
+      checkerboard_ ? code_slices(y, hyper, false) : IntChannelContext::quantize(*this).code(*this, y, p);
   const double slices_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
   torch::Tensor x_hat = g_s->forward(remove_gain(s.y_hat, quality));
@@ -229,7 +230,8 @@ EvalOut ChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int qua
   return o;
 }
 
-std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::conv_weights(const torch::nn::Sequential& net, int index) {
+std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::conv_weights(const torch::nn::Sequential& net,
+                                                                       int index) {
   torch::NoGradGuard ng;
   auto* conv = net->ptr(size_t(index))->as<nn::Conv2dImpl>();
   aec::require(conv != nullptr, "channel model: layer " + std::to_string(index) + " is not a conv");

@@ -1,6 +1,6 @@
 // Channel-conditional context model on the mean-scale hyperprior (Minnen & Singh 2020, "Channel-wise
-// autoregressive entropy models"), optionally with a checkerboard spatial context inside each slice (He et al.
-// 2021; both together with uneven groups are ELIC, He et al. 2022).
+// autoregressive entropy models"), optionally with a checkerboard spatial context inside each slice (He et
+// al. 2021; both together with uneven groups are ELIC, He et al. 2022).
 //
 // g_a, g_s, h_a, h_s and the z prior are the hyperprior's (same module names, so --init from a hyperprior
 // model file or run warm-starts all of them). y is split into a few uneven channel slices (for M = 96:
@@ -15,9 +15,9 @@
 // distortion and can only be trained away from it, so a short pilot measures what the context adds rather
 // than how fast fresh nets relearn a prior.
 //
-// Checkerboard (arch "channel-cb", ELIC's entropy model without ELIC's transforms): in each slice the anchor half of the positions ((i + j) even) is coded first with
-// the channel context only; the other half also sees a 5x5 conv over the decoded anchors. Both halves decode
-// in two parallel passes, not serially.
+// Checkerboard (arch "channel-cb", ELIC's entropy model without ELIC's transforms): in each slice the anchor
+// half of the positions ((i + j) even) is coded first with the channel context only; the other half also sees
+// a 5x5 conv over the decoded anchors. Both halves decode in two parallel passes, not serially.
 //
 // Training: additive noise for the likelihoods (as the hyperprior); the decoded slices that condition later
 // slices, LRP and g_s get y rounded around its mean with a straight-through gradient, which is what they see
@@ -65,7 +65,8 @@ class ChannelCodecImpl : public HyperpriorCodecImpl {
   static torch::Tensor log_scale_table(torch::Device dev);
   static torch::Tensor table_index(const torch::Tensor& scales);
 
-  torch::nn::Sequential hyper_embed{nullptr};  // the hyperprior's scales and means -> features for every slice
+  torch::nn::Sequential hyper_embed{
+      nullptr};  // the hyperprior's scales and means -> features for every slice
   std::vector<torch::nn::Sequential> param_nets, lrp_nets;
   std::vector<torch::nn::Sequential> ctx_convs;  // checkerboard only
   std::vector<int> sizes;

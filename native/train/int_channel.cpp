@@ -17,7 +17,8 @@ aec::IntConv quantize(const ChannelCodecImpl& m, const torch::nn::Sequential& ne
                       int in_bits, int out_bits) {
   auto [w, b] = ChannelCodecImpl::conv_weights(net, index);
   aec::ConvShape s;
-  s.out = int(w.size(0)), s.in = int(w.size(1)), s.kernel = int(w.size(2)), s.stride = 1, s.padding = s.kernel / 2;
+  s.out = int(w.size(0)), s.in = int(w.size(1)), s.kernel = int(w.size(2)), s.stride = 1,
+  s.padding = s.kernel / 2;
   (void)m;
   return aec::quantize_conv(w.data_ptr<float>(), b.data_ptr<float>(), s, false, relu, in_bits, out_bits);
 }
@@ -67,7 +68,8 @@ ChannelCodecImpl::SlicesOut IntChannelContext::code(ChannelCodecImpl& m, const t
     // As the codec: round in float32 (half to even), clamped to what the escape carries.
     const double lim = double(aec::kMaxEscape / 2);
     torch::Tensor q = torch::round(yc.narrow(1, off, c) - (mu * unit).to(torch::kFloat)).clamp(-lim, lim);
-    bits -= torch::log2(gaussian_likelihood(q, torch::zeros_like(q), table_t.index({idx}))).sum().item<double>();
+    bits -=
+        torch::log2(gaussian_likelihood(q, torch::zeros_like(q), table_t.index({idx}))).sum().item<double>();
     decoded.push_back((q.to(torch::kDouble) * std::ldexp(1.0, B) + mu).clamp(-sat, sat));
     torch::Tensor lin = (torch::cat(decoded, 1) * unit).to(y.device(), torch::kFloat);
     torch::Tensor lrp = 0.5 * torch::tanh(m.lrp_nets[k]->forward(lin));
@@ -88,7 +90,8 @@ nlohmann::json IntChannelContext::put(aec::ModelFile& f, const ChannelCodecImpl&
   ctx["lrp"] = nlohmann::json::array();
   for (size_t k = 0; k < param.size(); ++k) {
     const std::string pk = "hyper.context.param." + std::to_string(k);
-    ctx["param"].push_back({aec::put_int_conv(f, pk + ".0", param[k][0]), aec::put_int_conv(f, pk + ".1", param[k][1])});
+    ctx["param"].push_back(
+        {aec::put_int_conv(f, pk + ".0", param[k][0]), aec::put_int_conv(f, pk + ".1", param[k][1])});
     nlohmann::json lrp = nlohmann::json::array();
     for (int i : {0, 3}) {
       auto [w, b] = ChannelCodecImpl::conv_weights(m.lrp_nets[k], i);
@@ -96,8 +99,13 @@ nlohmann::json IntChannelContext::put(aec::ModelFile& f, const ChannelCodecImpl&
       put_weights(f, name + ".weight", {w.size(0), w.size(1), w.size(2), w.size(3)}, w.data_ptr<float>(),
                   storage.weights);
       put_weights(f, name + ".bias", {b.size(0)}, b.data_ptr<float>(), storage.weights);
-      lrp.push_back({{"op", "conv2d"}, {"name", name}, {"in", w.size(1)}, {"out", w.size(0)},
-                     {"kernel", w.size(2)}, {"stride", 1}, {"padding", w.size(2) / 2}});
+      lrp.push_back({{"op", "conv2d"},
+                     {"name", name},
+                     {"in", w.size(1)},
+                     {"out", w.size(0)},
+                     {"kernel", w.size(2)},
+                     {"stride", 1},
+                     {"padding", w.size(2) / 2}});
       if (i == 0) lrp.push_back({{"op", "relu"}});
     }
     ctx["lrp"].push_back(lrp);

@@ -23,9 +23,11 @@ struct IntChannelContext {
   // The codec's slice path for one image: y [1, M, h, w] (any device), p the integer h_s's output cropped
   // to y's grid ([1, 2M, h, w], integer-valued, kHyperOutBits). Returns the decoded latent after LRP (on y's
   // device, for g_s) and the ideal bits of y's symbols under the tables the codec picks.
-  ChannelCodecImpl::SlicesOut code(ChannelCodecImpl& model, const torch::Tensor& y, const torch::Tensor& p) const;
+  ChannelCodecImpl::SlicesOut code(ChannelCodecImpl& model, const torch::Tensor& y,
+                                   const torch::Tensor& p) const;
 
-  // The document's entropy.context object; writes the "hyper.context.*" tensors (LRP nets in storage's dtype).
+  // The document's entropy.context object; writes the "hyper.context.*" tensors (LRP nets in storage's
+  // dtype).
   nlohmann::json put(aec::ModelFile& file, const ChannelCodecImpl& model, const WeightStorage& storage) const;
 };
 

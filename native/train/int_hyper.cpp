@@ -60,25 +60,26 @@ torch::Tensor int_conv_forward(const aec::IntConv& l, const torch::Tensor& x_in)
   // below 2^53.
   const int64_t out_dim = l.transposed ? 1 : 0;
   torch::Tensor wsum = w.abs().transpose(0, out_dim).reshape({s.out, -1}).sum(1);
-  const int max_shift = *std::max_element(l.shift.begin(), l.shift.end());
-  const double bound = x.abs().max().item<double>() * wsum.max().item<double>() + b.abs().max().item<double>() +
-                       std::ldexp(1.0, max_shift);
-  aec::require(bound < std::ldexp(1.0, 53), "integer network reference: sums could exceed 2^53");
+  const double bound =
+      x.abs().max().item<double>() * wsum.max().item<double>() + b.abs().max().item<double>();
+  aec::require(bound < std::ldexp(1.0, 51), "integer network reference: sums could exceed 2^51");
   torch::Tensor acc =
-      l.transposed
-          ? F::conv_transpose2d(
-                x, w,
-                F::ConvTranspose2dFuncOptions().stride(s.stride).padding(s.padding).output_padding(s.output_padding))
-          : F::conv2d(x, w, F::Conv2dFuncOptions().stride(s.stride).padding(s.padding));
+      l.transposed ? F::conv_transpose2d(
+                         x, w,
+                         F::ConvTranspose2dFuncOptions().stride(s.stride).padding(s.padding).output_padding(
+                             s.output_padding))
+                   : F::conv2d(x, w, F::Conv2dFuncOptions().stride(s.stride).padding(s.padding));
   acc = acc + b.view({1, -1, 1, 1});
   std::vector<double> pow2(size_t(s.out)), half(size_t(s.out));
   for (int o = 0; o < s.out; ++o) {
-    const int sh = l.shift[size_t(o)];
+    // |acc| < 2^51 rounds to 0 at every shift from 52 up, as at 52, where acc + 2^51 is still exact.
+    const int sh = std::min(l.shift[size_t(o)], 52);
     pow2[size_t(o)] = std::ldexp(1.0, sh);
     half[size_t(o)] = sh > 0 ? std::ldexp(1.0, sh - 1) : 0.0;
   }
   // floor((acc + 2^(s-1)) / 2^s): the sum is an exact integer below 2^53 and the division a power of two.
-  x = torch::floor((acc + torch::tensor(half, opt).view({1, -1, 1, 1})) / torch::tensor(pow2, opt).view({1, -1, 1, 1}));
+  x = torch::floor((acc + torch::tensor(half, opt).view({1, -1, 1, 1})) /
+                   torch::tensor(pow2, opt).view({1, -1, 1, 1}));
   if (l.relu) x = x.clamp_min(0);
   return x.clamp(-kSat, kSat);
 }

@@ -16,7 +16,9 @@ namespace {
 
 constexpr int64_t kSat = (int64_t(1) << 31) - 1;
 
-int32_t saturate(int64_t v) { return int32_t(std::clamp(v, -kSat, kSat)); }
+int32_t saturate(int64_t v) {
+  return int32_t(std::clamp(v, -kSat, kSat));
+}
 
 // The channels an integer network makes from `c` input channels on a 1 x 1 grid (its convs are stride 1
 // with "same" padding here, which the shape check below also confirms on a real grid at run time).
@@ -79,7 +81,8 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
             pk + " must make 2 x the slice's channels (log scale and mean corrections)");
     const std::string lk = "entropy.context.lrp[" + std::to_string(k) + "]";
     cc->lrp_.push_back(std::make_unique<Network>(Network::build(e["lrp"][k], f, lk)));
-    require(float_out_channels(*cc->lrp_.back(), E + off + c, lk) == c, lk + " must make the slice's channels");
+    require(float_out_channels(*cc->lrp_.back(), E + off + c, lk) == c,
+            lk + " must make the slice's channels");
     off += c;
   }
   return cc;
@@ -132,7 +135,8 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
     for (size_t i = 0; i < lin.size(); ++i) lin.data[i] = float(ctx.data[i]) * unit;
     const Tensor r = lrp_[k]->forward(lin);
     float* out = latent.channel(off);
-    for (size_t j = 0; j < m; ++j) out[j] = float(sym[j]) + float(mean[j]) * unit + 0.5f * std::tanh(r.data[j]);
+    for (size_t j = 0; j < m; ++j)
+      out[j] = float(sym[j]) + float(mean[j]) * unit + 0.5f * std::tanh(r.data[j]);
     off += c;
   }
   return latent;

@@ -5,12 +5,11 @@
 // Per slice k (c_k channels, off_k channels before it), all in fixed point with the hyperprior's mean
 // fraction bits B (docs/model-format.md):
 //   features  E   = embed([log scale of the hyperprior's table, hyperprior's mean])     (integer conv, ReLU)
-//   d             = param_k([E, decoded slices 0..k-1])                                (integer conv, ReLU, conv)
-//   mean          = hyperprior's mean + d[c_k .. 2c_k)
-//   log scale     = log_scale[hyperprior's table] + d[0 .. c_k)
-//   table         = #{i < S - 1 : log scale > log_scale[i]}       (a zero correction keeps the hyperprior's)
-//   decoded slice = symbol * 2^B + mean                                                (what later slices see)
-//   latent        = decoded slice + 0.5 tanh(lrp_k([E, decoded slices 0..k]))         (float, LRP)
+//   d             = param_k([E, decoded slices 0..k-1])                                (integer conv, ReLU,
+//   conv) mean          = hyperprior's mean + d[c_k .. 2c_k) log scale     = log_scale[hyperprior's table] +
+//   d[0 .. c_k) table         = #{i < S - 1 : log scale > log_scale[i]}       (a zero correction keeps the
+//   hyperprior's) decoded slice = symbol * 2^B + mean                                                (what
+//   later slices see) latent        = decoded slice + 0.5 tanh(lrp_k([E, decoded slices 0..k])) (float, LRP)
 // Everything that picks a table or a mean is integer arithmetic (int_layers.h): the decoder repeats it bit
 // for bit on every platform and kernel. Latent residual prediction (LRP) only moves the latent that the
 // synthesis transform sees, so it is a float network like g_s.

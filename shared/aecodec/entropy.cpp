@@ -301,7 +301,9 @@ void EntropyStreamDecoder::decode(const int32_t* table_index, size_t n, int32_t*
   }
 }
 
-void EntropyStreamDecoder::finish() const { dec_->finish(); }
+void EntropyStreamDecoder::finish() const {
+  dec_->finish();
+}
 
 std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int32_t* table_index, size_t n,
                                     const CdfTables& tables) {

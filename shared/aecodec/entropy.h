@@ -14,8 +14,8 @@
 
 namespace aec {
 
-constexpr int kCdfPrecision = 16;          // every table sums to 1 << 16
-constexpr int32_t kMaxEscape = 1 << 20;    // |value - offset| limit for escaped values
+constexpr int kCdfPrecision = 16;        // every table sums to 1 << 16
+constexpr int32_t kMaxEscape = 1 << 20;  // |value - offset| limit for escaped values
 
 struct CdfTables {
   int precision = kCdfPrecision;
@@ -30,7 +30,8 @@ struct CdfTables {
 // Quantises a probability mass function over n symbols (plus the tail mass for the escape symbol) into a
 // CDF of n+2 entries at the given precision, giving every symbol (escape included) a frequency >= 1.
 // Deterministic: the same pmf gives the same table everywhere it runs.
-std::vector<uint32_t> pmf_to_cdf(const std::vector<double>& pmf, double tail_mass, int precision = kCdfPrecision);
+std::vector<uint32_t> pmf_to_cdf(const std::vector<double>& pmf, double tail_mass,
+                                 int precision = kCdfPrecision);
 
 // Codes values[i] with table table_index[i]. Throws aec::Error for a table index out of range or a value
 // beyond kMaxEscape.

@@ -19,13 +19,13 @@ std::unique_ptr<LatentCodec> LatentCodec::build(const nlohmann::json& entropy, c
   if (kind == "channel") {
     std::unique_ptr<Hyperprior> hp = Hyperprior::build(entropy, file, latent_channels);
     require(entropy.contains("context"), "entropy (channel): needs a 'context' object");
-    std::unique_ptr<ChannelContext> ctx =
-        ChannelContext::build(entropy["context"], file, latent_channels, int(hp->y_tables().count()),
-                              hp->mean_fraction_bits());
+    std::unique_ptr<ChannelContext> ctx = ChannelContext::build(
+        entropy["context"], file, latent_channels, int(hp->y_tables().count()), hp->mean_fraction_bits());
     return std::make_unique<ChannelCodec>(std::move(hp), std::move(ctx));
   }
-  require(kind == "factorized", "entropy model kind '" + kind +
-                                    "' is not supported (this build reads factorized, hyperprior and channel)");
+  require(kind == "factorized",
+          "entropy model kind '" + kind +
+              "' is not supported (this build reads factorized, hyperprior and channel)");
   return std::make_unique<FactorizedCodec>(file, latent_channels);
 }
 

@@ -27,24 +27,25 @@ LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* sid
   const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, y.h, y.w);
   const size_t plane = y.plane();
   std::vector<int32_t> q(y.size()), index(y.size());
-  r.latent = ctx_->run(cond, y.h, y.w,
-                       [&](int c0, int c, const int32_t* table, const int32_t* mean, int32_t* symbols) {
-                         const size_t base = size_t(c0) * plane, m = size_t(c) * plane;
-                         for (size_t j = 0; j < m; ++j) {
-                           float v = std::nearbyint(y.data[base + j] - hp.mean_value(mean[j]));
-                           // As the hyperprior: clamp to what the escape can carry; NaN becomes 0.
-                           v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v))
-                                                : 0.0f;
-                           symbols[j] = q[base + j] = int32_t(v);
-                           index[base + j] = table[j];
-                         }
-                       });
+  r.latent = ctx_->run(
+      cond, y.h, y.w, [&](int c0, int c, const int32_t* table, const int32_t* mean, int32_t* symbols) {
+        const size_t base = size_t(c0) * plane, m = size_t(c) * plane;
+        for (size_t j = 0; j < m; ++j) {
+          float v = std::nearbyint(y.data[base + j] - hp.mean_value(mean[j]));
+          // As the hyperprior: clamp to what the escape can carry; NaN becomes 0.
+          v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v))
+                               : 0.0f;
+          symbols[j] = q[base + j] = int32_t(v);
+          index[base + j] = table[j];
+        }
+      });
   r.stream.section(kSectionPayload) = entropy_encode(q.data(), index.data(), q.size(), hp.y_tables());
   r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
   return r;
 }
 
-Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w, std::vector<double>* channel_bits) const {
+Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w,
+                            std::vector<double>* channel_bits) const {
   const Hyperprior& hp = hyperprior();
   int zc, zh, zw;
   hp.hyper_shape(h, w, zc, zh, zw);
@@ -57,13 +58,13 @@ Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w, std::v
   const size_t plane = size_t(h) * w;
   std::vector<int32_t> q(size_t(c) * plane), index(q.size());
   EntropyStreamDecoder dec(payload.data(), payload.size(), hp.y_tables());
-  Tensor latent = ctx_->run(cond, h, w,
-                            [&](int c0, int k, const int32_t* table, const int32_t*, int32_t* symbols) {
-                              const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
-                              dec.decode(table, m, symbols);
-                              std::copy(symbols, symbols + m, q.begin() + std::ptrdiff_t(base));
-                              std::copy(table, table + m, index.begin() + std::ptrdiff_t(base));
-                            });
+  Tensor latent =
+      ctx_->run(cond, h, w, [&](int c0, int k, const int32_t* table, const int32_t*, int32_t* symbols) {
+        const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
+        dec.decode(table, m, symbols);
+        std::copy(symbols, symbols + m, q.begin() + std::ptrdiff_t(base));
+        std::copy(table, table + m, index.begin() + std::ptrdiff_t(base));
+      });
   dec.finish();
   if (channel_bits) *channel_bits = bits_per_channel(q, index.data(), c, plane, hp.y_tables());
   return latent;

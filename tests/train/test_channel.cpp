@@ -1,10 +1,17 @@
 // The channel-conditional context model (channel_codec.h): finite likelihoods, a start that is exactly the
 // hyperprior it warm-starts from, context that lowers the loss when only the slice nets train, exact resume,
-// and an export that refuses instead of writing a plain hyperprior.
+// and an export whose file the core codes exactly as the trainer validates it (the checkerboard variant,
+// which has no integer form, refuses to export).
 #include <cstdio>
 
+#include "aecodec/codec.h"
+#include "aecodec/latent_codec.h"
+#include "aecodec/metrics.h"
+#include "aecodec/model.h"
 #include "channel_codec.h"
 #include "export.h"
+#include "int_channel.h"
+#include "int_hyper.h"
 #include "test_util.h"
 #include "torch_test_util.h"
 #include "train_loop.h"
@@ -123,7 +130,8 @@ TEST_CASE("channel model: gradients reach the slice nets, and training them alon
   }
 }
 
-TEST_CASE("channel model: resume continues exactly; export refuses", "[train][channel][resume]") {
+TEST_CASE("channel model: resume continues exactly; the checkerboard variant refuses to export",
+          "[train][channel][resume]") {
   const std::string data = make_image_dir("channel-resume");
   TrainConfig straight = tiny_config("channel-cb", data, data + "/straight");
   straight.steps = 6;
@@ -151,4 +159,86 @@ TEST_CASE("channel model: resume continues exactly; export refuses", "[train][ch
   CHECK(a.valid.contains("bpp"));
 
   CHECK_THROWS(export_models(a, "channel", ExportOptions()));
+}
+
+TEST_CASE("channel model: its export codes in the core as the trainer validates it",
+          "[train][channel][export]") {
+  const std::string data = make_image_dir("channel-export");
+  TrainConfig cfg = tiny_config("channel", data, data + "/run");
+  train_run(cfg, false);
+  LoadedRun run = load_run(cfg.out);
+  auto& model = dynamic_cast<ChannelCodecImpl&>(*run.model);
+  {
+    // Three steps leave h_s's scales tiny, so most symbols would be escapes, which the codec and the
+    // trainer's likelihood count differently: scales up into the table, means near zero (as the
+    // hyperprior's export test).
+    torch::NoGradGuard ng;
+    const auto p = model.h_s->parameters();
+    torch::Tensor last_w = p[p.size() - 2], last_b = p.back();
+    last_b.narrow(0, 0, model.M).add_(4.0);
+    last_w.narrow(0, model.M, model.M).mul_(0.05);
+    last_b.narrow(0, model.M, model.M).zero_();
+  }
+  {
+    // Three steps leave the slice nets near their zero start: random corrections, so the context path
+    // (means, tables, LRP) is exercised, and the hyperprior's scales up into the table.
+    torch::NoGradGuard ng;
+    torch::manual_seed(9);
+    for (auto* nets : {&model.param_nets, &model.lrp_nets})
+      for (torch::nn::Sequential& net : *nets)
+        for (torch::Tensor& p : net->parameters()) p.normal_(0, 0.005);
+    for (torch::Tensor& p : model.hyper_embed->parameters()) p.normal_(0, 0.005);
+  }
+  auto files = export_models(run, "ctx", ExportOptions());
+  REQUIRE(files.size() == 1);
+  const aec::Model core = aec::Model::from_file(files[0].second);
+  CHECK(core.info().entropy_kind == "channel");
+
+  torch::NoGradGuard ng;
+  model.eval();
+  const aec::Image im = synthetic_image(96, 80, 4);
+  int pw = 0, ph = 0;
+  std::vector<float> planes = image_planes(im, 16, pw, ph);
+  torch::Tensor x = torch::from_blob(planes.data(), {1, 3, ph, pw}, torch::kFloat).clone();
+
+  // The integer path on the same y and z symbols: the core's latent is the trainer's reference's up to
+  // LRP's float arithmetic (a different mean or symbol would move an element by 2^-12 or more).
+  const torch::Tensor y = model.encode(x, 0).to(torch::kFloat);
+  const torch::Tensor z_int = model.quantize_z(y);
+  const std::vector<int32_t> med = model.z_median_fixed();
+  std::vector<int32_t> qz;
+  {
+    torch::Tensor zc = z_int.contiguous();
+    const double* zd = zc.data_ptr<double>();
+    const int64_t plane = zc.size(2) * zc.size(3);
+    for (int64_t i = 0; i < zc.numel(); ++i)
+      qz.push_back(int32_t((zd[i] - med[size_t(i / plane)]) / std::ldexp(1.0, aec::kHyperZBits)));
+  }
+  const torch::Tensor p =
+      IntHyperSynthesis::quantize(*model.h_s).forward(z_int).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
+  const ChannelCodecImpl::SlicesOut ref = IntChannelContext::quantize(model).code(model, y, p);
+  const aec::LatentCode lc = core.latent_codec().encode(to_core(y), &qz);
+  double y_bits = 0;
+  for (double b : lc.channel_bits) y_bits += b;
+  const double diff = max_abs(ref.y_hat, to_torch(lc.latent));
+  std::printf("channel export: latent max |core - trainer| %.2g; y bits trainer %.1f, codec %.1f\n", diff,
+              ref.bits.item<double>(), y_bits);
+  CHECK(diff < 1e-4);
+  CHECK(std::abs(ref.bits.item<double>() - y_bits) <= 0.01 * y_bits + 8);
+
+  // The whole codec against the trainer's validation, and against the hyperprior alone: the context must
+  // change the rate, or it was not used.
+  const aec::EncodeResult enc = aec::encode_image(core, im);
+  const aec::DecodeResult dec = aec::decode_image(core, enc.bytes.data(), enc.bytes.size());
+  double codec_bits = enc.hyper_bits;
+  for (double b : enc.channel_bits) codec_bits += b;
+  const EvalOut ev = model.evaluate(x, im.height, im.width, 0);
+  const EvalOut hp = model.HyperpriorCodecImpl::evaluate(x, im.height, im.width, 0);
+  std::printf(
+      "channel export: trainer %.1f bits, codec %.1f ideal bits (hyperprior path %.1f), PSNR %.2f / %.2f "
+      "dB\n",
+      ev.bits, codec_bits, hp.bits, psnr_of(ev.sq_err, ev.samples), aec::psnr(dec.image, im));
+  CHECK(std::abs(ev.bits - codec_bits) <= 0.01 * codec_bits + 8);
+  CHECK(std::abs(ev.bits - hp.bits) > 1);
+  CHECK(std::abs(psnr_of(ev.sq_err, ev.samples) - aec::psnr(dec.image, im)) < 0.05);
 }
