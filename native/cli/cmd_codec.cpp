@@ -7,7 +7,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
 #include "commands.h"
-#include "effort_option.h"
+#include "encode_options.h"
 #include "image_files.h"
 #include "model_registry.h"
 
@@ -30,6 +30,7 @@ struct LimitOptions {
 struct EncodeArgs {
   std::string input, output, model = "default", alpha = "refuse";
   int effort = 0;
+  double quality = 0;
   LimitOptions limits;
 };
 
@@ -43,7 +44,7 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
   const Image image = load_image(o.input, o.limits.limits(),
                                  o.alpha == "drop" ? AlphaPolicy::drop : AlphaPolicy::refuse, &li);
   const Model model = load_model(o.model);
-  const EncodeResult r = encode_image(model, image, encode_options(o.effort, g.quiet));
+  const EncodeResult r = encode_image(model, image, encode_options(o.effort, g.quiet, o.quality));
   write_file_atomic(o.output, r.bytes);
   if (g.quiet) return;
   if (li.converted_grey) std::fprintf(stderr, "note: greyscale image coded as RGB\n");
@@ -55,13 +56,14 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
     std::fprintf(stderr,
                  "note: the image's embedded ICC colour profile was ignored: its colours were taken as sRGB "
                  "(a wide-gamut photo, e.g. Display P3, comes out less saturated)\n");
+  const std::string quality = r.quality > 0 ? ", quality " + format_quality(r.quality) : "";
   std::printf(
-      "%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s, effort %d, encode %.1f ms: network %.1f, "
+      "%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s%s, effort %d, encode %.1f ms: network %.1f, "
       "refine %.1f, entropy %.1f)\n",
       o.input.c_str(), image.width, image.height, o.output.c_str(), r.bytes.size(),
       bits_per_pixel(r.bytes.size(), image.width, image.height), model.info().name.c_str(),
-      model.info().id.c_str(), o.effort, r.timings.total_ms, r.timings.network_ms, r.timings.refine_ms,
-      r.timings.entropy_ms);
+      model.info().id.c_str(), quality.c_str(), o.effort, r.timings.total_ms, r.timings.network_ms,
+      r.timings.refine_ms, r.timings.entropy_ms);
 }
 
 void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
@@ -117,6 +119,7 @@ void add_codec_commands(CLI::App& app, const GlobalOptions& g) {
       ->capture_default_str()
       ->check(CLI::IsMember({"refuse", "drop"}));
   add_effort_option(e, enc->effort);
+  add_quality_option(e, enc->quality);
   enc->limits.add(e);
   e->callback([enc, &g] { run_encode(*enc, g); });
 

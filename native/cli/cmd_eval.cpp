@@ -9,7 +9,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
 #include "commands.h"
-#include "effort_option.h"
+#include "encode_options.h"
 #include "image_files.h"
 #include "model_registry.h"
 
@@ -23,6 +23,7 @@ struct EvalOptions {
   std::string model = "default", dir, json, csv;
   int limit = 0;
   int effort = 0;
+  double quality = 0;
 };
 
 struct Row {
@@ -68,7 +69,7 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
     Image image = load_image(files[i], {}, AlphaPolicy::drop);
     if (model.info().fixed_width)
       image = centre_crop(image, model.info().fixed_width, model.info().fixed_height);
-    const EncodeResult e = encode_image(model, image, encode_options(o.effort, true));
+    const EncodeResult e = encode_image(model, image, encode_options(o.effort, true, o.quality));
     const DecodeResult d = decode_image(model, e.bytes.data(), e.bytes.size());
     Row r;
     r.image = fs::relative(files[i], o.dir).string();
@@ -140,6 +141,7 @@ void add_eval_command(CLI::App& app, const GlobalOptions& g) {
   e->add_option("--csv", o->csv, "write per-image results as CSV");
   e->add_option("--limit", o->limit, "evaluate at most this many images");
   add_effort_option(e, o->effort);
+  add_quality_option(e, o->quality);
   e->callback([o, &g] { run_eval(*o, g); });
 }
 

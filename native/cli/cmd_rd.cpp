@@ -21,7 +21,7 @@
 #include "aecodec/refine.h"
 #include "classic_codecs.h"
 #include "commands.h"
-#include "effort_option.h"
+#include "encode_options.h"
 #include "image_files.h"
 #include "model_registry.h"
 #include "rd_report.h"

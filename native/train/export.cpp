@@ -255,15 +255,39 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
     put_entropy_tables(probe, qz.pmf, qz.tail, qz.table_offset);
     family_id = "fam-" + hex16(probe.content_hash());
   }
+  // A variable-rate context model is the quality knob's network: one file with every quality's gains
+  // (aec::Model::at_quality folds them), its default quality the one nearest lambda 0.013 (q5 of the
+  // single-rate levels). Other variable-rate models export one file per quality, the gains folded in.
+  const bool knob = Q > 1 && dynamic_cast<ChannelCodecImpl*>(&model) != nullptr;
+  int knob_q = 0;
+  for (int q = 1; knob && q < Q; ++q)
+    if (std::fabs(std::log(cfg.lambdas[size_t(q)] / 0.013)) <
+        std::fabs(std::log(cfg.lambdas[size_t(knob_q)] / 0.013)))
+      knob_q = q;
   for (const Member& mem : members) {
     for (int q = 0; q < Q; ++q) {
-      if (opt.quality >= 0 && q != opt.quality) continue;
+      if (knob && q != knob_q) continue;
+      if (!knob && opt.quality >= 0 && q != opt.quality) continue;
       std::string name = base_name;
       if (!mem.role.empty()) name += "-" + mem.role;
-      if (Q > 1) name += "-q" + std::to_string(q + 1);
+      if (Q > 1 && !knob) name += "-q" + std::to_string(q + 1);
       aec::ModelFile f;
       nlohmann::json enc = nlohmann::json::array(), dec = nlohmann::json::array();
-      const std::vector<float> g = model.gain_of(q), ig = model.inv_gain_of(q);
+      std::vector<float> g = model.gain_of(q), ig = model.inv_gain_of(q);
+      if (knob) {
+        std::vector<float> rows, inv_rows;
+        for (int k = 0; k < Q; ++k) {
+          const std::vector<float> a = model.gain_of(k), b = model.inv_gain_of(k);
+          rows.insert(rows.end(), a.begin(), a.end());
+          inv_rows.insert(inv_rows.end(), b.begin(), b.end());
+        }
+        f.put_floats("latent.gain", {int64_t(Q), int64_t(C)}, rows.data());
+        f.put_floats("latent.inv_gain", {int64_t(Q), int64_t(C)}, inv_rows.data());
+        const double lo = std::log(cfg.lambdas.front()), hi = std::log(cfg.lambdas.back());
+        const double qd = 1.0 + 99.0 * (std::log(cfg.lambdas[size_t(q)]) - lo) / (hi - lo);
+        f.meta["variable_rate"] = {{"lambdas", cfg.lambdas}, {"default_quality", std::round(qd * 100) / 100}};
+        g.clear(), ig.clear();
+      }
       if (mem.enc_pre) mem.enc_pre->export_to(f, enc, nullptr, nullptr, storage);
       mem.enc->export_to(f, enc, g.empty() ? nullptr : &g, nullptr, storage);
       for (const auto& l : mem.enc_suffix) enc.push_back(l);

@@ -174,6 +174,7 @@ void parse_sectioned(Reader& r, Bitstream& b) {
         break;
       case kSectionPayload:
       case kSectionHyperPayload:
+      case kSectionQuality:
         b.sections.push_back({type, std::move(bytes)});
         break;
       default:

@@ -6,6 +6,7 @@
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/quality.h"
 #include "aecodec/refine.h"
 #include "aecodec/tile.h"
 
@@ -54,8 +55,18 @@ std::string decoder_mismatch(const Model& decoder, const BitstreamHeader& h, boo
 }
 
 EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options) {
-  const auto t0 = std::chrono::steady_clock::now();
   const ModelInfo& info = model.info();
+  if (model.variable_rate()) {  // the network at the asked (or default) quality
+    EncodeOptions at = options;
+    at.quality = 0;
+    return encode_image(model.at_quality(options.quality > 0 ? options.quality : info.default_quality), image,
+                        at);
+  }
+  require(
+      options.quality <= 0 || (info.quality_code > 0 && quality_code(options.quality) == info.quality_code),
+      "model '" + info.name +
+          "' is single-rate: it has no quality knob (-q); pick another model for another rate");
+  const auto t0 = std::chrono::steady_clock::now();
   require(image.width > 0 && image.height > 0, "empty image");
   if (info.fixed_width)
     require(image.width == info.fixed_width && image.height == info.fixed_height,
@@ -100,6 +111,7 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
   r.hyper_bits = code.hyper_bits;
   r.latent = std::move(code.latent);
 
+  r.quality = info.quality_code / 100.0;
   r.bytes = write_stream(model, image.width, image.height, code.stream);
   r.timings.total_ms = ms_since(t0);
   return r;
@@ -115,6 +127,7 @@ std::vector<uint8_t> write_stream(const Model& model, int width, int height, Bit
   h.family_id = info.family_id;
   h.entropy_hash = info.entropy_hash;
   h.stride = uint32_t(info.stride);
+  if (info.quality_code > 0) stream.section(kSectionQuality) = quality_section(info.quality_code);
   return write_bitstream(stream);
 }
 
@@ -159,6 +172,18 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   const auto t0 = std::chrono::steady_clock::now();
   DecodeResult r;
   r.stream = open_stream(model, data, size, cross, limits);
+  // A variable-rate model decodes at the file's quality.
+  const ModelInfo& mi = model.info();
+  if (const std::vector<uint8_t>* q = r.stream.find(kSectionQuality)) {
+    const int code = read_quality_section(*q);
+    if (model.variable_rate())
+      return decode_with(model.at_quality(code / 100.0), data, size, cross, limits, sink);
+    require(mi.quality_code == code, "corrupt .aec file: a quality section, but model '" + mi.name +
+                                         (mi.quality_code ? "' is at another quality" : "' is single-rate"));
+  } else {
+    require(mi.lambdas.empty(),
+            "corrupt .aec file: no quality section, but model '" + mi.name + "' is variable-rate");
+  }
   const BitstreamHeader& h = r.stream.header;
   const ModelInfo& info = model.info();
   int out_w = int(h.width), out_h = int(h.height);
@@ -215,7 +240,8 @@ LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<in
 
 Tensor decode_latent(const Model& model, const Bitstream& stream, std::vector<double>* channel_bits) {
   const LatentCodec& codec = model.latent_codec();
-  const std::vector<uint32_t> needs = codec.sections();
+  std::vector<uint32_t> needs = codec.sections();
+  if (model.info().quality_code > 0) needs.push_back(kSectionQuality);
   const std::string which = "model '" + model.info().name + "' has a " + codec.kind() + " entropy model";
   for (uint32_t type : needs)
     require(stream.find(type),

@@ -24,6 +24,7 @@ struct EncodeResult {
   Tensor latent;                     // dequantised latent (for display)
   std::vector<double> channel_bits;  // ideal bits spent per latent channel
   double hyper_bits = 0;             // ideal bits of the hyper latent (hyperprior models; 0 otherwise)
+  double quality = 0;                // a variable-rate model's quality Q (quality.h); 0 for single-rate
   CodecTimings timings;              // a hyperprior's hyper networks count as entropy coding
 };
 
@@ -34,6 +35,9 @@ struct EffortPlan;  // refine.h
 
 struct EncodeOptions {
   int effort = 0;
+  // A variable-rate model's quality Q, 1 to 100 in hundredths (quality.h); 0 = the model's default. A
+  // single-rate model refuses any other.
+  double quality = 0;
   const EffortPlan* plan = nullptr;  // with effort > 0: this refinement plan instead of the effort's own
   // Threads: the core's pool (aec::set_num_threads, parallel.h); the bytes do not depend on their number.
   // Called now and then during a slow encode with the fraction done (0..1); returning false cancels the

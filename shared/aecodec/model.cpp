@@ -80,12 +80,14 @@ int64_t floor_div(int64_t a, int64_t b) {
 }
 
 void expect_channels(int c, int expected, const std::string& what) {
-  require(c == expected, what + " expects " + std::to_string(expected) + " input channels, gets " + std::to_string(c));
+  require(c == expected,
+          what + " expects " + std::to_string(expected) + " input channels, gets " + std::to_string(c));
 }
 
 class Conv : public Layer {
  public:
-  Conv(const json& j, const ModelFile& f, const std::string& where, bool transposed) : transposed_(transposed) {
+  Conv(const json& j, const ModelFile& f, const std::string& where, bool transposed)
+      : transposed_(transposed) {
     name_ = get_name(j, where);
     s_.in = document_int(j, "in", where, 1, 4096);
     s_.out = document_int(j, "out", where, 1, 4096);
@@ -133,7 +135,7 @@ class Conv : public Layer {
     const int64_t st = s_.stride, k = s_.kernel, p = s_.padding;
     if (transposed_) {  // output o = i * st - p + t, 0 <= t < k
       lo = floor_div(lo + p - k + st, st), hi = floor_div(hi + p, st);  // ceil, floor
-    } else {  // output o reads i = o * st - p + t
+    } else {                                                            // output o reads i = o * st - p + t
       lo = lo * st - p, hi = hi * st - p + k - 1;
     }
     return true;
@@ -238,8 +240,8 @@ class Linear : public Layer {
   }
   Tensor forward(Tensor x) const override { return linear(x, w_.data(), b_.data(), out_); }
   void output_shape(int& c, int& h, int& w) const override {
-    require(int64_t(c) * h * w == in_, "layer '" + name_ + "' expects " + std::to_string(in_) + " inputs, gets " +
-                                           std::to_string(int64_t(c) * h * w));
+    require(int64_t(c) * h * w == in_, "layer '" + name_ + "' expects " + std::to_string(in_) +
+                                           " inputs, gets " + std::to_string(int64_t(c) * h * w));
     c = out_, h = 1, w = 1;
   }
   double macs(int, int, int) const override { return double(in_) * out_; }
@@ -253,7 +255,8 @@ class Linear : public Layer {
 class Reshape : public Layer {
  public:
   Reshape(const json& j, const std::string& where) {
-    require(j.contains("shape") && j["shape"].is_array() && j["shape"].size() == 3, where + ": reshape needs [C,H,W]");
+    require(j.contains("shape") && j["shape"].is_array() && j["shape"].size() == 3,
+            where + ": reshape needs [C,H,W]");
     for (int i = 0; i < 3; ++i) {
       require(j["shape"][i].is_number_integer() && j["shape"][i].get<int64_t>() > 0 &&
                   j["shape"][i].get<int64_t>() <= 65536,
@@ -299,10 +302,14 @@ class Elementwise : public Layer {
  public:
   Elementwise(std::string op, float slope) : op_(std::move(op)), slope_(slope) {}
   Tensor forward(Tensor x) const override {
-    if (op_ == "relu") relu(x);
-    else if (op_ == "leaky_relu") leaky_relu(x, slope_);
-    else if (op_ == "sigmoid") sigmoid(x);
-    else tanh_inplace(x);
+    if (op_ == "relu")
+      relu(x);
+    else if (op_ == "leaky_relu")
+      leaky_relu(x, slope_);
+    else if (op_ == "sigmoid")
+      sigmoid(x);
+    else
+      tanh_inplace(x);
     return x;
   }
   void output_shape(int&, int&, int&) const override {}
@@ -338,7 +345,8 @@ Network& Network::operator=(Network&&) noexcept = default;
 Network::~Network() = default;
 
 Network Network::build(const json& layers, const ModelFile& file, const std::string& where) {
-  require(layers.is_array() && !layers.empty(), "model document: '" + where + "' must be a non-empty list of layers");
+  require(layers.is_array() && !layers.empty(),
+          "model document: '" + where + "' must be a non-empty list of layers");
   require(layers.size() <= 256, "model document: '" + where + "' has too many layers");
   Network net;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -410,7 +418,8 @@ static uint64_t entropy_identity(const ModelFile& f, bool hyperprior) {
       }
     return h;
   }
-  for (const char* name : {"entropy.cdf", "entropy.cdf_length", "entropy.offset", "latent.step", "latent.offset"}) {
+  for (const char* name :
+       {"entropy.cdf", "entropy.cdf_length", "entropy.offset", "latent.step", "latent.offset"}) {
     const auto& t = f.tensors.at(name);
     h = fnv1a64(t.bytes.data(), t.bytes.size(), h);
   }
@@ -469,7 +478,9 @@ Model Model::from_file(ModelFile file) {
   const json& m = file.meta;
   Model model;
   ModelInfo& info = model.info_;
-  auto str = [&](const char* key) { return m.contains(key) && m[key].is_string() ? m[key].get<std::string>() : ""; };
+  auto str = [&](const char* key) {
+    return m.contains(key) && m[key].is_string() ? m[key].get<std::string>() : "";
+  };
   info.name = str("name");
   info.arch = str("arch");
   info.description = str("description");
@@ -499,7 +510,8 @@ Model Model::from_file(ModelFile file) {
     require(document_int(fam, "stride", "model family", 1, 1024) == info.stride,
             "model family: stride differs from input.stride");
   }
-  require(m.contains("encoder") && m.contains("decoder"), "model document: needs \"encoder\" and \"decoder\"");
+  require(m.contains("encoder") && m.contains("decoder"),
+          "model document: needs \"encoder\" and \"decoder\"");
   model.encoder_ = Network::build(m["encoder"], file, "encoder");
   model.decoder_ = Network::build(m["decoder"], file, "decoder");
 
@@ -509,7 +521,8 @@ Model Model::from_file(ModelFile file) {
   const int test_h = info.fixed_height ? info.fixed_height : info.stride * 2;
   int c = 3, h = test_h, w = test_w;
   model.encoder_.output_shape(c, h, w);
-  require(c == info.latent_channels, "encoder makes " + std::to_string(c) + " latent channels, document says " +
+  require(c == info.latent_channels, "encoder makes " + std::to_string(c) +
+                                         " latent channels, document says " +
                                          std::to_string(info.latent_channels));
   if (!info.fixed_width)
     require(h * info.stride == test_h && w * info.stride == test_w,
@@ -518,6 +531,28 @@ Model Model::from_file(ModelFile file) {
   require(c == 3 && h == test_h && w == test_w, "decoder does not map the latent back to a " +
                                                     std::to_string(test_w) + "x" + std::to_string(test_h) +
                                                     " RGB image");
+
+  if (m.contains("variable_rate")) {
+    const json& vr = m["variable_rate"];
+    const std::string where = "model document: variable_rate";
+    require(vr.is_object() && vr.contains("lambdas") && vr["lambdas"].is_array() &&
+                vr["lambdas"].size() >= 2 && vr["lambdas"].size() <= 64,
+            where + ": needs 'lambdas', 2 to 64 of them");
+    for (const json& l : vr["lambdas"]) {
+      require(l.is_number() && l.get<double>() > 0 && std::isfinite(l.get<double>()) &&
+                  (info.lambdas.empty() || l.get<double>() > info.lambdas.back()),
+              where + ": lambdas must be positive and ascending");
+      info.lambdas.push_back(l.get<double>());
+    }
+    require(vr.contains("default_quality") && vr["default_quality"].is_number() &&
+                vr["default_quality"].get<double>() >= 1 && vr["default_quality"].get<double>() <= 100,
+            where + ": default_quality must be from 1 to 100");
+    info.default_quality = vr["default_quality"].get<double>();
+    const int64_t K = int64_t(info.lambdas.size()), M = info.latent_channels;
+    for (const char* name : {"latent.gain", "latent.inv_gain"})
+      for (float g : file.floats(name, {K, M}))
+        require(g > 0 && std::isfinite(g), std::string("tensor '") + name + "' must be positive and finite");
+  }
 
   const json none = json::object();
   const json& entropy = m.contains("entropy") && m["entropy"].is_object() ? m["entropy"] : none;
@@ -553,7 +588,9 @@ const CdfTables& Model::tables() const {
   return factorized_ ? factorized_->tables() : none;
 }
 
-const Hyperprior* Model::hyperprior() const { return hyperprior_ ? &hyperprior_->hyperprior() : nullptr; }
+const Hyperprior* Model::hyperprior() const {
+  return hyperprior_ ? &hyperprior_->hyperprior() : nullptr;
+}
 
 std::vector<int32_t> Model::quantize(const Tensor& y) const {
   require(factorized_, "model '" + info_.name +

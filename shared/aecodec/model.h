@@ -49,13 +49,19 @@ class Network {
 struct ModelInfo {
   std::string name, id, arch, description;
   int input_channels = 3;
-  int stride = 1;                      // image size must be a multiple (the codec pads)
+  int stride = 1;                         // image size must be a multiple (the codec pads)
   int fixed_width = 0, fixed_height = 0;  // non-zero for fixed-size models (fc)
   int latent_channels = 0;
   std::string family_id, family_role;  // empty when not in a cross-resolution family
   uint64_t model_hash = 0;             // identity written into bitstreams
   uint64_t entropy_hash = 0;           // identity of the entropy model (shared across a family)
-  std::string entropy_kind;            // "factorized" or "hyperprior"
+  std::string entropy_kind;            // "factorized", "hyperprior" or "channel"
+  // Variable-rate models (quality.h): the trained lambdas, ascending (empty for a single-rate model), and the
+  // quality the codec uses when none is asked for. A model made by at_quality keeps them and has its
+  // quality code (Q x 100); 0 otherwise.
+  std::vector<double> lambdas;
+  double default_quality = 0;
+  int quality_code = 0;
 };
 
 class Model {
@@ -68,6 +74,10 @@ class Model {
   static Model load(const std::string& path);
 
   const ModelInfo& info() const { return info_; }
+  // A variable-rate model's file, not yet at a quality: the codec (encode_image, decode_image) codes with
+  // at_quality(Q), the same network with Q's gains folded into its transforms and the same identity.
+  bool variable_rate() const { return !info_.lambdas.empty() && info_.quality_code == 0; }
+  Model at_quality(double quality) const;  // quality.cpp
   const ModelFile& file() const { return file_; }
   // What turns the latent into symbols and back (latent_codec.h); the codec pipeline calls only this.
   const LatentCodec& latent_codec() const { return *latent_codec_; }

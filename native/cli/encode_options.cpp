@@ -1,4 +1,4 @@
-#include "effort_option.h"
+#include "encode_options.h"
 
 #include <unistd.h>
 
@@ -17,9 +17,27 @@ void add_effort_option(CLI::App* cmd, int& effort) {
       ->check(CLI::Range(0, kMaxEffort));
 }
 
-EncodeOptions encode_options(int effort, bool quiet) {
+void add_quality_option(CLI::App* cmd, double& quality) {
+  cmd->add_option(
+         "-q,--quality", quality,
+         "quality 1-100 (hundredths allowed) of a variable-rate model: more bytes and higher quality as "
+         "it rises; default: the model's own")
+      ->check(CLI::Range(1.0, 100.0));
+}
+
+std::string format_quality(double quality) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f", quality);
+  std::string s = b;
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+EncodeOptions encode_options(int effort, bool quiet, double quality) {
   EncodeOptions o;
   o.effort = effort;
+  o.quality = quality;
   if (effort >= 3 && !quiet) {
     const bool tty = isatty(2);
     o.progress = [tty, last = -1](double f) mutable {
