@@ -43,6 +43,11 @@ declare -A RECIPE=(
   [hyperprior-q7]="--arch hyperprior --lambda 0.05 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 1000"
   [factorized]="--arch factorized --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
 )
+# What a run's first export must beat (export_if_improved): the shipped model at the same lambda.
+declare -A BASELINE=(
+  [channel]=hyperprior-q5
+  [channel-q5]=hyperprior-q5
+)
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
 # directory: every matching tensor, the prior included; a model file: the network weights).
 declare -A INIT=(
@@ -100,9 +105,8 @@ PY
 export_if_improved() {
   local name=$1 dir=$RUNS/$1/export from=$RUNS/$1
   [ -f "$RUNS/$name/checkpoint.pt" ] || return 0
-  # Context models (--arch channel / channel-cb) have no model-file form until the core decodes them: they
-  # train, and are neither polished nor exported.
-  case " ${RECIPE[$name]:-} " in *" --arch channel"*) log "$name: not exported (no context model in the core yet)"; return 0 ;; esac
+  # The checkerboard context (channel-cb) has no integer form in the core: it trains and is not exported.
+  case " ${RECIPE[$name]:-} " in *" --arch channel-cb"*) log "$name: not exported (channel-cb has no model-file form)"; return 0 ;; esac
   if [ "$POLISH_STEPS" -gt 0 ] && [ "$name" != family ]; then from=$(polished_branch "$name") || from=$RUNS/$name; fi
   rm -rf "$dir" && mkdir -p "$dir"
   "$TRAIN" export --fp16 --run "$from" --out "$dir/$name.aem" >/dev/null
@@ -111,7 +115,9 @@ export_if_improved() {
   for f in "$dir"/*.aem; do
     new=$(/usr/bin/python3 -c "print(float('$new') + float('$(rd_loss "$f")'))")
     local shipped=models/$(basename "$f")
-    # A member or quality level not shipped yet: the export is an improvement.
+    # A model not shipped yet must beat its baseline at the same lambda (a context model: the single-rate
+    # hyperprior at its default quality's lambda); a member or quality level without one is an improvement.
+    [ -f "$shipped" ] || shipped=models/${BASELINE[$name]:-none}.aem
     if [ -f "$shipped" ]; then old=$(/usr/bin/python3 -c "print(float('$old') + float('$(rd_loss "$shipped")'))"); else old=inf; fi
   done
   if /usr/bin/python3 -c "import sys; sys.exit(0 if float('$new') < float('$old') else 1)"; then
