@@ -6,6 +6,7 @@
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
+#include "aecodec/rate_target.h"
 #include "commands.h"
 #include "encode_options.h"
 #include "image_files.h"
@@ -31,6 +32,8 @@ struct EncodeArgs {
   std::string input, output, model = "default", alpha = "refuse";
   int effort = 0;
   double quality = 0;
+  uint64_t size = 0;  // --size: a byte budget
+  double psnr = 0;    // --psnr: a quality target in dB
   LimitOptions limits;
 };
 
@@ -44,7 +47,22 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
   const Image image = load_image(o.input, o.limits.limits(),
                                  o.alpha == "drop" ? AlphaPolicy::drop : AlphaPolicy::refuse, &li);
   const Model model = load_model(o.model);
-  const EncodeResult r = encode_image(model, image, encode_options(o.effort, g.quiet, o.quality));
+  const EncodeOptions eo = encode_options(o.effort, g.quiet, o.quality);
+  std::string target;
+  EncodeResult r;
+  if (o.size > 0) {
+    TargetResult t = encode_to_size(model, image, o.size, eo);
+    target = " for at most " + std::to_string(o.size) + " bytes (" + std::to_string(t.trials) + " trials)";
+    r = std::move(t.encoded);
+  } else if (o.psnr > 0) {
+    TargetResult t = encode_to_psnr(model, image, o.psnr, eo);
+    char b[96];
+    std::snprintf(b, sizeof b, " for %.2f dB: %.2f dB (%d trials)", o.psnr, t.psnr, t.trials);
+    target = b;
+    r = std::move(t.encoded);
+  } else {
+    r = encode_image(model, image, eo);
+  }
   write_file_atomic(o.output, r.bytes);
   if (g.quiet) return;
   if (li.converted_grey) std::fprintf(stderr, "note: greyscale image coded as RGB\n");
@@ -56,7 +74,7 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
     std::fprintf(stderr,
                  "note: the image's embedded ICC colour profile was ignored: its colours were taken as sRGB "
                  "(a wide-gamut photo, e.g. Display P3, comes out less saturated)\n");
-  const std::string quality = r.quality > 0 ? ", quality " + format_quality(r.quality) : "";
+  const std::string quality = r.quality > 0 ? ", quality " + format_quality(r.quality) + target : "";
   std::printf(
       "%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s%s, effort %d, encode %.1f ms: network %.1f, "
       "refine %.1f, entropy %.1f)\n",
@@ -119,7 +137,18 @@ void add_codec_commands(CLI::App& app, const GlobalOptions& g) {
       ->capture_default_str()
       ->check(CLI::IsMember({"refuse", "drop"}));
   add_effort_option(e, enc->effort);
-  add_quality_option(e, enc->quality);
+  auto* qopt = add_quality_option(e, enc->quality);
+  auto* sopt =
+      e->add_option("--size", enc->size,
+                    "the largest quality whose file has at most this many bytes (variable-rate models; "
+                    "as cwebp -size)")
+          ->check(CLI::Range(uint64_t(1), uint64_t(1) << 40));
+  auto* popt =
+      e->add_option("--psnr", enc->psnr,
+                    "the smallest file whose decoded image reaches this PSNR in dB (variable-rate models)")
+          ->check(CLI::Range(1.0, 199.0));
+  qopt->excludes(sopt)->excludes(popt);
+  sopt->excludes(popt);
   enc->limits.add(e);
   e->callback([enc, &g] { run_encode(*enc, g); });
 

@@ -17,11 +17,12 @@ void add_effort_option(CLI::App* cmd, int& effort) {
       ->check(CLI::Range(0, kMaxEffort));
 }
 
-void add_quality_option(CLI::App* cmd, double& quality) {
-  cmd->add_option(
-         "-q,--quality", quality,
-         "quality 1-100 (hundredths allowed) of a variable-rate model: more bytes and higher quality as "
-         "it rises; default: the model's own")
+CLI::Option* add_quality_option(CLI::App* cmd, double& quality) {
+  return cmd
+      ->add_option(
+          "-q,--quality", quality,
+          "quality 1-100 (hundredths allowed) of a variable-rate model: more bytes and higher quality as "
+          "it rises; default: the model's own")
       ->check(CLI::Range(1.0, 100.0));
 }
 

@@ -10,7 +10,7 @@
 namespace aec::cli {
 
 void add_effort_option(CLI::App* cmd, int& effort);
-void add_quality_option(CLI::App* cmd, double& quality);
+CLI::Option* add_quality_option(CLI::App* cmd, double& quality);
 // Options for encode_image at this effort (and quality, 0 = the model's default); unless quiet, efforts that
 // take seconds report progress.
 // A quality as the user typed it: "67.06", "50".
