@@ -558,6 +558,10 @@ Model Model::from_file(ModelFile file) {
   const json& entropy = m.contains("entropy") && m["entropy"].is_object() ? m["entropy"] : none;
   model.latent_codec_ = LatentCodec::build(entropy, file, info.latent_channels);
   info.entropy_kind = model.latent_codec_->kind();
+  // The knob moves only the transforms' gains: its entropy model must not depend on Q (a Gaussian
+  // conditional around shared tables does; per-channel factorized tables fitted to one rate do not).
+  require(info.lambdas.empty() || info.entropy_kind != "factorized",
+          "model document: variable_rate needs a hyperprior or channel entropy model, not factorized tables");
   model.factorized_ = dynamic_cast<const FactorizedCodec*>(model.latent_codec_.get());
   model.hyperprior_ = dynamic_cast<const HyperpriorCodec*>(model.latent_codec_.get());
   if (model.hyperprior_) {
