@@ -36,7 +36,9 @@ using rd::ClassicCodec;
 
 struct RdOptions {
   std::string dir, out, models_dir, family;
-  std::vector<std::string> archs = {"factorized", "hyperprior"};
+  std::vector<std::string> archs = {"factorized", "hyperprior", "channel"};
+  // A variable-rate model's levels: these qualities, or (empty) its trained lambdas' qualities.
+  std::vector<double> qualities;
   std::vector<std::string> models;
   std::vector<std::string> codecs = {"jpeg", "webp", "avif"};
   std::vector<int> jpeg_q = {10, 22, 34, 46, 59, 71, 83, 95};
@@ -245,8 +247,26 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       l.label = i.name;
       l.model_path = lm.path;
       l.model_id = i.id;
-      it->levels.push_back(l);
-      level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
+      if (!lm.model->variable_rate()) {
+        it->levels.push_back(l);
+        level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
+        continue;
+      }
+      // A variable-rate model: one level per quality, by default the qualities of its trained lambdas
+      // (where Q's interpolated gains are the trained ones).
+      std::vector<double> qs = o.qualities;
+      if (qs.empty())
+        for (size_t k = 0; k < i.lambdas.size(); ++k)
+          qs.push_back(std::round(100.0 * (1.0 + 99.0 * std::log(i.lambdas[k] / i.lambdas.front()) /
+                                                     std::log(i.lambdas.back() / i.lambdas.front()))) /
+                       100.0);
+      for (double q : qs) {
+        rd::Level lq = l;
+        lq.label = i.name + " Q" + format_quality(q);
+        lq.model_quality = q;
+        it->levels.push_back(lq);
+        level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
+      }
     }
   for (size_t c = 0; c < res.curves.size(); ++c) {
     std::set<std::string> archs;
@@ -315,7 +335,8 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       for (size_t l = 0; l < res.curves[c].levels.size(); ++l) {
         const Model& m = *level_models[c][l];
         progress(m.info().name);
-        const EncodeResult e = encode_image(m, image, encode_options(res.curves[c].effort, true));
+        const EncodeResult e = encode_image(
+            m, image, encode_options(res.curves[c].effort, true, res.curves[c].levels[l].model_quality));
         const DecodeResult d = decode_image(m, e.bytes.data(), e.bytes.size());
         rd::Measure s = score(name, image, d.image, e.bytes.size());
         s.encode_ms = e.timings.total_ms, s.decode_ms = d.timings.total_ms;
@@ -395,6 +416,11 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
       ->delimiter(',')
       ->check(CLI::Range(0, kMaxEffort));
   r->add_option("--plot-max-bpp", o->plot_max_bpp, "end the plots' rate axis here (0: fit all points)");
+  r->add_option("--qualities", o->qualities,
+                "variable-rate models: the qualities to measure (1-100, comma-separated; default: those of "
+                "the model's trained lambdas)")
+      ->delimiter(',')
+      ->check(CLI::Range(1.0, 100.0));
   r->add_option("--made-by", o->made_by,
                 "the command the report names as its origin (default: this command line)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -411,6 +437,11 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
     if (r->count("--webp-q")) cmd += " --webp-q " + join(o->webp_q);
     if (r->count("--avif-cq")) cmd += " --avif-cq " + join(o->avif_cq);
     if (o->limit) cmd += " --limit " + std::to_string(o->limit);
+    if (!o->qualities.empty()) {
+      std::vector<std::string> qs;
+      for (double q : o->qualities) qs.push_back(format_quality(q));
+      cmd += " --qualities " + join(qs);
+    }
     o->command = o->made_by.empty() ? cmd : o->made_by;
     run_rd(*o, g);
   });

@@ -326,6 +326,7 @@ void write_outputs(const RdResults& r, const std::string& dir, double plot_max_b
       nlohmann::json jl = {{"label", l.label}};
       if (!l.model_path.empty()) jl["model_path"] = l.model_path, jl["model_id"] = l.model_id;
       if (l.quality >= 0) jl["quality"] = l.quality;
+      if (l.model_quality > 0) jl["model_quality"] = l.model_quality;
       jl["mean"] = measure_json(l.mean);
       for (const auto& [anchor, gain] : l.psnr_gain_at_rate)  // null outside that codec's measured rates
         jl["psnr_gain_at_rate_db"][anchor] = std::isfinite(gain) ? nlohmann::json(gain) : nlohmann::json();

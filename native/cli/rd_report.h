@@ -18,7 +18,8 @@ struct Measure {  // one image at one quality level, or the mean over the images
 struct Level {        // one quality level: a model, or a classic codec at one quality setting
   std::string label;  // model name, or "q75" / "cq30"
   std::string model_path, model_id;
-  int quality = -1;  // classic codecs only
+  int quality = -1;          // classic codecs only
+  double model_quality = 0;  // a variable-rate model's Q (0: a single-rate model)
   std::vector<Measure> images;
   Measure mean;  // per-image mean of bpp, PSNR, MS-SSIM, times
   // Learned levels: PSNR minus each classic codec's (codec name) at this level's bpp, read linearly between
