@@ -475,6 +475,10 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::from_file(ModelFile file) {
+  return build(std::move(file), true);
+}
+
+Model Model::build(ModelFile file, bool identity) {
   const json& m = file.meta;
   Model model;
   ModelInfo& info = model.info_;
@@ -570,9 +574,11 @@ Model Model::from_file(ModelFile file) {
     model.encoder_.output_shape(lc, lh, lw);
     model.hyperprior_->hyperprior().hyper_shape(lh, lw, zc, zh, zw);
   }
-  info.entropy_hash = entropy_identity(file, model.hyperprior_ != nullptr);
-  info.model_hash = file.content_hash();
-  info.id = hash_hex(info.model_hash);
+  if (identity) {
+    info.entropy_hash = entropy_identity(file, model.hyperprior_ != nullptr);
+    info.model_hash = file.content_hash();
+    info.id = hash_hex(info.model_hash);
+  }
   model.file_ = std::move(file);
   return model;
 }

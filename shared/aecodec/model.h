@@ -98,6 +98,10 @@ class Model {
   Tensor dequantize(const std::vector<int32_t>& q, int c, int h, int w) const;
 
  private:
+  // from_file, optionally without hashing the file's content for its identity (at_quality keeps the
+  // variable-rate file's).
+  static Model build(ModelFile file, bool identity);
+
   ModelInfo info_;
   ModelFile file_;
   Network encoder_, decoder_;

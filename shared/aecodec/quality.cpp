@@ -123,7 +123,7 @@ Model Model::at_quality(double quality) const {
   fold_layer(f, weighted_layer(f.meta["decoder"], false), inv, false);
   f.meta.erase("variable_rate");
   f.meta["training"]["lambda"] = lambda;  // what encoder refinement trades rate against
-  Model m = from_file(std::move(f));
+  Model m = build(std::move(f), false);
   // The same model to the container (its identity is the variable-rate file's) at this quality.
   m.info_.model_hash = info_.model_hash, m.info_.id = info_.id, m.info_.entropy_hash = info_.entropy_hash;
   m.info_.lambdas = info_.lambdas, m.info_.default_quality = info_.default_quality;
