@@ -7,6 +7,7 @@
 #include "aecodec/hyperprior.h"
 #include "aecodec/metrics.h"
 #include "commands.h"
+#include "model_list.h"
 #include "model_registry.h"
 
 namespace aec::cli {
@@ -44,13 +45,12 @@ nlohmann::json model_summary(const Model& m, const std::string& path) {
   for (const char* key : {"training", "scores"})
     if (m.file().meta.contains(key)) j[key] = m.file().meta[key];
   const int w = i.fixed_width ? i.fixed_width : 768, h = i.fixed_width ? i.fixed_height : 512;
-  j["gmacs_" + std::to_string(w) + "x" + std::to_string(h)] = {
-      {"encoder", m.encoder().macs(3, h, w) / 1e9},
-      {"decoder", [&] {
-         int c = 3, lh = h, lw = w;
-         m.encoder().output_shape(c, lh, lw);
-         return m.decoder().macs(c, lh, lw) / 1e9;
-       }()}};
+  j["gmacs_" + std::to_string(w) + "x" + std::to_string(h)] = {{"encoder", m.encoder().macs(3, h, w) / 1e9},
+                                                               {"decoder", [&] {
+                                                                  int c = 3, lh = h, lw = w;
+                                                                  m.encoder().output_shape(c, lh, lw);
+                                                                  return m.decoder().macs(c, lh, lw) / 1e9;
+                                                                }()}};
   return j;
 }
 
@@ -118,23 +118,16 @@ void add_info_commands(CLI::App& app, const GlobalOptions&) {
       j = stream_summary(read_file(*path, uint64_t(1) << 30), *path);
     else
       j = model_summary(load_model(*path), *path);
-    if (*json) std::printf("%s\n", j.dump(2).c_str());
-    else print_text(j);
+    if (*json)
+      std::printf("%s\n", j.dump(2).c_str());
+    else
+      print_text(j);
   });
 
-  CLI::App* models = app.add_subcommand("models", "list the models on the model path");
-  models->callback([] {
-    for (const std::string& dir : model_search_path()) std::printf("# %s\n", dir.c_str());
-    for (const std::string& p : installed_model_files()) {
-      try {
-        const Model m = Model::load(p);
-        std::printf("%-28s %s  %-10s %s\n", m.info().name.c_str(), m.info().id.c_str(), m.info().arch.c_str(),
-                    p.c_str());
-      } catch (const Error& e) {
-        std::printf("%-28s (unreadable: %s)\n", p.c_str(), e.what());
-      }
-    }
-  });
+  CLI::App* models = app.add_subcommand("models", "list the models on the model path, grouped into codecs");
+  auto files = std::make_shared<bool>(false);
+  models->add_flag("--files", *files, "one line per model file: name, id, arch, path");
+  models->callback([files] { print_models(*files); });
 }
 
 }  // namespace aec::cli

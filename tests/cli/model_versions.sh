@@ -8,7 +8,7 @@ while read -r name id _; do
   listed=$((listed + 1))
   awk -F'\t' -v n="$name" -v i="$id" '$1 == n && $2 == i {found = 1} END {exit !found}' "$SRC/models/VERSIONS.tsv" ||
     fail "$name version $id (models/$name.aem) is not in models/VERSIONS.tsv: run scripts/model-versions.sh after committing it"
-done < <(AECODEC_MODELS="$SRC/models" "$AEC" models | grep -v '^#')
+done < <(AECODEC_MODELS="$SRC/models" "$AEC" models --files | grep -v '^#')
 [ "$listed" -gt 0 ] || fail "aecodec models listed no shipped model"
 echo "$listed shipped models checked"
 finish
