@@ -73,7 +73,13 @@ class LatentCodec {
   // y.
   virtual std::vector<int32_t> side_symbols(const Tensor& y) const = 0;
   // The symbol space and rate model of a c x h x w latent given its side information (refinement's search).
-  virtual ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side) const = 0;
+  // y: the latent being refined, for codecs whose tables also depend on y itself (a context model: its
+  // tables and means at y's own rounding, a linearisation that holds while the search moves y little).
+  virtual ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
+                                           const Tensor* y = nullptr) const = 0;
+  // Whether conditional_rate is such a linearisation: the encoder then checks a refined latent against the
+  // plain one by coding both (codec.cpp).
+  virtual bool context_adaptive() const { return false; }
   // Quantises y and codes it into sections. `side`, when given, replaces side_symbols(y).
   virtual LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const = 0;
   // Decodes the sections of a stream whose latent grid is c x h x w into the dequantised latent; fills
@@ -90,7 +96,8 @@ class FactorizedCodec : public LatentCodec {
   const char* kind() const override { return "factorized"; }
   std::vector<uint32_t> sections() const override { return {kSectionPayload}; }
   std::vector<int32_t> side_symbols(const Tensor&) const override { return {}; }
-  ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side) const override;
+  ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
+                                   const Tensor* y = nullptr) const override;
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
@@ -113,7 +120,8 @@ class HyperpriorCodec : public LatentCodec {
   const char* kind() const override { return "hyperprior"; }
   std::vector<uint32_t> sections() const override { return {kSectionPayload, kSectionHyperPayload}; }
   std::vector<int32_t> side_symbols(const Tensor& y) const override;
-  ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side) const override;
+  ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
+                                   const Tensor* y = nullptr) const override;
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
@@ -126,12 +134,15 @@ class HyperpriorCodec : public LatentCodec {
 
 // The channel-conditional context model (channel_context.h) on the hyperprior: z as the hyperprior codes it,
 // then y's slices in one stream, each slice's tables and means from the hyperprior's and from the slices
-// decoded before it. conditional_rate stays the hyperprior's (z fixed, no context): an upper bound.
+// decoded before it. Its rate model for refinement is the context's tables and means at y's own rounding.
 class ChannelCodec : public HyperpriorCodec {
  public:
   ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context);
   ~ChannelCodec() override;
   const char* kind() const override { return "channel"; }
+  ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
+                                   const Tensor* y = nullptr) const override;
+  bool context_adaptive() const override { return true; }
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;

@@ -7,6 +7,17 @@
 
 namespace aec {
 
+namespace {
+
+// As the hyperprior's quantiser: round half to even, clamped to what the escape can carry; NaN becomes 0.
+int32_t round_symbol(float residual) {
+  const float v = std::nearbyint(residual);
+  return std::isfinite(v) ? int32_t(std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)))
+                          : 0;
+}
+
+}  // namespace
+
 ChannelCodec::ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context)
     : HyperpriorCodec(std::move(hyperprior)), ctx_(std::move(context)) {}
 ChannelCodec::~ChannelCodec() = default;
@@ -27,20 +38,39 @@ LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* sid
   const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, y.h, y.w);
   const size_t plane = y.plane();
   std::vector<int32_t> q(y.size()), index(y.size());
-  r.latent = ctx_->run(
-      cond, y.h, y.w, [&](int c0, int c, const int32_t* table, const int32_t* mean, int32_t* symbols) {
-        const size_t base = size_t(c0) * plane, m = size_t(c) * plane;
-        for (size_t j = 0; j < m; ++j) {
-          float v = std::nearbyint(y.data[base + j] - hp.mean_value(mean[j]));
-          // As the hyperprior: clamp to what the escape can carry; NaN becomes 0.
-          v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v))
-                               : 0.0f;
-          symbols[j] = q[base + j] = int32_t(v);
-          index[base + j] = table[j];
-        }
-      });
+  r.latent = ctx_->run(cond, y.h, y.w,
+                       [&](int c0, int c, const int32_t* table, const int32_t* mean, int32_t* symbols) {
+                         const size_t base = size_t(c0) * plane, m = size_t(c) * plane;
+                         for (size_t j = 0; j < m; ++j) {
+                           symbols[j] = q[base + j] = round_symbol(y.data[base + j] - hp.mean_value(mean[j]));
+                           index[base + j] = table[j];
+                         }
+                       });
   r.stream.section(kSectionPayload) = entropy_encode(q.data(), index.data(), q.size(), hp.y_tables());
   r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
+  return r;
+}
+
+ConditionalRate ChannelCodec::conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
+                                               const Tensor* y) const {
+  require(y && y->c == c && y->h == h && y->w == w,
+          "context model: refinement's rate model needs the latent it starts from");
+  const Hyperprior& hp = hyperprior();
+  ConditionalRate r = HyperpriorCodec::conditional_rate(c, h, w, side);
+  int zc, zh, zw;
+  hp.hyper_shape(h, w, zc, zh, zw);
+  const Hyperprior::Conditional cond = hp.conditional(side, zh, zw, h, w);
+  const size_t plane = size_t(h) * w;
+  // Each slice's tables and means with the slices before it rounded as the plain encoder rounds them.
+  ctx_->run(cond, h, w, [&](int c0, int k, const int32_t* table, const int32_t* mean, int32_t* symbols) {
+    const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
+    for (size_t j = 0; j < m; ++j) {
+      r.base[base + j] = hp.mean_value(mean[j]);
+      r.table[base + j] = table[j];
+      r.scale[base + j] = hp.scale_table()[size_t(table[j])];
+      symbols[j] = round_symbol(y->data[base + j] - r.base[base + j]);
+    }
+  });
   return r;
 }
 
@@ -49,6 +79,10 @@ Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w,
   const Hyperprior& hp = hyperprior();
   int zc, zh, zw;
   hp.hyper_shape(h, w, zc, zh, zw);
+  const BitstreamHeader& hd = stream.header;  // as the hyperprior: version 2 stores z's shape
+  require(hd.hyper_c == 0 ||
+              (hd.hyper_c == uint32_t(zc) && hd.hyper_h == uint32_t(zh) && hd.hyper_w == uint32_t(zw)),
+          "corrupt .aec file: hyper latent shape does not match the latent");
   const std::vector<uint8_t>& hyper = required_section(stream, kSectionHyperPayload);
   const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
   const std::vector<int32_t> zidx = channel_index(zc, zh, zw);

@@ -15,8 +15,8 @@ FactorizedCodec::FactorizedCodec(const ModelFile& file, int latent_channels) {
   tables_ = read_cdf_tables(file, "entropy", C);
 }
 
-ConditionalRate FactorizedCodec::conditional_rate(int c, int h, int w,
-                                                  const std::vector<int32_t>& side) const {
+ConditionalRate FactorizedCodec::conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
+                                                  const Tensor*) const {
   require(side.empty(), "a factorized latent has no side information");
   require(size_t(c) == step_.size(),
           "latent has " + std::to_string(c) + " channels, the quantiser " + std::to_string(step_.size()));

@@ -28,8 +28,8 @@ std::vector<int32_t> HyperpriorCodec::side_symbols(const Tensor& y) const {
   return hp_->quantize_z(hp_->analysis(y));
 }
 
-ConditionalRate HyperpriorCodec::conditional_rate(int c, int h, int w,
-                                                  const std::vector<int32_t>& side) const {
+ConditionalRate HyperpriorCodec::conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
+                                                  const Tensor*) const {
   const Hyperprior& hp = *hp_;
   int zc, zh, zw;
   hp.hyper_shape(h, w, zc, zh, zw);

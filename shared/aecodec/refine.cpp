@@ -264,10 +264,10 @@ std::string refine_refusal(const Model& model) {
       !((*train)["lambda"].get<double>() > 0))
     return "it gives no training.lambda, the rate-distortion trade-off that refinement optimises for";
   const std::string& arch = model.info().arch;
-  if (arch != "factorized" && arch != "hyperprior")
+  if (arch != "factorized" && arch != "hyperprior" && arch != "channel")
     return "a " + arch +
-           " model has no rate model to refine against: effort > 0 needs a factorized or "
-           "hyperprior codec";
+           " model has no rate model to refine against: effort > 0 needs a factorized, hyperprior or "
+           "channel codec";
   return "";
 }
 
@@ -295,7 +295,7 @@ RefineResult refine_latent(const Model& model, const Tensor& image, const Tensor
   p.c = y.c, p.h = y.h, p.w = y.w;
   p.net = GradNetwork::build(doc["decoder"], model.file(), "decoder");
   const size_t n = y.size();
-  p.cr = model.latent_codec().conditional_rate(y.c, y.h, y.w, qz ? *qz : std::vector<int32_t>{});
+  p.cr = model.latent_codec().conditional_rate(y.c, y.h, y.w, qz ? *qz : std::vector<int32_t>{}, &y);
   p.table_bits = std::make_unique<TableBits>(*p.cr.tables);
 
   const uint64_t seed = image_seed(image);
