@@ -1,7 +1,7 @@
 // libFuzzer target: any bytes given to the .aec decoder are decoded or refused with aec::Error -- never a
-// crash, hang, leak or sanitizer report -- by a factorized model, a hyperprior model and a member of a
-// cross-resolution family (which cross-decodes files of the family's other member): every container version
-// (1 and 2, and 3 with its sections), both latent codecs and cross-decoding.
+// crash, hang, leak or sanitizer report -- by a factorized model, a hyperprior model, a channel context model
+// and a member of a cross-resolution family (which cross-decodes files of the family's other member): every
+// container version (1 and 2, and 3 with its sections), every latent codec and cross-decoding.
 #include <cstddef>
 #include <cstdint>
 
@@ -23,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s.arch = "hyperprior", s.name = "test-hyperprior";
     return aec::Model::from_file(aec::testing::make_random_model(s));
   }();
+  static const aec::Model channel = [] {
+    aec::testing::RandomModelSpec s;
+    s.arch = "channel", s.name = "test-channel";
+    return aec::Model::from_file(aec::testing::make_random_model(s));
+  }();
   static const aec::Model family = [] {
     aec::testing::RandomModelSpec s;  // fuzz/run.sh's seed comes from its "high" twin (3 stages)
     s.name = "test-fam-medium", s.family_id = "fam-test", s.family_role = "medium";
@@ -30,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   aec::ImageLimits limits;
   limits.max_pixels = 1 << 20;  // a forged header must be refused, not decoded at 64 Mpx
-  for (const aec::Model* m : {&model, &hyperprior, &family}) {
+  for (const aec::Model* m : {&model, &hyperprior, &channel, &family}) {
     try {
       aec::decode_image(*m, data, size, limits);
     } catch (const aec::Error&) {

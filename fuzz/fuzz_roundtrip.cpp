@@ -1,6 +1,7 @@
 // libFuzzer target: random small images survive encode -> decode with the right size, and the decoder's
 // latent is exactly the encoder's quantised latent (every symbol round-trips through the entropy coder); with
-// a factorized model (version-1 files) and a hyperprior model (version 2), chosen by the first byte.
+// a factorized model, a hyperprior model and a channel context model, chosen by the first byte's top bits
+// (0x80 clear: factorized; set: 0x40 picks the channel model over the hyperprior).
 // The latent is compared rather than a second synthesis of the encoder's latent against the decoded image:
 // decode_image synthesises the decoded latent, so equal latents give equal images. The synthesis saved was
 // 15 % of each execution (perf, session 9), less the entropy decode this repeats: 4 % net (session 10).
@@ -25,8 +26,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s.arch = "hyperprior", s.name = "test-hyperprior";
     return aec::Model::from_file(aec::testing::make_random_model(s));
   }();
+  static const aec::Model channel = [] {
+    aec::testing::RandomModelSpec s;
+    s.arch = "channel", s.name = "test-channel";
+    return aec::Model::from_file(aec::testing::make_random_model(s));
+  }();
   if (size < 2) return 0;
-  const aec::Model& model = data[0] & 0x80 ? hyperprior : factorized;
+  const aec::Model& model = !(data[0] & 0x80) ? factorized : data[0] & 0x40 ? channel : hyperprior;
   const int w = 1 + data[0] % 48, h = 1 + data[1] % 48;
   aec::Image im(w, h);
   for (size_t i = 0; i < im.rgb.size(); ++i) im.rgb[i] = size > 2 ? data[2 + i % (size - 2)] : 0;

@@ -54,14 +54,15 @@ build_core() {  # VARIANT -> prints the library's path
     mkdir -p "$obj"
     printf '%s\n' "${core[@]}" | VARIANT=$variant NOCMP=$no_cmp_tracing xargs -P "$(nproc)" -I{} sh -c \
       'case $VARIANT:{} in nocmp:*|*/gemm.cpp|*/layers.cpp|*/int_layers.cpp) nocmp=$NOCMP ;; *) nocmp= ;; esac
-       clang++ "$@" -fsanitize=fuzzer-no-link $nocmp -c {} -o '"$obj"'/$(basename {} .cpp).o' sh "${flags[@]}"
+       clang++ "$@" -fsanitize=fuzzer-no-link $nocmp -c {} -o '"$obj"'/$(basename {} .cpp).o' sh "${flags[@]}" ||
+      { echo "building $lib failed" >&2; exit 1; }  # (exits the caller's $(...), whose failure ends the script)
     ar rcs "$lib" "$obj"/*.o
   fi
   echo "$lib"
 }
 
 # Seed corpus: model files, .aec files and images made by the real tools.
-seeds=$out/seeds-v3  # (the version changes when the seeds do)
+seeds=$out/seeds-v4  # (the version changes when the seeds do)
 if [ ! -d "$seeds" ]; then
   # Made under another name and renamed when complete, so a failed build leaves no half-made corpus.
   partial=$seeds.partial
@@ -71,12 +72,13 @@ if [ ! -d "$seeds" ]; then
   # Every architecture with 2 channels: the same layers, entropy models and file structure as a large model
   # at a quarter of the bytes (each execution copies, parses and hashes all of them); and the factorized
   # test model at its usual 8 channels.
-  for arch in factorized conv vae fc hyperprior; do
+  for arch in factorized conv vae fc hyperprior channel; do
     build/release/tests/make_test_model "$partial/model_file/$arch-n2.aem" $arch test-$arch 2 n=2 m=2
   done
   build/release/tests/make_test_model "$partial/model_file/factorized.aem" factorized
   build/release/tests/make_test_model "$partial/test.aem" factorized test-factorized 2
   build/release/tests/make_test_model "$partial/test-hyperprior.aem" hyperprior test-hyperprior 2
+  build/release/tests/make_test_model "$partial/test-channel.aem" channel test-channel 2
   python3 -c "
 import struct,zlib
 def png(w,h):
@@ -85,15 +87,16 @@ def png(w,h):
     return b'\x89PNG\r\n\x1a\n'+c(b'IHDR',struct.pack('>IIBBBBB',w,h,8,2,0,0,0))+c(b'IDAT',zlib.compress(raw))+c(b'IEND',b'')
 for w,h in [(1,1),(16,16),(33,17)]: open('$partial/image/%dx%d.png'%(w,h),'wb').write(png(w,h))
 "
-  # The bitstream target's models are make_random_model({}) = test-factorized with 2 stages (test.aem) and
-  # its hyperprior twin (test-hyperprior.aem): version-3 seeds of both entropy models, one with the family
-  # section (made by the other member of the target's family), and the old versions 1 and 2 made with the
-  # same two models by the last build that wrote them (fuzz/seeds/).
+  # The bitstream target's models are make_random_model({}) = test-factorized with 2 stages (test.aem), its
+  # hyperprior and channel twins (test-hyperprior.aem, test-channel.aem): version-3 seeds of every entropy
+  # model, one with the family section (made by the other member of the target's family), and the old
+  # versions 1 and 2 made with the first two models by the last build that wrote them (fuzz/seeds/).
   build/release/tests/make_test_model "$partial/test-family.aem" factorized test-fam-high 3 fam-test high
   for img in "$partial"/image/*.png; do
     base=$partial/bitstream/$(basename "$img" .png)
     build/release/native/aecodec -q encode "$img" -m "$partial/test.aem" -o "$base.aec"
     build/release/native/aecodec -q encode "$img" -m "$partial/test-hyperprior.aem" -o "$base-hyperprior.aec"
+    build/release/native/aecodec -q encode "$img" -m "$partial/test-channel.aem" -o "$base-channel.aec"
   done
   build/release/native/aecodec -q encode "$partial/image/16x16.png" -m "$partial/test-family.aem" \
     -o "$partial/bitstream/16x16-family.aec"  # cross-decoded by the target's family member

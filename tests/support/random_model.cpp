@@ -1,5 +1,6 @@
 #include "random_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -29,7 +30,8 @@ struct Builder {
   }
   json conv(const std::string& name, int in, int out, bool transposed) {
     const int k = 5;
-    weights(name + ".weight", transposed ? std::vector<int64_t>{in, out, k, k} : std::vector<int64_t>{out, in, k, k},
+    weights(name + ".weight",
+            transposed ? std::vector<int64_t>{in, out, k, k} : std::vector<int64_t>{out, in, k, k},
             1.0f / std::sqrt(float(in * k * k) / (transposed ? 4.0f : 1.0f)));
     weights(name + ".bias", {out}, 0.05f);
     json j = {{"op", transposed ? "conv_transpose2d" : "conv2d"},
@@ -84,6 +86,14 @@ void entropy_tables(ModelFile& f, int channels, uint32_t seed) {
   f.put_floats("latent.offset", {channels}, offset.data());
 }
 
+// 16 scales up to 12 instead of the trainer's 64 up to 256: the large scales' tables dominate a file's size
+// (800 KB), and a test model under 64 KB lets the fuzzers mutate all of it.
+std::vector<double> test_scale_table() {
+  std::vector<double> scales;
+  for (int i = 0; i < 16; ++i) scales.push_back(0.11 * std::pow(12.0 / 0.11, i / 15.0));
+  return scales;
+}
+
 // A mean-scale hyperprior over an m-channel latent with n hyper channels: h_a as the trainer builds it
 // (float), h_s quantised from random float weights by the exporters' quantize_conv, random z tables and
 // medians, and the real Gaussian tables. The last layer's scale half is biased upwards so that most scales
@@ -123,10 +133,7 @@ json hyperprior_entropy(Builder& b, int n, int m, uint32_t seed) {
   std::vector<int32_t> medians(static_cast<size_t>(n));
   for (int32_t& v : medians) v = median(rng);
   f.put_ints("hyper.z.median", {n}, medians.data());
-  // 16 scales up to 12 instead of the trainer's 64 up to 256: the large scales' tables dominate a file's size
-  // (800 KB), and a test model under 64 KB lets the fuzzers mutate all of it.
-  std::vector<double> scales;
-  for (int i = 0; i < 16; ++i) scales.push_back(0.11 * std::pow(12.0 / 0.11, i / 15.0));
+  const std::vector<double> scales = test_scale_table();
   put_cdf_tables(f, "hyper.gaussian", gaussian_tables(scales));
   const std::vector<int32_t> thresholds = scale_thresholds(scales, kHyperOutBits);
   f.put_ints("hyper.gaussian.threshold", {int64_t(thresholds.size())}, thresholds.data());
@@ -139,6 +146,52 @@ json hyperprior_entropy(Builder& b, int n, int m, uint32_t seed) {
           {"mean_fraction_bits", kHyperOutBits},
           {"hyper_encoder", h_a},
           {"hyper_decoder", h_s}};
+}
+
+// The channel context model (aec::ChannelContext) as the trainer exports it (native/train/int_channel.cpp),
+// small: slices 1, 2, 3, ... channels (the last takes the rest) unless given, E = 4 features, 4 hidden
+// channels in every slice net. The integer layers are quantised from random float weights by quantize_conv
+// with the exporter's fixed-point bits; the LRP nets are float with small weights. Its own random stream, so
+// the hyperprior's tensors are those of the hyperprior model with the same seeds.
+json channel_context(ModelFile& f, int m, std::vector<int> slices, uint32_t seed, DType stored) {
+  const int E = 4, hidden = 4;
+  if (slices.empty())
+    for (int k = 1, left = m; left > 0; left -= slices.back(), ++k) slices.push_back(std::min(k, left));
+  std::mt19937 rng(seed);
+  Builder b{f, rng, stored};
+  auto int_layer = [&](const std::string& name, int in, int out, bool relu, int in_bits, int out_bits) {
+    const int k = 3;
+    std::normal_distribution<float> d(0.0f, 1.0f / std::sqrt(float(in * k * k)));
+    std::vector<float> w(size_t(in) * out * k * k), bias(static_cast<size_t>(out));
+    for (float& v : w) v = d(rng);
+    for (float& v : bias) v = 0.1f * d(rng);
+    const ConvShape s{in, out, k, 1, k / 2, 0};
+    return put_int_conv(f, name, quantize_conv(w.data(), bias.data(), s, false, relu, in_bits, out_bits));
+  };
+  auto float_conv = [&](const std::string& name, int in, int out) {
+    const int k = 3;
+    b.weights(name + ".weight", {out, in, k, k}, 0.5f / std::sqrt(float(in * k * k)));
+    b.weights(name + ".bias", {out}, 0.05f);
+    return json{{"op", "conv2d"}, {"name", name}, {"in", in},        {"out", out},
+                {"kernel", k},    {"stride", 1},  {"padding", k / 2}};
+  };
+  const std::vector<int32_t> log_scale = log_scale_fixed(test_scale_table(), kHyperOutBits);
+  f.put_ints("hyper.context.log_scale", {int64_t(log_scale.size())}, log_scale.data());
+  json ctx = {{"slices", slices}, {"param", json::array()}, {"lrp", json::array()}};
+  ctx["embed"] =
+      json::array({int_layer("hyper.context.embed", 2 * m, E, true, kHyperOutBits, kHyperOutBits)});
+  int off = 0;
+  for (size_t k = 0; k < slices.size(); ++k) {
+    const int c = slices[k];
+    const std::string pk = "hyper.context.param." + std::to_string(k),
+                      lk = "hyper.context.lrp." + std::to_string(k);
+    ctx["param"].push_back({int_layer(pk + ".0", E + off, hidden, true, kHyperOutBits, kHyperHiddenBits),
+                            int_layer(pk + ".1", hidden, 2 * c, false, kHyperHiddenBits, kHyperOutBits)});
+    ctx["lrp"].push_back(
+        {float_conv(lk + ".0", E + off + c, hidden), {{"op", "relu"}}, float_conv(lk + ".3", hidden, c)});
+    off += c;
+  }
+  return ctx;
 }
 
 }  // namespace
@@ -163,26 +216,34 @@ ModelFile make_random_model(const RandomModelSpec& s) {
     dec.push_back({{"op", "reshape"}, {"shape", {3, side, side}}});
     dec.push_back({{"op", "sigmoid"}});
   } else {
-    const bool gdn = s.arch == "factorized" || s.arch == "hyperprior";
+    const bool gdn = s.arch == "factorized" || s.arch == "hyperprior" || s.arch == "channel";
     const int last = s.arch == "vae" ? 2 * s.m : s.m;
     for (int i = 0; i < s.stages; ++i) {
       const int in = i == 0 ? 3 : s.n, out = i + 1 == s.stages ? last : s.n;
       enc.push_back(b.conv("enc." + std::to_string(2 * i), in, out, false));
-      if (i + 1 < s.stages) enc.push_back(gdn ? b.gdn("enc." + std::to_string(2 * i + 1), out, false) : json{{"op", "relu"}});
+      if (i + 1 < s.stages)
+        enc.push_back(gdn ? b.gdn("enc." + std::to_string(2 * i + 1), out, false) : json{{"op", "relu"}});
     }
     if (s.arch == "vae") enc.push_back({{"op", "slice_channels"}, {"begin", 0}, {"end", s.m}});
     for (int i = 0; i < s.stages; ++i) {
       const int in = i == 0 ? s.m : s.n, out = i + 1 == s.stages ? 3 : s.n;
       dec.push_back(b.conv("dec." + std::to_string(2 * i), in, out, true));
-      if (i + 1 < s.stages) dec.push_back(gdn ? b.gdn("dec." + std::to_string(2 * i + 1), out, true) : json{{"op", "relu"}});
+      if (i + 1 < s.stages)
+        dec.push_back(gdn ? b.gdn("dec." + std::to_string(2 * i + 1), out, true) : json{{"op", "relu"}});
     }
     if (!gdn) dec.push_back({{"op", "tanh"}});
   }
   json entropy = {{"kind", "factorized"}, {"precision", 16}};
-  if (s.arch == "hyperprior")
+  if (s.arch == "hyperprior" || s.arch == "channel") {
     entropy = hyperprior_entropy(b, s.n, s.m, s.entropy_seed);
-  else
+    if (s.arch == "channel") {
+      entropy["kind"] = "channel";
+      entropy["context"] = channel_context(f, s.m, s.slices, s.entropy_seed + 100, s.stored);
+    }
+  } else {
     entropy_tables(f, s.m, s.entropy_seed);
+  }
+  const bool conditional = s.arch == "hyperprior" || s.arch == "channel";
   f.meta = {{"format", ModelFile::kFormat},
             {"format_version", ModelFile::kFormatVersion},
             {"name", s.name},
@@ -192,10 +253,11 @@ ModelFile make_random_model(const RandomModelSpec& s) {
             {"latent", {{"channels", s.m}}},
             {"encoder", enc},
             {"decoder", dec},
-            {"quantizer", {{"kind", s.arch == "hyperprior" ? "conditional_mean" : "uniform"}}},
+            {"quantizer", {{"kind", conditional ? "conditional_mean" : "uniform"}}},
             {"entropy", entropy},
             {"training", {{"note", "untrained: random weights"}, {"seed", s.seed}}}};
-  if (!s.family_id.empty()) f.meta["family"] = {{"id", s.family_id}, {"role", s.family_role}, {"stride", stride}};
+  if (!s.family_id.empty())
+    f.meta["family"] = {{"id", s.family_id}, {"role", s.family_role}, {"stride", stride}};
   return f;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "aecodec/model_file.h"
 
@@ -11,13 +12,15 @@ namespace aec::testing {
 struct RandomModelSpec {
   std::string name = "test-factorized";
   std::string arch = "factorized";  // factorized (GDN, stride 2^stages), conv (relu), fc (linear 8x8), vae,
-                                    // hyperprior (factorized's transforms + a mean-scale hyperprior)
+                                    // hyperprior (factorized's transforms + a mean-scale hyperprior),
+                                    // channel (hyperprior + a channel context model, kind "channel")
   int n = 8, m = 6;                 // hidden and latent channels
   int stages = 2;                   // stride-2 stages: stride = 2^stages
   std::string family_id, family_role;
   uint32_t seed = 1;
-  uint32_t entropy_seed = 7;        // family members share entropy tables by sharing this seed
+  uint32_t entropy_seed = 7;  // family members share entropy tables by sharing this seed
   DType stored = DType::F32;
+  std::vector<int> slices;  // channel: the context's slices; empty = 1, 2, 3, ... (the last takes the rest)
 };
 
 ModelFile make_random_model(const RandomModelSpec& spec);
