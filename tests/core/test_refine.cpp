@@ -174,7 +174,7 @@ TEST_CASE("a synthesis transform's input gradient matches finite differences") {
 
 TEST_CASE("refinement makes files the unchanged decoder decodes, at a lower RD loss than effort 0") {
   const double lambda = 0.01;
-  for (const std::string arch : {"factorized", "hyperprior"}) {
+  for (const std::string arch : {"factorized", "hyperprior", "channel"}) {
     RandomModelSpec spec;
     spec.arch = arch, spec.name = "test-" + arch;
     const Model m = Model::from_file(with_lambda(make_random_model(spec), lambda));
