@@ -1,4 +1,5 @@
 // info (a model or .aec file, as text or JSON) and models (what is installed).
+#include <cmath>
 #include <cstdio>
 
 #include "aecodec/bitstream.h"
@@ -6,6 +7,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/hyperprior.h"
 #include "aecodec/metrics.h"
+#include "aecodec/quality.h"
 #include "commands.h"
 #include "model_list.h"
 #include "model_registry.h"
@@ -42,6 +44,16 @@ nlohmann::json model_summary(const Model& m, const std::string& path) {
   if (i.fixed_width) j["input_size"] = {i.fixed_width, i.fixed_height};
   if (m.hyperprior()) j["hyper_channels"] = m.hyperprior()->channels();
   if (!i.family_id.empty()) j["family"] = {{"id", i.family_id}, {"role", i.family_role}};
+  if (m.variable_rate()) {
+    // Each trained lambda's quality: where Q's interpolated gains are the trained ones.
+    nlohmann::json qs = nlohmann::json::array();
+    for (double l : i.lambdas)
+      qs.push_back(std::round(100.0 * (1.0 + 99.0 * std::log(l / i.lambdas.front()) /
+                                                 std::log(i.lambdas.back() / i.lambdas.front()))) /
+                   100.0);
+    j["variable_rate"] = {
+        {"lambdas", i.lambdas}, {"trained_qualities", qs}, {"default_quality", i.default_quality}};
+  }
   for (const char* key : {"training", "scores"})
     if (m.file().meta.contains(key)) j[key] = m.file().meta[key];
   const int w = i.fixed_width ? i.fixed_width : 768, h = i.fixed_width ? i.fixed_height : 512;

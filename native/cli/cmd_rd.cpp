@@ -18,6 +18,7 @@
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/metrics.h"
+#include "aecodec/quality.h"
 #include "aecodec/refine.h"
 #include "classic_codecs.h"
 #include "commands.h"
@@ -256,10 +257,7 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       // (where Q's interpolated gains are the trained ones).
       std::vector<double> qs = o.qualities;
       if (qs.empty())
-        for (size_t k = 0; k < i.lambdas.size(); ++k)
-          qs.push_back(std::round(100.0 * (1.0 + 99.0 * std::log(i.lambdas[k] / i.lambdas.front()) /
-                                                     std::log(i.lambdas.back() / i.lambdas.front()))) /
-                       100.0);
+        for (double lam : i.lambdas) qs.push_back(quality_of_lambda(i.lambdas, lam));
       for (double q : qs) {
         rd::Level lq = l;
         lq.label = i.name + " Q" + format_quality(q);

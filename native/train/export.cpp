@@ -7,6 +7,7 @@
 
 #include "aecodec/codec.h"
 #include "aecodec/entropy.h"
+#include "aecodec/quality.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
@@ -283,9 +284,8 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
         }
         f.put_floats("latent.gain", {int64_t(Q), int64_t(C)}, rows.data());
         f.put_floats("latent.inv_gain", {int64_t(Q), int64_t(C)}, inv_rows.data());
-        const double lo = std::log(cfg.lambdas.front()), hi = std::log(cfg.lambdas.back());
-        const double qd = 1.0 + 99.0 * (std::log(cfg.lambdas[size_t(q)]) - lo) / (hi - lo);
-        f.meta["variable_rate"] = {{"lambdas", cfg.lambdas}, {"default_quality", std::round(qd * 100) / 100}};
+        f.meta["variable_rate"] = {{"lambdas", cfg.lambdas},
+                                   {"default_quality", aec::quality_of_lambda(cfg.lambdas, cfg.lambdas[size_t(q)])}};
         g.clear(), ig.clear();
       }
       if (mem.enc_pre) mem.enc_pre->export_to(f, enc, nullptr, nullptr, storage);

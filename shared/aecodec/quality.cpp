@@ -23,6 +23,12 @@ double quality_lambda(const std::vector<double>& lambdas, int code) {
   return std::exp(lo + t * (hi - lo));
 }
 
+double quality_of_lambda(const std::vector<double>& lambdas, double lambda) {
+  require(lambdas.size() >= 2 && lambda > 0, "quality_of_lambda: needs two lambdas and a positive lambda");
+  const double t = std::log(lambda / lambdas.front()) / std::log(lambdas.back() / lambdas.front());
+  return std::clamp(std::round(100.0 * (1.0 + 99.0 * t)) / 100.0, 1.0, 100.0);
+}
+
 std::vector<float> interpolate_gains(const std::vector<double>& lambdas, const std::vector<float>& gains,
                                      int M, double lambda) {
   const size_t K = lambdas.size();

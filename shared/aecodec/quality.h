@@ -23,6 +23,9 @@ constexpr int kMinQualityCode = 100, kMaxQualityCode = 10000;  // Q x 100
 int quality_code(double quality);
 // The lambda of quality code `code` for trained lambdas (ascending, at least two).
 double quality_lambda(const std::vector<double>& lambdas, int code);
+// The quality whose lambda is `lambda` (the inverse map), in hundredths: where a trained lambda sits on the
+// knob.
+double quality_of_lambda(const std::vector<double>& lambdas, double lambda);
 // Gains at `lambda` from per-lambda gain rows (gains[k] for lambdas[k], each of M channels): log-linear
 // between the nearest two, the end rows beyond the trained range.
 std::vector<float> interpolate_gains(const std::vector<double>& lambdas, const std::vector<float>& gains,
