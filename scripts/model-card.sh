@@ -17,6 +17,18 @@ if [ -d "$valid" ]; then
   "$A" -q eval -m "$model" "$valid" --json "$tmp/eval.json" --csv "$tmp/eval.csv"
   "$A" eval -m "$model" "$valid" >"$tmp/eval.txt" 2>/dev/null
   eval_note="Measured by \`scripts/model-card.sh $name $valid\` (\`aecodec eval\`, $(date -u +%Y-%m-%d)):"
+  # A variable-rate model: the mean over the images at each trained lambda's quality (docs/quality.md).
+  qualities=$("$A" info --json "$model" | /usr/bin/python3 -c \
+    'import json,sys; print(" ".join(str(q) for q in json.load(sys.stdin).get("variable_rate", {}).get("trained_qualities", [])))')
+  if [ -n "$qualities" ]; then
+    {
+      echo "| quality | bpp | PSNR (dB) | MS-SSIM |"
+      echo "|---:|---:|---:|---:|"
+      for q in $qualities; do
+        "$A" eval -m "$model" "$valid" -q "$q" 2>/dev/null | awk -v q="$q" '$1 == "mean" {printf "| %s | %s | %s | %s |\n", q, $3, $4, $5}'
+      done
+    } >"$tmp/knob.md"
+  fi
 fi
 {
   echo "# $name"
@@ -32,6 +44,14 @@ fi
   echo "## Validation"
   echo
   echo "$eval_note"
+  if [ -f "$tmp/knob.md" ]; then
+    echo
+    echo "Every trained rate of the quality knob (\`aecodec eval -q Q\`, mean over the images):"
+    echo
+    cat "$tmp/knob.md"
+    echo
+    echo "At the default quality, per image:"
+  fi
   if [ -f "$tmp/eval.txt" ]; then
     echo
     echo '```'
