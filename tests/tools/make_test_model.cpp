@@ -1,23 +1,38 @@
 // Writes a small random-weight model file (tests/support/random_model.h) for the CLI and browser tests:
 //   make_test_model OUT.aem [arch] [name] [stages] [family_id role] [n=CHANNELS] [m=LATENT_CHANNELS]
+//                   [knob[=Q]]
+// arch: factorized (default), conv, fc, vae, hyperprior or channel (a hyperprior with a channel context
+// model). knob: a variable-rate model (tests/support/variable_rate_model.h: the quality knob's per-lambda
+// gains, default quality Q or 50); hyperprior and channel only.
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "aecodec/error.h"
 #include "random_model.h"
+#include "variable_rate_model.h"
 
 int main(int argc, char** argv) {
   aec::testing::RandomModelSpec s;
   std::vector<std::string> pos;
+  double knob = 0;  // > 0: the default quality of a variable-rate model
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a.rfind("n=", 0) == 0) s.n = std::stoi(a.substr(2));
-    else if (a.rfind("m=", 0) == 0) s.m = std::stoi(a.substr(2));
-    else pos.push_back(a);
+    if (a == "knob")
+      knob = 50;
+    else if (a.rfind("knob=", 0) == 0)
+      knob = std::stod(a.substr(5));
+    else if (a.rfind("n=", 0) == 0)
+      s.n = std::stoi(a.substr(2));
+    else if (a.rfind("m=", 0) == 0)
+      s.m = std::stoi(a.substr(2));
+    else
+      pos.push_back(a);
   }
   if (pos.empty()) {
-    std::fprintf(stderr, "usage: make_test_model OUT.aem [arch] [name] [stages] [family_id role] [n=N] [m=M]\n");
+    std::fprintf(stderr,
+                 "usage: make_test_model OUT.aem [arch] [name] [stages] [family_id role] [n=N] [m=M] "
+                 "[knob[=Q]]\n");
     return 2;
   }
   if (pos.size() > 1) s.arch = pos[1];
@@ -25,7 +40,9 @@ int main(int argc, char** argv) {
   if (pos.size() > 3) s.stages = std::stoi(pos[3]);
   if (pos.size() > 5) s.family_id = pos[4], s.family_role = pos[5];
   try {
-    aec::testing::make_random_model(s).write(pos[0]);
+    aec::ModelFile f = aec::testing::make_random_model(s);
+    if (knob > 0) f = aec::testing::with_quality_knob(std::move(f), {0.001, 0.004, 0.016, 0.064}, knob);
+    f.write(pos[0]);
   } catch (const aec::Error& e) {
     std::fprintf(stderr, "make_test_model: %s\n", e.what());
     return 1;
