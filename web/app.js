@@ -357,6 +357,8 @@ function publish() {
     const r = s.result;
     if (r) {
       parts.push(`Model ${r.model} (${r.backend === 'ort' ? 'ONNX Runtime' : 'C++ core'}` +
+                 `${r.quality ? `, quality ${r.quality}` : ''}` +
+                 `${r.target_bytes ? ` for at most ${r.target_bytes} bytes` : ''}` +
                  `${r.effort > 0 ? `, effort ${r.effort}` : ''}): ${r.bytes} bytes, ` +
                  `${r.bpp.toFixed(4)} bpp` +
                  (r.has_reference ? `, PSNR ${r.psnr.toFixed(3)} dB, MS-SSIM ${r.ms_ssim.toFixed(5)}` : '') +
@@ -454,6 +456,8 @@ async function start() {
     ortDecoded: w('aec_ort_decoded', 'number', ['number', 'number', 'number', 'number', 'number']),
     ortAbort: w('aec_ort_abort', null, ['string']),
     setEffort: w('aec_set_effort', 'number', ['number']),
+    setQuality: w('aec_set_quality', 'number', ['number']),
+    encodeToSize: w('aec_encode_to_size', 'number', ['number']),
     cancel: w('aec_cancel', 'number', []),
   };
   overlay(null);
@@ -492,7 +496,7 @@ async function start() {
 
 function need() { if (!C) throw new Error('aecodec is not ready yet (await aecodec.ready)'); }
 
-async function select({ model, backend, effort } = {}) {
+async function select({ model, backend, effort, quality } = {}) {
   need();
   await waitIdle();
   if (effort !== undefined && effort !== null) {
@@ -500,6 +504,15 @@ async function select({ model, backend, effort } = {}) {
     if (C.setEffort(effort) !== 0) throw new Error(state().error);
   }
   if (C.select(model || '', backend || '') !== 0) throw new Error(state().error);
+  if (quality !== undefined && quality !== null) {
+    // The selected model's quality (variable-rate models only; the core says why not otherwise).
+    if (typeof quality !== 'number' || !Number.isFinite(quality)) {
+      const msg = `quality must be a number from 1 to 100, not ${quality}`;
+      C.setError(msg);
+      throw new Error(msg);
+    }
+    if (C.setQuality(quality) !== 0) throw new Error(state().error);
+  }
 }
 
 window.aecodec = {
@@ -518,9 +531,14 @@ window.aecodec = {
   async loadImage(src, opts = {}) { need(); return openFile(src, opts); },
   async loadFile(src, opts = {}) { need(); return openFile(src, opts); },
   select,
-  async encode({ model, backend, effort } = {}) {
+  async encode({ model, backend, effort, quality, size } = {}) {
     need();
-    await select({ model, backend, effort });
+    const hasSize = size !== undefined && size !== null;
+    if (hasSize && quality !== undefined && quality !== null)
+      throw new Error('encode: give a quality or a size, not both (the size search chooses the quality)');
+    if (hasSize && !(Number.isInteger(size) && size > 0))
+      throw new Error(`size must be a positive whole number of bytes, not ${size}`);
+    await select({ model, backend, effort, quality });
     const s0 = state();
     if (effort > 0) {
       // The page's own control falls back to effort 0 for such a model; a script asked for refinement.
@@ -532,7 +550,7 @@ window.aecodec = {
       }
     }
     const { error_serial: before, cancelled } = s0;
-    if (C.encode() !== 0) throw new Error(state().error);
+    if ((hasSize ? C.encodeToSize(size) : C.encode()) !== 0) throw new Error(state().error);
     await waitIdle();
     const s = state();
     if (s.error_serial !== before && s.error) throw new Error(s.error);

@@ -6,9 +6,11 @@
 //
 // Models: every DIR/*.aem (default: models/). When DIR has none, or with --test-models, random-weight test
 // models are generated with build/release/tests/make_test_model into build/web/test-models (a factorized, a
-// conv and a vae model, and a cross-resolution family: fam-high + fam-medium). ONNX graphs: NAME.encoder.onnx and
-// NAME.decoder.onnx next to a model are used; otherwise, when build/release has aecodec-onnx, they are exported
-// (cached under build/web/onnx). The manifest's "default" is the name in DIR/DEFAULT when present. The test
+// conv, a vae and a hyperprior model, a variable-rate channel model, and a cross-resolution family: fam-high +
+// fam-medium). ONNX graphs: NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
+// build/release has aecodec-onnx, they are exported (cached under build/web/onnx); a model they cannot be made
+// for is staged without them (the page's ONNX Runtime backend is then off for it). A variable-rate model's
+// graphs are its network without the quality's gains: the page applies them around the graphs. The manifest's "default" is the name in DIR/DEFAULT when present. The test
 // models get training.lambda = 0.01 (make_test_model writes none), so the page can refine at encoder effort > 0.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -114,18 +116,21 @@ if (opts.testModels || aems(modelsDir).length === 0) {
   modelsDir = path.join(root, 'build', 'web', 'test-models');
   fs.mkdirSync(modelsDir, { recursive: true });
   if (!fs.existsSync(makeTestModel)) die(`${makeTestModel} missing: cmake --build build/release --target make_test_model`);
+  // [name, arch, stages, more arguments]; test-channel-q: a variable-rate channel model (the quality knob;
+  // 16 latent channels, so that its rate moves well beyond the container's overhead).
   const specs = [
     ['test-factorized', 'factorized', '3'],
     ['test-conv', 'conv', '2'],
     ['test-vae', 'vae', '2'],
     ['test-hyperprior', 'hyperprior', '3'],
+    ['test-channel-q', 'channel', '3', 'm=16', 'knob'],
     ['fam-high', 'factorized', '3', 'fam-test', 'high'],
     ['fam-medium', 'factorized', '2', 'fam-test', 'medium'],
   ];
-  for (const [name, arch, stages, fam, role] of specs) {
+  for (const [name, arch, stages, ...more] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);
     if (!(fs.existsSync(f) && fs.statSync(f).mtimeMs >= fs.statSync(makeTestModel).mtimeMs))
-      execFileSync(makeTestModel, [f, arch, name, stages, ...(fam ? [fam, role] : [])], { stdio: 'inherit' });
+      execFileSync(makeTestModel, [f, arch, name, stages, ...more], { stdio: 'inherit' });
     ensureTrainingLambda(f, 0.01);
   }
   fs.writeFileSync(path.join(modelsDir, 'DEFAULT'), 'test-factorized\n');

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
+#include "aecodec/quality.h"
+#include "aecodec/rate_target.h"
 #include "aecodec/refine.h"
 #include "app.h"
 
@@ -20,6 +23,15 @@ App& app() {
 
 double now_ms() {
   return emscripten_get_now();
+}
+
+std::string fmt_quality(double q) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", q);
+  std::string s = buf;
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
 }
 
 // Frames still to draw. A few, not one: ImGui settles some layouts (tables, wrapped text, popups) a frame
@@ -196,7 +208,19 @@ int effort_for(const ModelEntry& m) {
   return m.refinable ? std::clamp(app().effort, 0, aec::kMaxEffort) : 0;
 }
 
-bool action_encode() {
+double quality_for(const ModelEntry& m) {
+  return m.variable_rate ? m.quality : 0;
+}
+
+std::shared_ptr<const aec::Model> model_for_file(const std::shared_ptr<const aec::Model>& model,
+                                                 const aec::Bitstream& stream, double* quality) {
+  const std::vector<uint8_t>* q = stream.find(aec::kSectionQuality);
+  if (quality) *quality = q ? aec::read_quality_section(*q) / 100.0 : 0;
+  if (!q || !model->variable_rate()) return model;
+  return std::make_shared<aec::Model>(model->at_quality(aec::read_quality_section(*q) / 100.0));
+}
+
+bool action_encode(uint64_t target_bytes) {
   App& a = app();
   const ModelEntry* m = a.current_model();
   if (const std::string why = cannot_code(a, m); !why.empty()) {
@@ -207,7 +231,18 @@ bool action_encode() {
     a.set_error("busy: wait for the current work to finish");
     return false;
   }
+  if (target_bytes > 0 && !m->variable_rate) {
+    a.set_error("model '" + m->name +
+                "' is single-rate: a target size needs a variable-rate model (its quality is what the search "
+                "moves)");
+    return false;
+  }
   if (a.backend == "ort") {
+    if (target_bytes > 0) {
+      a.set_error(
+          "the size search runs in the C++ core (it encodes many times): choose the C++ core backend");
+      return false;
+    }
     if (!m->ort_available()) {
       a.set_error(m->ort_error.empty()
                       ? "ONNX Runtime backend unavailable for '" + m->name +
@@ -222,20 +257,49 @@ bool action_encode() {
   auto model = m->model;
   auto image = std::make_shared<aec::Image>(a.original);
   auto run = std::make_shared<CodecRun>();
-  run->image_serial = a.image_serial;
-  run->model = m->name, run->model_id = m->id, run->backend = "core", run->effort = effort_for(*m);
-  a.clear_error();
   const int effort = effort_for(*m);
+  const double quality = quality_for(*m);
+  run->image_serial = a.image_serial;
+  run->model = m->name, run->model_id = m->id, run->backend = "core", run->effort = effort;
+  run->target_bytes = target_bytes;
+  a.clear_error();
+  std::string label =
+      target_bytes > 0
+          ? "Searching the quality for " + std::to_string(target_bytes) + " bytes with " + m->name
+      : m->variable_rate ? "Encoding and decoding with " + m->name + " at quality " + fmt_quality(quality)
+                         : "Encoding and decoding with " + m->name;
+  if (effort > 0) label += " at effort " + std::to_string(effort);
+  label += " (C++ core, WASM)";
   return start_job(
-      effort > 0 ? "Encoding with " + m->name + " at effort " + std::to_string(effort) + " (C++ core, WASM)"
-                 : "Encoding and decoding with " + m->name + " (C++ core, WASM)",
-      [model, image, run, effort] {
+      label,
+      [model, image, run, effort, quality, target_bytes] {
         aec::EncodeOptions opts;
         opts.effort = effort;
-        if (effort > 0) opts.progress = job_report;
-        aec::EncodeResult e = aec::encode_image(*model, *image, opts);
-        aec::DecodeResult d = aec::decode_image(*model, e.bytes.data(), e.bytes.size(), page_limits());
+        aec::EncodeResult e;
+        std::shared_ptr<const aec::Model> at = model;  // the network at the file's quality
+        if (target_bytes > 0) {
+          // Every trial refines (at effort > 0) from 0 to 1: the bar shows trials as their share of the
+          // search's at most 12 (two ends, then 10 halvings of the tenths of Q).
+          int trial = 0;
+          double last = 0;
+          if (effort > 0)
+            opts.progress = [&trial, &last](double f) {
+              if (f < last) ++trial;
+              last = f;
+              return job_report(std::min(1.0, (trial + f) / 12.0));
+            };
+          aec::TargetResult t = aec::encode_to_size(*model, *image, target_bytes, opts);
+          run->trials = t.trials;
+          e = std::move(t.encoded);
+        } else {
+          // The network at Q once for both ways (encode_image at opts.quality = Q makes the same file).
+          if (quality > 0) at = std::make_shared<aec::Model>(model->at_quality(quality));
+          if (effort > 0) opts.progress = job_report;
+          e = aec::encode_image(*at, *image, opts);
+        }
+        aec::DecodeResult d = aec::decode_image(*at, e.bytes.data(), e.bytes.size(), page_limits());
         run->width = image->width, run->height = image->height;
+        run->quality = e.quality;
         run->bytes = std::move(e.bytes);
         run->bpp = aec::bits_per_pixel(run->bytes.size(), image->width, image->height);
         run->enc = e.timings, run->dec = d.timings;
@@ -248,7 +312,15 @@ bool action_encode() {
         build_latent_view(*run);
         run->valid = true;
       },
-      [run] { finish_run(std::move(*run)); }, effort > 0);
+      [run] {
+        // A searched quality becomes the model's (the slider moves to it; later encodes use it).
+        App& a = app();
+        const int i = a.model_index(run->model);
+        if (run->target_bytes > 0 && i >= 0 && a.models[size_t(i)].variable_rate)
+          a.models[size_t(i)].quality = run->quality;
+        finish_run(std::move(*run));
+      },
+      effort > 0);
 }
 
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name) {
@@ -290,8 +362,10 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   a.clear_error();
   start_job(
       "Decoding " + name + " with " + h.model_name,
-      [model, bytes, ref, run] {
-        aec::DecodeResult d = aec::decode_image(*model, bytes->data(), bytes->size(), page_limits());
+      [model, bytes, ref, run, b] {
+        // A variable-rate model's file: the network at the file's quality, for the image and the latent.
+        const std::shared_ptr<const aec::Model> at = model_for_file(model, b, &run->quality);
+        aec::DecodeResult d = aec::decode_image(*at, bytes->data(), bytes->size(), page_limits());
         run->width = d.image.width, run->height = d.image.height;
         run->bytes = *bytes;
         run->bpp = aec::bits_per_pixel(bytes->size(), d.image.width, d.image.height);
@@ -303,7 +377,7 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
           run->ms_ssim = aec::ms_ssim(*ref, run->recon);
         }
         // The latent for the heat maps: entropy-decode again (cheap next to the synthesis transform).
-        run->latent = aec::decode_latent(*model, d.stream, &run->channel_bits);
+        run->latent = aec::decode_latent(*at, d.stream, &run->channel_bits);
         build_latent_view(*run);
         run->valid = true;
       },

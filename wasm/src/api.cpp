@@ -10,6 +10,7 @@
 #include "aecodec/latent_codec.h"
 #include "aecodec/metrics.h"
 #include "aecodec/parallel.h"
+#include "aecodec/quality.h"
 #include "aecodec/refine.h"
 #include "app.h"
 
@@ -36,6 +37,9 @@ json run_json(const CodecRun& r) {
             {"model_id", r.model_id},
             {"backend", r.backend},
             {"effort", r.effort >= 0 ? json(r.effort) : json(nullptr)},
+            {"quality", r.quality > 0 ? json(r.quality) : json(nullptr)},
+            {"target_bytes", r.target_bytes > 0 ? json(r.target_bytes) : json(nullptr)},
+            {"trials", r.target_bytes > 0 ? json(r.trials) : json(nullptr)},
             {"width", r.width},
             {"height", r.height},
             {"bytes", r.bytes.size()},
@@ -109,11 +113,40 @@ json view_json(const App& a) {
           {"hover", shown && v.hover_x >= 0 ? json{v.hover_x, v.hover_y} : json(nullptr)}};
 }
 
+// The side panel's encoder controls as the last drawn frame showed them.
+json controls_json(const App& a) {
+  const ControlsState& c = a.controls;
+  const ModelEntry* cur = a.current_model();
+  return {{"quality", rect_json(c.quality_rect)},
+          {"target_size", rect_json(c.size_rect)},
+          {"fit", rect_json(c.fit_rect)},
+          {"effort",
+           {{"rect", rect_json(c.effort_rect)},
+            {"enabled", c.effort_enabled},
+            {"note", cur && !cur->refinable ? cur->effort_note : std::string()}}}};
+}
+
 std::vector<float> g_ort_input, g_ort_latent;
+// A variable-rate model's gains at the run's quality (empty for a single-rate model): the exported graphs
+// are the network without them (quality.h), so the ONNX encoder's output is multiplied by `gain` per
+// channel before the core codes it, and the dequantised latent by `inv_gain` before the ONNX decoder, which
+// is what aec::Model::at_quality folds into the core's transforms.
+std::vector<float> g_ort_gain, g_ort_inv_gain;
 std::shared_ptr<CodecRun> g_ort_run;
 std::shared_ptr<const aec::Model> g_ort_model;
 double g_ort_started = 0;
 int g_ort_effort = 0;
+
+// The per-channel gains of a variable-rate model at quality q, as aec::Model::at_quality computes them
+// (quality.h: Q -> lambda, then the gains interpolated between the trained lambdas' rows).
+void ort_gains(const aec::Model& model, double q, std::vector<float>& gain, std::vector<float>& inv_gain) {
+  const aec::ModelInfo& info = model.info();
+  const int M = info.latent_channels;
+  const int64_t K = int64_t(info.lambdas.size());
+  const double lambda = aec::quality_lambda(info.lambdas, aec::quality_code(q));
+  gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.gain", {K, M}), M, lambda);
+  inv_gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.inv_gain", {K, M}), M, lambda);
+}
 
 }  // namespace
 
@@ -136,6 +169,10 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
               {"onnx_error", m.ort_error},
               {"max_effort", m.refinable ? aec::kMaxEffort : 0},
               {"effort_note", m.effort_note},
+              {"variable_rate", m.variable_rate},
+              {"default_quality", m.variable_rate ? json(m.default_quality) : json(nullptr)},
+              {"quality", m.variable_rate ? json(m.quality) : json(nullptr)},
+              {"lambdas", m.lambdas},
               {"description", m.description}};
     if (!m.family_id.empty()) j["family"] = {{"id", m.family_id}, {"role", m.role}};
     if (m.fixed_w) j["input_size"] = {m.fixed_w, m.fixed_h};
@@ -148,6 +185,8 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
             {"model", cur ? json(cur->name) : json(nullptr)},
             {"backend", a.backend},
             {"effort", a.effort},
+            {"quality", cur && cur->variable_rate ? json(cur->quality) : json(nullptr)},
+            {"controls", controls_json(a)},
             {"busy", job_busy() || g_js_busy > 0},
             {"busy_label", job_busy() ? job_label() : g_js_busy_label},
             {"progress", job_progress() >= 0 ? json(job_progress()) : json(nullptr)},
@@ -250,7 +289,12 @@ EMSCRIPTEN_KEEPALIVE int aec_model_bytes(int index, const uint8_t* data, int siz
     m.fixed_w = i.fixed_width, m.fixed_h = i.fixed_height;
     m.family_id = i.family_id, m.role = i.family_role;
     if (m.description.empty()) m.description = i.description;
-    m.effort_note = aec::refine_refusal(*model);
+    m.variable_rate = model->variable_rate();
+    m.lambdas = i.lambdas;
+    m.default_quality = m.quality = m.variable_rate ? i.default_quality : 0;
+    // A variable-rate model refines at each quality's lambda: asked of the network at its default quality.
+    m.effort_note = m.variable_rate ? aec::refine_refusal(model->at_quality(i.default_quality))
+                                    : aec::refine_refusal(*model);
     m.refinable = m.effort_note.empty();
     m.model = model;
     m.state = ModelEntry::Loaded;
@@ -313,6 +357,41 @@ EMSCRIPTEN_KEEPALIVE int aec_set_effort(int effort) {
   a.effort = effort;
   publish();
   return 0;
+}
+
+// The quality of the next encodes with the selected model, which must be variable-rate: Q from 1 to 100
+// (hundredths; the model keeps its own, starting at its default).
+EMSCRIPTEN_KEEPALIVE int aec_set_quality(double quality) {
+  App& a = app();
+  ModelEntry* m = a.selected_model >= 0 && a.selected_model < int(a.models.size())
+                      ? &a.models[size_t(a.selected_model)]
+                      : nullptr;
+  if (!m || m->state != ModelEntry::Loaded) {
+    a.set_error(m ? "model '" + m->name + "' is not loaded" : std::string("no model selected"));
+    return -1;
+  }
+  if (!m->variable_rate) {
+    a.set_error("model '" + m->name + "' is single-rate: it has no quality knob");
+    return -1;
+  }
+  if (!(quality >= 1 && quality <= 100)) {
+    a.set_error("quality must be a number from 1 to 100, not " + std::to_string(quality));
+    return -1;
+  }
+  m->quality = std::round(quality * 100) / 100;  // what the file records (Q x 100)
+  publish();
+  return 0;
+}
+
+// Encodes with the selected variable-rate model at the largest quality whose file has at most `bytes` bytes
+// (aec::encode_to_size; the C++ core backend); the model's quality becomes the one found.
+EMSCRIPTEN_KEEPALIVE int aec_encode_to_size(double bytes) {
+  App& a = app();
+  if (!(bytes >= 1 && bytes <= 1e12) || bytes != std::floor(bytes)) {
+    a.set_error("target size must be a whole number of bytes, not " + std::to_string(bytes));
+    return -1;
+  }
+  return action_encode(uint64_t(bytes)) ? 0 : -1;
 }
 
 // Asks the running encode to stop (at its next progress report); 0 when there was one to cancel.
@@ -497,7 +576,15 @@ EMSCRIPTEN_KEEPALIVE const char* aec_ort_begin(const char* model) {
     aec::Tensor t = aec::image_to_tensor(padded);
     g_ort_input = std::move(t.data);
     g_ort_model = m->model;
+    g_ort_gain.clear(), g_ort_inv_gain.clear();
+    if (m->variable_rate) {
+      // The core's half of the run (refinement, entropy coding, the container) uses the network at Q.
+      const double q = quality_for(*m);
+      g_ort_model = std::make_shared<aec::Model>(m->model->at_quality(q));
+      ort_gains(*m->model, q, g_ort_gain, g_ort_inv_gain);
+    }
     g_ort_run = std::make_shared<CodecRun>();
+    g_ort_run->quality = g_ort_model->info().quality_code / 100.0;
     g_ort_run->image_serial = a.image_serial;
     g_ort_run->model = m->name, g_ort_run->model_id = m->id, g_ort_run->backend = "ort";
     g_ort_run->effort = g_ort_effort = effort_for(*m);
@@ -520,6 +607,14 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
   auto model = g_ort_model;
   auto yt = std::make_shared<aec::Tensor>(c, h, w);
   std::memcpy(yt->data.data(), y, yt->size() * sizeof(float));
+  if (!g_ort_gain.empty()) {  // a variable-rate model: the latent at the run's quality
+    if (size_t(c) != g_ort_gain.size()) return -1;
+    for (int k = 0; k < c; ++k) {
+      float* p = yt->channel(k);
+      for (size_t i = 0; i < yt->plane(); ++i) p[i] *= g_ort_gain[size_t(k)];
+    }
+  }
+  auto inv_gain = std::make_shared<std::vector<float>>(g_ort_inv_gain);
   const int effort = g_ort_effort;
   std::shared_ptr<aec::Tensor> xt;  // the padded image the encoder saw, for refinement
   if (effort > 0) {
@@ -533,7 +628,7 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
   return start_job(
              effort > 0 ? "Refining the latent at effort " + std::to_string(effort) + " (C++ core)"
                         : "Quantising and entropy coding (C++ core)",
-             [run, model, yt, xt, effort, network_ms, pre_ms] {
+             [run, model, yt, xt, inv_gain, effort, network_ms, pre_ms] {
                const aec::ModelInfo& info = model->info();
                int ec = 3, eh = (run->height + info.stride - 1) / info.stride * info.stride,
                    ew = (run->width + info.stride - 1) / info.stride * info.stride;
@@ -572,6 +667,10 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, do
                    aec::open_stream(*model, run->bytes.data(), run->bytes.size(), false, page_limits());
                const aec::Tensor lat = aec::decode_latent(*model, parsed);
                g_ort_latent = lat.data;
+               if (!inv_gain->empty())  // the ONNX decoder is the network before the gains
+                 for (int k = 0; k < lat.c; ++k)
+                   for (size_t i = 0; i < lat.plane(); ++i)
+                     g_ort_latent[size_t(k) * lat.plane() + i] *= (*inv_gain)[size_t(k)];
                run->dec.entropy_ms = now_ms() - t1;
                build_latent_view(*run);
              },

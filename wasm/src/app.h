@@ -48,6 +48,12 @@ struct ModelEntry {
   // trade-off the model was trained for (training.lambda); else effort_note says why not.
   bool refinable = false;
   std::string effort_note;
+  // A variable-rate model (aec::Model::variable_rate, quality.h): its quality knob, Q 1-100 in hundredths.
+  // `quality` is the page's current choice for this model (the slider), starting at the model's default;
+  // 0 for a single-rate model.
+  bool variable_rate = false;
+  double default_quality = 0, quality = 0;
+  std::vector<double> lambdas;
   bool ort_available() const { return !encoder_onnx.empty() && !decoder_onnx.empty() && ort_error.empty(); }
 };
 
@@ -65,6 +71,9 @@ struct CodecRun {
   int image_serial = 0;
   std::string model, model_id, backend;  // backend: "core" or "ort"
   int effort = 0;                        // the encoder effort that made `bytes` (-1: an opened file)
+  double quality = 0;                    // a variable-rate model's Q of the file (0: single-rate)
+  uint64_t target_bytes = 0;             // > 0: Q was searched for the largest file of at most this size
+  int trials = 0;                        // ... in this many encodes
   std::vector<uint8_t> bytes;            // the .aec file
   int width = 0, height = 0;
   bool has_reference = false;  // false for an opened .aec file with no matching original
@@ -123,6 +132,14 @@ struct ViewState {
   bool pixel_grid = false;
 };
 
+// Where the last drawn frame put the side panel's encoder controls (CSS px; all 0 when not shown), for the
+// page's API and its tests: the quality slider and the target-size field appear for variable-rate models
+// only; the effort control is greyed out (with effort_note as its tooltip) for models that cannot refine.
+struct ControlsState {
+  ImVec4 quality_rect{0, 0, 0, 0}, size_rect{0, 0, 0, 0}, fit_rect{0, 0, 0, 0}, effort_rect{0, 0, 0, 0};
+  bool effort_enabled = false;
+};
+
 // The pixel grid of the split viewer appears from this magnification (screen pixels per image pixel) on.
 constexpr float kPixelGridZoom = 8.0f;
 
@@ -159,6 +176,8 @@ struct App {
   bool compare_running = false;
   CrossRun cross;
   ViewState view;
+  ControlsState controls;
+  char target_text[16] = "";  // the target-size field (bytes)
   RenderInfo render;
   int tab = 0;  // 0 compare, 1 latent, 2 cross-decode, 3 about
   int request_tab = -1;
@@ -174,7 +193,7 @@ struct App {
     CodecRun& o = last_backend == "ort" ? core_run : ort_run;
     const CodecRun& l = last();
     return o.valid && l.valid && o.image_serial == l.image_serial && o.model == l.model &&
-                   o.effort == l.effort
+                   o.effort == l.effort && o.quality == l.quality
                ? &o
                : nullptr;
   }
@@ -214,8 +233,15 @@ extern std::string g_js_busy_label;
 extern double g_js_busy_started;
 
 // actions.cpp
-bool action_encode();                 // current image, selected model, backend and effort
-int effort_for(const ModelEntry& m);  // the effort an encode with m uses (0 when m cannot refine)
+// Current image, selected model, backend, effort and (variable-rate models) quality. With target_bytes > 0
+// the quality is searched instead (aec::encode_to_size, C++ core only), and the model's quality becomes the
+// one found.
+bool action_encode(uint64_t target_bytes = 0);
+int effort_for(const ModelEntry& m);      // the effort an encode with m uses (0 when m cannot refine)
+double quality_for(const ModelEntry& m);  // the quality an encode with m uses (0 for a single-rate model)
+// The model at the quality a variable-rate model's file records (the model itself for other files).
+std::shared_ptr<const aec::Model> model_for_file(const std::shared_ptr<const aec::Model>& model,
+                                                 const aec::Bitstream& stream, double* quality);
 bool action_cross_decode();
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name);
 void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode);
@@ -223,6 +249,7 @@ void finish_run(CodecRun run);          // main thread: textures, comparison, vi
 void build_latent_view(CodecRun& run);  // (any thread) fills run.latent_view.atlas
 void request_compare();                 // asks the page to code the original as JPEG/WebP at the run's size
 double now_ms();
+std::string fmt_quality(double q);  // "20", "37.5", "12.25"
 
 // State changed: redraw the next frames and refresh the page's accessible summary. The main loop draws only
 // when something changes (input, new state; main.cpp), and while work runs only as often as the progress

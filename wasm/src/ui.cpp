@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <numeric>
 
 #include "aecodec/metrics.h"
@@ -77,6 +78,12 @@ bool button(const char* label, bool enabled, const ImVec2& size = ImVec2(0, 0)) 
   return r;
 }
 
+// The last item's rectangle (x0, y0, x1, y1) in CSS px.
+ImVec4 item_rect() {
+  const ImVec2 p0 = ImGui::GetItemRectMin(), p1 = ImGui::GetItemRectMax();
+  return ImVec4(p0.x, p0.y, p1.x, p1.y);
+}
+
 bool primary_button(const char* label, bool enabled, const ImVec2& size) {
   ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.20f, 0.45f, 0.85f, 1.0f));
   ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImVec4(0.27f, 0.53f, 0.93f, 1.0f));
@@ -114,6 +121,8 @@ void effort_control(App& a, const ModelEntry* cur, float width) {
       usable)
     a.effort = e, publish();
   if (!usable || busy()) ImGui::EndDisabled();
+  a.controls.effort_rect = item_rect();
+  a.controls.effort_enabled = usable;
   if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) {
     std::string tip =
         "Encoder effort 0-9. 0 is one pass of the encoder network; higher efforts search for a latent that\n"
@@ -126,7 +135,57 @@ void effort_control(App& a, const ModelEntry* cur, float width) {
   }
 }
 
+// A variable-rate model's quality knob: a slider (Q 1-100; releasing it re-encodes) and a target size in
+// bytes (Enter or "Fit size" searches the largest quality that fits, in the C++ core). Single-rate models
+// show neither.
+void quality_controls(App& a, ModelEntry& m) {
+  const bool idle = !busy();
+  const bool can_encode = idle && a.original.width && !a.from_aec;
+  float q = float(m.quality);
+  ImGui::SetNextItemWidth(-1);
+  if (!idle) ImGui::BeginDisabled();
+  // Whole numbers while dragging from one; a searched quality (tenths) or a script's (hundredths) as it is.
+  const char* format = std::fabs(q - std::round(q)) < 0.005f            ? "quality %.0f"
+                       : std::fabs(q * 10 - std::round(q * 10)) < 0.05f ? "quality %.1f"
+                                                                        : "quality %.2f";
+  if (ImGui::SliderFloat("##quality", &q, 1.0f, 100.0f, format, ImGuiSliderFlags_AlwaysClamp)) {
+    m.quality = std::clamp(std::round(double(q) * 100) / 100, 1.0, 100.0);
+    publish();
+  }
+  const bool released = ImGui::IsItemDeactivatedAfterEdit();
+  if (!idle) ImGui::EndDisabled();
+  a.controls.quality_rect = item_rect();
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip(
+        "Quality 1-100 of this variable-rate model (the CLI's aecodec encode -q): one network, more bytes\n"
+        "and a better image as it rises. Default %s. Releasing the slider encodes again.",
+        fmt_quality(m.default_quality).c_str());
+  if (released && can_encode) action_encode();
+  // The target size.
+  const float fit_w = 90, sp = ImGui::GetStyle().ItemSpacing.x;
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - fit_w - sp);
+  if (!idle) ImGui::BeginDisabled();
+  const bool enter =
+      ImGui::InputTextWithHint("##target-size", "target size in bytes", a.target_text, sizeof a.target_text,
+                               ImGuiInputTextFlags_CharsDecimal | ImGuiInputTextFlags_EnterReturnsTrue);
+  if (!idle) ImGui::EndDisabled();
+  a.controls.size_rect = item_rect();
+  if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip(
+        "Encode to a size (the CLI's aecodec encode --size): the largest quality whose file has at most\n"
+        "this many bytes, searched by bisection in the C++ core (about 12 encodes). Enter or Fit size.");
+  ImGui::SameLine(0, sp);
+  const long long target = std::atoll(a.target_text);
+  const bool ort = a.backend == "ort";
+  const bool fit = button("Fit size", can_encode && target > 0 && !ort, ImVec2(fit_w, 0));
+  a.controls.fit_rect = item_rect();
+  if (ort && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+    ImGui::SetTooltip("The size search runs in the C++ core: choose the C++ core backend.");
+  if ((fit || (enter && target > 0 && !ort)) && can_encode) action_encode(uint64_t(target));
+}
+
 void model_section(App& a) {
+  a.controls = ControlsState();
   section("Model");
   if (!a.manifest_loaded) {
     muted("loading the model list...");
@@ -158,6 +217,8 @@ void model_section(App& a) {
   ImGui::SameLine();
   effort_control(a, cur, effort_w);
   if (!cur) return;
+  if (cur->state == ModelEntry::Loaded && cur->variable_rate)
+    quality_controls(a, a.models[size_t(a.selected_model)]);
   if (cur->state == ModelEntry::Loading) {
     muted("loading " + cur->file + " ...");
   } else if (cur->state == ModelEntry::Failed) {
@@ -171,6 +232,9 @@ void model_section(App& a) {
     if (cur->fixed_w)
       d += ", " + std::to_string(cur->fixed_w) + "x" + std::to_string(cur->fixed_h) + " input only";
     if (!cur->family_id.empty()) d += ", family " + cur->family_id + " (" + cur->role + ")";
+    if (cur->variable_rate)
+      d += ", variable-rate (" + std::to_string(cur->lambdas.size()) + " trained lambdas, default quality " +
+           fmt_quality(cur->default_quality) + ")";
     muted(d);
     if (!cur->description.empty()) muted(cur->description);
     if (a.effort > 0 && !cur->refinable) muted("effort: " + cur->effort_note + "; encodes at effort 0");
@@ -200,7 +264,7 @@ void backend_section(App& a) {
     if (a.original.width && !a.from_aec && !busy()) {
       CodecRun& r = a.backend == "ort" ? a.ort_run : a.core_run;
       if (r.valid && r.image_serial == a.image_serial && cur && r.model == cur->name &&
-          r.effort == effort_for(*cur)) {
+          r.effort == effort_for(*cur) && r.quality == quality_for(*cur)) {
         a.last_backend = a.backend;  // already have it: just show it
         request_compare();
       } else {
@@ -297,6 +361,17 @@ void results_section(App& a) {
     row(
         "Encode", [](const CodecRun& x) { return x.enc.total_ms > 0 ? timing(x.enc) : std::string("-"); },
         "whole encode: padding, analysis transform, refinement (effort > 0), quantisation, entropy coding");
+    if (c0.quality > 0 || (o && ort->quality > 0))
+      row(
+          "  quality",
+          [](const CodecRun& x) {
+            if (x.quality <= 0) return std::string("-");
+            std::string s = fmt_quality(x.quality);
+            if (x.target_bytes > 0)
+              s += " (for " + std::to_string(x.target_bytes) + " B, " + std::to_string(x.trials) + " trials)";
+            return s;
+          },
+          "the variable-rate model's quality Q that made the file (the file records it)");
     row(
         "  effort",
         [](const CodecRun& x) { return x.effort >= 0 ? std::to_string(x.effort) : std::string("-"); },
