@@ -27,24 +27,30 @@ torch::Tensor ints_tensor(const std::vector<int32_t>& v) {
   return torch::tensor(std::vector<double>(v.begin(), v.end()), torch::kDouble);
 }
 
+// aec::rounding_shift on integer-valued doubles: floor((v + 2^(s-1)) / 2^s).
+torch::Tensor rounding_shift(const torch::Tensor& v, int s) {
+  return s == 0 ? v : torch::floor((v + std::ldexp(1.0, s - 1)) / std::ldexp(1.0, s));
+}
+
 }  // namespace
 
 IntChannelContext IntChannelContext::quantize(const ChannelCodecImpl& m) {
   torch::NoGradGuard ng;
   aec::require(!m.checkerboard(), "export: the checkerboard context (channel-cb) has no integer form");
-  const int B = aec::kHyperOutBits, H = aec::kHyperHiddenBits;
+  const int B = aec::kHyperOutBits, H = aec::kHyperHiddenBits, F = kFeatureBits;
   IntChannelContext r;
-  r.embed = aect::quantize(m, m.hyper_embed, 0, true, B, B);
+  r.embed = aect::quantize(m, m.hyper_embed, 0, true, F, F);
   for (const torch::nn::Sequential& net : m.param_nets)
-    r.param.push_back({aect::quantize(m, net, 0, true, B, H), aect::quantize(m, net, 3, false, H, B)});
+    r.param.push_back({aect::quantize(m, net, 0, true, F, H), aect::quantize(m, net, 3, false, H, B)});
   return r;
 }
 
 ChannelCodecImpl::SlicesOut IntChannelContext::code(ChannelCodecImpl& m, const torch::Tensor& y,
                                                     const torch::Tensor& p_in) const {
   torch::NoGradGuard ng;
-  const int M = m.M, B = aec::kHyperOutBits;
-  const double unit = std::ldexp(1.0, -B), sat = std::ldexp(1.0, 31) - 1;
+  const int M = m.M, B = aec::kHyperOutBits, drop = B - kFeatureBits;
+  const double unit = std::ldexp(1.0, -B), feature_unit = std::ldexp(1.0, -kFeatureBits);
+  const double sat = std::ldexp(1.0, 31) - 1;
   const std::vector<double> table = aec::default_scale_table();
   const torch::Tensor thr = ints_tensor(aec::scale_thresholds(table, B));
   const torch::Tensor logt = ints_tensor(aec::log_scale_fixed(table, B));
@@ -53,7 +59,8 @@ ChannelCodecImpl::SlicesOut IntChannelContext::code(ChannelCodecImpl& m, const t
   torch::Tensor p = p_in.to(torch::kCPU, torch::kDouble);
   torch::Tensor idx_h = (p.narrow(1, 0, M).unsqueeze(-1) > thr).sum(-1);
   torch::Tensor L = logt.index({idx_h}), mean_h = p.narrow(1, M, M);
-  torch::Tensor E = int_conv_forward(embed, torch::cat({L, mean_h}, 1));
+  torch::Tensor E =
+      int_conv_forward(embed, torch::cat({rounding_shift(L, drop), rounding_shift(mean_h, drop)}, 1));
   torch::Tensor yc = y.to(torch::kCPU, torch::kFloat);
 
   std::vector<torch::Tensor> decoded{E}, corrected;
@@ -70,8 +77,8 @@ ChannelCodecImpl::SlicesOut IntChannelContext::code(ChannelCodecImpl& m, const t
     torch::Tensor q = torch::round(yc.narrow(1, off, c) - (mu * unit).to(torch::kFloat)).clamp(-lim, lim);
     bits -=
         torch::log2(gaussian_likelihood(q, torch::zeros_like(q), table_t.index({idx}))).sum().item<double>();
-    decoded.push_back((q.to(torch::kDouble) * std::ldexp(1.0, B) + mu).clamp(-sat, sat));
-    torch::Tensor lin = (torch::cat(decoded, 1) * unit).to(y.device(), torch::kFloat);
+    decoded.push_back(rounding_shift(q.to(torch::kDouble) * std::ldexp(1.0, B) + mu, drop).clamp(-sat, sat));
+    torch::Tensor lin = (torch::cat(decoded, 1) * feature_unit).to(y.device(), torch::kFloat);
     torch::Tensor lrp = 0.5 * torch::tanh(m.lrp_nets[k]->forward(lin));
     corrected.push_back((q + (mu * unit).to(torch::kFloat)).to(y.device()) + lrp);
     off += c;
@@ -84,7 +91,7 @@ nlohmann::json IntChannelContext::put(aec::ModelFile& f, const ChannelCodecImpl&
   torch::NoGradGuard ng;
   const std::vector<int32_t> logt = aec::log_scale_fixed(aec::default_scale_table(), aec::kHyperOutBits);
   f.put_ints("hyper.context.log_scale", {int64_t(logt.size())}, logt.data());
-  nlohmann::json ctx = {{"slices", m.sizes}};
+  nlohmann::json ctx = {{"slices", m.sizes}, {"feature_bits", kFeatureBits}};
   ctx["embed"] = nlohmann::json::array({aec::put_int_conv(f, "hyper.context.embed", embed)});
   ctx["param"] = nlohmann::json::array();
   ctx["lrp"] = nlohmann::json::array();

@@ -1,8 +1,8 @@
 // The channel context model's integer networks (aec::ChannelContext): at export, its feature embedding and
-// slice nets quantised layer by layer with aec::quantize_conv (the hyperprior's mean fraction bits at their
-// inputs and outputs, kHyperHiddenBits between); and the trainer's own reference of the codec's whole slice
-// path on those integers (as IntHyperSynthesis for h_s), which the trainer's validation runs so that its bpp
-// is the codec's, and which the tests hold the core to.
+// slice nets quantised layer by layer with aec::quantize_conv (kFeatureBits at their inputs, the hyperprior's
+// mean fraction bits at the slice nets' outputs, kHyperHiddenBits between); and the trainer's own reference
+// of the codec's whole slice path on those integers (as IntHyperSynthesis for h_s), which the trainer's
+// validation runs so that its bpp is the codec's, and which the tests hold the core to.
 #pragma once
 #include <array>
 #include <vector>
@@ -15,6 +15,10 @@
 namespace aect {
 
 struct IntChannelContext {
+  // Fraction bits of what the integer nets read (entropy.context.feature_bits): 8 keeps the features and
+  // decoded slices inside 16 bits, so the core's integer kernels multiply them in one piece, not two.
+  static constexpr int kFeatureBits = 8;
+
   aec::IntConv embed;
   std::vector<std::array<aec::IntConv, 2>> param;
 

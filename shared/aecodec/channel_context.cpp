@@ -50,6 +50,10 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
   auto cc = std::make_unique<ChannelContext>();
   cc->channels_ = latent_channels;
   cc->bits_ = fraction_bits;
+  // The nets' inputs and features: fewer fraction bits than the means keep them inside 16 bits, which the
+  // integer kernels multiply in one piece instead of two (docs/model-format.md).
+  cc->feature_bits_ =
+      e.contains("feature_bits") ? document_int(e, "feature_bits", where, 0, fraction_bits) : fraction_bits;
   require(e.contains("slices") && e["slices"].is_array() && !e["slices"].empty() && e["slices"].size() <= 64,
           where + ": 'slices' must be a list of 1 to 64 channel counts");
   int total = 0;
@@ -92,12 +96,15 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   const int M = channels_;
   const size_t plane = size_t(h) * w, n = size_t(M) * plane;
   require(hyper.index.size() == n && hyper.mean.size() == n, "context model: conditional size mismatch");
+  // Means and log scales have bits_ fraction bits; the nets read them, and the decoded slices, with
+  // feature_bits_ (rounded half up, as every integer layer rounds).
+  const int drop = bits_ - feature_bits_;
   IntTensor x0(2 * M, h, w);
   for (size_t i = 0; i < n; ++i) {
     const int32_t t = hyper.index[i];
     require(t >= 0 && size_t(t) < log_scale_.size(), "context model: table index out of range");
-    x0.data[i] = log_scale_[size_t(t)];
-    x0.data[n + i] = hyper.mean[i];
+    x0.data[i] = int32_t(rounding_shift(log_scale_[size_t(t)], drop));
+    x0.data[n + i] = int32_t(rounding_shift(hyper.mean[i], drop));
   }
   const IntTensor feat = embed_.forward(x0);
   const int E = feat.c;
@@ -106,7 +113,7 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   IntTensor ctx(E + M, h, w);
   std::copy(feat.data.begin(), feat.data.end(), ctx.data.begin());
   Tensor latent(M, h, w);
-  const float unit = std::ldexp(1.0f, -bits_);
+  const float unit = std::ldexp(1.0f, -bits_), feature_unit = std::ldexp(1.0f, -feature_bits_);
   const int64_t one = int64_t(1) << bits_;
   // Tables strictly below the last: a log scale above all of them picks the last table.
   const auto inner_end = log_scale_.end() - 1;
@@ -129,10 +136,11 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
     }
     code(off, c, table.data(), mean.data(), sym.data());
     int32_t* decoded = ctx.channel(E + off);
-    for (size_t j = 0; j < m; ++j) decoded[j] = saturate(int64_t(sym[j]) * one + mean[j]);
+    for (size_t j = 0; j < m; ++j)
+      decoded[j] = saturate(rounding_shift(int64_t(sym[j]) * one + mean[j], drop));
 
     Tensor lin(E + off + c, h, w);
-    for (size_t i = 0; i < lin.size(); ++i) lin.data[i] = float(ctx.data[i]) * unit;
+    for (size_t i = 0; i < lin.size(); ++i) lin.data[i] = float(ctx.data[i]) * feature_unit;
     const Tensor r = lrp_[k]->forward(lin);
     float* out = latent.channel(off);
     for (size_t j = 0; j < m; ++j)

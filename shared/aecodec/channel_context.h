@@ -2,14 +2,18 @@
 // for learned image compression") on top of the mean-scale hyperprior: y is coded in a few channel slices,
 // and each slice's means and tables come from the hyperprior's and from the slices decoded before it.
 //
-// Per slice k (c_k channels, off_k channels before it), all in fixed point with the hyperprior's mean
-// fraction bits B (docs/model-format.md):
-//   features  E   = embed([log scale of the hyperprior's table, hyperprior's mean])     (integer conv, ReLU)
-//   d             = param_k([E, decoded slices 0..k-1])                                (integer conv, ReLU,
-//   conv) mean          = hyperprior's mean + d[c_k .. 2c_k) log scale     = log_scale[hyperprior's table] +
-//   d[0 .. c_k) table         = #{i < S - 1 : log scale > log_scale[i]}       (a zero correction keeps the
-//   hyperprior's) decoded slice = symbol * 2^B + mean                                                (what
-//   later slices see) latent        = decoded slice + 0.5 tanh(lrp_k([E, decoded slices 0..k])) (float, LRP)
+// Per slice k (c_k channels, off_k channels before it), in fixed point: means and log scales with the
+// hyperprior's mean fraction bits B; what the nets read (log scales, means and decoded slices, rounded) and
+// the features E with F = entropy.context.feature_bits (docs/model-format.md):
+// clang-format off
+//   E         = embed([log scale of the hyperprior's table, hyperprior's mean])   integer conv, ReLU
+//   d         = param_k([E, decoded slices 0..k-1])                              integer conv, ReLU, conv
+//   mean      = hyperprior's mean + d[c_k .. 2c_k)
+//   log scale = log_scale[hyperprior's table] + d[0 .. c_k)
+//   table     = #{i < S - 1 : log scale > log_scale[i]}     a zero correction keeps the hyperprior's table
+//   decoded   = (symbol * 2^B + mean) / 2^(B - F), rounded  what later slices read
+//   latent    = symbol + mean + 0.5 tanh(lrp_k([E, decoded slices 0..k]))  float, LRP
+// clang-format on
 // Everything that picks a table or a mean is integer arithmetic (int_layers.h): the decoder repeats it bit
 // for bit on every platform and kernel. Latent residual prediction (LRP) only moves the latent that the
 // synthesis transform sees, so it is a float network like g_s.
@@ -49,7 +53,7 @@ class ChannelContext {
   Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code) const;
 
  private:
-  int channels_ = 0, bits_ = 0;
+  int channels_ = 0, bits_ = 0, feature_bits_ = 0;
   std::vector<int> slices_;
   std::vector<int32_t> log_scale_;  // per table, increasing, fraction bits bits_
   IntNetwork embed_;

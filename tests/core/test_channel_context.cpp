@@ -246,12 +246,19 @@ TEST_CASE("channel: the slice path is the documented integer formula") {
 
   // The reference: features from [log_scale[hyperprior's table], hyperprior's mean]; slice k's nets over
   // [features, decoded slices before k]; first c channels correct the log scale, the next c the mean; the
-  // table is #{i < S - 1 : log scale > log_scale[i]}; decoded = symbol * 2^12 + mean.
+  // table is #{i < S - 1 : log scale > log_scale[i]}; what the nets read is in F = feature_bits fraction
+  // bits (the 12-bit values rounded half up): decoded = round((symbol * 2^12 + mean) / 2^(12 - F)).
   const auto sat = [](int64_t v) { return int32_t(std::clamp<int64_t>(v, -INT32_MAX, INT32_MAX)); };
+  const int F = doc.value("feature_bits", 12), drop = 12 - F;
+  REQUIRE(F < 12);  // the test model reads fewer bits than the means carry, so the rounding is exercised
+  const auto to_features = [&](int64_t v) {
+    return drop == 0 ? v
+                     : int64_t(std::floor((double(v) + std::ldexp(1.0, drop - 1)) / std::ldexp(1.0, drop)));
+  };
   IntTensor x0(2 * M, h, w);
   for (size_t i = 0; i < size_t(M) * plane; ++i) {
-    x0.data[i] = log_scale[size_t(cond.index[i])];
-    x0.data[size_t(M) * plane + i] = cond.mean[i];
+    x0.data[i] = int32_t(to_features(log_scale[size_t(cond.index[i])]));
+    x0.data[size_t(M) * plane + i] = int32_t(to_features(cond.mean[i]));
   }
   const IntTensor feat = embed.forward(x0);
   REQUIRE(feat.c == 4);
@@ -276,12 +283,12 @@ TEST_CASE("channel: the slice path is the documented integer formula") {
       REQUIRE(got.table[i] == table);
       tables_moved += table != cond.index[i];
       means_moved += mean != cond.mean[i];
-      context.push_back(sat(int64_t(got.symbol[i]) * 4096 + mean));
+      context.push_back(sat(to_features(int64_t(got.symbol[i]) * 4096 + mean)));
     }
     // The latent: symbol + mean, moved by LRP's 0.5 tanh of the float net over [features, decoded slices
-    // 0..k] (fixed point / 2^12).
+    // 0..k] (fixed point / 2^F).
     Tensor lin(feat.c + off + c, h, w);
-    for (size_t i = 0; i < lin.size(); ++i) lin.data[i] = float(context[i]) / 4096.0f;
+    for (size_t i = 0; i < lin.size(); ++i) lin.data[i] = float(context[i]) * std::ldexp(1.0f, -F);
     const Network lrp = Network::build(doc["lrp"][k], file, "lrp");
     const Tensor r = lrp.forward(lin);
     REQUIRE(r.c == c);

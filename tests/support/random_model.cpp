@@ -155,6 +155,7 @@ json hyperprior_entropy(Builder& b, int n, int m, uint32_t seed) {
 // the hyperprior's tensors are those of the hyperprior model with the same seeds.
 json channel_context(ModelFile& f, int m, std::vector<int> slices, uint32_t seed, DType stored) {
   const int E = 4, hidden = 4;
+  const int kFeatureBits = 8;  // as the exporter (IntChannelContext::kFeatureBits)
   if (slices.empty())
     for (int k = 1, left = m; left > 0; left -= slices.back(), ++k) slices.push_back(std::min(k, left));
   std::mt19937 rng(seed);
@@ -177,15 +178,15 @@ json channel_context(ModelFile& f, int m, std::vector<int> slices, uint32_t seed
   };
   const std::vector<int32_t> log_scale = log_scale_fixed(test_scale_table(), kHyperOutBits);
   f.put_ints("hyper.context.log_scale", {int64_t(log_scale.size())}, log_scale.data());
-  json ctx = {{"slices", slices}, {"param", json::array()}, {"lrp", json::array()}};
-  ctx["embed"] =
-      json::array({int_layer("hyper.context.embed", 2 * m, E, true, kHyperOutBits, kHyperOutBits)});
+  json ctx = {
+      {"slices", slices}, {"feature_bits", kFeatureBits}, {"param", json::array()}, {"lrp", json::array()}};
+  ctx["embed"] = json::array({int_layer("hyper.context.embed", 2 * m, E, true, kFeatureBits, kFeatureBits)});
   int off = 0;
   for (size_t k = 0; k < slices.size(); ++k) {
     const int c = slices[k];
     const std::string pk = "hyper.context.param." + std::to_string(k),
                       lk = "hyper.context.lrp." + std::to_string(k);
-    ctx["param"].push_back({int_layer(pk + ".0", E + off, hidden, true, kHyperOutBits, kHyperHiddenBits),
+    ctx["param"].push_back({int_layer(pk + ".0", E + off, hidden, true, kFeatureBits, kHyperHiddenBits),
                             int_layer(pk + ".1", hidden, 2 * c, false, kHyperHiddenBits, kHyperOutBits)});
     ctx["lrp"].push_back(
         {float_conv(lk + ".0", E + off + c, hidden), {{"op", "relu"}}, float_conv(lk + ".3", hidden, c)});
