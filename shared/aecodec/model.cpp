@@ -569,7 +569,6 @@ Model Model::build(ModelFile file, bool identity) {
   model.factorized_ = dynamic_cast<const FactorizedCodec*>(model.latent_codec_.get());
   model.hyperprior_ = dynamic_cast<const HyperpriorCodec*>(model.latent_codec_.get());
   if (model.hyperprior_) {
-    require(info.family_id.empty(), "hyperprior models cannot be in a cross-resolution family");
     int lc = 3, lh = test_h, lw = test_w, zc, zh, zw;  // the hyper path must fit the test image's latent
     model.encoder_.output_shape(lc, lh, lw);
     model.hyperprior_->hyperprior().hyper_shape(lh, lw, zc, zh, zw);

@@ -11,11 +11,13 @@
 #include "legacy_bitstream.h"
 #include "random_model.h"
 #include "test_images.h"
+#include "variable_rate_model.h"
 
 using namespace aec;
 using aec::testing::make_random_model;
 using aec::testing::RandomModelSpec;
 using aec::testing::synthetic_image;
+using aec::testing::with_quality_knob;
 using aec::testing::write_legacy_bitstream;
 
 namespace {
@@ -217,4 +219,43 @@ TEST_CASE(
   CHECK(e.bytes.size() < old.size());
   // The kernel it was made with codes the same symbols into the same payload; only the container changed.
   if (std::string(gemm_isa_name()) == "avx512") CHECK(*b.find(kSectionPayload) == *a.find(kSectionPayload));
+}
+
+TEST_CASE(
+    "families of hyperprior and channel models cross-decode, variable-rate ones at the file's quality") {
+  for (const std::string arch : {"hyperprior", "channel"}) {
+    for (const bool knob : {false, true}) {
+      INFO(arch << (knob ? " with the quality knob" : ""));
+      RandomModelSpec hi, med;
+      hi.arch = med.arch = arch;
+      hi.n = med.n = 8, hi.m = med.m = 6;
+      hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-" + arch, hi.family_role = "high", hi.seed = 3;
+      med.name = "fam-medium", med.stages = 2, med.family_id = hi.family_id, med.family_role = "medium";
+      med.seed = 4;
+      ModelFile fh = make_random_model(hi), fm = make_random_model(med);
+      // Members share one entropy model: the medium file takes the high file's (hyper.* tensors, entropy).
+      for (const auto& [name, t] : fh.tensors)
+        if (name.rfind("hyper.", 0) == 0) fm.tensors[name] = t;
+      fm.meta["entropy"] = fh.meta["entropy"];
+      if (knob) fh = with_quality_knob(fh), fm = with_quality_knob(fm);  // the same gains: one latent space
+      const Model high = Model::from_file(fh), medium = Model::from_file(fm);
+      REQUIRE(high.info().entropy_hash == medium.info().entropy_hash);
+      CHECK(high.info().entropy_kind == arch);
+      const Image im = synthetic_image(70, 46, 2);
+      EncodeOptions o;
+      if (knob) o.quality = 30;
+      const EncodeResult eh = encode_image(high, im, o);
+      const DecodeResult half = cross_decode_image(medium, eh.bytes.data(), eh.bytes.size());
+      CHECK(half.image.width == 35);
+      CHECK(half.image.height == 23);
+      // The medium decoder sees exactly the latent the high encoder coded.
+      const Model dec = knob ? medium.at_quality(30) : Model::from_file(fm);
+      const Image expect = crop(tensor_to_image(dec.synthesis(eh.latent)), 35, 23);
+      CHECK(half.image.rgb == expect.rgb);
+      const EncodeResult em = encode_image(medium, downscale2x_box(im), o);
+      const DecodeResult twice = cross_decode_image(high, em.bytes.data(), em.bytes.size());
+      CHECK(twice.image.width == 70);
+      CHECK(twice.image.height == 46);
+    }
+  }
 }

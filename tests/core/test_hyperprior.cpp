@@ -473,7 +473,8 @@ TEST_CASE("hyperprior model files: broken hyper networks and tables are refused 
   shift[0] = 70;
   f.put_ints("hyper.h_s.1.shift", {8}, shift.data());
   CHECK_THAT(error_of(f), Catch::Contains("shift"));
+  // Hyperprior models may be in a cross-resolution family (test_codec.cpp cross-decodes them).
   f = good;
   f.meta["family"] = {{"id", "fam"}, {"role", "high"}, {"stride", 4}};
-  CHECK_THAT(error_of(f), Catch::Contains("family"));
+  CHECK(error_of(f).empty());
 }
