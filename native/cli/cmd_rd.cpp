@@ -40,6 +40,7 @@ struct RdOptions {
   std::vector<std::string> archs = {"factorized", "hyperprior", "channel"};
   // A variable-rate model's levels: these qualities, or (empty) its trained lambdas' qualities.
   std::vector<double> qualities;
+  std::vector<std::string> anchors;  // learned curves to compare the others with (--anchor)
   std::vector<std::string> models;
   std::vector<std::string> codecs = {"jpeg", "webp", "avif"};
   std::vector<int> jpeg_q = {10, 22, 34, 46, 59, 71, 83, 95};
@@ -195,6 +196,7 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   rd::RdResults res;
   res.images_dir = o.dir;
   res.command = o.command;
+  res.learned_anchors = o.anchors;
 
   std::vector<std::string> files = image_files(o.dir);
   if (o.limit > 0 && int(files.size()) > o.limit) files.resize(size_t(o.limit));
@@ -274,6 +276,9 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
     res.curves[c].settings =
         "aecodec models (" + a + "): " + std::to_string(level_models[c].size()) + " levels";
   }
+  for (const std::string& a : o.anchors)
+    if (std::none_of(res.curves.begin(), res.curves.end(), [&](const rd::Curve& c) { return c.name == a; }))
+      res.notes.push_back("No learned curve named '" + a + "' to compare with (--anchor).");
   const size_t first_classic = res.curves.size();
   for (const auto& [codec, qs] : classic) {
     rd::Curve c;
@@ -414,6 +419,10 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
       ->delimiter(',')
       ->check(CLI::Range(0, kMaxEffort));
   r->add_option("--plot-max-bpp", o->plot_max_bpp, "end the plots' rate axis here (0: fit all points)");
+  r->add_option("--anchor", o->anchors,
+                "learned curves (by name, e.g. hyperprior) to compare the other learned curves with: BD-rate "
+                "and BD-PSNR against each")
+      ->delimiter(',');
   r->add_option("--qualities", o->qualities,
                 "variable-rate models: the qualities to measure (1-100, comma-separated; default: those of "
                 "the model's trained lambdas)")
@@ -435,6 +444,7 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
     if (r->count("--webp-q")) cmd += " --webp-q " + join(o->webp_q);
     if (r->count("--avif-cq")) cmd += " --avif-cq " + join(o->avif_cq);
     if (o->limit) cmd += " --limit " + std::to_string(o->limit);
+    if (!o->anchors.empty()) cmd += " --anchor " + join(o->anchors);
     if (!o->qualities.empty()) {
       std::vector<std::string> qs;
       for (double q : o->qualities) qs.push_back(format_quality(q));

@@ -157,6 +157,14 @@ void finish_results(RdResults& r) {
       c.bd_rate[a.codec] = bd_rate(mean_points(a), mean_points(c));
       c.bd_psnr[a.codec] = bd_psnr(mean_points(a), mean_points(c));
     }
+    // Against the learned anchors (rd --anchor): one learned curve against another, e.g. a new codec
+    // against the shipped one.
+    for (const Curve& a : r.curves)
+      if (&a != &c && a.codec == "aecodec" && c.codec == "aecodec" &&
+          std::count(r.learned_anchors.begin(), r.learned_anchors.end(), a.name)) {
+        c.bd_rate["curve " + a.name] = bd_rate(mean_points(a), mean_points(c));
+        c.bd_psnr["curve " + a.name] = bd_psnr(mean_points(a), mean_points(c));
+      }
     // A curve at encoder effort > 0 against the same models at effort 0: what the search saves.
     for (const Curve& a : r.curves)
       if (c.effort > 0 && a.effort == 0 && a.base == c.base) {
@@ -239,6 +247,23 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
             " | " + (p.ok() ? fmt("%+.3f dB", p.value) : "–") + " | " + fmt("%.0f", ms) + " |\n";
     }
     md += "\n";
+  }
+  for (const std::string& anchor : r.learned_anchors) {
+    const std::string key = "curve " + anchor;
+    std::string rows;
+    for (const Curve& c : r.curves) {
+      const auto it = c.bd_rate.find(key);
+      if (it == c.bd_rate.end()) continue;
+      const BdResult& b = it->second;
+      const BdResult& p = c.bd_psnr.at(key);
+      rows += "| " + c.name + " | " +
+              (b.ok() ? fmt("%+.2f %%", b.value) + fmt(" [%.2f–", b.lo) + fmt("%.2f dB]", b.hi)
+                      : "– (" + b.note + ")") +
+              " | " + (p.ok() ? fmt("%+.3f dB", p.value) : "–") + " |\n";
+    }
+    if (rows.empty()) continue;
+    md += "## Against " + anchor + "\n\n| curve | BD-rate vs " + anchor + " | BD-PSNR vs " + anchor +
+          " |\n|---|---|---|\n" + rows + "\n";
   }
   if (with_plots) md += "![bpp vs PSNR](rd-psnr.svg)\n\n![bpp vs MS-SSIM](rd-msssim.svg)\n\n";
   md += at_rate_section(r);

@@ -67,6 +67,9 @@ struct RdResults {
   std::vector<Curve> curves;
   std::vector<FamilyResult> families;
   std::vector<std::string> tool_versions, notes;
+  // Learned curves (by name) that the other learned curves are also compared with: BD-rate and BD-PSNR
+  // against each, over the range both cover (rd --anchor).
+  std::vector<std::string> learned_anchors;
 };
 
 // Means over the images, level order by mean bpp, and the BD-rate / BD-PSNR of every curve against each

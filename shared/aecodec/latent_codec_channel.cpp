@@ -7,17 +7,6 @@
 
 namespace aec {
 
-namespace {
-
-// As the hyperprior's quantiser: round half to even, clamped to what the escape can carry; NaN becomes 0.
-int32_t round_symbol(float residual) {
-  const float v = std::nearbyint(residual);
-  return std::isfinite(v) ? int32_t(std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)))
-                          : 0;
-}
-
-}  // namespace
-
 ChannelCodec::ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context)
     : HyperpriorCodec(std::move(hyperprior)), ctx_(std::move(context)) {}
 ChannelCodec::~ChannelCodec() = default;
@@ -27,15 +16,7 @@ ChannelCodec::~ChannelCodec() = default;
 LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
   const Hyperprior& hp = hyperprior();
   LatentCode r;
-  int zc, zh, zw;
-  hp.hyper_shape(y.h, y.w, zc, zh, zw);
-  const std::vector<int32_t> qz = side ? *side : side_symbols(y);
-  require(qz.size() == size_t(zc) * zh * zw, "hyper latent size does not match the latent");
-  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  r.stream.section(kSectionHyperPayload) = entropy_encode(qz.data(), zidx.data(), qz.size(), hp.z_tables());
-  r.hyper_bits = entropy_bits(qz.data(), zidx.data(), qz.size(), hp.z_tables());
-
-  const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, y.h, y.w);
+  const Hyperprior::Conditional cond = encode_side(y, side, r);
   const size_t plane = y.plane();
   std::vector<int32_t> q(y.size()), index(y.size());
   r.latent = ctx_->run(cond, y.h, y.w,
@@ -77,18 +58,8 @@ ConditionalRate ChannelCodec::conditional_rate(int c, int h, int w, const std::v
 Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w,
                             std::vector<double>* channel_bits) const {
   const Hyperprior& hp = hyperprior();
-  int zc, zh, zw;
-  hp.hyper_shape(h, w, zc, zh, zw);
-  const BitstreamHeader& hd = stream.header;  // as the hyperprior: version 2 stores z's shape
-  require(hd.hyper_c == 0 ||
-              (hd.hyper_c == uint32_t(zc) && hd.hyper_h == uint32_t(zh) && hd.hyper_w == uint32_t(zw)),
-          "corrupt .aec file: hyper latent shape does not match the latent");
-  const std::vector<uint8_t>& hyper = required_section(stream, kSectionHyperPayload);
+  const Hyperprior::Conditional cond = decode_side(stream, h, w);
   const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
-  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  const std::vector<int32_t> qz =
-      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables());
-  const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, h, w);
   const size_t plane = size_t(h) * w;
   std::vector<int32_t> q(size_t(c) * plane), index(q.size());
   EntropyStreamDecoder dec(payload.data(), payload.size(), hp.y_tables());

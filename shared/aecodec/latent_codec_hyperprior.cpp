@@ -49,9 +49,15 @@ ConditionalRate HyperpriorCodec::conditional_rate(int c, int h, int w, const std
   return r;
 }
 
-LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
+int32_t HyperpriorCodec::round_symbol(float residual) {
+  const float v = std::nearbyint(residual);
+  return std::isfinite(v) ? int32_t(std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)))
+                          : 0;
+}
+
+Hyperprior::Conditional HyperpriorCodec::encode_side(const Tensor& y, const std::vector<int32_t>* side,
+                                                     LatentCode& r) const {
   const Hyperprior& hp = *hp_;
-  LatentCode r;
   int zc, zh, zw;
   hp.hyper_shape(y.h, y.w, zc, zh, zw);
   const std::vector<int32_t> qz = side ? *side : side_symbols(y);
@@ -59,15 +65,30 @@ LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* 
   const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
   r.stream.section(kSectionHyperPayload) = entropy_encode(qz.data(), zidx.data(), qz.size(), hp.z_tables());
   r.hyper_bits = entropy_bits(qz.data(), zidx.data(), qz.size(), hp.z_tables());
+  return hp.conditional(qz, zh, zw, y.h, y.w);
+}
 
-  const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, y.h, y.w);
+Hyperprior::Conditional HyperpriorCodec::decode_side(const Bitstream& stream, int h, int w) const {
+  const Hyperprior& hp = *hp_;
+  int zc, zh, zw;
+  hp.hyper_shape(h, w, zc, zh, zw);
+  const BitstreamHeader& hd = stream.header;  // version 2 stores z's shape; it must be the derived one
+  require(hd.hyper_c == 0 ||
+              (hd.hyper_c == uint32_t(zc) && hd.hyper_h == uint32_t(zh) && hd.hyper_w == uint32_t(zw)),
+          "corrupt .aec file: hyper latent shape does not match the latent");
+  const std::vector<uint8_t>& hyper = required_section(stream, kSectionHyperPayload);
+  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
+  const std::vector<int32_t> qz =
+      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables());
+  return hp.conditional(qz, zh, zw, h, w);
+}
+
+LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
+  const Hyperprior& hp = *hp_;
+  LatentCode r;
+  const Hyperprior::Conditional cond = encode_side(y, side, r);
   std::vector<int32_t> q(y.size());
-  for (size_t i = 0; i < q.size(); ++i) {
-    float v = std::nearbyint(y.data[i] - hp.mean_value(cond.mean[i]));
-    // As the factorized quantiser: clamp to what the escape can carry; NaN (a broken model) becomes 0.
-    v = std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f;
-    q[i] = int32_t(v);
-  }
+  for (size_t i = 0; i < q.size(); ++i) q[i] = round_symbol(y.data[i] - hp.mean_value(cond.mean[i]));
   r.stream.section(kSectionPayload) = entropy_encode(q.data(), cond.index.data(), q.size(), hp.y_tables());
   r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, y.plane(), hp.y_tables());
   r.latent = dequantize_conditional(hp, q, cond, y.c, y.h, y.w);
@@ -77,18 +98,8 @@ LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* 
 Tensor HyperpriorCodec::decode(const Bitstream& stream, int c, int h, int w,
                                std::vector<double>* channel_bits) const {
   const Hyperprior& hp = *hp_;
-  int zc, zh, zw;
-  hp.hyper_shape(h, w, zc, zh, zw);
-  const BitstreamHeader& hd = stream.header;  // version 2 stores z's shape; it must be the derived one
-  require(hd.hyper_c == 0 ||
-              (hd.hyper_c == uint32_t(zc) && hd.hyper_h == uint32_t(zh) && hd.hyper_w == uint32_t(zw)),
-          "corrupt .aec file: hyper latent shape does not match the latent");
-  const std::vector<uint8_t>& hyper = required_section(stream, kSectionHyperPayload);
+  const Hyperprior::Conditional cond = decode_side(stream, h, w);
   const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
-  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  const std::vector<int32_t> qz =
-      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables());
-  const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, h, w);
   const std::vector<int32_t> q =
       entropy_decode(payload.data(), payload.size(), cond.index.data(), cond.index.size(), hp.y_tables());
   if (channel_bits) *channel_bits = bits_per_channel(q, cond.index.data(), c, size_t(h) * w, hp.y_tables());
