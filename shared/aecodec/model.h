@@ -10,41 +10,15 @@
 
 #include "aecodec/entropy.h"
 #include "aecodec/model_file.h"
+#include "aecodec/network.h"
 #include "aecodec/tensor.h"
 
 namespace aec {
 
-class Layer;  // one op of the network (layers.h holds the arithmetic)
 class Hyperprior;
 class LatentCodec;
 class FactorizedCodec;
 class HyperpriorCodec;
-
-class Network {
- public:
-  Network() = default;
-  Network(Network&&) noexcept;
-  Network& operator=(Network&&) noexcept;
-  ~Network();
-  // Builds from a JSON list of layers, taking the weights from the file and checking every shape.
-  // `where` names the list ("encoder"/"decoder") in messages.
-  static Network build(const nlohmann::json& layers, const ModelFile& file, const std::string& where);
-  Tensor forward(const Tensor& x) const;
-  // Shape the network gives for an input shape (checks channel counts, linear sizes); throws when invalid.
-  void output_shape(int& c, int& h, int& w) const;
-  // Multiply-accumulates for an input of the given shape (for benchmarks' GFLOP/s).
-  double macs(int c, int h, int w) const;
-  size_t size() const { return layers_.size(); }
-  // For running the network by tiles (tile.h), one axis at a time (kernels are square, so both axes alike):
-  // the input positions [lo, hi] that output positions [lo, hi] read, padding included (outside [0, n) when
-  // they reach it), and the product of the strides of the regular (down) and transposed (up) convolutions.
-  // false when a layer mixes positions (linear, reshape): such a network runs whole.
-  bool input_range(int64_t& lo, int64_t& hi) const;
-  bool strides(int& down, int& up) const;
-
- private:
-  std::vector<std::unique_ptr<Layer>> layers_;
-};
 
 struct ModelInfo {
   std::string name, id, arch, description;
