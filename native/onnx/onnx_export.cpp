@@ -7,6 +7,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include "aecodec/error.h"
+#include "aecodec/ops.h"
 
 #ifndef AEC_ONNX_VERSION
 #define AEC_ONNX_VERSION "unknown"
@@ -112,8 +113,8 @@ class GraphWriter {
   }
 
   void layer(const json& j, const std::string& op, const std::string& x, const std::string& y) {
-    if (op == "conv2d" || op == "conv_transpose2d") {
-      const bool transposed = op == "conv_transpose2d";
+    if (op == aec::op::kConv2d || op == aec::op::kConvTranspose2d) {
+      const bool transposed = op == aec::op::kConvTranspose2d;
       const std::string name = j.at("name").get<std::string>();
       const int64_t in = get(j, "in"), out = get(j, "out"), k = get(j, "kernel"), s = get(j, "stride"),
                     p = get(j, "padding");
@@ -128,7 +129,7 @@ class GraphWriter {
         const int64_t opad = get(j, "output_padding");
         attr(n, "output_padding", {opad, opad});
       }
-    } else if (op == "gdn") {
+    } else if (op == aec::op::kGdn) {
       // sum_j gamma_ij x_j^2 + beta_i is a 1x1 convolution of x^2 with kernel gamma and bias beta.
       const std::string name = j.at("name").get<std::string>();
       const int64_t c = get(j, "channels");
@@ -138,7 +139,7 @@ class GraphWriter {
       attr(node("Conv", {y + "/square", gamma, beta}, y + "/norm"), "kernel_shape", {1, 1});
       node("Sqrt", {y + "/norm"}, y + "/sqrt");
       node(j.value("inverse", false) ? "Mul" : "Div", {x, y + "/sqrt"}, y);
-    } else if (op == "linear") {
+    } else if (op == aec::op::kLinear) {
       // Flatten keeps (C,H,W) order, as the core's linear does; the output is [1,out,1,1] like the core's.
       const std::string name = j.at("name").get<std::string>();
       const int64_t in = get(j, "in"), out = get(j, "out");
@@ -147,24 +148,24 @@ class GraphWriter {
       attr(node("Flatten", {x}, y + "/flat"), "axis", int64_t(1));
       attr(node("Gemm", {y + "/flat", w, b}, y + "/gemm"), "transB", int64_t(1));
       node("Reshape", {y + "/gemm", ints(y + "/shape", {1, out, 1, 1})}, y);
-    } else if (op == "reshape") {
+    } else if (op == aec::op::kReshape) {
       const json& s = j.at("shape");
       node("Reshape",
            {x, ints(y + "/shape", {1, s[0].get<int64_t>(), s[1].get<int64_t>(), s[2].get<int64_t>()})}, y);
-    } else if (op == "slice_channels") {
+    } else if (op == aec::op::kSliceChannels) {
       node("Slice",
            {x, ints(y + "/starts", {get(j, "begin")}), ints(y + "/ends", {get(j, "end")}),
             ints(y + "/axes", {1})},
            y);
-    } else if (op == "relu") {
+    } else if (op == aec::op::kRelu) {
       node("Relu", {x}, y);
-    } else if (op == "leaky_relu") {
+    } else if (op == aec::op::kLeakyRelu) {
       // Same default as the core (model.cpp) when the document gives no slope.
       const float slope = j.contains("slope") && j["slope"].is_number() ? j["slope"].get<float>() : 0.01f;
       attr(node("LeakyRelu", {x}, y), "alpha", slope);
-    } else if (op == "sigmoid") {
+    } else if (op == aec::op::kSigmoid) {
       node("Sigmoid", {x}, y);
-    } else if (op == "tanh") {
+    } else if (op == aec::op::kTanh) {
       node("Tanh", {x}, y);
     } else {
       throw Error("op '" + op + "' has no ONNX translation");
@@ -244,7 +245,7 @@ Graphs export_model(const Model& model) {
     for (const char* part : {"encoder", "decoder"})
       for (const json& l : doc.at(part)) {
         const std::string op = l.at("op").get<std::string>();
-        require(op != "linear" && op != "reshape",
+        require(op != aec::op::kLinear && op != aec::op::kReshape,
                 std::string(part) + " has a '" + op +
                     "' layer but the model has no input.size: cannot export "
                     "symbolic height and width");

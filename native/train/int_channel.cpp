@@ -6,6 +6,7 @@
 #include "aecodec/error.h"
 #include "aecodec/gaussian.h"
 #include "aecodec/hyperprior.h"
+#include "aecodec/ops.h"
 #include "gaussian_conditional.h"
 #include "int_hyper.h"
 
@@ -106,14 +107,14 @@ nlohmann::json IntChannelContext::put(aec::ModelFile& f, const ChannelCodecImpl&
       put_weights(f, name + ".weight", {w.size(0), w.size(1), w.size(2), w.size(3)}, w.data_ptr<float>(),
                   storage.weights);
       put_weights(f, name + ".bias", {b.size(0)}, b.data_ptr<float>(), storage.weights);
-      lrp.push_back({{"op", "conv2d"},
+      lrp.push_back({{"op", aec::op::kConv2d},
                      {"name", name},
                      {"in", w.size(1)},
                      {"out", w.size(0)},
                      {"kernel", w.size(2)},
                      {"stride", 1},
                      {"padding", w.size(2) / 2}});
-      if (i == 0) lrp.push_back({{"op", "relu"}});
+      if (i == 0) lrp.push_back({{"op", aec::op::kRelu}});
     }
     ctx["lrp"].push_back(lrp);
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "aecodec/error.h"
+#include "aecodec/ops.h"
 
 namespace aect {
 
@@ -17,18 +18,18 @@ IntHyperSynthesis IntHyperSynthesis::quantize(const LayerStackImpl& h_s) {
   for (size_t i = 0; i < list.size(); ++i) {
     const nlohmann::json& l = list[i];
     const std::string op = l.at("op").get<std::string>();
-    if (op == "relu") continue;
+    if (op == aec::op::kRelu) continue;
     aec::require(
-        op == "conv2d" || op == "conv_transpose2d",
+        op == aec::op::kConv2d || op == aec::op::kConvTranspose2d,
         "integer hyper-synthesis: op '" + op + "' has no integer form (conv, transposed conv, relu)");
-    const bool tr = op == "conv_transpose2d";
+    const bool tr = op == aec::op::kConvTranspose2d;
     aec::ConvShape s;
     s.in = l.at("in"), s.out = l.at("out"), s.kernel = l.at("kernel"), s.stride = l.at("stride"),
     s.padding = l.at("padding"), s.output_padding = tr ? l.at("output_padding").get<int>() : 0;
-    const bool relu = i + 1 < list.size() && list[i + 1].at("op") == "relu";
+    const bool relu = i + 1 < list.size() && list[i + 1].at("op") == aec::op::kRelu;
     const bool last = [&] {
       for (size_t j = i + 1; j < list.size(); ++j)
-        if (list[j].at("op") != "relu") return false;
+        if (list[j].at("op") != aec::op::kRelu) return false;
       return true;
     }();
     const int out_bits = last ? aec::kHyperOutBits : aec::kHyperHiddenBits;

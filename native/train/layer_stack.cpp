@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "aecodec/error.h"
+#include "aecodec/ops.h"
 #include "conv_transpose.h"
 
 namespace aect {
@@ -29,7 +30,7 @@ LayerStackImpl::Entry& LayerStackImpl::add(const std::string& op) {
 }
 
 void LayerStackImpl::conv(int in, int out, int kernel, int stride) {
-  Entry& e = add("conv2d");
+  Entry& e = add(aec::op::kConv2d);
   e.in = in, e.out = out, e.kernel = kernel, e.stride = stride;
   e.conv = register_module(
       std::to_string(e.index),
@@ -37,7 +38,7 @@ void LayerStackImpl::conv(int in, int out, int kernel, int stride) {
 }
 
 void LayerStackImpl::deconv(int in, int out, int kernel, int stride) {
-  Entry& e = add("conv_transpose2d");
+  Entry& e = add(aec::op::kConvTranspose2d);
   e.in = in, e.out = out, e.kernel = kernel, e.stride = stride;
   e.deconv = register_module(std::to_string(e.index),
                              torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(in, out, kernel)
@@ -47,61 +48,61 @@ void LayerStackImpl::deconv(int in, int out, int kernel, int stride) {
 }
 
 void LayerStackImpl::gdn(int channels, bool inverse) {
-  Entry& e = add("gdn");
+  Entry& e = add(aec::op::kGdn);
   e.in = e.out = channels;
   e.gdn = register_module(std::to_string(e.index), GDN(channels, inverse));
 }
 
 void LayerStackImpl::linear(int in, int out) {
-  Entry& e = add("linear");
+  Entry& e = add(aec::op::kLinear);
   e.in = in, e.out = out;
   e.linear = register_module(std::to_string(e.index), torch::nn::Linear(in, out));
 }
 
 void LayerStackImpl::reshape(int c, int h, int w) {
-  Entry& e = add("reshape");
+  Entry& e = add(aec::op::kReshape);
   e.shape[0] = c, e.shape[1] = h, e.shape[2] = w;
 }
 
 void LayerStackImpl::slice_channels(int begin, int end) {
-  Entry& e = add("slice_channels");
+  Entry& e = add(aec::op::kSliceChannels);
   e.begin = begin, e.end = end;
 }
 
 void LayerStackImpl::relu() {
-  add("relu");
+  add(aec::op::kRelu);
 }
 void LayerStackImpl::leaky_relu(double slope) {
-  add("leaky_relu").slope = slope;
+  add(aec::op::kLeakyRelu).slope = slope;
 }
 void LayerStackImpl::sigmoid() {
-  add("sigmoid");
+  add(aec::op::kSigmoid);
 }
 void LayerStackImpl::tanh() {
-  add("tanh");
+  add(aec::op::kTanh);
 }
 
 torch::Tensor LayerStackImpl::forward(torch::Tensor x) {
   for (Entry& e : entries_) {
-    if (e.op == "conv2d") {
+    if (e.op == aec::op::kConv2d) {
       x = e.conv->forward(x);
-    } else if (e.op == "conv_transpose2d") {
+    } else if (e.op == aec::op::kConvTranspose2d) {
       x = conv_transpose2d_fast(x, e.deconv->weight, e.deconv->bias, e.stride, e.kernel / 2, e.stride - 1);
-    } else if (e.op == "gdn") {
+    } else if (e.op == aec::op::kGdn) {
       x = e.gdn->forward(x);
-    } else if (e.op == "linear") {
+    } else if (e.op == aec::op::kLinear) {
       x = e.linear->forward(x.flatten(1)).view({x.size(0), e.out, 1, 1});
-    } else if (e.op == "reshape") {
+    } else if (e.op == aec::op::kReshape) {
       x = x.reshape({x.size(0), e.shape[0], e.shape[1], e.shape[2]});
-    } else if (e.op == "slice_channels") {
+    } else if (e.op == aec::op::kSliceChannels) {
       x = x.narrow(1, e.begin, e.end - e.begin);
-    } else if (e.op == "relu") {
+    } else if (e.op == aec::op::kRelu) {
       x = torch::relu(x);
-    } else if (e.op == "leaky_relu") {
+    } else if (e.op == aec::op::kLeakyRelu) {
       x = torch::leaky_relu(x, e.slope);
-    } else if (e.op == "sigmoid") {
+    } else if (e.op == aec::op::kSigmoid) {
       x = torch::sigmoid(x);
-    } else if (e.op == "tanh") {
+    } else if (e.op == aec::op::kTanh) {
       x = torch::tanh(x);
     }
   }
@@ -132,7 +133,7 @@ namespace {
 // weight, dim 1 of a transposed conv's; inputs the other.
 void fold_scales(const std::string& op, torch::Tensor& w, torch::Tensor& b,
                  const std::vector<float>* out_scale, const std::vector<float>* in_scale) {
-  const bool tr = op == "conv_transpose2d";
+  const bool tr = op == aec::op::kConvTranspose2d;
   const int64_t out_dim = tr ? 1 : 0, in_dim = tr ? 0 : 1;
   auto shaped = [&](const std::vector<float>& s, int64_t dim) {
     std::vector<int64_t> v(size_t(w.dim()), 1);
@@ -151,7 +152,7 @@ void fold_scales(const std::string& op, torch::Tensor& w, torch::Tensor& b,
 std::pair<int, int> LayerStackImpl::weighted_ends() const {
   int first = -1, last = -1;
   for (const Entry& e : entries_)
-    if (e.op == "conv2d" || e.op == "conv_transpose2d" || e.op == "linear") {
+    if (e.op == aec::op::kConv2d || e.op == aec::op::kConvTranspose2d || e.op == aec::op::kLinear) {
       if (first < 0) first = e.index;
       last = e.index;
     }
@@ -163,12 +164,12 @@ void LayerStackImpl::scale_ends(const std::vector<float>* out_scale, const std::
   const auto [first, last] = weighted_ends();
   for (Entry& e : entries_) {
     if (e.index != first && e.index != last) continue;
-    torch::Tensor& w = e.op == "conv2d"             ? e.conv->weight
-                       : e.op == "conv_transpose2d" ? e.deconv->weight
-                                                    : e.linear->weight;
-    torch::Tensor& b = e.op == "conv2d"             ? e.conv->bias
-                       : e.op == "conv_transpose2d" ? e.deconv->bias
-                                                    : e.linear->bias;
+    torch::Tensor& w = e.op == aec::op::kConv2d            ? e.conv->weight
+                       : e.op == aec::op::kConvTranspose2d ? e.deconv->weight
+                                                           : e.linear->weight;
+    torch::Tensor& b = e.op == aec::op::kConv2d            ? e.conv->bias
+                       : e.op == aec::op::kConvTranspose2d ? e.deconv->bias
+                                                           : e.linear->bias;
     torch::Tensor nw = w.detach().clone(), nb = b.detach().clone();
     fold_scales(e.op, nw, nb, e.index == last ? out_scale : nullptr, e.index == first ? in_scale : nullptr);
     w.copy_(nw), b.copy_(nb);
@@ -183,27 +184,27 @@ void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
     nlohmann::json l = {{"op", e.op}};
     const std::string name = name_of(e);
     torch::Tensor w, b;
-    if (e.op == "conv2d" || e.op == "conv_transpose2d") {
-      const bool tr = e.op == "conv_transpose2d";
+    if (e.op == aec::op::kConv2d || e.op == aec::op::kConvTranspose2d) {
+      const bool tr = e.op == aec::op::kConvTranspose2d;
       l["name"] = name;
       l["in"] = e.in, l["out"] = e.out, l["kernel"] = e.kernel, l["stride"] = e.stride,
       l["padding"] = e.kernel / 2;
       if (tr) l["output_padding"] = e.stride - 1;
       w = (tr ? e.deconv->weight : e.conv->weight).detach().to(torch::kCPU, torch::kFloat).clone();
       b = (tr ? e.deconv->bias : e.conv->bias).detach().to(torch::kCPU, torch::kFloat).clone();
-    } else if (e.op == "linear") {
+    } else if (e.op == aec::op::kLinear) {
       l["name"] = name, l["in"] = e.in, l["out"] = e.out;
       w = e.linear->weight.detach().to(torch::kCPU, torch::kFloat).clone();
       b = e.linear->bias.detach().to(torch::kCPU, torch::kFloat).clone();
-    } else if (e.op == "gdn") {
+    } else if (e.op == aec::op::kGdn) {
       l["name"] = name, l["channels"] = e.in, l["inverse"] = e.gdn->inverse();
       put(file, name + ".beta", e.gdn->effective_beta(), storage.gdn);
       put(file, name + ".gamma", e.gdn->effective_gamma(), storage.gdn);
-    } else if (e.op == "reshape") {
+    } else if (e.op == aec::op::kReshape) {
       l["shape"] = {e.shape[0], e.shape[1], e.shape[2]};
-    } else if (e.op == "slice_channels") {
+    } else if (e.op == aec::op::kSliceChannels) {
       l["begin"] = e.begin, l["end"] = e.end;
-    } else if (e.op == "leaky_relu") {
+    } else if (e.op == aec::op::kLeakyRelu) {
       l["slope"] = e.slope;
     }
     if (w.defined()) {
@@ -227,13 +228,13 @@ int LayerStackImpl::load_from(const aec::ModelFile& file) {
   for (Entry& e : entries_) {
     const std::string name = name_of(e);
     if (!file.has(name + ".weight") && !file.has(name + ".beta")) continue;
-    if (e.op == "conv2d") {
+    if (e.op == aec::op::kConv2d) {
       load(e.conv->weight, name + ".weight"), load(e.conv->bias, name + ".bias");
-    } else if (e.op == "conv_transpose2d") {
+    } else if (e.op == aec::op::kConvTranspose2d) {
       load(e.deconv->weight, name + ".weight"), load(e.deconv->bias, name + ".bias");
-    } else if (e.op == "linear") {
+    } else if (e.op == aec::op::kLinear) {
       load(e.linear->weight, name + ".weight"), load(e.linear->bias, name + ".bias");
-    } else if (e.op == "gdn") {
+    } else if (e.op == aec::op::kGdn) {
       torch::Tensor beta = torch::empty({e.in}), gamma = torch::empty({e.in, e.in});
       load(beta, name + ".beta"), load(gamma, name + ".gamma");
       e.gdn->set_effective(beta.to(e.gdn->parameters()[0].device()),
@@ -249,24 +250,24 @@ int LayerStackImpl::load_from(const aec::ModelFile& file) {
 double LayerStackImpl::macs(int& c, int& h, int& w) const {
   double total = 0;
   for (const Entry& e : entries_) {
-    if (e.op == "conv2d") {
+    if (e.op == aec::op::kConv2d) {
       h = (h + 2 * (e.kernel / 2) - e.kernel) / e.stride + 1;
       w = (w + 2 * (e.kernel / 2) - e.kernel) / e.stride + 1;
       c = e.out;
       total += double(h) * w * e.out * e.in * e.kernel * e.kernel;
-    } else if (e.op == "conv_transpose2d") {
+    } else if (e.op == aec::op::kConvTranspose2d) {
       total += double(h) * w * e.out * e.in * e.kernel * e.kernel;
       h = (h - 1) * e.stride - 2 * (e.kernel / 2) + e.kernel + e.stride - 1;
       w = (w - 1) * e.stride - 2 * (e.kernel / 2) + e.kernel + e.stride - 1;
       c = e.out;
-    } else if (e.op == "gdn") {
+    } else if (e.op == aec::op::kGdn) {
       total += double(h) * w * c * c;
-    } else if (e.op == "linear") {
+    } else if (e.op == aec::op::kLinear) {
       total += double(e.in) * e.out;
       c = e.out, h = 1, w = 1;
-    } else if (e.op == "reshape") {
+    } else if (e.op == aec::op::kReshape) {
       c = e.shape[0], h = e.shape[1], w = e.shape[2];
-    } else if (e.op == "slice_channels") {
+    } else if (e.op == aec::op::kSliceChannels) {
       c = e.end - e.begin;
     }
   }
@@ -276,7 +277,7 @@ double LayerStackImpl::macs(int& c, int& h, int& w) const {
 int LayerStackImpl::stride() const {
   int s = 1;
   for (const Entry& e : entries_)
-    if (e.op == "conv2d" || e.op == "conv_transpose2d") s *= e.stride;
+    if (e.op == aec::op::kConv2d || e.op == aec::op::kConvTranspose2d) s *= e.stride;
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include "aecodec/document_fields.h"
 #include "aecodec/error.h"
 #include "aecodec/gemm.h"
+#include "aecodec/ops.h"
 #include "aecodec/parallel.h"
 
 namespace aec {
@@ -120,8 +121,8 @@ GradNetwork GradNetwork::build(const json& layers, const ModelFile& file, const 
     require(j.is_object() && j.contains("op") && j["op"].is_string(), at + ": layer without \"op\"");
     const std::string op = j["op"].get<std::string>();
     auto l = std::make_unique<Layer>();
-    if (op == "conv2d" || op == "conv_transpose2d") {
-      const bool tr = op == "conv_transpose2d";
+    if (op == op::kConv2d || op == op::kConvTranspose2d) {
+      const bool tr = op == op::kConvTranspose2d;
       l->kind = tr ? Layer::kConvTranspose : Layer::kConv;
       const std::string name = j.value("name", "");
       ConvShape& s = l->shape;
@@ -147,16 +148,16 @@ GradNetwork GradNetwork::build(const json& layers, const ModelFile& file, const 
         l->bwd.resize(size_t(s.stride));
         l->bwd_ready.assign(size_t(s.stride), false);
       }
-    } else if (op == "gdn") {
+    } else if (op == op::kGdn) {
       l->kind = Layer::kGdn;
       const std::string name = j.value("name", "");
       const int c = document_int(j, "channels", at, 1, 4096);
       l->inverse = j.value("inverse", false);
       l->beta = file.floats(name + ".beta", {c});
       l->gamma = file.floats(name + ".gamma", {c, c});
-    } else if (op == "relu") {
+    } else if (op == op::kRelu) {
       l->kind = Layer::kRelu;
-    } else if (op == "leaky_relu") {
+    } else if (op == op::kLeakyRelu) {
       l->kind = Layer::kLeakyRelu;
       l->slope = j.value("slope", 0.01f);
     } else {

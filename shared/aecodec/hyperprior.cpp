@@ -7,6 +7,7 @@
 #include "aecodec/error.h"
 #include "aecodec/gaussian.h"
 #include "aecodec/model.h"
+#include "aecodec/ops.h"
 
 namespace aec {
 
@@ -30,13 +31,13 @@ IntNetwork IntNetwork::build(const json& layers, const ModelFile& f, const std::
     const std::string at = where + " layer " + std::to_string(i);
     require(j.is_object() && j.contains("op") && j["op"].is_string(), at + ": layer without \"op\"");
     const std::string op = j["op"].get<std::string>();
-    require(op == "int_conv2d" || op == "int_conv_transpose2d",
+    require(op == op::kIntConv2d || op == op::kIntConvTranspose2d,
             at + ": op '" + op + "' is not an integer layer (int_conv2d, int_conv_transpose2d)");
     require(j.contains("name") && j["name"].is_string() && !j["name"].get<std::string>().empty(),
             at + ": layer has no name");
     const std::string name = j["name"].get<std::string>();
     IntConv l;
-    l.transposed = op == "int_conv_transpose2d";
+    l.transposed = op == op::kIntConvTranspose2d;
     ConvShape& s = l.shape;
     s.in = document_int(j, "in", at, 1, 4096);
     s.out = document_int(j, "out", at, 1, 4096);
@@ -91,7 +92,7 @@ json put_int_conv(ModelFile& f, const std::string& name, const IntConv& l) {
              l.weight.data());
   f.put_ints(name + ".bias", {s.out}, l.bias.data());
   f.put_ints(name + ".shift", {s.out}, l.shift.data());
-  json j = {{"op", l.transposed ? "int_conv_transpose2d" : "int_conv2d"},
+  json j = {{"op", l.transposed ? op::kIntConvTranspose2d : op::kIntConv2d},
             {"name", name},
             {"in", s.in},
             {"out", s.out},

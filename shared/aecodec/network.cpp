@@ -6,6 +6,7 @@
 #include "aecodec/document_fields.h"
 #include "aecodec/error.h"
 #include "aecodec/layers.h"
+#include "aecodec/ops.h"
 #include "aecodec/pool.h"
 
 namespace aec {
@@ -299,11 +300,11 @@ class Elementwise : public Layer {
  public:
   Elementwise(std::string op, float slope) : op_(std::move(op)), slope_(slope) {}
   Tensor forward(Tensor x) const override {
-    if (op_ == "relu")
+    if (op_ == op::kRelu)
       relu(x);
-    else if (op_ == "leaky_relu")
+    else if (op_ == op::kLeakyRelu)
       leaky_relu(x, slope_);
-    else if (op_ == "sigmoid")
+    else if (op_ == op::kSigmoid)
       sigmoid(x);
     else
       tanh_inplace(x);
@@ -320,14 +321,15 @@ class Elementwise : public Layer {
 std::unique_ptr<Layer> make_layer(const json& j, const ModelFile& f, const std::string& where) {
   require(j.is_object() && j.contains("op") && j["op"].is_string(), where + ": layer without \"op\"");
   const std::string op = j["op"].get<std::string>();
-  if (op == "conv2d") return std::make_unique<Conv>(j, f, where, false);
-  if (op == "conv_transpose2d") return std::make_unique<Conv>(j, f, where, true);
-  if (op == "gdn") return std::make_unique<Gdn>(j, f, where);
-  if (op == "linear") return std::make_unique<Linear>(j, f, where);
-  if (op == "reshape") return std::make_unique<Reshape>(j, where);
-  if (op == "slice_channels") return std::make_unique<SliceChannels>(j, where);
-  if (op == "relu" || op == "sigmoid" || op == "tanh") return std::make_unique<Elementwise>(op, 0.0f);
-  if (op == "leaky_relu") {
+  if (op == op::kConv2d) return std::make_unique<Conv>(j, f, where, false);
+  if (op == op::kConvTranspose2d) return std::make_unique<Conv>(j, f, where, true);
+  if (op == op::kGdn) return std::make_unique<Gdn>(j, f, where);
+  if (op == op::kLinear) return std::make_unique<Linear>(j, f, where);
+  if (op == op::kReshape) return std::make_unique<Reshape>(j, where);
+  if (op == op::kSliceChannels) return std::make_unique<SliceChannels>(j, where);
+  if (op == op::kRelu || op == op::kSigmoid || op == op::kTanh)
+    return std::make_unique<Elementwise>(op, 0.0f);
+  if (op == op::kLeakyRelu) {
     const float slope = j.contains("slope") && j["slope"].is_number() ? j["slope"].get<float>() : 0.01f;
     require(std::isfinite(slope), where + ": bad leaky_relu slope");
     return std::make_unique<Elementwise>(op, slope);

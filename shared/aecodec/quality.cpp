@@ -6,6 +6,7 @@
 
 #include "aecodec/error.h"
 #include "aecodec/model.h"
+#include "aecodec/ops.h"
 
 namespace aec {
 
@@ -78,7 +79,7 @@ void fold_layer(ModelFile& f, const nlohmann::json& layer, const std::vector<flo
   std::vector<float> w = f.floats(name + ".weight", shape);
   require(shape.size() >= 2, "variable-rate model: layer '" + name + "' has no channels to scale");
   // conv2d / linear: [out, in, ...]; conv_transpose2d: [in, out, ...].
-  const bool tr = op == "conv_transpose2d";
+  const bool tr = op == op::kConvTranspose2d;
   const int dim = (out != tr) ? 0 : 1;
   require(shape[size_t(dim)] == int64_t(s.size()),
           "variable-rate model: layer '" + name + "' does not have the latent's channel count");
@@ -102,7 +103,7 @@ const nlohmann::json& weighted_layer(const nlohmann::json& list, bool last) {
   const nlohmann::json* found = nullptr;
   for (const nlohmann::json& l : list) {
     const std::string op = l.value("op", "");
-    if (op == "conv2d" || op == "conv_transpose2d" || op == "linear") {
+    if (op::weighted(op)) {
       found = &l;
       if (!last) break;
     }
