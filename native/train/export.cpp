@@ -7,11 +7,12 @@
 
 #include "aecodec/codec.h"
 #include "aecodec/entropy.h"
-#include "aecodec/quality.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
 #include "aecodec/model.h"
+#include "aecodec/ops.h"
+#include "aecodec/quality.h"
 #include "channel_codec.h"
 #include "hyperprior_codec.h"
 #include "train_state.h"
@@ -67,7 +68,8 @@ void note_storage(nlohmann::json& doc, const WeightStorage& storage) {
   bool gdn = false;
   for (const char* list : {"encoder", "decoder"})
     if (doc.contains(list) && doc[list].is_array())
-      for (const nlohmann::json& l : doc[list]) gdn = gdn || (l.is_object() && l.value("op", "") == "gdn");
+      for (const nlohmann::json& l : doc[list])
+        gdn = gdn || (l.is_object() && l.value("op", "") == aec::op::kGdn);
   if (gdn) doc["training"]["gdn_dtype"] = aec::dtype_name(storage.gdn);
 }
 
@@ -90,9 +92,9 @@ void store_network_as(aec::ModelFile& file, const WeightStorage& storage) {
       const std::string op = l.value("op", "");
       std::vector<std::string> names;
       aec::DType dtype = storage.weights;
-      if (op == "conv2d" || op == "conv_transpose2d" || op == "linear") {
+      if (aec::op::weighted(op)) {
         names = {".weight", ".bias"};
-      } else if (op == "gdn") {
+      } else if (op == aec::op::kGdn) {
         names = {".beta", ".gamma"};
         dtype = storage.gdn;
       } else {
@@ -284,8 +286,9 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
         }
         f.put_floats("latent.gain", {int64_t(Q), int64_t(C)}, rows.data());
         f.put_floats("latent.inv_gain", {int64_t(Q), int64_t(C)}, inv_rows.data());
-        f.meta["variable_rate"] = {{"lambdas", cfg.lambdas},
-                                   {"default_quality", aec::quality_of_lambda(cfg.lambdas, cfg.lambdas[size_t(q)])}};
+        f.meta["variable_rate"] = {
+            {"lambdas", cfg.lambdas},
+            {"default_quality", aec::quality_of_lambda(cfg.lambdas, cfg.lambdas[size_t(q)])}};
         g.clear(), ig.clear();
       }
       if (mem.enc_pre) mem.enc_pre->export_to(f, enc, nullptr, nullptr, storage);
