@@ -168,17 +168,7 @@ TEST_CASE("channel model: its export codes in the core as the trainer validates 
   train_run(cfg, false);
   LoadedRun run = load_run(cfg.out);
   auto& model = dynamic_cast<ChannelCodecImpl&>(*run.model);
-  {
-    // Three steps leave h_s's scales tiny, so most symbols would be escapes, which the codec and the
-    // trainer's likelihood count differently: scales up into the table, means near zero (as the
-    // hyperprior's export test).
-    torch::NoGradGuard ng;
-    const auto p = model.h_s->parameters();
-    torch::Tensor last_w = p[p.size() - 2], last_b = p.back();
-    last_b.narrow(0, 0, model.M).add_(4.0);
-    last_w.narrow(0, model.M, model.M).mul_(0.05);
-    last_b.narrow(0, model.M, model.M).zero_();
-  }
+  scales_into_table(model);  // three steps leave h_s's scales tiny
   {
     // Three steps leave the slice nets near their zero start: random corrections, so the context path
     // (means, tables, LRP) is exercised, and the hyperprior's scales up into the table.
