@@ -8,6 +8,7 @@
 #include "aecodec/gaussian.h"
 #include "aecodec/hyperprior.h"
 #include "gaussian_conditional.h"
+#include "sample_noise.h"
 #include "int_channel.h"
 
 namespace aect {
@@ -160,7 +161,7 @@ ChannelCodecImpl::SlicesOut ChannelCodecImpl::code_slices(const torch::Tensor& y
     torch::Tensor mu = mu_k + dmu, log_s = log_h.narrow(1, off, c) + dlog;
     torch::Tensor yh = quant(yk, mu);
     if (training) {
-      torch::Tensor noisy = yk + torch::empty_like(yk).uniform_(-0.5, 0.5);
+      torch::Tensor noisy = yk + uniform_noise_like(yk, -0.5, 0.5, yk.scalar_type());
       bits = bits - torch::log2(gaussian_likelihood(noisy, mu, torch::exp(log_s))).sum();
     } else {
       // The codec's table: #{i < 63 : log scale > log table scale i}; a zero correction keeps the

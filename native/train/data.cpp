@@ -50,13 +50,19 @@ ImageSet load_images(const std::string& dir, bool with_half, int max_images) {
   return set;
 }
 
-std::vector<float> make_batch(const ImageSet& set, const BatchSpec& spec, uint64_t seed, int64_t index) {
-  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(index) * 0xBF58476D1CE4E5B9ull + 1);
+std::vector<float> make_batch(const ImageSet& set, const BatchSpec& spec, uint64_t seed, int64_t index,
+                              int first, int count) {
+  if (count < 0) count = spec.batch - first;
+  aec::require(first >= 0 && count >= 0 && first + count <= spec.batch,
+               "make_batch: samples out of the batch");
   const int c = spec.crop;
   const size_t plane = size_t(c) * c;
-  std::vector<float> out(size_t(spec.batch) * 3 * plane);
+  std::vector<float> out(size_t(count) * 3 * plane);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  for (int b = 0; b < spec.batch; ++b) {
+  for (int b = 0; b < count; ++b) {
+    const uint64_t sample = uint64_t(first + b);
+    std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(index) * 0xBF58476D1CE4E5B9ull +
+                        sample * 0xD6E8FEB86659FD93ull + 1);
     const size_t k = size_t(rng() % set.images.size());
     const aec::Image* im = &set.images[k];
     if (spec.downscale_prob > 0 && !set.half.empty() && unit(rng) < spec.downscale_prob &&

@@ -29,9 +29,14 @@ struct BatchSpec {
   double downscale_prob = 0;
 };
 
-// Batch `index` of a run with `seed`: the same (seed, index) always gives the same crops, so a resumed run
-// sees exactly the batches it would have seen. Returns batch*3*crop*crop floats in [0,1], NCHW.
-std::vector<float> make_batch(const ImageSet& set, const BatchSpec& spec, uint64_t seed, int64_t index);
+// Samples [first, first + count) of batch `index` of a run with `seed` (count < 0: to the end of the batch of
+// spec.batch). Each sample's crop, flips and downscale are drawn from its own generator, seeded by (seed,
+// index, the sample's place in the batch): the same (seed, index) always gives the same crops, so a resumed
+// run sees exactly the batches it would have seen, and a rank of a data-parallel run that takes samples
+// [first, first + count) gets exactly those crops of the global batch. Returns count*3*crop*crop floats in
+// [0,1], NCHW.
+std::vector<float> make_batch(const ImageSet& set, const BatchSpec& spec, uint64_t seed, int64_t index,
+                              int first = 0, int count = -1);
 
 // [3,H,W] floats of an image, edge-padded to multiples of `stride`.
 std::vector<float> image_planes(const aec::Image& image, int stride, int& padded_w, int& padded_h);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "sample_noise.h"
+
 namespace aect {
 
 namespace {
@@ -84,7 +86,7 @@ EntropyBottleneckImpl::Result EntropyBottleneckImpl::forward(const torch::Tensor
   torch::Tensor y = y_in.to(torch::kFloat);
   Result r;
   if (is_training()) {
-    r.y_hat = y + torch::empty_like(y).uniform_(-0.5, 0.5);
+    r.y_hat = y + uniform_noise_like(y, -0.5, 0.5, y.scalar_type());
   } else {
     torch::Tensor med = medians().detach().view({1, channels_, 1, 1});
     if (scale.defined()) med = med * channel_scale(scale.detach(), channels_).view({1, channels_, 1, 1});

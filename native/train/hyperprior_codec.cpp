@@ -6,6 +6,7 @@
 #include "aecodec/gaussian.h"
 #include "aecodec/model.h"
 #include "gaussian_conditional.h"
+#include "sample_noise.h"
 
 namespace aect {
 
@@ -39,7 +40,7 @@ StepOut HyperpriorCodecImpl::train_step(const torch::Tensor& x, int quality, dou
   // h_s's output grid is 4x z's, which covers y's (z = ceil(y / 4)); crop as the codec does.
   torch::Tensor params = h_s->forward(rz.y_hat).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
   torch::Tensor scales = params.narrow(1, 0, M), means = params.narrow(1, M, M);
-  torch::Tensor y_tilde = y.to(torch::kFloat) + torch::empty_like(y, torch::kFloat).uniform_(-0.5, 0.5);
+  torch::Tensor y_tilde = y.to(torch::kFloat) + uniform_noise_like(y, -0.5, 0.5, torch::kFloat);
   torch::Tensor lik_y = gaussian_likelihood(y_tilde, means, scales);
   torch::Tensor x_hat = g_s->forward(remove_gain(y_tilde, quality));
   const double pixels = double(x.size(0)) * x.size(2) * x.size(3);

@@ -5,6 +5,7 @@
 #include "aecodec/error.h"
 #include "channel_codec.h"
 #include "hyperprior_codec.h"
+#include "sample_noise.h"
 
 namespace aect {
 
@@ -378,7 +379,7 @@ class PlainCodec : public CodecImpl {
     if (arch_ == "vae") {
       torch::Tensor mu = y.narrow(1, 0, latent_channels).to(torch::kFloat);
       torch::Tensor logvar = y.narrow(1, latent_channels, latent_channels).to(torch::kFloat).clamp(-30, 20);
-      torch::Tensor z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
+      torch::Tensor z = mu + normal_noise_like(mu) * torch::exp(0.5 * logvar);
       o.mse = mse_of(g_s->forward(z), x);
       const double pixels = double(x.size(0)) * x.size(2) * x.size(3);
       // KL(q(z|x) || N(0, I)) in bits per pixel: the VAE's rate term.

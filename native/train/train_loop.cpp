@@ -16,6 +16,7 @@
 #include "gain_map.h"
 #include "progress_plot.h"
 #include "provenance.h"
+#include "sample_noise.h"
 #include "train_state.h"
 #include "weight_average.h"
 
@@ -357,6 +358,8 @@ TrainState train_run(const TrainConfig& cfg_in, bool resume) {
     opt.zero_grad();
     StepOut out;
     {
+      // The step's noise, sample by sample by the sample's index in the batch (sample_noise.h).
+      SampleNoiseScope noise(rs, 0);
       AutocastGuard ac(cfg.bf16, device.type());
       out = model->train_step(x, q, cfg.lambdas[size_t(q)]);
     }
