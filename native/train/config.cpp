@@ -1,5 +1,10 @@
 #include "config.h"
 
+#include <cstdlib>
+#include <string>
+
+#include "aecodec/error.h"
+
 namespace aect {
 
 void to_json(nlohmann::json& j, const TrainConfig& c) {
@@ -71,6 +76,27 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.ema = j.value("ema", d.ema);
   c.gain_prior = j.value("gain_prior", std::string("shared"));  // absent: a run from before the choice
   c.device = j.value("device", d.device);
+}
+
+DistOptions dist_options_from_env() {
+  DistOptions d;
+  auto int_env = [](const char* name, int& v) {
+    const char* s = std::getenv(name);
+    if (!s || !*s) return;
+    try {
+      size_t used = 0;
+      v = std::stoi(s, &used);
+      if (used != std::string(s).size()) throw std::invalid_argument(s);
+    } catch (const std::exception&) {
+      throw aec::Error(std::string("environment variable ") + name + " is not an integer: " + s);
+    }
+  };
+  int_env("WORLD_SIZE", d.world_size);
+  int_env("RANK", d.rank);
+  int_env("LOCAL_RANK", d.local_rank);
+  int_env("MASTER_PORT", d.master_port);
+  if (const char* a = std::getenv("MASTER_ADDR"); a && *a) d.master_addr = a;
+  return d;
 }
 
 }  // namespace aect

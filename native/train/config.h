@@ -82,7 +82,20 @@ struct BenchOptions {
   std::string profile;  // prefix of the profiler traces (chrome://tracing JSON), "" = none
 };
 
-int run_train(const TrainConfig& cfg, bool resume);
+// Data-parallel training (distributed.h): this process's place among `world_size` ranks and where they meet.
+// Not saved: a run's checkpoint is the same whatever the world size, so any world size resumes it.
+struct DistOptions {
+  int world_size = 1;                     // 1: no process group
+  int rank = 0;                           // rank 0 resolves the run, validates, checkpoints, logs and exports
+  int local_rank = -1;                    // this machine's GPU for CUDA (-1: the rank)
+  std::string master_addr = "127.0.0.1";  // rank 0's address: it hosts the TCPStore rendezvous
+  int master_port = 29500;
+  double timeout_s = 1800;  // how long a rank waits for the others (rendezvous, each collective)
+};
+// WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT as torchrun sets them; unset ones keep the defaults.
+DistOptions dist_options_from_env();
+
+int run_train(const TrainConfig& cfg, bool resume, const DistOptions& dist = {});
 int run_export(const ExportOptions& opt);
 int run_convert(const ConvertOptions& opt);
 int run_bench(const BenchOptions& opt);

@@ -81,6 +81,37 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"scaled", "shared"}))
       ->capture_default_str();
   train->add_option("--device", cfg.device, "cpu | cuda (default: cuda when available)");
+  // Data-parallel training (native/train/distributed.h); the variables torchrun sets are the defaults.
+  aect::DistOptions dist;
+  try {
+    dist = aect::dist_options_from_env();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "aecodec-train: %s\n", e.what());
+    return 2;
+  }
+  train
+      ->add_option(
+          "--world-size", dist.world_size,
+          "data-parallel: ranks in all (env WORLD_SIZE; 1: one process). --batch is the global batch")
+      ->capture_default_str();
+  train
+      ->add_option("--rank", dist.rank,
+                   "data-parallel: this process's rank, 0 .. world size - 1 (env RANK); rank 0 resolves the "
+                   "run, validates, checkpoints and logs")
+      ->capture_default_str();
+  train->add_option("--local-rank", dist.local_rank,
+                    "data-parallel: this rank's GPU on its machine (env LOCAL_RANK; default: the rank)");
+  train
+      ->add_option("--master-addr", dist.master_addr,
+                   "data-parallel: rank 0's address, where it hosts the rendezvous (env MASTER_ADDR)")
+      ->capture_default_str();
+  train->add_option("--master-port", dist.master_port, "data-parallel: the rendezvous port (env MASTER_PORT)")
+      ->capture_default_str();
+  train
+      ->add_option("--dist-timeout", dist.timeout_s,
+                   "data-parallel: seconds a rank waits for the others (rendezvous, each step's all-reduce, "
+                   "rank 0's validation and checkpoints) before it fails")
+      ->capture_default_str();
 
   aect::ExportOptions ex;
   CLI::App* exp = app.add_subcommand("export", "write a run's model file(s)");
@@ -161,7 +192,7 @@ int main(int argc, char** argv) {
         } catch (const CLI::OptionNotFound&) {
         }
       }
-      return aect::run_train(cfg, resume);
+      return aect::run_train(cfg, resume, dist);
     }
     if (*exp) {
       ex.quality = quality - 1;

@@ -19,8 +19,11 @@ struct LoadedRun {
 // averaged = false: the last step's weights.
 LoadedRun load_run(const std::string& run_dir, torch::Device device = torch::kCPU, bool averaged = true);
 
-// Trains per cfg; returns the final state. `resume` continues cfg.out's checkpoint.
-TrainState train_run(const TrainConfig& cfg, bool resume);
+// Trains per cfg; returns the final state. `resume` continues cfg.out's checkpoint. With dist.world_size > 1
+// this process is one rank of a data-parallel run (distributed.h): cfg.batch is the global batch, each rank
+// computes batch / world_size of its crops, and rank 0 alone writes the run directory (the others return
+// their copy of the state).
+TrainState train_run(const TrainConfig& cfg, bool resume, const DistOptions& dist = {});
 
 // Validation images prepared once: padded planes (or central crops for fixed-size models).
 struct ValidSet {
