@@ -24,6 +24,7 @@ PIDFILE=$RUNS/train-forever.pid
 # benchmark that died without `resume` goes stale after PAUSE_TTL seconds and is ignored.
 PAUSE_FLAG=$RUNS/train-forever.paused
 PAUSE_TTL=${AEC_PAUSE_TTL:-600}
+TRAINER_PATTERN='aecodec-train train( |$)'
 POLISH_STEPS=${AEC_POLISH_STEPS:-600}
 # Trainer threads: every core by default. While other long work holds a core (a fuzz campaign), 1: two threads
 # sharing one core made 12 images/s where one thread alone makes about 44 (docs/training.md).
@@ -233,14 +234,16 @@ case "${1:-status}" in
     ;;
   pause)
     mkdir -p "$RUNS" && touch "$PAUSE_FLAG"
-    pkill -STOP -f "aecodec-train train" || true
+    # The trainer's command line (and its timeout wrapper's), not any that merely mentions the binary (a
+    # build of the targets aecodec-train and train_tests, say): "aecodec-train train" then a space or the end.
+    pkill -STOP -f "$TRAINER_PATTERN" || true
     ;;
   resume)
     rm -f "$PAUSE_FLAG"
-    pkill -CONT -f "aecodec-train train" || true
+    pkill -CONT -f "$TRAINER_PATTERN" || true
     ;;
   status)
-    pgrep -af "aecodec-train train" || echo "not training"
+    pgrep -af "$TRAINER_PATTERN" || echo "not training"
     if paused; then echo "paused (flag $PAUSE_FLAG)"; fi
     for name in "${ORDER[@]}"; do
       [ -f "$RUNS/$name/log.csv" ] && { echo "$name:"; grep '^valid' "$RUNS/$name/log.csv" | tail -3; }
