@@ -34,9 +34,10 @@ function overlay(text, error = false) {
 
 function heap() { return M.aecHeap(); }
 
-// Copies bytes into the WASM heap, calls fn(ptr, length), frees.
+// Copies bytes into the WASM heap, calls fn(ptr, length), frees. Pointers are unsigned (`>>> 0`): the heap
+// grows past 2 GiB for a large photo.
 function withBytes(bytes, fn) {
-  const p = M._malloc(Math.max(1, bytes.length));
+  const p = M._malloc(Math.max(1, bytes.length)) >>> 0;
   if (!p) throw new Error('out of memory in the page');
   try {
     heap().set(bytes, p);
@@ -71,9 +72,11 @@ async function waitJob(before) {
 
 // ---- files -----------------------------------------------------------------------------------------------------
 
-// Decodes an image with the browser's decoder into straight RGBA (no colour management, no premultiplication).
+// Decodes an image with the browser's decoder into straight RGBA (no colour management, no premultiplication),
+// turned the right way up by its EXIF orientation (as the core does for the JPEGs it decodes).
 async function browserDecode(blob) {
-  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none',
+                                             imageOrientation: 'from-image' });
   const { width: w, height: h } = bmp;
   const s = state().limits;
   if (w > s.max_side || h > s.max_side || w * h > s.max_pixels) {
@@ -149,7 +152,7 @@ async function openFile(src, { name, encode = true } = {}) {
         if (!img.rgba) {
           const l = state().limits;
           C.setError(`${file.name}: ${img.w}x${img.h} is over the page's limit (${l.max_side} px a side, ` +
-                     `${l.max_pixels >> 20} Mpx)`);
+                     `${Math.round(l.max_pixels / 2 ** 20)} Mpx)`);
         } else {
           withBytes(img.rgba, (p) => C.setImageRgba(p, img.w, img.h, file.name, 0));
         }
@@ -166,7 +169,8 @@ async function openFile(src, { name, encode = true } = {}) {
   return s;
 }
 
-function pickFile() { $('file').click(); }
+// kind 0: an image (image/*: a phone offers its photos and its camera); 1: an .aec file.
+function pickFile(kind = 0) { $(kind === 1 ? 'file-aec' : 'file').click(); }
 
 function download(bytes, name) {
   const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
@@ -235,15 +239,24 @@ async function compare(target) {
     const s = state();
     if (!s.image) return;
     const { width: w, height: h, serial } = s.image;
-    const rgba = new Uint8ClampedArray(heap().buffer, C.imageRgba(0), w * h * 4).slice();
+    const rgba = new Uint8ClampedArray(heap().buffer, C.imageRgba(0) >>> 0, w * h * 4).slice();
+    C.imageRgba(-1);  // the core's copy: 96 MB of a 24 Mpx photo
+    // Handed to the core one at a time: a photo's is measured by a job (off this thread), which the next
+    // one waits for.
+    let chain = Promise.resolve();
     const put = (r) => {
-      if (state().image?.serial !== serial) return;  // a new image came meanwhile
-      const kind = r.type === 'image/jpeg' ? 0 : 1;
-      withBytes(r.rgba, (p) => C.setCompare(kind, p, w, h, r.bytes, target, r.quality, r.atMin ? 1 : 0));
+      chain = chain.then(async () => {
+        if (state().image?.serial !== serial) return;  // a new image came meanwhile
+        const kind = r.type === 'image/jpeg' ? 0 : 1;
+        const before = C.completed();
+        const rc = withBytes(r.rgba, (p) => C.setCompare(kind, p, w, h, r.bytes, target, r.quality, r.atMin ? 1 : 0));
+        if (rc === 1) await waitJob(before);
+      });
     };
     const inWorker = compareInWorker(rgba, w, h, target, put);
     if (inWorker) {
       await inWorker;
+      await chain;
       return;
     }
     const canvas = document.createElement('canvas');
@@ -256,6 +269,7 @@ async function compare(target) {
       const d = await browserDecode(r.blob);
       put({ type, bytes: r.bytes, quality: r.quality, atMin: r.atMin, rgba: d.rgba });
     }
+    await chain;
   } catch (e) {
     console.warn('JPEG/WebP comparison failed:', e);
   } finally {
@@ -448,7 +462,7 @@ async function start() {
     resultBytes: w('aec_result_bytes', 'number', []),
     resultSize: w('aec_result_size', 'number', []),
     download: w('aec_download', null, []),
-    setCompare: w('aec_set_compare', null, ['number', 'number', 'number', 'number', 'number', 'number', 'number', 'number']),
+    setCompare: w('aec_set_compare', 'number', ['number', 'number', 'number', 'number', 'number', 'number', 'number', 'number']),
     compareDone: w('aec_compare_done', null, []),
     ortBegin: w('aec_ort_begin', 'string', ['string']),
     ortEncoded: w('aec_ort_encoded', 'number', ['number', 'number', 'number', 'number', 'number']),
@@ -463,11 +477,13 @@ async function start() {
   overlay(null);
   canvas.focus();
 
-  $('file').addEventListener('change', (e) => {
-    const f = e.target.files && e.target.files[0];
-    e.target.value = '';
-    if (f) openFile(f).catch((err) => console.warn(err.message));
-  });
+  for (const id of ['file', 'file-aec']) {
+    $(id).addEventListener('change', (e) => {
+      const f = e.target.files && e.target.files[0];
+      e.target.value = '';
+      if (f) openFile(f).catch((err) => console.warn(err.message));
+    });
+  }
   let dragDepth = 0;
   const hint = $('drop-hint');
   window.addEventListener('dragenter', (e) => { e.preventDefault(); if (++dragDepth === 1) hint.classList.add('on'); });
@@ -524,7 +540,8 @@ window.aecodec = {
   resultBytes() {
     need();
     const n = C.resultSize();
-    return n ? heap().slice(C.resultBytes(), C.resultBytes() + n) : null;
+    const p = C.resultBytes() >>> 0;
+    return n ? heap().slice(p, p + n) : null;
   },
   lastError() { need(); return state().error || null; },
   idle: () => waitIdle(),

@@ -12,6 +12,7 @@
 #include "aecodec/quality.h"
 #include "aecodec/rate_target.h"
 #include "aecodec/refine.h"
+#include "aecodec/tile.h"
 #include "app.h"
 
 namespace web {
@@ -45,23 +46,6 @@ void request_redraw() {
 void publish() {
   request_redraw();
   aec_js_publish();
-}
-
-void Texture::upload(const aec::Image& im) {
-  if (!id) glGenTextures(1, &id);
-  glBindTexture(GL_TEXTURE_2D, id);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);  // pixel-level zoom shows pixels
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
-  glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
-  glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB8, im.width, im.height, 0, GL_RGB, GL_UNSIGNED_BYTE, im.rgb.data());
-  w = im.width, h = im.height;
-}
-
-void Texture::release() {
-  if (id) glDeleteTextures(1, &id);
-  id = 0, w = h = 0;
 }
 
 const ModelEntry* App::model_named(const std::string& name) const {
@@ -108,10 +92,13 @@ void build_latent_view(CodecRun& run) {
   const aec::Tensor& t = run.latent;
   v.channels = t.c;
   if (t.c <= 0 || t.h <= 0 || t.w <= 0) return;
-  // Tiles at least 24 px on the short side (nearest-neighbour upscaled), at most 128.
+  // Tiles at least 24 px on the short side (nearest-neighbour upscaled), at most 128; a photo's latent
+  // (250 x 375 at 24 Mpx) is sampled every `step` positions instead, so the atlas stays within a texture.
   int scale = std::max(1, 24 / std::max(1, std::min(t.h, t.w)));
   while (scale > 1 && std::max(t.h, t.w) * scale > 128) --scale;
-  v.tile_w = t.w * scale, v.tile_h = t.h * scale;
+  const int step = std::max(1, (std::max(t.h, t.w) + 127) / 128);
+  if (step > 1) scale = 1;
+  v.tile_w = (t.w + step - 1) / step * scale, v.tile_h = (t.h + step - 1) / step * scale;
   v.cols = std::max(1, int(std::ceil(std::sqrt(double(t.c) * v.tile_h / v.tile_w))));
   v.cols = std::min(v.cols, std::max(1, 8192 / (v.tile_w + 1)));
   const int rows = (t.c + v.cols - 1) / v.cols;
@@ -130,7 +117,7 @@ void build_latent_view(CodecRun& run) {
     const int ox = (k % v.cols) * (v.tile_w + 1), oy = (k / v.cols) * (v.tile_h + 1);
     for (int y = 0; y < v.tile_h; ++y)
       for (int x = 0; x < v.tile_w; ++x) {
-        const float u = (p[size_t(y / scale) * t.w + x / scale] - lo) * inv * 5.0f;
+        const float u = (p[size_t(y / scale * step) * t.w + size_t(x / scale * step)] - lo) * inv * 5.0f;
         const int s = std::min(4, int(u));
         const float f = std::min(1.0f, u - float(s));
         uint8_t* d = &v.atlas.rgb[(size_t(oy + y) * v.atlas.width + size_t(ox + x)) * 3];
@@ -250,15 +237,24 @@ bool action_encode(uint64_t target_bytes) {
                       : "ONNX Runtime backend failed for '" + m->name + "': " + m->ort_error);
       return false;
     }
+    if (int64_t(a.original.width) * a.original.height > kOrtMaxPixels) {
+      a.set_error("the ONNX Runtime backend runs whole images, up to " + std::to_string(kOrtMaxPixels >> 20) +
+                  " Mpx; this one is " + std::to_string(a.original.width) + "x" +
+                  std::to_string(a.original.height) + ": choose the C++ core backend (it codes photos by tiles)");
+      return false;
+    }
     a.clear_error();
     aec_js_run_ort(m->name.c_str());
     return true;
   }
   auto model = m->model;
-  auto image = std::make_shared<aec::Image>(a.original);
+  auto image = a.original_view();
   auto run = std::make_shared<CodecRun>();
   const int effort = effort_for(*m);
   const double quality = quality_for(*m);
+  // A photo the core codes by tiles: the bar shows the tiles (the core's encode reports only refinement).
+  const bool photo =
+      effort == 0 && target_bytes == 0 && aec::use_tiles(*model, image->width, image->height);
   run->image_serial = a.image_serial;
   run->model = m->name, run->model_id = m->id, run->backend = "core", run->effort = effort;
   run->target_bytes = target_bytes;
@@ -269,10 +265,10 @@ bool action_encode(uint64_t target_bytes) {
       : m->variable_rate ? "Encoding and decoding with " + m->name + " at quality " + fmt_quality(quality)
                          : "Encoding and decoding with " + m->name;
   if (effort > 0) label += " at effort " + std::to_string(effort);
-  label += " (C++ core, WASM)";
+  label += photo ? " (C++ core, WASM, by tiles)" : " (C++ core, WASM)";
   return start_job(
       label,
-      [model, image, run, effort, quality, target_bytes] {
+      [model, image, run, effort, quality, target_bytes, photo] {
         aec::EncodeOptions opts;
         opts.effort = effort;
         aec::EncodeResult e;
@@ -295,9 +291,15 @@ bool action_encode(uint64_t target_bytes) {
           // The network at Q once for both ways (encode_image at opts.quality = Q makes the same file).
           if (quality > 0) at = std::make_shared<aec::Model>(model->at_quality(quality));
           if (effort > 0) opts.progress = job_report;
-          e = aec::encode_image(*at, *image, opts);
+          // A photo: encode 0-45 % of the bar (the analysis transform's tiles), decode 50-95 % (the synthesis
+          // transform's bands of rows), the metrics the rest.
+          e = photo ? encode_tiles(*at, *image, [](double f) { return job_report(0.45 * f); })
+                    : aec::encode_image(*at, *image, opts);
         }
-        aec::DecodeResult d = aec::decode_image(*at, e.bytes.data(), e.bytes.size(), page_limits());
+        if (photo && !job_report(0.5)) throw aec::Cancelled();
+        aec::DecodeResult d =
+            photo ? decode_bands(*at, e.bytes, [](double f) { return job_report(0.5 + 0.45 * f); })
+                  : aec::decode_image(*at, e.bytes.data(), e.bytes.size(), page_limits());
         run->width = image->width, run->height = image->height;
         run->quality = e.quality;
         run->bytes = std::move(e.bytes);
@@ -305,11 +307,11 @@ bool action_encode(uint64_t target_bytes) {
         run->enc = e.timings, run->dec = d.timings;
         run->recon = std::move(d.image);
         run->has_reference = true;
-        run->psnr = aec::psnr(*image, run->recon);
-        run->ms_ssim = aec::ms_ssim(*image, run->recon);
+        measure(*image, run->recon, run->psnr, run->ms_ssim);
         run->latent = std::move(e.latent);
         run->channel_bits = std::move(e.channel_bits);
         build_latent_view(*run);
+        drop_latent_values(run->latent);
         run->valid = true;
       },
       [run] {
@@ -320,7 +322,7 @@ bool action_encode(uint64_t target_bytes) {
           a.models[size_t(i)].quality = run->quality;
         finish_run(std::move(*run));
       },
-      effort > 0);
+      effort > 0 || photo);
 }
 
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name) {
@@ -354,9 +356,9 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   a.selected_model = idx;
   auto model = a.models[size_t(idx)].model;
   // Measure against the current image when it has the file's size (e.g. the original it was made from).
-  auto ref = std::make_shared<aec::Image>();
+  auto ref = std::make_shared<const aec::Image>();
   if (!a.from_aec && a.original.width == int(h.width) && a.original.height == int(h.height))
-    *ref = a.original;
+    ref = a.original_view();
   auto run = std::make_shared<CodecRun>();
   run->model = h.model_name, run->model_id = id, run->backend = "core", run->effort = -1;
   a.clear_error();
@@ -365,7 +367,7 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
       [model, bytes, ref, run, b] {
         // A variable-rate model's file: the network at the file's quality, for the image and the latent.
         const std::shared_ptr<const aec::Model> at = model_for_file(model, b, &run->quality);
-        aec::DecodeResult d = aec::decode_image(*at, bytes->data(), bytes->size(), page_limits());
+        aec::DecodeResult d = decode_bands(*at, *bytes, job_report);
         run->width = d.image.width, run->height = d.image.height;
         run->bytes = *bytes;
         run->bpp = aec::bits_per_pixel(bytes->size(), d.image.width, d.image.height);
@@ -373,12 +375,12 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
         run->recon = std::move(d.image);
         if (ref->width) {
           run->has_reference = true;
-          run->psnr = aec::psnr(*ref, run->recon);
-          run->ms_ssim = aec::ms_ssim(*ref, run->recon);
+          measure(*ref, run->recon, run->psnr, run->ms_ssim);
         }
         // The latent for the heat maps: entropy-decode again (cheap next to the synthesis transform).
         run->latent = aec::decode_latent(*at, d.stream, &run->channel_bits);
         build_latent_view(*run);
+        drop_latent_values(run->latent);
         run->valid = true;
       },
       [run, name] {
@@ -416,7 +418,7 @@ bool action_cross_decode() {
     return false;
   }
   auto high = a.models[size_t(hi)].model, medium = a.models[size_t(med)].model;
-  auto image = std::make_shared<aec::Image>(a.original);
+  auto image = a.original_view();
   auto out = std::make_shared<CrossRun>();
   out->family = family, out->high = a.models[size_t(hi)].name, out->medium = a.models[size_t(med)].name;
   out->image_serial = a.image_serial;

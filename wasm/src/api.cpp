@@ -1,6 +1,8 @@
 // The C functions the page's JavaScript calls (web/app.js; the list is exports.txt). Strings returned point
 // to a buffer that stays valid until the next call of the same function.
 #include <emscripten.h>
+#include <emscripten/heap.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <cstring>
@@ -90,12 +92,44 @@ json agreement_json(App& a) {
 }
 
 json render_json(const RenderInfo& r) {
-  return {{"frames", r.frames}, {"progress_frames", r.progress_frames},    {"dpr", r.dpr}, {"width", r.width},
-          {"height", r.height}, {"framebuffer", {r.fb_width, r.fb_height}}};
+  return {{"frames", r.frames},
+          {"progress_frames", r.progress_frames},
+          {"dpr", r.dpr},
+          {"width", r.width},
+          {"height", r.height},
+          {"framebuffer", {r.fb_width, r.fb_height}},
+          {"font_px", r.font_px},
+          {"font_device_px", r.font_px * r.dpr}};
 }
 
 json rect_json(const ImVec4& r) {
   return r.z > r.x && r.w > r.y ? json{r.x, r.y, r.z, r.w} : json(nullptr);
+}
+
+json layout_json(const LayoutState& l) {
+  return {{"narrow", l.narrow},
+          {"title", rect_json(l.title)},
+          {"status", rect_json(l.status)},
+          {"top_bar", rect_json(l.top_bar)},
+          {"view", rect_json(l.view)},
+          {"panel", rect_json(l.panel)},
+          {"panel_scroll", {l.panel_scroll, l.panel_scroll_max}}};
+}
+
+// The WASM heap: its size (it only grows, so this is the peak the page reached) and what malloc holds now.
+json memory_json() {
+  const struct mallinfo mi = mallinfo();
+  return {{"heap_bytes", double(emscripten_get_heap_size())},
+          {"heap_max_bytes", double(emscripten_get_heap_max())},
+          {"in_use_bytes", double(size_t(unsigned(mi.uordblks)))}};
+}
+
+// The textures of the original (tiles within MAX_TEXTURE_SIZE, an overview for a photo).
+json textures_json(const Texture& t) {
+  if (!t.valid()) return nullptr;
+  return {{"tiles", t.tiles.size()},
+          {"tile_side", max_texture_side()},
+          {"overview", t.overview ? json{t.ov_w, t.ov_h} : json(nullptr)}};
 }
 
 // The split viewer as the last drawn frame showed it.
@@ -108,6 +142,9 @@ json view_json(const App& a) {
           {"center", {v.cx, v.cy}},
           {"divider", v.divider},
           {"pixel_grid", shown && v.pixel_grid},
+          {"drawn", shown ? json(v.overview ? "overview" : "tiles") : json(nullptr)},
+          {"textures", textures_json(a.original_tex)},
+          {"touch", a.touch},
           {"canvas", shown ? rect_json(v.canvas_rect) : json(nullptr)},
           {"image", shown ? rect_json(v.image_rect) : json(nullptr)},
           {"hover", shown && v.hover_x >= 0 ? json{v.hover_x, v.hover_y} : json(nullptr)}};
@@ -117,7 +154,9 @@ json view_json(const App& a) {
 json controls_json(const App& a) {
   const ControlsState& c = a.controls;
   const ModelEntry* cur = a.current_model();
-  return {{"quality", rect_json(c.quality_rect)},
+  return {{"open", rect_json(c.open_rect)},
+          {"encode", rect_json(c.encode_rect)},
+          {"quality", rect_json(c.quality_rect)},
           {"target_size", rect_json(c.size_rect)},
           {"fit", rect_json(c.fit_rect)},
           {"effort",
@@ -209,8 +248,10 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
             {"agreement", agreement_json(a)},
             {"jpeg", compare_json(a.jpeg)},
             {"webp", compare_json(a.webp)},
-            {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}}},
+            {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}, {"ort_max_pixels", kOrtMaxPixels}}},
             {"render", render_json(a.render)},
+            {"layout", layout_json(a.layout)},
+            {"memory", memory_json()},
             {"view", view_json(a)}};
   if (a.cross.valid)
     j["cross"] = {{"family", a.cross.family},
@@ -458,6 +499,14 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
     std::vector<std::string> notes;
     if (li.converted_grey) notes.push_back("greyscale image coded as RGB");
     if (li.dropped_alpha) notes.push_back("alpha channel dropped");
+    // As the CLI's notes (aecodec encode).
+    if (li.orientation != 1)
+      notes.push_back("EXIF orientation " + std::to_string(li.orientation) +
+                      " applied (the image was turned the right way up)");
+    if (li.ignored_icc)
+      notes.push_back(
+          "the image's embedded ICC colour profile was ignored: its colours were taken as sRGB (a wide-gamut "
+          "photo, e.g. Display P3, comes out less saturated)");
     set_original(std::move(im), n, notes, auto_encode != 0);
   } catch (const std::exception& e) {
     a.set_error(n + ": " + e.what());
@@ -495,10 +544,15 @@ EMSCRIPTEN_KEEPALIVE int aec_set_image_rgba(const uint8_t* rgba, int w, int h, c
   return 0;
 }
 
-// RGBA copy of an image for the page (0 original, 1 last reconstruction); width/height via the state.
+// RGBA copy of an image for the page (0 original, 1 last reconstruction); width/height via the state. -1
+// frees the copy (4 bytes a pixel: 96 MB of a 24 Mpx photo) once the page has its own.
 EMSCRIPTEN_KEEPALIVE const uint8_t* aec_image_rgba(int which) {
   static std::vector<uint8_t> buf;
   App& a = app();
+  if (which < 0) {
+    std::vector<uint8_t>().swap(buf);
+    return nullptr;
+  }
   const aec::Image& im = which == 0 ? a.original : a.last().recon;
   buf.resize(size_t(im.width) * im.height * 4);
   for (size_t i = 0; i < size_t(im.width) * im.height; ++i) {
@@ -530,27 +584,40 @@ EMSCRIPTEN_KEEPALIVE void aec_download() {
 }
 
 // The browser's JPEG/WebP encoding of the original at the .aec size (kind 0 JPEG, 1 WebP): its decoded RGBA.
-EMSCRIPTEN_KEEPALIVE void aec_set_compare(int kind, const uint8_t* rgba, int w, int h, int bytes, int target,
-                                          double quality, int at_min) {
+// Returns 0 when measured, 1 when a job measures it (a photo: PSNR and MS-SSIM take a while, off the page's
+// thread; the page waits for it to complete before it hands over the next), -1 when the image changed
+// meanwhile.
+EMSCRIPTEN_KEEPALIVE int aec_set_compare(int kind, const uint8_t* rgba, int w, int h, int bytes, int target,
+                                         double quality, int at_min) {
   App& a = app();
-  CompareRun& c = kind == 0 ? a.jpeg : a.webp;
-  if (w != a.original.width || h != a.original.height) return;  // the image changed meanwhile
-  c.tex.release();
-  c = CompareRun();
-  c.codec = kind == 0 ? "jpeg" : "webp";
-  c.image = aec::Image(w, h);
+  if (w != a.original.width || h != a.original.height) return -1;  // the image changed meanwhile
+  auto c = std::make_shared<CompareRun>();
+  c->codec = kind == 0 ? "jpeg" : "webp";
+  c->image = aec::Image(w, h);
   for (size_t i = 0; i < size_t(w) * h; ++i)
-    c.image.rgb[i * 3] = rgba[i * 4], c.image.rgb[i * 3 + 1] = rgba[i * 4 + 1],
-                    c.image.rgb[i * 3 + 2] = rgba[i * 4 + 2];
-  c.bytes = size_t(bytes), c.target_bytes = size_t(target), c.quality = quality,
-  c.at_min_quality = at_min != 0;
-  c.bpp = aec::bits_per_pixel(c.bytes, w, h);
-  c.psnr = aec::psnr(a.original, c.image);
-  c.ms_ssim = aec::ms_ssim(a.original, c.image);
-  c.image_serial = a.image_serial;
-  c.tex.upload(c.image);
-  c.valid = true;
-  publish();
+    c->image.rgb[i * 3] = rgba[i * 4], c->image.rgb[i * 3 + 1] = rgba[i * 4 + 1],
+                     c->image.rgb[i * 3 + 2] = rgba[i * 4 + 2];
+  c->bytes = size_t(bytes), c->target_bytes = size_t(target), c->quality = quality,
+  c->at_min_quality = at_min != 0;
+  c->bpp = aec::bits_per_pixel(c->bytes, w, h);
+  c->image_serial = a.image_serial;
+  auto install = [c, kind] {
+    App& a = app();
+    if (c->image_serial != a.image_serial) return;
+    CompareRun& slot = kind == 0 ? a.jpeg : a.webp;
+    slot.tex.release();  // its texture is made when the view first shows it (ui.cpp)
+    slot = std::move(*c);
+    slot.valid = true;
+    publish();
+  };
+  auto ref = a.original_view();
+  if (int64_t(w) * h > 2'000'000 &&
+      start_job(std::string("Measuring the ") + (kind == 0 ? "JPEG" : "WebP") + " file against the original",
+                [c, ref] { measure(*ref, c->image, c->psnr, c->ms_ssim); }, install))
+    return 1;
+  measure(*ref, c->image, c->psnr, c->ms_ssim);
+  install();
+  return 0;
 }
 
 EMSCRIPTEN_KEEPALIVE void aec_compare_done() {
@@ -694,7 +761,7 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_decoded(const float* x, int c, int h, int w, do
   auto run = g_ort_run;
   auto xt = std::make_shared<aec::Tensor>(c, h, w);
   std::memcpy(xt->data.data(), x, xt->size() * sizeof(float));
-  auto ref = std::make_shared<aec::Image>(a.original);
+  auto ref = a.original_view();
   g_ort_run.reset();
   g_ort_model.reset();
   return start_job(
@@ -710,8 +777,7 @@ EMSCRIPTEN_KEEPALIVE int aec_ort_decoded(const float* x, int c, int h, int w, do
                run->dec.network_ms = network_ms;
                run->dec.total_ms = run->dec.entropy_ms + network_ms + (now_ms() - t0);
                run->has_reference = true;
-               run->psnr = aec::psnr(*ref, run->recon);
-               run->ms_ssim = aec::ms_ssim(*ref, run->recon);
+               measure(*ref, run->recon, run->psnr, run->ms_ssim);
                run->valid = true;
              },
              [run] {

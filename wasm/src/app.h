@@ -19,21 +19,48 @@
 
 namespace web {
 
-// Page limits: a 32-bit WASM heap cannot hold the activations of much larger images.
-constexpr int kMaxSide = 4096;
-constexpr int64_t kMaxPixels = int64_t(4) << 20;  // 4 Mpx
+// Page limits: those of the core's decoder (aec::ImageLimits: 16384 px a side, 64 Mpx). Above 2 Mpx the core
+// runs its networks by tiles (aecodec/tile.h), so a photo needs its pixels a few times over plus one tile's
+// activations, which the 32-bit WASM heap holds (it grows up to 4 GiB: -sMAXIMUM_MEMORY); MS-SSIM is measured
+// in bands (photo.cpp). The ONNX Runtime backend runs whole images: it keeps the former 4 Mpx limit.
+constexpr int kMaxSide = aec::ImageLimits{}.max_side;
+constexpr int64_t kMaxPixels = aec::ImageLimits{}.max_pixels;
+constexpr int64_t kOrtMaxPixels = int64_t(4) << 20;
 inline aec::ImageLimits page_limits() {
   return {kMaxSide, kMaxPixels};
 }
 
+// An image as GL textures, whatever its size: tiles no larger than the GL's MAX_TEXTURE_SIZE (and 4096; a
+// WebGL2 context has at least 2048), and for an image over kOverviewSide a side, an overview box-downscaled
+// by an integer factor to at most kOverviewSide, drawn while the view shows at most one overview texel per
+// device pixel (a photo fitted to the screen): zooming out neither aliases nor samples 24 Mpx a frame.
+constexpr int kOverviewSide = 2048;
 struct Texture {
-  GLuint id = 0;
+  struct Tile {
+    GLuint id = 0;
+    int x = 0, y = 0, w = 0, h = 0;
+  };
+  std::vector<Tile> tiles;
+  GLuint overview = 0;
+  int ov_w = 0, ov_h = 0, ov_factor = 1;
   int w = 0, h = 0;
   void upload(const aec::Image& im);
   void release();
-  bool valid() const { return id != 0; }
-  ImTextureID im() const { return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(id)); }
+  bool valid() const { return !tiles.empty(); }
+  // One texture of the whole image (the overview, or the only tile), for thumbnails and atlases.
+  ImTextureID im() const {
+    const GLuint id = overview ? overview : tiles.empty() ? 0 : tiles[0].id;
+    return reinterpret_cast<ImTextureID>(static_cast<intptr_t>(id));
+  }
+  // Draws the image onto i0..i1 (CSS px), shown at `device_zoom` device pixels per image pixel; returns
+  // whether it drew the overview.
+  bool draw(ImDrawList* dl, const ImVec2& i0, const ImVec2& i1, float device_zoom) const;
 };
+// The tiles' side: the context's MAX_TEXTURE_SIZE, at most 4096 (the page's ?max_texture=N lowers it, for
+// tests of the tiled path).
+int max_texture_side();
+// factor x factor box means (a partial box at the right and bottom edges averages what exists).
+aec::Image box_downscale(const aec::Image& im, int factor);
 
 struct ModelEntry {
   std::string name, file, arch, description, family_id, role, id;
@@ -130,6 +157,21 @@ struct ViewState {
   ImVec4 canvas_rect{0, 0, 0, 0}, image_rect{0, 0, 0, 0};
   int hover_x = -1, hover_y = -1;
   bool pixel_grid = false;
+  bool overview = false;  // the last frame drew the sources' overviews (Texture::draw), not their tiles
+  // A two-finger gesture not applied yet (main.cpp): the fingers' centre now (CSS px), how far it moved and
+  // the factor their distance changed by since the last frame that applied one.
+  bool pinch = false;
+  float pinch_x = 0, pinch_y = 0, pinch_dx = 0, pinch_dy = 0, pinch_scale = 1;
+};
+
+// How the last drawn frame laid the page out (CSS px), for the page's API and its tests: `narrow` below
+// kNarrowWidth (a phone held upright: the view first at full width, the controls below it); the title, the
+// status text beside or under it (busy label, progress bar, threads) and the controls' panel.
+constexpr float kNarrowWidth = 760;
+struct LayoutState {
+  bool narrow = false;
+  ImVec4 title{0, 0, 0, 0}, status{0, 0, 0, 0}, top_bar{0, 0, 0, 0}, panel{0, 0, 0, 0}, view{0, 0, 0, 0};
+  float panel_scroll = 0, panel_scroll_max = 0;
 };
 
 // Where the last drawn frame put the side panel's encoder controls (CSS px; all 0 when not shown), for the
@@ -137,6 +179,7 @@ struct ViewState {
 // only; the effort control is greyed out (with effort_note as its tooltip) for models that cannot refine.
 struct ControlsState {
   ImVec4 quality_rect{0, 0, 0, 0}, size_rect{0, 0, 0, 0}, fit_rect{0, 0, 0, 0}, effort_rect{0, 0, 0, 0};
+  ImVec4 encode_rect{0, 0, 0, 0}, open_rect{0, 0, 0, 0};  // "Encode + decode" (or Cancel), "Open image..."
   bool effort_enabled = false;
 };
 
@@ -150,6 +193,7 @@ struct RenderInfo {
   int fb_width = 0, fb_height = 0;
   long long frames = 0;           // frames drawn
   long long progress_frames = 0;  // of those, the ones that redrew only the top bar (progress indicator)
+  float font_px = 15;             // the UI font's size in CSS px (rasterised at font_px * dpr)
 };
 
 struct App {
@@ -179,6 +223,8 @@ struct App {
   ControlsState controls;
   char target_text[16] = "";  // the target-size field (bytes)
   RenderInfo render;
+  LayoutState layout;
+  bool touch = false;  // the last input came from a touch screen (main.cpp): larger handles, touch help
   int tab = 0;  // 0 compare, 1 latent, 2 cross-decode, 3 about
   int request_tab = -1;
 
@@ -205,6 +251,13 @@ struct App {
   }
   // The two loaded members (high, medium) of a cross-resolution family, or false.
   bool family_pair(std::string& family, int& high, int& medium) const;
+
+  // The original for a job's work, not copied (3 bytes a pixel: 72 MB of a 24 Mpx photo): the page replaces
+  // the original only while no job runs (opening a file is refused while busy; a decoded .aec file becomes
+  // the original in its job's finish, on the main thread), so it stays as it is while the work reads it.
+  std::shared_ptr<const aec::Image> original_view() const {
+    return std::shared_ptr<const aec::Image>(std::shared_ptr<const aec::Image>(), &original);
+  }
 
   void set_error(const std::string& e);
   void clear_error() { error.clear(); }
@@ -247,9 +300,28 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name);
 void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode);
 void finish_run(CodecRun run);          // main thread: textures, comparison, view
 void build_latent_view(CodecRun& run);  // (any thread) fills run.latent_view.atlas
+// Frees a run's latent values once its heat maps are built, keeping its shape (c, h, w) for the page.
+inline void drop_latent_values(aec::Tensor& t) {
+  std::vector<float>().swap(t.data);
+}
 void request_compare();                 // asks the page to code the original as JPEG/WebP at the run's size
 double now_ms();
 std::string fmt_quality(double q);  // "20", "37.5", "12.25"
+
+// photo.cpp: coding and measuring photos the core codes by tiles, with a progress report.
+// PSNR and MS-SSIM of b against a: the core's (aec/metrics.h); above 2 Mpx MS-SSIM is computed in bands of
+// rows on the core's threads (the same per-pixel arithmetic, summed in another order: equal within 1e-12),
+// holding a few rows instead of the core's 72 bytes per pixel.
+void measure(const aec::Image& a, const aec::Image& b, double& psnr, double& ms_ssim);
+double ms_ssim_banded(const aec::Image& a, const aec::Image& b);
+// aec::encode_image at effort 0 of an image the core codes by tiles (aec::use_tiles), reporting the analysis
+// transform's tiles to `report` as 0..1 (false: stop, aec::Cancelled): the same steps (analysis by tiles,
+// code_latent, write_stream), so the same file. `model` is the network at the file's quality.
+aec::EncodeResult encode_tiles(const aec::Model& model, const aec::Image& image,
+                               const std::function<bool(double)>& report);
+// aec::decode_image, by bands of rows where the core synthesises by tiles, reporting them as 0..1.
+aec::DecodeResult decode_bands(const aec::Model& model, const std::vector<uint8_t>& bytes,
+                               const std::function<bool(double)>& report);
 
 // State changed: redraw the next frames and refresh the page's accessible summary. The main loop draws only
 // when something changes (input, new state; main.cpp), and while work runs only as often as the progress
@@ -267,7 +339,7 @@ ImVec4 progress_rect();  // the top bar (x0, y0, x1, y1), which holds the progre
 
 // library_aecodec.js: what the C++ side asks of the page.
 extern "C" {
-void aec_js_pick_file();
+void aec_js_pick_file(int kind);  // 0 an image (image/*), 1 an .aec file
 void aec_js_download(const uint8_t* data, int size, const char* name);
 void aec_js_run_ort(const char* model);
 void aec_js_compare(int target_bytes);

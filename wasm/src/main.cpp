@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <thread>
 
 #include "aecodec/parallel.h"
@@ -73,6 +74,63 @@ EM_JS(void, page_watch_wheel, (), {
       true);
 });
 EM_JS(double, page_wheel, (int axis), { return Module.aecWheel[axis]; });
+// Touch (Emscripten 3.1.6's GLFW takes a touch for a mouse button at the mouse's last position, and never
+// moves it): listeners on the window in the capture phase, ahead of GLFW's on the canvas, take the canvas's
+// touches (no page scrolling or zooming, no emulated mouse events) and hand them to aec_touch_pointer (one
+// finger: the ImGui mouse, so it taps, drags the divider, pans, scrolls the panel) and aec_touch_pinch (two
+// fingers: zoom and pan the view). After a two-finger gesture the fingers drive nothing until all are up. A
+// mouse moving over the canvas takes the pointer back.
+EM_JS(void, page_watch_touch, (), {
+  const canvas = Module.canvas;
+  let pinch = null;
+  let locked = false;
+  let touching = false;
+  const at = (t) => {
+    const r = canvas.getBoundingClientRect();
+    return [ t.clientX - r.left, t.clientY - r.top ];
+  };
+  const handle = (e) => {
+    if (e.target !== canvas) return;
+    e.preventDefault();
+    e.stopPropagation();
+    touching = true;
+    const ts = e.touches;
+    if (ts.length >= 2) {
+      const a = at(ts[0]), b = at(ts[1]);
+      const x = (a[0] + b[0]) / 2, y = (a[1] + b[1]) / 2, d = Math.max(1, Math.hypot(b[0] - a[0], b[1] - a[1]));
+      if (!pinch) {
+        if (!locked) _aec_touch_pointer(3, x, y);  // the first finger's press ends, without a click
+        locked = true;
+      } else {
+        _aec_touch_pinch(x, y, x - pinch[0], y - pinch[1], d / pinch[2]);
+      }
+      pinch = [ x, y, d ];
+      return;
+    }
+    pinch = null;
+    if (ts.length === 1) {
+      if (!locked) {
+        const p = at(ts[0]);
+        _aec_touch_pointer(1, p[0], p[1]);
+      }
+      return;
+    }
+    if (!locked && e.changedTouches.length) {
+      const p = at(e.changedTouches[0]);
+      _aec_touch_pointer(e.type === "touchcancel" ? 3 : 0, p[0], p[1]);
+    }
+    locked = false;
+  };
+  for (const type of [ "touchstart", "touchmove", "touchend", "touchcancel" ])
+    window.addEventListener(type, handle, {capture : true, passive : false});
+  window.addEventListener(
+      "mousemove", (e) => {
+        if (touching && e.target === canvas) {
+          touching = false;
+          _aec_touch_pointer(-1, 0, 0);
+        }
+      }, true);
+});
 EM_JS(void, page_ready, (), {
   if (Module.aecOnReady) Module.aecOnReady();
 });
@@ -87,6 +145,56 @@ float g_font_dpr = 0;       // the device pixel ratio the font atlas was rasteri
 void input_event() {
   web::request_redraw();
 }
+
+// The finger that drives the ImGui mouse (aec_touch_pointer): its events queue up and each frame takes one,
+// so a press is seen where the finger came down, a lift where it left, and a tap (down and up between two
+// frames) presses for one frame and releases in the next; moves between two frames merge into the last. The
+// frame after a lift, the mouse leaves the canvas, so nothing stays hovered (no tooltips left behind).
+enum TouchKind { kTouchNone, kTouchPress, kTouchMove, kTouchLift, kTouchCancel };
+struct TouchEvent {
+  TouchKind kind = kTouchNone;
+  float x = 0, y = 0;
+};
+struct Touch {
+  bool engaged = false;  // touch drives the mouse (until a real mouse moves)
+  bool down = false;     // as the queued events leave it
+  std::deque<TouchEvent> queue;
+  TouchEvent current;  // what the last frame showed
+} g_touch;
+
+void push_touch(TouchKind kind, float x, float y) {
+  Touch& t = g_touch;
+  if (kind == kTouchMove && !t.queue.empty() && t.queue.back().kind == kTouchMove)
+    t.queue.back() = {kind, x, y};
+  else
+    t.queue.push_back({kind, x, y});
+}
+
+void apply_touch(ImGuiIO& io) {
+  Touch& t = g_touch;
+  if (!t.engaged) return;
+  for (bool& b : io.MouseDown) b = false;
+  if (!t.queue.empty()) {
+    t.current = t.queue.front();
+    t.queue.pop_front();
+  } else if (t.current.kind == kTouchLift || t.current.kind == kTouchCancel) {
+    t.current.kind = kTouchNone;  // the frame after a lift: off the canvas
+  }
+  if (!t.queue.empty() || t.current.kind != kTouchNone) web::request_redraw();
+  switch (t.current.kind) {
+    case kTouchPress:
+    case kTouchMove:
+      io.MousePos = ImVec2(t.current.x, t.current.y);
+      io.MouseDown[0] = true;
+      break;
+    case kTouchLift:  // released here: a button under the finger is clicked
+      io.MousePos = ImVec2(t.current.x, t.current.y);
+      break;
+    default:  // cancelled (a second finger: the press ends off the canvas, so it clicks nothing), or away
+      io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
+  }
+}
+
 // Input: redraw, and pass it on to ImGui's GLFW backend (whose own callbacks are not installed, for the
 // wheel).
 void on_cursor(GLFWwindow*, double, double) {
@@ -136,6 +244,7 @@ void load_fonts(float dpr) {
   }
   io.FontGlobalScale = 1.0f / dpr;
   g_font_dpr = dpr;
+  web::app().render.font_px = font ? 15.0f : 13.0f;
 }
 
 // Keeps the canvas's backing store at its CSS size times the device pixel ratio (which changes with the
@@ -202,6 +311,8 @@ void frame() {
   io.DisplayFramebufferScale = ImVec2(r.dpr, r.dpr);
   if (io.MousePos.x != -FLT_MAX && io.MousePos.y != -FLT_MAX)
     io.MousePos = ImVec2(io.MousePos.x / r.dpr, io.MousePos.y / r.dpr);
+  apply_touch(io);
+  web::app().touch = g_touch.engaged;
   ImGui::NewFrame();
   web::draw_ui();
   ImGui::Render();
@@ -223,6 +334,45 @@ void frame() {
 }
 
 }  // namespace
+
+extern "C" {
+
+// One finger on the canvas (CSS px): phase 1 down or moving, 0 lifted, 3 cancelled (no click: a second
+// finger came, or the browser took the touch), -1 a mouse took over.
+EMSCRIPTEN_KEEPALIVE void aec_touch_pointer(int phase, double x, double y) {
+  Touch& t = g_touch;
+  input_event();
+  if (phase < 0) {
+    t = Touch();
+    return;
+  }
+  t.engaged = true;
+  if (phase == 1) {
+    push_touch(t.down ? kTouchMove : kTouchPress, float(x), float(y));
+    t.down = true;
+  } else if (phase == 0) {
+    if (t.down) push_touch(kTouchMove, float(x), float(y)), push_touch(kTouchLift, float(x), float(y));
+    t.down = false;
+  } else {
+    if (t.down) push_touch(kTouchCancel, float(x), float(y));
+    t.down = false;
+  }
+}
+
+// Two fingers: their centre (CSS px), how far it moved and the factor their distance changed by since the
+// last call. The split view zooms about the centre and follows it (ui.cpp applies it in the next frame).
+EMSCRIPTEN_KEEPALIVE void aec_touch_pinch(double x, double y, double dx, double dy, double scale) {
+  web::ViewState& v = web::app().view;
+  if (!v.pinch) v.pinch_dx = v.pinch_dy = 0, v.pinch_scale = 1;
+  v.pinch = true;
+  v.pinch_x = float(x), v.pinch_y = float(y);
+  v.pinch_dx += float(dx), v.pinch_dy += float(dy);
+  v.pinch_scale *= float(std::clamp(scale, 0.2, 5.0));
+  g_touch.engaged = true;
+  input_event();
+}
+
+}  // extern "C"
 
 int main() {
   if (!glfwInit()) {
@@ -258,6 +408,7 @@ int main() {
   web::apply_style(1.0f);
   ImGui_ImplGlfw_InitForOpenGL(g_window, false);
   page_watch_wheel();
+  page_watch_touch();
   glfwSetCursorPosCallback(g_window, on_cursor);
   glfwSetMouseButtonCallback(g_window, on_button);
   glfwSetScrollCallback(g_window, on_scroll);

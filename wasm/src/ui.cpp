@@ -37,6 +37,18 @@ std::string human_bytes(size_t b) {
   return buf;
 }
 
+// s, cut to at most max_w wide with "..." (at a character boundary).
+std::string fit_text(const std::string& s, float max_w) {
+  if (ImGui::CalcTextSize(s.c_str()).x <= max_w) return s;
+  std::string t = s;
+  while (!t.empty()) {
+    t.pop_back();
+    while (!t.empty() && (static_cast<unsigned char>(t.back()) & 0xC0) == 0x80) t.pop_back();
+    if (ImGui::CalcTextSize((t + "...").c_str()).x <= max_w) break;
+  }
+  return t + "...";
+}
+
 void section(const char* title) {
   ImGui::Spacing();
   ImGui::PushStyleColor(ImGuiCol_Text, kAccent);
@@ -98,10 +110,14 @@ bool primary_button(const char* label, bool enabled, const ImVec2& size) {
 void image_section(App& a) {
   section("Image");
   const float w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
-  if (button("Open image...", !busy(), ImVec2(w, 0))) aec_js_pick_file();
+  // The image picker takes image/* (a phone offers its photos and camera), the other .aec files.
+  if (button("Open image...", !busy(), ImVec2(w, 0))) aec_js_pick_file(0);
+  a.controls.open_rect = item_rect();
   ImGui::SameLine();
-  if (button("Open .aec...", !busy(), ImVec2(w, 0))) aec_js_pick_file();
-  muted("or drop a PNG, JPEG, WebP or .aec file onto the page");
+  if (button("Open .aec...", !busy(), ImVec2(w, 0))) aec_js_pick_file(1);
+  muted(a.touch ? "a photo of up to " + std::to_string(kMaxPixels >> 20) + " Mpx"
+                : "or drop a PNG, JPEG, WebP or .aec file onto the page (photos up to " +
+                      std::to_string(kMaxPixels >> 20) + " Mpx)");
   if (a.original.width) {
     ImGui::Text("%s", a.image_name.c_str());
     ImGui::SameLine();
@@ -185,7 +201,6 @@ void quality_controls(App& a, ModelEntry& m) {
 }
 
 void model_section(App& a) {
-  a.controls = ControlsState();
   section("Model");
   if (!a.manifest_loaded) {
     muted("loading the model list...");
@@ -286,6 +301,7 @@ void actions_section(App& a) {
   } else if (primary_button("Encode + decode", can, ImVec2(w * 0.5f - 4, 30))) {
     action_encode();
   }
+  a.controls.encode_rect = item_rect();
   ImGui::SameLine();
   if (button("Download .aec", a.last().valid && !busy(), ImVec2(-1, 30))) {
     aec_download();
@@ -458,6 +474,7 @@ void compare_section(App& a) {
 }
 
 void side_panel(App& a) {
+  a.controls = ControlsState();
   image_section(a);
   model_section(a);
   backend_section(a);
@@ -474,36 +491,44 @@ void side_panel(App& a) {
 
 struct Source {
   const char* name;
-  const Texture* tex;
+  Texture* tex;             // made when first shown (a photo's comparisons need not all sit on the GPU)
+  const aec::Image* image;  // null: not available
   std::string label;
+  bool ok() const { return image && image->width > 0; }
+  const Texture* shown() {
+    if (!ok()) return nullptr;
+    if (!tex->valid()) tex->upload(*image);
+    return tex;
+  }
 };
 
 std::vector<Source> view_sources(App& a) {
   std::vector<Source> s;
-  s.push_back({"Original", &a.original_tex, a.from_aec ? "decoded .aec" : "original"});
-  const CodecRun& r = a.last();
-  s.push_back({"Reconstruction", r.valid ? &r.tex : nullptr,
+  s.push_back({"Original", &a.original_tex, &a.original, a.from_aec ? "decoded .aec" : "original"});
+  CodecRun& r = a.last();
+  s.push_back({"Reconstruction", &r.tex, r.valid ? &r.recon : nullptr,
                r.valid ? (r.model + (r.backend == "ort" ? " (ORT)" : "") + fmt(", %.3f bpp", r.bpp) +
                           (r.has_reference ? fmt(", %.2f dB", r.psnr) : std::string()))
                        : std::string()});
   s.push_back(
-      {"JPEG", a.jpeg.valid ? &a.jpeg.tex : nullptr,
+      {"JPEG", &a.jpeg.tex, a.jpeg.valid ? &a.jpeg.image : nullptr,
        a.jpeg.valid ? fmt("JPEG %.3f bpp", a.jpeg.bpp) + fmt(", %.2f dB", a.jpeg.psnr) : std::string()});
   s.push_back(
-      {"WebP", a.webp.valid ? &a.webp.tex : nullptr,
+      {"WebP", &a.webp.tex, a.webp.valid ? &a.webp.image : nullptr,
        a.webp.valid ? fmt("WebP %.3f bpp", a.webp.bpp) + fmt(", %.2f dB", a.webp.psnr) : std::string()});
   CodecRun* o = a.other_run();
-  s.push_back({"Other backend", o ? &o->tex : nullptr,
+  static Texture none;
+  s.push_back({"Other backend", o ? &o->tex : &none, o ? &o->recon : nullptr,
                o ? std::string(o->backend == "ort" ? "ONNX Runtime" : "C++ core") + fmt(", %.2f dB", o->psnr)
                  : std::string()});
   return s;
 }
 
-void source_combo(const char* id, int& which, const std::vector<Source>& s) {
-  ImGui::SetNextItemWidth(150);
+void source_combo(const char* id, int& which, const std::vector<Source>& s, float width) {
+  ImGui::SetNextItemWidth(width);
   if (ImGui::BeginCombo(id, s[size_t(which)].name)) {
     for (size_t i = 0; i < s.size(); ++i) {
-      if (!s[i].tex || !s[i].tex->valid()) continue;
+      if (!s[i].ok()) continue;
       if (ImGui::Selectable(s[i].name, int(i) == which)) which = int(i);
     }
     ImGui::EndCombo();
@@ -542,25 +567,30 @@ void pixel_grid(ImDrawList* dl, const ImVec2& p0, const ImVec2& p1, const ImVec2
 void compare_tab(App& a) {
   ViewState& v = a.view;
   std::vector<Source> src = view_sources(a);
-  auto ok = [&](int i) { return src[size_t(i)].tex && src[size_t(i)].tex->valid(); };
+  auto ok = [&](int i) { return src[size_t(i)].ok(); };
   // What is shown when a chosen source is not there (yet): the original on the left, the reconstruction
   // right.
   const int left = ok(v.left) ? v.left : 0;
   const int right = ok(v.right) ? v.right : (ok(1) ? 1 : 0);
+  const bool narrow = a.layout.narrow;
 
-  // toolbar
+  // toolbar (on a phone: the sources on one row, the zoom on the next)
   ImGui::AlignTextToFramePadding();
   ImGui::TextColored(kMuted, "Left");
   ImGui::SameLine();
+  const float sp = ImGui::GetStyle().ItemSpacing.x;
+  const float combo_w =
+      narrow ? std::max(80.0f, (ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize("LeftRight").x - 4 * sp) / 2)
+             : 150.0f;
   int l = left, r = right;
-  source_combo("##left", l, src);
+  source_combo("##left", l, src, combo_w);
   ImGui::SameLine();
   ImGui::TextColored(kMuted, "Right");
   ImGui::SameLine();
-  source_combo("##right", r, src);
+  source_combo("##right", r, src, combo_w);
   if (l != left) v.left = l;
   if (r != right) v.right = r;
-  ImGui::SameLine(0, 24);
+  if (!narrow) ImGui::SameLine(0, 24);
   if (ImGui::Button("Fit")) v.fit_pending = true;
   ImGui::SameLine();
   if (ImGui::Button("1:1")) v.zoom = 1;
@@ -580,15 +610,17 @@ void compare_tab(App& a) {
   v.image_rect = ImVec4(0, 0, 0, 0);
   v.hover_x = v.hover_y = -1;
   v.pixel_grid = false;
+  v.overview = false;
   ImDrawList* dl = ImGui::GetWindowDrawList();
   dl->AddRectFilled(p0, p1, IM_COL32(14, 15, 18, 255));
   // checkerboard-free dark canvas; the image
   ImGui::InvisibleButton("canvas", canvas_size, ImGuiButtonFlags_MouseButtonLeft);
   if (!iw) {
+    v.pinch = false;
     const char* msg =
         busy() ? "working..." : "Open an image (or drop one here) to see what the codec does to it";
     const ImVec2 ts = ImGui::CalcTextSize(msg);
-    dl->AddText(ImVec2(p0.x + (canvas_size.x - ts.x) / 2, p0.y + (canvas_size.y - ts.y) / 2),
+    dl->AddText(ImVec2(p0.x + std::max(4.0f, (canvas_size.x - ts.x) / 2), p0.y + (canvas_size.y - ts.y) / 2),
                 ImGui::GetColorU32(kMuted), msg);
     return;
   }
@@ -599,8 +631,10 @@ void compare_tab(App& a) {
   const bool hovered = ImGui::IsItemHovered();
   const ImGuiIO& io = ImGui::GetIO();
   const float div_x = p0.x + v.divider * canvas_size.x;
+  // A finger is wider than a pointer: the divider's handle takes it from further away.
+  const float grab = a.touch ? 24.0f : 8.0f;
   const bool near_div =
-      std::fabs(io.MousePos.x - div_x) < 8 && io.MousePos.y >= p0.y && io.MousePos.y <= p1.y;
+      std::fabs(io.MousePos.x - div_x) < grab && io.MousePos.y >= p0.y && io.MousePos.y <= p1.y;
   if (ImGui::IsItemActivated() && near_div) v.dragging_divider = true;
   if (!ImGui::IsItemActive()) v.dragging_divider = false;
   if (hovered && near_div) ImGui::SetMouseCursor(ImGuiMouseCursor_ResizeEW);
@@ -611,24 +645,32 @@ void compare_tab(App& a) {
     v.cx -= io.MouseDelta.x / v.zoom, v.cy -= io.MouseDelta.y / v.zoom;
   }
   const ImVec2 center(p0.x + canvas_size.x / 2, p0.y + canvas_size.y / 2);
-  if (hovered && io.MouseWheel != 0) {
-    // zoom about the cursor
-    const float mx = v.cx + (io.MousePos.x - center.x) / v.zoom,
-                my = v.cy + (io.MousePos.y - center.y) / v.zoom;
-    v.zoom = std::clamp(v.zoom * std::pow(1.25f, io.MouseWheel), 0.05f, 64.0f);
-    v.cx = mx - (io.MousePos.x - center.x) / v.zoom, v.cy = my - (io.MousePos.y - center.y) / v.zoom;
+  auto zoom_about = [&](float x, float y, float factor) {
+    const float mx = v.cx + (x - center.x) / v.zoom, my = v.cy + (y - center.y) / v.zoom;
+    v.zoom = std::clamp(v.zoom * factor, 0.05f, 64.0f);
+    v.cx = mx - (x - center.x) / v.zoom, v.cy = my - (y - center.y) / v.zoom;
+  };
+  if (hovered && io.MouseWheel != 0) zoom_about(io.MousePos.x, io.MousePos.y, std::pow(1.25f, io.MouseWheel));
+  if (v.pinch) {
+    // Two fingers over the view: it follows their centre, and zooms about it as they spread or close.
+    if (v.pinch_x >= p0.x && v.pinch_x <= p1.x && v.pinch_y >= p0.y && v.pinch_y <= p1.y) {
+      v.cx -= v.pinch_dx / v.zoom, v.cy -= v.pinch_dy / v.zoom;
+      zoom_about(v.pinch_x, v.pinch_y, v.pinch_scale);
+    }
+    v.pinch = false;
   }
   v.cx = std::clamp(v.cx, 0.0f, float(iw)), v.cy = std::clamp(v.cy, 0.0f, float(ih));
   const ImVec2 i0(std::round(center.x - v.cx * v.zoom), std::round(center.y - v.cy * v.zoom));
   const ImVec2 i1(i0.x + iw * v.zoom, i0.y + ih * v.zoom);
   const float dx = std::round(p0.x + v.divider * canvas_size.x);
-  const Source& L = src[size_t(left)];
-  const Source& R = src[size_t(right)];
+  Source& L = src[size_t(left)];
+  Source& R = src[size_t(right)];
+  const float device_zoom = v.zoom * a.render.dpr;
   dl->PushClipRect(p0, ImVec2(dx, p1.y), true);
-  if (L.tex && L.tex->valid()) dl->AddImage(L.tex->im(), i0, i1);
+  if (const Texture* t = L.shown()) v.overview |= t->draw(dl, i0, i1, device_zoom);
   dl->PopClipRect();
   dl->PushClipRect(ImVec2(dx, p0.y), p1, true);
-  if (R.tex && R.tex->valid()) dl->AddImage(R.tex->im(), i0, i1);
+  if (const Texture* t = R.shown()) v.overview |= t->draw(dl, i0, i1, device_zoom);
   dl->PopClipRect();
   v.image_rect = ImVec4(i0.x, i0.y, i1.x, i1.y);
   if (v.zoom >= kPixelGridZoom) pixel_grid(dl, p0, p1, i0, i1, v.zoom, a.render.dpr), v.pixel_grid = true;
@@ -641,8 +683,9 @@ void compare_tab(App& a) {
   dl->AddTriangleFilled(ImVec2(dx + 9, hy), ImVec2(dx + 3, hy + 5), ImVec2(dx + 3, hy - 5),
                         IM_COL32(30, 30, 30, 255));
   // labels
-  auto label = [&](const std::string& s, float x, bool right) {
-    if (s.empty()) return;
+  auto label = [&](const std::string& text, float x, bool right) {
+    if (text.empty()) return;
+    const std::string s = fit_text(text, std::max(40.0f, canvas_size.x / 2 - 28));  // the two never meet
     const ImVec2 ts = ImGui::CalcTextSize(s.c_str());
     const float lx = right ? x - ts.x - 16 : x + 8;
     dl->AddRectFilled(ImVec2(lx, p0.y + 8), ImVec2(lx + ts.x + 8, p0.y + 12 + ts.y), IM_COL32(0, 0, 0, 170),
@@ -680,7 +723,9 @@ void compare_tab(App& a) {
     text_end = ImGui::GetItemRectMax().x;
   }
   // The help, or where it does not fit, a "(?)" that shows it when hovered.
-  const std::string help = "wheel: zoom   drag: pan   drag the handle: move the divider   pixel grid from " +
+  const std::string help = std::string(a.touch ? "pinch: zoom   drag: pan   drag the handle: move the divider"
+                                                 : "wheel: zoom   drag: pan   drag the handle: move the divider") +
+                           "   pixel grid from " +
                            fmt("%.0fx", kPixelGridZoom) + " on";
   const float help_w = ImGui::CalcTextSize(help.c_str()).x, q_w = ImGui::CalcTextSize("(?)").x;
   if (p1.x - help_w >= text_end + 24) {
@@ -837,50 +882,105 @@ void about_tab() {
   ImGui::PopTextWrapPos();
 }
 
-constexpr float kTopBarHeight = 46;  // the title and the progress indicator; the panels start below
+constexpr float kTopBarHeight = 46;     // the title and the progress indicator; the panels start below
+constexpr float kTopBarNarrow = 76;     // a phone's: the status gets its own row under the title
+float g_top_bar_h = kTopBarHeight;      // the last frame's
 
-void top_bar(App& a, float width) {
-  ImGui::SetCursorPos(ImVec2(16, 10));
+// The title, and the status: while work runs, a spinner, what runs and for how long, and (when the work
+// reports it) a progress bar with Cancel for work that can stop; else the threads. On a wide page the status
+// is right-aligned beside the title (and the subtitle where there is room); on a narrow one it has its own
+// row. Either way its text is cut to the room left, so it never runs into the title. Returns the bar's height.
+float top_bar(App& a, float width, bool narrow) {
+  const float pad = narrow ? 10 : 16;
+  ImGui::SetCursorPos(ImVec2(pad, 10));
   ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1, 1, 1, 1));
   ImGui::SetWindowFontScale(1.35f);
   ImGui::TextUnformatted("aecodec");
   ImGui::SetWindowFontScale(1.0f);
   ImGui::PopStyleColor();
-  ImGui::SameLine(0, 12);
-  ImGui::SetCursorPosY(16);
-  ImGui::TextColored(kMuted, "learned image compression in the browser");
-  // progress, right-aligned; a cancellable job (encoder refinement) adds a progress bar and a Cancel button.
-  // Both live in the top bar, which the page redraws while work runs.
-  if (busy()) {
+  a.layout.title = item_rect();
+  const float title_end = a.layout.title.z;
+  const float bar_h = narrow ? kTopBarNarrow : kTopBarHeight;
+  a.layout.top_bar = ImVec4(0, 0, width, bar_h);
+
+  // What the status shows, and how wide it is.
+  const bool working = busy();
+  const double progress = job_busy() ? job_progress() : -1;
+  const bool cancellable = job_cancellable();
+  const float spin_w = 14 + 8, bar_w = narrow ? 104 : 160, cancel_w = narrow ? 76 : 86;
+  const float extra = (progress >= 0 ? bar_w + 10 : 0) + (cancellable ? cancel_w + 10 : 0);
+  std::string text;
+  if (working) {
     const std::string label = job_busy() ? job_label() : g_js_busy_label;
-    const std::string s =
-        label + fmt("  %.1f s", (job_busy() ? job_elapsed_ms() : now_ms() - g_js_busy_started) / 1000);
-    const float tw = ImGui::CalcTextSize(s.c_str()).x;
-    const bool cancellable = job_cancellable();
-    const float bar_w = 160, cancel_w = 86, extra = cancellable ? bar_w + cancel_w + 2 * 10 : 0;
-    ImGui::SetCursorPos(ImVec2(width - tw - 48 - extra, 14));
+    text = label + fmt("  %.1f s", (job_busy() ? job_elapsed_ms() : now_ms() - g_js_busy_started) / 1000);
+  } else {
+    text = a.threaded ? "WASM SIMD, " + std::to_string(a.threads) + " threads"
+                      : "WASM SIMD, single thread (page not cross-origin isolated)";
+  }
+  float x0, y, room;
+  if (narrow) {
+    x0 = pad, y = 46, room = width - 2 * pad;
+  } else {
+    y = 14;
+    room = width - pad - (title_end + 24);
+  }
+  text = fit_text(text, std::max(40.0f, room - (working ? spin_w + extra : 0)));
+  const float content_w = ImGui::CalcTextSize(text.c_str()).x + (working ? spin_w + extra : 0);
+  if (!narrow) {
+    x0 = width - pad - content_w;
+    const char* sub = "learned image compression in the browser";
+    const float sub_x = title_end + 12;
+    if (sub_x + ImGui::CalcTextSize(sub).x + 24 <= x0) {
+      ImGui::SetCursorPos(ImVec2(sub_x, 16));
+      ImGui::TextColored(kMuted, "%s", sub);
+    }
+  }
+  ImGui::SetCursorPos(ImVec2(x0, y));
+  if (working) {
     spinner(7, 2.5f);
     ImGui::SameLine(0, 8);
-    ImGui::SetCursorPosY(14);
-    ImGui::TextUnformatted(s.c_str());
+    ImGui::SetCursorPosY(y);
+    ImGui::TextUnformatted(text.c_str());
+    if (progress >= 0) {
+      ImGui::SameLine(0, 10);
+      ImGui::SetCursorPosY(y - 2);
+      ImGui::ProgressBar(float(progress), ImVec2(bar_w, 22), fmt("%.0f %%", progress * 100).c_str());
+    }
     if (cancellable) {
-      const double f = std::max(0.0, job_progress());
       ImGui::SameLine(0, 10);
-      ImGui::SetCursorPosY(12);
-      ImGui::ProgressBar(float(f), ImVec2(bar_w, 22), fmt("%.0f %%", f * 100).c_str());
-      ImGui::SameLine(0, 10);
-      ImGui::SetCursorPosY(10);
+      ImGui::SetCursorPosY(y - 4);
       if (button(job_cancelling() ? "Cancelling" : "Cancel", !job_cancelling(), ImVec2(cancel_w, 26)))
         job_cancel();
     }
   } else {
-    const std::string s =
-        std::string(a.threaded ? "WASM SIMD, " + std::to_string(a.threads) + " threads"
-                               : "WASM SIMD, single thread (page not cross-origin isolated)");
-    const float tw = ImGui::CalcTextSize(s.c_str()).x;
-    ImGui::SetCursorPos(ImVec2(width - tw - 16, 16));
-    ImGui::TextColored(kMuted, "%s", s.c_str());
+    ImGui::TextColored(kMuted, "%s", text.c_str());
   }
+  a.layout.status = ImVec4(x0, y - 4, x0 + content_w, y + 22);
+  return bar_h;
+}
+
+// Dragging the panel scrolls it, as a phone scrolls a page: a drag on its blank space (not an item) at once;
+// with a finger, also a drag that starts on an item (a button, a slider) and goes mostly up or down by more
+// than a few pixels: the item lets go (a button so pressed clicks nothing) and the panel follows the finger.
+void drag_scroll(App& a) {
+  static bool scrolling = false;
+  ImGuiWindow* w = ImGui::GetCurrentWindow();
+  ImGuiContext& g = *GImGui;
+  if (!ImGui::IsMouseDown(ImGuiMouseButton_Left)) scrolling = false;
+  float delta = 0;
+  if (scrolling) {
+    delta = g.IO.MouseDelta.y;
+  } else if (ImGui::IsMouseDown(ImGuiMouseButton_Left) && w->Rect().Contains(g.IO.MouseClickedPos[0])) {
+    const ImVec2 d = ImGui::GetMouseDragDelta(ImGuiMouseButton_Left, 0);
+    const bool blank = g.ActiveId != 0 && g.ActiveId == w->MoveId;
+    if (blank ? d.y != 0 : a.touch && std::fabs(d.y) > 12 && std::fabs(d.y) > 2 * std::fabs(d.x)) {
+      scrolling = true;
+      if (!blank) ImGui::ClearActiveID();
+      delta = d.y;
+    }
+  }
+  if (delta != 0) ImGui::SetScrollY(w, std::clamp(w->Scroll.y - delta, 0.0f, w->ScrollMax.y));
+  a.layout.panel_scroll = w->Scroll.y, a.layout.panel_scroll_max = w->ScrollMax.y;
 }
 
 }  // namespace
@@ -917,57 +1017,99 @@ void apply_style(float scale) {
 }
 
 ImVec4 progress_rect() {
-  return ImVec4(0, 0, ImGui::GetIO().DisplaySize.x, kTopBarHeight);
+  return ImVec4(0, 0, ImGui::GetIO().DisplaySize.x, g_top_bar_h);
 }
 
 void draw_ui() {
   App& a = app();
   const ImGuiIO& io = ImGui::GetIO();
+  const float W = io.DisplaySize.x, H = io.DisplaySize.y;
+  const bool narrow = W < kNarrowWidth;
+  a.layout = LayoutState();
+  a.layout.narrow = narrow;
   ImGui::SetNextWindowPos(ImVec2(0, 0));
   ImGui::SetNextWindowSize(io.DisplaySize);
   ImGui::Begin("aecodec", nullptr,
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove |
                    ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings |
                    ImGuiWindowFlags_NoScrollWithMouse);
-  top_bar(a, io.DisplaySize.x);
-  ImGui::SetCursorPos(ImVec2(12, kTopBarHeight));
-  const float status_h = 30;
-  const float body_h = io.DisplaySize.y - kTopBarHeight - status_h - 8;
-  const float side_w = std::clamp(io.DisplaySize.x * 0.27f, 330.0f, 420.0f);
-  ImGui::BeginChild("side", ImVec2(side_w, body_h), false, ImGuiWindowFlags_AlwaysUseWindowPadding);
-  side_panel(a);
-  ImGui::EndChild();
-  ImGui::SameLine(0, 10);
-  ImGui::BeginChild("main", ImVec2(0, body_h), false,
-                    ImGuiWindowFlags_AlwaysUseWindowPadding | ImGuiWindowFlags_NoScrollWithMouse |
-                        ImGuiWindowFlags_NoScrollbar);
-  if (ImGui::BeginTabBar("tabs")) {
-    const char* names[] = {"Compare", "Latent", "Cross-decode", "About"};
-    for (int i = 0; i < 4; ++i) {
-      const ImGuiTabItemFlags f = a.request_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
-      if (ImGui::BeginTabItem(names[i], nullptr, f)) {
-        a.tab = i;
-        if (i == 0) compare_tab(a);
-        if (i == 1) latent_tab(a);
-        if (i == 2) cross_tab(a);
-        if (i == 3) about_tab();
-        ImGui::EndTabItem();
-      }
+  const float bar_h = top_bar(a, W, narrow);
+  if (bar_h != g_top_bar_h) request_redraw();  // the progress frames redraw the bar's rectangle only
+  g_top_bar_h = bar_h;
+
+  // The status line: the error (with "dismiss"), a note, or ready; wrapped to the page's width.
+  const std::string msg = !a.error.empty() ? "Error: " + a.error
+                          : !a.info.empty() ? a.info
+                                            : std::string(busy() ? "Working..." : "Ready.");
+  const float dismiss_w = a.error.empty() ? 0 : ImGui::CalcTextSize("dismiss").x + 16;
+  const float wrap_w = W - 32 - dismiss_w;
+  const float status_h = std::max(30.0f, ImGui::CalcTextSize(msg.c_str(), nullptr, false, wrap_w).y + 12);
+  auto status_line = [&](float y) {
+    ImGui::SetCursorPos(ImVec2(16, y));
+    ImGui::PushTextWrapPos(16 + wrap_w);
+    ImGui::PushStyleColor(ImGuiCol_Text, a.error.empty() ? kMuted : kError);
+    ImGui::TextUnformatted(msg.c_str());
+    ImGui::PopStyleColor();
+    ImGui::PopTextWrapPos();
+    if (!a.error.empty()) {
+      ImGui::SameLine();
+      if (ImGui::SmallButton("dismiss")) a.clear_error(), publish();
     }
-    a.request_tab = -1;
-    ImGui::EndTabBar();
-  }
-  ImGui::EndChild();
-  // status line
-  ImGui::SetCursorPos(ImVec2(16, io.DisplaySize.y - status_h));
-  if (!a.error.empty()) {
-    ImGui::TextColored(kError, "Error: %s", a.error.c_str());
-    ImGui::SameLine();
-    if (ImGui::SmallButton("dismiss")) a.clear_error(), publish();
-  } else if (!a.info.empty()) {
-    ImGui::TextColored(kMuted, "%s", a.info.c_str());
+  };
+  auto main_area = [&](const ImVec2& size) {
+    ImGui::BeginChild("main", size, false,
+                      ImGuiWindowFlags_AlwaysUseWindowPadding | ImGuiWindowFlags_NoScrollWithMouse |
+                          ImGuiWindowFlags_NoScrollbar);
+    if (ImGui::BeginTabBar("tabs")) {
+      const char* names[] = {"Compare", "Latent", "Cross-decode", "About"};
+      for (int i = 0; i < 4; ++i) {
+        const ImGuiTabItemFlags f = a.request_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
+        if (ImGui::BeginTabItem(names[i], nullptr, f)) {
+          a.tab = i;
+          if (i == 0) compare_tab(a);
+          if (i == 1) latent_tab(a);
+          if (i == 2) cross_tab(a);
+          if (i == 3) about_tab();
+          ImGui::EndTabItem();
+        }
+      }
+      a.request_tab = -1;
+      ImGui::EndTabBar();
+    }
+    ImGui::EndChild();
+    a.layout.view = item_rect();
+  };
+  auto panel = [&](const ImVec2& size) {
+    ImGui::BeginChild("side", size, false, ImGuiWindowFlags_AlwaysUseWindowPadding);
+    side_panel(a);
+    drag_scroll(a);
+    ImGui::EndChild();
+    a.layout.panel = item_rect();
+  };
+
+  if (!narrow) {
+    // Side by side: the controls' panel left, the view right, the status line at the bottom.
+    ImGui::SetCursorPos(ImVec2(12, bar_h));
+    const float body_h = H - bar_h - status_h - 8;
+    const float side_w = std::clamp(W * 0.27f, 330.0f, 420.0f);
+    panel(ImVec2(side_w, body_h));
+    ImGui::SameLine(0, 10);
+    main_area(ImVec2(0, body_h));
+    status_line(H - status_h);
   } else {
-    ImGui::TextColored(kMuted, "%s", busy() ? "Working..." : "Ready.");
+    // A phone held upright: the view first, at the page's width, the status line under it, then the
+    // controls (scrolled by dragging them).
+    const float m = 4, rest = H - bar_h - status_h - m;
+    const float view_h = std::max(std::min(rest, 300.0f), std::min(rest * 0.62f, rest - 160));
+    ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(6, 6));
+    ImGui::SetCursorPos(ImVec2(m, bar_h));
+    main_area(ImVec2(W - 2 * m, view_h));
+    ImGui::PopStyleVar();
+    status_line(bar_h + view_h + 6);
+    ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(10, 10));
+    ImGui::SetCursorPos(ImVec2(m, bar_h + view_h + status_h));
+    panel(ImVec2(W - 2 * m, std::max(60.0f, H - bar_h - view_h - status_h - m)));
+    ImGui::PopStyleVar();
   }
   ImGui::End();
 }
