@@ -30,14 +30,17 @@ export async function startServer() {
 
 // Headless Chromium with a fresh profile (a new --user-data-dir, which playwright passes for a persistent
 // context), software WebGL (SwiftShader) and no background traffic. deviceScaleFactor: the page's
-// devicePixelRatio (2 for a hi-DPI screen).
-export async function launch({ width = 1440, height = 900, deviceScaleFactor = 1 } = {}) {
+// devicePixelRatio (2 for a hi-DPI screen); a phone: `phone: true` (touch events, a mobile viewport that
+// honours the page's <meta name="viewport">), e.g. 390x844 at 3.
+export async function launch({ width = 1440, height = 900, deviceScaleFactor = 1, phone = false } = {}) {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aecodec-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     viewport: { width, height },
     deviceScaleFactor,
+    hasTouch: phone,
+    isMobile: phone,
     acceptDownloads: true,
     args: ['--headless', '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
            '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
@@ -63,6 +66,36 @@ export async function openDemo(context, url, { query = '' } = {}) {
   await page.evaluate(() => window.aecodec.ready);
   await page.evaluate(() => window.aecodec.idle());
   return page;
+}
+
+// Touches through the DevTools protocol (Input.dispatchTouchEvent), as a touch screen sends them: `steps`
+// is a list of frames, each the touch points down at that moment ([[x, y], ...], CSS px); an empty list
+// lifts them all. Playwright's own touchscreen only taps.
+export async function touch(page, steps, { stepMs = 16 } = {}) {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    let down = 0;
+    for (const points of steps) {
+      // A point more: touchStart; fewer or the same: touchMove (the protocol compares with the last event's
+      // points); none: touchEnd.
+      const type = points.length === 0 ? 'touchEnd' : points.length > down ? 'touchStart' : 'touchMove';
+      await cdp.send('Input.dispatchTouchEvent', {
+        type,
+        touchPoints: points.map(([x, y], id) => ({ x, y, id, radiusX: 4, radiusY: 4, force: 1 })),
+      });
+      down = points.length;
+      await page.waitForTimeout(stepMs);
+    }
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+// Points from a to b in n steps (a finger's drag).
+export function path2(a, b, n = 8) {
+  const out = [];
+  for (let i = 0; i <= n; ++i) out.push([a[0] + (b[0] - a[0]) * i / n, a[1] + (b[1] - a[1]) * i / n]);
+  return out;
 }
 
 export async function screenshot(page, name) {

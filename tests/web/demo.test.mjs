@@ -449,8 +449,9 @@ describe('aecodec browser demo', () => {
     await upload(badAec);
     assert.match((await state()).error, /truncated\.aec/);
 
+    // Over the page's limit of 16384 px a side (the core decoder's).
     const huge = path.join(outDir, 'huge.png');
-    fs.writeFileSync(huge, encodePng(new Uint8Array(4100 * 4 * 3), 4100, 4));
+    fs.writeFileSync(huge, encodePng(new Uint8Array(16400 * 4 * 3), 16400, 4));
     await upload(huge);
     assert.match((await state()).error, /limit/);
     await screenshot(page, '09-too-large');
