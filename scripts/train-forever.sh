@@ -19,12 +19,15 @@ DATA=${AEC_TRAIN_DATA:-../shared/data/train}
 VALID=${AEC_VALID_DATA:-../shared/data/valid}
 RUNS=${AEC_RUNS:-runs}  # run directories, logs, the pid file and the pause flag (tests point it elsewhere)
 TRAIN=${AEC_TRAIN_BIN:-$RUNS/bin/aecodec-train}  # a private copy: rebuilding the tree never replaces a running binary
+# This script's trainers (and their timeout wrappers): its private binary then " train" and a space or the end.
+# Not a trainer that a test or benchmark runs from the build tree, nor a build of the targets aecodec-train and
+# train_tests.
+TRAINER_PATTERN="$TRAIN train( |\$)"
 PIDFILE=$RUNS/train-forever.pid
 # While this flag exists the loop starts no slice and no export. `pause` refreshes it; a flag left by a
 # benchmark that died without `resume` goes stale after PAUSE_TTL seconds and is ignored.
 PAUSE_FLAG=$RUNS/train-forever.paused
 PAUSE_TTL=${AEC_PAUSE_TTL:-600}
-TRAINER_PATTERN='aecodec-train train( |$)'
 POLISH_STEPS=${AEC_POLISH_STEPS:-600}
 # Trainer threads: every core by default. While other long work holds a core (a fuzz campaign), 1: two threads
 # sharing one core made 12 images/s where one thread alone makes about 44 (docs/training.md).
@@ -234,8 +237,6 @@ case "${1:-status}" in
     ;;
   pause)
     mkdir -p "$RUNS" && touch "$PAUSE_FLAG"
-    # The trainer's command line (and its timeout wrapper's), not any that merely mentions the binary (a
-    # build of the targets aecodec-train and train_tests, say): "aecodec-train train" then a space or the end.
     pkill -STOP -f "$TRAINER_PATTERN" || true
     ;;
   resume)
