@@ -343,24 +343,23 @@ static TrainState train_ranked(const TrainConfig& cfg_in, bool resume, const Dis
   double sum_loss = 0, sum_bpp = 0, sum_mse = 0;
   int sum_n = 0;
 
-  auto progress = [&]() {
-    double p = 0;
-    if (cfg.steps > 0) p = std::max(p, double(st.step) / double(cfg.steps));
-    if (cfg.minutes > 0) p = std::max(p, st.wall_s / (cfg.minutes * 60));
-    return p;
-  };
+  auto step_progress = [&]() { return cfg.steps > 0 ? double(st.step) / double(cfg.steps) : 0.0; };
+  auto time_progress = [&]() { return cfg.minutes > 0 ? st.wall_s / (cfg.minutes * 60) : 0.0; };
+  auto progress = [&]() { return std::max(step_progress(), time_progress()); };
   auto steps_done = [&]() { return cfg.steps > 0 && st.step >= cfg.steps; };
   auto time_up = [&]() { return cfg.minutes > 0 && st.wall_s >= cfg.minutes * 60; };
   auto finished = [&]() { return steps_done() || time_up(); };
   // Data-parallel: whatever depends on a clock is rank 0's decision, handed out with each step's all-reduce
-  // (stop_time, decayed), so every rank steps with the same learning rate and stops after the same step.
-  // stop_signal: some rank got SIGINT/SIGTERM. All start from the state every rank holds.
-  bool stop_time = time_up(), stop_signal = false, decayed = progress() >= cfg.decay_start;
+  // (stop_time; time_decayed: --minutes' lr decay), so every rank steps with the same learning rate and stops
+  // after the same step, one step after rank 0's clock says so. stop_signal: some rank got SIGINT/SIGTERM.
+  // All start from the state every rank holds.
+  bool stop_time = time_up(), stop_signal = false, time_decayed = time_progress() >= cfg.decay_start;
   auto lr_now = [&]() {
     double lr = cfg.lr * st.lr_scale;
     if (cfg.warmup_steps > 0 && st.step - st.warmup_from < cfg.warmup_steps)
       lr *= double(st.step - st.warmup_from + 1) / double(cfg.warmup_steps);
-    if (dist ? decayed : progress() >= cfg.decay_start) lr *= cfg.decay_factor;
+    if (dist ? step_progress() >= cfg.decay_start || time_decayed : progress() >= cfg.decay_start)
+      lr *= cfg.decay_factor;
     return lr;
   };
   auto run_validation = [&]() {
@@ -427,14 +426,14 @@ static TrainState train_ranked(const TrainConfig& cfg_in, bool resume, const Dis
     if (dist) {
       // Every rank takes part in every all-reduce, a non-finite loss included (then all restore together).
       // The step's numbers ride in the float gradients' buffer: the losses (averaged), the stop requests,
-      // rank 0's decay decision and each rank's CPU time.
+      // rank 0's clock's lr decay and each rank's CPU time.
       out.loss.backward();
       const double cpu_now = cpu_seconds(), cpu_step = cpu_now - last_cpu;
       last_cpu = cpu_now;
       if (lead) update_clock();
       torch::Tensor stats =
           torch::tensor({loss, mse, bpp, g_signal.load() != 0 ? 1.0 : 0.0, lead && time_up() ? 1.0 : 0.0,
-                         lead && progress() >= cfg.decay_start ? 1.0 : 0.0, cpu_step},
+                         lead && time_progress() >= cfg.decay_start ? 1.0 : 0.0, cpu_step},
                         torch::kDouble)
               .to(device, torch::kFloat);
       dist->average_gradients(model->main_parameters(), &stats,
@@ -443,7 +442,7 @@ static TrainState train_ranked(const TrainConfig& cfg_in, bool resume, const Dis
       loss = s[0] / world, mse = s[1] / world, bpp = s[2] / world;
       stop_signal = stop_signal || s[3] > 0;
       stop_time = stop_time || s[4] > 0;
-      decayed = decayed || s[5] > 0;
+      time_decayed = time_decayed || s[5] > 0;
       others_cpu += s[6] - cpu_step;
       ok = std::isfinite(loss);
     } else if (ok) {
