@@ -480,7 +480,19 @@ static TrainState train_ranked(const TrainConfig& cfg_in, bool resume, const Dis
       }
       continue;
     }
-    if (st.step % 100 == 0) good = checkpoint_bytes(*model, *opt, aux.get(), st, avg.get());
+    if (st.step % 100 == 0) {
+      good = lead ? checkpoint_bytes(*model, *opt, aux.get(), st, avg.get()) : std::string();
+      if (dist) {
+        // Every rank takes rank 0's state again: replicas that round differently (other CPUs, other thread
+        // counts in the gradient norm) cannot drift apart. On one machine they are identical anyway.
+        dist->broadcast_bytes(good, "re-synchronising the ranks at step " + std::to_string(st.step));
+        if (!lead) {
+          const TrainState keep = st;
+          restore_checkpoint_bytes(good, *model, opt.get(), aux.get(), st, avg.get());
+          st.wall_s = keep.wall_s, st.cpu_s = keep.cpu_s;
+        }
+      }
+    }
     if (!lead) continue;  // rank 0 alone logs, validates and checkpoints
 
     sum_loss += loss;

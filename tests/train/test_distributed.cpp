@@ -236,6 +236,28 @@ TEST_CASE("a global batch the ranks cannot share evenly is refused on every rank
     CHECK(slurp(run + r).find("--batch 3 is the global batch") != std::string::npos);
 }
 
+TEST_CASE("SIGTERM to one rank stops every rank after the same step; rank 0 saves", "[train][dist]") {
+  const std::string data = make_image_dir("dist-term");
+  const std::string run = data + "/run", port = std::to_string(free_port());
+  const auto args = with(set_arg(set_arg(recipe(data, run, 100000), "--log-every", "10"), "--valid", ""),
+                         {"--world-size", "2", "--master-port", port});
+  const pid_t r1 = spawn(with(args, {"--rank", "1"}), run + ".rank1.log");
+  const pid_t r0 = spawn(with(args, {"--rank", "0"}), run + ".rank0.log");
+  // Past step 100, where every rank takes rank 0's state again.
+  for (int i = 0; i < 3000 && slurp(run + "/log.csv").find("train,110,") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  kill(r1, SIGTERM);
+  const int s1 = wait_exit(r1, 60), s0 = wait_exit(r0, 60);
+  const std::string log0 = slurp(run + ".rank0.log"), log1 = slurp(run + ".rank1.log");
+  INFO(log0 << log1);
+  CHECK(s0 == 0);
+  CHECK(s1 == 0);
+  CHECK(log0.find("another rank was signalled") != std::string::npos);
+  LoadedRun r = load_run(run);
+  CHECK(r.state.step > 110);
+  CHECK(log1.find("done at step " + std::to_string(r.state.step) + "\n") != std::string::npos);
+}
+
 TEST_CASE("a rank that dies or stops answering makes the others fail with a message, not hang",
           "[train][dist]") {
   const std::string data = make_image_dir("dist-kill");
