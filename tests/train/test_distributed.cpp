@@ -236,7 +236,7 @@ TEST_CASE("a global batch the ranks cannot share evenly is refused on every rank
     CHECK(slurp(run + r).find("--batch 3 is the global batch") != std::string::npos);
 }
 
-TEST_CASE("SIGTERM to one rank stops every rank after the same step; rank 0 saves", "[train][dist]") {
+TEST_CASE("SIGTERM to one rank stops every rank after the same step, and rank 0 saves", "[train][dist]") {
   const std::string data = make_image_dir("dist-term");
   const std::string run = data + "/run", port = std::to_string(free_port());
   const auto args = with(set_arg(set_arg(recipe(data, run, 100000), "--log-every", "10"), "--valid", ""),
