@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the browser app with Debian's Emscripten: build/wasm/aecodec-{mt,st}.{js,wasm} (+ aecodec-mt.worker.js).
+# Builds the browser app with Debian's Emscripten: build/wasm/aecodec-{mt,st}.{js,wasm} (+ aecodec-mt.worker.js),
+# and the page package's core (build/wasm/aecodec-core.{js,wasm}, copied into packages/aecodec/dist).
 #   wasm/build.sh [-j N]      (default -j2)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

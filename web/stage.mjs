@@ -6,8 +6,9 @@
 //
 // Models: every DIR/*.aem (default: models/). When DIR has none, or with --test-models, random-weight test
 // models are generated with build/release/tests/make_test_model into build/web/test-models (a factorized, a
-// conv, a vae and a hyperprior model, a variable-rate channel model, and a cross-resolution family: fam-high +
-// fam-medium). ONNX graphs: NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
+// conv, a vae and a hyperprior model, a variable-rate channel model, a cross-resolution family: fam-high +
+// fam-medium, and a codec of two single-rate levels: test-levels-q1, test-levels-q2). ONNX graphs:
+// NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
 // build/release has aecodec-onnx, they are exported (cached under build/web/onnx); a model they cannot be made
 // for is staged without them (the page's ONNX Runtime backend is then off for it). A variable-rate model's
 // graphs are its network without the quality's gains: the page applies them around the graphs. The manifest's "default" is the name in DIR/DEFAULT when present. The test
@@ -126,6 +127,9 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     ['test-channel-q', 'channel', '3', 'm=16', 'knob'],
     ['fam-high', 'factorized', '3', 'fam-test', 'high'],
     ['fam-medium', 'factorized', '2', 'fam-test', 'medium'],
+    // A codec of single-rate levels (as hyperprior-q1..q7): one picker entry with a level choice.
+    ['test-levels-q1', 'factorized', '2'],
+    ['test-levels-q2', 'factorized', '2'],
   ];
   for (const [name, arch, stages, ...more] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);

@@ -3,6 +3,9 @@
 #include <emscripten.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <map>
 #include <cmath>
 #include <cstdio>
 
@@ -51,6 +54,70 @@ void publish() {
 const ModelEntry* App::model_named(const std::string& name) const {
   const int i = model_index(name);
   return i < 0 ? nullptr : &models[size_t(i)];
+}
+
+namespace {
+
+bool is_codec_arch(const std::string& arch) {
+  return arch == "factorized" || arch == "hyperprior" || arch == "channel";
+}
+
+// "hyperprior-q5" -> ("hyperprior", 5); a name with no level suffix -> (name, -1). As the CLI's codec_of.
+std::pair<std::string, int> codec_level(const std::string& name) {
+  size_t i = name.size();
+  while (i > 0 && std::isdigit(static_cast<unsigned char>(name[i - 1]))) --i;
+  if (i == name.size() || i < 3 || name[i - 1] != 'q' || (name[i - 2] != '-' && name[i - 2] != '_'))
+    return {name, -1};
+  return {name.substr(0, i - 2), std::atoi(name.c_str() + i)};
+}
+
+}  // namespace
+
+std::vector<ModelGroup> model_groups(const std::vector<ModelEntry>& models) {
+  std::map<std::string, std::vector<int>> codecs, families;
+  std::vector<int> demos;
+  for (size_t i = 0; i < models.size(); ++i) {
+    const ModelEntry& m = models[i];
+    if (!m.family_id.empty())
+      families[m.family_id].push_back(int(i));
+    else if (is_codec_arch(m.arch))
+      codecs[codec_level(m.name).first].push_back(int(i));
+    else
+      demos.push_back(int(i));
+  }
+  std::vector<ModelGroup> out;
+  for (auto& [codec, v] : codecs) {
+    std::vector<int> levels;
+    for (int i : v)
+      if (models[size_t(i)].variable_rate)
+        out.push_back({"codec", models[size_t(i)].name, {i}});
+      else
+        levels.push_back(i);
+    std::stable_sort(levels.begin(), levels.end(), [&](int x, int y) {
+      return codec_level(models[size_t(x)].name).second < codec_level(models[size_t(y)].name).second;
+    });
+    if (levels.size() == 1)
+      out.push_back({"codec", models[size_t(levels[0])].name, levels});
+    else if (!levels.empty())
+      out.push_back({"codec", codec, levels});
+  }
+  for (auto& [id, v] : families) {
+    // "family-high" (role high) -> "family"
+    const ModelEntry& m = models[size_t(v[0])];
+    const std::string suffix = "-" + m.role;
+    const bool cut = m.name.size() > suffix.size() &&
+                     m.name.compare(m.name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    out.push_back({"family", cut ? m.name.substr(0, m.name.size() - suffix.size()) : m.name, v});
+  }
+  for (int i : demos) out.push_back({"demo", models[size_t(i)].name, {i}});
+  return out;
+}
+
+int group_of(const std::vector<ModelGroup>& groups, int i) {
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (int m : groups[g].members)
+      if (m == i) return int(g);
+  return -1;
 }
 
 int App::model_index(const std::string& name) const {

@@ -154,7 +154,9 @@ json view_json(const App& a) {
 json controls_json(const App& a) {
   const ControlsState& c = a.controls;
   const ModelEntry* cur = a.current_model();
-  return {{"open", rect_json(c.open_rect)},
+  return {{"model", rect_json(c.model_rect)},
+          {"level", rect_json(c.member_rect)},
+          {"open", rect_json(c.open_rect)},
           {"encode", rect_json(c.encode_rect)},
           {"quality", rect_json(c.quality_rect)},
           {"target_size", rect_json(c.size_rect)},
@@ -195,7 +197,16 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
   static std::string out;
   App& a = app();
   json models = json::array();
-  for (const ModelEntry& m : a.models) {
+  const std::vector<ModelGroup> groups = model_groups(a.models);
+  json groups_json = json::array();
+  for (const ModelGroup& g : groups) {
+    json names = json::array();
+    for (int i : g.members) names.push_back(a.models[size_t(i)].name);
+    groups_json.push_back({{"kind", g.kind}, {"name", g.name}, {"models", names}});
+  }
+  for (size_t mi = 0; mi < a.models.size(); ++mi) {
+    const ModelEntry& m = a.models[mi];
+    const int gi = group_of(groups, int(mi));
     json j = {{"name", m.name},
               {"arch", m.arch},
               {"id", m.id},
@@ -214,6 +225,7 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
               {"lambdas", m.lambdas},
               {"description", m.description}};
     if (!m.family_id.empty()) j["family"] = {{"id", m.family_id}, {"role", m.role}};
+    if (gi >= 0) j["group"] = {{"kind", groups[size_t(gi)].kind}, {"name", groups[size_t(gi)].name}};
     if (m.fixed_w) j["input_size"] = {m.fixed_w, m.fixed_h};
     models.push_back(j);
   }
@@ -221,7 +233,11 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
   json j = {{"threads", a.threads},
             {"threaded", a.threaded},
             {"models", models},
+            {"groups", groups_json},
             {"model", cur ? json(cur->name) : json(nullptr)},
+            {"group", cur && group_of(groups, a.selected_model) >= 0
+                          ? json(groups[size_t(group_of(groups, a.selected_model))].name)
+                          : json(nullptr)},
             {"backend", a.backend},
             {"effort", a.effort},
             {"quality", cur && cur->variable_rate ? json(cur->quality) : json(nullptr)},
@@ -368,7 +384,11 @@ EMSCRIPTEN_KEEPALIVE void aec_set_ort_error(const char* model, const char* why) 
 EMSCRIPTEN_KEEPALIVE int aec_select(const char* model, const char* backend) {
   App& a = app();
   if (model && *model) {
-    const int i = a.model_index(model);
+    int i = a.model_index(model);
+    if (i < 0) {  // a group's name (a codec with levels, a family): what its picker entry selects
+      for (const ModelGroup& g : model_groups(a.models))
+        if (g.name == model) i = default_member(g);
+    }
     if (i < 0) {
       a.set_error(std::string("no model '") + model + "' on this page");
       return -1;

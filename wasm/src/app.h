@@ -180,6 +180,7 @@ struct LayoutState {
 struct ControlsState {
   ImVec4 quality_rect{0, 0, 0, 0}, size_rect{0, 0, 0, 0}, fit_rect{0, 0, 0, 0}, effort_rect{0, 0, 0, 0};
   ImVec4 encode_rect{0, 0, 0, 0}, open_rect{0, 0, 0, 0};  // "Encode + decode" (or Cancel), "Open image..."
+  ImVec4 model_rect{0, 0, 0, 0}, member_rect{0, 0, 0, 0};  // the model picker; its level (member) choice
   bool effort_enabled = false;
 };
 
@@ -195,6 +196,24 @@ struct RenderInfo {
   long long progress_frames = 0;  // of those, the ones that redrew only the top bar (progress indicator)
   float font_px = 15;             // the UI font's size in CSS px (rasterised at font_px * dpr)
 };
+
+// The model picker's entries, grouped as the CLI's `aecodec models` does (native/cli/model_list.cpp): codecs
+// (factorized, hyperprior and channel models; a set of single-rate levels NAME-q1..qN is one entry with a
+// level choice, lowest rate first; a variable-rate model is an entry of its own), cross-resolution families
+// (one entry per family, its members the choice) and the research note's plain autoencoders as
+// demonstrations (one entry per model). Members are indices into App::models.
+struct ModelGroup {
+  std::string kind;  // "codec", "family" or "demo"
+  std::string name;  // the codec ("hyperprior"), the family ("family") or the model's name
+  std::vector<int> members;
+};
+std::vector<ModelGroup> model_groups(const std::vector<ModelEntry>& models);
+// The model a group's entry selects: a codec's middle level, a family's first member, else its model.
+inline int default_member(const ModelGroup& g) {
+  return g.kind == "codec" ? g.members[g.members.size() / 2] : g.members[0];
+}
+// The group holding model i (an index into groups), or -1.
+int group_of(const std::vector<ModelGroup>& groups, int i);
 
 struct App {
   std::vector<ModelEntry> models;

@@ -212,26 +212,92 @@ void model_section(App& a) {
   }
   const ModelEntry* cur = a.current_model();
   const float effort_w = 118;
+  const std::vector<ModelGroup> groups = model_groups(a.models);
+  const int cur_group = group_of(groups, a.selected_model);
+  // Selecting model i: encodes again when it is loaded and there is an image to code.
+  auto choose = [&](int i, bool encode) {
+    if (i == a.selected_model) return;
+    a.selected_model = i;
+    const ModelEntry& m = a.models[size_t(i)];
+    if (encode && m.state == ModelEntry::Loaded && a.original.width && !a.from_aec && !busy()) action_encode();
+    publish();
+  };
+  auto state_note = [&](const ModelGroup& g) {
+    int loading = 0, failed = 0;
+    for (int i : g.members) {
+      loading += a.models[size_t(i)].state == ModelEntry::Loading;
+      failed += a.models[size_t(i)].state == ModelEntry::Failed;
+    }
+    if (g.members.size() == 1) return std::string(failed ? "  (failed to load)" : loading ? "  (loading)" : "");
+    std::string n;
+    if (failed) n += "  (" + std::to_string(failed) + " failed to load)";
+    if (loading) n += "  (" + std::to_string(loading) + " loading)";
+    return n;
+  };
   ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - effort_w - ImGui::GetStyle().ItemSpacing.x);
-  if (ImGui::BeginCombo("##model", cur ? cur->name.c_str() : "(none)")) {
-    for (size_t i = 0; i < a.models.size(); ++i) {
-      const ModelEntry& m = a.models[i];
-      std::string label = m.name;
-      if (m.state == ModelEntry::Failed)
-        label += "  (failed to load)";
-      else if (m.state == ModelEntry::Loading)
-        label += "  (loading)";
-      if (ImGui::Selectable(label.c_str(), int(i) == a.selected_model) && int(i) != a.selected_model) {
-        a.selected_model = int(i);
-        if (m.state == ModelEntry::Loaded && a.original.width && !a.from_aec && !busy()) action_encode();
-        publish();
+  const std::string preview = cur_group >= 0 ? groups[size_t(cur_group)].name : cur ? cur->name : "(none)";
+  if (ImGui::BeginCombo("##model", preview.c_str(), ImGuiComboFlags_HeightLarge)) {
+    const char* headings[][2] = {{"codec", "Codecs"},
+                                 {"family", "Cross-resolution families"},
+                                 {"demo", "Demonstrations (plain autoencoders)"}};
+    for (const auto& h : headings) {
+      bool first = true;
+      for (size_t g = 0; g < groups.size(); ++g) {
+        const ModelGroup& gr = groups[g];
+        if (gr.kind != h[0]) continue;
+        if (first) ImGui::TextDisabled("%s", h[1]), first = false;
+        std::string label = "  " + gr.name;
+        const ModelEntry& m0 = a.models[size_t(gr.members[0])];
+        if (gr.kind == "codec" && gr.members.size() > 1)
+          label += "  (" + std::to_string(gr.members.size()) + " levels)";
+        else if (gr.kind == "codec" && m0.variable_rate)
+          label += "  (quality 1-100)";
+        else if (gr.kind == "family")
+          label += "  (" + std::to_string(gr.members.size()) + " resolutions)";
+        label += state_note(gr) + "##group" + std::to_string(g);
+        if (ImGui::Selectable(label.c_str(), int(g) == cur_group) && int(g) != cur_group)
+          choose(default_member(gr), true);
       }
     }
     ImGui::EndCombo();
   }
+  a.controls.model_rect = item_rect();
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "Codecs: a variable-rate network (its quality slider) or a set of single-rate levels (a level\n"
+        "choice, lowest rate first). Cross-resolution families: one latent space, a member per resolution.\n"
+        "Demonstrations: the research note's plain autoencoders (as the CLI's aecodec models).");
   ImGui::SameLine();
   effort_control(a, cur, effort_w);
+  cur = a.current_model();  // the combo may have chosen another
   if (!cur) return;
+  const int sel_group = group_of(groups, a.selected_model);
+  a.controls.member_rect = ImVec4(0, 0, 0, 0);
+  if (sel_group >= 0 && groups[size_t(sel_group)].members.size() > 1) {
+    // The level (or family member): a slider over the group's models, lowest rate first; releasing it
+    // encodes again.
+    const ModelGroup& g = groups[size_t(sel_group)];
+    int k = 0;
+    while (g.members[size_t(k)] != a.selected_model) ++k;
+    const std::string fmt = (g.kind == "family" ? "member " : "level ") + std::to_string(k + 1) + " of " +
+                            std::to_string(g.members.size()) + ": " + cur->name;
+    ImGui::SetNextItemWidth(-1);
+    if (busy()) ImGui::BeginDisabled();
+    if (ImGui::SliderInt("##member", &k, 0, int(g.members.size()) - 1, fmt.c_str(),
+                         ImGuiSliderFlags_AlwaysClamp | ImGuiSliderFlags_NoInput))
+      choose(g.members[size_t(std::clamp(k, 0, int(g.members.size()) - 1))], false);
+    const bool released = ImGui::IsItemDeactivatedAfterEdit();
+    if (busy()) ImGui::EndDisabled();
+    a.controls.member_rect = item_rect();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip(g.kind == "family" ? "The family's member (resolution) that codes the image."
+                                           : "The codec's single-rate level: more bytes and a better image "
+                                             "as it rises. Releasing the slider encodes again.");
+    const ModelEntry& now = a.models[size_t(a.selected_model)];
+    if (released && now.state == ModelEntry::Loaded && a.original.width && !a.from_aec && !busy())
+      action_encode();
+    cur = a.current_model();
+  }
   if (cur->state == ModelEntry::Loaded && cur->variable_rate)
     quality_controls(a, a.models[size_t(a.selected_model)]);
   if (cur->state == ModelEntry::Loading) {

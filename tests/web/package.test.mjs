@@ -1,0 +1,221 @@
+// Tests of the page package (packages/aecodec, issue #22 item 5a) in Node: createCodec({model}) with a
+// random-weight variable-rate test model (make_test_model ... channel ... knob=50) encodes a small image to the
+// same bytes as `aecodec encode -q` (from an ImageData-like RGBA object and from the PNG file's bytes), at a
+// target size as `aecodec encode --size`, and decodes the file to the pixels `aecodec decode` writes (within one
+// level where the WebAssembly and native float kernels round differently). Node has
+// no Worker global, so the core runs in the test's thread (the same core.js the page's Worker runs). In
+// headless Chromium: the same bytes through the package's module Worker, and the example page.
+// Needs build/release (aecodec, make_test_model) and wasm/build.sh (packages/aecodec/dist). Run with
+// tests/web/run.sh, or on its own: node --test tests/web/package.test.mjs
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { after, before, describe, test } from 'node:test';
+
+import http from 'node:http';
+
+import { encodePng, makePicture } from '../../web/tools/make-sample.mjs';
+import { launch } from './browser.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const CLI = process.env.AECODEC_CLI || path.join(root, 'build', 'release', 'native', 'aecodec');
+const MAKE_MODEL = path.join(root, 'build', 'release', 'tests', 'make_test_model');
+const PKG = path.join(root, 'packages', 'aecodec');
+const T = { timeout: 120000 };
+const W = 163, H = 101;  // not a multiple of the stride: the core pads and crops
+let dir, model, png, rgb;
+
+// An 8-bit RGB or RGBA PNG as stb_image_write writes it (any filter, not interlaced) -> RGB bytes.
+function readPng(buf) {
+  const w = buf.readUInt32BE(16), h = buf.readUInt32BE(20), type = buf[25];
+  assert.equal(buf[24], 8);
+  const ch = { 2: 3, 6: 4 }[type];
+  assert.ok(ch, `PNG colour type ${type}`);
+  const idat = [];
+  for (let o = 8; o < buf.length;) {
+    const n = buf.readUInt32BE(o), t = buf.toString('ascii', o + 4, o + 8);
+    if (t === 'IDAT') idat.push(buf.subarray(o + 8, o + 8 + n));
+    o += 12 + n;
+  }
+  const raw = zlib.inflateSync(Buffer.concat(idat)), stride = w * ch, out = Buffer.alloc(stride * h);
+  for (let y = 0; y < h; ++y) {
+    const f = raw[y * (stride + 1)], line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let x = 0; x < stride; ++x) {
+      const a = x >= ch ? out[y * stride + x - ch] : 0, b = y ? out[(y - 1) * stride + x] : 0;
+      const c = x >= ch && y ? out[(y - 1) * stride + x - ch] : 0;
+      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][f];
+      out[y * stride + x] = (line[x] + pred) & 255;
+    }
+  }
+  const px = Buffer.alloc(w * h * 3);
+  for (let i = 0; i < w * h; ++i) out.copy(px, i * 3, i * ch, i * ch + 3);
+  return { width: w, height: h, rgb: px };
+}
+const cli = (args) => execFileSync(CLI, args, { encoding: 'utf8' });
+function rgba(rgb3, w, h) {
+  const d = new Uint8ClampedArray(w * h * 4);
+  for (let i = 0; i < w * h; ++i) d.set(rgb3.subarray(i * 3, i * 3 + 3), i * 4), d[i * 4 + 3] = 255;
+  return d;
+}
+
+before(() => {
+  for (const f of [CLI, MAKE_MODEL, path.join(PKG, 'dist', 'aecodec-core.wasm')])
+    assert.ok(fs.existsSync(f), `${f} (cmake --build build/release; wasm/build.sh)`);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aec-package-'));
+  model = path.join(dir, 'knob.aem');
+  execFileSync(MAKE_MODEL, [model, 'channel', 'test-knob', '3', 'm=16', 'knob=50'], { stdio: 'ignore' });
+  rgb = makePicture(W, H, 5);
+  png = encodePng(rgb, W, H);
+  fs.writeFileSync(path.join(dir, 'in.png'), png);
+});
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('packages/aecodec in Node', () => {
+  test('package.json: an ES module package that npm can install from its folder', T, () => {
+    const p = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
+    assert.equal(p.name, 'aecodec');
+    assert.equal(p.type, 'module');
+    for (const f of p.files) assert.ok(fs.existsSync(path.join(PKG, f)), f);
+  });
+
+  test('encode gives the CLI\'s bytes at a quality and for a size; decode gives the CLI\'s pixels', T, async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const codec = await createCodec({ model });
+    assert.equal(codec.info.name, 'test-knob');
+    assert.equal(codec.info.variable_rate, true);
+    assert.equal(codec.info.default_quality, 50);
+    const image = { width: W, height: H, data: rgba(rgb, W, H) };
+    let last = 0;
+    const sizes = [];
+    for (const q of [20, 80]) {
+      const cliAec = path.join(dir, `q${q}.aec`);
+      cli(['encode', path.join(dir, 'in.png'), '-m', model, '-q', String(q), '-o', cliAec]);
+      const want = fs.readFileSync(cliAec);
+      const fromPixels = await codec.encode(image, { quality: q });
+      assert.ok(fromPixels instanceof Uint8Array);
+      assert.equal(fromPixels.quality, q);
+      assert.ok(Buffer.from(fromPixels).equals(want), `quality ${q}: ${fromPixels.length} bytes, CLI ${want.length}`);
+      const fromFile = await codec.encode(png, { quality: q });
+      assert.ok(Buffer.from(fromFile).equals(want), `quality ${q} from the PNG's bytes`);
+      assert.ok(want.length > last, 'more bytes at a higher quality');
+      last = want.length;
+      sizes.push(want.length);
+      // Decode: the CLI's pixels.
+      const out = await codec.decode(fromPixels);
+      assert.equal(out.width, W);
+      assert.equal(out.height, H);
+      assert.equal(out.data.length, W * H * 4);
+      const cliPng = path.join(dir, `q${q}.png`);
+      cli(['decode', cliAec, '-m', model, '-o', cliPng]);
+      const ref = readPng(fs.readFileSync(cliPng));
+      assert.equal(ref.width, W);
+      const mine = Buffer.alloc(W * H * 3);
+      for (let i = 0; i < W * H; ++i) mine.set(out.data.subarray(i * 4, i * 4 + 3), i * 3), assert.equal(out.data[i * 4 + 3], 255);
+      let maxDiff = 0, differ = 0;
+      for (let i = 0; i < mine.length; ++i) {
+        const d = Math.abs(mine[i] - ref.rgb[i]);
+        maxDiff = Math.max(maxDiff, d), differ += d > 0;
+      }
+      // The WebAssembly and native float kernels differ in the last bits: a pixel near a rounding boundary may
+      // come out one level apart (as the page's decodes; web/API.md).
+      assert.ok(maxDiff <= 1 && differ <= mine.length / 1000,
+                `quality ${q}: the CLI's pixels (max difference ${maxDiff}, ${differ} of ${mine.length} values differ)`);
+    }
+    // A target size, as `aecodec encode --size`.
+    const target = Math.round((sizes[0] + sizes[1]) / 2);  // between quality 20's and 80's
+    const cliAec = path.join(dir, 'size.aec');
+    cli(['encode', path.join(dir, 'in.png'), '-m', model, '--size', String(target), '-o', cliAec]);
+    const fit = await codec.encode(image, { size: target });
+    assert.ok(fit.length <= target);
+    assert.ok(Buffer.from(fit).equals(fs.readFileSync(cliAec)), 'the size search finds the CLI\'s file');
+    // Errors reject with the core's message; a closed codec refuses.
+    await assert.rejects(codec.decode(new Uint8Array([1, 2, 3])), /\S/);
+    await assert.rejects(codec.encode({ width: 2, height: 2, data: new Uint8Array(5) }), /RGBA or RGB/);
+    codec.close();
+    await assert.rejects(codec.encode(image), /closed/);
+  });
+
+  test('two codecs are independent (no module-level state)', T, async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const a = await createCodec({ model }), b = await createCodec({ model: fs.readFileSync(model) });
+    const image = { width: W, height: H, data: rgba(rgb, W, H) };
+    const [x, y] = await Promise.all([a.encode(image, { quality: 30 }), b.encode(image, { quality: 30 })]);
+    assert.ok(Buffer.from(x).equals(Buffer.from(y)));
+    a.close();
+    assert.equal((await b.decode(y)).width, W, 'closing one leaves the other working');
+    b.close();
+  });
+});
+
+// A static server of the package's folder (the files a page would get after `npm install`).
+function servePackage() {
+  const types = { '.js': 'text/javascript', '.html': 'text/html', '.wasm': 'application/wasm' };
+  const server = http.createServer((req, res) => {
+    const file = path.join(PKG, decodeURIComponent(new URL(req.url, 'http://x').pathname));
+    if (!file.startsWith(PKG + path.sep) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': types[path.extname(file)] || 'application/octet-stream' });
+    res.end(fs.readFileSync(file));
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
+    resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() })));
+}
+
+describe('packages/aecodec in Chromium', () => {
+  let server, browser, page;
+  const workers = [], log = [];
+  before(async () => {
+    server = await servePackage();
+    browser = await launch({ width: 1000, height: 700 });
+    page = await browser.context.newPage();
+    page.on('worker', (w) => workers.push(w.url()));
+    page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+    await page.goto(server.url + 'example/index.html');
+  });
+  after(async () => {
+    await browser?.close();
+    server?.stop();
+  });
+
+  test('createCodec runs the core in a module Worker and gives the CLI\'s bytes', T, async () => {
+    const cliAec = path.join(dir, 'chromium-q20.aec');
+    cli(['encode', path.join(dir, 'in.png'), '-m', model, '-q', '20', '-o', cliAec]);
+    const r = await page.evaluate(async ({ m, px, w, h }) => {
+      const { createCodec } = await import('/index.js');
+      const codec = await createCodec({ model: new Uint8Array(m) });
+      const data = new Uint8ClampedArray(w * h * 4);
+      for (let i = 0; i < w * h; ++i) data.set(px.slice(i * 3, i * 3 + 3), i * 4), data[i * 4 + 3] = 255;
+      const aec = await codec.encode(new ImageData(data, w, h), { quality: 20 });
+      const back = await codec.decode(aec);
+      const err = await codec.decode(new Uint8Array([1, 2, 3])).then(() => '', (e) => e.message);
+      codec.close();
+      return { bytes: Array.from(aec), quality: aec.quality, imageData: back instanceof ImageData,
+               width: back.width, height: back.height, err };
+    }, { m: Array.from(fs.readFileSync(model)), px: Array.from(rgb), w: W, h: H });
+    assert.ok(workers.some((u) => u.endsWith('/worker.js')), `a Worker ran worker.js: ${workers}\n${log.join('\n')}`);
+    assert.ok(Buffer.from(r.bytes).equals(fs.readFileSync(cliAec)), `${r.bytes.length} bytes, CLI ${fs.statSync(cliAec).size}`);
+    assert.equal(r.quality, 20);
+    assert.equal(r.imageData, true, 'decode gives an ImageData');
+    assert.deepEqual([r.width, r.height], [W, H]);
+    assert.ok(r.err.length > 0, 'a bad file rejects with the core\'s message');
+  });
+
+  test('the example page encodes a chosen image with a chosen model', T, async () => {
+    await page.setInputFiles('#model', model);
+    await page.setInputFiles('#image', path.join(dir, 'in.png'));
+    await page.waitForFunction(() => /bytes/.test(document.getElementById('status').textContent), null,
+                               { timeout: 60000 });
+    const status = await page.textContent('#status');
+    const cliAec = path.join(dir, 'example-q50.aec');
+    cli(['encode', path.join(dir, 'in.png'), '-m', model, '-q', '50', '-o', cliAec]);
+    assert.match(status, new RegExp(`test-knob: ${fs.statSync(cliAec).size} bytes, [\\d.]+ bpp, quality 50`));
+    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
+  });
+});
