@@ -10,11 +10,12 @@
 namespace aect {
 
 struct TrainConfig {
-  std::string arch = "factorized";  // fc | conv | vae | factorized | family | hyperprior | channel | channel-cb
-  std::string data, valid, out;     // image folders; run directory
-  std::string init;                 // warm start from a model file (weights only) when there is no run dir
-  int64_t steps = 0;                // stop after this many steps (0: use minutes)
-  double minutes = 0;               // stop after this much wall time (0: use steps)
+  std::string arch =
+      "factorized";              // fc | conv | vae | factorized | family | hyperprior | channel | channel-cb
+  std::string data, valid, out;  // image folders; run directory
+  std::string init;              // warm start from a model file (weights only) when there is no run dir
+  int64_t steps = 0;             // stop after this many steps (0: use minutes)
+  double minutes = 0;            // stop after this much wall time (0: use steps)
   std::vector<double> lambdas{0.0130};  // one per quality; more than one = variable rate with gain units
   int crop = 128, batch = 8;
   double lr = 1e-4, aux_lr = 1e-3, clip = 1.0;
@@ -72,6 +73,7 @@ struct ConvertOptions {
   std::string in, out;
   std::string name;   // non-empty: the model's new name (a run trained under another name, e.g. on the GPU)
   std::string valid;  // non-empty: re-measure the scores through the codec on this folder of images
+  std::string description;  // non-empty: the model's new description (what it is, at most 200 characters)
   bool fp16 = false, gdn_f32 = false;
 };
 

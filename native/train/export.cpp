@@ -223,6 +223,27 @@ nlohmann::json hyper_synthesis_cost(HyperpriorCodecImpl& model, const ImageSet& 
           {"images", set.images.size()}};
 }
 
+// What the model is, in a line (aecodec info, the cards, the demo); how it was trained is in training.*
+// (steps, CPU-hours, provenance).
+std::string short_description(const TrainConfig& cfg, int q, bool knob, const std::string& role) {
+  char lam[64];
+  std::snprintf(lam, sizeof lam, "lambda %g", cfg.lambdas[size_t(q)]);
+  char rng[96];
+  std::snprintf(rng, sizeof rng, "variable rate: quality 1-100 over lambda %g-%g", cfg.lambdas.front(),
+                cfg.lambdas.back());
+  const std::string size = " (N=" + std::to_string(cfg.N) + ", M=" + std::to_string(cfg.M) + ")";
+  const std::string rate = knob ? rng : lam;
+  if (cfg.arch == "channel")
+    return "Channel-conditional context model on a mean-scale hyperprior" + size + ", " + rate;
+  if (cfg.arch == "hyperprior") return "Mean-scale hyperprior codec" + size + ", " + rate;
+  if (cfg.arch == "factorized") return "Factorized-prior codec with GDN" + size + ", " + rate;
+  if (cfg.arch == "family") return "Cross-resolution family member (" + role + ")" + size + ", " + rate;
+  if (cfg.arch == "conv") return "Convolutional autoencoder" + size + " (a demonstration, not an RD codec)";
+  if (cfg.arch == "vae") return "Variational autoencoder" + size + " (a demonstration, not an RD codec)";
+  if (cfg.arch == "fc") return "Fully connected autoencoder, 32x32 images (a demonstration, not an RD codec)";
+  return cfg.arch + " model" + size;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run,
@@ -312,12 +333,8 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
       d["format_version"] = aec::ModelFile::kFormatVersion;
       d["name"] = name;
       d["arch"] = cfg.arch == "family" ? "factorized" : cfg.arch;
-      d["description"] = !opt.description.empty()
-                             ? opt.description
-                             : cfg.arch + " model trained by aecodec-train (" +
-                                   std::to_string(run.state.step) + " steps, lambda " +
-                                   std::to_string(cfg.lambdas[size_t(q)]) +
-                                   (cfg.provenance.empty() ? "" : "; " + cfg.provenance) + ")";
+      d["description"] =
+          !opt.description.empty() ? opt.description : short_description(cfg, q, knob, mem.role);
       const int fixed = model.fixed_size();
       d["input"] = {{"channels", 3}, {"stride", mem.stride}, {"size", nullptr}};
       if (fixed) d["input"]["size"] = {fixed, fixed};
@@ -426,8 +443,9 @@ int run_export(const ExportOptions& opt) {
 
 int run_convert(const ConvertOptions& opt) {
   aec::require(!opt.in.empty() && !opt.out.empty(), "convert: IN and OUT model files are required");
-  aec::require(opt.fp16 || !opt.name.empty() || !opt.valid.empty(),
-               "convert: nothing to do (give --fp16, --name or --valid)");
+  aec::require(opt.fp16 || !opt.name.empty() || !opt.valid.empty() || !opt.description.empty(),
+               "convert: nothing to do (give --fp16, --name, --description or --valid)");
+  aec::require(opt.description.size() <= 200, "convert: a description is at most 200 characters");
   aec::ModelFile f = aec::ModelFile::read(opt.in);
   const std::string old_id = f.meta.value("id", "");
   const uint64_t old_bytes = f.serialize().size();
@@ -438,6 +456,7 @@ int run_convert(const ConvertOptions& opt) {
       f.meta["scores"]["measured_on"] = "model " + old_id + " before conversion to F16 weights";
   }
   if (!opt.name.empty()) f.meta["name"] = opt.name;
+  if (!opt.description.empty()) f.meta["description"] = opt.description;
   if (!opt.valid.empty()) {
     // Scores measured elsewhere (another validation set, a GPU run's JPEG copies) give way to this folder's.
     const ImageSet valid = load_images(opt.valid, false);

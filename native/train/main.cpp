@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
   double lambda = 0;
   std::string lambdas;
   CLI::App* train = app.add_subcommand("train", "train a model into a run directory");
-  train->add_option("--arch", cfg.arch, "fc | conv | vae | factorized | family | hyperprior | channel | channel-cb")
+  train
+      ->add_option("--arch", cfg.arch,
+                   "fc | conv | vae | factorized | family | hyperprior | channel | channel-cb")
       ->capture_default_str();
   train->add_option("--data", cfg.data, "folder of training images (searched recursively)");
   train->add_option("--valid", cfg.valid, "folder of validation images");
@@ -142,6 +144,9 @@ int main(int argc, char** argv) {
                  "network weights as F16 (latent step/offset and entropy tables stay exact)");
   conv->add_flag("--gdn-f32", co.gdn_f32, "with --fp16: keep GDN beta/gamma F32");
   conv->add_option("--name", co.name, "the model's new name (default: unchanged)");
+  conv->add_option("--description", co.description,
+                   "the model's new description: what it is, at most 200 characters (its history stays in "
+                   "training.provenance)");
   conv->add_option("--valid", co.valid,
                    "replace the scores with the codec's bpp and PSNR on this folder of images");
 
