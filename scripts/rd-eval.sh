@@ -20,7 +20,8 @@ A=$root/build/release/native/aecodec
 
 models=()  # a later --models-dir or -m in the options wins
 [ -d "$root/models" ] && models=(--models-dir "$root/models")
-"$A" rd "$images" -o "$out" "${models[@]}" --made-by "$made_by" "$@" >/dev/null
+# Every learned curve is also compared with the shipped hyperprior levels (a new codec against the old).
+"$A" rd "$images" -o "$out" "${models[@]}" --anchor hyperprior --made-by "$made_by" "$@" >/dev/null
 
 # Optional PNG copies of the plots.
 for svg in "$out"/rd-psnr.svg "$out"/rd-msssim.svg; do
