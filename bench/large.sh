@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cost against image size: peak resident memory (/usr/bin/time %M) and wall time of `aecodec encode` and
 # `aecodec decode` on camera-sized JPEGs (the synthetic image of tests/support/test_images.h at 4:3, JPEG
-# quality 92), default model, 2 threads, the background training paused. Prints a markdown table.
+# quality 92), default model (MODEL=NAME picks another), 2 threads, the background training paused. Prints a
+# markdown table.
 #   bench/large.sh [MEGAPIXELS...]        (default: 1 4 12 24 50)
 #   AECODEC=path/to/aecodec bench/large.sh ...   (another build, e.g. an older one to compare with)
 set -euo pipefail
@@ -41,7 +42,7 @@ for mp in "${sizes[@]}"; do
   fi
   row="| $mp | ${w}x${h} |"
   # CPU time (user + system) says more than wall time on a shared machine.
-  if /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" "$A" -t "$threads" -q encode "$img" -o "$tmp/x.aec" 2>"$tmp/err"; then
+  if /usr/bin/time -f "%e %M %U %S" -o "$tmp/t" "$A" -t "$threads" -q encode -m "${MODEL:-default}" "$img" -o "$tmp/x.aec" 2>"$tmp/err"; then
     read -r s kb u k < "$tmp/t"
     row+=" $s | $(awk -v u="$u" -v k="$k" 'BEGIN { print u + k }') | $((kb / 1024)) |"
   else
