@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "aecodec/error.h"
 
@@ -146,7 +147,13 @@ std::string DistGroup::share_text(const std::string& key, const std::string& tex
     fail("sharing the " + key + " through the store", error_text(e));
   }
   std::string s(v.begin(), v.end());
-  if (!s.empty() && s[0] == '!') throw aec::Error("data-parallel: rank 0 failed: " + s.substr(1));
+  if (!s.empty() && s[0] == '!') {
+    try {  // tell rank 0, which hosts the store and waits for this before it exits
+      impl_->store->add(k + "/read", 1);
+    } catch (const std::exception&) {
+    }
+    throw aec::Error("data-parallel: rank 0 failed: " + s.substr(1));
+  }
   return s;
 #else
   (void)key;
@@ -159,7 +166,12 @@ void DistGroup::publish_failure(const std::string& key, const std::string& messa
   if (rank() != 0 || impl_->shared.count(key)) return;
   try {
     const std::string s = "!" + message;
-    impl_->store->set("aect/" + key, std::vector<uint8_t>(s.begin(), s.end()));
+    const std::string k = "aect/" + key;
+    impl_->store->set(k, std::vector<uint8_t>(s.begin(), s.end()));
+    // Rank 0 hosts the store: exiting at once would close it before the others have read the message, and
+    // they would fail with a lost connection instead of the reason. Wait (10 s at most) until they have.
+    for (int i = 0; i < 200 && impl_->store->add(k + "/read", 0) < impl_->o.world_size - 1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
   } catch (const std::exception&) {  // the others then fail on their own timeout
   }
 #else
