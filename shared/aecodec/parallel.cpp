@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -41,7 +41,17 @@ namespace {
 // Chunks per worker: small enough that a thread slowed by another process (or started late) hands its share
 // to the others, large enough that taking one (an atomic increment) costs nothing next to it.
 constexpr int kChunksPerWorker = 8;
-constexpr int kIdle = INT_MAX / 2;  // `next` between calls: late wakers find no chunk
+
+// One parallel_for call. Each call gets its own, and a pool thread holds the one it woke for until it has
+// finished with it: a thread that wakes late, after its call has ended and the next has begun, then finds no
+// chunk left in its own call instead of taking an index meant for one call and a range or function meant for
+// the next (which would run a chunk twice and let the caller return, or wait forever, on a wrong count).
+struct Call {
+  const std::function<void(int, int)>* fn = nullptr;
+  int n = 0, chunks = 0, helpers = 0;  // helpers: how many pool threads this call may use
+  std::atomic<int> next{0}, done{0}, joined{0};
+  std::vector<std::exception_ptr> errors;  // one slot per chunk, so no lock is needed to record one
+};
 
 struct Pool {
   std::mutex call;  // held by the thread whose call the pool runs
@@ -49,24 +59,20 @@ struct Pool {
   std::condition_variable work_cv, done_cv;
   std::vector<std::thread> threads;
   uint64_t generation = 0;
-  // The call's parameters: atomics, since a thread that wakes late may still read them while the next call
-  // sets them (it then finds no chunk left).
-  std::atomic<const std::function<void(int, int)>*> fn{nullptr};
-  std::atomic<int> n{0}, chunks{0}, helpers{0};  // helpers: how many pool threads this call may use
-  std::atomic<int> next{kIdle}, done{0}, joined{0};
-  std::vector<std::exception_ptr> errors;
+  std::shared_ptr<Call> current;  // guarded by m
 
-  void run_chunks() {
+  // A chunk is only taken while the call has chunks left, so the call (and its fn) is alive while it runs.
+  void run_chunks(Call& c) {
     for (;;) {
-      const int c = next.fetch_add(1, std::memory_order_acq_rel), nc = chunks.load();
-      if (c >= nc) return;
-      const int b = int(int64_t(n) * c / nc), e = int(int64_t(n) * (c + 1) / nc);
+      const int i = c.next.fetch_add(1, std::memory_order_acq_rel);
+      if (i >= c.chunks) return;
+      const int b = int(int64_t(c.n) * i / c.chunks), e = int(int64_t(c.n) * (i + 1) / c.chunks);
       try {
-        (*fn.load())(b, e);
+        (*c.fn)(b, e);
       } catch (...) {
-        errors[size_t(c)] = std::current_exception();
+        c.errors[size_t(i)] = std::current_exception();
       }
-      if (done.fetch_add(1, std::memory_order_acq_rel) + 1 == nc) {
+      if (c.done.fetch_add(1, std::memory_order_acq_rel) + 1 == c.chunks) {
         std::lock_guard<std::mutex> lk(m);
         done_cv.notify_all();
       }
@@ -76,13 +82,15 @@ struct Pool {
   void worker() {
     uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Call> c;
       {
         std::unique_lock<std::mutex> lk(m);
         work_cv.wait(lk, [&] { return generation != seen; });
         seen = generation;
+        c = current;
       }
       // At most num_threads() at once: the pool may hold more threads than this call asked for.
-      if (joined.fetch_add(1, std::memory_order_acq_rel) < helpers) run_chunks();
+      if (c && c->joined.fetch_add(1, std::memory_order_acq_rel) < c->helpers) run_chunks(*c);
     }
   }
 };
@@ -118,28 +126,27 @@ void parallel_for(int n, const std::function<void(int, int)>& fn) {
       t_inside = true;
       p.worker();
     });
+  auto c = std::make_shared<Call>();
+  c->fn = &fn;
+  c->n = n;
+  c->chunks = std::min(n, workers * kChunksPerWorker);
+  c->helpers = workers - 1;
+  c->errors.assign(size_t(c->chunks), nullptr);
   {
     std::lock_guard<std::mutex> lk(p.m);
-    p.fn = &fn;
-    p.n = n;
-    p.chunks = std::min(n, workers * kChunksPerWorker);
-    p.helpers = workers - 1;
-    p.errors.assign(size_t(p.chunks.load()), nullptr);
-    p.done.store(0);
-    p.joined.store(0);
-    p.next.store(0, std::memory_order_release);
+    p.current = c;
     ++p.generation;
   }
   p.work_cv.notify_all();
   t_inside = true;
-  p.run_chunks();
+  p.run_chunks(*c);
   t_inside = false;
   {
     std::unique_lock<std::mutex> lk(p.m);
-    p.done_cv.wait(lk, [&] { return p.done.load() == p.chunks; });
-    p.next.store(kIdle);
+    p.done_cv.wait(lk, [&] { return c->done.load() == c->chunks; });
+    p.current.reset();  // threads that wake after this find no call
   }
-  for (auto& e : p.errors)
+  for (auto& e : c->errors)
     if (e) std::rethrow_exception(e);
 }
 

@@ -81,3 +81,23 @@ TEST_CASE("parallel_for nested and from several threads at once") {
   CHECK(total.load() == int64_t(4) * 50 * 999 * 1000 / 2);
   set_num_threads(0);
 }
+
+// Back-to-back calls whose chunk counts differ, on more threads than cores: pool threads then often wake after
+// their call has ended and the next has begun. Each must find no work in its old call rather than run a chunk
+// of the new one twice (which once left the caller waiting forever on a count that had overshot).
+TEST_CASE("parallel_for back to back with late waking threads") {
+  set_num_threads(8);
+  std::vector<std::atomic<int>> hits(64);
+  bool all_once = true;
+  for (int call = 0; call < 20000 && all_once; ++call) {
+    const int n = 1 + (call * 7919) % 64;
+    for (int i = 0; i < n; ++i) hits[size_t(i)].store(0);
+    parallel_for(n, [&](int b, int e) {
+      for (int i = b; i < e; ++i) hits[size_t(i)].fetch_add(1);
+    });
+    for (int i = 0; i < n; ++i)
+      if (hits[size_t(i)].load() != 1) all_once = false;
+  }
+  CHECK(all_once);
+  set_num_threads(0);
+}
