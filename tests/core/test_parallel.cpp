@@ -82,9 +82,9 @@ TEST_CASE("parallel_for nested and from several threads at once") {
   set_num_threads(0);
 }
 
-// Back-to-back calls whose chunk counts differ, on more threads than cores: pool threads then often wake after
-// their call has ended and the next has begun. Each must find no work in its old call rather than run a chunk
-// of the new one twice (which once left the caller waiting forever on a count that had overshot).
+// Back-to-back calls whose chunk counts differ, on more threads than cores: pool threads then often wake
+// after their call has ended and the next has begun. Each must find no work in its old call rather than run a
+// chunk of the new one twice (which once left the caller waiting forever on a count that had overshot).
 TEST_CASE("parallel_for back to back with late waking threads") {
   set_num_threads(8);
   std::vector<std::atomic<int>> hits(64);
