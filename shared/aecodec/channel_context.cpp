@@ -20,20 +20,59 @@ int32_t saturate(int64_t v) {
   return int32_t(std::clamp(v, -kSat, kSat));
 }
 
-// The channels an integer network makes from `c` input channels on a 1 x 1 grid (its convs are stride 1
-// with "same" padding here, which the shape check below also confirms on a real grid at run time).
-int int_out_channels(const IntNetwork& net, int c, const std::string& what) {
+// Latent positions per band of rows: the nets run over bands of the latent with halos, so their
+// intermediate maps are bounded by the band (a 12 MP photo's latent would otherwise hold a few hundred MB of
+// them). Integer outputs do not depend on the band; at 768x512 the whole latent is one band.
+constexpr int64_t kBandPositions = 16384;
+
+// The channels an integer network makes from `c` input channels, and in `halo` how many rows (and columns)
+// around an output it reads: its convs must be stride 1 with "same" padding, so that a band with that halo
+// gives the same outputs as the whole latent.
+int int_out_channels(const IntNetwork& net, int c, const std::string& what, int& halo) {
+  halo = 0;
+  for (const IntConv& l : net.layers()) {
+    require(l.shape.stride == 1 && 2 * l.shape.padding == l.shape.kernel - 1 && l.shape.output_padding == 0,
+            what + " must keep the latent grid's size (stride 1, same padding)");
+    halo += l.shape.padding;
+  }
   int h = 8, w = 8;
   net.output_shape(c, h, w);
   require(h == 8 && w == 8, what + " must keep the latent grid's size (stride 1, same padding)");
   return c;
 }
 
-int float_out_channels(const Network& net, int c, const std::string& what) {
+int float_out_channels(const Network& net, int c, const std::string& what, int& halo) {
   int h = 8, w = 8;
   net.output_shape(c, h, w);
-  require(h == 8 && w == 8, what + " must keep the latent grid's size (stride 1, same padding)");
+  int down = 0, up = 0;
+  int64_t lo = 0, hi = 0;
+  require(h == 8 && w == 8 && net.strides(down, up) && down == 1 && up == 1 && net.input_range(lo, hi) &&
+              lo <= 0 && hi >= 0 && hi <= 64 && lo >= -64,
+          what + " must keep the latent grid's size (stride 1, same padding)");
+  halo = int(std::max(-lo, hi));
   return c;
+}
+
+// Calls fn(r0, r1, lo, hi) for bands [r0, r1) of `rows` rows covering [0, h), with [lo, hi) the band widened
+// by `halo` rows on each side and cut at the latent's edges (where the nets see their own zero padding, as
+// on the whole latent).
+template <typename Fn>
+void for_bands(int h, int rows, int halo, Fn&& fn) {
+  for (int r0 = 0; r0 < h; r0 += rows) {
+    const int r1 = std::min(h, r0 + rows);
+    fn(r0, r1, std::max(0, r0 - halo), std::min(h, r1 + halo));
+  }
+}
+
+// Copies rows [lo, hi) of the first `c` channels of src (h x w planes) into dst (c x (hi - lo) x w).
+template <typename T, typename U, typename Convert>
+void copy_rows(const T* src, size_t plane, int c, int lo, int hi, int w, U* dst, Convert cv) {
+  const size_t n = size_t(hi - lo) * w;
+  for (int ch = 0; ch < c; ++ch) {
+    const T* s = src + size_t(ch) * plane + size_t(lo) * w;
+    U* d = dst + size_t(ch) * n;
+    for (size_t j = 0; j < n; ++j) d[j] = cv(s[j]);
+  }
 }
 
 }  // namespace
@@ -71,7 +110,8 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
 
   require(e.contains("embed"), where + ": needs 'embed'");
   cc->embed_ = IntNetwork::build(e["embed"], f, "entropy.context.embed");
-  const int E = int_out_channels(cc->embed_, 2 * latent_channels, "entropy.context.embed");
+  const int E = int_out_channels(cc->embed_, 2 * latent_channels, "entropy.context.embed", cc->embed_halo_);
+  cc->features_ = E;
   const size_t K = cc->slices_.size();
   require(e.contains("param") && e["param"].is_array() && e["param"].size() == K && e.contains("lrp") &&
               e["lrp"].is_array() && e["lrp"].size() == K,
@@ -81,37 +121,47 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
     const int c = cc->slices_[k];
     const std::string pk = "entropy.context.param[" + std::to_string(k) + "]";
     cc->param_.push_back(IntNetwork::build(e["param"][k], f, pk));
-    require(int_out_channels(cc->param_.back(), E + off, pk) == 2 * c,
+    int halo = 0;
+    require(int_out_channels(cc->param_.back(), E + off, pk, halo) == 2 * c,
             pk + " must make 2 x the slice's channels (log scale and mean corrections)");
+    cc->param_halo_.push_back(halo);
     const std::string lk = "entropy.context.lrp[" + std::to_string(k) + "]";
     cc->lrp_.push_back(std::make_unique<Network>(Network::build(e["lrp"][k], f, lk)));
-    require(float_out_channels(*cc->lrp_.back(), E + off + c, lk) == c,
+    require(float_out_channels(*cc->lrp_.back(), E + off + c, lk, halo) == c,
             lk + " must make the slice's channels");
+    cc->lrp_halo_.push_back(halo);
     off += c;
   }
   return cc;
 }
 
-Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code) const {
-  const int M = channels_;
+Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code,
+                           int band_rows) const {
+  const int M = channels_, E = features_;
   const size_t plane = size_t(h) * w, n = size_t(M) * plane;
   require(hyper.index.size() == n && hyper.mean.size() == n, "context model: conditional size mismatch");
+  for (int32_t t : hyper.index)
+    require(t >= 0 && size_t(t) < log_scale_.size(), "context model: table index out of range");
+  const int rows = band_rows > 0 ? band_rows : int(std::clamp<int64_t>(kBandPositions / w, 1, h));
   // Means and log scales have bits_ fraction bits; the nets read them, and the decoded slices, with
   // feature_bits_ (rounded half up, as every integer layer rounds).
   const int drop = bits_ - feature_bits_;
-  IntTensor x0(2 * M, h, w);
-  for (size_t i = 0; i < n; ++i) {
-    const int32_t t = hyper.index[i];
-    require(t >= 0 && size_t(t) < log_scale_.size(), "context model: table index out of range");
-    x0.data[i] = int32_t(rounding_shift(log_scale_[size_t(t)], drop));
-    x0.data[n + i] = int32_t(rounding_shift(hyper.mean[i], drop));
-  }
-  const IntTensor feat = embed_.forward(x0);
-  const int E = feat.c;
   // The features, then each slice's decoded values as it is decoded: the first E + off channels are what
   // slice k's network reads (channel-major, so a prefix of the buffer).
   IntTensor ctx(E + M, h, w);
-  std::copy(feat.data.begin(), feat.data.end(), ctx.data.begin());
+  for_bands(h, rows, embed_halo_, [&](int r0, int r1, int lo, int hi) {
+    IntTensor x0(2 * M, hi - lo, w);
+    const size_t bn = size_t(M) * x0.plane();
+    copy_rows(hyper.index.data(), plane, M, lo, hi, w, x0.data.data(),
+              [&](int32_t t) { return int32_t(rounding_shift(log_scale_[size_t(t)], drop)); });
+    copy_rows(hyper.mean.data(), plane, M, lo, hi, w, x0.data.data() + bn,
+              [&](int32_t m) { return int32_t(rounding_shift(m, drop)); });
+    const IntTensor f = embed_.forward(std::move(x0));
+    require(f.c == E && f.h == hi - lo && f.w == w, "context model: features of the wrong shape");
+    for (int ch = 0; ch < E; ++ch)
+      std::copy_n(f.channel(ch) + size_t(r0 - lo) * w, size_t(r1 - r0) * w, ctx.channel(ch) + size_t(r0) * w);
+  });
+
   Tensor latent(M, h, w);
   const float unit = std::ldexp(1.0f, -bits_), feature_unit = std::ldexp(1.0f, -feature_bits_);
   const int64_t one = int64_t(1) << bits_;
@@ -121,30 +171,45 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   int off = 0;
   for (size_t k = 0; k < slices_.size(); ++k) {
     const int c = slices_[k];
-    const size_t m = size_t(c) * plane;
-    IntTensor in(E + off, h, w);
-    std::copy(ctx.data.begin(), ctx.data.begin() + std::ptrdiff_t(in.size()), in.data.begin());
-    const IntTensor d = param_[k].forward(in);
+    const size_t m = size_t(c) * plane, base = size_t(off) * plane;
     table.resize(m), mean.resize(m), sym.assign(m, 0);
-    const size_t base = size_t(off) * plane;
-    for (size_t j = 0; j < m; ++j) {
-      mean[j] = saturate(int64_t(hyper.mean[base + j]) + d.data[m + j]);
-      const int64_t ls = int64_t(log_scale_[size_t(hyper.index[base + j])]) + d.data[j];
-      table[j] = int32_t(std::lower_bound(log_scale_.begin(), inner_end, ls,
-                                          [](int32_t a, int64_t v) { return int64_t(a) < v; }) -
-                         log_scale_.begin());
-    }
+    for_bands(h, rows, param_halo_[k], [&](int r0, int r1, int lo, int hi) {
+      IntTensor in(E + off, hi - lo, w);
+      copy_rows(ctx.data.data(), plane, E + off, lo, hi, w, in.data.data(), [](int32_t v) { return v; });
+      const IntTensor d = param_[k].forward(std::move(in));
+      const size_t bp = d.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
+      for (int ch = 0; ch < c; ++ch) {
+        const int32_t* dl = d.data.data() + size_t(ch) * bp + skip;      // log scale corrections
+        const int32_t* dm = d.data.data() + size_t(c + ch) * bp + skip;  // mean corrections
+        const size_t at = size_t(ch) * plane + size_t(r0) * w;
+        for (size_t j = 0; j < count; ++j) {
+          mean[at + j] = saturate(int64_t(hyper.mean[base + at + j]) + dm[j]);
+          const int64_t ls = int64_t(log_scale_[size_t(hyper.index[base + at + j])]) + dl[j];
+          table[at + j] = int32_t(std::lower_bound(log_scale_.begin(), inner_end, ls,
+                                                   [](int32_t a, int64_t v) { return int64_t(a) < v; }) -
+                                  log_scale_.begin());
+        }
+      }
+    });
     code(off, c, table.data(), mean.data(), sym.data());
     int32_t* decoded = ctx.channel(E + off);
     for (size_t j = 0; j < m; ++j)
       decoded[j] = saturate(rounding_shift(int64_t(sym[j]) * one + mean[j], drop));
 
-    Tensor lin(E + off + c, h, w);
-    for (size_t i = 0; i < lin.size(); ++i) lin.data[i] = float(ctx.data[i]) * feature_unit;
-    const Tensor r = lrp_[k]->forward(lin);
-    float* out = latent.channel(off);
-    for (size_t j = 0; j < m; ++j)
-      out[j] = float(sym[j]) + float(mean[j]) * unit + 0.5f * std::tanh(r.data[j]);
+    for_bands(h, rows, lrp_halo_[k], [&](int r0, int r1, int lo, int hi) {
+      Tensor lin(E + off + c, hi - lo, w);
+      copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
+                [&](int32_t v) { return float(v) * feature_unit; });
+      const Tensor r = lrp_[k]->forward(lin);
+      const size_t bp = r.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
+      for (int ch = 0; ch < c; ++ch) {
+        const size_t at = size_t(ch) * plane + size_t(r0) * w;
+        const float* rr = r.data.data() + size_t(ch) * bp + skip;
+        float* out = latent.channel(off + ch) + size_t(r0) * w;
+        for (size_t j = 0; j < count; ++j)
+          out[j] = float(sym[at + j]) + float(mean[at + j]) * unit + 0.5f * std::tanh(rr[j]);
+      }
+    });
     off += c;
   }
   return latent;

@@ -49,11 +49,16 @@ class ChannelContext {
   using SliceCoder = std::function<void(int first_channel, int channels, const int32_t* table,
                                         const int32_t* mean, int32_t* symbols)>;
   // Runs the model over an h x w latent given the hyperprior's conditional (its tables and means for all M
-  // channels) and returns the decoded latent (LRP applied).
-  Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code) const;
+  // channels) and returns the decoded latent (LRP applied). The nets run over bands of band_rows latent rows
+  // (0: a size that bounds their memory); tables, means and symbols do not depend on it.
+  Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code,
+             int band_rows = 0) const;
 
  private:
-  int channels_ = 0, bits_ = 0, feature_bits_ = 0;
+  int channels_ = 0, bits_ = 0, feature_bits_ = 0, features_ = 0;
+  // Rows around an output that each net reads (stride-1 convs with same padding): a band's halo.
+  int embed_halo_ = 0;
+  std::vector<int> param_halo_, lrp_halo_;
   std::vector<int> slices_;
   std::vector<int32_t> log_scale_;  // per table, increasing, fraction bits bits_
   IntNetwork embed_;

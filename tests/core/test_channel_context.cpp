@@ -308,6 +308,56 @@ TEST_CASE("channel: the slice path is the documented integer formula") {
   CHECK(lrp_moved > plane);
 }
 
+// The nets run over bands of latent rows with halos (bounded memory on large photos): any band height gives
+// the whole latent's tables, means and decoded latent.
+TEST_CASE("channel: the context nets by bands of rows equal the whole latent") {
+  const Model& m = channel_model();
+  const Hyperprior& hp = *m.hyperprior();
+  const EncodeResult e = encode_image(m, synthetic_image(48, 92, 9));
+  const Bitstream stream = open_stream(m, e.bytes.data(), e.bytes.size(), false);
+  const int h = int(stream.header.latent_h), w = int(stream.header.latent_w);
+  REQUIRE(h == 23);  // the test model's stride is 4
+  int zc, zh, zw;
+  hp.hyper_shape(h, w, zc, zh, zw);
+  const std::vector<uint8_t>& hyper = *stream.find(kSectionHyperPayload);
+  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
+  const Hyperprior::Conditional cond = hp.conditional(
+      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables()), zh, zw, h, w);
+  const size_t plane = size_t(h) * w;
+  const auto run = [&](int band_rows) {
+    std::mt19937 rng(11);  // the same symbols for every band height
+    std::uniform_int_distribution<int32_t> pick(-20, 20);
+    Slices r;
+    r.symbol.resize(size_t(stream.header.latent_c) * plane), r.table.resize(r.symbol.size()),
+        r.mean.resize(r.symbol.size());
+    r.latent = context_of(m).run(
+        cond, h, w,
+        [&](int c0, int k, const int32_t* table, const int32_t* mean, int32_t* symbols) {
+          const size_t base = size_t(c0) * plane;
+          for (size_t j = 0; j < size_t(k) * plane; ++j) {
+            symbols[j] = r.symbol[base + j] = pick(rng);
+            r.table[base + j] = table[j], r.mean[base + j] = mean[j];
+          }
+        },
+        band_rows);
+    return r;
+  };
+  const Slices whole = run(h);
+  size_t moved = 0;
+  for (size_t i = 0; i < whole.table.size(); ++i) moved += whole.table[i] != cond.index[i];
+  REQUIRE(moved > plane);  // the context does change tables, so a wrong halo would show
+  for (int rows : {1, 2, 3, 7, 16, 0}) {
+    INFO("band rows " << rows);
+    const Slices b = run(rows);
+    CHECK(b.table == whole.table);
+    CHECK(b.mean == whole.mean);
+    float diff = 0;
+    for (size_t i = 0; i < whole.latent.size(); ++i)
+      diff = std::max(diff, std::abs(b.latent.data[i] - whole.latent.data[i]));
+    CHECK(diff <= 1e-5f);
+  }
+}
+
 TEST_CASE("channel: zero slice nets code exactly as the plain hyperprior") {
   const ModelFile zeroed = zero_slice_nets(make_random_model(channel_spec()));
   const Model channel = Model::from_file(zeroed);
