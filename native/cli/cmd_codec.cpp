@@ -44,8 +44,9 @@ struct DecodeOptions {
 
 void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
   LoadedImageInfo li;
-  const Image image = load_image(o.input, o.limits.limits(),
-                                 o.alpha == "drop" ? AlphaPolicy::drop : AlphaPolicy::refuse, &li);
+  Image image = load_image(o.input, o.limits.limits(),
+                           o.alpha == "drop" ? AlphaPolicy::drop : AlphaPolicy::refuse, &li);
+  const int width = image.width, height = image.height;
   const Model model = load_model(o.model);
   const EncodeOptions eo = encode_options(o.effort, g.quiet, o.quality);
   std::string target;
@@ -61,7 +62,7 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
     target = b;
     r = std::move(t.encoded);
   } else {
-    r = encode_image(model, image, eo);
+    r = encode_image(model, std::move(image), eo);  // its pixels are freed before the entropy stage
   }
   write_file_atomic(o.output, r.bytes);
   if (g.quiet) return;
@@ -70,18 +71,24 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
   if (li.orientation != 1)
     std::fprintf(stderr, "note: EXIF orientation %d applied (the image was turned the right way up)\n",
                  li.orientation);
+  const std::string profile = li.icc_name.empty() ? "" : " ('" + li.icc_name + "')";
+  if (li.converted_icc)
+    std::fprintf(stderr, "note: colours converted to sRGB from the embedded ICC profile%s\n",
+                 profile.c_str());
   if (li.ignored_icc)
-    std::fprintf(stderr,
-                 "note: the image's embedded ICC colour profile was ignored: its colours were taken as sRGB "
-                 "(a wide-gamut photo, e.g. Display P3, comes out less saturated)\n");
+    std::fprintf(
+        stderr,
+        "note: the image's embedded ICC colour profile%s was ignored (%s): its colours were taken as "
+        "sRGB (a wide-gamut photo, e.g. Display P3, comes out less saturated)\n",
+        profile.c_str(), li.icc_note.c_str());
   const std::string quality = r.quality > 0 ? ", quality " + format_quality(r.quality) + target : "";
   std::printf(
       "%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s%s, effort %d, encode %.1f ms: network %.1f, "
       "refine %.1f, entropy %.1f)\n",
-      o.input.c_str(), image.width, image.height, o.output.c_str(), r.bytes.size(),
-      bits_per_pixel(r.bytes.size(), image.width, image.height), model.info().name.c_str(),
-      model.info().id.c_str(), quality.c_str(), o.effort, r.timings.total_ms, r.timings.network_ms,
-      r.timings.refine_ms, r.timings.entropy_ms);
+      o.input.c_str(), width, height, o.output.c_str(), r.bytes.size(),
+      bits_per_pixel(r.bytes.size(), width, height), model.info().name.c_str(), model.info().id.c_str(),
+      quality.c_str(), o.effort, r.timings.total_ms, r.timings.network_ms, r.timings.refine_ms,
+      r.timings.entropy_ms);
 }
 
 void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {

@@ -53,7 +53,7 @@ double coded_loss(const Model& model, const LatentCode& code, const Tensor& x, i
 
 std::string decoder_mismatch(const Model& decoder, const BitstreamHeader& h, bool allow_family) {
   const ModelInfo& info = decoder.info();
-  if (h.model_name == info.name && h.model_hash == decoder.info().model_hash) return "";
+  if (h.model_name == info.name && info.is_version(h.model_hash)) return "";
   if (allow_family) {
     if (h.family_id.empty())
       return "the file was made by model '" + h.model_name + "', which is not in a cross-resolution family";
@@ -72,13 +72,17 @@ std::string decoder_mismatch(const Model& decoder, const BitstreamHeader& h, boo
          (!h.family_id.empty() && h.family_id == info.family_id ? " (same family: use cross-decode)" : "");
 }
 
-EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options) {
+namespace {
+
+// `spent`, when given, is the caller's image (the same object as `image`), whose pixels are released once
+// the analysis transform has read them: a 50 MP photo's 150 MB are then free while the entropy stage runs.
+EncodeResult encode(const Model& model, const Image& image, Image* spent, const EncodeOptions& options) {
   const ModelInfo& info = model.info();
   if (model.variable_rate()) {  // the network at the asked (or default) quality
     EncodeOptions at = options;
     at.quality = 0;
-    return encode_image(model.at_quality(options.quality > 0 ? options.quality : info.default_quality), image,
-                        at);
+    return encode(model.at_quality(options.quality > 0 ? options.quality : info.default_quality), image,
+                  spent, at);
   }
   require(
       options.quality <= 0 || (info.quality_code > 0 && quality_code(options.quality) == info.quality_code),
@@ -99,6 +103,7 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
   // A large image is analysed by tiles (the same latent, memory bounded by the tile); refinement needs the
   // whole image tensor anyway.
   Tensor x, y;
+  const int width = image.width, height = image.height;
   if (options.effort <= 0 && use_tiles(model, image.width, image.height)) {
     y = analysis_tiled(model, image);
   } else {
@@ -106,6 +111,8 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
     y = model.analysis(x);
   }
   r.timings.network_ms = ms_since(t_net);
+  if (spent) std::vector<uint8_t>().swap(spent->rgb);
+  if (options.effort <= 0) x = Tensor();  // only refinement reads it again
 
   // Refinement searches the latent for this decoder with the side information (a hyperprior's z, so every
   // mean and table) fixed.
@@ -119,7 +126,7 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
     ro.effort = options.effort;
     ro.plan = options.plan;
     ro.progress = options.progress;
-    ro.width = image.width, ro.height = image.height;
+    ro.width = width, ro.height = height;
     y = refine_latent(model, x, y, qz.empty() ? nullptr : &qz, ro).latent;
     r.timings.refine_ms = ms_since(t_ref);
   }
@@ -130,8 +137,7 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
     // Never worse than effort 0, checked by coding both: the refinement's rate model held the context's
     // tables at the plain latent's rounding.
     LatentCode base = code_latent(model, plain, qz.empty() ? nullptr : &qz);
-    if (coded_loss(model, base, x, image.width, image.height) <=
-        coded_loss(model, code, x, image.width, image.height))
+    if (coded_loss(model, base, x, width, height) <= coded_loss(model, code, x, width, height))
       code = std::move(base);
   }
   r.timings.entropy_ms = ms_since(t_ent);
@@ -140,9 +146,20 @@ EncodeResult encode_image(const Model& model, const Image& image, const EncodeOp
   r.latent = std::move(code.latent);
 
   r.quality = info.quality_code / 100.0;
-  r.bytes = write_stream(model, image.width, image.height, code.stream);
+  r.bytes = write_stream(model, width, height, code.stream);
   r.timings.total_ms = ms_since(t0);
   return r;
+}
+
+}  // namespace
+
+EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options) {
+  return encode(model, image, nullptr, options);
+}
+
+EncodeResult encode_image(const Model& model, Image&& image, const EncodeOptions& options) {
+  Image& spent = image;
+  return encode(model, spent, &spent, options);
 }
 
 std::vector<uint8_t> write_stream(const Model& model, int width, int height, Bitstream& stream) {

@@ -46,6 +46,9 @@ struct EncodeOptions {
 };
 
 EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options = {});
+// The same, releasing the image's pixels as soon as the analysis transform has read them (the caller's
+// image is left empty): less peak memory for a large photo.
+EncodeResult encode_image(const Model& model, Image&& image, const EncodeOptions& options = {});
 
 // The entropy stage on its own, between the analysis transform and the container (for callers that run the
 // networks elsewhere, e.g. ONNX Runtime in the browser): the model's latent codec quantises the latent y --

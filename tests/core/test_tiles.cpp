@@ -130,6 +130,16 @@ TEST_CASE("encode_image and decode_image tile large images and give the same fil
   const DecodeResult tiled_dec = decode_image(m, whole.bytes.data(), whole.bytes.size());
   CHECK(tiled_dec.image.rgb == whole_dec.image.rgb);
 
+  // Handing the image over (the CLI's way: its pixels are freed once analysed) gives the same file, tiled
+  // or not, and leaves the caller's image without pixels.
+  for (int64_t min_pixels : {int64_t(0), int64_t(1) << 40}) {
+    set_tile_options(TileOptions{min_pixels, 64});
+    Image handed = img;
+    CHECK(encode_image(m, std::move(handed)).bytes == whole.bytes);
+    CHECK(handed.rgb.empty());
+  }
+  set_tile_options(TileOptions{0, 64});
+
   // By rows: the same pixels, in bands.
   std::vector<uint8_t> rows;
   const DecodeResult by_rows = decode_image_rows(m, whole.bytes.data(), whole.bytes.size(),
