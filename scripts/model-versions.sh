@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Writes models/VERSIONS.tsv: every released model version (every model file version ever committed under
-# models/) with its id and the commit that first released it, read from git history. A re-export is a new
-# version with its own id, and an .aec file names the id it needs; `aecodec decode` looks the id up here when
-# that version is not installed and says how to get it back (`git show COMMIT:PATH > NAME-ID.aem`).
+# models/) with its ids and the commit that first released it, read from git history. An .aec file names the
+# id of the model it needs; `aecodec decode` looks the id up here when that version is not installed and says
+# how to get it back (`git show COMMIT:PATH > NAME-ID.aem`). A version is listed under the id its document
+# stores (what the build of its day wrote into files: the whole-file hash for models exported before decode
+# ids) and under the decode id that today's aecodec computes and writes (docs/model-format.md, "The model's
+# id"), which needs a built aecodec (AEC=PATH, default build/release/native/aecodec).
 #   scripts/model-versions.sh           rewrite models/VERSIONS.tsv
 #   scripts/model-versions.sh --check   exit 1 when models/VERSIONS.tsv is out of date
 # A model committed now is released by that commit, so run this after committing models and commit the list
@@ -10,8 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=models/VERSIONS.tsv
+export AEC=${AEC:-build/release/native/aecodec}
+[ -x "$AEC" ] || { echo "no aecodec at $AEC: build it (scripts/setup.sh build) or set AEC" >&2; exit 1; }
 new=$(/usr/bin/python3 - <<'PY'
-import json, struct, subprocess, sys
+import json, os, struct, subprocess, sys, tempfile
 
 def git(*args):
     return subprocess.run(["git", *args], capture_output=True, check=True).stdout
@@ -38,6 +43,12 @@ for line in log.splitlines():
     except Exception:  # files from before models had ids (or were not model files): nothing to look up
         continue
     first.setdefault(key, (len(first), commit, date, path))
+    with tempfile.NamedTemporaryFile(suffix=".aem") as tmp:
+        tmp.write(blob)
+        tmp.flush()
+        info = subprocess.run([os.environ["AEC"], "info", "--json", tmp.name], capture_output=True)
+    if info.returncode == 0:  # versions today's core cannot read are listed by their stored id alone
+        first.setdefault((doc["name"], json.loads(info.stdout)["id"]), (len(first), commit, date, path))
 
 print("# Released model versions (scripts/model-versions.sh, from git history): an .aec file names its model's")
 print("# id; a version that is no longer installed comes back with `git show COMMIT:PATH > NAME-ID.aem`.")

@@ -32,6 +32,7 @@ nlohmann::json model_summary(const Model& m, const std::string& path) {
                       {"path", path},
                       {"name", i.name},
                       {"id", i.id},
+                      {"content_id", hash_hex(i.content_hash)},
                       {"arch", i.arch},
                       {"description", i.description},
                       {"parameters", parameter_count(m.file())},

@@ -76,7 +76,7 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
   std::vector<LoadedModel> out;
   std::set<uint64_t> seen;
   auto add = [&](const std::string& path, Model m) {
-    if (!seen.insert(m.info().model_hash).second) return;
+    if (!seen.insert(m.info().content_hash).second) return;  // not the id: other encoders are other points
     out.push_back({path, std::make_unique<Model>(std::move(m))});
   };
   if (!o.models.empty()) {

@@ -108,7 +108,7 @@ Model find_model_for(const std::string& name, const std::string& id) {
       const ModelFile f = ModelFile::read(path);
       if (f.meta.value("name", "") != name) continue;
       Model m = Model::from_file(f);
-      if (m.info().id == id) return m;
+      if (m.info().is_version(id)) return m;
       other_versions.push_back(m.info().id + " (" + path + ")");
     } catch (const Error&) {
       continue;  // a broken file on the path does not stop the search for the right one

@@ -384,7 +384,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
         scores["source"] = "trainer validation (ideal bits of the rounded latent under the learned prior)";
       }
       d["scores"] = scores;
-      d["id"] = hex16(f.content_hash());
+      d["id"] = hex16(f.decode_hash());
       out.emplace_back(name, std::move(f));
     }
   }
@@ -392,7 +392,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
 }
 
 // Scores by the real codec: the mean over `valid` of each image's .aec size (header included) and decoded
-// PSNR (fixed-size models see the centre crop they take). The id follows the new metadata.
+// PSNR (fixed-size models see the centre crop they take). Scores are not part of the id.
 static void add_codec_scores(aec::ModelFile& f, const ImageSet& valid, int fixed) {
   const aec::Model model = aec::Model::from_file(f);
   double bpp = 0, psnr = 0;
@@ -409,7 +409,6 @@ static void add_codec_scores(aec::ModelFile& f, const ImageSet& valid, int fixed
   f.meta["scores"]["codec_images"] = valid.images.size();
   f.meta["scores"]["codec_note"] =
       "mean over the validation images of the .aec file size (header included) and PSNR";
-  f.meta["id"] = hex16(f.content_hash());
   std::fprintf(stderr, "%s: codec %.4f bpp, PSNR %.3f dB on %zu validation images\n",
                f.meta.value("name", "").c_str(), bpp / n, psnr / n, valid.images.size());
 }
@@ -431,7 +430,6 @@ int run_export(const ExportOptions& opt) {
     if (!valid.images.empty() && hyper) {
       const int quality = f.meta["training"].value("quality", 1) - 1;
       f.meta["scores"]["hyper_synthesis"] = hyper_synthesis_cost(*hyper, valid, quality);
-      f.meta["id"] = hex16(f.content_hash());
     }
     if (!valid.images.empty()) add_codec_scores(f, valid, run.model->fixed_size());
     f.write(path);
@@ -465,7 +463,8 @@ int run_convert(const ConvertOptions& opt) {
     f.meta["scores"] = nlohmann::json::object({{"valid_set", opt.valid}});
     add_codec_scores(f, valid, info.fixed_width);
   }
-  f.meta["id"] = hex16(f.content_hash());
+  // The id stays through a new description or scores, and changes with a new name or F16 weights.
+  f.meta["id"] = hex16(f.decode_hash());
   aec::Model::from_file(f);  // the core must accept the result
   const uint64_t new_bytes = f.serialize().size();
   f.write(opt.out);

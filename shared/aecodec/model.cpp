@@ -182,11 +182,16 @@ Model Model::build(ModelFile file, bool identity) {
   }
   if (identity) {
     info.entropy_hash = entropy_identity(file, model.hyperprior_ != nullptr);
-    info.model_hash = file.content_hash();
+    info.model_hash = file.decode_hash();
+    info.content_hash = file.content_hash();
     info.id = hash_hex(info.model_hash);
   }
   model.file_ = std::move(file);
   return model;
+}
+
+bool ModelInfo::is_version(const std::string& id_hex) const {
+  return id_hex == id || id_hex == hash_hex(content_hash);
 }
 
 Model Model::load(const std::string& path) {

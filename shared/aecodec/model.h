@@ -27,15 +27,22 @@ struct ModelInfo {
   int fixed_width = 0, fixed_height = 0;  // non-zero for fixed-size models (fc)
   int latent_channels = 0;
   std::string family_id, family_role;  // empty when not in a cross-resolution family
-  uint64_t model_hash = 0;             // identity written into bitstreams
-  uint64_t entropy_hash = 0;           // identity of the entropy model (shared across a family)
-  std::string entropy_kind;            // "factorized", "hyperprior" or "channel"
+  uint64_t model_hash = 0;             // identity written into bitstreams: ModelFile::decode_hash, as `id`
+  // ModelFile::content_hash: the id that files written before decode ids name (is_version accepts both),
+  // and what tells apart two files that decode the same (other encoders, descriptions).
+  uint64_t content_hash = 0;
+  uint64_t entropy_hash = 0;  // identity of the entropy model (shared across a family)
+  std::string entropy_kind;   // "factorized", "hyperprior" or "channel"
   // Variable-rate models (quality.h): the trained lambdas, ascending (empty for a single-rate model), and the
   // quality the codec uses when none is asked for. A model made by at_quality keeps them and has its
   // quality code (Q x 100); 0 otherwise.
   std::vector<double> lambdas;
   double default_quality = 0;
   int quality_code = 0;
+
+  // Whether a file naming model id `hash` decodes with this model: today's id, or the older whole-file one.
+  bool is_version(uint64_t hash) const { return hash == model_hash || hash == content_hash; }
+  bool is_version(const std::string& id_hex) const;
 };
 
 class Model {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
@@ -247,6 +248,55 @@ uint64_t ModelFile::content_hash() const {
   const std::string doc = m.dump();
   uint64_t h = fnv1a64(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
   for (const auto& [name, t] : tensors) {
+    h = fnv1a64(reinterpret_cast<const uint8_t*>(name.data()), name.size(), h);
+    const std::string desc = std::string(dtype_name(t.dtype)) + shape_str(t.shape);
+    h = fnv1a64(reinterpret_cast<const uint8_t*>(desc.data()), desc.size(), h);
+    h = fnv1a64(t.bytes.data(), t.bytes.size(), h);
+  }
+  return h;
+}
+
+namespace {
+
+// Layer names in a list of layers (nested lists included: a channel context's slices are lists of lists).
+void collect_layer_names(const nlohmann::json& j, std::set<std::string>& out) {
+  if (j.is_array()) {
+    for (const auto& e : j) collect_layer_names(e, out);
+  } else if (j.is_object()) {
+    if (j.contains("name") && j["name"].is_string()) out.insert(j["name"].get<std::string>());
+    for (const auto& [key, value] : j.items())
+      if (value.is_array() || value.is_object()) collect_layer_names(value, out);
+  }
+}
+
+bool names_layer_tensor(const std::set<std::string>& layers, const std::string& tensor) {
+  const size_t dot = tensor.rfind('.');
+  return dot != std::string::npos && layers.count(tensor.substr(0, dot)) != 0;
+}
+
+}  // namespace
+
+uint64_t ModelFile::decode_hash() const {
+  nlohmann::json m = meta;
+  std::set<std::string> encoder_layers, decoder_layers;
+  // Only the encoder reads these: its layers, the hyper analysis (z is in the file), the gains the knob
+  // folds into the encoder, and the quality used when none is asked for. What the user reads (description,
+  // scores) and what training reads (training, train.* tensors) do not change a decoded pixel either.
+  if (m.contains("encoder")) collect_layer_names(m["encoder"], encoder_layers);
+  if (m.contains("entropy") && m["entropy"].is_object() && m["entropy"].contains("hyper_encoder")) {
+    collect_layer_names(m["entropy"]["hyper_encoder"], encoder_layers);
+    m["entropy"].erase("hyper_encoder");
+  }
+  if (m.contains("variable_rate") && m["variable_rate"].is_object())
+    m["variable_rate"].erase("default_quality");
+  for (const char* key : {"id", "description", "scores", "training", "encoder"}) m.erase(key);
+  // A layer named on both sides (none is today) stays hashed: what decoding reads is never left out.
+  collect_layer_names(m, decoder_layers);
+  const std::string doc = "aecodec decode id 1\n" + m.dump();  // never equal to a content_hash input
+  uint64_t h = fnv1a64(reinterpret_cast<const uint8_t*>(doc.data()), doc.size());
+  for (const auto& [name, t] : tensors) {
+    if (name.rfind("train.", 0) == 0 || name == "latent.gain") continue;
+    if (names_layer_tensor(encoder_layers, name) && !names_layer_tensor(decoder_layers, name)) continue;
     h = fnv1a64(reinterpret_cast<const uint8_t*>(name.data()), name.size(), h);
     const std::string desc = std::string(dtype_name(t.dtype)) + shape_str(t.shape);
     h = fnv1a64(reinterpret_cast<const uint8_t*>(desc.data()), desc.size(), h);

@@ -53,8 +53,13 @@ struct ModelFile {
   // Stored as I16 when every value fits in 16 bits, else I32 (ints() reads both).
   void put_ints(const std::string& name, const std::vector<int64_t>& shape, const int32_t* values);
 
-  // Identity hash over the metadata's canonical dump and all tensors (names, dtypes, shapes, bytes).
+  // Hash over the metadata's canonical dump and all tensors (names, dtypes, shapes, bytes): tells two files
+  // apart, and is the id that files written before decode_hash named (decoders still accept it).
   uint64_t content_hash() const;
+  // The model's id: a hash over what decoding reads (the document less its description, scores, training
+  // and encoder-only parts; the decoder's, entropy model's and quantiser's tensors), so that editing what a
+  // person reads, or retraining only the encoder's side, keeps every file made with the model decodable.
+  uint64_t decode_hash() const;
 };
 
 // IEEE half <-> float, exact for every half value, round-to-nearest-even for float -> half.

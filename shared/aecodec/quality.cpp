@@ -133,6 +133,7 @@ Model Model::at_quality(double quality) const {
   Model m = build(std::move(f), false);
   // The same model to the container (its identity is the variable-rate file's) at this quality.
   m.info_.model_hash = info_.model_hash, m.info_.id = info_.id, m.info_.entropy_hash = info_.entropy_hash;
+  m.info_.content_hash = info_.content_hash;
   m.info_.lambdas = info_.lambdas, m.info_.default_quality = info_.default_quality;
   m.info_.quality_code = code;
   return m;

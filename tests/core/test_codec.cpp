@@ -150,6 +150,22 @@ TEST_CASE("a file made by another model is refused with both names") {
   CHECK_THROWS_WITH(decode_image(test_model(), g.data(), g.size()), Catch::Contains("version"));
 }
 
+TEST_CASE("a file naming the model's older whole-file id still decodes, and new files name the decode id") {
+  const Model& m = test_model();
+  const Image im = synthetic_image(16, 16);
+  const std::vector<uint8_t> now = encode_image(m, im).bytes;
+  Bitstream b = parse_bitstream(now.data(), now.size());
+  CHECK(b.header.model_hash == m.info().model_hash);
+  CHECK(hash_hex(b.header.model_hash) == m.info().id);
+  b.header.model_hash = m.info().content_hash;
+  const std::vector<uint8_t> older = write_bitstream(b);
+  CHECK(decode_image(m, older.data(), older.size()).image.rgb ==
+        decode_image(m, now.data(), now.size()).image.rgb);
+  b.header.model_hash = m.info().content_hash ^ 1;  // neither id
+  const std::vector<uint8_t> other = write_bitstream(b);
+  CHECK_THROWS_WITH(decode_image(m, other.data(), other.size()), Catch::Contains("version"));
+}
+
 TEST_CASE("cross-decoding within a family scales the image and outside a family it is refused") {
   RandomModelSpec hi, med;
   hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-test", hi.family_role = "high", hi.seed = 3;
@@ -213,7 +229,8 @@ TEST_CASE(
                   b = open_stream(m, e.bytes.data(), e.bytes.size(), false);
   CHECK(b.header.version == kBitstreamVersion);
   CHECK(!b.find(kSectionHyperPayload));
-  CHECK(b.header.model_hash == a.header.model_hash);
+  CHECK(a.header.model_hash == m.info().content_hash);  // made before decode ids: the whole-file hash
+  CHECK(b.header.model_hash == m.info().model_hash);
   CHECK(b.header.latent_h == a.header.latent_h);
   CHECK(b.header.latent_w == a.header.latent_w);
   CHECK(e.bytes.size() < old.size());

@@ -2,16 +2,19 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 #include "aecodec/error.h"
 #include "aecodec/model.h"
 #include "aecodec/model_file.h"
 #include "random_model.h"
+#include "variable_rate_model.h"
 
 using namespace aec;
 using aec::testing::make_random_model;
 using aec::testing::RandomModelSpec;
+using aec::testing::with_quality_knob;
 
 TEST_CASE("model file round-trips tensors and document") {
   const ModelFile f = make_random_model({});
@@ -26,6 +29,76 @@ TEST_CASE("model file round-trips tensors and document") {
   }
   CHECK(g.content_hash() == f.content_hash());
   CHECK(g.serialize() == bytes);  // deterministic layout
+}
+
+TEST_CASE("a model's id changes with what decoding reads, and only with that") {
+  for (const char* arch : {"factorized", "hyperprior", "channel"}) {
+    RandomModelSpec s;
+    s.arch = arch;
+    const ModelFile f = make_random_model(s);
+    const uint64_t id = Model::from_file(f).info().model_hash;
+    CHECK(id == f.decode_hash());
+    CHECK(id != f.content_hash());  // the older whole-file id, which files made before still name
+    auto edited = [&](auto edit) {
+      ModelFile g = f;
+      edit(g);
+      return Model::from_file(g).info();
+    };
+    auto flip_first = [](StoredTensor& t) { t.bytes[0] ^= 1; };
+    auto flipped_hash = [&](const char* tensor) {  // tables would no longer load: the hash alone
+      ModelFile g = f;
+      flip_first(g.tensors.at(tensor));
+      return g.decode_hash();
+    };
+    INFO(arch);
+    // What a person or the trainer reads, and what only the encoder reads: same id, another file.
+    for (const auto& keep : std::vector<std::function<void(ModelFile&)>>{
+             [](ModelFile& g) { g.meta["description"] = "another description"; },
+             [](ModelFile& g) {
+               g.meta["scores"] = {{"psnr", 30.5}, {"bpp", 0.4}};
+             },
+             [](ModelFile& g) { g.meta["training"]["provenance"] = "elsewhere"; },
+             [](ModelFile& g) {
+               const std::vector<float> state(4, 1.0f);
+               g.put_floats("train.prior.x", {4}, state.data());
+             },
+             [&](ModelFile& g) { flip_first(g.tensors.at("enc.0.weight")); },
+         }) {
+      const ModelInfo i = edited(keep);
+      CHECK(i.model_hash == id);
+      CHECK(i.content_hash != Model::from_file(f).info().content_hash);
+    }
+    CHECK(edited([](ModelFile& g) { g.meta["id"] = "0123456789abcdef"; }).model_hash == id);
+    // What decoding reads: another id.
+    CHECK(edited([&](ModelFile& g) { flip_first(g.tensors.at("dec.0.weight")); }).model_hash != id);
+    CHECK(edited([](ModelFile& g) { g.meta["name"] = "renamed"; }).model_hash != id);
+    if (std::string(arch) == "factorized") {
+      CHECK(flipped_hash("entropy.cdf") != id);
+      CHECK(edited([&](ModelFile& g) { flip_first(g.tensors.at("latent.step")); }).model_hash != id);
+    } else {
+      CHECK(edited([&](ModelFile& g) { flip_first(g.tensors.at("hyper.h_a.0.weight")); }).model_hash == id);
+      CHECK(edited([&](ModelFile& g) { flip_first(g.tensors.at("hyper.h_s.0.weight")); }).model_hash != id);
+      CHECK(flipped_hash("hyper.z.cdf") != id);
+      CHECK(flipped_hash("hyper.gaussian.cdf") != id);
+      CHECK(edited([](ModelFile& g) { g.meta["entropy"]["mean_fraction_bits"] = 10; }).model_hash != id);
+    }
+    if (std::string(arch) == "channel")
+      CHECK(edited([&](ModelFile& g) {
+              flip_first(g.tensors.at("hyper.context.lrp.0.0.weight"));
+            }).model_hash != id);
+  }
+  // A variable-rate model: the encoder's gains and the default quality are the encoder's; the decoder's are
+  // not.
+  RandomModelSpec s;
+  s.arch = "hyperprior";
+  const ModelFile vr = with_quality_knob(make_random_model(s));
+  const uint64_t id = Model::from_file(vr).info().model_hash;
+  ModelFile g = vr;
+  g.meta["variable_rate"]["default_quality"] = 80;
+  g.tensors.at("latent.gain").bytes[1] ^= 1;
+  CHECK(Model::from_file(g).info().model_hash == id);
+  g.tensors.at("latent.inv_gain").bytes[1] ^= 1;
+  CHECK(Model::from_file(g).info().model_hash != id);
 }
 
 TEST_CASE("half floats convert exactly where representable and round to nearest even") {

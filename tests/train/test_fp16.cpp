@@ -144,7 +144,7 @@ TEST_CASE("aecodec-train convert --fp16 rewrites a model file with a new id", "[
   CHECK(b.meta["name"] == a.meta["name"]);
   CHECK(b.meta["id"] != a.meta["id"]);
   CHECK(b.meta["training"]["converted_from"] == a.meta["id"]);
-  CHECK(b.meta["id"].get<std::string>() == hex16(b.content_hash()));
+  CHECK(b.meta["id"].get<std::string>() == hex16(b.decode_hash()));
   CHECK(b.tensors.at("g_a.0.weight").dtype == aec::DType::F16);
   CHECK(b.tensors.at("latent.step").bytes == a.tensors.at("latent.step").bytes);
   const aec::Model ma = aec::Model::load(in), mb = aec::Model::load(out);
@@ -160,7 +160,7 @@ TEST_CASE("aecodec-train convert --fp16 rewrites a model file with a new id", "[
   const aec::ModelFile c = aec::ModelFile::read(renamed);
   CHECK(c.meta["name"] == "other");
   CHECK(c.meta["id"] != b.meta["id"]);
-  CHECK(c.meta["id"].get<std::string>() == hex16(c.content_hash()));
+  CHECK(c.meta["id"].get<std::string>() == hex16(c.decode_hash()));
   CHECK(c.tensors.at("g_a.0.weight").bytes == b.tensors.at("g_a.0.weight").bytes);
   CHECK(aec::Model::load(renamed).info().name == "other");
   // --valid replaces the scores with the codec's own numbers on that folder.
@@ -182,5 +182,17 @@ TEST_CASE("aecodec-train convert --fp16 rewrites a model file with a new id", "[
   CHECK(r.meta["scores"]["codec_bpp"].get<double>() == Approx(bpp / n).epsilon(1e-9));
   CHECK(r.meta["scores"]["codec_psnr"].get<double>() == Approx(psnr / n).epsilon(1e-9));
   CHECK_FALSE(r.meta["scores"].contains("source"));  // the trainer's own validation numbers are gone
-  CHECK(r.meta["id"].get<std::string>() == hex16(r.content_hash()));
+  CHECK(r.meta["id"].get<std::string>() == hex16(r.decode_hash()));
+  CHECK(r.meta["id"] == c.meta["id"]);  // new scores decode the same: files made before still decode
+  // --description rewrites what a person reads, not the id.
+  const std::string described = data + "/described.aem";
+  REQUIRE(std::system((std::string(AECT_TRAIN_BIN) + " convert --description 'a test model' " + rescored +
+                       " " + described + " 2>/dev/null")
+                          .c_str()) == 0);
+  const aec::ModelFile d = aec::ModelFile::read(described);
+  CHECK(d.meta["description"] == "a test model");
+  CHECK(d.meta["id"] == r.meta["id"]);
+  CHECK(aec::Model::load(described).info().id == mr.info().id);
+  const aec::EncodeResult before = aec::encode_image(mr, images.images[0]);
+  CHECK_NOTHROW(aec::decode_image(aec::Model::load(described), before.bytes.data(), before.bytes.size()));
 }

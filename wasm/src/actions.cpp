@@ -406,7 +406,8 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   const std::string id = aec::hash_hex(h.model_hash);
   int idx = -1;
   for (size_t i = 0; i < a.models.size(); ++i)
-    if (a.models[i].name == h.model_name && a.models[i].state == ModelEntry::Loaded && a.models[i].id == id)
+    if (a.models[i].name == h.model_name && a.models[i].state == ModelEntry::Loaded && a.models[i].model &&
+        a.models[i].model->info().is_version(h.model_hash))
       idx = int(i);
   if (idx < 0) {
     const ModelEntry* same = a.model_named(h.model_name);
