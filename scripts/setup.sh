@@ -16,7 +16,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 APT_PACKAGES=(
   build-essential cmake pkg-config git python3 python3-numpy
   libtorch-dev libgloo-dev libopenblas0-openmp libtcmalloc-minimal4 libgoogle-perftools-dev
-  libstb-dev zlib1g-dev catch2 libcli11-dev nlohmann-json3-dev libonnx-dev libprotobuf-dev
+  libstb-dev zlib1g-dev liblcms2-dev catch2 libcli11-dev nlohmann-json3-dev libonnx-dev libprotobuf-dev
   libjpeg-turbo-progs webp libavif-bin
   clang libclang-rt-14-dev
 )

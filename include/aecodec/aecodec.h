@@ -101,7 +101,9 @@ inline FileInfo read_info(const std::vector<uint8_t>& bytes) {
 }
 
 // Image files, for programs that have no image library of their own: PNG, JPEG, BMP and TGA in (grey is
-// expanded to RGB; an image with transparent pixels is refused), PNG out.
+// expanded to RGB; an image with transparent pixels is refused; a JPEG is turned by its EXIF orientation; an
+// embedded ICC profile is converted to sRGB where the library was built with Little CMS, docs/colour.md),
+// PNG out.
 Image load_image(const std::string& path);
 Image load_image(const uint8_t* data, size_t size);
 std::vector<uint8_t> encode_png(const Image& image);

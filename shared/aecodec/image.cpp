@@ -4,8 +4,10 @@
 #include <climits>
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
+#include "aecodec/colour.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 
@@ -101,8 +103,8 @@ void check_complete(const uint8_t* d, size_t size) {
     const uint64_t h = uint64_t(std::abs(int64_t(int32_t(le(d + 22, 4)))));
     const uint64_t row = (w * le(d + 28, 2) + 31) / 32 * 4;
     require(uint64_t(offset) + row * h <= size, "cannot read image: truncated BMP (" + std::to_string(size) +
-                                                     " bytes, its header needs " +
-                                                     std::to_string(uint64_t(offset) + row * h) + ")");
+                                                    " bytes, its header needs " +
+                                                    std::to_string(uint64_t(offset) + row * h) + ")");
     return;
   }
   // stb grows its buffer to an IDAT chunk's declared length before it reads the data, so a few hundred bytes
@@ -128,8 +130,8 @@ void check_complete(const uint8_t* d, size_t size) {
     const uint64_t palette = d[1] == 1 ? uint64_t(le(d + 5, 2)) * ((d[7] + 7) / 8) : 0;
     const uint64_t need = 18 + d[0] + palette + w * h * ((bits + 7) / 8);
     if (bits == 8 || bits == 15 || bits == 16 || bits == 24 || bits == 32)
-      require(need <= size, "cannot read image: truncated TGA (" + std::to_string(size) + " bytes, its header needs " +
-                                std::to_string(need) + ")");
+      require(need <= size, "cannot read image: truncated TGA (" + std::to_string(size) +
+                                " bytes, its header needs " + std::to_string(need) + ")");
   }
 }
 
@@ -146,7 +148,7 @@ void for_each_jpeg_header_segment(const uint8_t* d, size_t size, const Fn& fn) {
     if (pos + 3 > size) return;
     const int marker = d[pos++];
     if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) continue;  // no length
-    if (marker == 0xd8 || marker == 0xd9 || marker == 0xda) return;       // SOI again, EOI, start of scan
+    if (marker == 0xd8 || marker == 0xd9 || marker == 0xda) return;      // SOI again, EOI, start of scan
     const size_t len = size_t(d[pos]) << 8 | d[pos + 1];
     if (len < 2 || len > size - pos) return;
     if (!fn(marker, d + pos + 2, len - 2)) return;
@@ -258,29 +260,6 @@ bool jpeg_huffman_tables_fit(const uint8_t* d, size_t size) {
   return true;
 }
 
-// A JPEG's APP2 "ICC_PROFILE" segment or a PNG's iCCP chunk: a colour profile stb does not apply.
-bool has_icc_profile(const uint8_t* d, size_t size) {
-  static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (size >= 8 && std::equal(png_sig, png_sig + 8, d)) {
-    for (size_t pos = 8; size - pos >= 8;) {
-      if (std::equal(d + pos + 4, d + pos + 8, "iCCP")) return true;
-      if (std::equal(d + pos + 4, d + pos + 8, "IDAT")) return false;  // iCCP comes before the pixels
-      const uint64_t len =
-          uint64_t(d[pos]) << 24 | uint64_t(d[pos + 1]) << 16 | uint64_t(d[pos + 2]) << 8 | d[pos + 3];
-      if (len + 12 > size - pos) return false;
-      pos += 12 + size_t(len);
-    }
-    return false;
-  }
-  bool found = false;
-  for_each_jpeg_header_segment(d, size, [&](int marker, const uint8_t* seg, size_t len) {
-    static const char icc[12] = {'I', 'C', 'C', '_', 'P', 'R', 'O', 'F', 'I', 'L', 'E', 0};
-    if (marker == 0xe2 && len >= 12 && std::equal(icc, icc + 12, seg)) found = true;
-    return !found;
-  });
-  return found;
-}
-
 const char* stb_reason() {
   const char* r = stbi_failure_reason();
   return r ? r : "unknown reason";
@@ -301,6 +280,108 @@ uint8_t to_byte(double v) {
 
 }  // namespace
 
+namespace {
+
+const uint8_t kPngSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+const uint8_t kIccSegmentTag[12] = {'I', 'C', 'C', '_', 'P', 'R', 'O', 'F', 'I', 'L', 'E', 0};
+
+// Calls fn(payload, length) with the first iCCP chunk before a PNG's pixel data (the format allows one,
+// before IDAT), or never.
+template <class Fn>
+void find_png_iccp(const uint8_t* d, size_t size, const Fn& fn) {
+  if (size < 8 || !std::equal(kPngSignature, kPngSignature + 8, d)) return;
+  for (size_t pos = 8; size - pos >= 8;) {
+    const uint64_t len =
+        uint64_t(d[pos]) << 24 | uint64_t(d[pos + 1]) << 16 | uint64_t(d[pos + 2]) << 8 | d[pos + 3];
+    if (len + 12 > size - pos) return;
+    if (std::equal(d + pos + 4, d + pos + 8, "iCCP")) {
+      fn(d + pos + 8, size_t(len));
+      return;
+    }
+    if (std::equal(d + pos + 4, d + pos + 8, "IDAT")) return;
+    pos += 12 + size_t(len);
+  }
+}
+
+bool is_icc_segment(int marker, const uint8_t* seg, size_t len) {
+  return marker == 0xe2 && len >= 12 && std::equal(kIccSegmentTag, kIccSegmentTag + 12, seg);
+}
+
+}  // namespace
+
+bool has_icc_profile(const uint8_t* d, size_t size) {
+  if (!d) return false;
+  bool found = false;
+  find_png_iccp(d, size, [&](const uint8_t*, size_t) { found = true; });
+  for_each_jpeg_header_segment(d, size, [&](int marker, const uint8_t* seg, size_t len) {
+    found = found || is_icc_segment(marker, seg, len);
+    return !found;
+  });
+  return found;
+}
+
+EmbeddedIcc embedded_icc_profile(const uint8_t* d, size_t size) {
+  EmbeddedIcc r;
+  if (!d) return r;
+  find_png_iccp(d, size, [&](const uint8_t* p, size_t len) {
+    r.present = true;
+    // A profile name of 1-79 bytes, its terminating zero, the compression method (0, zlib), the zlib stream.
+    const size_t name_end = size_t(std::find(p, p + std::min<size_t>(len, 80), uint8_t(0)) - p);
+    if (name_end == 0 || name_end >= 80 || name_end + 2 > len || p[name_end + 1] != 0) {
+      r.problem = "the PNG's iCCP chunk is malformed";
+      return;
+    }
+    // Into buffers of fixed sizes, never grown by what the stream claims (a few kilobytes of zlib can inflate
+    // to gigabytes): 64 KiB holds nearly every profile, a larger one is inflated again into a larger buffer.
+    const char* z = reinterpret_cast<const char*>(p + name_end + 2);
+    const int zlen = int(len - name_end - 2);
+    for (size_t cap = size_t(64) << 10; cap <= kMaxIccProfileBytes; cap *= 16) {
+      std::unique_ptr<char[]> buf(new char[cap]);
+      const int n = stbi_zlib_decode_buffer(buf.get(), int(cap), z, zlen);
+      if (n > 0) {
+        r.bytes.assign(buf.get(), buf.get() + n);
+        return;
+      }
+    }
+    r.problem = "the PNG's iCCP chunk does not inflate (corrupt, or a profile over " +
+                std::to_string(kMaxIccProfileBytes >> 20) + " MiB)";
+  });
+  if (r.present) return r;
+
+  // A JPEG segment holds at most 65519 bytes of profile, so a larger profile is split over several APP2
+  // segments, each numbered (1-based) with the count; they are joined in that order, whatever order the file
+  // has them in.
+  std::vector<std::pair<const uint8_t*, size_t>> chunks;
+  int count = 0;
+  for_each_jpeg_header_segment(d, size, [&](int marker, const uint8_t* seg, size_t len) {
+    if (!is_icc_segment(marker, seg, len)) return true;
+    r.present = true;
+    if (len < 14 || seg[12] == 0 || seg[13] == 0 || (count != 0 && seg[13] != count) || seg[12] > seg[13]) {
+      r.problem = "the JPEG's ICC_PROFILE segments are numbered inconsistently";
+      return false;
+    }
+    count = seg[13];
+    chunks.resize(size_t(count));
+    auto& c = chunks[size_t(seg[12] - 1)];
+    if (c.first) {
+      r.problem = "the JPEG has ICC_PROFILE segment " + std::to_string(seg[12]) + " twice";
+      return false;
+    }
+    c = {seg + 14, len - 14};
+    return true;
+  });
+  if (!r.present || !r.problem.empty()) return r;
+  const size_t have =
+      size_t(std::count_if(chunks.begin(), chunks.end(), [](const auto& c) { return c.first; }));
+  if (have != chunks.size()) {
+    r.problem = "the JPEG has " + std::to_string(have) + " of the ICC profile's " + std::to_string(count) +
+                " ICC_PROFILE segments";
+    return r;
+  }
+  for (const auto& c : chunks) r.bytes.insert(r.bytes.end(), c.first, c.first + c.second);
+  return r;
+}
+
 int jpeg_exif_orientation(const uint8_t* data, size_t size) {
   if (!data) return 1;
   int orientation = 0;
@@ -314,10 +395,14 @@ int jpeg_exif_orientation(const uint8_t* data, size_t size) {
     const size_t n = len - 6;
     const bool le_order = t[0] == 'I' && t[1] == 'I';
     if (!le_order && !(t[0] == 'M' && t[1] == 'M')) return false;
-    auto u16 = [&](size_t at) { return le_order ? uint32_t(t[at] | t[at + 1] << 8) : uint32_t(t[at] << 8 | t[at + 1]); };
+    auto u16 = [&](size_t at) {
+      return le_order ? uint32_t(t[at] | t[at + 1] << 8) : uint32_t(t[at] << 8 | t[at + 1]);
+    };
     auto u32 = [&](size_t at) {
-      return le_order ? uint32_t(t[at]) | uint32_t(t[at + 1]) << 8 | uint32_t(t[at + 2]) << 16 | uint32_t(t[at + 3]) << 24
-                      : uint32_t(t[at]) << 24 | uint32_t(t[at + 1]) << 16 | uint32_t(t[at + 2]) << 8 | uint32_t(t[at + 3]);
+      return le_order ? uint32_t(t[at]) | uint32_t(t[at + 1]) << 8 | uint32_t(t[at + 2]) << 16 |
+                            uint32_t(t[at + 3]) << 24
+                      : uint32_t(t[at]) << 24 | uint32_t(t[at + 1]) << 16 | uint32_t(t[at + 2]) << 8 |
+                            uint32_t(t[at + 3]);
     };
     if (u16(2) != 42) return false;
     const size_t ifd = u32(4);
@@ -346,15 +431,30 @@ Image apply_orientation(Image image, int orientation) {
     for (int x = 0; x < out.width; ++x) {
       int sx, sy;  // the stored pixel shown at (x, y)
       switch (orientation) {
-        case 2: sx = w - 1 - x, sy = y; break;           // mirrored left-right
-        case 3: sx = w - 1 - x, sy = h - 1 - y; break;   // turned 180
-        case 4: sx = x, sy = h - 1 - y; break;           // mirrored top-bottom
-        case 5: sx = y, sy = x; break;                   // transposed
-        case 6: sx = y, sy = h - 1 - x; break;           // to be turned 90 clockwise
-        case 7: sx = w - 1 - y, sy = h - 1 - x; break;   // transversed
-        default: sx = w - 1 - y, sy = x; break;          // 8: to be turned 90 anticlockwise
+        case 2:
+          sx = w - 1 - x, sy = y;
+          break;  // mirrored left-right
+        case 3:
+          sx = w - 1 - x, sy = h - 1 - y;
+          break;  // turned 180
+        case 4:
+          sx = x, sy = h - 1 - y;
+          break;  // mirrored top-bottom
+        case 5:
+          sx = y, sy = x;
+          break;  // transposed
+        case 6:
+          sx = y, sy = h - 1 - x;
+          break;  // to be turned 90 clockwise
+        case 7:
+          sx = w - 1 - y, sy = h - 1 - x;
+          break;  // transversed
+        default:
+          sx = w - 1 - y, sy = x;
+          break;  // 8: to be turned 90 anticlockwise
       }
-      std::copy_n(image.rgb.data() + (size_t(sy) * w + sx) * 3, 3, out.rgb.data() + (size_t(y) * out.width + x) * 3);
+      std::copy_n(image.rgb.data() + (size_t(sy) * w + sx) * 3, 3,
+                  out.rgb.data() + (size_t(y) * out.width + x) * 3);
     }
   return out;
 }
@@ -413,9 +513,28 @@ Image decode_image(const uint8_t* data, size_t size, const ImageLimits& limits, 
   const bool jpeg = size >= 2 && data[0] == 0xff && data[1] == 0xd8;
   const int orientation = jpeg ? jpeg_exif_orientation(data, size) : 1;
   if (orientation != 1) out = apply_orientation(std::move(out), orientation);
+
+  // The codec works in sRGB (its models learned from sRGB photos, and the .aec file and the decoder's PNG
+  // carry no profile), so a photo in another colour space (a phone's Display P3) is converted on the way in;
+  // a profile that cannot be applied is ignored, as browsers do, and reported.
+  IccConversion icc;
+  const bool has_icc = has_icc_profile(data, size);
+  if (has_icc) {
+    const EmbeddedIcc profile = embedded_icc_profile(data, size);
+    if (profile.bytes.empty()) {
+      icc.result = IccConversion::broken;
+      icc.note = profile.problem.empty() ? "the profile is empty" : profile.problem;
+    } else {
+      icc = convert_icc_to_srgb(out, profile.bytes.data(), profile.bytes.size(), comp <= 2);
+    }
+  }
   if (info) {
     info->orientation = orientation;
-    info->ignored_icc = has_icc_profile(data, size);
+    info->converted_icc = has_icc && icc.result == IccConversion::converted;
+    info->ignored_icc =
+        has_icc && icc.result != IccConversion::converted && icc.result != IccConversion::srgb;
+    info->icc_name = has_icc ? icc.name : "";
+    info->icc_note = info->ignored_icc ? icc.note : "";
     info->source_channels = comp;
     info->converted_grey = comp <= 2;
     // An alpha channel in the file (even opaque), or a colour key that made some pixel transparent.

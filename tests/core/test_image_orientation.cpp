@@ -1,5 +1,6 @@
 // Photos as cameras store them: a JPEG's EXIF orientation is applied on load (each of the eight), and broken
-// or truncated EXIF is ignored without reading out of bounds; an embedded ICC profile is reported.
+// or truncated EXIF is ignored without reading out of bounds; a broken embedded ICC profile is reported
+// (test_image_icc.cpp converts real ones).
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstring>
