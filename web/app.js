@@ -72,11 +72,14 @@ async function waitJob(before) {
 
 // ---- files -----------------------------------------------------------------------------------------------------
 
-// Decodes an image with the browser's decoder into straight RGBA (no colour management, no premultiplication),
-// turned the right way up by its EXIF orientation (as the core does for the JPEGs it decodes).
-async function browserDecode(blob) {
-  const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none',
-                                             imageOrientation: 'from-image' });
+// Decodes an image with the browser's decoder into straight RGBA (no premultiplication), turned the right way up
+// by its EXIF orientation (as the core does for the JPEGs it decodes). `managed`: the browser's colour
+// management converts an embedded ICC profile to sRGB, the canvas's colour space (an image without a profile is
+// sRGB already and comes out as stored); otherwise the stored values, untouched (the browser's own JPEG and WebP
+// of the comparison, made from sRGB pixels).
+async function browserDecode(blob, managed = false) {
+  const bmp = await createImageBitmap(blob, { colorSpaceConversion: managed ? 'default' : 'none',
+                                             premultiplyAlpha: 'none', imageOrientation: 'from-image' });
   const { width: w, height: h } = bmp;
   const s = state().limits;
   if (w > s.max_side || h > s.max_side || w * h > s.max_pixels) {
@@ -136,13 +139,15 @@ async function openFile(src, { name, encode = true } = {}) {
     throw new Error(msg);
   }
   const rc = withBytes(file.bytes, (p, n) => C.openFile(p, n, file.name, encode ? 1 : 0));
-  if (rc === 1) {
-    // Not PNG/JPEG/BMP/TGA/.aec: the browser's decoder (WebP, GIF, AVIF, ...).
+  if (rc === 1 || rc === 2) {
+    // 1: not PNG/JPEG/BMP/TGA/.aec: the browser's decoder (WebP, GIF, AVIF, ...). 2: a PNG or JPEG with an ICC
+    // profile, which the core here cannot convert: the browser decodes it with its colour management. Either
+    // way an embedded profile is converted to sRGB, as the CLI does.
     setJsBusy(1, `Decoding ${file.name}`);
     try {
       let img;
       try {
-        img = await browserDecode(new Blob([file.bytes]));
+        img = await browserDecode(new Blob([file.bytes]), true);
       } catch (e) {
         C.setError(`${file.name}: not an image or .aec file this page can read ` +
                    '(PNG, JPEG, WebP, GIF, BMP, TGA, AVIF or .aec), or the file is corrupt');
@@ -154,7 +159,7 @@ async function openFile(src, { name, encode = true } = {}) {
           C.setError(`${file.name}: ${img.w}x${img.h} is over the page's limit (${l.max_side} px a side, ` +
                      `${Math.round(l.max_pixels / 2 ** 20)} Mpx)`);
         } else {
-          withBytes(img.rgba, (p) => C.setImageRgba(p, img.w, img.h, file.name, 0));
+          withBytes(img.rgba, (p) => C.setImageRgba(p, img.w, img.h, file.name, 0, rc === 2 ? 1 : 0));
         }
       }
     } finally {
@@ -457,7 +462,7 @@ async function start() {
     setJsBusy: w('aec_set_js_busy', null, ['number', 'string']),
     setView: w('aec_set_view', null, ['number']),
     openFile: w('aec_open_file', 'number', ['number', 'number', 'string', 'number']),
-    setImageRgba: w('aec_set_image_rgba', 'number', ['number', 'number', 'number', 'string', 'number']),
+    setImageRgba: w('aec_set_image_rgba', 'number', ['number', 'number', 'number', 'string', 'number', 'number']),
     imageRgba: w('aec_image_rgba', 'number', ['number']),
     resultBytes: w('aec_result_bytes', 'number', []),
     resultSize: w('aec_result_size', 'number', []),
@@ -544,6 +549,15 @@ window.aecodec = {
     return n ? heap().slice(p, p + n) : null;
   },
   lastError() { need(); return state().error || null; },
+  // The current image's pixels as the core codes them (after EXIF orientation and conversion to sRGB).
+  originalPixels() {
+    need();
+    const im = state().image;
+    if (!im || !im.width) return null;
+    const rgba = new Uint8ClampedArray(heap().buffer, C.imageRgba(0) >>> 0, im.width * im.height * 4).slice();
+    C.imageRgba(-1);
+    return new ImageData(rgba, im.width, im.height);
+  },
   idle: () => waitIdle(),
   async loadImage(src, opts = {}) { need(); return openFile(src, opts); },
   async loadFile(src, opts = {}) { need(); return openFile(src, opts); },

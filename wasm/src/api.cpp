@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "aecodec/colour.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/latent_codec.h"
@@ -188,6 +189,10 @@ void ort_gains(const aec::Model& model, double q, std::vector<float>& gain, std:
   gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.gain", {K, M}), M, lambda);
   inv_gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.inv_gain", {K, M}), M, lambda);
 }
+
+// The EXIF orientation of the JPEG that aec_open_file last handed to the browser (which turns it itself), for
+// aec_set_image_rgba's note.
+int g_browser_orientation = 1;
 
 }  // namespace
 
@@ -491,7 +496,9 @@ EMSCRIPTEN_KEEPALIVE void aec_set_view(int tab) {
 
 // Opens a file's bytes: an .aec file is decoded; PNG, JPEG, BMP and TGA are decoded by stb_image (as the CLI
 // does, so the numbers match it). Returns 0 when handled (or when it failed with the error shown), 1 when the
-// page should try the browser's image decoder (WebP, GIF, AVIF, ...).
+// page should try the browser's image decoder (WebP, GIF, AVIF, ...), 2 when a PNG or JPEG embeds an ICC
+// profile: the core has no colour management here (Little CMS is not in the WebAssembly build), so the page
+// decodes it with the browser's, which converts the profile to sRGB as the CLI does with Little CMS.
 EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char* name, int auto_encode) {
   App& a = app();
   const std::string n = name;
@@ -513,6 +520,18 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
     a.set_error("busy: wait for the current work to finish");
     return 0;
   }
+  // An sRGB profile (what browsers' encoders and many cameras embed) needs nothing: the core decodes the file,
+  // as the CLI does. A profile the header says is broken, CMYK or the like is ignored by the core, with the
+  // reason in the note (a browser would ignore it too, without saying so).
+  if ((png || jpeg) && !aec::colour_management_available() && aec::has_icc_profile(data, size_t(size))) {
+    const aec::EmbeddedIcc icc = aec::embedded_icc_profile(data, size_t(size));
+    if (!icc.bytes.empty() &&
+        aec::check_icc_header(icc.bytes.data(), icc.bytes.size(), true).result == aec::IccConversion::unavailable &&
+        !aec::icc_profile_is_srgb(icc.bytes.data(), icc.bytes.size())) {
+      g_browser_orientation = jpeg ? aec::jpeg_exif_orientation(data, size_t(size)) : 1;
+      return 2;
+    }
+  }
   try {
     aec::LoadedImageInfo li;
     aec::Image im = aec::decode_image(data, size_t(size), page_limits(), aec::AlphaPolicy::drop, &li);
@@ -523,10 +542,12 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
     if (li.orientation != 1)
       notes.push_back("EXIF orientation " + std::to_string(li.orientation) +
                       " applied (the image was turned the right way up)");
+    const std::string profile = li.icc_name.empty() ? "" : " ('" + li.icc_name + "')";
+    if (li.converted_icc) notes.push_back("colours converted to sRGB from the embedded ICC profile" + profile);
     if (li.ignored_icc)
-      notes.push_back(
-          "the image's embedded ICC colour profile was ignored: its colours were taken as sRGB (a wide-gamut "
-          "photo, e.g. Display P3, comes out less saturated)");
+      notes.push_back("the image's embedded ICC colour profile" + profile + " was ignored (" + li.icc_note +
+                      "): its colours were taken as sRGB (a wide-gamut photo, e.g. Display P3, comes out less "
+                      "saturated)");
     set_original(std::move(im), n, notes, auto_encode != 0);
   } catch (const std::exception& e) {
     a.set_error(n + ": " + e.what());
@@ -534,9 +555,10 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
   return 0;
 }
 
-// An image the browser decoded (RGBA, straight alpha).
+// An image the browser decoded (RGBA, straight alpha, converted to sRGB by its colour management); `icc` 1:
+// a PNG or JPEG with an ICC profile that aec_open_file handed over (returned 2).
 EMSCRIPTEN_KEEPALIVE int aec_set_image_rgba(const uint8_t* rgba, int w, int h, const char* name,
-                                            int auto_encode) {
+                                            int auto_encode, int icc) {
   App& a = app();
   if (w <= 0 || h <= 0) {
     a.set_error(std::string(name) + ": empty image");
@@ -559,6 +581,12 @@ EMSCRIPTEN_KEEPALIVE int aec_set_image_rgba(const uint8_t* rgba, int w, int h, c
     alpha |= rgba[i * 4 + 3] != 255;
   }
   std::vector<std::string> notes = {"decoded by the browser"};
+  if (icc) {
+    if (g_browser_orientation != 1)
+      notes.push_back("EXIF orientation " + std::to_string(g_browser_orientation) +
+                      " applied (the image was turned the right way up)");
+    notes.push_back("colours converted to sRGB from the embedded ICC profile by the browser's colour management");
+  }
   if (alpha) notes.push_back("alpha channel dropped");
   set_original(std::move(im), name, notes, auto_encode != 0);
   return 0;
