@@ -459,9 +459,9 @@ int run_convert(const ConvertOptions& opt) {
     // Scores measured elsewhere (another validation set, a GPU run's JPEG copies) give way to this folder's.
     const ImageSet valid = load_images(opt.valid, false);
     aec::require(!valid.images.empty(), "convert: no images in " + opt.valid);
-    const aec::ModelInfo& info = aec::Model::from_file(f).info();
+    const int fixed = aec::Model::from_file(f).info().fixed_width;  // (the Model is a temporary)
     f.meta["scores"] = nlohmann::json::object({{"valid_set", opt.valid}});
-    add_codec_scores(f, valid, info.fixed_width);
+    add_codec_scores(f, valid, fixed);
   }
   // The id stays through a new description or scores, and changes with a new name or F16 weights.
   f.meta["id"] = hex16(f.decode_hash());

@@ -1,8 +1,9 @@
-// The trainable architectures behind one interface: fc, conv, vae (plain autoencoders, quantiser fitted at
-// export), factorized (Balle 2018 factorized prior, optionally variable-rate with per-quality gain vectors),
-// family (a medium factorized member, stride 16, and a high member, stride 32, that wraps the same networks
-// in a learned x2 downscaler and upscaler: one entropy model, one latent space) and hyperprior (mean-scale
-// hyperprior, hyperprior_codec.h).
+// The trainable architectures behind one interface (CodecImpl), each in its own file: fc, conv, vae (plain
+// autoencoders, quantiser fitted at export: plain_codec.h), factorized (Balle 2018 factorized prior,
+// optionally variable-rate with per-quality gain vectors: factorized_codec.h), family (a medium factorized
+// member, stride 16, and a high member, stride 32, that wraps the same networks in a learned x2 downscaler
+// and upscaler: one entropy model, one latent space; family_codec.h), hyperprior (mean-scale hyperprior,
+// hyperprior_codec.h) and channel (its channel-conditional context model, channel_codec.h).
 #pragma once
 #include <map>
 #include <memory>
@@ -87,6 +88,11 @@ class CodecImpl : public torch::nn::Module {
 std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg);
 // Default N/M for an arch when the command line leaves them at 0.
 void default_sizes(const std::string& arch, int& N, int& M);
+
+// For the codec classes: the mean squared error in float, and the Balle 2018 analysis / synthesis with
+// `stages` stride-2 5x5 stages (GDN between them).
+torch::Tensor mse_of(const torch::Tensor& x_hat, const torch::Tensor& x);
+void build_factorized(LayerStackImpl& g_a, LayerStackImpl& g_s, int N, int M, int stages);
 
 // Sum of squared 8-bit errors between x_hat (clamped, rounded to 8 bits) and x over [0,h) x [0,w).
 double sq_err_8bit(const torch::Tensor& x_hat, const torch::Tensor& x, int h, int w);

@@ -1,0 +1,69 @@
+#include "warm_start.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "aecodec/model_file.h"
+#include "gain_map.h"
+#include "provenance.h"
+#include "train_loop.h"
+#include "train_state.h"
+
+namespace aect {
+
+void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device device) {
+  const LoadedRun src = load_run(cfg.init, device);
+  torch::NoGradGuard ng;
+  auto from = src.model->named_parameters();
+  int copied = 0, kept = 0, mapped = 0;
+  auto copy_matching = [&](torch::OrderedDict<std::string, torch::Tensor> dst,
+                           const torch::OrderedDict<std::string, torch::Tensor>& srcs) {
+    for (auto& kv : dst) {
+      const torch::Tensor* t = srcs.find(kv.key());
+      const bool gains = kv.key() == "gain" || kv.key() == "inv_gain";
+      if (t && t->sizes() == kv.value().sizes() && !(gains && src.cfg.lambdas != cfg.lambdas)) {
+        kv.value().copy_(*t);
+        ++copied;
+      } else if (t && gains && t->dim() == 2 && t->size(0) >= 2 && t->size(1) == kv.value().size(1)) {
+        // Other quality levels: each new one's gains from the trained levels' (gain_map.h).
+        kv.value().copy_(map_gains(*t, src.cfg.lambdas, cfg.lambdas));
+        ++copied, ++mapped;
+      } else if (!t && gains && src.cfg.lambdas.size() == 1 && kv.value().dim() == 2) {
+        // From a single-rate run: its lambda keeps gain 1 (the run's own latent), the others start at
+        // the step that lambda's rate suggests, sqrt(lambda_q / lambda) (as init_gains).
+        for (int64_t q = 0; q < kv.value().size(0); ++q) {
+          const double g = std::sqrt(cfg.lambdas[size_t(q)] / src.cfg.lambdas[0]);
+          kv.value()[q].fill_(kv.key() == "gain" ? g : 1.0 / g);
+        }
+        ++copied, ++mapped;
+      } else {
+        ++kept;
+      }
+    }
+  };
+  copy_matching(model.named_parameters(), from);
+  copy_matching(model.named_buffers(), src.model->named_buffers());
+  if (cfg.warmup_steps <= 0) cfg.warmup_steps = 200;
+  if (cfg.provenance.empty())
+    cfg.provenance = provenance_from_run(src.cfg.provenance, src.state.step, cfg.init);
+  std::fprintf(stderr, "warm start: %d tensors from run %s (step %lld), %d kept (lr warm-up %d steps)\n",
+               copied, cfg.init.c_str(), (long long)src.state.step, kept, cfg.warmup_steps);
+  if (mapped)
+    std::fprintf(stderr, "warm start: gains of %zu qualities mapped to %zu (by log lambda)\n",
+                 src.cfg.lambdas.size(), cfg.lambdas.size());
+}
+
+void warm_start_from_file(TrainConfig& cfg, CodecImpl& model) {
+  const aec::ModelFile f = aec::ModelFile::read(cfg.init);
+  int loaded = 0;
+  for (Member& m : model.members()) loaded += m.load_from(f);
+  loaded += model.load_entropy_networks(f);
+  const std::string state = load_train_state(f, model);
+  if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
+  if (cfg.provenance.empty()) cfg.provenance = provenance_from_model_file(f.meta, cfg.init);
+  std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,
+               state.empty() ? ", prior restarts" : (", " + state).c_str(), cfg.init.c_str(),
+               cfg.warmup_steps);
+}
+
+}  // namespace aect
