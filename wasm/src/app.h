@@ -179,7 +179,7 @@ struct LayoutState {
 // only; the effort control is greyed out (with effort_note as its tooltip) for models that cannot refine.
 struct ControlsState {
   ImVec4 quality_rect{0, 0, 0, 0}, size_rect{0, 0, 0, 0}, fit_rect{0, 0, 0, 0}, effort_rect{0, 0, 0, 0};
-  ImVec4 encode_rect{0, 0, 0, 0}, open_rect{0, 0, 0, 0};  // "Encode + decode" (or Cancel), "Open image..."
+  ImVec4 encode_rect{0, 0, 0, 0}, open_rect{0, 0, 0, 0};   // "Encode + decode" (or Cancel), "Open image..."
   ImVec4 model_rect{0, 0, 0, 0}, member_rect{0, 0, 0, 0};  // the model picker; its level (member) choice
   bool effort_enabled = false;
 };
@@ -244,7 +244,7 @@ struct App {
   RenderInfo render;
   LayoutState layout;
   bool touch = false;  // the last input came from a touch screen (main.cpp): larger handles, touch help
-  int tab = 0;  // 0 compare, 1 latent, 2 cross-decode, 3 about
+  int tab = 0;         // 0 compare, 1 latent, 2 cross-decode, 3 about
   int request_tab = -1;
 
   // status
@@ -323,16 +323,13 @@ void build_latent_view(CodecRun& run);  // (any thread) fills run.latent_view.at
 inline void drop_latent_values(aec::Tensor& t) {
   std::vector<float>().swap(t.data);
 }
-void request_compare();                 // asks the page to code the original as JPEG/WebP at the run's size
+void request_compare();  // asks the page to code the original as JPEG/WebP at the run's size
 double now_ms();
 std::string fmt_quality(double q);  // "20", "37.5", "12.25"
 
 // photo.cpp: coding and measuring photos the core codes by tiles, with a progress report.
-// PSNR and MS-SSIM of b against a: the core's (aec/metrics.h); above 2 Mpx MS-SSIM is computed in bands of
-// rows on the core's threads (the same per-pixel arithmetic, summed in another order: equal within 1e-12),
-// holding a few rows instead of the core's 72 bytes per pixel.
+// PSNR and MS-SSIM of b against a: the core's (aec/metrics.h; MS-SSIM by bands of rows, on its threads).
 void measure(const aec::Image& a, const aec::Image& b, double& psnr, double& ms_ssim);
-double ms_ssim_banded(const aec::Image& a, const aec::Image& b);
 // aec::encode_image at effort 0 of an image the core codes by tiles (aec::use_tiles), reporting the analysis
 // transform's tiles to `report` as 0..1 (false: stop, aec::Cancelled): the same steps (analysis by tiles,
 // code_latent, write_stream), so the same file. `model` is the network at the file's quality.
