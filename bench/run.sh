@@ -45,14 +45,17 @@ print(f"  ONNX Runtime     encoder {ort['encoder_ms']:.1f} ms, decoder {ort['dec
 print(f"  core / ORT       encoder {core['encoder_ms'] / ort['encoder_ms']:.2f}, decoder {core['decoder_ms'] / ort['decoder_ms']:.2f}"
       "  (below 1: the core is faster)")
 # The whole file against the networks, and what is around them: the stages other than the networks, largest first.
+# "The network" is g_a or g_s; "all nets" adds the hyper and context networks (the stages aecodec bench marks).
 for kind, net, whole, stages in (("encode", "encoder", "encode_file_ms", "encode_stages_ms"),
                                  ("decode", "decoder", "decode_file_ms", "decode_stages_ms")):
     w = core[whole]
     print(f"  whole {kind}     {w:7.1f} ms = {w / core[net + '_ms']:.2f}x the core's {net} network, "
-          f"{w / ort[net + '_ms']:.2f}x ONNX Runtime's")
-    rest = sorted(((ms, n) for n, ms in core.get(stages, {}).items() if "network" not in n), reverse=True)
+          f"{w / core[net + '_nets_ms']:.2f}x all its nets ({core[net + '_nets_ms']:.1f} ms), "
+          f"{w / ort[net + '_ms']:.2f}x ONNX Runtime's {net}")
+    nets = set(core.get(kind + "_network_stages", []))
+    rest = sorted(((ms, n) for n, ms in core.get(stages, {}).items() if n not in nets), reverse=True)
     if rest:
-        print("    around the network: " + ", ".join(f"{n} {ms:.1f}" for ms, n in rest if ms >= 0.05) +
+        print("    around the nets: " + ", ".join(f"{n} {ms:.1f}" for ms, n in rest if ms >= 0.05) +
               f" (ms; {sum(ms for ms, _ in rest):.1f} in all)")
 PY
 done

@@ -10,13 +10,17 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
+#include <set>
 
+#include "aecodec/channel_context.h"
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/gaussian.h"
 #include "aecodec/hyperprior.h"
 #include "aecodec/int_layers.h"
+#include "aecodec/latent_codec.h"
 #include "aecodec/parallel.h"
 #include "commands.h"
 #include "model_registry.h"
@@ -51,40 +55,52 @@ double median_ms(int repeat, const std::function<void()>& fn) {
   return median(t);
 }
 
-// Stage times of repeated runs, in the order the stages first ran; medians per stage.
+// Stage times of repeated runs, in the order the stages first ran; medians per stage. Stages marked as
+// networks are what "all nets" sums (every network, the hyper and context ones too).
 class Stages {
  public:
   template <class F>
-  auto time(const std::string& name, F&& fn) {
+  auto time(const std::string& name, F&& fn, bool network = false) {
     const auto t0 = Clock::now();
     if constexpr (std::is_void_v<decltype(fn())>) {
       fn();
-      add(name, ms_since(t0));
+      add(name, ms_since(t0), network);
     } else {
       auto r = fn();
-      add(name, ms_since(t0));
+      add(name, ms_since(t0), network);
       return r;
     }
   }
-  void add(const std::string& name, double ms) {
+  void add(const std::string& name, double ms, bool network = false) {
     if (!ms_.count(name)) order_.push_back(name);
     ms_[name].push_back(ms);
+    if (network) networks_.insert(name);
   }
+  bool network(const std::string& name) const { return networks_.count(name) > 0; }
+  std::vector<std::string> networks() const { return {networks_.begin(), networks_.end()}; }
   std::vector<std::pair<std::string, double>> medians() const {
     std::vector<std::pair<std::string, double>> r;
     for (const std::string& n : order_) r.emplace_back(n, median(ms_.at(n)));
     return r;
   }
+  double networks_ms() const {
+    double sum = 0;
+    for (const auto& [n, ms] : medians())
+      if (network(n)) sum += ms;
+    return sum;
+  }
 
  private:
   std::vector<std::string> order_;
   std::map<std::string, std::vector<double>> ms_;
+  std::set<std::string> networks_;
 };
 
 // The encode and decode pipelines of encode_image / decode_image (codec.cpp), one stage at a time, so that
 // each stage can be timed on its own: the same public calls in the same order. The whole-file figures come
 // from encode_image / decode_image themselves; a gap between them and these stages' sum shows what the
-// breakdown misses.
+// breakdown misses. A channel context model (channel_context.h) runs its own stages slice by slice; they are
+// summed over the slices.
 void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>& file, Stages& enc,
                 Stages& dec) {
   const ModelInfo& info = model.info();
@@ -92,24 +108,29 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
   const int pw = info.fixed_width ? im.width : (im.width + s - 1) / s * s,
             ph = info.fixed_width ? im.height : (im.height + s - 1) / s * s;
   const Hyperprior* hp = model.hyperprior();
+  const auto* channel = dynamic_cast<const ChannelCodec*>(&model.latent_codec());
   const std::string h_s = std::string("h_s (integer, ") + int_kernel_name() + ")";
 
   // ---- encode
   const Tensor x = enc.time("image -> tensor", [&] {
     return image_to_tensor(pw == im.width && ph == im.height ? im : pad_edge(im, pw, ph));
   });
-  const Tensor y = enc.time("g_a (analysis network)", [&] { return model.analysis(x); });
+  const Tensor y = enc.time(
+      "g_a (analysis network)", [&] { return model.analysis(x); }, true);
   const size_t plane = y.plane();
   std::vector<int32_t> idx(y.size()), mean, q(y.size()), qz, zidx;
   std::vector<uint8_t> zbytes, ybytes;
   const CdfTables* tables = &model.tables();
   int zh = 0, zw = 0;
   if (hp) {
-    qz = enc.time("h_a + z quantise", [&] {
-      const Tensor z = hp->analysis(y);
-      zh = z.h, zw = z.w;
-      return hp->quantize_z(z);
-    });
+    qz = enc.time(
+        "h_a + z quantise",
+        [&] {
+          const Tensor z = hp->analysis(y);
+          zh = z.h, zw = z.w;
+          return hp->quantize_z(z);
+        },
+        true);
     zidx.resize(qz.size());
     for (size_t i = 0; i < qz.size(); ++i) zidx[i] = int32_t(i / (size_t(zh) * zw));
     zbytes =
@@ -118,44 +139,84 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
   }
   // h_s and the table choice, then quantisation around the means (hyperprior) or per channel (factorized).
   auto conditional = [&](Stages& st) {
-    const IntTensor p = st.time(h_s, [&] { return hp->synthesis(qz, zh, zw); });
+    const IntTensor p = st.time(
+        h_s, [&] { return hp->synthesis(qz, zh, zw); }, true);
     st.time("scale index + mean", [&] {
       mean.resize(y.size());
-      for (int c = 0; c < y.c; ++c)
-        for (int r = 0; r < y.h; ++r)
-          for (int col = 0; col < y.w; ++col) {
-            const size_t o = size_t(c) * plane + size_t(r) * y.w + col;
-            idx[o] = scale_index(p.channel(c)[size_t(r) * p.w + col], hp->scale_thresholds());
-            mean[o] = p.channel(y.c + c)[size_t(r) * p.w + col];
-          }
+      parallel_for(y.c, [&](int c0, int c1) {  // as Hyperprior::conditional
+        for (int c = c0; c < c1; ++c)
+          for (int r = 0; r < y.h; ++r)
+            for (int col = 0; col < y.w; ++col) {
+              const size_t o = size_t(c) * plane + size_t(r) * y.w + col;
+              idx[o] = scale_index(p.channel(c)[size_t(r) * p.w + col], hp->scale_thresholds());
+              mean[o] = p.channel(y.c + c)[size_t(r) * p.w + col];
+            }
+      });
     });
   };
-  if (hp) {
+  const auto quantise = [&](float v) {
+    v = std::nearbyint(v);
+    return int32_t(std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v))
+                                    : 0.0f);
+  };
+  // The context model's run (tables, means, the coder's slices, LRP: the decoder's, not the encoder's, as
+  // `aecodec encode` has no use for the decoded latent), its own stages added to st; `coder` names what the
+  // slice coder does.
+  const auto context = [&](Stages& st, const char* coder, const ChannelContext::SliceCoder& code, bool lrp) {
+    ChannelContext::Timing t;
+    const Hyperprior::Conditional cond{idx, mean};  // a copy, as the codec's (not timed)
+    const Tensor latent = channel->context().run(cond, y.h, y.w, code, 0, &t, lrp);
+    st.add("context embed (integer net)", t.embed_ms, true);
+    st.add("slice param nets (integer)", t.param_ms, true);
+    st.add("table pick + mean", t.pick_ms);
+    st.add(coder, t.code_ms);
+    st.add("decoded slices -> features", t.feed_ms);
+    if (lrp) st.add("LRP nets (float)", t.lrp_ms, true);
+    st.add("context band copies", t.copy_ms);
+    return latent;
+  };
+  if (channel) {
     conditional(enc);
-    enc.time("y quantise", [&] {
-      for (size_t i = 0; i < q.size(); ++i) {
-        const float v = std::nearbyint(y.data[i] - hp->mean_value(mean[i]));
-        q[i] = int32_t(
-            std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)) : 0.0f);
-      }
-    });
+    std::vector<int32_t> index(y.size());
+    context(
+        enc, "y quantise (by slice)",
+        [&](int c0, int c, const int32_t* table, const int32_t* m, int32_t* symbols) {
+          const size_t base = size_t(c0) * plane;
+          parallel_for(c, [&](int k0, int k1) {  // as ChannelCodec::encode
+            for (size_t j = size_t(k0) * plane; j < size_t(k1) * plane; ++j) {
+              symbols[j] = q[base + j] = quantise(y.data[base + j] - hp->mean_value(m[j]));
+              index[base + j] = table[j];
+            }
+          });
+        },
+        false);
+    ybytes = enc.time("y rANS", [&] { return entropy_encode(q.data(), index.data(), q.size(), *tables); });
+    enc.time("bit accounting", [&] { return bits_per_channel(q, index.data(), y.c, plane, *tables); });
   } else {
-    for (size_t i = 0; i < idx.size(); ++i) idx[i] = int32_t(i / plane);
-    q = enc.time("y quantise", [&] { return model.quantize(y); });
+    if (hp) {
+      conditional(enc);
+      enc.time("y quantise", [&] {
+        for (size_t i = 0; i < q.size(); ++i) q[i] = quantise(y.data[i] - hp->mean_value(mean[i]));
+      });
+    } else {
+      for (size_t i = 0; i < idx.size(); ++i) idx[i] = int32_t(i / plane);
+      q = enc.time("y quantise", [&] { return model.quantize(y); });
+    }
+    ybytes = enc.time("y rANS", [&] { return entropy_encode(q.data(), idx.data(), q.size(), *tables); });
+    enc.time("bit accounting + dequantise", [&] {
+      double bits = 0;
+      for (int c = 0; c < y.c; ++c)
+        bits += entropy_bits(q.data() + size_t(c) * plane, idx.data() + size_t(c) * plane, plane, *tables);
+      Tensor latent(y.c, y.h, y.w);
+      if (hp)
+        for (size_t i = 0; i < q.size(); ++i) latent.data[i] = float(q[i]) + hp->mean_value(mean[i]);
+      else
+        latent = model.dequantize(q, y.c, y.h, y.w);
+      return bits + latent.data[0];
+    });
   }
-  ybytes = enc.time("y rANS", [&] { return entropy_encode(q.data(), idx.data(), q.size(), *tables); });
-  enc.time("bit accounting + dequantise", [&] {
-    double bits = 0;
-    for (int c = 0; c < y.c; ++c)
-      bits += entropy_bits(q.data() + size_t(c) * plane, idx.data() + size_t(c) * plane, plane, *tables);
-    Tensor latent(y.c, y.h, y.w);
-    if (hp)
-      for (size_t i = 0; i < q.size(); ++i) latent.data[i] = float(q[i]) + hp->mean_value(mean[i]);
-    else
-      latent = model.dequantize(q, y.c, y.h, y.w);
-    return bits + latent.data[0];
-  });
-  LatentCode code = code_latent(model, y);  // the container stage's input (not timed: its parts are above)
+  LatentCode code =
+      code_latent(model, y, nullptr, false);  // the container stage's input (not timed: its parts are above)
   enc.time("container", [&] {
     Bitstream b = code.stream;
     return write_stream(model, im.width, im.height, b);
@@ -170,16 +231,29 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
     });
     conditional(dec);
   }
-  const std::vector<int32_t> dq = dec.time("y rANS", [&] {
-    return entropy_decode(ybytes.data(), ybytes.size(), idx.data(), idx.size(), *tables);
-  });
-  const Tensor latent = dec.time("dequantise", [&] {
-    if (!hp) return model.dequantize(dq, y.c, y.h, y.w);
-    Tensor t(y.c, y.h, y.w);
-    for (size_t i = 0; i < dq.size(); ++i) t.data[i] = float(dq[i]) + hp->mean_value(mean[i]);
-    return t;
-  });
-  const Tensor out = dec.time("g_s (synthesis network)", [&] { return model.synthesis(latent); });
+  Tensor latent;
+  if (channel) {
+    EntropyStreamDecoder yd(ybytes.data(), ybytes.size(), *tables);
+    latent = context(
+        dec, "y rANS (by slice)",
+        [&](int, int c, const int32_t* table, const int32_t*, int32_t* symbols) {
+          yd.decode(table, size_t(c) * plane, symbols);
+        },
+        true);
+    yd.finish();
+  } else {
+    const std::vector<int32_t> dq = dec.time("y rANS", [&] {
+      return entropy_decode(ybytes.data(), ybytes.size(), idx.data(), idx.size(), *tables);
+    });
+    latent = dec.time("dequantise", [&] {
+      if (!hp) return model.dequantize(dq, y.c, y.h, y.w);
+      Tensor t(y.c, y.h, y.w);
+      for (size_t i = 0; i < dq.size(); ++i) t.data[i] = float(dq[i]) + hp->mean_value(mean[i]);
+      return t;
+    });
+  }
+  const Tensor out = dec.time(
+      "g_s (synthesis network)", [&] { return model.synthesis(latent); }, true);
   dec.time("tensor -> image", [&] {
     const Image full = tensor_to_image(out);
     return full.width == im.width && full.height == im.height ? full : crop(full, im.width, im.height);
@@ -189,9 +263,10 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
 void print_stages(const char* title, const Stages& st, double whole_ms, nlohmann::json& j) {
   double sum = 0;
   for (const auto& [n, ms] : st.medians()) sum += ms;
-  std::printf("  %s, stage by stage (sum %.1f ms, the whole %.1f ms):\n", title, sum, whole_ms);
+  std::printf("  %s, stage by stage (sum %.1f ms, the whole %.1f ms; * a network):\n", title, sum, whole_ms);
   for (const auto& [n, ms] : st.medians()) {
-    std::printf("    %-32s %8.2f ms  %5.1f %%\n", n.c_str(), ms, sum > 0 ? 100 * ms / sum : 0.0);
+    std::printf("   %c%-34s %8.2f ms  %5.1f %%\n", st.network(n) ? '*' : ' ', n.c_str(), ms,
+                sum > 0 ? 100 * ms / sum : 0.0);
     j[n] = ms;
   }
 }
@@ -207,7 +282,14 @@ IntKernel parse_int_kernel(const std::string& s) {
 
 void run_bench(const BenchOptions& o) {
   set_int_kernel(parse_int_kernel(o.int_kernel));
-  const Model model = load_model(o.model);
+  const Model loaded = load_model(o.model);
+  // A variable-rate model codes at a quality: encode_image and decode_image fold its gains into the
+  // transforms on every call (timed as a stage of their own); the networks and stages run the folded model.
+  std::optional<Model> at_quality;
+  double fold_ms = 0;
+  if (loaded.variable_rate())
+    fold_ms = median_ms(o.repeat, [&] { at_quality = loaded.at_quality(loaded.info().default_quality); });
+  const Model& model = at_quality ? *at_quality : loaded;
   int w = 0, h = 0;
   double png_read_ms = 0;
   Image im;
@@ -234,27 +316,41 @@ void run_bench(const BenchOptions& o) {
   const double enc_ms = median_ms(o.repeat, [&] { y = model.analysis(x); });
   const double dec_ms = median_ms(o.repeat, [&] { model.synthesis(y); });
   EncodeResult e;
-  const double file_enc_ms = median_ms(o.repeat, [&] { e = encode_image(model, im); });
+  EncodeOptions eo;
+  eo.latent = false;  // as `aecodec encode`, which writes the file and has no use for the decoded latent
+  const double file_enc_ms = median_ms(o.repeat, [&] { e = encode_image(loaded, im, eo); });
   DecodeResult d;
   const double file_dec_ms =
-      median_ms(o.repeat, [&] { d = decode_image(model, e.bytes.data(), e.bytes.size()); });
+      median_ms(o.repeat, [&] { d = decode_image(loaded, e.bytes.data(), e.bytes.size()); });
   Stages enc_stages, dec_stages;
+  if (at_quality) {
+    enc_stages.add("quality's gains folded in", fold_ms);
+    dec_stages.add("quality's gains folded in", fold_ms);
+  }
   for (int i = 0; i < o.repeat; ++i) run_stages(model, im, e.bytes, enc_stages, dec_stages);
+  const double enc_nets_ms = enc_stages.networks_ms(), dec_nets_ms = dec_stages.networks_ms();
   const double png_write_ms = median_ms(o.repeat, [&] { encode_png(d.image); });
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   const double mpx = double(w) * h / 1e6;
-  std::printf("model %s (%s), %dx%d %s, %d thread(s), integer kernel %s, median of %d\n",
-              model.info().name.c_str(), model.info().id.c_str(), w, h,
+  const std::string quality =
+      at_quality ? " at quality " + std::to_string(model.info().quality_code / 100.0).substr(0, 5) : "";
+  std::printf("model %s (%s)%s, %dx%d %s, %d thread(s), integer kernel %s, median of %d\n",
+              model.info().name.c_str(), model.info().id.c_str(), quality.c_str(), w, h,
               o.image.empty() ? "synthetic noise" : o.image.c_str(), num_threads(), int_kernel_name(),
               o.repeat);
   std::printf("  encoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", enc_ms,
               mpx / enc_ms * 1e3, enc_gflop, enc_gflop / enc_ms * 1e3);
   std::printf("  decoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", dec_ms,
               mpx / dec_ms * 1e3, dec_gflop, dec_gflop / dec_ms * 1e3);
-  std::printf("  whole encode     %9.1f ms  (%.2fx the network), %zu bytes, %.4f bpp\n", file_enc_ms,
-              file_enc_ms / enc_ms, e.bytes.size(), 8.0 * e.bytes.size() / (double(w) * h));
-  std::printf("  whole decode     %9.1f ms  (%.2fx the network)\n", file_dec_ms, file_dec_ms / dec_ms);
+  // "The network" is the analysis or synthesis transform (g_a, g_s: what ONNX Runtime runs too); "all nets"
+  // adds the hyper and context networks (h_a, h_s, a context model's integer and LRP nets), from the stages.
+  std::printf(
+      "  whole encode     %9.1f ms  (%.2fx the network, %.2fx all nets' %.1f ms), %zu bytes, %.4f bpp\n",
+      file_enc_ms, file_enc_ms / enc_ms, file_enc_ms / enc_nets_ms, enc_nets_ms, e.bytes.size(),
+      8.0 * e.bytes.size() / (double(w) * h));
+  std::printf("  whole decode     %9.1f ms  (%.2fx the network, %.2fx all nets' %.1f ms)\n", file_dec_ms,
+              file_dec_ms / dec_ms, file_dec_ms / dec_nets_ms, dec_nets_ms);
   std::printf("  encode+decode    %9.1f ms  vs networks %.1f ms: %.2fx\n", file_enc_ms + file_dec_ms,
               enc_ms + dec_ms, (file_enc_ms + file_dec_ms) / (enc_ms + dec_ms));
   nlohmann::json enc_j = nlohmann::json::object(), dec_j = nlohmann::json::object();
@@ -273,6 +369,10 @@ void run_bench(const BenchOptions& o) {
                               {"encoder_ms", enc_ms},
                               {"decoder_ms", dec_ms},
                               {"encode_file_ms", file_enc_ms},
+                              {"encoder_nets_ms", enc_nets_ms},
+                              {"decoder_nets_ms", dec_nets_ms},
+                              {"encode_network_stages", enc_stages.networks()},
+                              {"decode_network_stages", dec_stages.networks()},
                               {"decode_file_ms", file_dec_ms},
                               {"encode_stages_ms", enc_j},
                               {"decode_stages_ms", dec_j},

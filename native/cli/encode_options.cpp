@@ -39,6 +39,7 @@ EncodeOptions encode_options(int effort, bool quiet, double quality) {
   EncodeOptions o;
   o.effort = effort;
   o.quality = quality;
+  o.latent = false;  // the commands write files and figures, never the latent itself
   if (effort >= 3 && !quiet) {
     const bool tty = isatty(2);
     o.progress = [tty, last = -1](double f) mutable {

@@ -1,12 +1,15 @@
 #include "aecodec/channel_context.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include "aecodec/document_fields.h"
 #include "aecodec/error.h"
+#include "aecodec/gaussian.h"
 #include "aecodec/model.h"
+#include "aecodec/parallel.h"
 
 namespace aec {
 
@@ -65,14 +68,17 @@ void for_bands(int h, int rows, int halo, Fn&& fn) {
 }
 
 // Copies rows [lo, hi) of the first `c` channels of src (h x w planes) into dst (c x (hi - lo) x w).
+// Channels on the core's threads (each element on its own: the same values for any thread count).
 template <typename T, typename U, typename Convert>
 void copy_rows(const T* src, size_t plane, int c, int lo, int hi, int w, U* dst, Convert cv) {
   const size_t n = size_t(hi - lo) * w;
-  for (int ch = 0; ch < c; ++ch) {
-    const T* s = src + size_t(ch) * plane + size_t(lo) * w;
-    U* d = dst + size_t(ch) * n;
-    for (size_t j = 0; j < n; ++j) d[j] = cv(s[j]);
-  }
+  parallel_for(c, [&](int c0, int c1) {
+    for (int ch = c0; ch < c1; ++ch) {
+      const T* s = src + size_t(ch) * plane + size_t(lo) * w;
+      U* d = dst + size_t(ch) * n;
+      for (size_t j = 0; j < n; ++j) d[j] = cv(s[j]);
+    }
+  });
 }
 
 }  // namespace
@@ -136,7 +142,16 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
 }
 
 Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code,
-                           int band_rows) const {
+                           int band_rows, Timing* timing, bool want_latent) const {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point mark = timing ? Clock::now() : Clock::time_point();
+  // Adds the time since the last lap to one of timing's figures (nothing without timing).
+  const auto lap = [&](double Timing::*figure) {
+    if (!timing) return;
+    const Clock::time_point now = Clock::now();
+    timing->*figure += std::chrono::duration<double, std::milli>(now - mark).count();
+    mark = now;
+  };
   const int M = channels_, E = features_;
   const size_t plane = size_t(h) * w, n = size_t(M) * plane;
   require(hyper.index.size() == n && hyper.mean.size() == n, "context model: conditional size mismatch");
@@ -156,17 +171,20 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
               [&](int32_t t) { return int32_t(rounding_shift(log_scale_[size_t(t)], drop)); });
     copy_rows(hyper.mean.data(), plane, M, lo, hi, w, x0.data.data() + bn,
               [&](int32_t m) { return int32_t(rounding_shift(m, drop)); });
+    lap(&Timing::copy_ms);
     const IntTensor f = embed_.forward(std::move(x0));
+    lap(&Timing::embed_ms);
     require(f.c == E && f.h == hi - lo && f.w == w, "context model: features of the wrong shape");
     for (int ch = 0; ch < E; ++ch)
       std::copy_n(f.channel(ch) + size_t(r0 - lo) * w, size_t(r1 - r0) * w, ctx.channel(ch) + size_t(r0) * w);
+    lap(&Timing::copy_ms);
   });
 
-  Tensor latent(M, h, w);
+  Tensor latent = want_latent ? Tensor(M, h, w) : Tensor();
   const float unit = std::ldexp(1.0f, -bits_), feature_unit = std::ldexp(1.0f, -feature_bits_);
   const int64_t one = int64_t(1) << bits_;
   // Tables strictly below the last: a log scale above all of them picks the last table.
-  const auto inner_end = log_scale_.end() - 1;
+  const size_t inner = log_scale_.size() - 1;
   std::vector<int32_t> table, mean, sym;
   int off = 0;
   for (size_t k = 0; k < slices_.size(); ++k) {
@@ -176,39 +194,54 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
     for_bands(h, rows, param_halo_[k], [&](int r0, int r1, int lo, int hi) {
       IntTensor in(E + off, hi - lo, w);
       copy_rows(ctx.data.data(), plane, E + off, lo, hi, w, in.data.data(), [](int32_t v) { return v; });
+      lap(&Timing::copy_ms);
       const IntTensor d = param_[k].forward(std::move(in));
+      lap(&Timing::param_ms);
       const size_t bp = d.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
-      for (int ch = 0; ch < c; ++ch) {
-        const int32_t* dl = d.data.data() + size_t(ch) * bp + skip;      // log scale corrections
-        const int32_t* dm = d.data.data() + size_t(c + ch) * bp + skip;  // mean corrections
-        const size_t at = size_t(ch) * plane + size_t(r0) * w;
-        for (size_t j = 0; j < count; ++j) {
-          mean[at + j] = saturate(int64_t(hyper.mean[base + at + j]) + dm[j]);
-          const int64_t ls = int64_t(log_scale_[size_t(hyper.index[base + at + j])]) + dl[j];
-          table[at + j] = int32_t(std::lower_bound(log_scale_.begin(), inner_end, ls,
-                                                   [](int32_t a, int64_t v) { return int64_t(a) < v; }) -
-                                  log_scale_.begin());
+      parallel_for(c, [&](int c0, int c1) {
+        for (int ch = c0; ch < c1; ++ch) {
+          const int32_t* dl = d.data.data() + size_t(ch) * bp + skip;      // log scale corrections
+          const int32_t* dm = d.data.data() + size_t(c + ch) * bp + skip;  // mean corrections
+          const size_t at = size_t(ch) * plane + size_t(r0) * w;
+          for (size_t j = 0; j < count; ++j) {
+            mean[at + j] = saturate(int64_t(hyper.mean[base + at + j]) + dm[j]);
+            const int64_t ls = int64_t(log_scale_[size_t(hyper.index[base + at + j])]) + dl[j];
+            table[at + j] = int32_t(count_below(log_scale_.data(), inner, ls));
+          }
         }
-      }
+      });
+      lap(&Timing::pick_ms);
     });
     code(off, c, table.data(), mean.data(), sym.data());
+    lap(&Timing::code_ms);
     int32_t* decoded = ctx.channel(E + off);
-    for (size_t j = 0; j < m; ++j)
-      decoded[j] = saturate(rounding_shift(int64_t(sym[j]) * one + mean[j], drop));
+    parallel_for(c, [&](int c0, int c1) {
+      for (size_t j = size_t(c0) * plane; j < size_t(c1) * plane; ++j)
+        decoded[j] = saturate(rounding_shift(int64_t(sym[j]) * one + mean[j], drop));
+    });
+    lap(&Timing::feed_ms);
 
+    if (!want_latent) {
+      off += c;
+      continue;
+    }
     for_bands(h, rows, lrp_halo_[k], [&](int r0, int r1, int lo, int hi) {
       Tensor lin(E + off + c, hi - lo, w);
       copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
                 [&](int32_t v) { return float(v) * feature_unit; });
+      lap(&Timing::copy_ms);
       const Tensor r = lrp_[k]->forward(lin);
       const size_t bp = r.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
-      for (int ch = 0; ch < c; ++ch) {
-        const size_t at = size_t(ch) * plane + size_t(r0) * w;
-        const float* rr = r.data.data() + size_t(ch) * bp + skip;
-        float* out = latent.channel(off + ch) + size_t(r0) * w;
-        for (size_t j = 0; j < count; ++j)
-          out[j] = float(sym[at + j]) + float(mean[at + j]) * unit + 0.5f * std::tanh(rr[j]);
-      }
+      parallel_for(c, [&](int c0, int c1) {
+        for (int ch = c0; ch < c1; ++ch) {
+          const size_t at = size_t(ch) * plane + size_t(r0) * w;
+          const float* rr = r.data.data() + size_t(ch) * bp + skip;
+          float* out = latent.channel(off + ch) + size_t(r0) * w;
+          for (size_t j = 0; j < count; ++j)
+            out[j] = float(sym[at + j]) + float(mean[at + j]) * unit + 0.5f * std::tanh(rr[j]);
+        }
+      });
+      lap(&Timing::lrp_ms);
     });
     off += c;
   }

@@ -48,11 +48,20 @@ class ChannelContext {
   // quantises y, the decoder reads its stream).
   using SliceCoder = std::function<void(int first_channel, int channels, const int32_t* table,
                                         const int32_t* mean, int32_t* symbols)>;
+  // Where run() spends its time, in ms, added to on each call (`aecodec bench` prints it): the integer nets
+  // (feature embedding, slice parameter nets), the table and mean choice, the slice coder, the decoded
+  // slices' conversion to features, and LRP; `copy` is the bands' input copies and conversions, which the
+  // other figures leave out.
+  struct Timing {
+    double embed_ms = 0, param_ms = 0, pick_ms = 0, code_ms = 0, feed_ms = 0, lrp_ms = 0, copy_ms = 0;
+  };
   // Runs the model over an h x w latent given the hyperprior's conditional (its tables and means for all M
   // channels) and returns the decoded latent (LRP applied). The nets run over bands of band_rows latent rows
-  // (0: a size that bounds their memory); tables, means and symbols do not depend on it.
-  Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code,
-             int band_rows = 0) const;
+  // (0: a size that bounds their memory); tables, means and symbols do not depend on it. timing: null, or
+  // where to add the stages' times. latent = false: returns an empty tensor without running LRP, which
+  // nothing but the decoded latent needs (an encoder that only writes the file).
+  Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code, int band_rows = 0,
+             Timing* timing = nullptr, bool latent = true) const;
 
  private:
   int channels_ = 0, bits_ = 0, feature_bits_ = 0, features_ = 0;

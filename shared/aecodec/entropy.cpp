@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "aecodec/error.h"
+#include "aecodec/parallel.h"
 
 // Checks are written `if (!ok) throw Error(...)` rather than require(): the message is then built only on
 // failure, which matters in the per-symbol loops (WebAssembly pays heavily for the string work).
@@ -170,12 +171,14 @@ void CdfTables::validate() const {
   const uint32_t total = 1u << precision;
   for (size_t t = 0; t < cdf.size(); ++t) {
     const std::vector<uint32_t>& c = cdf[t];
-    const std::string name = "entropy table " + std::to_string(t) + ": ";
-    if (!(c.size() >= 3)) throw Error(name + "needs at least 3 cdf entries, has " + std::to_string(c.size()));
-    if (!(c.front() == 0)) throw Error(name + "cdf does not start at 0");
-    if (!(c.back() == total)) throw Error(name + "cdf does not end at 1 << precision");
+    // The name only when it is needed: the coders validate on every call, and 64 strings a call showed.
+    const auto name = [t] { return "entropy table " + std::to_string(t) + ": "; };
+    if (!(c.size() >= 3))
+      throw Error(name() + "needs at least 3 cdf entries, has " + std::to_string(c.size()));
+    if (!(c.front() == 0)) throw Error(name() + "cdf does not start at 0");
+    if (!(c.back() == total)) throw Error(name() + "cdf does not end at 1 << precision");
     for (size_t i = 1; i < c.size(); ++i)
-      if (!(c[i] > c[i - 1])) throw Error(name + "cdf not strictly increasing");
+      if (!(c[i] > c[i - 1])) throw Error(name() + "cdf not strictly increasing");
   }
 }
 
@@ -314,8 +317,9 @@ std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int3
   return values;
 }
 
-double entropy_bits(const int32_t* values, const int32_t* table_index, size_t n, const CdfTables& tables) {
-  tables.validate();
+namespace {
+
+double bits_unchecked(const int32_t* values, const int32_t* table_index, size_t n, const CdfTables& tables) {
   double bits = 0;
   Op ops[4];
   for (size_t i = 0; i < n; ++i) {
@@ -324,6 +328,24 @@ double entropy_bits(const int32_t* values, const int32_t* table_index, size_t n,
     const int k = value_ops(m, cdf, tables.precision, ops);
     for (int j = 0; j < k; ++j) bits += ops[j].precision - std::log2(double(ops[j].freq));
   }
+  return bits;
+}
+
+}  // namespace
+
+double entropy_bits(const int32_t* values, const int32_t* table_index, size_t n, const CdfTables& tables) {
+  tables.validate();
+  return bits_unchecked(values, table_index, n, tables);
+}
+
+std::vector<double> entropy_bits_runs(const int32_t* values, const int32_t* table_index, size_t n,
+                                      size_t runs, const CdfTables& tables) {
+  tables.validate();
+  std::vector<double> bits(runs);
+  parallel_for(int(runs), [&](int r0, int r1) {
+    for (int r = r0; r < r1; ++r)
+      bits[size_t(r)] = bits_unchecked(values + size_t(r) * n, table_index + size_t(r) * n, n, tables);
+  });
   return bits;
 }
 

@@ -61,5 +61,9 @@ class EntropyStreamDecoder {
 
 // Ideal code length in bits of the values under the tables (for per-channel bit accounting in the UI).
 double entropy_bits(const int32_t* values, const int32_t* table_index, size_t n, const CdfTables& tables);
+// entropy_bits of `runs` consecutive runs of n values (a latent's channels): the tables validated once, the
+// runs on the core's threads (each run summed in its own order: the same figures for any thread count).
+std::vector<double> entropy_bits_runs(const int32_t* values, const int32_t* table_index, size_t n,
+                                      size_t runs, const CdfTables& tables);
 
 }  // namespace aec

@@ -4,6 +4,7 @@
 // trainer and the test models share one definition) and stored in the model file; decoding only reads them
 // and compares integers (scale_index), so which table codes a symbol never depends on float arithmetic.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -23,24 +24,31 @@ CdfTables gaussian_tables(const std::vector<double>& scales, double tail_mass = 
 // t_i = floor(scales[i] * 2^fraction_bits) for i < S - 1.
 std::vector<int32_t> scale_thresholds(const std::vector<double>& scales, int fraction_bits);
 
-// A context model's scales in the log domain (channel_context.h): l_i = round(ln(scales[i]) * 2^fraction_bits)
-// for every scale; a log scale L picks table #{i < S - 1 : L > l_i}, so L = l_k picks table k. Computed at
-// export and stored in the model file, as the thresholds are.
+// A context model's scales in the log domain (channel_context.h): l_i = round(ln(scales[i]) *
+// 2^fraction_bits) for every scale; a log scale L picks table #{i < S - 1 : L > l_i}, so L = l_k picks table
+// k. Computed at export and stored in the model file, as the thresholds are.
 std::vector<int32_t> log_scale_fixed(const std::vector<double>& scales, int fraction_bits);
+
+// #{i < n : a[i] < v} for a non-decreasing a: a bisection without branches (the step compiles to a
+// conditional move), so that a table choice per latent element costs the same however unpredictable the
+// values are; it takes ceil(log2 n) + 1 comparisons where a branching search mispredicts about half of them.
+template <class T, class V>
+inline size_t count_below(const T* a, size_t n, V v) {
+  if (n == 0) return 0;
+  const T* base = a;
+  while (n > 1) {
+    const size_t half = n / 2;
+    base = base[half] < v ? base + half : base;
+    n -= half;
+  }
+  return size_t(base - a) + size_t(*base < v);
+}
 
 // The table for a scale given in fixed point with the thresholds' fraction bits: #{i : v > t_i}, i.e. the
 // smallest table scale >= v (the last table above the largest, the first below the smallest, which is
 // CompressAI's lower bound on scales). thresholds must be non-decreasing (checked when a model loads).
 inline int32_t scale_index(int32_t v, const std::vector<int32_t>& thresholds) {
-  size_t lo = 0, hi = thresholds.size();  // count of thresholds < v, by bisection
-  while (lo < hi) {
-    const size_t mid = (lo + hi) / 2;
-    if (thresholds[mid] < v)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return int32_t(lo);
+  return int32_t(count_below(thresholds.data(), thresholds.size(), v));
 }
 
 }  // namespace aec

@@ -8,6 +8,7 @@
 #include "aecodec/gaussian.h"
 #include "aecodec/model.h"
 #include "aecodec/ops.h"
+#include "aecodec/parallel.h"
 
 namespace aec {
 
@@ -195,16 +196,18 @@ Hyperprior::Conditional Hyperprior::conditional(const std::vector<int32_t>& qz, 
   const size_t plane = size_t(yh) * yw;
   r.index.resize(size_t(latent_channels_) * plane);
   r.mean.resize(r.index.size());
-  for (int c = 0; c < latent_channels_; ++c)
-    for (int y = 0; y < yh; ++y) {
-      const int32_t* scale = p.channel(c) + size_t(y) * p.w;
-      const int32_t* mean = p.channel(latent_channels_ + c) + size_t(y) * p.w;
-      const size_t o = size_t(c) * plane + size_t(y) * yw;
-      for (int x = 0; x < yw; ++x) {
-        r.index[o + size_t(x)] = scale_index(scale[x], thresholds_);
-        r.mean[o + size_t(x)] = mean[x];
+  parallel_for(latent_channels_, [&](int c0, int c1) {  // per element: the same for any thread count
+    for (int c = c0; c < c1; ++c)
+      for (int y = 0; y < yh; ++y) {
+        const int32_t* scale = p.channel(c) + size_t(y) * p.w;
+        const int32_t* mean = p.channel(latent_channels_ + c) + size_t(y) * p.w;
+        const size_t o = size_t(c) * plane + size_t(y) * yw;
+        for (int x = 0; x < yw; ++x) {
+          r.index[o + size_t(x)] = scale_index(scale[x], thresholds_);
+          r.mean[o + size_t(x)] = mean[x];
+        }
       }
-    }
+  });
   return r;
 }
 

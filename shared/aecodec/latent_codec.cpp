@@ -38,11 +38,8 @@ std::vector<int32_t> channel_index(int c, int h, int w) {
 
 std::vector<double> bits_per_channel(const std::vector<int32_t>& q, const int32_t* table_index, int c,
                                      size_t plane, const CdfTables& tables) {
-  std::vector<double> bits(static_cast<size_t>(c));
-  for (int k = 0; k < c; ++k)
-    bits[size_t(k)] =
-        entropy_bits(q.data() + size_t(k) * plane, table_index + size_t(k) * plane, plane, tables);
-  return bits;
+  require(q.size() >= size_t(c) * plane, "bits_per_channel: fewer values than channels x plane");
+  return entropy_bits_runs(q.data(), table_index, plane, size_t(c), tables);
 }
 
 const std::vector<uint8_t>& required_section(const Bitstream& stream, uint32_t type) {

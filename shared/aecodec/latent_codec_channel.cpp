@@ -4,6 +4,7 @@
 #include "aecodec/error.h"
 #include "aecodec/hyperprior.h"
 #include "aecodec/latent_codec.h"
+#include "aecodec/parallel.h"
 
 namespace aec {
 
@@ -13,20 +14,24 @@ ChannelCodec::~ChannelCodec() = default;
 
 // The sections are the hyperprior's: z's symbols in the hyper payload, y's in the payload, slice after
 // slice in one rANS stream (the decoder reads each slice's symbols before it can pick the next one's tables).
-LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
+LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool latent) const {
   const Hyperprior& hp = hyperprior();
   LatentCode r;
   const Hyperprior::Conditional cond = encode_side(y, side, r);
   const size_t plane = y.plane();
   std::vector<int32_t> q(y.size()), index(y.size());
-  r.latent = ctx_->run(cond, y.h, y.w,
-                       [&](int c0, int c, const int32_t* table, const int32_t* mean, int32_t* symbols) {
-                         const size_t base = size_t(c0) * plane, m = size_t(c) * plane;
-                         for (size_t j = 0; j < m; ++j) {
-                           symbols[j] = q[base + j] = round_symbol(y.data[base + j] - hp.mean_value(mean[j]));
-                           index[base + j] = table[j];
-                         }
-                       });
+  r.latent = ctx_->run(
+      cond, y.h, y.w,
+      [&](int c0, int c, const int32_t* table, const int32_t* mean, int32_t* symbols) {
+        const size_t base = size_t(c0) * plane;
+        parallel_for(c, [&](int k0, int k1) {  // per element: any thread count
+          for (size_t j = size_t(k0) * plane; j < size_t(k1) * plane; ++j) {
+            symbols[j] = q[base + j] = round_symbol(y.data[base + j] - hp.mean_value(mean[j]));
+            index[base + j] = table[j];
+          }
+        });
+      },
+      0, nullptr, latent);
   r.stream.section(kSectionPayload) = entropy_encode(q.data(), index.data(), q.size(), hp.y_tables());
   r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
   return r;
@@ -43,15 +48,18 @@ ConditionalRate ChannelCodec::conditional_rate(int c, int h, int w, const std::v
   const Hyperprior::Conditional cond = hp.conditional(side, zh, zw, h, w);
   const size_t plane = size_t(h) * w;
   // Each slice's tables and means with the slices before it rounded as the plain encoder rounds them.
-  ctx_->run(cond, h, w, [&](int c0, int k, const int32_t* table, const int32_t* mean, int32_t* symbols) {
-    const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
-    for (size_t j = 0; j < m; ++j) {
-      r.base[base + j] = hp.mean_value(mean[j]);
-      r.table[base + j] = table[j];
-      r.scale[base + j] = hp.scale_table()[size_t(table[j])];
-      symbols[j] = round_symbol(y->data[base + j] - r.base[base + j]);
-    }
-  });
+  ctx_->run(
+      cond, h, w,
+      [&](int c0, int k, const int32_t* table, const int32_t* mean, int32_t* symbols) {
+        const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
+        for (size_t j = 0; j < m; ++j) {
+          r.base[base + j] = hp.mean_value(mean[j]);
+          r.table[base + j] = table[j];
+          r.scale[base + j] = hp.scale_table()[size_t(table[j])];
+          symbols[j] = round_symbol(y->data[base + j] - r.base[base + j]);
+        }
+      },
+      0, nullptr, false);  // the rates need the tables and means, not the decoded latent
   return r;
 }
 

@@ -59,7 +59,7 @@ Tensor FactorizedCodec::dequantize(const std::vector<int32_t>& q, int c, int h, 
   return t;
 }
 
-LatentCode FactorizedCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
+LatentCode FactorizedCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool) const {
   require(!side || side->empty(), "a factorized entropy model takes no side information");
   LatentCode r;
   const std::vector<int32_t> q = quantize(y);

@@ -83,7 +83,7 @@ Hyperprior::Conditional HyperpriorCodec::decode_side(const Bitstream& stream, in
   return hp.conditional(qz, zh, zw, h, w);
 }
 
-LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side) const {
+LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool) const {
   const Hyperprior& hp = *hp_;
   LatentCode r;
   const Hyperprior::Conditional cond = encode_side(y, side, r);

@@ -85,7 +85,7 @@ Model Model::from_file(ModelFile file) {
   return build(std::move(file), true);
 }
 
-Model Model::build(ModelFile file, bool identity) {
+Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCodec> entropy) {
   const json& m = file.meta;
   Model model;
   ModelInfo& info = model.info_;
@@ -166,8 +166,8 @@ Model Model::build(ModelFile file, bool identity) {
   }
 
   const json none = json::object();
-  const json& entropy = m.contains("entropy") && m["entropy"].is_object() ? m["entropy"] : none;
-  model.latent_codec_ = LatentCodec::build(entropy, file, info.latent_channels);
+  const json& doc = m.contains("entropy") && m["entropy"].is_object() ? m["entropy"] : none;
+  model.latent_codec_ = entropy ? std::move(entropy) : LatentCodec::build(doc, file, info.latent_channels);
   info.entropy_kind = model.latent_codec_->kind();
   // The knob moves only the transforms' gains: its entropy model must not depend on Q (a Gaussian
   // conditional around shared tables does; per-channel factorized tables fitted to one rate do not).

@@ -80,13 +80,14 @@ class Model {
 
  private:
   // from_file, optionally without hashing the file's content for its identity (at_quality keeps the
-  // variable-rate file's).
-  static Model build(ModelFile file, bool identity);
+  // variable-rate file's), and with `entropy` as the latent codec instead of one built from the file
+  // (at_quality shares the variable-rate model's: the quality moves only the transforms' gains).
+  static Model build(ModelFile file, bool identity, std::shared_ptr<const LatentCodec> entropy = nullptr);
 
   ModelInfo info_;
   ModelFile file_;
   Network encoder_, decoder_;
-  std::unique_ptr<LatentCodec> latent_codec_;
+  std::shared_ptr<const LatentCodec> latent_codec_;
   // latent_codec_ as its kind, or null (heap objects: these stay valid when the Model moves).
   const FactorizedCodec* factorized_ = nullptr;
   const HyperpriorCodec* hyperprior_ = nullptr;

@@ -324,7 +324,7 @@ TEST_CASE("channel: the context nets by bands of rows equal the whole latent") {
   const Hyperprior::Conditional cond = hp.conditional(
       entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables()), zh, zw, h, w);
   const size_t plane = size_t(h) * w;
-  const auto run = [&](int band_rows) {
+  const auto run = [&](int band_rows, bool latent = true) {
     std::mt19937 rng(11);  // the same symbols for every band height
     std::uniform_int_distribution<int32_t> pick(-20, 20);
     Slices r;
@@ -339,7 +339,7 @@ TEST_CASE("channel: the context nets by bands of rows equal the whole latent") {
             r.table[base + j] = table[j], r.mean[base + j] = mean[j];
           }
         },
-        band_rows);
+        band_rows, nullptr, latent);
     return r;
   };
   const Slices whole = run(h);
@@ -355,6 +355,35 @@ TEST_CASE("channel: the context nets by bands of rows equal the whole latent") {
     for (size_t i = 0; i < whole.latent.size(); ++i)
       diff = std::max(diff, std::abs(b.latent.data[i] - whole.latent.data[i]));
     CHECK(diff <= 1e-5f);
+  }
+  // Without the decoded latent (no LRP): the same tables, means and symbols, and no latent.
+  const Slices bare = run(0, false);
+  CHECK(bare.latent.data.empty());
+  CHECK(bare.table == whole.table);
+  CHECK(bare.mean == whole.mean);
+  CHECK(bare.symbol == whole.symbol);
+}
+
+TEST_CASE("channel: an encode without the decoded latent writes the same file, LRP skipped") {
+  const Model& m = channel_model();
+  const Image im = synthetic_image(70, 45, 3);
+  EncodeOptions bare;
+  bare.latent = false;
+  const EncodeResult with = encode_image(m, im), without = encode_image(m, im, bare);
+  CHECK(without.bytes == with.bytes);
+  CHECK(without.channel_bits == with.channel_bits);
+  CHECK(without.latent.data.empty());
+  REQUIRE(with.latent.size() > 0);
+  // The latent that the encoder shows is what the decoder decodes.
+  const Bitstream stream = open_stream(m, with.bytes.data(), with.bytes.size(), false);
+  CHECK(decode_latent(m, stream).data == with.latent.data);
+  // The latent codec on its own: the same sections either way.
+  const Tensor y = m.analysis(image_to_tensor(pad_edge(im, 72, 48)));
+  const LatentCode a = code_latent(m, y, nullptr, false), b = code_latent(m, y);
+  CHECK(a.latent.data.empty());
+  for (uint32_t type : {kSectionPayload, kSectionHyperPayload}) {
+    REQUIRE(a.stream.find(type));
+    CHECK(*a.stream.find(type) == *b.stream.find(type));
   }
 }
 
@@ -419,7 +448,8 @@ TEST_CASE(
     isas.push_back(isa_name);
     const Model m = Model::from_file(file);
     const Bitstream stream = open_stream(m, bytes.data(), bytes.size(), false);
-    Tensor isa_latent;  // the first under this GEMM kernel
+    Tensor isa_latent;               // the first under this GEMM kernel
+    std::vector<uint8_t> isa_bytes;  // the file encoded under this GEMM kernel, first run
     std::vector<std::string> kernels;
     for (IntKernel k : {IntKernel::kScalar, IntKernel::kVec128, IntKernel::kAvx2, IntKernel::kAvx512Vnni}) {
       set_int_kernel(k);
@@ -449,6 +479,11 @@ TEST_CASE(
         for (size_t i = 0; i < latent.size(); ++i)
           worst = std::max(worst, std::abs(latent.data[i] - first.latent.data[i]));
         CHECK(worst < 1e-4f);
+        // The encoder makes the same file under every integer kernel and thread count (its analysis
+        // transform is float: across GEMM kernels it may round y differently).
+        const std::vector<uint8_t> made = encode_image(m, im).bytes;
+        if (isa_bytes.empty()) isa_bytes = made;
+        CHECK(made == isa_bytes);
         // A file made here decodes with a model loaded under the default kernels.
         if (threads == 1) {
           const std::vector<uint8_t> mine = encode_image(m, im).bytes;

@@ -219,6 +219,30 @@ TEST_CASE("Gaussian tables: one valid CDF per scale, thresholds pick the smalles
   }
 }
 
+TEST_CASE("count_below (the tables' branch-free search) equals std::lower_bound") {
+  // Every length up to 70 (the table counts are 64; odd and power-of-two lengths take different steps),
+  // with repeated entries, at every value between and beyond them.
+  std::mt19937 rng(7);
+  for (size_t n = 0; n <= 70; ++n)
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<int32_t> a(n);
+      int32_t v = -50;
+      for (int32_t& x : a) x = v += int32_t(rng() % 3);  // steps of 0, 1 or 2: duplicates too
+      for (int64_t q = -60; q <= v + 3; ++q) {
+        const size_t expect = size_t(
+            std::lower_bound(a.begin(), a.end(), q, [](int32_t x, int64_t y) { return int64_t(x) < y; }) -
+            a.begin());
+        REQUIRE(count_below(a.data(), n, q) == expect);
+        if (q >= INT32_MIN && q <= INT32_MAX) REQUIRE(count_below(a.data(), n, int32_t(q)) == expect);
+      }
+    }
+  const std::vector<int32_t> ends = {INT32_MIN, -1, 0, INT32_MAX};
+  CHECK(count_below(ends.data(), ends.size(), int64_t(INT32_MAX) + 1) == 4);
+  CHECK(count_below(ends.data(), ends.size(), int64_t(INT32_MIN) - 1) == 0);
+  CHECK(count_below(ends.data(), ends.size(), INT32_MIN) == 0);
+  CHECK(count_below(ends.data(), ends.size(), INT32_MAX) == 3);
+}
+
 TEST_CASE("hyperprior: images of awkward sizes round-trip through the container") {
   const Model& m = hyper_model();
   REQUIRE(m.hyperprior());
