@@ -7,7 +7,7 @@
 // A warm-up run, then the median of --repeat runs; the page is reloaded per thread count (?threads=N sets both).
 //
 //   node bench/browser.mjs [MODEL] [WIDTHxHEIGHT] [--threads 1,2] [--repeat 5] [--json FILE] [--viewport 320x200]
-//                          [--fps 1] [--no-pause]
+//                          [--fps 1] [--no-pause] [--image FILE]
 //   node bench/browser.mjs --check      (only checks that the WASM build, npm packages and Chromium are there)
 //
 // --fps N caps the page's frame rate (default 1; 0: not capped), and the window is small (--viewport, default
@@ -16,8 +16,9 @@
 // with a GPU does not. When the page still redrew its whole window every frame while it worked, --fps 0
 // --viewport 1280x800 made both backends 35-50 % slower with 1 thread and 80-100 % with 2 (README).
 //
-// MODEL: a model name in models/ (default: models/DEFAULT). The image is web/assets/sample.png (768x512), scaled
-// in the page when another size is asked for. The background training is paused while it measures
+// MODEL: a model name in models/ (default: models/DEFAULT). The image is web/assets/sample.png (768x512), or
+// --image FILE (a PNG or JPEG photo: the entropy stages depend on the content), scaled in the page when another
+// size is asked for. The background training is paused while it measures
 // (scripts/train-forever.sh pause, again every 5 s, then resume), unless --no-pause (bench/run.sh pauses it).
 // Needs the WASM build (wasm/build.sh, or scripts/setup.sh build), npm packages in web/ and Chromium.
 import { spawn, spawnSync } from 'node:child_process';
@@ -34,7 +35,7 @@ const die = (msg) => {
 };
 
 // ---- options ----
-const opts = { check: false, model: '', size: '768x512', threads: [1, os.cpus().length], repeat: 5, json: '', viewport: '320x200', fps: 1, pause: true };
+const opts = { check: false, model: '', image: '', size: '768x512', threads: [1, os.cpus().length], repeat: 5, json: '', viewport: '320x200', fps: 1, pause: true };
 {
   const pos = [];
   const argv = process.argv.slice(2);
@@ -47,6 +48,7 @@ const opts = { check: false, model: '', size: '768x512', threads: [1, os.cpus().
     else if (a === '--viewport') opts.viewport = val();
     else if (a === '--fps') opts.fps = Number(val());
     else if (a === '--no-pause') opts.pause = false;
+    else if (a === '--image') opts.image = path.resolve(val());
     else if (a === '-h' || a === '--help') {
       const lines = fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
       console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
@@ -85,6 +87,7 @@ for (const p of ['playwright-core', 'onnxruntime-web']) {
 if (!fs.existsSync(path.join(root, 'build', 'release', 'native', 'onnx', 'aecodec-onnx'))) {
   die('build/release/native/onnx/aecodec-onnx missing (it exports the ONNX graphs): cmake --build build/release --target aecodec-onnx');
 }
+if (opts.image && !fs.existsSync(opts.image)) die(`--image ${opts.image}: no such file`);
 if (opts.check) process.exit(0);  // bench/run.sh asks before it measures anything
 
 // Other work on the machine skews every figure (on 2 cores, one busy process halves a 2-thread run): every
@@ -187,6 +190,8 @@ if (staged.status !== 0) {
   removeWork();
   die(`staging the site failed:\n${staged.stdout}${staged.stderr}`);
 }
+const imageName = opts.image ? `bench-image${path.extname(opts.image).toLowerCase()}` : 'sample.png';
+if (opts.image) fs.copyFileSync(opts.image, path.join(site, 'assets', imageName));
 const manifest = JSON.parse(fs.readFileSync(path.join(site, 'models', 'manifest.json'), 'utf8'));
 const model = opts.model || manifest.default;
 const entry = manifest.models.find((m) => m.name === model);
@@ -252,7 +257,7 @@ try {
     try {
       await page.goto(`${url}?threads=${threads}&image=`);
       await page.waitForFunction(() => window.aecodec, null, { timeout: 60000 });
-      const r = await page.evaluate(async ({ model, W, H, threads, repeat }) => {
+      const r = await page.evaluate(async ({ model, W, H, threads, repeat, imageName }) => {
         const A = window.aecodec;
         await A.ready;
         const s0 = A.state();
@@ -261,8 +266,8 @@ try {
         const m = s0.models.find((x) => x.name === model);
         if (!m || m.state !== 'loaded') throw new Error(`model ${model}: ${m ? m.error || m.state : 'not on the page'}`);
         if (!m.onnx) throw new Error(`model ${model}: no ONNX backend (${m.onnx_error || 'no graphs'})`);
-        // The image: the bundled sample, scaled in the page when another size is asked for.
-        let src = 'assets/sample.png';
+        // The image: the bundled sample or --image, scaled in the page when another size is asked for.
+        let src = `assets/${imageName}`;
         const bmp = await createImageBitmap(await (await fetch(src)).blob());
         if (bmp.width !== W || bmp.height !== H) {
           const c = new OffscreenCanvas(W, H);
@@ -282,7 +287,7 @@ try {
           out[backend] = runs;
         }
         return { out, agreement: A.state().agreement, threads: A.state().threads, ua: navigator.userAgent };
-      }, { model, W, H, threads, repeat: opts.repeat });
+      }, { model, W, H, threads, repeat: opts.repeat, imageName });
       const med = (b, k) => median(r.out[b].map((x) => x[k]));
       rows.push({
         threads,
@@ -308,7 +313,7 @@ await cleanup();
 const f = (x) => x.toFixed(0).padStart(6);
 const rr = (a, b) => (a / b).toFixed(2);
 console.log(`browser: headless Chromium ${browserVersion} (SwiftShader WebGL), page cross-origin isolated; model ${model}, ` +
-            `${W}x${H} (web/assets/sample.png), median of ${opts.repeat} after a warm-up; ${os.cpus()[0]?.model}, ${os.cpus().length} cores; ` +
+            `${W}x${H} (${opts.image ? path.relative(root, opts.image) : 'web/assets/sample.png'}), median of ${opts.repeat} after a warm-up; ${os.cpus()[0]?.model}, ${os.cpus().length} cores; ` +
             `viewport ${opts.viewport}, page drawing ${opts.fps ? `capped at ${opts.fps} fps (--fps)` : 'not capped (up to 60 fps while working)'}` +
             (busy ? `; other processes used ${busy.cores.toFixed(2)} core(s) meanwhile${busy.top.length ? ` (${busy.top.join(', ')})` : ''}` : ''));
 console.log(`  core: threaded WASM build (build/wasm/aecodec-mt, SIMD128); ONNX Runtime Web ${ortVersion}, wasm EP (SIMD, threaded)`);
@@ -320,7 +325,7 @@ for (const x of rows) {
 }
 console.log('  (core / ORT Web below 1: the core is faster)');
 if (opts.json) {
-  const doc = { model, width: W, height: H, repeat: opts.repeat, browser: `Chromium ${browserVersion}`, onnxruntime_web: ortVersion,
+  const doc = { model, image: opts.image ? path.relative(root, opts.image) : 'web/assets/sample.png', width: W, height: H, repeat: opts.repeat, browser: `Chromium ${browserVersion}`, onnxruntime_web: ortVersion,
                 cpu: os.cpus()[0]?.model, cores: os.cpus().length, viewport: opts.viewport, fps_cap: opts.fps || null, others_cores: busy?.cores ?? null, others_top: busy?.top ?? [], rows };
   fs.mkdirSync(path.dirname(opts.json), { recursive: true });
   fs.writeFileSync(`${opts.json}.tmp`, JSON.stringify(doc, null, 2) + '\n');

@@ -6,8 +6,8 @@
 # Prints the core's figures (ms, Mpx/s, GFLOP/s, peak memory, where the whole encode and decode spend their time
 # stage by stage) and the ratio core / ONNX Runtime per network, then the whole encode and decode against both
 # runtimes' network times, then the browser table (core and ORT Web, 1 and nproc threads) with the ratio
-# core / ORT Web. --image codes that photo natively (its size replaces WIDTHxHEIGHT) instead of synthetic noise:
-# the entropy stages depend on the content, the networks do not.
+# core / ORT Web. --image codes that photo (natively and in the browser; its size replaces WIDTHxHEIGHT) instead
+# of synthetic noise and the bundled sample: the entropy stages depend on the content, the networks do not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 browser=1
@@ -60,5 +60,9 @@ for kind, net, whole, stages in (("encode", "encoder", "encode_file_ms", "encode
 PY
 done
 if [ "$browser" = 1 ]; then
-  node bench/browser.mjs "$name" "$size" --threads "1,$(nproc)" --json "$out/browser.json" --no-pause
+  if [ -n "$image" ]; then  # the same photo at its own size
+    node bench/browser.mjs "$name" "${wh% *}x${wh#* }" --image "$image" --threads "1,$(nproc)" --json "$out/browser.json" --no-pause
+  else
+    node bench/browser.mjs "$name" "$size" --threads "1,$(nproc)" --json "$out/browser.json" --no-pause
+  fi
 fi
