@@ -56,7 +56,9 @@ class Model {
 
   const ModelInfo& info() const { return info_; }
   // A variable-rate model's file, not yet at a quality: the codec (encode_image, decode_image) codes with
-  // at_quality(Q), the same network with Q's gains folded into its transforms and the same identity.
+  // at_quality(Q), the same network with Q's gains folded into its transforms and the same identity. It
+  // shares this model's entropy model, and its file() holds the transforms' tensors, not the "hyper.*"
+  // ones of the entropy model.
   bool variable_rate() const { return !info_.lambdas.empty() && info_.quality_code == 0; }
   Model at_quality(double quality) const;  // quality.cpp
   const ModelFile& file() const { return file_; }
