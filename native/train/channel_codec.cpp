@@ -8,8 +8,8 @@
 #include "aecodec/gaussian.h"
 #include "aecodec/hyperprior.h"
 #include "gaussian_conditional.h"
-#include "sample_noise.h"
 #include "int_channel.h"
+#include "sample_noise.h"
 
 namespace aect {
 
@@ -238,6 +238,52 @@ std::pair<torch::Tensor, torch::Tensor> ChannelCodecImpl::conv_weights(const tor
   aec::require(conv != nullptr, "channel model: layer " + std::to_string(index) + " is not a conv");
   return {(conv->weight * kFresh).to(torch::kCPU, torch::kFloat).contiguous(),
           (conv->bias * kFresh).to(torch::kCPU, torch::kFloat).contiguous()};
+}
+
+int ChannelCodecImpl::load_entropy_networks(const aec::ModelFile& file) {
+  int loaded = HyperpriorCodecImpl::load_entropy_networks(file);
+  if (checkerboard_ || !file.has("hyper.context.embed.weight")) return loaded;
+  torch::NoGradGuard ng;
+  // quantize_conv stores weight * 2^f and bias * 2^(in_bits + f), f = shift + out_bits - in_bits, per output
+  // channel; the module holds the conv divided by kFresh (fresh_conv).
+  auto load_int = [&](const torch::nn::Sequential& net, int index, const std::string& name, int in_bits,
+                      int out_bits) {
+    auto* conv = net->ptr(size_t(index))->as<nn::Conv2dImpl>();
+    const std::vector<int64_t> ws(conv->weight.sizes().begin(), conv->weight.sizes().end());
+    const std::vector<int32_t> w = file.ints(name + ".weight", ws);
+    const std::vector<int32_t> b = file.ints(name + ".bias", {ws[0]});
+    const std::vector<int32_t> shift = file.ints(name + ".shift", {ws[0]});
+    const int64_t per_out = ws[1] * ws[2] * ws[3];
+    std::vector<float> wf(w.size()), bf(b.size());
+    for (size_t k = 0; k < w.size(); ++k)
+      wf[k] = float(std::ldexp(double(w[k]), -(shift[size_t(int64_t(k) / per_out)] + out_bits - in_bits)) /
+                    kFresh);
+    for (size_t o = 0; o < b.size(); ++o)
+      bf[o] = float(std::ldexp(double(b[o]), -(shift[o] + out_bits)) / kFresh);
+    conv->weight.copy_(torch::from_blob(wf.data(), conv->weight.sizes(), torch::kFloat));
+    conv->bias.copy_(torch::from_blob(bf.data(), conv->bias.sizes(), torch::kFloat));
+    ++loaded;
+  };
+  auto load_float = [&](const torch::nn::Sequential& net, int index, const std::string& name) {
+    auto* conv = net->ptr(size_t(index))->as<nn::Conv2dImpl>();
+    const std::vector<int64_t> ws(conv->weight.sizes().begin(), conv->weight.sizes().end());
+    std::vector<float> w = file.floats(name + ".weight", ws), b = file.floats(name + ".bias", {ws[0]});
+    for (float& v : w) v = float(v / kFresh);
+    for (float& v : b) v = float(v / kFresh);
+    conv->weight.copy_(torch::from_blob(w.data(), conv->weight.sizes(), torch::kFloat));
+    conv->bias.copy_(torch::from_blob(b.data(), conv->bias.sizes(), torch::kFloat));
+    ++loaded;
+  };
+  const int F = IntChannelContext::kFeatureBits, H = aec::kHyperHiddenBits, B = aec::kHyperOutBits;
+  load_int(hyper_embed, 0, "hyper.context.embed", F, F);
+  for (size_t k = 0; k < sizes.size(); ++k) {
+    const std::string pk = "hyper.context.param." + std::to_string(k);
+    load_int(param_nets[k], 0, pk + ".0", F, H);
+    load_int(param_nets[k], 3, pk + ".1", H, B);
+    for (int i : {0, 3})
+      load_float(lrp_nets[k], i, "hyper.context.lrp." + std::to_string(k) + "." + std::to_string(i));
+  }
+  return loaded;
 }
 
 void ChannelCodecImpl::export_entropy(aec::ModelFile& f, nlohmann::json& d, const WeightStorage& storage) {

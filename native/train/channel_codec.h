@@ -42,6 +42,10 @@ class ChannelCodecImpl : public HyperpriorCodecImpl {
   // every slice net in decoding order: the decode-side cost of the entropy model) and "gs_ms" (g_s, for
   // scale).
   EvalOut evaluate(const torch::Tensor& x, int h, int w, int quality) override;
+  // The hyperprior's networks, then a channel file's context nets: the integer embedding and slice nets
+  // dequantised (each weight and bias times its layer's power-of-two scale), LRP as stored. A hyperprior file
+  // leaves the context nets at their zero start.
+  int load_entropy_networks(const aec::ModelFile& file) override;
   // The hyperprior's entropy model as kind "channel" with the context nets (int_channel.h).
   void export_entropy(aec::ModelFile& file, nlohmann::json& doc, const WeightStorage& storage = {}) override;
   bool checkerboard() const { return checkerboard_; }

@@ -40,6 +40,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"gain_prior", c.gain_prior},
        {"device", c.device},
        {"provenance", c.provenance}};
+  if (c.arch == "family-channel") j["family_weights"] = c.family_weights;
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
@@ -76,6 +77,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.ema = j.value("ema", d.ema);
   c.gain_prior = j.value("gain_prior", std::string("shared"));  // absent: a run from before the choice
   c.device = j.value("device", d.device);
+  c.family_weights = j.value("family_weights", d.family_weights);
 }
 
 DistOptions dist_options_from_env() {

@@ -10,8 +10,8 @@
 namespace aect {
 
 struct TrainConfig {
-  std::string arch =
-      "factorized";              // fc | conv | vae | factorized | family | hyperprior | channel | channel-cb
+  // fc | conv | vae | factorized | family | hyperprior | channel | channel-cb | family-channel
+  std::string arch = "factorized";
   std::string data, valid, out;  // image folders; run directory
   std::string init;              // warm start from a model file (weights only) when there is no run dir
   int64_t steps = 0;             // stop after this many steps (0: use minutes)
@@ -27,6 +27,9 @@ struct TrainConfig {
   // family: keep the shared medium networks and the downscaler as initialised (--init) and train only the
   // upscaler and the prior: a fraction of the step's cost, when the medium model is already trained.
   bool freeze_shared = false;
+  // family-channel: the loss weights of the down path, the up path and the medium codec
+  // (family_channel_codec.h).
+  std::vector<double> family_weights{1.0, 1.0, 1.0};
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

@@ -9,11 +9,13 @@
 #include "aecodec/entropy.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/image.h"
 #include "aecodec/metrics.h"
 #include "aecodec/model.h"
 #include "aecodec/ops.h"
 #include "aecodec/quality.h"
 #include "channel_codec.h"
+#include "family_channel_codec.h"
 #include "hyperprior_codec.h"
 #include "train_state.h"
 
@@ -246,9 +248,144 @@ std::string short_description(const TrainConfig& cfg, int q, bool knob, const st
 
 }  // namespace
 
+namespace {
+
+// The family on the channel codec (family_channel_codec.h): the high member is the base channel file as it
+// is (the run's base.aem, the --init file), or else the run's frozen channel network exported as a channel
+// model; the medium member is the run's half-size networks with the base's entropy model, gains and quality
+// knob copied verbatim, so both carry one entropy identity and the core cross-decodes them.
+std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(LoadedRun& run,
+                                                                          FamilyChannelCodecImpl& model,
+                                                                          const std::string& base_name,
+                                                                          const ExportOptions& opt) {
+  const TrainConfig& cfg = run.cfg;
+  aec::ModelFile base;
+  const fs::path base_path = fs::path(run.dir) / "base.aem";
+  if (!run.dir.empty() && fs::exists(base_path)) {
+    base = aec::ModelFile::read(base_path.string());
+  } else {
+    LoadedRun channel;
+    channel.cfg = cfg;
+    channel.cfg.arch = "channel";
+    auto net = std::make_shared<ChannelCodecImpl>(cfg.N, cfg.M, cfg.lambdas, false);
+    {
+      torch::NoGradGuard ng;
+      const auto from = model.named_parameters();
+      for (auto& kv : net->named_parameters())
+        if (const torch::Tensor* t = from.find(kv.key())) kv.value().copy_(*t);
+      const auto bfrom = model.named_buffers();
+      for (auto& kv : net->named_buffers())
+        if (const torch::Tensor* t = bfrom.find(kv.key())) kv.value().copy_(*t);
+    }
+    net->eval();
+    channel.model = net;
+    channel.state = run.state;
+    ExportOptions o = opt;
+    o.description.clear(), o.quality = -1;
+    base = std::move(export_models(channel, base_name + "-high", o).front().second);
+  }
+  const aec::Model base_model = aec::Model::from_file(base);
+  aec::require(base_model.info().entropy_kind == "channel" && base_model.info().stride == 16,
+               "family-channel export: the high member must be a channel model of stride 16");
+  const std::string family_id = "fam-" + hex16(base_model.info().entropy_hash);
+  const std::string base_label = base.meta.value("name", std::string("channel"));
+  const nlohmann::json family_training = {{"trainer", "aecodec-train"},
+                                          {"arch", cfg.arch},
+                                          {"data", cfg.data},
+                                          {"valid", cfg.valid},
+                                          {"seed", cfg.seed},
+                                          {"steps", run.state.step},
+                                          {"images_seen", run.state.images},
+                                          {"lambdas", cfg.lambdas},
+                                          {"family_weights", cfg.family_weights},
+                                          {"crop", cfg.crop},
+                                          {"batch", cfg.batch},
+                                          {"lr", cfg.lr},
+                                          {"N", cfg.N},
+                                          {"M", cfg.M},
+                                          {"bf16", cfg.bf16},
+                                          {"init", cfg.init},
+                                          {"provenance", cfg.provenance},
+                                          {"nan_events", run.state.nan_events},
+                                          {"wall_hours", run.state.wall_s / 3600},
+                                          {"cpu_seconds", run.state.cpu_s},
+                                          {"cpu_hours", run.state.cpu_s / 3600}};
+
+  aec::ModelFile high = base;
+  high.meta["name"] = base_name + "-high";
+  high.meta["description"] = !opt.description.empty()
+                                 ? opt.description
+                                 : "Cross-resolution family member (high): the channel codec '" + base_label +
+                                       "' unchanged; its files also decode at half size";
+  high.meta["family"] = {{"id", family_id}, {"role", "high"}, {"stride", 16}};
+  high.meta["training"]["family"] = family_training;  // the base's own training stays: it is that network
+  high.meta["id"] = hex16(high.decode_hash());
+
+  aec::ModelFile med;
+  for (const auto& [name, t] : base.tensors)
+    if (name.rfind("hyper.", 0) == 0 || name == "latent.gain" || name == "latent.inv_gain")
+      med.tensors[name] = t;
+  const WeightStorage storage = weight_storage(opt.fp16, opt.gdn_f32);
+  nlohmann::json enc = nlohmann::json::array(), dec = nlohmann::json::array();
+  // A quality-knob base keeps its gains in latent.gain (the core folds them per quality): none folded here.
+  model.m_a->export_to(med, enc, nullptr, nullptr, storage);
+  model.m_s->export_to(med, dec, nullptr, nullptr, storage);
+  nlohmann::json& d = med.meta;
+  d["format"] = aec::ModelFile::kFormat;
+  d["format_version"] = aec::ModelFile::kFormatVersion;
+  d["name"] = base_name + "-medium";
+  d["arch"] = "channel";
+  d["description"] =
+      !opt.description.empty()
+          ? opt.description
+          : "Cross-resolution family member (medium): half-size images in the latent space and "
+            "entropy model of the channel codec '" +
+                base_label + "'";
+  d["input"] = {{"channels", 3}, {"stride", 8}, {"size", nullptr}};
+  d["latent"] = {{"channels", cfg.M}};
+  d["family"] = {{"id", family_id}, {"role", "medium"}, {"stride", 8}};
+  d["encoder"] = enc;
+  d["decoder"] = dec;
+  d["quantizer"] = base.meta["quantizer"];
+  d["entropy"] = base.meta["entropy"];
+  if (base.meta.contains("variable_rate")) d["variable_rate"] = base.meta["variable_rate"];
+  d["training"] = family_training;
+  note_storage(d, storage);
+  nlohmann::json scores = nlohmann::json::object();
+  if (run.valid.is_object()) {
+    // The trainer's validation at the quality nearest lambda 0.013, as a quality-knob export's.
+    std::string key;
+    if (cfg.lambdas.size() > 1) {
+      size_t best = 0;
+      for (size_t k = 1; k < cfg.lambdas.size(); ++k)
+        if (std::fabs(std::log(cfg.lambdas[k] / 0.013)) < std::fabs(std::log(cfg.lambdas[best] / 0.013)))
+          best = k;
+      key = "q" + std::to_string(best + 1);
+    }
+    scores = !key.empty() && run.valid.contains(key) ? run.valid[key] : run.valid;
+    scores["valid_set"] = cfg.valid;
+    scores["step"] = run.valid.value("step", int64_t(0));
+    scores["source"] =
+        "trainer validation (ideal bits; bpp and psnr: the medium latent of the half-size image decoded at "
+        "full size by the high member)";
+  }
+  d["scores"] = scores;
+  d["id"] = hex16(med.decode_hash());
+  const aec::Model check = aec::Model::from_file(med);
+  aec::require(check.info().entropy_hash == base_model.info().entropy_hash,
+               "family-channel export: the medium member's entropy model differs from the high member's");
+  return {{base_name + "-high", std::move(high)}, {base_name + "-medium", std::move(med)}};
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run,
                                                                   const std::string& base_name,
                                                                   const ExportOptions& opt) {
+  if (auto* family = dynamic_cast<FamilyChannelCodecImpl*>(run.model.get())) {
+    family->eval();
+    return export_family_channel(run, *family, base_name, opt);
+  }
   CodecImpl& model = *run.model;
   model.eval();
   const TrainConfig& cfg = run.cfg;
@@ -427,11 +564,19 @@ int run_export(const ExportOptions& opt) {
   auto* hyper = dynamic_cast<HyperpriorCodecImpl*>(run.model.get());
   for (auto& [name, f] : files) {
     const std::string path = files.size() == 1 ? out.string() : (dir / (name + ".aem")).string();
-    if (!valid.images.empty() && hyper) {
+    const bool family_channel = run.cfg.arch == "family-channel";
+    if (!valid.images.empty() && hyper && !family_channel) {
       const int quality = f.meta["training"].value("quality", 1) - 1;
       f.meta["scores"]["hyper_synthesis"] = hyper_synthesis_cost(*hyper, valid, quality);
     }
-    if (!valid.images.empty()) add_codec_scores(f, valid, run.model->fixed_size());
+    if (!valid.images.empty() && family_channel && f.meta["family"].value("role", "") == "medium") {
+      // The medium member codes half-size images: score it on the box-downscaled validation images.
+      ImageSet half;
+      for (const aec::Image& im : valid.images) half.images.push_back(aec::downscale2x_box(im));
+      add_codec_scores(f, half, 0);
+    } else if (!valid.images.empty()) {
+      add_codec_scores(f, valid, run.model->fixed_size());
+    }
     f.write(path);
     std::fprintf(stderr, "wrote %s (%s, id %s%s)\n", path.c_str(), name.c_str(),
                  f.meta["id"].get<std::string>().c_str(), opt.fp16 ? ", F16 weights" : "");

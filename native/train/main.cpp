@@ -29,11 +29,12 @@ int main(int argc, char** argv) {
   aect::TrainConfig cfg;
   bool resume = false;
   double lambda = 0;
-  std::string lambdas;
+  std::string lambdas, family_weights;
   CLI::App* train = app.add_subcommand("train", "train a model into a run directory");
   train
-      ->add_option("--arch", cfg.arch,
-                   "fc | conv | vae | factorized | family | hyperprior | channel | channel-cb")
+      ->add_option(
+          "--arch", cfg.arch,
+          "fc | conv | vae | factorized | family | hyperprior | channel | channel-cb | family-channel")
       ->capture_default_str();
   train->add_option("--data", cfg.data, "folder of training images (searched recursively)");
   train->add_option("--valid", cfg.valid, "folder of validation images");
@@ -64,6 +65,9 @@ int main(int argc, char** argv) {
                     "chance a crop comes from the 2x-downscaled image");
   train->add_flag("--freeze-shared", cfg.freeze_shared,
                   "family: train only the upscaler and the prior (shared medium networks stay as --init)");
+  train->add_option("--family-weights", family_weights,
+                    "family-channel: loss weights of the down path, the up path and the medium codec "
+                    "(default 1,1,1)");
   train->add_option("--valid-every", cfg.valid_every)->capture_default_str();
   train->add_option("--valid-max-images", cfg.valid_max_images, "0: all");
   train->add_option("--checkpoint-minutes", cfg.checkpoint_minutes)->capture_default_str();
@@ -187,6 +191,7 @@ int main(int argc, char** argv) {
         cfg.lambdas = parse_list(lambdas);
       else if (lambda > 0)
         cfg.lambdas = {lambda};
+      if (!family_weights.empty()) cfg.family_weights = parse_list(family_weights);
       const nlohmann::json all = cfg;
       for (auto it = all.begin(); it != all.end(); ++it) {
         std::string flag = "--" + it.key();

@@ -5,6 +5,7 @@
 #include "aecodec/error.h"
 #include "channel_codec.h"
 #include "factorized_codec.h"
+#include "family_channel_codec.h"
 #include "family_codec.h"
 #include "hyperprior_codec.h"
 #include "plain_codec.h"
@@ -119,8 +120,16 @@ std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   if (cfg.arch == "hyperprior") return std::make_shared<HyperpriorCodecImpl>(N, M, cfg.lambdas);
   if (cfg.arch == "channel" || cfg.arch == "channel-cb")
     return std::make_shared<ChannelCodecImpl>(N, M, cfg.lambdas, cfg.arch == "channel-cb");
+  if (cfg.arch == "family-channel") {
+    aec::require(cfg.family_weights.size() == 3,
+                 "family-channel: --family-weights takes three weights (down, up, medium)");
+    return std::make_shared<FamilyChannelCodecImpl>(
+        N, M, cfg.lambdas,
+        std::array<double, 3>{cfg.family_weights[0], cfg.family_weights[1], cfg.family_weights[2]});
+  }
   if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae") return make_plain_codec(cfg.arch, N, M);
-  throw aec::Error("unknown arch '" + cfg.arch + "' (fc, conv, vae, factorized, family, hyperprior, channel, channel-cb)");
+  throw aec::Error("unknown arch '" + cfg.arch +
+                   "' (fc, conv, vae, factorized, family, hyperprior, channel, channel-cb, family-channel)");
 }
 
 }  // namespace aect

@@ -3,7 +3,8 @@
 // optionally variable-rate with per-quality gain vectors: factorized_codec.h), family (a medium factorized
 // member, stride 16, and a high member, stride 32, that wraps the same networks in a learned x2 downscaler
 // and upscaler: one entropy model, one latent space; family_codec.h), hyperprior (mean-scale hyperprior,
-// hyperprior_codec.h) and channel (its channel-conditional context model, channel_codec.h).
+// hyperprior_codec.h), channel (its channel-conditional context model, channel_codec.h) and family-channel
+// (a frozen channel codec and a half-size member in its latent space: family_channel_codec.h).
 #pragma once
 #include <map>
 #include <memory>
@@ -64,8 +65,12 @@ class CodecImpl : public torch::nn::Module {
   // prior in the train.* tensors); returns how many layers were loaded. Only the hyperprior has any.
   virtual int load_entropy_networks(const aec::ModelFile&) { return 0; }
 
+  // After a warm start (warm_start.h) loaded what it could; source_had_all: every parameter had a source.
+  virtual void finish_warm_start(bool /*source_had_all*/) {}
+
   torch::Tensor aux_loss() { return eb ? eb->aux_loss() : torch::Tensor(); }
-  std::vector<torch::Tensor> aux_parameters();
+  // The prior's quantiles, trained by aux_loss (none: no auxiliary optimizer).
+  virtual std::vector<torch::Tensor> aux_parameters();
   std::vector<torch::Tensor> main_parameters();
   int qualities() const { return gain.defined() ? int(gain.size(0)) : 1; }
   std::vector<float> gain_of(int quality) const;  // empty when the model has no gains

@@ -136,6 +136,7 @@ LoadedRun load_run(const std::string& run_dir, torch::Device device, bool averag
                "no checkpoint in " + run_dir);
   avg.swap();  // a checkpoint without an average reset it to the loaded weights: then a no-op
   r.model->eval();
+  r.dir = run_dir;
   if (fs::exists(run_dir + "/valid.json")) r.valid = read_json(run_dir + "/valid.json");
   return r;
 }
@@ -211,7 +212,7 @@ class Trainer {
                 : std::max(model_->stride(), cfg_.crop / model_->stride() * model_->stride());
     opt_ =
         std::make_unique<torch::optim::Adam>(model_->main_parameters(), torch::optim::AdamOptions(cfg_.lr));
-    if (model_->rate_distortion())
+    if (model_->rate_distortion() && !model_->aux_parameters().empty())
       aux_ = std::make_unique<torch::optim::Adam>(model_->aux_parameters(),
                                                   torch::optim::AdamOptions(cfg_.aux_lr));
     avg_ = std::make_unique<WeightAverage>(*model_, cfg_.ema);

@@ -13,6 +13,7 @@ struct LoadedRun {
   std::shared_ptr<CodecImpl> model;
   TrainState state;
   nlohmann::json valid;  // latest validation (valid.json), or null
+  std::string dir;       // the run directory it was loaded from
 };
 // Rebuilds the model of a run directory from config.json and loads checkpoint.pt (evaluation mode), with the
 // weights' moving average in place of the last step's weights when the run keeps one (what validation saw).

@@ -131,7 +131,11 @@ std::string load_train_state(const aec::ModelFile& file, CodecImpl& model) {
   // and gets the folded ones divided out. (A single-rate network keeps the folded weights: a valid model as
   // is.)
   const nlohmann::json gains = state.value("gains", nlohmann::json());
-  if (gains.is_object() && model.gain.defined()) {
+  if (gains.is_object() && model.gain.defined() && file.meta.contains("variable_rate")) {
+    // A quality-knob file keeps its gains out of the weights (latent.gain): take them as they are.
+    if (load_into(file, "train.gain", model.gain) && load_into(file, "train.inv_gain", model.inv_gain))
+      what += std::string(what.empty() ? "" : ", ") + std::to_string(model.qualities()) + " qualities' gains";
+  } else if (gains.is_object() && model.gain.defined()) {
     const int folded = gains.value("folded_quality", 0) - 1;
     std::vector<Member> members = model.members();
     aec::require(members.size() == 1, "train state: gains on a model with several members");

@@ -2,7 +2,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
+#include "aecodec/error.h"
+#include "aecodec/model.h"
 #include "aecodec/model_file.h"
 #include "gain_map.h"
 #include "provenance.h"
@@ -11,8 +14,16 @@
 
 namespace aect {
 
+namespace fs = std::filesystem;
+
 void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device device) {
   const LoadedRun src = load_run(cfg.init, device);
+  // A family's high member is its source's channel codec unchanged: the same network and the same gains.
+  if (model.arch() == "family-channel")
+    aec::require((src.cfg.arch == "channel" || src.cfg.arch == "family-channel") &&
+                     src.cfg.lambdas == cfg.lambdas && src.cfg.N == cfg.N && src.cfg.M == cfg.M,
+                 "family-channel: --init " + cfg.init +
+                     " must be a channel run with this run's --N, --M and --lambdas");
   torch::NoGradGuard ng;
   auto from = src.model->named_parameters();
   int copied = 0, kept = 0, mapped = 0;
@@ -43,6 +54,7 @@ void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device devic
   };
   copy_matching(model.named_parameters(), from);
   copy_matching(model.named_buffers(), src.model->named_buffers());
+  model.finish_warm_start(kept == 0);
   if (cfg.warmup_steps <= 0) cfg.warmup_steps = 200;
   if (cfg.provenance.empty())
     cfg.provenance = provenance_from_run(src.cfg.provenance, src.state.step, cfg.init);
@@ -55,10 +67,25 @@ void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device devic
 
 void warm_start_from_file(TrainConfig& cfg, CodecImpl& model) {
   const aec::ModelFile f = aec::ModelFile::read(cfg.init);
+  if (model.arch() == "family-channel") {
+    // The file is the family's high member: check it is a channel codec this run's network can hold, and keep
+    // it in the run, so the export writes exactly this file as the high member (family_channel_codec.h).
+    const aec::Model base = aec::Model::from_file(f);
+    const std::vector<double> file_lambdas =
+        base.info().lambdas.empty()
+            ? std::vector<double>{f.meta.value("training", nlohmann::json::object()).value("lambda", 0.0)}
+            : base.info().lambdas;
+    aec::require(
+        base.info().entropy_kind == "channel" && base.info().latent_channels == cfg.M &&
+            file_lambdas == cfg.lambdas,
+        "family-channel: --init " + cfg.init + " must be a channel model with this run's --M and --lambdas");
+    fs::copy_file(cfg.init, fs::path(cfg.out) / "base.aem", fs::copy_options::overwrite_existing);
+  }
   int loaded = 0;
   for (Member& m : model.members()) loaded += m.load_from(f);
   loaded += model.load_entropy_networks(f);
   const std::string state = load_train_state(f, model);
+  model.finish_warm_start(false);
   if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
   if (cfg.provenance.empty()) cfg.provenance = provenance_from_model_file(f.meta, cfg.init);
   std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,

@@ -24,7 +24,9 @@ void WeightAverage::update() {
   if (!enabled()) return;
   torch::NoGradGuard ng;
   const double d = std::min(decay_, (1.0 + double(updates_)) / (10.0 + double(updates_)));
-  for (size_t i = 0; i < params_.size(); ++i) avg_[i].mul_(d).add_(params_[i].detach(), 1.0 - d);
+  // A frozen weight never moves; averaging it anyway would round it away from itself step by step.
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].requires_grad()) avg_[i].mul_(d).add_(params_[i].detach(), 1.0 - d);
   ++updates_;
 }
 

@@ -1,0 +1,189 @@
+#include "family_channel_codec.h"
+
+#include <cmath>
+
+#include "aecodec/error.h"
+#include "int_channel.h"
+#include "int_hyper.h"
+
+namespace aect {
+
+namespace F = torch::nn::functional;
+
+namespace {
+
+// Which taps of a 5-tap stride-2 layer land on which of three half-size positions (t = -1, 0, 1), and with
+// what weight. Analysis (conv, stride 2, padding 2): output i reads x[2i + d], d = -2..2, and x[2i + d] lies
+// in the 2x2 box of half-size pixel i + floor(d / 2): taps {0, 1} -> t = -1, {2, 3} -> 0, {4} -> +1,
+// weight 1. Synthesis (transposed conv, stride 2, padding 2, output padding 1): output 2i + a (a = 0, 1)
+// takes input i + t through tap a + 2 - 2t; the box average of outputs 2i and 2i + 1 therefore takes taps {4}
+// -> t = -1, {2, 3} -> 0, {0, 1} -> +1, each with weight 1/2.
+torch::Tensor fold_matrix(bool synthesis) {
+  torch::Tensor A = torch::zeros({3, 5});
+  const int analysis_t[5] = {0, 0, 1, 1, 2}, synthesis_t[5] = {2, 2, 1, 1, 0};
+  for (int k = 0; k < 5; ++k) A[synthesis ? synthesis_t[k] : analysis_t[k]][k] = synthesis ? 0.5 : 1.0;
+  return A;
+}
+
+// Module parameters (weight, bias per weighted layer, GDN's) and buffers of `src` copied into the same-named,
+// same-shaped ones of `dst`, except those under the layer index `skip`.
+void copy_stages(LayerStackImpl& dst, LayerStackImpl& src, const std::string& skip) {
+  torch::NoGradGuard ng;
+  auto copy = [&](torch::OrderedDict<std::string, torch::Tensor> to,
+                  const torch::OrderedDict<std::string, torch::Tensor>& from) {
+    for (auto& kv : to) {
+      if (kv.key().rfind(skip + ".", 0) == 0) continue;
+      const torch::Tensor* t = from.find(kv.key());
+      if (t && t->sizes() == kv.value().sizes()) kv.value().copy_(*t);
+    }
+  };
+  copy(dst.named_parameters(), src.named_parameters());
+  copy(dst.named_buffers(), src.named_buffers());
+}
+
+// A handle on the stack's parameter (in-place writes reach the module's tensor).
+torch::Tensor param(LayerStackImpl& s, const std::string& name) {
+  const auto params = s.named_parameters();
+  const torch::Tensor* t = params.find(name);
+  aec::require(t != nullptr, "family-channel: no parameter " + name);
+  return *t;
+}
+
+}  // namespace
+
+FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
+                                               std::array<double, 3> weights)
+    : ChannelCodecImpl(N_, M_, lambdas, false), w_(weights) {
+  m_a = register_module("m_a", LayerStack("m_a"));
+  m_s = register_module("m_s", LayerStack("m_s"));
+  // The high g_a is conv s2, GDN, conv s2, GDN, conv s2, GDN, conv s2; the medium's first conv has stride 1
+  // (its input is already half size) and the rest are the same shapes.
+  m_a->conv(3, N, 5, 1), m_a->gdn(N, false);
+  m_a->conv(N, N, 5, 2), m_a->gdn(N, false);
+  m_a->conv(N, N, 5, 2), m_a->gdn(N, false);
+  m_a->conv(N, M, 5, 2);
+  // The high g_s's first three stages, then a stride-1 output layer in place of its last upsampling stage.
+  m_s->deconv(M, N, 5, 2), m_s->gdn(N, true);
+  m_s->deconv(N, N, 5, 2), m_s->gdn(N, true);
+  m_s->deconv(N, N, 5, 2), m_s->gdn(N, true);
+  m_s->conv(N, 3, 3, 1);
+  // The high member is the base channel codec and stays exactly as loaded (its files must keep decoding):
+  // no gradient into its transforms, entropy model, prior or gains.
+  for (auto& kv : named_parameters())
+    if (kv.key().rfind("m_a.", 0) != 0 && kv.key().rfind("m_s.", 0) != 0) kv.value().requires_grad_(false);
+  init_medium_from_high();
+}
+
+void FamilyChannelCodecImpl::init_medium_from_high() {
+  torch::NoGradGuard ng;
+  copy_stages(*m_a, *g_a, "0");
+  copy_stages(*m_s, *g_s, "6");
+  const torch::Tensor A = fold_matrix(false), S = fold_matrix(true);
+  // Analysis: the 5x5 stride-2 kernel folded onto the half-size grid (its 3x3 centre; the border stays 0).
+  torch::Tensor wa = param(*g_a, "0.weight").detach().to(torch::kCPU, torch::kFloat);  // [N, 3, 5, 5]
+  torch::Tensor fa = torch::matmul(torch::matmul(A, wa), A.t());                       // [N, 3, 3, 3]
+  torch::Tensor ma = param(*m_a, "0.weight");
+  ma.zero_();
+  ma.narrow(2, 1, 3).narrow(3, 1, 3).copy_(fa.to(ma.device()));
+  param(*m_a, "0.bias").copy_(param(*g_a, "0.bias"));
+  // Synthesis: the transposed kernel [N, 3, 5, 5] folded and box-averaged into a conv kernel [3, N, 3, 3].
+  torch::Tensor ws = param(*g_s, "6.weight").detach().to(torch::kCPU, torch::kFloat);
+  torch::Tensor fs = torch::matmul(torch::matmul(S, ws), S.t()).transpose(0, 1).contiguous();
+  param(*m_s, "6.weight").copy_(fs.to(param(*m_s, "6.weight").device()));
+  param(*m_s, "6.bias").copy_(param(*g_s, "6.bias"));
+}
+
+void FamilyChannelCodecImpl::finish_warm_start(bool source_had_all) {
+  if (!source_had_all) init_medium_from_high();
+}
+
+torch::Tensor FamilyChannelCodecImpl::encode(const torch::Tensor& x, int quality, const std::string& role) {
+  return role == "medium" ? apply_gain(m_a->forward(x), quality) : ChannelCodecImpl::encode(x, quality);
+}
+
+std::vector<Member> FamilyChannelCodecImpl::members() {
+  Member hi, me;
+  hi.role = "high", hi.stride = 16, hi.enc = g_a, hi.dec = g_s;
+  me.role = "medium", me.stride = 8, me.enc = m_a, me.dec = m_s;
+  return {hi, me};
+}
+
+StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, double lambda) {
+  const torch::Tensor x_ds = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
+  // The down path's input: the high latent as the decoder gets it (z and y rounded, context and LRP), with
+  // no graph: nothing before m_s learns from it.
+  torch::Tensor y_high;
+  {
+    torch::NoGradGuard ng;
+    const torch::Tensor y = ChannelCodecImpl::encode(x, quality).to(torch::kFloat);
+    const torch::Tensor z = h_a->forward(y).to(torch::kFloat);
+    const torch::Tensor med = eb->medians().to(z.device()).view({1, -1, 1, 1});
+    const torch::Tensor p =
+        h_s->forward(torch::round(z - med) + med).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
+    y_high = remove_gain(code_slices(y, p.to(torch::kFloat), false).y_hat, quality);
+  }
+  // The medium latent through the shared (frozen) entropy model, as the channel codec trains: noise for the
+  // likelihoods, straight-through rounding for what the decoders see.
+  const torch::Tensor ym = encode(x_ds, quality, "medium").to(torch::kFloat);
+  auto rz = eb->forward(h_a->forward(ym));
+  const torch::Tensor p = h_s->forward(rz.y_hat).narrow(2, 0, ym.size(2)).narrow(3, 0, ym.size(3));
+  const SlicesOut s = code_slices(ym, p.to(torch::kFloat), true);
+  const torch::Tensor y_med = remove_gain(s.y_hat, quality);
+
+  const torch::Tensor mse_down = mse_of(m_s->forward(y_high), x_ds);
+  const torch::Tensor mse_up = mse_of(g_s->forward(y_med), x);
+  const torch::Tensor mse_med = mse_of(m_s->forward(y_med), x_ds);
+  const double half_pixels = double(x_ds.size(0)) * x_ds.size(2) * x_ds.size(3);
+  StepOut o;
+  o.bpp = (s.bits - torch::log2(rz.likelihood).sum()) / half_pixels;
+  o.mse = mse_med;
+  o.loss = lambda * 255.0 * 255.0 * (w_[0] * mse_down + w_[1] * mse_up + w_[2] * mse_med) + o.bpp;
+  return o;
+}
+
+ChannelCodecImpl::SlicesOut FamilyChannelCodecImpl::code_as_codec(const torch::Tensor& y) {
+  torch::NoGradGuard ng;
+  const torch::Device dev = y.device();
+  const torch::Tensor z_int = quantize_z(y);
+  const torch::Tensor z_hat = (z_int / std::ldexp(1.0, aec::kHyperZBits)).to(dev, torch::kFloat);
+  const double bits_z = -torch::log2(eb->likelihood(z_hat)).sum().item<double>();
+  const torch::Tensor p =
+      IntHyperSynthesis::quantize(*h_s).forward(z_int).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
+  SlicesOut s = IntChannelContext::quantize(*this).code(*this, y, p);
+  s.bits = s.bits + bits_z;
+  return s;
+}
+
+EvalOut FamilyChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, int quality) {
+  torch::NoGradGuard ng;
+  const int hh = (h + 1) / 2, hw = (w + 1) / 2;
+  const torch::Tensor x_ds = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
+  const SlicesOut sh = code_as_codec(ChannelCodecImpl::encode(x, quality).to(torch::kFloat));
+  const SlicesOut sm = code_as_codec(encode(x_ds, quality, "medium").to(torch::kFloat));
+  const torch::Tensor yh = remove_gain(sh.y_hat, quality), ym = remove_gain(sm.y_hat, quality);
+  const torch::Tensor x_hh = g_s->forward(yh), x_hm = m_s->forward(yh);
+  const torch::Tensor x_mm = m_s->forward(ym), x_mh = g_s->forward(ym);
+  const int64_t n_full = int64_t(3) * h * w, n_half = int64_t(3) * hh * hw;
+
+  EvalOut o;
+  o.bits = sm.bits.item<double>();
+  o.sq_err = sq_err_8bit(x_mh, x, h, w);
+  o.samples = n_full;
+  o.psnr["high"] = psnr_of(sq_err_8bit(x_hh, x, h, w), n_full);
+  o.psnr["high_bpp"] = sh.bits.item<double>() / (double(h) * w);
+  o.psnr["medium"] = psnr_of(sq_err_8bit(x_mm, x_ds, hh, hw), n_half);
+  o.psnr["medium_bpp"] = sm.bits.item<double>() / (double(hh) * hw);
+  o.psnr["cross_h2m"] = psnr_of(sq_err_8bit(x_hm, x_ds, hh, hw), n_half);
+  o.psnr["cross_m2h"] = psnr_of(o.sq_err, n_full);
+  const torch::Tensor box = F::avg_pool2d(x_hh.clamp(0, 1), F::AvgPool2dFuncOptions(2));
+  o.psnr["baseline_h2m_box"] = psnr_of(sq_err_8bit(box, x_ds, hh, hw), n_half);
+  const torch::Tensor bicubic =
+      F::interpolate(x_mm.clamp(0, 1), F::InterpolateFuncOptions()
+                                           .size(std::vector<int64_t>{x.size(2), x.size(3)})
+                                           .mode(torch::kBicubic)
+                                           .align_corners(false));
+  o.psnr["baseline_m2h_bicubic"] = psnr_of(sq_err_8bit(bicubic, x, h, w), n_full);
+  return o;
+}
+
+}  // namespace aect

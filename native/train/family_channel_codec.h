@@ -1,0 +1,64 @@
+// The cross-resolution family on the channel codec (arch "family-channel"; docs/family.md). The high member
+// IS a channel-conditional context codec (channel_codec.h), warm-started and frozen: its transforms, entropy
+// model and gains stay as loaded, so its file codes exactly what the base channel file codes. The medium
+// member works at half size in the same latent space:
+//   analysis m_a: a new stride-1 first layer that maps half-size pixels to what the high analysis computes
+//                 after its first (stride-2) stage, then copies of the high g_a's other stages (stride 8);
+//   synthesis m_s: copies of the high g_s without its last upsampling stage, then a new stride-1 output
+//                 layer (half-size RGB).
+// Both new layers start as the high's first / last layer folded onto the 2x box grid
+// (family_channel_codec.cpp), so before any step the medium decoder of a high latent is the high decode
+// box-downscaled (up to clamping).
+//
+// One entropy model, the high's: a medium latent is coded by it unchanged, and a medium file carries the
+// high's entropy tensors verbatim (so the core's cross-decoding accepts the pair as one family).
+//
+// The loss, at the step's quality q and lambda (the high's gains, one quality drawn per step as any
+// variable-rate run):
+//   w_down * MSE(m_s(high latent of the full crop), box-downscaled crop)   the down path
+// + w_up   * MSE(g_s(medium latent of the half crop), full crop)            the up path
+// + w_med  * MSE(m_s(medium latent of the half crop), half crop)           the medium codec
+// all times lambda * 255^2, plus the medium latent's rate under the shared entropy model, in bits per pixel
+// of the half-size image (the medium file's own bpp). Only m_a and m_s learn.
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+#include "channel_codec.h"
+
+namespace aect {
+
+class FamilyChannelCodecImpl : public ChannelCodecImpl {
+ public:
+  // weights: w_down, w_up, w_med.
+  FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 3> weights);
+  std::string arch() const override { return "family-channel"; }
+  int stride() const override { return 16; }  // the high member's; the medium member's is 8
+  // role "medium": the medium analysis of a half-size image (gains applied); else the high's.
+  torch::Tensor encode(const torch::Tensor& x, int quality, const std::string& role = "") override;
+  StepOut train_step(const torch::Tensor& x, int quality, double lambda) override;
+  // The primary path is the up path (medium latent of the half-size image decoded by the high decoder): its
+  // bits per full-size pixel and PSNR. Extras: "medium" / "medium_bpp" (the medium codec on the half image,
+  // bpp per half-size pixel), "cross_h2m" (the down path) against "baseline_h2m_box" (high decode, then 2x
+  // box downscale), "cross_m2h" (= the primary) against "baseline_m2h_bicubic" (medium decode, then bicubic
+  // 2x), and "high" / "high_bpp" (the frozen channel codec itself).
+  EvalOut evaluate(const torch::Tensor& x, int h, int w, int quality) override;
+  std::vector<Member> members() override;  // high (stride 16), medium (stride 8)
+  // The frozen high member's prior has nothing to learn: no auxiliary optimizer.
+  std::vector<torch::Tensor> aux_parameters() override { return {}; }
+  // After a warm start: the medium networks from the high's, unless the source already had them.
+  void finish_warm_start(bool source_had_all) override;
+  // Copies of the high's stages into m_a / m_s, the new layers folded from the high's end layers.
+  void init_medium_from_high();
+
+  LayerStack m_a{nullptr}, m_s{nullptr};
+
+ private:
+  // The codec's own coding of a latent y (gains applied): z around its fixed-point medians, the integer h_s
+  // and the integer slice nets, as ChannelCodecImpl::evaluate; returns the decoded latent and its bits.
+  SlicesOut code_as_codec(const torch::Tensor& y);
+  std::array<double, 3> w_;
+};
+
+}  // namespace aect

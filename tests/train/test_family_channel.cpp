@@ -1,0 +1,157 @@
+// The family on the channel codec (family_channel_codec.h): a tiny variable-rate channel model is the base,
+// a family warm-started from its file trains a few steps with the high member frozen, and the export is
+// checked through the core: the high member codes exactly what the base codes, a high file cross-decodes at
+// half size with the medium member and a medium file at full size with the high member, at the file's
+// quality.
+#include <cstdio>
+
+#include "aecodec/codec.h"
+#include "aecodec/image.h"
+#include "aecodec/model.h"
+#include "export.h"
+#include "family_channel_codec.h"
+#include "int_channel.h"
+#include "test_util.h"
+#include "train_loop.h"
+
+// LibTorch's headers bring glog's CHECK (a failure aborts the process): Catch's must win.
+#undef CHECK
+#include <catch2/catch.hpp>
+
+using namespace aect;
+using namespace aect_test;
+
+namespace {
+
+std::vector<float> floats_of(const torch::Tensor& t) {
+  torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+}  // namespace
+
+TEST_CASE("family-channel: a frozen channel codec and a half-size member export as one family",
+          "[train][family]") {
+  const std::string data = make_image_dir("family-channel");
+  const fs::path root = fs::temp_directory_path() / ("aect-family-channel-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root);
+
+  // The base: a tiny channel network with a quality knob.
+  TrainConfig c = tiny_config("channel", data, (root / "channel").string());
+  c.lambdas = {0.004, 0.016};
+  train_run(c, false);
+  LoadedRun channel = load_run(c.out);
+  const std::string base_path = (root / "base.aem").string();
+  {
+    auto files = export_models(channel, "base", ExportOptions{});
+    REQUIRE(files.size() == 1);
+    files[0].second.write(base_path);
+  }
+  const aec::ModelFile base_file = aec::ModelFile::read(base_path);
+
+  // The family, warm-started from the base file; validation runs every path once.
+  TrainConfig f = tiny_config("family-channel", data, (root / "family").string());
+  f.lambdas = c.lambdas;
+  f.init = base_path;
+  f.steps = 4;
+  f.valid_every = 4;
+  const TrainState st = train_run(f, false);
+  CHECK(st.step == 4);
+  CHECK(st.nan_events == 0);
+  LoadedRun fam = load_run(f.out);
+  REQUIRE(fam.valid.is_object());
+  for (const char* k : {"cross_h2m", "cross_m2h", "medium", "high", "baseline_h2m_box"})
+    CHECK(std::isfinite(fam.valid["q2"].value(k, -1.0)));
+  auto* net = dynamic_cast<FamilyChannelCodecImpl*>(fam.model.get());
+  REQUIRE(net != nullptr);
+  // The high analysis is the base's, bit for bit, after training (frozen, and averaged as frozen).
+  CHECK(floats_of(net->g_a->named_parameters()["0.weight"]) ==
+        base_file.floats("g_a.0.weight", {16, 3, 5, 5}));
+  // The context nets came from the file: requantised, they are the file's integers.
+  {
+    const IntChannelContext ctx = IntChannelContext::quantize(*net);
+    const aec::StoredTensor& t = base_file.tensors.at("hyper.context.param.0.0.weight");
+    CHECK(ctx.param[0][0].weight == base_file.ints("hyper.context.param.0.0.weight", t.shape));
+    CHECK(ctx.embed.weight == base_file.ints("hyper.context.embed.weight",
+                                             base_file.tensors.at("hyper.context.embed.weight").shape));
+  }
+  // A wrong base is refused: lambdas other than the file's.
+  TrainConfig bad = f;
+  bad.out = (root / "bad").string();
+  bad.lambdas = {0.004, 0.02};
+  CHECK_THROWS_WITH(train_run(bad, false), Catch::Contains("--lambdas"));
+
+  auto files = export_models(fam, "fam", ExportOptions{});
+  REQUIRE(files.size() == 2);
+  REQUIRE(files[0].first == "fam-high");
+  REQUIRE(files[1].first == "fam-medium");
+  const aec::Model base = aec::Model::from_file(base_file);
+  const aec::Model high = aec::Model::from_file(files[0].second);
+  const aec::Model medium = aec::Model::from_file(files[1].second);
+  CHECK(high.info().stride == 16);
+  CHECK(medium.info().stride == 8);
+  CHECK(high.info().family_role == "high");
+  CHECK(medium.info().family_role == "medium");
+  CHECK(!high.info().family_id.empty());
+  CHECK(high.info().family_id == medium.info().family_id);
+  CHECK(high.info().entropy_hash == base.info().entropy_hash);
+  CHECK(medium.info().entropy_hash == base.info().entropy_hash);
+  CHECK(medium.variable_rate());
+
+  const aec::Image im = synthetic_image(70, 46, 9);
+  aec::EncodeOptions o;
+  o.quality = 40;
+  // The high member codes exactly what the base codes: the same sections, the same decoded pixels.
+  const aec::EncodeResult eb = aec::encode_image(base, im, o), eh = aec::encode_image(high, im, o);
+  const aec::Bitstream sb = aec::parse_bitstream(eb.bytes.data(), eb.bytes.size()),
+                       sh = aec::parse_bitstream(eh.bytes.data(), eh.bytes.size());
+  REQUIRE(sb.sections.size() == sh.sections.size());
+  for (size_t i = 0; i < sb.sections.size(); ++i) {
+    CHECK(sb.sections[i].type == sh.sections[i].type);
+    CHECK(sb.sections[i].bytes == sh.sections[i].bytes);
+  }
+  const aec::DecodeResult db = aec::decode_image(base, eb.bytes.data(), eb.bytes.size());
+  const aec::DecodeResult dh = aec::decode_image(high, eh.bytes.data(), eh.bytes.size());
+  CHECK(dh.image.rgb == db.image.rgb);
+
+  // A high file decodes at half size with the medium member, at the file's quality.
+  const aec::DecodeResult half = aec::cross_decode_image(medium, eh.bytes.data(), eh.bytes.size());
+  CHECK(half.image.width == 35);
+  CHECK(half.image.height == 23);
+  const aec::Image expect_half =
+      aec::crop(aec::tensor_to_image(medium.at_quality(40).synthesis(eh.latent)), 35, 23);
+  CHECK(half.image.rgb == expect_half.rgb);
+
+  // A medium file of the half-size image decodes at full size with the high member.
+  const aec::EncodeResult em = aec::encode_image(medium, aec::downscale2x_box(im), o);
+  const aec::DecodeResult full = aec::cross_decode_image(high, em.bytes.data(), em.bytes.size());
+  CHECK(full.image.width == 70);
+  CHECK(full.image.height == 46);
+  const aec::Image expect_full =
+      aec::crop(aec::tensor_to_image(high.at_quality(40).synthesis(em.latent)), 70, 46);
+  CHECK(full.image.rgb == expect_full.rgb);
+  // ... and with its own decoder at half size.
+  CHECK(aec::decode_image(medium, em.bytes.data(), em.bytes.size()).image.width == 35);
+
+  // From the channel run itself: the export writes the run's frozen network as the high member, which is
+  // what the channel run's own export is.
+  TrainConfig r = f;
+  r.out = (root / "from-run").string();
+  r.init = c.out;
+  r.steps = 2;
+  r.valid_every = 0;
+  train_run(r, false);
+  LoadedRun from_run = load_run(r.out);
+  auto run_files = export_models(from_run, "fam", ExportOptions{});
+  REQUIRE(run_files.size() == 2);
+  const aec::Model high2 = aec::Model::from_file(run_files[0].second);
+  const aec::Model medium2 = aec::Model::from_file(run_files[1].second);
+  CHECK(high2.info().entropy_hash == base.info().entropy_hash);
+  CHECK(medium2.info().entropy_hash == base.info().entropy_hash);
+  const aec::EncodeResult eh2 = aec::encode_image(high2, im, o);
+  CHECK(aec::decode_image(high2, eh2.bytes.data(), eh2.bytes.size()).image.rgb == db.image.rgb);
+  CHECK(aec::cross_decode_image(medium2, eh2.bytes.data(), eh2.bytes.size()).image.width == 35);
+  fs::remove_all(root);
+  fs::remove_all(data);
+}
