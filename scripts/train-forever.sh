@@ -38,6 +38,7 @@ declare -A RECIPE=(
   [channel]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
+  [family-channel]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000 --valid-max-images 6"
   [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q2]="--arch hyperprior --lambda 0.00067 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q3]="--arch hyperprior --lambda 0.0018 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
@@ -57,6 +58,7 @@ declare -A BASELINE=(
 declare -A INIT=(
   [channel]="runs/channel-q5 runs/context-pilot/channel models/hyperprior-q5.aem"
   [channel-q5]="runs/context-pilot/channel models/hyperprior-q5.aem"
+  [family-channel]="models/channel.aem"
   [factorized]="models/factorized-q5.aem"
   [hyperprior-q3]="runs/hyperprior-q5 models/hyperprior-q5.aem"
   [hyperprior-q7]="models/hyperprior-q6.aem"
@@ -71,7 +73,10 @@ declare -A INIT=(
 # context model (docs/context-model.md) as one variable-rate network over the factorized levels' seven
 # lambdas, warm-started from channel-q5 (the pilot's winner at q5's lambda). It is the one network the default
 # order trains: it replaces the single-rate levels, serves the quality knob and is the family's base. The
-# other runs stay here for AEC_TRAIN_ORDER.
+# other runs stay here for AEC_TRAIN_ORDER. family-channel: the cross-resolution family on the channel codec
+# (docs/family.md): its high member is models/channel.aem frozen, only the half-size member trains; not in the
+# default order (AEC_TRAIN_ORDER="channel:60 family-channel:30" adds it). It exports family-channel-high and
+# -medium; the high file is the channel file it started from, so retrain it (a new run) after channel changes.
 ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel:60})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
@@ -111,7 +116,7 @@ export_if_improved() {
   [ -f "$RUNS/$name/checkpoint.pt" ] || return 0
   # The checkerboard context (channel-cb) has no integer form in the core: it trains and is not exported.
   case " ${RECIPE[$name]:-} " in *" --arch channel-cb"*) log "$name: not exported (channel-cb has no model-file form)"; return 0 ;; esac
-  if [ "$POLISH_STEPS" -gt 0 ] && [ "$name" != family ]; then from=$(polished_branch "$name") || from=$RUNS/$name; fi
+  if [ "$POLISH_STEPS" -gt 0 ] && [ "$name" != family ] && [ "$name" != family-channel ]; then from=$(polished_branch "$name") || from=$RUNS/$name; fi
   rm -rf "$dir" && mkdir -p "$dir"
   "$TRAIN" export --fp16 --run "$from" --out "$dir/$name.aem" >/dev/null
   [ "$from" = "$RUNS/$name" ] || rm -rf "$from"
