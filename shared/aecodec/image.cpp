@@ -10,6 +10,7 @@
 #include "aecodec/colour.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
+#include "aecodec/parallel.h"
 
 // stb is compiled into this translation unit (not linked from the system's libstb) so that the very same file
 // builds under Emscripten. The functions are made static so that another part of the program (or a test) that
@@ -576,11 +577,15 @@ void write_png(const std::string& path, const Image& image) {
 Tensor image_to_tensor(const Image& image) {
   check_image(image, "image_to_tensor");
   Tensor t(3, image.height, image.width);
-  const size_t n = size_t(image.width) * image.height;
-  for (int k = 0; k < 3; ++k) {
-    float* dst = t.channel(k);
-    for (size_t i = 0; i < n; ++i) dst[i] = float(image.rgb[i * 3 + k]) / 255.0f;
-  }
+  const size_t w = size_t(image.width);
+  // By rows on the core's threads (each value on its own: the same tensor for any thread count): 1.5 ms
+  // of a 768x512 encode that the second core can halve.
+  parallel_for(image.height, [&](int y0, int y1) {
+    for (int k = 0; k < 3; ++k) {
+      float* dst = t.channel(k);
+      for (size_t i = size_t(y0) * w; i < size_t(y1) * w; ++i) dst[i] = float(image.rgb[i * 3 + k]) / 255.0f;
+    }
+  });
   return t;
 }
 
@@ -589,11 +594,14 @@ Image tensor_to_image(const Tensor& t) {
   require(t.h > 0 && t.w > 0, "tensor_to_image: tensor has zero size (" + dims(t.w, t.h) + ")");
   require(t.data.size() == size_t(3) * t.h * t.w, "tensor_to_image: tensor data does not match its shape");
   Image out(t.w, t.h);
-  const size_t n = size_t(t.w) * t.h;
-  for (int k = 0; k < 3; ++k) {
-    const float* src = t.channel(k);
-    for (size_t i = 0; i < n; ++i) out.rgb[i * 3 + k] = to_byte(double(src[i]) * 255.0);
-  }
+  const size_t w = size_t(t.w);
+  parallel_for(t.h, [&](int y0, int y1) {  // by rows, as image_to_tensor
+    for (int k = 0; k < 3; ++k) {
+      const float* src = t.channel(k);
+      for (size_t i = size_t(y0) * w; i < size_t(y1) * w; ++i)
+        out.rgb[i * 3 + k] = to_byte(double(src[i]) * 255.0);
+    }
+  });
   return out;
 }
 
