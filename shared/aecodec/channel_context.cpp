@@ -162,8 +162,25 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   // feature_bits_ (rounded half up, as every integer layer rounds).
   const int drop = bits_ - feature_bits_;
   // The features, then each slice's decoded values as it is decoded: the first E + off channels are what
-  // slice k's network reads (channel-major, so a prefix of the buffer).
-  IntTensor ctx(E + M, h, w);
+  // slice k's network reads (channel-major, so a prefix of the buffer). The buffer grows by a slice at a time
+  // inside its reserved room: on a latent of one band (768x512 and below) the nets read it, and its float
+  // copy for LRP, in place instead of copying their whole input for every slice.
+  const bool whole = rows >= h;
+  IntTensor ctx;
+  ctx.h = h, ctx.w = w, ctx.c = E;
+  ctx.data.reserve(size_t(E + M) * plane);
+  ctx.data.resize(size_t(E) * plane);
+  Tensor fctx;  // whole: ctx as LRP reads it, in float
+  const float feature_unit = std::ldexp(1.0f, -feature_bits_);
+  // Appends channels [from, ctx.c) of ctx to fctx.
+  const auto to_float = [&](int from) {
+    if (!whole || !want_latent) return;
+    fctx.h = h, fctx.w = w, fctx.c = ctx.c;
+    if (fctx.data.capacity() < size_t(E + M) * plane) fctx.data.reserve(size_t(E + M) * plane);
+    fctx.data.resize(size_t(ctx.c) * plane);
+    copy_rows(ctx.channel(from), plane, ctx.c - from, 0, h, w, fctx.channel(from),
+              [&](int32_t v) { return float(v) * feature_unit; });
+  };
   for_bands(h, rows, embed_halo_, [&](int r0, int r1, int lo, int hi) {
     IntTensor x0(2 * M, hi - lo, w);
     const size_t bn = size_t(M) * x0.plane();
@@ -179,9 +196,11 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
       std::copy_n(f.channel(ch) + size_t(r0 - lo) * w, size_t(r1 - r0) * w, ctx.channel(ch) + size_t(r0) * w);
     lap(&Timing::copy_ms);
   });
+  to_float(0);
+  lap(&Timing::copy_ms);
 
   Tensor latent = want_latent ? Tensor(M, h, w) : Tensor();
-  const float unit = std::ldexp(1.0f, -bits_), feature_unit = std::ldexp(1.0f, -feature_bits_);
+  const float unit = std::ldexp(1.0f, -bits_);
   const int64_t one = int64_t(1) << bits_;
   // Tables strictly below the last: a log scale above all of them picks the last table.
   const size_t inner = log_scale_.size() - 1;
@@ -192,10 +211,13 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
     const size_t m = size_t(c) * plane, base = size_t(off) * plane;
     table.resize(m), mean.resize(m), sym.assign(m, 0);
     for_bands(h, rows, param_halo_[k], [&](int r0, int r1, int lo, int hi) {
-      IntTensor in(E + off, hi - lo, w);
-      copy_rows(ctx.data.data(), plane, E + off, lo, hi, w, in.data.data(), [](int32_t v) { return v; });
+      IntTensor in;
+      if (!whole) {
+        in = IntTensor(E + off, hi - lo, w);
+        copy_rows(ctx.data.data(), plane, E + off, lo, hi, w, in.data.data(), [](int32_t v) { return v; });
+      }
       lap(&Timing::copy_ms);
-      const IntTensor d = param_[k].forward(std::move(in));
+      const IntTensor d = param_[k].forward(whole ? ctx : in);
       lap(&Timing::param_ms);
       const size_t bp = d.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
       parallel_for(c, [&](int c0, int c1) {
@@ -214,11 +236,14 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
     });
     code(off, c, table.data(), mean.data(), sym.data());
     lap(&Timing::code_ms);
+    ctx.c += c;
+    ctx.data.resize(size_t(ctx.c) * plane);  // inside the reserved room: no reallocation
     int32_t* decoded = ctx.channel(E + off);
     parallel_for(c, [&](int c0, int c1) {
       for (size_t j = size_t(c0) * plane; j < size_t(c1) * plane; ++j)
         decoded[j] = saturate(rounding_shift(int64_t(sym[j]) * one + mean[j], drop));
     });
+    to_float(E + off);
     lap(&Timing::feed_ms);
 
     if (!want_latent) {
@@ -226,11 +251,14 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
       continue;
     }
     for_bands(h, rows, lrp_halo_[k], [&](int r0, int r1, int lo, int hi) {
-      Tensor lin(E + off + c, hi - lo, w);
-      copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
-                [&](int32_t v) { return float(v) * feature_unit; });
+      Tensor lin;
+      if (!whole) {
+        lin = Tensor(E + off + c, hi - lo, w);
+        copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
+                  [&](int32_t v) { return float(v) * feature_unit; });
+      }
       lap(&Timing::copy_ms);
-      const Tensor r = lrp_[k]->forward(lin);
+      const Tensor r = lrp_[k]->forward(whole ? fctx : lin);
       const size_t bp = r.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
       parallel_for(c, [&](int c0, int c1) {
         for (int ch = c0; ch < c1; ++ch) {

@@ -79,9 +79,11 @@ void IntNetwork::output_shape(int& c, int& h, int& w) const {
   }
 }
 
-IntTensor IntNetwork::forward(IntTensor x) const {
-  for (const IntConv& l : layers_) x = int_conv(x, l);
-  return x;
+IntTensor IntNetwork::forward(const IntTensor& x) const {
+  if (layers_.empty()) return x;
+  IntTensor y = int_conv(x, layers_[0]);
+  for (size_t i = 1; i < layers_.size(); ++i) y = int_conv(y, layers_[i]);
+  return y;
 }
 
 json put_int_conv(ModelFile& f, const std::string& name, const IntConv& l) {
