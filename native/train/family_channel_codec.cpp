@@ -52,7 +52,7 @@ torch::Tensor param(LayerStackImpl& s, const std::string& name) {
 }  // namespace
 
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
-                                               std::array<double, 3> weights)
+                                               std::array<double, 4> weights)
     : ChannelCodecImpl(N_, M_, lambdas, false), w_(weights) {
   m_a = register_module("m_a", LayerStack("m_a"));
   m_s = register_module("m_s", LayerStack("m_s"));
@@ -112,10 +112,10 @@ StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, 
   const torch::Tensor x_ds = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
   // The down path's input: the high latent as the decoder gets it (z and y rounded, context and LRP), with
   // no graph: nothing before m_s learns from it.
-  torch::Tensor y_high;
+  torch::Tensor y_high, y;
   {
     torch::NoGradGuard ng;
-    const torch::Tensor y = ChannelCodecImpl::encode(x, quality).to(torch::kFloat);
+    y = ChannelCodecImpl::encode(x, quality).to(torch::kFloat);
     const torch::Tensor z = h_a->forward(y).to(torch::kFloat);
     const torch::Tensor med = eb->medians().to(z.device()).view({1, -1, 1, 1});
     const torch::Tensor p =
@@ -138,6 +138,7 @@ StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, 
   o.bpp = (s.bits - torch::log2(rz.likelihood).sum()) / half_pixels;
   o.mse = mse_med;
   o.loss = lambda * 255.0 * 255.0 * (w_[0] * mse_down + w_[1] * mse_up + w_[2] * mse_med) + o.bpp;
+  if (w_[3] > 0) o.loss = o.loss + w_[3] * (ym - y).pow(2).mean();
   return o;
 }
 

@@ -19,7 +19,9 @@
 // + w_up   * MSE(g_s(medium latent of the half crop), full crop)            the up path
 // + w_med  * MSE(m_s(medium latent of the half crop), half crop)           the medium codec
 // all times lambda * 255^2, plus the medium latent's rate under the shared entropy model, in bits per pixel
-// of the half-size image (the medium file's own bpp). Only m_a and m_s learn.
+// of the half-size image (the medium file's own bpp), plus optionally w_latent times the mean squared
+// difference between the medium latent of the half crop and the high latent of the full crop (gained, in
+// quantisation steps): one kind of latent for the one half-size synthesis. Only m_a and m_s learn.
 #pragma once
 #include <array>
 #include <string>
@@ -31,8 +33,8 @@ namespace aect {
 
 class FamilyChannelCodecImpl : public ChannelCodecImpl {
  public:
-  // weights: w_down, w_up, w_med.
-  FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 3> weights);
+  // weights: w_down, w_up, w_med, w_latent.
+  FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights);
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8
   // role "medium": the medium analysis of a half-size image (gains applied); else the high's.
@@ -58,7 +60,7 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // The codec's own coding of a latent y (gains applied): z around its fixed-point medians, the integer h_s
   // and the integer slice nets, as ChannelCodecImpl::evaluate; returns the decoded latent and its bits.
   SlicesOut code_as_codec(const torch::Tensor& y);
-  std::array<double, 3> w_;
+  std::array<double, 4> w_;
 };
 
 }  // namespace aect

@@ -66,8 +66,8 @@ int main(int argc, char** argv) {
   train->add_flag("--freeze-shared", cfg.freeze_shared,
                   "family: train only the upscaler and the prior (shared medium networks stay as --init)");
   train->add_option("--family-weights", family_weights,
-                    "family-channel: loss weights of the down path, the up path and the medium codec "
-                    "(default 1,1,1)");
+                    "family-channel: loss weights of the down path, the up path and the medium codec, "
+                    "and optionally of the medium latent's distance to the high latent (default 1,1,1)");
   train->add_option("--valid-every", cfg.valid_every)->capture_default_str();
   train->add_option("--valid-max-images", cfg.valid_max_images, "0: all");
   train->add_option("--checkpoint-minutes", cfg.checkpoint_minutes)->capture_default_str();

@@ -121,11 +121,12 @@ std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
   if (cfg.arch == "channel" || cfg.arch == "channel-cb")
     return std::make_shared<ChannelCodecImpl>(N, M, cfg.lambdas, cfg.arch == "channel-cb");
   if (cfg.arch == "family-channel") {
-    aec::require(cfg.family_weights.size() == 3,
-                 "family-channel: --family-weights takes three weights (down, up, medium)");
+    aec::require(cfg.family_weights.size() == 3 || cfg.family_weights.size() == 4,
+                 "family-channel: --family-weights takes three or four weights (down, up, medium[, latent])");
     return std::make_shared<FamilyChannelCodecImpl>(
         N, M, cfg.lambdas,
-        std::array<double, 3>{cfg.family_weights[0], cfg.family_weights[1], cfg.family_weights[2]});
+        std::array<double, 4>{cfg.family_weights[0], cfg.family_weights[1], cfg.family_weights[2],
+                              cfg.family_weights.size() == 4 ? cfg.family_weights[3] : 0.0});
   }
   if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae") return make_plain_codec(cfg.arch, N, M);
   throw aec::Error("unknown arch '" + cfg.arch +

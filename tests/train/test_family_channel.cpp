@@ -56,6 +56,7 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   f.init = base_path;
   f.steps = 4;
   f.valid_every = 4;
+  f.family_weights = {1, 1, 1, 0.5};  // with the latent term
   const TrainState st = train_run(f, false);
   CHECK(st.step == 4);
   CHECK(st.nan_events == 0);
