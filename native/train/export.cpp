@@ -225,6 +225,31 @@ nlohmann::json hyper_synthesis_cost(HyperpriorCodecImpl& model, const ImageSet& 
           {"images", set.images.size()}};
 }
 
+// The training.* record every exported model carries: how it was trained (recipe, data, steps, CPU time);
+// callers add what is particular to the file (its lambda and quality, a family's loss weights).
+nlohmann::json training_record(const LoadedRun& run) {
+  const TrainConfig& cfg = run.cfg;
+  return {{"trainer", "aecodec-train"},
+          {"arch", cfg.arch},
+          {"data", cfg.data},
+          {"valid", cfg.valid},
+          {"seed", cfg.seed},
+          {"steps", run.state.step},
+          {"images_seen", run.state.images},
+          {"crop", cfg.crop},
+          {"batch", cfg.batch},
+          {"lr", cfg.lr},
+          {"N", cfg.N},
+          {"M", cfg.M},
+          {"bf16", cfg.bf16},
+          {"init", cfg.init},
+          {"provenance", cfg.provenance},
+          {"nan_events", run.state.nan_events},
+          {"wall_hours", run.state.wall_s / 3600},
+          {"cpu_seconds", run.state.cpu_s},
+          {"cpu_hours", run.state.cpu_s / 3600}};
+}
+
 // What the model is, in a line (aecodec info, the cards, the demo); how it was trained is in training.*
 // (steps, CPU-hours, provenance).
 std::string short_description(const TrainConfig& cfg, int q, bool knob, const std::string& role) {
@@ -289,27 +314,9 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
                "family-channel export: the high member must be a channel model of stride 16");
   const std::string family_id = "fam-" + hex16(base_model.info().entropy_hash);
   const std::string base_label = base.meta.value("name", std::string("channel"));
-  const nlohmann::json family_training = {{"trainer", "aecodec-train"},
-                                          {"arch", cfg.arch},
-                                          {"data", cfg.data},
-                                          {"valid", cfg.valid},
-                                          {"seed", cfg.seed},
-                                          {"steps", run.state.step},
-                                          {"images_seen", run.state.images},
-                                          {"lambdas", cfg.lambdas},
-                                          {"family_weights", cfg.family_weights},
-                                          {"crop", cfg.crop},
-                                          {"batch", cfg.batch},
-                                          {"lr", cfg.lr},
-                                          {"N", cfg.N},
-                                          {"M", cfg.M},
-                                          {"bf16", cfg.bf16},
-                                          {"init", cfg.init},
-                                          {"provenance", cfg.provenance},
-                                          {"nan_events", run.state.nan_events},
-                                          {"wall_hours", run.state.wall_s / 3600},
-                                          {"cpu_seconds", run.state.cpu_s},
-                                          {"cpu_hours", run.state.cpu_s / 3600}};
+  nlohmann::json family_training = training_record(run);
+  family_training["lambdas"] = cfg.lambdas;
+  family_training["family_weights"] = cfg.family_weights;
 
   aec::ModelFile high = base;
   high.meta["name"] = base_name + "-high";
@@ -486,28 +493,10 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_models(LoadedRun& run
         if (!model.rate_distortion()) d["quantizer"]["fit"] = qz.fit;
         d["entropy"] = {{"kind", "factorized"}, {"precision", aec::kCdfPrecision}};
       }
-      d["training"] = {{"trainer", "aecodec-train"},
-                       {"arch", cfg.arch},
-                       {"data", cfg.data},
-                       {"valid", cfg.valid},
-                       {"seed", cfg.seed},
-                       {"steps", run.state.step},
-                       {"images_seen", run.state.images},
-                       {"lambda", cfg.lambdas[size_t(q)]},
-                       {"lambdas", cfg.lambdas},
-                       {"quality", q + 1},
-                       {"crop", cfg.crop},
-                       {"batch", cfg.batch},
-                       {"lr", cfg.lr},
-                       {"N", cfg.N},
-                       {"M", cfg.M},
-                       {"bf16", cfg.bf16},
-                       {"init", cfg.init},
-                       {"provenance", cfg.provenance},
-                       {"nan_events", run.state.nan_events},
-                       {"wall_hours", run.state.wall_s / 3600},
-                       {"cpu_seconds", run.state.cpu_s},
-                       {"cpu_hours", run.state.cpu_s / 3600}};
+      d["training"] = training_record(run);
+      d["training"]["lambda"] = cfg.lambdas[size_t(q)];
+      d["training"]["lambdas"] = cfg.lambdas;
+      d["training"]["quality"] = q + 1;
       if (const nlohmann::json state = put_train_state(f, model, q); !state.is_null())
         d["training"]["state"] = state;
       note_storage(d, storage);
