@@ -95,17 +95,24 @@ struct Slices {
   Tensor latent;
 };
 
-Slices decode_slices(const Model& m, const Bitstream& stream) {
+// The hyperprior's tables and means for a file's latent, from its hyper payload (what the decoder computes
+// before the context runs).
+Hyperprior::Conditional hyper_conditional(const Model& m, const Bitstream& stream) {
   const Hyperprior& hp = *m.hyperprior();
-  const int c = int(stream.header.latent_c), h = int(stream.header.latent_h), w = int(stream.header.latent_w);
+  const int h = int(stream.header.latent_h), w = int(stream.header.latent_w);
   int zc, zh, zw;
   hp.hyper_shape(h, w, zc, zh, zw);
   const std::vector<uint8_t>& hyper = *stream.find(kSectionHyperPayload);
-  const std::vector<uint8_t>& payload = *stream.find(kSectionPayload);
   const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  const std::vector<int32_t> qz =
-      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables());
-  const Hyperprior::Conditional cond = hp.conditional(qz, zh, zw, h, w);
+  return hp.conditional(entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables()),
+                        zh, zw, h, w);
+}
+
+Slices decode_slices(const Model& m, const Bitstream& stream) {
+  const Hyperprior& hp = *m.hyperprior();
+  const int c = int(stream.header.latent_c), h = int(stream.header.latent_h), w = int(stream.header.latent_w);
+  const std::vector<uint8_t>& payload = *stream.find(kSectionPayload);
+  const Hyperprior::Conditional cond = hyper_conditional(m, stream);
   const size_t plane = size_t(h) * w;
   Slices r;
   r.symbol.resize(size_t(c) * plane), r.table.resize(r.symbol.size()), r.mean.resize(r.symbol.size());
@@ -222,12 +229,7 @@ TEST_CASE("channel: the slice path is the documented integer formula") {
   const Bitstream stream = open_stream(m, e.bytes.data(), e.bytes.size(), false);
   const int M = 6, h = int(stream.header.latent_h), w = int(stream.header.latent_w);
   const size_t plane = size_t(h) * w;
-  int zc, zh, zw;
-  hp.hyper_shape(h, w, zc, zh, zw);
-  const std::vector<uint8_t>& hyper = *stream.find(kSectionHyperPayload);
-  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  const Hyperprior::Conditional cond = hp.conditional(
-      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables()), zh, zw, h, w);
+  const Hyperprior::Conditional cond = hyper_conditional(m, stream);
 
   // Any symbols (the context does not care where they come from): random ones, escapes included.
   std::mt19937 rng(5);
@@ -312,17 +314,11 @@ TEST_CASE("channel: the slice path is the documented integer formula") {
 // the whole latent's tables, means and decoded latent.
 TEST_CASE("channel: the context nets by bands of rows equal the whole latent") {
   const Model& m = channel_model();
-  const Hyperprior& hp = *m.hyperprior();
   const EncodeResult e = encode_image(m, synthetic_image(48, 92, 9));
   const Bitstream stream = open_stream(m, e.bytes.data(), e.bytes.size(), false);
   const int h = int(stream.header.latent_h), w = int(stream.header.latent_w);
   REQUIRE(h == 23);  // the test model's stride is 4
-  int zc, zh, zw;
-  hp.hyper_shape(h, w, zc, zh, zw);
-  const std::vector<uint8_t>& hyper = *stream.find(kSectionHyperPayload);
-  const std::vector<int32_t> zidx = channel_index(zc, zh, zw);
-  const Hyperprior::Conditional cond = hp.conditional(
-      entropy_decode(hyper.data(), hyper.size(), zidx.data(), zidx.size(), hp.z_tables()), zh, zw, h, w);
+  const Hyperprior::Conditional cond = hyper_conditional(m, stream);
   const size_t plane = size_t(h) * w;
   const auto run = [&](int band_rows, bool latent = true) {
     std::mt19937 rng(11);  // the same symbols for every band height
