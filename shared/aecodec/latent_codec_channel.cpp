@@ -69,12 +69,16 @@ Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w,
   const Hyperprior::Conditional cond = decode_side(stream, h, w);
   const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
   const size_t plane = size_t(h) * w;
-  std::vector<int32_t> q(size_t(c) * plane), index(q.size());
+  // The whole latent's symbols and tables only for the per-channel rates (`aecodec info`); decoding itself
+  // needs one slice at a time, and on a large photo these two copies would be a third of its memory.
+  std::vector<int32_t> q, index;
+  if (channel_bits) q.resize(size_t(c) * plane), index.resize(q.size());
   EntropyStreamDecoder dec(payload.data(), payload.size(), hp.y_tables());
   Tensor latent =
       ctx_->run(cond, h, w, [&](int c0, int k, const int32_t* table, const int32_t*, int32_t* symbols) {
         const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
         dec.decode(table, m, symbols);
+        if (!channel_bits) return;
         std::copy(symbols, symbols + m, q.begin() + std::ptrdiff_t(base));
         std::copy(table, table + m, index.begin() + std::ptrdiff_t(base));
       });

@@ -408,4 +408,13 @@ double Network::macs(int c, int h, int w) const {
   return total;
 }
 
+double Network::peak_floats(int c, int h, int w) const {
+  double peak = double(c) * h * w;
+  for (const auto& l : layers_) {
+    l->output_shape(c, h, w);
+    peak = std::max(peak, double(c) * h * w);
+  }
+  return peak;
+}
+
 }  // namespace aec

@@ -30,6 +30,9 @@ class Network {
   void output_shape(int& c, int& h, int& w) const;
   // Multiply-accumulates for an input of the given shape (for benchmarks' GFLOP/s).
   double macs(int c, int h, int w) const;
+  // The largest tensor the network computes for an input of this shape, its input included, in floats (for
+  // sizing tiles: tile.h).
+  double peak_floats(int c, int h, int w) const;
   size_t size() const { return layers_.size(); }
   // For running the network by tiles (tile.h), one axis at a time (kernels are square, so both axes alike):
   // the input positions [lo, hi] that output positions [lo, hi] read, padding included (outside [0, n) when

@@ -1,6 +1,7 @@
 #include "aecodec/tile.h"
 
 #include <algorithm>
+#include <cmath>
 #include <mutex>
 #include <vector>
 
@@ -118,6 +119,22 @@ void copy_core(const Tensor& out, const TileCore& k, Tensor& dst) {
 
 }  // namespace
 
+int tile_side(const Network& net, int c_in, int tile) {
+  int down = 1, up = 1;
+  if (!net.strides(down, up)) return tile;
+  // A probe input whose output is 16 positions of the coarser side: the image side is the larger of the two.
+  const int n_in = 16 * down;
+  int c = c_in, h = n_in, w = n_in;
+  net.output_shape(c, h, w);
+  const double image_side = std::max(n_in, h);
+  const double per_pixel = net.peak_floats(c_in, n_in, n_in) / (image_side * image_side);
+  constexpr double kTunedFloatsPerPixel = 16;  // 64 channels at half resolution
+  if (per_pixel <= kTunedFloatsPerPixel) return tile;
+  const int step = std::max(down, up);
+  const int side = int(tile * std::sqrt(kTunedFloatsPerPixel / per_pixel)) / step * step;
+  return std::max(step, side);
+}
+
 Tensor analysis_tiled(const Model& model, const Image& image, int tile) {
   const ModelInfo& info = model.info();
   require(image.width > 0 && image.height > 0 && image.rgb.size() == size_t(image.width) * image.height * 3,
@@ -130,7 +147,7 @@ Tensor analysis_tiled(const Model& model, const Image& image, int tile) {
   require(net.strides(down, up), "analysis_tiled: the encoder cannot be tiled");
   Tensor y(c, h, w);
   run_tiled(
-      net, 3, ph, pw, std::max(1, tile / down),
+      net, 3, ph, pw, std::max(1, tile_side(net, 3, tile) / down),
       [&](Tensor& in, int x0, int y0) {
         // The image padded to the stride by replicating its last row and column, as pad_edge does.
         for (int k = 0; k < 3; ++k)
@@ -154,7 +171,7 @@ void synthesis_tiled(const Network& decoder, const Tensor& latent, int out_w, in
   decoder.output_shape(c, h, w);
   require(c == 3 && h >= out_h && w >= out_w, "decoder output is smaller than the image");
   run_tiled(
-      decoder, latent.c, latent.h, latent.w, tile, out_h, out_w,
+      decoder, latent.c, latent.h, latent.w, tile_side(decoder, latent.c, tile), out_h, out_w,
       [&](Tensor& in, int x0, int y0) {
         for (int ch = 0; ch < in.c; ++ch)
           for (int r = 0; r < in.h; ++r)

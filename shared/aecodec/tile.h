@@ -19,9 +19,11 @@ namespace aec {
 struct TileOptions {
   // Images with more pixels than this are coded by tiles; smaller ones run whole, as they always have.
   int64_t min_pixels = 2'000'000;
-  // Side of a tile's core in image pixels (rounded to the model's stride). Larger tiles spend less on halos
-  // and more memory: with the default model at 4000x3000 (2 threads), 512 peaks at 200 MB to encode and
-  // 120 MB to decode, 1024 at 280 MB each with about 7 % less CPU time.
+  // Side of a tile's core in image pixels (rounded to the model's stride) for the narrow networks (N=64,
+  // whose largest activation holds 16 floats per image pixel); a wider network gets a proportionally smaller
+  // tile area (tile_side), so a tile needs the same memory. Larger tiles spend less on halos and more memory:
+  // with hyperprior-q5 at 4000x3000 (2 threads), 512 peaks at 200 MB to encode and 120 MB to decode, 1024 at
+  // 280 MB each with about 7 % less CPU time.
   int tile = 1024;
 };
 // Process-wide (the CLI, tests and benchmarks set them before coding).
@@ -31,6 +33,11 @@ void set_tile_options(const TileOptions& options);
 // Whether the codec tiles a width x height image with this model: over options.min_pixels and both networks
 // fully convolutional.
 bool use_tiles(const Model& model, int width, int height, const TileOptions& options = tile_options());
+
+// The tile side (image pixels) for `net` reading `c_in` channels: `tile` when the net's largest activation
+// holds at most 16 floats per image pixel, else tile x sqrt(16 / floats per pixel), rounded down to the
+// net's stride (at least one stride).
+int tile_side(const Network& net, int c_in, int tile);
 
 // The analysis transform of an image by tiles: the same latent as
 // model.analysis(image_to_tensor(pad_edge(image, pw, ph))) with pw, ph the size rounded up to the stride,

@@ -67,8 +67,23 @@ TEST_CASE("the halo comes from the layer list: input_range and strides of the sh
   CHECK_FALSE(use_tiles(fc, 4096, 4096, TileOptions{0, 64}));
 }
 
+TEST_CASE(
+    "tile_side: wider networks get tiles of proportionally smaller area, the narrow ones the tile asked") {
+  // The narrow networks (64 channels at half resolution: 16 floats per pixel) keep the tile.
+  const Model& narrow = shipped("hyperprior-q5");
+  CHECK(tile_side(narrow.encoder(), 3, 1024) == 1024);
+  CHECK(tile_side(narrow.decoder(), narrow.info().latent_channels, 1024) == 1024);
+  // The wide ones (128 channels: 32 floats per pixel) get half the area, rounded down to the stride:
+  // 1024 / sqrt(2) = 724 -> 720.
+  const Model& wide = shipped("hyperprior-q6");
+  CHECK(tile_side(wide.encoder(), 3, 1024) == 720);
+  CHECK(tile_side(wide.decoder(), wide.info().latent_channels, 1024) == 720);
+  // Never below one stride.
+  CHECK(tile_side(wide.encoder(), 3, 8) == 16);
+}
+
 TEST_CASE("tiled analysis and synthesis equal the whole-image transforms on the shipped models") {
-  for (const char* name : {"hyperprior-q5", "factorized-q3"}) {
+  for (const char* name : {"hyperprior-q5", "factorized-q3", "hyperprior-q6"}) {
     const Model& m = shipped(name);
     // Not a multiple of the stride (the padding is replicated), and tiles of 64 pixels: 6 x 4 tiles, most
     // with halos on every side.

@@ -39,7 +39,7 @@ aec::EncodeResult encode_tiles(const aec::Model& model, const aec::Image& image,
   net.output_shape(c, h, w);
   aec::require(net.strides(down, up), "encode_tiles: the encoder cannot be tiled");
   // aec::analysis_tiled (tile.cpp), with each tile reported before it runs.
-  const int tile = aec::tile_options().tile, tile_out = std::max(1, tile / down);
+  const int tile = aec::tile_side(net, 3, aec::tile_options().tile), tile_out = std::max(1, tile / down);
   const int tiles_y = (h + tile_out - 1) / tile_out, tiles_x = (w + tile_out - 1) / tile_out;
   const double tiles = std::max(1, tiles_x * tiles_y);
   int done = 0;
