@@ -36,6 +36,7 @@ THREADS=${AEC_TRAIN_THREADS:-$(nproc)}
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
   [channel]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
+  [channel-wide]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
   [family-channel]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000 --valid-max-images 6"
@@ -51,11 +52,13 @@ declare -A RECIPE=(
 # What a run's first export must beat (export_if_improved): the shipped model at the same lambda.
 declare -A BASELINE=(
   [channel]=hyperprior-q5
+  [channel-wide]=channel
   [channel-q5]=hyperprior-q5
 )
 # Where a run with neither a checkpoint nor a shipped model starts from: the first that exists (a run
 # directory: every matching tensor, the prior included; a model file: the network weights).
 declare -A INIT=(
+  [channel-wide]="models/hyperprior-q6.aem"
   [channel]="runs/channel-q5 runs/context-pilot/channel models/hyperprior-q5.aem"
   [channel-q5]="runs/context-pilot/channel models/hyperprior-q5.aem"
   [family-channel]="models/channel.aem"
@@ -71,13 +74,15 @@ declare -A INIT=(
 # q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
 # AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. channel: the channel-conditional
 # context model (docs/context-model.md) as one variable-rate network over the factorized levels' seven
-# lambdas, warm-started from channel-q5 (the pilot's winner at q5's lambda). It is the one network the default
-# order trains: it replaces the single-rate levels, serves the quality knob and is the family's base. The
-# other runs stay here for AEC_TRAIN_ORDER. family-channel: the cross-resolution family on the channel codec
+# lambdas, warm-started from channel-q5 (the pilot's winner at q5's lambda). channel-wide: the same context
+# model and lambdas at the wide width (N=128/M=192, warm-started from hyperprior-q6): the narrow network's
+# quality stops near 31 dB however many bits it spends, the wide one goes on rising (docs/context-model.md).
+# channel-wide is the one network the default order trains: it serves the quality knob and is the family's
+# base. The other runs stay here for AEC_TRAIN_ORDER. family-channel: the cross-resolution family on the channel codec
 # (docs/family.md): its high member is models/channel.aem frozen, only the half-size member trains; not in the
 # default order (AEC_TRAIN_ORDER="channel:60 family-channel:30" adds it). It exports family-channel-high and
 # -medium; the high file is the channel file it started from, so retrain it (a new run) after channel changes.
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel:60})
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel-wide:60})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
