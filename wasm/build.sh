@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser app with Debian's Emscripten: build/wasm/aecodec-{mt,st}.{js,wasm} (+ aecodec-mt.worker.js),
-# and the page package's core (build/wasm/aecodec-core.{js,wasm}, copied into packages/aecodec/dist).
+# and the page package's core, single-threaded and threaded (build/wasm/aecodec-core.{js,wasm} and
+# aecodec-core-mt.{js,wasm,worker.js}, copied into packages/aecodec/dist).
 #   wasm/build.sh [-j N]      (default -j2)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,32 +1,93 @@
-// The codec over the WebAssembly core (dist/aecodec-core.{js,wasm}, built by wasm/build.sh from
-// wasm/package/shim.cpp), synchronous, for a Worker (worker.js) or Node. No module-level mutable state: each
-// openCore() is its own WebAssembly instance, each core.open() its own model.
-import createAecodecCore from './dist/aecodec-core.js';
+// The codec over the WebAssembly core (dist/aecodec-core.{js,wasm}, or dist/aecodec-core-mt.* with threads;
+// built by wasm/build.sh from wasm/package/shim.cpp), synchronous, for a Worker (worker.js) or Node. No
+// module-level mutable state: each openCore() is its own WebAssembly instance, each core.open() its own model.
 
-// wasm: the bytes of dist/aecodec-core.wasm (ArrayBuffer or Uint8Array).
-export async function openCore(wasm) {
-  const M = await createAecodecCore({ wasmBinary: wasm, print: () => {}, printErr: () => {} });
-  const heap = () => M.HEAPU8;
+const abortError = () => (typeof DOMException === 'function'
+  ? new DOMException('the operation was cancelled', 'AbortError')
+  : Object.assign(new Error('the operation was cancelled'), { name: 'AbortError' }));
+
+// {module: a compiled WebAssembly.Module of the build, or its .wasm bytes; threads: 1 for the single-threaded
+// build, more for the threaded one (pthreads: a Worker of a cross-origin isolated page)}.
+export async function openCore({ module, threads = 1 }) {
+  const mt = threads > 1;
+  const { default: factory } = await (mt ? import('./dist/aecodec-core-mt.js') : import('./dist/aecodec-core.js'));
+  const config = { print: () => {}, printErr: (t) => console.warn(t) };
+  let failed;
+  const failure = new Promise((_, reject) => { failed = reject; });
+  if (typeof WebAssembly.Module === 'function' && module instanceof WebAssembly.Module) {
+    config.instantiateWasm = (imports, done) => {
+      WebAssembly.instantiate(module, imports).then((instance) => done(instance, module), failed);
+      return {};
+    };
+  } else {
+    config.wasmBinary = module;
+  }
+  if (mt) config.aecPoolSize = threads;  // the core's threads, started with the module
+  const M = await Promise.race([factory(config), failure]);
+  if (mt) M._aecp_set_threads(threads);
+  const heap = () => M.aecpHeap();
+  const text = new TextDecoder();
+  // Copies bytes into the heap (a malloc'ed block); pointers are unsigned (the heap may pass 2 GiB).
   const put = (bytes) => {
-    const p = M._malloc(Math.max(1, bytes.length));
+    const p = M._malloc(Math.max(1, bytes.length)) >>> 0;
+    if (!p) throw new Error('out of memory in the codec');
     heap().set(bytes, p);
     return p;
   };
-  // Reads and frees an AecpOut (shim.cpp): {status, width, height, size, quality, data}.
+  // Reads and frees an AecpOut (shim.cpp): {status, width, height, size, quality, data, meta, floats}.
   const take = (o) => {
+    o >>>= 0;
     const v = new DataView(heap().buffer);
     const status = v.getInt32(o, true), width = v.getInt32(o + 4, true), height = v.getInt32(o + 8, true);
     const size = v.getInt32(o + 12, true), quality = v.getFloat64(o + 16, true), data = v.getUint32(o + 24, true);
+    const metaSize = v.getInt32(o + 28, true), meta = v.getUint32(o + 32, true);
+    const floatCount = v.getInt32(o + 36, true), floats = v.getUint32(o + 40, true);
     const bytes = heap().slice(data, data + size);
+    const info = metaSize > 0 ? JSON.parse(text.decode(heap().slice(meta, meta + metaSize))) : {};
+    const f32 = floatCount > 0 ? new Float32Array(heap().slice(floats, floats + floatCount * 4).buffer) : null;
     M._aecp_out_free(o);
-    if (status !== 0) throw new Error(new TextDecoder().decode(bytes));
-    return { width, height, quality, bytes };
+    if (status === 2) throw abortError();
+    if (status !== 0) throw new Error(text.decode(bytes));
+    return { width, height, quality, bytes, meta: info, floats: f32 };
   };
+  // Runs fn with the progress hook the shim calls: onProgress(fraction); a signal that has fired stops the
+  // call at its next report.
+  const withProgress = (onProgress, signal, fn) => {
+    if (signal?.aborted) throw abortError();
+    M.aecpProgress = (f) => {
+      if (onProgress) onProgress(f);
+      return !signal?.aborted;
+    };
+    try {
+      return fn();
+    } finally {
+      M.aecpProgress = null;
+    }
+  };
+  // An image for the shim: [pointer (malloc'ed, the shim frees it), width, height, channels].
+  const pixels = (image) => {
+    if (image instanceof ArrayBuffer || ArrayBuffer.isView(image)) {
+      const px = image instanceof ArrayBuffer ? new Uint8Array(image)
+        : new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
+      return [put(px), px.length, 0, 0];
+    }
+    if (image && image.width > 0 && image.height > 0 && image.data) {
+      const { width: w, height: h } = image;
+      const px = new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
+      const ch = px.length / (w * h);
+      if (ch !== 4 && ch !== 3) throw new Error(`image data of ${px.length} bytes for ${w}x${h} (RGBA or RGB)`);
+      return [put(px), w, h, ch];
+    }
+    throw new Error('encode: an ImageData-like {width, height, data} or an image file\'s bytes');
+  };
+  const latentOf = (r) => r.floats && { channels: r.meta.latent[0], height: r.meta.latent[1],
+                                        width: r.meta.latent[2], data: r.floats };
   return {
-    // model: the .aem file's bytes. Returns {info, encode, decode, close}.
+    threads: mt ? threads : 1,
+    // model: the .aem file's bytes. Returns {info, encode, decode, encodeLatent, decodeLatent, close}.
     open(model) {
       const bytes = model instanceof Uint8Array ? model : new Uint8Array(model);
-      const p = put(bytes), handle = M._malloc(4);
+      const p = put(bytes), handle = M._malloc(4) >>> 0;
       let out;
       try {
         out = M._aecp_model_load(p, bytes.length, handle);
@@ -35,49 +96,82 @@ export async function openCore(wasm) {
       }
       const ptr = new DataView(heap().buffer).getUint32(handle, true);
       M._free(handle);
-      const info = JSON.parse(new TextDecoder().decode(take(out).bytes));
+      const info = JSON.parse(text.decode(take(out).bytes));
       let closed = false;
       const live = () => { if (closed) throw new Error('the codec is closed'); };
       return {
         info,
-        // image: ImageData-like {width, height, data: RGBA (or RGB) bytes}, or an image file's bytes
-        // (PNG, JPEG, BMP, TGA). {quality (1-100, variable-rate models), effort (0-9), size (bytes)}.
-        // Returns {bytes: the .aec file, quality: the quality used (0 for a single-rate model)}.
-        encode(image, { quality = 0, effort = 0, size = 0 } = {}) {
+        // image: ImageData-like {width, height, data: RGBA (or RGB) bytes}, or an image file's bytes (PNG,
+        // JPEG, BMP, TGA). {quality (1-100, variable-rate models), effort (0-9), size (bytes), onProgress,
+        // signal}. Returns {bytes: the .aec file, quality: the quality used (0 for a single-rate model),
+        // width, height, timings, trials}.
+        encode(image, { quality = 0, effort = 0, size = 0, onProgress, signal } = {}) {
           live();
-          let px, w, h, ch;
-          if (image instanceof ArrayBuffer || ArrayBuffer.isView(image)) {
-            px = image instanceof ArrayBuffer ? new Uint8Array(image)
-              : new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
-            w = px.length, h = 0, ch = 0;
-          } else if (image && image.width > 0 && image.height > 0 && image.data) {
-            w = image.width, h = image.height;
-            px = new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.byteLength);
-            ch = px.length / (w * h);
-            if (ch !== 4 && ch !== 3) throw new Error(`image data of ${px.length} bytes for ${w}x${h} (RGBA or RGB)`);
-          } else {
-            throw new Error('encode: an ImageData-like {width, height, data} or an image file\'s bytes');
-          }
-          const p = put(px);
-          try {
+          return withProgress(onProgress, signal, () => {
+            const [p, w, h, ch] = pixels(image);
             const r = take(M._aecp_encode(ptr, p, w, h, ch, quality || 0, effort || 0, size || 0));
-            return { bytes: r.bytes, quality: r.quality };
-          } finally {
-            M._free(p);
-          }
+            return { bytes: r.bytes, quality: r.quality, width: r.width, height: r.height,
+                     timings: r.meta.timings, trials: r.meta.trials };
+          });
         },
-        // bytes: an .aec file made by this model. Returns {width, height, data: RGBA Uint8ClampedArray}.
-        decode(aec) {
+        // bytes: an .aec file made by this model (cross: by another member of its family). Returns {width,
+        // height, data: RGBA Uint8ClampedArray, quality, timings} and with `latent` {latent: {channels,
+        // height, width, data: Float32Array}, channelBits}.
+        decode(aec, { cross = false, latent = false, onProgress, signal } = {}) {
           live();
           const bytes = aec instanceof Uint8Array ? aec : new Uint8Array(aec);
-          const p = put(bytes);
-          try {
-            const r = take(M._aecp_decode(ptr, p, bytes.length));
-            return { width: r.width, height: r.height,
-                     data: new Uint8ClampedArray(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) };
-          } finally {
-            M._free(p);
-          }
+          return withProgress(onProgress, signal, () => {
+            const p = put(bytes);
+            let r;
+            try {
+              r = take(M._aecp_decode(ptr, p, bytes.length, cross ? 1 : 0, latent ? 1 : 0));
+            } finally {
+              M._free(p);
+            }
+            const out = { width: r.width, height: r.height, quality: r.quality, timings: r.meta.timings,
+                          data: new Uint8ClampedArray(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) };
+            if (latent) Object.assign(out, { latent: latentOf(r), channelBits: r.meta.channel_bits });
+            return out;
+          });
+        },
+        // latent: {channels, height, width, data: Float32Array}, the model's exported encoder graph's output
+        // for `image` (padded to the stride); image: as encode's (its pixels are read only at effort > 0).
+        // Returns {bytes, quality, timings}.
+        encodeLatent(y, image, { quality = 0, effort = 0, onProgress, signal } = {}) {
+          live();
+          if (!(y && y.data instanceof Float32Array && y.data.length === y.channels * y.height * y.width))
+            throw new Error('encodeLatent: a latent {channels, height, width, data: Float32Array}');
+          if (!(image && image.width > 0 && image.height > 0))
+            throw new Error('encodeLatent: the image {width, height, data} the latent was computed from');
+          return withProgress(onProgress, signal, () => {
+            const [p, w, h, ch] = effort > 0 ? pixels(image) : [M._malloc(1) >>> 0, image.width, image.height, 4];
+            const yp = put(new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength));
+            let r;
+            try {
+              r = take(M._aecp_encode_latent(ptr, yp, y.channels, y.height, y.width, p, w, h, ch,
+                                             quality || 0, effort || 0));
+            } finally {
+              M._free(yp);
+            }
+            return { bytes: r.bytes, quality: r.quality, timings: r.meta.timings };
+          });
+        },
+        // The input of the model's exported decoder graph for an .aec file made by this model: {latent,
+        // width, height (the image's: the graph's output is cropped to it), quality, channelBits, timings}.
+        decodeLatent(aec, { signal } = {}) {
+          live();
+          const bytes = aec instanceof Uint8Array ? aec : new Uint8Array(aec);
+          return withProgress(null, signal, () => {
+            const p = put(bytes);
+            let r;
+            try {
+              r = take(M._aecp_decode_latent(ptr, p, bytes.length));
+            } finally {
+              M._free(p);
+            }
+            return { latent: latentOf(r), width: r.width, height: r.height, quality: r.quality,
+                     channelBits: r.meta.channel_bits, timings: r.meta.timings };
+          });
         },
         close() {
           if (!closed) M._aecp_model_free(ptr);

@@ -1,32 +1,52 @@
 // The package's Worker: one WebAssembly core and one model per Worker (index.js makes one per codec).
-// Messages: {id, op: 'open', wasm, model} -> info; {id, op: 'encode', image, options} -> {bytes, quality};
-// {id, op: 'decode', bytes} -> {width, height, data}. Replies {id, ok, value | error}.
+// Messages: {id, op: 'open', core: {module, threads}, model} -> info; {id, op: 'encode' | 'decode' |
+// 'encodeLatent' | 'decodeLatent', args: [...], progress} -> the core.js call's result. Replies {id, ok, value |
+// error}, and {id, progress: fraction} while a call runs when asked for. One call at a time, in order; the
+// page cancels a call by terminating the Worker.
 import { openCore } from './core.js';
+
+// The buffers of a result, handed over rather than copied.
+function transferables(value) {
+  const out = [];
+  for (const v of [value?.bytes, value?.data, value?.latent?.data]) if (v?.buffer) out.push(v.buffer);
+  return out;
+}
 
 function serve(scope) {
   let codec = null;
-  scope.onmessage = async ({ data: { id, op, ...args } }) => {
+  let chain = Promise.resolve();
+  const handle = async ({ id, op, core, model, args = [], progress }) => {
     try {
-      let value, transfer = [];
+      let value;
       if (op === 'open') {
-        codec = (await openCore(args.wasm)).open(args.model);
+        codec = (await openCore(core)).open(model);
         value = codec.info;
-      } else if (op === 'encode') {
-        value = codec.encode(args.image, args.options);
-        transfer = [value.bytes.buffer];
-      } else if (op === 'decode') {
-        value = codec.decode(args.bytes);
-        transfer = [value.data.buffer];
       } else if (op === 'close') {
         codec?.close();
         value = true;
+      } else if (['encode', 'decode', 'encodeLatent', 'decodeLatent'].includes(op)) {
+        if (!codec) throw new Error('the codec is not open');
+        const options = { ...(args[args.length - 1] || {}) };
+        if (progress) {
+          let last = -1;
+          options.onProgress = (f) => {
+            if (f >= 1 || f - last >= 0.005) {
+              last = f;
+              scope.postMessage({ id, progress: f });
+            }
+          };
+        }
+        value = codec[op](...args.slice(0, -1), options);
       } else {
         throw new Error(`unknown operation '${op}'`);
       }
-      scope.postMessage({ id, ok: true, value }, transfer);
+      scope.postMessage({ id, ok: true, value }, transferables(value));
     } catch (e) {
-      scope.postMessage({ id, ok: false, error: String(e && e.message || e) });
+      scope.postMessage({ id, ok: false, error: String((e && e.message) || e), name: e?.name });
     }
+  };
+  scope.onmessage = ({ data }) => {
+    chain = chain.then(() => handle(data));
   };
 }
 serve(self);

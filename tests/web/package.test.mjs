@@ -1,10 +1,12 @@
-// Tests of the page package (packages/aecodec, issue #22 item 5a) in Node: createCodec({model}) with a
-// random-weight variable-rate test model (make_test_model ... channel ... knob=50) encodes a small image to the
-// same bytes as `aecodec encode -q` (from an ImageData-like RGBA object and from the PNG file's bytes), at a
-// target size as `aecodec encode --size`, and decodes the file to the pixels `aecodec decode` writes (within one
-// level where the WebAssembly and native float kernels round differently). Node has
-// no Worker global, so the core runs in the test's thread (the same core.js the page's Worker runs). In
-// headless Chromium: the same bytes through the package's module Worker, and the example page.
+// Tests of the page package (packages/aecodec) in Node: createCodec({model}) with a random-weight
+// variable-rate test model (make_test_model ... channel ... knob=50) encodes a small image to the same bytes as
+// `aecodec encode -q` (from an ImageData-like RGBA object and from the PNG file's bytes), at a target size as
+// `aecodec encode --size`, and decodes the file to the pixels `aecodec decode` writes (within one level where
+// the WebAssembly and native float kernels round differently); the latent entries (decode's latent and bits,
+// encodeLatent / decodeLatent for other runtimes' transforms), progress and cancelling. Node has no Worker
+// global, so the core runs in the test's thread (the same core.js the page's Worker runs). In headless
+// Chromium: the same bytes through the package's module Worker, and the example page; on a cross-origin
+// isolated page the threaded build, whose files and pixels are the single-threaded build's.
 // Needs build/release (aecodec, make_test_model) and wasm/build.sh (packages/aecodec/dist). Run with
 // tests/web/run.sh, or on its own: node --test tests/web/package.test.mjs
 import assert from 'node:assert/strict';
@@ -71,6 +73,7 @@ before(() => {
   rgb = makePicture(W, H, 5);
   png = encodePng(rgb, W, H);
   fs.writeFileSync(path.join(dir, 'in.png'), png);
+  cli(['encode', path.join(dir, 'in.png'), '-m', model, '-q', '20', '-o', path.join(dir, 'chromium-q20.aec')]);
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -139,6 +142,52 @@ describe('packages/aecodec in Node', () => {
     await assert.rejects(codec.encode(image), /closed/);
   });
 
+  test('the latent: decode gives it with its bits; encodeLatent and decodeLatent make and read the same files', T,
+       async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const image = { width: W, height: H, data: rgba(rgb, W, H) };
+    const fact = path.join(dir, 'fact.aem');
+    execFileSync(MAKE_MODEL, [fact, 'factorized', 'test-fact', '3'], { stdio: 'ignore' });
+    for (const [file, options] of [[fact, {}], [model, { quality: 35 }]]) {
+      const codec = await createCodec({ model: file });
+      const aec = await codec.encode(image, options);
+      const d = await codec.decode(aec, { latent: true });
+      const l = d.latent, s = codec.info.stride;
+      assert.deepEqual([l.channels, l.height, l.width], [codec.info.latent_channels, Math.ceil(H / s), Math.ceil(W / s)]);
+      assert.equal(l.data.length, l.channels * l.height * l.width);
+      assert.equal(d.channelBits.length, l.channels);
+      const bits = d.channelBits.reduce((a, b) => a + b, 0);
+      assert.ok(bits > 0 && bits / 8 <= aec.length, `${bits} bits in ${aec.length} bytes`);
+      assert.ok(d.timings.total_ms >= 0 && aec.timings.total_ms >= 0);
+      // The decoder graph's input (a variable-rate model's: the latent times the inverse gains), and back
+      // through the encoder's side: the same file.
+      const dl = await codec.decodeLatent(aec);
+      assert.deepEqual([dl.width, dl.height, dl.quality], [W, H, aec.quality]);
+      assert.deepEqual(dl.channelBits, d.channelBits);
+      if (!codec.info.variable_rate) assert.deepEqual(dl.latent.data, l.data);
+      const again = await codec.encodeLatent(dl.latent, image, options);
+      assert.ok(Buffer.from(again).equals(Buffer.from(aec)), `${codec.info.name}: encodeLatent remakes the file`);
+      await assert.rejects(codec.encodeLatent({ ...dl.latent, height: dl.latent.height - 1,
+                                                data: dl.latent.data.subarray(dl.latent.channels * dl.latent.width) },
+                                              image, options), /latent is/);
+      codec.close();
+    }
+  });
+
+  test('progress of a slow encode (refinement, effort > 0), and a signal that stops it', T, async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const image = { width: W, height: H, data: rgba(rgb, W, H) };
+    const options = { quality: 35 };
+    const codec = await createCodec({ model });
+    const seen = [];
+    await codec.encode(image, { ...options, effort: 2, onProgress: (f) => seen.push(f) });
+    assert.ok(seen.length > 1 && seen.every((f, i) => f >= 0 && f <= 1 && (i === 0 || f >= seen[i - 1])), `${seen}`);
+    const ac = new AbortController();
+    await assert.rejects(codec.encode(image, { ...options, effort: 2, signal: ac.signal,
+                                               onProgress: (f) => f > 0 && ac.abort() }), { name: 'AbortError' });
+    codec.close();
+  });
+
   test('two codecs are independent (no module-level state)', T, async () => {
     const { createCodec } = await import(path.join(PKG, 'index.js'));
     const a = await createCodec({ model }), b = await createCodec({ model: fs.readFileSync(model) });
@@ -151,16 +200,20 @@ describe('packages/aecodec in Node', () => {
   });
 });
 
-// A static server of the package's folder (the files a page would get after `npm install`).
-function servePackage() {
+// A static server of the package's folder (the files a page would get after `npm install`); `isolated`: with
+// the headers that make a page cross-origin isolated (COOP + COEP, as web/serve.mjs sends), so that it may
+// run the threaded build.
+function servePackage({ isolated = false } = {}) {
   const types = { '.js': 'text/javascript', '.html': 'text/html', '.wasm': 'application/wasm' };
+  const coi = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
+                           'Cross-Origin-Resource-Policy': 'same-origin' } : {};
   const server = http.createServer((req, res) => {
     const file = path.join(PKG, decodeURIComponent(new URL(req.url, 'http://x').pathname));
     if (!file.startsWith(PKG + path.sep) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': types[path.extname(file)] || 'application/octet-stream' });
+    res.writeHead(200, { 'Content-Type': types[path.extname(file)] || 'application/octet-stream', ...coi });
     res.end(fs.readFileSync(file));
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
@@ -217,5 +270,99 @@ describe('packages/aecodec in Chromium', () => {
     cli(['encode', path.join(dir, 'in.png'), '-m', model, '-q', '50', '-o', cliAec]);
     assert.match(status, new RegExp(`test-knob: ${fs.statSync(cliAec).size} bytes, [\\d.]+ bpp, quality 50`));
     assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
+  });
+});
+
+// In the page: codes the test image with createCodec(options) at quality 20 and decodes the file; also how
+// many threads the codec runs on and whether the page is cross-origin isolated.
+async function codeInPage(page, options) {
+  return page.evaluate(async ({ m, px, w, h, options }) => {
+    const { createCodec } = await import('/index.js');
+    const codec = await createCodec({ model: new Uint8Array(m), ...options });
+    const data = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0; i < w * h; ++i) data.set(px.slice(i * 3, i * 3 + 3), i * 4), data[i * 4 + 3] = 255;
+    const aec = await codec.encode(new ImageData(data, w, h), { quality: 20 });
+    const back = await codec.decode(aec);
+    codec.close();
+    return { bytes: Array.from(aec), pixels: Array.from(back.data), threads: codec.threads,
+             isolated: self.crossOriginIsolated };
+  }, { m: Array.from(fs.readFileSync(model)), px: Array.from(rgb), w: W, h: H, options });
+}
+
+describe('packages/aecodec threaded (a cross-origin isolated page)', () => {
+  let server, browser, page;
+  const workers = [], log = [];
+  before(async () => {
+    server = await servePackage({ isolated: true });
+    browser = await launch({ width: 1000, height: 700 });
+    page = await browser.context.newPage();
+    page.on('worker', (w) => workers.push(w.url()));
+    page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+    await page.goto(server.url + 'example/index.html');
+  });
+  after(async () => {
+    await browser?.close();
+    server?.stop();
+  });
+
+  test('threads: the threaded build where the page is isolated, the same bytes and pixels as the single-threaded one', T,
+       async () => {
+    const cliAec = path.join(dir, 'chromium-q20.aec');
+    const mt = await codeInPage(page, { threads: 3 });
+    assert.equal(mt.isolated, true, 'the page is cross-origin isolated');
+    assert.equal(mt.threads, 3, `the threaded build, 3 threads\n${log.join('\n')}`);
+    assert.ok(workers.some((u) => u.endsWith('/dist/aecodec-core-mt.worker.js')), `pthreads ran: ${workers}`);
+    const st = await codeInPage(page, { threads: 1 });
+    assert.equal(st.threads, 1);
+    assert.ok(Buffer.from(mt.bytes).equals(fs.readFileSync(cliAec)), 'threaded: the CLI\'s bytes');
+    assert.ok(Buffer.from(st.bytes).equals(Buffer.from(mt.bytes)), 'single-threaded: the same bytes');
+    assert.deepEqual(mt.pixels, st.pixels, 'and the same decoded pixels');
+    const dflt = await codeInPage(page, {});
+    assert.ok(dflt.threads >= 1 && Buffer.from(dflt.bytes).equals(Buffer.from(mt.bytes)), `default: ${dflt.threads} threads`);
+    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
+  });
+
+  test('progress and cancelling: an aborted encode rejects, the codec goes on', T, async () => {
+    const r = await page.evaluate(async ({ m, w, h }) => {
+      const { createCodec } = await import('/index.js');
+      const codec = await createCodec({ model: new Uint8Array(m), threads: 2 });
+      const data = new Uint8ClampedArray(w * h * 4).map((_, i) => (i * 37 + (i >> 9)) & 255);
+      const image = new ImageData(data, w, h);
+      const seen = [];
+      const ac = new AbortController();
+      const cancelled = await codec.encode(image, {
+        effort: 6, signal: ac.signal, onProgress: (f) => { seen.push(f); if (f > 0) ac.abort(); },
+      }).then(() => 'finished', (e) => e.name);
+      const after = await codec.encode(image, { quality: 30 });
+      const again = await codec.encode(image, { quality: 30 });
+      codec.close();
+      return { seen, cancelled, bytes: after.length, same: after.every((b, i) => b === again[i]) };
+    }, { m: Array.from(fs.readFileSync(model)), w: 256, h: 192 });
+    assert.ok(r.seen.length > 0 && r.seen.every((f) => f >= 0 && f <= 1), `progress: ${r.seen}`);
+    assert.equal(r.cancelled, 'AbortError');
+    assert.ok(r.bytes > 0 && r.same, 'the codec codes on after a cancelled call');
+  });
+});
+
+describe('packages/aecodec on a page that is not isolated', () => {
+  let server, browser, page;
+  before(async () => {
+    server = await servePackage();
+    browser = await launch({ width: 1000, height: 700 });
+    page = await browser.context.newPage();
+    await page.goto(server.url + 'example/index.html');
+  });
+  after(async () => {
+    await browser?.close();
+    server?.stop();
+  });
+
+  test('threads fall back to the single-threaded build', T, async () => {
+    const r = await codeInPage(page, { threads: 4 });
+    assert.equal(r.isolated, false);
+    assert.equal(r.threads, 1);
+    const cliAec = path.join(dir, 'chromium-q20.aec');
+    assert.ok(Buffer.from(r.bytes).equals(fs.readFileSync(cliAec)));
   });
 });

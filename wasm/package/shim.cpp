@@ -1,36 +1,69 @@
 // The thin, stateless C boundary of the page package (packages/aecodec, in the manner of Squoosh's codec
-// shims): a model handle in, results out. No globals: every call gets what it needs as arguments and returns a
-// malloc'ed AecpOut that the caller frees with aecp_out_free. No ImGui, no app state.
+// shims): a model handle in, results out. No globals: every call gets what it needs as arguments and returns
+// a malloc'ed AecpOut that the caller frees with aecp_out_free. No ImGui, no app state. Built single-threaded
+// (aecodec-core) and with pthreads (aecodec-core-mt); the files are the same either way.
 #include <emscripten.h>
+#include <emscripten/threading.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
+#include <new>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "aecodec/bitstream.h"
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/image.h"
+#include "aecodec/latent_codec.h"
 #include "aecodec/model.h"
 #include "aecodec/model_file.h"
+#include "aecodec/parallel.h"
+#include "aecodec/quality.h"
 #include "aecodec/rate_target.h"
+#include "aecodec/refine.h"
+#include "aecodec/tile.h"
 
 namespace {
 
 // What every call returns. status 0: `data` holds `size` bytes (the .aec file, RGBA pixels or a JSON
-// document); status 1: `data` holds the error message (size bytes, not NUL-terminated).
+// document) and `meta` a JSON object of `meta_size` bytes (timings, and what else the call reports), `floats`
+// `float_count` floats (a latent); status 1: `data` holds the error message (size bytes, not NUL-terminated);
+// status 2: cancelled (the progress callback asked to stop).
 struct AecpOut {
   int32_t status, width, height, size;
   double quality;
   uint8_t* data;
+  int32_t meta_size;
+  char* meta;
+  int32_t float_count;
+  float* floats;
 };
-static_assert(sizeof(void*) == 4 && offsetof(AecpOut, quality) == 16 && offsetof(AecpOut, data) == 24,
-              "the JS side reads AecpOut at these offsets");
+static_assert(sizeof(void*) == 4 && offsetof(AecpOut, quality) == 16 && offsetof(AecpOut, data) == 24 &&
+                  offsetof(AecpOut, meta_size) == 28 && offsetof(AecpOut, meta) == 32 &&
+                  offsetof(AecpOut, float_count) == 36 && offsetof(AecpOut, floats) == 40,
+              "the JS side (packages/aecodec/core.js) reads AecpOut at these offsets");
+
+// The fraction done (0..1) of a slow call to the package's JS, which may answer 0 to stop it. Only on the
+// thread that runs the call (the core reports from there; a pool thread has no such hook).
+EM_JS(int, aecp_js_progress, (double fraction), {
+  const f = Module["aecpProgress"];
+  return f ? (f(fraction) ? 1 : 0) : 1;
+});
+
+bool report(double fraction) {
+  if (!emscripten_is_main_runtime_thread()) return true;
+  return aecp_js_progress(std::clamp(fraction, 0.0, 1.0)) != 0;
+}
 
 AecpOut* make_out(int status, const void* data, size_t size) {
   auto* o = static_cast<AecpOut*>(std::calloc(1, sizeof(AecpOut)));
@@ -40,9 +73,151 @@ AecpOut* make_out(int status, const void* data, size_t size) {
   if (size) std::memcpy(o->data, data, size);
   return o;
 }
-AecpOut* error_out(const std::exception& e) {
-  const std::string m = e.what();
+void set_meta(AecpOut* o, const nlohmann::json& meta) {
+  const std::string s = meta.dump();
+  o->meta = static_cast<char*>(std::malloc(s.size() + 1));
+  std::memcpy(o->meta, s.c_str(), s.size() + 1);
+  o->meta_size = int32_t(s.size());
+}
+void set_floats(AecpOut* o, const std::vector<float>& v) {
+  o->floats = static_cast<float*>(std::malloc(std::max<size_t>(1, v.size()) * sizeof(float)));
+  if (!v.empty()) std::memcpy(o->floats, v.data(), v.size() * sizeof(float));
+  o->float_count = int32_t(v.size());
+}
+AecpOut* error_out(const std::string& m) {
   return make_out(1, m.data(), m.size());
+}
+// Runs a call: its exceptions become the error AecpOut (a cancelled call, status 2).
+template <class F>
+AecpOut* guarded(F&& f) {
+  try {
+    return f();
+  } catch (const aec::Cancelled&) {
+    return make_out(2, "cancelled", 9);
+  } catch (const std::bad_alloc&) {
+    return error_out("out of memory: the image is too large for this model in WebAssembly's memory");
+  } catch (const std::exception& e) {
+    return error_out(e.what());
+  }
+}
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+using Owned = std::unique_ptr<uint8_t, FreeDeleter>;
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+nlohmann::json timings_json(const aec::CodecTimings& t) {
+  return {{"total_ms", t.total_ms},
+          {"network_ms", t.network_ms},
+          {"entropy_ms", t.entropy_ms},
+          {"refine_ms", t.refine_ms}};
+}
+
+// The image of an encode call: RGBA (channels 4) or RGB (3) pixels, or (channels 0) an image file's bytes
+// (`width` is then its length). Frees `pixels`, which the caller malloc'ed, once read.
+aec::Image take_image(uint8_t* pixels, int width, int height, int channels) {
+  Owned own(pixels);
+  if (channels == 0) return aec::decode_image(pixels, size_t(width), {}, aec::AlphaPolicy::drop);
+  if (width <= 0 || height <= 0 || (channels != 3 && channels != 4))
+    throw aec::Error("bad image: " + std::to_string(width) + "x" + std::to_string(height) + "x" +
+                     std::to_string(channels));
+  aec::Image im(width, height);
+  const size_t n = size_t(width) * size_t(height);
+  for (size_t p = 0; p < n; ++p)
+    for (int c = 0; c < 3; ++c) im.rgb[p * 3 + size_t(c)] = pixels[p * size_t(channels) + size_t(c)];
+  return im;
+}
+
+// The network at the quality an encode asks for (0: the model's default); the model itself when single-rate.
+std::shared_ptr<const aec::Model> at_quality(const aec::Model& model, double quality) {
+  if (!model.variable_rate()) {
+    if (quality > 0 && aec::quality_code(quality) != model.info().quality_code)
+      throw aec::Error("model '" + model.info().name +
+                       "' is single-rate: it has no quality knob (-q); pick another model for another rate");
+    return std::shared_ptr<const aec::Model>(std::shared_ptr<const aec::Model>(), &model);
+  }
+  return std::make_shared<aec::Model>(model.at_quality(quality > 0 ? quality : model.info().default_quality));
+}
+
+// The network at the quality a file records (a variable-rate model's), else the model itself.
+std::shared_ptr<const aec::Model> at_file_quality(const aec::Model& model, const aec::Bitstream& stream) {
+  const std::vector<uint8_t>* q = stream.find(aec::kSectionQuality);
+  if (!q || !model.variable_rate())
+    return std::shared_ptr<const aec::Model>(std::shared_ptr<const aec::Model>(), &model);
+  return std::make_shared<aec::Model>(model.at_quality(aec::read_quality_section(*q) / 100.0));
+}
+
+// aec::encode_image at effort 0 of an image the core analyses by tiles (aec::use_tiles), reporting the tiles
+// as 0..1: the same steps (analysis by tiles, code_latent, write_stream), so the same file. `model` is the
+// network at the file's quality.
+aec::EncodeResult encode_tiles(const aec::Model& model, aec::Image& image) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const aec::ModelInfo& info = model.info();
+  const int pw = (image.width + info.stride - 1) / info.stride * info.stride;
+  const int ph = (image.height + info.stride - 1) / info.stride * info.stride;
+  const aec::Network& net = model.encoder();
+  int c = 3, h = ph, w = pw, down = 1, up = 1;
+  net.output_shape(c, h, w);
+  aec::require(net.strides(down, up), "the encoder cannot be tiled");
+  // aec::analysis_tiled (tile.cpp), with each tile reported before it runs.
+  const int tile_out = std::max(1, aec::tile_side(net, 3, aec::tile_options().tile) / down);
+  const int tiles_y = (h + tile_out - 1) / tile_out, tiles_x = (w + tile_out - 1) / tile_out;
+  const double tiles = std::max(1, tiles_x * tiles_y);
+  int done = 0;
+  aec::Tensor y(c, h, w);
+  aec::run_tiled(
+      net, 3, ph, pw, tile_out,
+      [&](aec::Tensor& in, int x0, int y0) {
+        if (!report(double(done++) / tiles)) throw aec::Cancelled();
+        // The image padded to the stride by replicating its last row and column, as pad_edge does.
+        for (int k = 0; k < 3; ++k)
+          for (int row = 0; row < in.h; ++row) {
+            const uint8_t* src =
+                image.rgb.data() + size_t(std::min(y0 + row, image.height - 1)) * image.width * 3;
+            float* dst = in.channel(k) + size_t(row) * in.w;
+            for (int x = 0; x < in.w; ++x)
+              dst[x] = aec::byte_to_unit(src[size_t(std::min(x0 + x, image.width - 1)) * 3 + size_t(k)]);
+          }
+      },
+      [&](const aec::Tensor& out, const aec::TileCore& k) {
+        for (int ch = 0; ch < out.c; ++ch)
+          for (int row = 0; row < k.h; ++row)
+            std::copy_n(out.channel(ch) + size_t(k.oy + row - k.ty) * out.w + (k.ox - k.tx), k.w,
+                        y.channel(ch) + size_t(k.oy + row) * y.w + k.ox);
+      });
+  aec::EncodeResult r;
+  r.timings.network_ms = ms_since(t0);
+  const int width = image.width, height = image.height;
+  std::vector<uint8_t>().swap(image.rgb);
+  if (!report(1.0)) throw aec::Cancelled();
+  const auto t_ent = std::chrono::steady_clock::now();
+  aec::LatentCode code = aec::code_latent(model, y, nullptr, false);
+  y = aec::Tensor();
+  r.timings.entropy_ms = ms_since(t_ent);
+  r.quality = info.quality_code / 100.0;
+  r.bytes = aec::write_stream(model, width, height, code.stream);
+  r.timings.total_ms = ms_since(t0);
+  return r;
+}
+
+// A variable-rate model's gains at the network `at` (quality.h): the model's exported ONNX graphs are its
+// network without them, so the encoder graph's output times `gain` per channel is the latent at that
+// quality, and the dequantised latent times `inv_gain` the decoder graph's input (what at_quality folds
+// into the core's own transforms). Empty for a single-rate model.
+void gains(const aec::Model& model, const aec::Model& at, std::vector<float>& gain,
+           std::vector<float>& inv_gain) {
+  gain.clear(), inv_gain.clear();
+  if (!model.variable_rate()) return;
+  const aec::ModelInfo& info = model.info();
+  const int M = info.latent_channels;
+  const int64_t K = int64_t(info.lambdas.size());
+  const double lambda = aec::quality_lambda(info.lambdas, at.info().quality_code);
+  gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.gain", {K, M}), M, lambda);
+  inv_gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.inv_gain", {K, M}), M, lambda);
 }
 
 }  // namespace
@@ -52,84 +227,223 @@ extern "C" {
 EMSCRIPTEN_KEEPALIVE void aecp_out_free(AecpOut* o) {
   if (!o) return;
   std::free(o->data);
+  std::free(o->meta);
+  std::free(o->floats);
   std::free(o);
+}
+
+// The core's threads (the threaded build; the single-threaded one runs with 1 whatever this says).
+EMSCRIPTEN_KEEPALIVE void aecp_set_threads(int n) {
+  aec::set_num_threads(std::max(1, n));
 }
 
 // Loads a model file (.aem bytes). On success `data` is the model's description (JSON) and *model the handle.
 EMSCRIPTEN_KEEPALIVE AecpOut* aecp_model_load(const uint8_t* bytes, int size, aec::Model** model) {
   *model = nullptr;
-  try {
+  return guarded([&] {
     auto m = std::make_unique<aec::Model>(aec::Model::from_file(aec::ModelFile::parse(bytes, size_t(size))));
     const aec::ModelInfo& i = m->info();
-    const nlohmann::json j = {{"name", i.name},
-                              {"id", i.id},
-                              {"arch", i.arch},
-                              {"stride", i.stride},
-                              {"latent_channels", i.latent_channels},
-                              {"variable_rate", m->variable_rate()},
-                              {"default_quality", m->variable_rate() ? nlohmann::json(i.default_quality)
-                                                                     : nlohmann::json(nullptr)},
-                              {"lambdas", i.lambdas},
-                              {"description", i.description}};
+    const nlohmann::json j = {
+        {"name", i.name},
+        {"id", i.id},
+        {"arch", i.arch},
+        {"stride", i.stride},
+        {"latent_channels", i.latent_channels},
+        {"variable_rate", m->variable_rate()},
+        {"default_quality", m->variable_rate() ? nlohmann::json(i.default_quality) : nlohmann::json(nullptr)},
+        {"lambdas", i.lambdas},
+        {"family", i.family_id.empty() ? nlohmann::json(nullptr)
+                                       : nlohmann::json{{"id", i.family_id}, {"role", i.family_role}}},
+        {"description", i.description}};
     const std::string s = j.dump();
     *model = m.release();
     return make_out(0, s.data(), s.size());
-  } catch (const std::exception& e) {
-    return error_out(e);
-  }
+  });
 }
 
 EMSCRIPTEN_KEEPALIVE void aecp_model_free(aec::Model* model) { delete model; }
 
-// Encodes an image: RGBA (channels 4) or RGB (3) pixels of width x height, or (channels 0) an image file's
-// bytes (PNG, JPEG, BMP, TGA; `width` is then its length), as `aecodec encode` does: quality 0 = the model's
-// default, size > 0 = the largest quality whose file has at most size bytes (--size). Alpha is dropped.
-EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode(const aec::Model* model, const uint8_t* pixels, int width, int height,
+// Encodes an image as `aecodec encode` does: RGBA (channels 4) or RGB (3) pixels of width x height, or
+// (channels 0) an image file's bytes (PNG, JPEG, BMP, TGA; `width` is then its length), malloc'ed by the
+// caller and freed here. quality 0 = the model's default, size > 0 = the largest quality whose file has at
+// most size bytes (--size). Alpha is dropped. Reports progress (0..1) where the encode is slow: the analysis
+// transform's tiles of a large image, refinement (effort > 0), a size search's trials at effort > 0.
+// meta: {timings, trials}.
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode(const aec::Model* model, uint8_t* pixels, int width, int height,
                                           int channels, double quality, int effort, double size) {
-  try {
-    aec::Image im;
-    if (channels == 0) {
-      im = aec::decode_image(pixels, size_t(width), {}, aec::AlphaPolicy::drop);
-    } else {
-      if (width <= 0 || height <= 0 || (channels != 3 && channels != 4))
-        throw aec::Error("bad image: " + std::to_string(width) + "x" + std::to_string(height) + "x" +
-                         std::to_string(channels));
-      im = aec::Image(width, height);
-      const size_t n = size_t(width) * size_t(height);
-      for (size_t p = 0; p < n; ++p)
-        for (int c = 0; c < 3; ++c) im.rgb[p * 3 + size_t(c)] = pixels[p * size_t(channels) + size_t(c)];
-    }
+  return guarded([&] {
+    aec::Image im = take_image(pixels, width, height, channels);
+    const int w = im.width, h = im.height;
     aec::EncodeOptions eo;
     eo.effort = effort;
-    eo.quality = quality;
-    aec::EncodeResult r = size > 0 ? aec::encode_to_size(*model, im, uint64_t(size), eo).encoded
-                                   : aec::encode_image(*model, im, eo);
+    eo.latent = false;
+    int trials = 0;
+    aec::EncodeResult r;
+    if (size > 0) {
+      // Every trial refines (at effort > 0) from 0 to 1: progress counts the trials as their share of the
+      // search's at most 12 (two ends, then 10 halvings of the tenths of Q).
+      int trial = 0;
+      double last = 0;
+      if (effort > 0)
+        eo.progress = [&trial, &last](double f) {
+          if (f < last) ++trial;
+          last = f;
+          return report(std::min(1.0, (trial + f) / 12.0));
+        };
+      aec::TargetResult t = aec::encode_to_size(*model, im, uint64_t(size), eo);
+      trials = t.trials;
+      r = std::move(t.encoded);
+    } else {
+      const std::shared_ptr<const aec::Model> at = at_quality(*model, quality);
+      if (effort <= 0 && aec::use_tiles(*at, w, h)) {
+        r = encode_tiles(*at, im);
+      } else {
+        if (effort > 0) eo.progress = report;
+        r = aec::encode_image(*at, std::move(im), eo);
+      }
+    }
     AecpOut* o = make_out(0, r.bytes.data(), r.bytes.size());
-    o->width = im.width, o->height = im.height, o->quality = r.quality;
+    o->width = w, o->height = h, o->quality = r.quality;
+    set_meta(o, {{"timings", timings_json(r.timings)}, {"trials", trials}});
     return o;
-  } catch (const std::exception& e) {
-    return error_out(e);
-  }
+  });
 }
 
-// Decodes an .aec file made by this model into RGBA pixels (alpha 255).
-EMSCRIPTEN_KEEPALIVE AecpOut* aecp_decode(const aec::Model* model, const uint8_t* bytes, int size) {
-  try {
-    aec::DecodeResult r = aec::decode_image(*model, bytes, size_t(size));
-    const aec::Image& im = r.image;
-    const size_t n = size_t(im.width) * size_t(im.height);
+// Decodes an .aec file made by this model into RGBA pixels (alpha 255), or with cross != 0 one made by
+// another member of its cross-resolution family (the output is then the file's image scaled by the strides).
+// latent != 0: also the dequantised latent (floats, channels x height x width in meta.latent) and each
+// channel's bits (meta.channel_bits). Reports the synthesis transform's bands of rows (a large image) as
+// 0..1. meta: {timings, quality, latent, channel_bits}.
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_decode(const aec::Model* model, const uint8_t* bytes, int size, int cross,
+                                          int latent) {
+  return guarded([&] {
+    const aec::Bitstream stream = aec::parse_bitstream(bytes, size_t(size));
+    const std::shared_ptr<const aec::Model> at = at_file_quality(*model, stream);
     AecpOut* o = make_out(0, nullptr, 0);
-    std::free(o->data);
-    o->data = static_cast<uint8_t*>(std::malloc(n * 4));
-    for (size_t p = 0; p < n; ++p) {
-      std::memcpy(o->data + p * 4, im.rgb.data() + p * 3, 3);
-      o->data[p * 4 + 3] = 255;
+    std::unique_ptr<AecpOut, decltype(&aecp_out_free)> own(o, &aecp_out_free);
+    aec::DecodeResult d = aec::decode_image_rows(
+        *at, bytes, size_t(size),
+        [&](int w, int h, int y0, int rows, const uint8_t* rgb) {
+          if (o->width == 0) {
+            std::free(o->data);
+            o->data = static_cast<uint8_t*>(std::malloc(size_t(w) * size_t(h) * 4));
+            if (!o->data) throw std::bad_alloc();
+            o->width = w, o->height = h, o->size = int32_t(size_t(w) * size_t(h) * 4);
+          }
+          uint8_t* dst = o->data + size_t(y0) * size_t(w) * 4;
+          for (size_t p = 0; p < size_t(w) * size_t(rows); ++p) {
+            std::memcpy(dst + p * 4, rgb + p * 3, 3);
+            dst[p * 4 + 3] = 255;
+          }
+          if (!report(double(y0 + rows) / h)) throw aec::Cancelled();
+        },
+        {}, cross != 0);
+    const aec::BitstreamHeader& hd = d.stream.header;
+    const std::vector<uint8_t>* q = d.stream.find(aec::kSectionQuality);
+    o->quality = q ? aec::read_quality_section(*q) / 100.0 : 0;
+    nlohmann::json meta = {{"timings", timings_json(d.timings)}, {"model", hd.model_name}};
+    if (latent) {
+      std::vector<double> bits;
+      const aec::Tensor t = aec::decode_latent(*at, d.stream, &bits);
+      set_floats(o, t.data);
+      meta["latent"] = {t.c, t.h, t.w};
+      meta["channel_bits"] = bits;
     }
-    o->size = int32_t(n * 4), o->width = im.width, o->height = im.height;
+    set_meta(o, meta);
+    return own.release();
+  });
+}
+
+// Codes a latent that another runtime computed: y (channels x height x width floats) is the output of the
+// model's exported encoder graph (`aecodec-onnx`: NAME.encoder.onnx) on the image padded to the stride, and
+// the result the .aec file aecodec_encode makes from that latent (a variable-rate model's gains at
+// `quality` applied here). effort > 0 refines y first, which needs the image: RGBA (4) or RGB (3) pixels of
+// width x height, malloc'ed by the caller and freed here (with effort 0 only its size is read).
+// meta: {timings, latent: [c, h, w], channel_bits}.
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode_latent(const aec::Model* model, const float* y, int c, int h, int w,
+                                                 uint8_t* pixels, int width, int height, int channels,
+                                                 double quality, int effort) {
+  return guarded([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    Owned own(effort > 0 ? nullptr : pixels);
+    aec::Image im;
+    if (effort > 0) im = take_image(pixels, width, height, channels);
+    aec::require(width > 0 && height > 0, "bad image size");
+    const std::shared_ptr<const aec::Model> at = at_quality(*model, quality);
+    const aec::ModelInfo& info = at->info();
+    const int pw = (width + info.stride - 1) / info.stride * info.stride;
+    const int ph = (height + info.stride - 1) / info.stride * info.stride;
+    int ec = 3, eh = ph, ew = pw;
+    at->encoder().output_shape(ec, eh, ew);
+    aec::require(c == ec && h == eh && w == ew,
+                 "the latent is " + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w) +
+                     ", the model's encoder gives " + std::to_string(ec) + "x" + std::to_string(eh) + "x" +
+                     std::to_string(ew) + " for a " + std::to_string(width) + "x" + std::to_string(height) +
+                     " image");
+    aec::Tensor yt(c, h, w);
+    std::memcpy(yt.data.data(), y, yt.size() * sizeof(float));
+    std::vector<float> gain, inv_gain;
+    gains(*model, *at, gain, inv_gain);
+    if (!gain.empty())
+      for (int k = 0; k < c; ++k) {
+        float* p = yt.channel(k);
+        for (size_t i = 0; i < yt.plane(); ++i) p[i] *= gain[size_t(k)];
+      }
+    aec::CodecTimings t;
+    // Refinement keeps the side information (a hyperprior's z, so every mean and table) fixed.
+    std::vector<int32_t> qz;
+    if (effort > 0) {
+      const auto t_ref = std::chrono::steady_clock::now();
+      const aec::Tensor x = aec::image_to_tensor(aec::pad_edge(im, pw, ph));
+      im = aec::Image();
+      qz = at->latent_codec().side_symbols(yt);
+      aec::RefineOptions ro;
+      ro.effort = effort;
+      ro.progress = report;
+      ro.width = width, ro.height = height;
+      yt = aec::refine_latent(*at, x, yt, qz.empty() ? nullptr : &qz, ro).latent;
+      t.refine_ms = ms_since(t_ref);
+    }
+    const auto t_ent = std::chrono::steady_clock::now();
+    aec::LatentCode code = aec::code_latent(*at, yt, qz.empty() ? nullptr : &qz, false);
+    t.entropy_ms = ms_since(t_ent);
+    const std::vector<uint8_t> bytes = aec::write_stream(*at, width, height, code.stream);
+    t.total_ms = ms_since(t0);
+    AecpOut* o = make_out(0, bytes.data(), bytes.size());
+    o->width = width, o->height = height, o->quality = info.quality_code / 100.0;
+    set_meta(o, {{"timings", timings_json(t)}});
     return o;
-  } catch (const std::exception& e) {
-    return error_out(e);
-  }
+  });
+}
+
+// The other way: the input of the model's exported decoder graph (NAME.decoder.onnx) for an .aec file made
+// by this model, i.e. its latent entropy-decoded and dequantised (a variable-rate model's inverse gains at
+// the file's quality applied), as floats; meta: {latent: [c, h, w], channel_bits, timings}. width x height is
+// the file's image (the decoder graph's output is cropped to it).
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_decode_latent(const aec::Model* model, const uint8_t* bytes, int size) {
+  return guarded([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    const aec::Bitstream parsed0 = aec::parse_bitstream(bytes, size_t(size));
+    const std::shared_ptr<const aec::Model> at = at_file_quality(*model, parsed0);
+    const aec::Bitstream parsed = aec::open_stream(*at, bytes, size_t(size), false);
+    std::vector<double> bits;
+    aec::Tensor t = aec::decode_latent(*at, parsed, &bits);
+    std::vector<float> gain, inv_gain;
+    gains(*model, *at, gain, inv_gain);
+    if (!inv_gain.empty())
+      for (int k = 0; k < t.c; ++k) {
+        float* p = t.channel(k);
+        for (size_t i = 0; i < t.plane(); ++i) p[i] *= inv_gain[size_t(k)];
+      }
+    aec::CodecTimings tm;
+    tm.entropy_ms = tm.total_ms = ms_since(t0);
+    AecpOut* o = make_out(0, nullptr, 0);
+    o->width = int32_t(parsed.header.width), o->height = int32_t(parsed.header.height);
+    o->quality = at->info().quality_code / 100.0;
+    set_floats(o, t.data);
+    set_meta(o, {{"timings", timings_json(tm)}, {"latent", {t.c, t.h, t.w}}, {"channel_bits", bits}});
+    return o;
+  });
 }
 
 }  // extern "C"
