@@ -23,10 +23,12 @@ int32_t saturate(int64_t v) {
   return int32_t(std::clamp(v, -kSat, kSat));
 }
 
-// Latent positions per band of rows: the nets run over bands of the latent with halos, so their
-// intermediate maps are bounded by the band (a 12 MP photo's latent would otherwise hold a few hundred MB of
-// them). Integer outputs do not depend on the band; at 768x512 the whole latent is one band.
-constexpr int64_t kBandPositions = 16384;
+// Values per band of rows (latent positions x the E + M channels the nets read at most): the nets run over
+// bands of the latent with halos, so their intermediate maps are bounded by the band (a 12 MP photo's latent
+// would otherwise hold a few hundred MB of them). 16384 positions of the narrow models (E + M = 64 + 96);
+// wider ones get proportionally fewer rows. Integer outputs do not depend on the band; at 768x512 the whole
+// latent is one band.
+constexpr int64_t kBandValues = 16384 * (64 + 96);
 
 // The channels an integer network makes from `c` input channels, and in `halo` how many rows (and columns)
 // around an output it reads: its convs must be stride 1 with "same" padding, so that a band with that halo
@@ -157,7 +159,7 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   require(hyper.index.size() == n && hyper.mean.size() == n, "context model: conditional size mismatch");
   for (int32_t t : hyper.index)
     require(t >= 0 && size_t(t) < log_scale_.size(), "context model: table index out of range");
-  const int rows = band_rows > 0 ? band_rows : int(std::clamp<int64_t>(kBandPositions / w, 1, h));
+  const int rows = band_rows > 0 ? band_rows : int(std::clamp<int64_t>(kBandValues / (E + M) / w, 1, h));
   // Means and log scales have bits_ fraction bits; the nets read them, and the decoded slices, with
   // feature_bits_ (rounded half up, as every integer layer rounds).
   const int drop = bits_ - feature_bits_;
