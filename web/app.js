@@ -1,6 +1,8 @@
-// The page side of the aecodec demo: loads the WASM app (threaded when the page is cross-origin isolated),
-// the models of models/manifest.json and the sample image; handles files (picker, drag and drop), downloads,
-// the browser's JPEG/WebP encoders for the same-size comparison, and the ONNX Runtime Web backend; and exposes
+// The page side of the aecodec demo: loads the WASM app (threaded when the page is cross-origin isolated) and
+// the aecodec package (packages/aecodec, staged as aecodec/: the codec in Workers, threaded likewise), the
+// models of models/manifest.json and the sample image; does the page's coding through the package (the app
+// asks for it and measures and shows what comes back); handles files (picker, drag and drop), downloads, the
+// browser's JPEG/WebP encoders for the same-size comparison, and the ONNX Runtime Web backend; and exposes
 // window.aecodec (documented in web/API.md).
 
 const MAX_FILE_BYTES = 256 << 20;
@@ -8,6 +10,9 @@ const $ = (id) => document.getElementById(id);
 
 let M = null;   // the Emscripten module
 let C = null;   // wrapped C functions
+let pkg = null;   // the aecodec package (aecodec/index.js)
+let core = null;  // its compiled core, shared by the codecs
+const modelFiles = new Map();  // model name -> the .aem file's bytes
 let ortModule = null;
 const ortSessions = new Map();  // model name -> {enc, dec} (or a Promise of it)
 let jsBusy = 0;
@@ -320,45 +325,158 @@ async function ortSessionsFor(name) {
   }
 }
 
-async function runOrt(name) {
-  setJsBusy(1, `Running ${name} in ONNX Runtime Web`);
-  try {
-    const { enc, dec } = await ortSessionsFor(name);
-    const inp = JSON.parse(C.ortBegin(name));
-    if (inp.error) throw new Error(inp.error);
-    const x = new Float32Array(heap().buffer, inp.ptr, 3 * inp.h * inp.w).slice();
-    let t0 = performance.now();
-    const yOut = await enc.run({ [enc.inputNames[0]]: new ortModule.Tensor('float32', x, [1, 3, inp.h, inp.w]) });
-    const encMs = performance.now() - t0;
-    const y = yOut[enc.outputNames[0]];
-    const [, yc, yh, yw] = y.dims;
-    let before = C.completed();
-    const { error_serial: errBefore, cancelled: cancelledBefore } = state();
-    const yBytes = new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength);
-    if (withBytes(yBytes, (p) => C.ortEncoded(p, yc, yh, yw, encMs)) !== 0) throw new Error('busy');
-    await waitJob(before);
-    if (state().error_serial !== errBefore) return;  // the core refused (message shown)
-    if (state().cancelled !== cancelledBefore) {  // refinement cancelled: no result, no error
-      C.ortAbort('');
-      return;
-    }
-    const lat = JSON.parse(C.ortLatent());
-    const l = new Float32Array(heap().buffer, lat.ptr, lat.c * lat.h * lat.w).slice();
-    t0 = performance.now();
-    const xOut = await dec.run({ [dec.inputNames[0]]: new ortModule.Tensor('float32', l, [1, lat.c, lat.h, lat.w]) });
-    const decMs = performance.now() - t0;
-    const r = xOut[dec.outputNames[0]];
-    const [, rc, rh, rw] = r.dims;
-    const rBytes = new Uint8Array(r.data.buffer, r.data.byteOffset, r.data.byteLength);
-    before = C.completed();
-    if (withBytes(rBytes, (p) => C.ortDecoded(p, rc, rh, rw, decMs)) !== 0) throw new Error('busy');
-    await waitJob(before);
-  } catch (e) {
-    C.ortAbort(`ONNX Runtime backend: ${e.message || e}`);
-  } finally {
-    setJsBusy(-1);
+// ---- coding through the package -----------------------------------------------------------------------------------
+
+// A codec per model, made when first needed; the two used last stay open (a cross-decode uses two), each a
+// Worker with the core and the model.
+const codecs = new Map();  // model name -> Promise of the codec, the one used last at the end
+const MAX_CODECS = 2;
+function codecFor(name) {
+  let p = codecs.get(name);
+  if (p) {
+    codecs.delete(name);
+    codecs.set(name, p);
+    return p;
   }
+  const bytes = modelFiles.get(name);
+  if (!bytes) return Promise.reject(new Error(`model '${name}' is not loaded`));
+  p = pkg.createCodec({ model: bytes, core });
+  p.catch(() => codecs.delete(name));
+  codecs.set(name, p);
+  while (codecs.size > MAX_CODECS) {
+    const [oldest, old] = codecs.entries().next().value;
+    codecs.delete(oldest);
+    old.then((c) => c.close(), () => {});
+  }
+  return p;
 }
+
+// An image of the app as the package takes it, {width, height, data: RGB bytes}: 0 the original, 2 the
+// original 2x box-downscaled.
+function imageRgb(which) {
+  const j = JSON.parse(C.imageRgb(which));
+  const data = new Uint8Array(heap().buffer, j.ptr >>> 0, j.width * j.height * 3).slice();
+  if (which !== 0) C.imageRgb(-1);
+  return { width: j.width, height: j.height, data };
+}
+
+const asBytes = (v) => (v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+const latentMeta = (d) => ({ latent: [d.latent.channels, d.latent.height, d.latent.width],
+                             channel_bits: d.channelBits });
+const progress = (lo, hi) => (f) => C.jobProgress(lo + (hi - lo) * f);
+
+// What the app's page jobs ask for (app.h: start_coding). Each returns {meta, slots: {slot: bytes}}; the slots
+// are app.h's Slot (0 the .aec file, 1 an image (RGBA) or the ONNX decoder's output, 2 the latent, 3 and 4
+// more images).
+const ops = {
+  // Encodes the original and decodes the file (a photo's tiles and bands of rows on the progress bar).
+  async encode(req, bytes, signal) {
+    const codec = await codecFor(req.model);
+    const options = { signal, effort: req.effort };
+    if (req.size > 0) options.size = req.size;
+    else options.quality = req.quality;
+    if (req.photo) options.onProgress = progress(0, 0.45);
+    else if (req.effort > 0) options.onProgress = progress(0, 1);
+    const file = await codec.encode(imageRgb(0), options);
+    if (req.photo) C.jobProgress(0.5);
+    const back = await codec.decode(file, { latent: true, signal, onProgress: req.photo ? progress(0.5, 0.95) : null });
+    return {
+      meta: { quality: file.quality, trials: file.trials, encode: file.timings, decode: back.timings, ...latentMeta(back) },
+      slots: { 0: file, 1: back.data, 2: back.latent.data },
+    };
+  },
+  // Decodes an opened .aec file.
+  async decode(req, bytes, signal) {
+    const codec = await codecFor(req.model);
+    const back = await codec.decode(bytes, { latent: true, signal, onProgress: progress(0, 1) });
+    return {
+      meta: { quality: back.quality, width: back.width, height: back.height, decode: back.timings, ...latentMeta(back) },
+      slots: { 0: bytes, 1: back.data, 2: back.latent.data },
+    };
+  },
+  // Cross-resolution decoding within a family: high -> medium and medium -> high (+ the medium's own decode).
+  async cross(req, bytes, signal) {
+    const t0 = performance.now();
+    const high = await codecFor(req.high), medium = await codecFor(req.medium);
+    const eh = await high.encode(imageRgb(0), { signal });
+    const h2m = await medium.decode(eh, { cross: true, signal });
+    const em = await medium.encode(imageRgb(2), { signal });
+    const m2h = await high.decode(em, { cross: true, signal });
+    const own = await medium.decode(em, { signal });
+    const size = (im) => [im.width, im.height];
+    return {
+      meta: { ms: performance.now() - t0, h2m_bytes: eh.length, m2h_bytes: em.length, h2m: size(h2m),
+              m2h: size(m2h), own: size(own) },
+      slots: { 1: h2m.data, 3: m2h.data, 4: own.data },
+    };
+  },
+  // The ONNX Runtime backend: ONNX Runtime runs the model's exported graphs, the package codes the latent
+  // between them (refining it at effort > 0).
+  async ort(req, bytes, signal) {
+    const name = req.model;
+    const { enc, dec } = await ortSessionsFor(name);
+    const codec = await codecFor(name);
+    const t0 = performance.now();
+    const inp = JSON.parse(C.ortInput(name));
+    if (inp.error) throw new Error(inp.error);
+    const x = new Float32Array(heap().buffer, inp.ptr >>> 0, 3 * inp.h * inp.w).slice();
+    let t = performance.now();
+    const yOut = await enc.run({ [enc.inputNames[0]]: new ortModule.Tensor('float32', x, [1, 3, inp.h, inp.w]) });
+    const encNet = performance.now() - t;
+    const y = yOut[enc.outputNames[0]];
+    const [, channels, height, width] = y.dims;
+    if (signal.aborted) throw new DOMException('cancelled', 'AbortError');
+    const image = req.effort > 0 ? imageRgb(0) : { width: state().image.width, height: state().image.height };
+    const file = await codec.encodeLatent({ channels, height, width, data: y.data }, image, {
+      quality: req.quality, effort: req.effort, signal, onProgress: req.effort > 0 ? progress(0, 1) : null });
+    const encodeMs = performance.now() - t0;
+    const lat = await codec.decodeLatent(file, { signal });
+    const l = lat.latent;
+    t = performance.now();
+    // (ONNX Runtime's worker takes the tensor's buffer: a copy, the latent stays for the heat maps.)
+    const xOut = await dec.run({ [dec.inputNames[0]]: new ortModule.Tensor('float32', l.data.slice(),
+                                                                           [1, l.channels, l.height, l.width]) });
+    const decNet = performance.now() - t;
+    const r = xOut[dec.outputNames[0]];
+    return {
+      meta: {
+        quality: file.quality,
+        encode: { ...file.timings, network_ms: encNet, total_ms: encodeMs },
+        decode: { ...lat.timings, network_ms: decNet, total_ms: lat.timings.total_ms + decNet },
+        ...latentMeta(lat),
+        x: r.dims.slice(1),
+      },
+      slots: { 0: file, 1: r.data, 2: l.data },
+    };
+  },
+};
+
+// The running page job's coding (one at a time: the app starts one only when idle), and its cancel.
+let coding = null;
+function code(req, bytes) {
+  const ac = new AbortController();
+  coding = ac;
+  // After the app's call that asked for it has returned.
+  Promise.resolve().then(async () => {
+    try {
+      const r = await ops[req.op](req, bytes, ac.signal);
+      if (ac.signal.aborted) throw new DOMException('cancelled', 'AbortError');
+      for (const [slot, v] of Object.entries(r.slots)) {
+        const b = asBytes(v);
+        const p = C.jobSlot(Number(slot), b.length) >>> 0;
+        if (!p && b.length) throw new Error('out of memory in the page');
+        heap().set(b, p);
+      }
+      C.jobResult(JSON.stringify(r.meta));
+    } catch (e) {
+      if (ac.signal.aborted || e.name === 'AbortError') C.jobEnd(1, '');
+      else C.jobEnd(0, (req.op === 'ort' ? 'ONNX Runtime backend: ' : '') + (e.message || String(e)));
+    } finally {
+      if (coding === ac) coding = null;
+    }
+  });
+}
+function cancelCoding() { coding?.abort(); }
 
 // ---- accessible summary ----------------------------------------------------------------------------------------
 
@@ -412,7 +530,8 @@ async function loadModels() {
       const res = await fetch(m.file);
       if (!res.ok) throw new Error(`${m.file}: HTTP ${res.status}`);
       const bytes = new Uint8Array(await res.arrayBuffer());
-      withBytes(bytes, (p, n) => C.modelBytes(i, p, n));
+      // The app reads the model's description; the package's codecs get the file when they code with it.
+      if (withBytes(bytes, (p, n) => C.modelBytes(i, p, n)) === 0) modelFiles.set(m.name, bytes);
     } catch (e) {
       C.modelFailed(i, e.message || String(e));
     }
@@ -429,6 +548,12 @@ async function start() {
                    params.get('wasm') !== 'st';
   const variant = threaded ? 'aecodec-mt' : 'aecodec-st';
   overlay(`Loading aecodec (${threaded ? 'threaded' : 'single-threaded'} WebAssembly)...`);
+  // The package does the coding, with the same threads (its threaded build where the app has its own).
+  const packageReady = import('./aecodec/index.js').then(async (p) => {
+    pkg = p;
+    core = await p.loadCore({ threads: threaded ? Math.min(8, want) : 1 });
+  });
+  packageReady.catch(() => {});
   const font = await fetch('assets/ui-font.ttf').then((r) => (r.ok ? r.arrayBuffer() : null)).catch(() => null);
   await loadScript(`${variant}.js`);
   let appReady;
@@ -440,12 +565,13 @@ async function start() {
     // threads the core uses (C++ caps at 8) + the job thread, started with the page so no thread waits for one
     aecPoolSize: Math.min(8, want) + 1,
     aecFont: font ? new Uint8Array(font) : null,
-    aecHost: { pickFile, download, runOrt, compare, publish },
+    aecHost: { pickFile, download, code, cancel: cancelCoding, compare, publish },
     aecOnReady: () => appReady(),
     print: (t) => console.log(t),
     printErr: (t) => console.warn(t),
   });
   await appStarted;
+  await packageReady;
   const w = (name, ret, args) => M.cwrap(name, ret, args);
   C = {
     state: w('aec_state_json', 'string', []),
@@ -469,11 +595,12 @@ async function start() {
     download: w('aec_download', null, []),
     setCompare: w('aec_set_compare', 'number', ['number', 'number', 'number', 'number', 'number', 'number', 'number', 'number']),
     compareDone: w('aec_compare_done', null, []),
-    ortBegin: w('aec_ort_begin', 'string', ['string']),
-    ortEncoded: w('aec_ort_encoded', 'number', ['number', 'number', 'number', 'number', 'number']),
-    ortLatent: w('aec_ort_latent', 'string', []),
-    ortDecoded: w('aec_ort_decoded', 'number', ['number', 'number', 'number', 'number', 'number']),
-    ortAbort: w('aec_ort_abort', null, ['string']),
+    ortInput: w('aec_ort_input', 'string', ['string']),
+    imageRgb: w('aec_image_rgb', 'string', ['number']),
+    jobSlot: w('aec_job_slot', 'number', ['number', 'number']),
+    jobResult: w('aec_job_result', null, ['string']),
+    jobEnd: w('aec_job_end', null, ['number', 'string']),
+    jobProgress: w('aec_job_progress', null, ['number']),
     setEffort: w('aec_set_effort', 'number', ['number']),
     setQuality: w('aec_set_quality', 'number', ['number']),
     encodeToSize: w('aec_encode_to_size', 'number', ['number']),

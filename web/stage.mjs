@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Assembles the demo site in build/web/site: the page (web/), the WASM app (build/wasm), ONNX Runtime Web's
-// wasm backend (web/node_modules/onnxruntime-web), the UI font, and the models with models/manifest.json.
+// Assembles the demo site in build/web/site: the page (web/), the WASM app (build/wasm), the aecodec package
+// that does the page's coding (packages/aecodec with its dist/, as aecodec/), ONNX Runtime Web's wasm backend
+// (web/node_modules/onnxruntime-web), the UI font, and the models with models/manifest.json.
 //
 //   node web/stage.mjs [--models DIR] [--out DIR] [--test-models] [--wasm DIR]
 //
@@ -97,6 +98,13 @@ for (const f of ['aecodec-st.js', 'aecodec-st.wasm', 'aecodec-mt.js', 'aecodec-m
   if (!fs.existsSync(path.join(wasmDir, f))) die(`${path.join(wasmDir, f)} missing: run wasm/build.sh`);
   copy(path.join(wasmDir, f), path.join(out, f));
 }
+// The package, as `npm install` would give it (its package.json "files"; the dist/ that wasm/build.sh makes).
+const pkgDir = path.join(root, 'packages', 'aecodec');
+for (const f of JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).files) {
+  if (!fs.existsSync(path.join(pkgDir, f))) die(`${path.join(pkgDir, f)} missing: run wasm/build.sh`);
+  copy(path.join(pkgDir, f), path.join(out, 'aecodec', f));
+}
+copy(path.join(pkgDir, 'package.json'), path.join(out, 'aecodec', 'package.json'));
 const ortDir = path.join(here, 'node_modules', 'onnxruntime-web', 'dist');
 for (const f of ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']) {
   if (!fs.existsSync(path.join(ortDir, f))) die(`${path.join(ortDir, f)} missing: run (cd web && npm ci)`);

@@ -656,3 +656,37 @@ describe('aecodec browser demo on a hi-DPI screen', () => {
     assert.deepEqual(runs, [], 'no grid below 8x');
   });
 });
+
+// The page codes through the aecodec package (packages/aecodec, in Workers of its own): threaded on a
+// cross-origin isolated page, single-threaded with ?wasm=st (as on a page that is not isolated), the same file
+// either way, the CLI's.
+describe('aecodec browser demo: its coding, threaded and single-threaded', () => {
+  test('the package\'s threaded and single-threaded builds make the CLI\'s file in the page', T, async () => {
+    const cliAec = path.join(outDir, 'cli-threads.aec');
+    cli(['encode', files.image, '-m', modelFile('test-factorized'), '-o', cliAec]);
+    const png = Array.from(fs.readFileSync(files.image));
+    const b = await launch({ width: 1000, height: 700 });
+    try {
+      for (const query of ['?image=&threads=2', '?image=&wasm=st']) {
+        const p = await openDemo(b.context, server.url, { query });
+        const r = await p.evaluate(async (bytes) => {
+          const a = window.aecodec;
+          await a.loadImage(new Uint8Array(bytes), { name: 'upload.png', encode: false });
+          const run = await a.encode({ model: 'test-factorized', backend: 'core', effort: 0 });
+          return { run, bytes: Array.from(a.resultBytes()), threaded: a.state().threaded };
+        }, png);
+        const workers = p.workers().map((w) => new URL(w.url()).pathname);
+        const st = query.includes('wasm=st');
+        assert.equal(r.threaded, !st, query);
+        assert.ok(workers.includes('/aecodec/worker.js'), `${query}: the package's Worker codes: ${workers}`);
+        assert.equal(workers.includes('/aecodec/dist/aecodec-core-mt.worker.js'), !st,
+                     `${query}: the package's ${st ? 'single-threaded' : 'threaded'} build: ${workers}`);
+        assert.ok(Buffer.from(r.bytes).equals(fs.readFileSync(cliAec)), `${query}: the CLI's file`);
+        assert.ok(r.run.psnr > 0 && r.run.channel_bits.length > 0);
+        await p.close();
+      }
+    } finally {
+      await b.close();
+    }
+  });
+});

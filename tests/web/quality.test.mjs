@@ -72,6 +72,14 @@ async function click(x, y) {
     await page.waitForFunction((n) => window.aecodec.state().render.frames > n, f, { timeout: 10000 });
   }
 }
+// A key press that ImGui sees (it reads the keys' state once a frame): down and up, each in its own frame.
+async function key(name) {
+  for (const step of [() => page.keyboard.down(name), () => page.keyboard.up(name)]) {
+    const f = await frames();
+    await step();
+    await page.waitForFunction((n) => window.aecodec.state().render.frames > n, f, { timeout: 10000 });
+  }
+}
 // Waits until a job started by the UI has completed and the page is idle again.
 async function uiJob(completedBefore) {
   await page.waitForFunction((n) => window.aecodec.state().completed > n, completedBefore,
@@ -260,7 +268,7 @@ describe('quality knob of variable-rate models', () => {
     await click((x0 + x1) / 2, (y0 + y1) / 2);
     done = s.completed;
     await page.keyboard.type(String(target), { delay: 30 });
-    await page.keyboard.press('Enter');
+    await key('Enter');
     await uiJob(done);
     s = await state();
     assert.equal(s.error, '');

@@ -1,22 +1,27 @@
-// What the buttons and the page's API do: load an image or an .aec file, encode + decode with the core,
-// cross-decode.
+// What the buttons and the page's API do: load an image or an .aec file, encode + decode, cross-decode. The
+// coding itself is the page's, through the aecodec package (packages/aecodec, web/app.js): an action checks
+// what it can, starts a page job with a request (start_coding), and turns what the page hands back into a
+// run, measured against the original on the job's thread.
 #include <emscripten.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
-#include <map>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <map>
 
+#include <nlohmann/json.hpp>
+
+#include "aecodec/bitstream.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
-#include "aecodec/quality.h"
-#include "aecodec/rate_target.h"
 #include "aecodec/refine.h"
 #include "aecodec/tile.h"
 #include "app.h"
+
+using nlohmann::json;
 
 namespace web {
 
@@ -266,12 +271,45 @@ double quality_for(const ModelEntry& m) {
   return m.variable_rate ? m.quality : 0;
 }
 
-std::shared_ptr<const aec::Model> model_for_file(const std::shared_ptr<const aec::Model>& model,
-                                                 const aec::Bitstream& stream, double* quality) {
-  const std::vector<uint8_t>* q = stream.find(aec::kSectionQuality);
-  if (quality) *quality = q ? aec::read_quality_section(*q) / 100.0 : 0;
-  if (!q || !model->variable_rate()) return model;
-  return std::make_shared<aec::Model>(model->at_quality(aec::read_quality_section(*q) / 100.0));
+namespace {
+
+PageResult g_on_result;  // what the running page job does with the page's results
+
+aec::CodecTimings timings_of(const json& j) {
+  aec::CodecTimings t;
+  if (!j.is_object()) return t;
+  t.total_ms = j.value("total_ms", 0.0), t.network_ms = j.value("network_ms", 0.0);
+  t.entropy_ms = j.value("entropy_ms", 0.0), t.refine_ms = j.value("refine_ms", 0.0);
+  return t;
+}
+
+// The latent the page handed over (slot kSlotLatent, shape meta.latent) and its channels' bits.
+void take_latent(CodecRun& run, const json& meta, std::vector<std::vector<uint8_t>>& slots) {
+  const json& l = meta.at("latent");
+  run.latent = latent_tensor(slots[kSlotLatent], l.at(0).get<int>(), l.at(1).get<int>(), l.at(2).get<int>());
+  run.channel_bits = meta.at("channel_bits").get<std::vector<double>>();
+}
+
+}  // namespace
+
+bool start_coding(const std::string& label, bool cancellable, const std::string& request,
+                  PageResult on_result, const uint8_t* data, size_t size) {
+  if (!start_page_job(label, cancellable)) return false;
+  g_on_result = std::move(on_result);
+  aec_js_code(request.c_str(), data, int(size));
+  return true;
+}
+
+// The page's results for the running page job (api.cpp: aec_job_result).
+void page_result(const std::string& meta, std::vector<std::vector<uint8_t>>& slots) {
+  PageResult f = std::move(g_on_result);
+  g_on_result = nullptr;
+  if (!job_on_page() || !f) return;
+  try {
+    f(meta, slots);
+  } catch (const std::exception& e) {
+    job_end_page(false, e.what());
+  }
 }
 
 bool action_encode(uint64_t target_bytes) {
@@ -291,6 +329,15 @@ bool action_encode(uint64_t target_bytes) {
                 "moves)");
     return false;
   }
+  auto image = a.original_view();
+  auto run = std::make_shared<CodecRun>();
+  const int effort = effort_for(*m);
+  const double quality = quality_for(*m);
+  run->image_serial = a.image_serial;
+  run->model = m->name, run->model_id = m->id, run->effort = effort;
+  run->width = image->width, run->height = image->height;
+  std::string at = m->variable_rate ? " at quality " + fmt_quality(quality) : "";
+  if (effort > 0) at += (at.empty() ? " at effort " : ", effort ") + std::to_string(effort);
   if (a.backend == "ort") {
     if (target_bytes > 0) {
       a.set_error(
@@ -311,93 +358,95 @@ bool action_encode(uint64_t target_bytes) {
       return false;
     }
     a.clear_error();
-    aec_js_run_ort(m->name.c_str());
-    return true;
+    run->backend = "ort";
+    // ONNX Runtime runs the model's exported graphs; the package codes the latent between them (and refines
+    // it at effort > 0: the search needs the synthesis transform's backward pass, which only the core has).
+    const json req = {{"op", "ort"}, {"model", m->name}, {"quality", quality}, {"effort", effort}};
+    return start_coding("Running " + m->name + " in ONNX Runtime Web" + at, effort > 0, req.dump(),
+                        [run, image](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
+                          const json meta = json::parse(text);
+                          run->quality = meta.value("quality", 0.0);
+                          run->bytes = std::move(slots[kSlotFile]);
+                          run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
+                          run->enc = timings_of(meta["encode"]), run->dec = timings_of(meta["decode"]);
+                          take_latent(*run, meta, slots);
+                          const json& x =
+                              meta.at("x");  // the decoder graph's output, 3 x H x W floats (not clamped)
+                          auto xt = std::make_shared<aec::Tensor>(latent_tensor(
+                              slots[kSlotImage], x.at(0).get<int>(), x.at(1).get<int>(), x.at(2).get<int>()));
+                          job_resume(
+                              [run, image, xt] {
+                                const double t0 = now_ms();
+                                aec::require(xt->c == 3 && xt->w >= run->width && xt->h >= run->height,
+                                             "the ONNX decoder's output is smaller than the image");
+                                aec::Image full = aec::tensor_to_image(*xt);
+                                run->recon = (full.width == run->width && full.height == run->height)
+                                                 ? std::move(full)
+                                                 : aec::crop(full, run->width, run->height);
+                                run->dec.total_ms += now_ms() - t0;
+                                run->has_reference = true;
+                                measure(*image, run->recon, run->psnr, run->ms_ssim);
+                                build_latent_view(*run);
+                                drop_latent_values(run->latent);
+                                run->valid = true;
+                              },
+                              [run] {
+                                if (run->image_serial != app().image_serial)
+                                  return;  // the image changed meanwhile
+                                finish_run(std::move(*run));
+                              });
+                        });
   }
-  auto model = m->model;
-  auto image = a.original_view();
-  auto run = std::make_shared<CodecRun>();
-  const int effort = effort_for(*m);
-  const double quality = quality_for(*m);
-  // A photo the core codes by tiles: the bar shows the tiles (the core's encode reports only refinement).
+  // A photo the package codes by tiles: the bar shows its tiles (the encoder's, then the decoder's bands of
+  // rows); else the refinement's progress at effort > 0.
   const bool photo =
-      effort == 0 && target_bytes == 0 && aec::use_tiles(*model, image->width, image->height);
-  run->image_serial = a.image_serial;
-  run->model = m->name, run->model_id = m->id, run->backend = "core", run->effort = effort;
+      effort == 0 && target_bytes == 0 && aec::use_tiles(*m->model, image->width, image->height);
+  run->backend = "core";
   run->target_bytes = target_bytes;
   a.clear_error();
-  std::string label =
-      target_bytes > 0
-          ? "Searching the quality for " + std::to_string(target_bytes) + " bytes with " + m->name
-      : m->variable_rate ? "Encoding and decoding with " + m->name + " at quality " + fmt_quality(quality)
-                         : "Encoding and decoding with " + m->name;
-  if (effort > 0) label += " at effort " + std::to_string(effort);
+  std::string label = target_bytes > 0 ? "Searching the quality for " + std::to_string(target_bytes) +
+                                             " bytes with " + m->name
+                                       : "Encoding and decoding with " + m->name + at;
+  if (target_bytes > 0 && effort > 0) label += " at effort " + std::to_string(effort);
   label += photo ? " (C++ core, WASM, by tiles)" : " (C++ core, WASM)";
-  return start_job(
-      label,
-      [model, image, run, effort, quality, target_bytes, photo] {
-        aec::EncodeOptions opts;
-        opts.effort = effort;
-        aec::EncodeResult e;
-        std::shared_ptr<const aec::Model> at = model;  // the network at the file's quality
-        if (target_bytes > 0) {
-          // Every trial refines (at effort > 0) from 0 to 1: the bar shows trials as their share of the
-          // search's at most 12 (two ends, then 10 halvings of the tenths of Q).
-          int trial = 0;
-          double last = 0;
-          if (effort > 0)
-            opts.progress = [&trial, &last](double f) {
-              if (f < last) ++trial;
-              last = f;
-              return job_report(std::min(1.0, (trial + f) / 12.0));
-            };
-          aec::TargetResult t = aec::encode_to_size(*model, *image, target_bytes, opts);
-          run->trials = t.trials;
-          e = std::move(t.encoded);
-        } else {
-          // The network at Q once for both ways (encode_image at opts.quality = Q makes the same file).
-          if (quality > 0) at = std::make_shared<aec::Model>(model->at_quality(quality));
-          if (effort > 0) opts.progress = job_report;
-          // A photo: encode 0-45 % of the bar (the analysis transform's tiles), decode 50-95 % (the synthesis
-          // transform's bands of rows), the metrics the rest.
-          e = photo ? encode_tiles(*at, *image, [](double f) { return job_report(0.45 * f); })
-                    : aec::encode_image(*at, *image, opts);
-        }
-        if (photo && !job_report(0.5)) throw aec::Cancelled();
-        aec::DecodeResult d =
-            photo ? decode_bands(*at, e.bytes, [](double f) { return job_report(0.5 + 0.45 * f); })
-                  : aec::decode_image(*at, e.bytes.data(), e.bytes.size(), page_limits());
-        run->width = image->width, run->height = image->height;
-        run->quality = e.quality;
-        run->bytes = std::move(e.bytes);
-        run->bpp = aec::bits_per_pixel(run->bytes.size(), image->width, image->height);
-        run->enc = e.timings, run->dec = d.timings;
-        run->recon = std::move(d.image);
-        run->has_reference = true;
-        measure(*image, run->recon, run->psnr, run->ms_ssim);
-        run->latent = std::move(e.latent);
-        run->channel_bits = std::move(e.channel_bits);
-        build_latent_view(*run);
-        drop_latent_values(run->latent);
-        run->valid = true;
-      },
-      [run] {
-        // A searched quality becomes the model's (the slider moves to it; later encodes use it).
-        App& a = app();
-        const int i = a.model_index(run->model);
-        if (run->target_bytes > 0 && i >= 0 && a.models[size_t(i)].variable_rate)
-          a.models[size_t(i)].quality = run->quality;
-        finish_run(std::move(*run));
-      },
-      effort > 0 || photo);
+  const json req = {{"op", "encode"},   {"model", m->name},     {"quality", quality},
+                    {"effort", effort}, {"size", target_bytes}, {"photo", photo}};
+  return start_coding(label, effort > 0 || photo, req.dump(),
+                      [run, image](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
+                        const json meta = json::parse(text);
+                        run->quality = meta.value("quality", 0.0);
+                        run->trials = meta.value("trials", 0);
+                        run->bytes = std::move(slots[kSlotFile]);
+                        run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
+                        run->enc = timings_of(meta["encode"]), run->dec = timings_of(meta["decode"]);
+                        take_latent(*run, meta, slots);
+                        auto rgba = std::make_shared<std::vector<uint8_t>>(std::move(slots[kSlotImage]));
+                        job_resume(
+                            [run, image, rgba] {
+                              run->recon = rgba_image(*rgba, run->width, run->height);
+                              run->has_reference = true;
+                              measure(*image, run->recon, run->psnr, run->ms_ssim);
+                              build_latent_view(*run);
+                              drop_latent_values(run->latent);
+                              run->valid = true;
+                            },
+                            [run] {
+                              // A searched quality becomes the model's (the slider moves to it; later
+                              // encodes use it).
+                              App& a = app();
+                              const int i = a.model_index(run->model);
+                              if (run->target_bytes > 0 && i >= 0 && a.models[size_t(i)].variable_rate)
+                                a.models[size_t(i)].quality = run->quality;
+                              finish_run(std::move(*run));
+                            });
+                      });
 }
 
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name) {
   App& a = app();
-  auto bytes = std::make_shared<std::vector<uint8_t>>(data, data + size);
   aec::Bitstream b;
   try {
-    b = aec::parse_bitstream(bytes->data(), bytes->size());
+    b = aec::parse_bitstream(data, size);
   } catch (const aec::Error& e) {
     a.set_error(name + ": " + e.what());
     return;
@@ -422,7 +471,6 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
     return;
   }
   a.selected_model = idx;
-  auto model = a.models[size_t(idx)].model;
   // Measure against the current image when it has the file's size (e.g. the original it was made from).
   auto ref = std::make_shared<const aec::Image>();
   if (!a.from_aec && a.original.width == int(h.width) && a.original.height == int(h.height))
@@ -430,42 +478,47 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   auto run = std::make_shared<CodecRun>();
   run->model = h.model_name, run->model_id = id, run->backend = "core", run->effort = -1;
   a.clear_error();
-  start_job(
-      "Decoding " + name + " with " + h.model_name,
-      [model, bytes, ref, run, b] {
-        // A variable-rate model's file: the network at the file's quality, for the image and the latent.
-        const std::shared_ptr<const aec::Model> at = model_for_file(model, b, &run->quality);
-        aec::DecodeResult d = decode_bands(*at, *bytes, job_report);
-        run->width = d.image.width, run->height = d.image.height;
-        run->bytes = *bytes;
-        run->bpp = aec::bits_per_pixel(bytes->size(), d.image.width, d.image.height);
-        run->dec = d.timings;
-        run->recon = std::move(d.image);
-        if (ref->width) {
-          run->has_reference = true;
-          measure(*ref, run->recon, run->psnr, run->ms_ssim);
-        }
-        // The latent for the heat maps: entropy-decode again (cheap next to the synthesis transform).
-        run->latent = aec::decode_latent(*at, d.stream, &run->channel_bits);
-        build_latent_view(*run);
-        drop_latent_values(run->latent);
-        run->valid = true;
+  const json req = {{"op", "decode"}, {"model", h.model_name}, {"name", name}};
+  start_coding(
+      "Decoding " + name + " with " + h.model_name, false, req.dump(),
+      [run, ref, name](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
+        const json meta = json::parse(text);
+        run->quality = meta.value("quality", 0.0);
+        run->width = meta.at("width").get<int>(), run->height = meta.at("height").get<int>();
+        run->bytes = std::move(slots[kSlotFile]);
+        run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
+        run->dec = timings_of(meta["decode"]);
+        take_latent(*run, meta, slots);
+        auto rgba = std::make_shared<std::vector<uint8_t>>(std::move(slots[kSlotImage]));
+        job_resume(
+            [run, ref, rgba] {
+              run->recon = rgba_image(*rgba, run->width, run->height);
+              if (ref->width) {
+                run->has_reference = true;
+                measure(*ref, run->recon, run->psnr, run->ms_ssim);
+              }
+              build_latent_view(*run);
+              drop_latent_values(run->latent);
+              run->valid = true;
+            },
+            [run, name] {
+              App& a = app();
+              if (run->has_reference) {
+                run->image_serial = a.image_serial;
+                finish_run(std::move(*run));
+                a.info = "opened " + name + " (PSNR against the current image)";
+              } else {
+                set_original(run->recon, name, {"decoded from an .aec file: no original to compare with"},
+                             false);
+                a.from_aec = true;
+                run->image_serial = a.image_serial;
+                finish_run(std::move(*run));
+                a.info = "opened " + name;
+              }
+              a.view.right = 1;
+            });
       },
-      [run, name] {
-        App& a = app();
-        if (run->has_reference) {
-          run->image_serial = a.image_serial;
-          finish_run(std::move(*run));
-          a.info = "opened " + name + " (PSNR against the current image)";
-        } else {
-          set_original(run->recon, name, {"decoded from an .aec file: no original to compare with"}, false);
-          a.from_aec = true;
-          run->image_serial = a.image_serial;
-          finish_run(std::move(*run));
-          a.info = "opened " + name;
-        }
-        a.view.right = 1;
-      });
+      data, size);
 }
 
 bool action_cross_decode() {
@@ -485,50 +538,57 @@ bool action_cross_decode() {
     a.set_error("busy: wait for the current work to finish");
     return false;
   }
-  auto high = a.models[size_t(hi)].model, medium = a.models[size_t(med)].model;
   auto image = a.original_view();
   auto out = std::make_shared<CrossRun>();
   out->family = family, out->high = a.models[size_t(hi)].name, out->medium = a.models[size_t(med)].name;
   out->image_serial = a.image_serial;
   a.clear_error();
-  return start_job(
-      "Cross-decoding in family " + family,
-      [high, medium, image, out] {
-        const double t0 = now_ms();
-        const aec::ImageLimits lim = page_limits();
-        // high -> medium
-        const aec::EncodeResult eh = aec::encode_image(*high, *image);
-        aec::DecodeResult d1 = aec::cross_decode_image(*medium, eh.bytes.data(), eh.bytes.size(), lim);
-        out->h2m_ref = aec::downscale2x_box(*image);
-        out->h2m = std::move(d1.image);
-        out->h2m_psnr = aec::psnr(out->h2m_ref, out->h2m);
-        out->h2m_bytes = eh.bytes.size();
-        out->h2m_bpp = aec::bits_per_pixel(eh.bytes.size(), image->width, image->height);
-        // medium -> high
-        const aec::EncodeResult em = aec::encode_image(*medium, out->h2m_ref);
-        aec::DecodeResult d2 = aec::cross_decode_image(*high, em.bytes.data(), em.bytes.size(), lim);
-        aec::Image up = std::move(d2.image);
-        if (up.width != image->width || up.height != image->height)
-          up = aec::crop(up, image->width, image->height);
-        out->m2h = std::move(up);
-        out->m2h_psnr = aec::psnr(*image, out->m2h);
-        const aec::DecodeResult own = aec::decode_image(*medium, em.bytes.data(), em.bytes.size(), lim);
-        out->m2h_bicubic = aec::resize_bicubic(own.image, image->width, image->height);
-        out->m2h_bicubic_psnr = aec::psnr(*image, out->m2h_bicubic);
-        out->m2h_bytes = em.bytes.size();
-        out->m2h_bpp = aec::bits_per_pixel(em.bytes.size(), out->h2m_ref.width, out->h2m_ref.height);
-        out->ms = now_ms() - t0;
-        out->valid = true;
-      },
-      [out] {
-        App& a = app();
-        out->t_h2m.upload(out->h2m);
-        out->t_h2m_ref.upload(out->h2m_ref);
-        out->t_m2h.upload(out->m2h);
-        out->t_m2h_bicubic.upload(out->m2h_bicubic);
-        for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic})
-          t->release();
-        a.cross = std::move(*out);
+  // The page: high -> medium (the original encoded by the high member, cross-decoded by the medium one), then
+  // medium -> high (the 2x box-downscaled original encoded by the medium member, cross-decoded by the high
+  // one, and decoded by the medium member itself for the bicubic baseline).
+  const json req = {{"op", "cross"}, {"high", out->high}, {"medium", out->medium}};
+  return start_coding(
+      "Cross-decoding in family " + family, false, req.dump(),
+      [image, out](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
+        const json meta = json::parse(text);
+        const auto size = [&](const char* k) {
+          return std::make_pair(meta.at(k).at(0).get<int>(), meta.at(k).at(1).get<int>());
+        };
+        out->ms = meta.value("ms", 0.0);
+        out->h2m_bytes = meta.value("h2m_bytes", size_t(0));
+        out->m2h_bytes = meta.value("m2h_bytes", size_t(0));
+        auto images = std::make_shared<std::vector<std::vector<uint8_t>>>(std::vector<std::vector<uint8_t>>{
+            std::move(slots[kSlotImage]), std::move(slots[kSlotImage2]), std::move(slots[kSlotImage3])});
+        const auto h2m = size("h2m"), m2h = size("m2h"), own = size("own");
+        job_resume(
+            [image, out, images, h2m, m2h, own] {
+              const double t0 = now_ms();
+              out->h2m = rgba_image((*images)[0], h2m.first, h2m.second);
+              out->h2m_ref = aec::downscale2x_box(*image);
+              out->h2m_psnr = aec::psnr(out->h2m_ref, out->h2m);
+              out->h2m_bpp = aec::bits_per_pixel(out->h2m_bytes, image->width, image->height);
+              aec::Image up = rgba_image((*images)[1], m2h.first, m2h.second);
+              if (up.width != image->width || up.height != image->height)
+                up = aec::crop(up, image->width, image->height);
+              out->m2h = std::move(up);
+              out->m2h_psnr = aec::psnr(*image, out->m2h);
+              out->m2h_bicubic = aec::resize_bicubic(rgba_image((*images)[2], own.first, own.second),
+                                                     image->width, image->height);
+              out->m2h_bicubic_psnr = aec::psnr(*image, out->m2h_bicubic);
+              out->m2h_bpp = aec::bits_per_pixel(out->m2h_bytes, out->h2m_ref.width, out->h2m_ref.height);
+              out->ms += now_ms() - t0;
+              out->valid = true;
+            },
+            [out] {
+              App& a = app();
+              out->t_h2m.upload(out->h2m);
+              out->t_h2m_ref.upload(out->h2m_ref);
+              out->t_m2h.upload(out->m2h);
+              out->t_m2h_bicubic.upload(out->m2h_bicubic);
+              for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic})
+                t->release();
+              a.cross = std::move(*out);
+            });
       });
 }
 

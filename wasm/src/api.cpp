@@ -10,10 +10,8 @@
 #include "aecodec/colour.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
-#include "aecodec/latent_codec.h"
 #include "aecodec/metrics.h"
 #include "aecodec/parallel.h"
-#include "aecodec/quality.h"
 #include "aecodec/refine.h"
 #include "app.h"
 
@@ -168,27 +166,10 @@ json controls_json(const App& a) {
             {"note", cur && !cur->refinable ? cur->effort_note : std::string()}}}};
 }
 
-std::vector<float> g_ort_input, g_ort_latent;
-// A variable-rate model's gains at the run's quality (empty for a single-rate model): the exported graphs
-// are the network without them (quality.h), so the ONNX encoder's output is multiplied by `gain` per
-// channel before the core codes it, and the dequantised latent by `inv_gain` before the ONNX decoder, which
-// is what aec::Model::at_quality folds into the core's transforms.
-std::vector<float> g_ort_gain, g_ort_inv_gain;
-std::shared_ptr<CodecRun> g_ort_run;
-std::shared_ptr<const aec::Model> g_ort_model;
-double g_ort_started = 0;
-int g_ort_effort = 0;
-
-// The per-channel gains of a variable-rate model at quality q, as aec::Model::at_quality computes them
-// (quality.h: Q -> lambda, then the gains interpolated between the trained lambdas' rows).
-void ort_gains(const aec::Model& model, double q, std::vector<float>& gain, std::vector<float>& inv_gain) {
-  const aec::ModelInfo& info = model.info();
-  const int M = info.latent_channels;
-  const int64_t K = int64_t(info.lambdas.size());
-  const double lambda = aec::quality_lambda(info.lambdas, aec::quality_code(q));
-  gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.gain", {K, M}), M, lambda);
-  inv_gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.inv_gain", {K, M}), M, lambda);
-}
+// What the page hands back for a page job (aec_job_slot), by slot (app.h: Slot).
+std::vector<std::vector<uint8_t>> g_slots(kSlots);
+// The 2x box-downscaled original, while the page reads it (aec_image_rgb).
+aec::Image g_half;
 
 // The EXIF orientation of the JPEG that aec_open_file last handed to the browser (which turns it itself), for
 // aec_set_image_rgba's note.
@@ -520,9 +501,9 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
     a.set_error("busy: wait for the current work to finish");
     return 0;
   }
-  // An sRGB profile (what browsers' encoders and many cameras embed) needs nothing: the core decodes the file,
-  // as the CLI does. A profile the header says is broken, CMYK or the like is ignored by the core, with the
-  // reason in the note (a browser would ignore it too, without saying so).
+  // An sRGB profile (what browsers' encoders and many cameras embed) needs nothing: the core decodes the
+  // file, as the CLI does. A profile the header says is broken, CMYK or the like is ignored by the core, with
+  // the reason in the note (a browser would ignore it too, without saying so).
   if ((png || jpeg) && !aec::colour_management_available() && aec::has_icc_profile(data, size_t(size))) {
     const aec::EmbeddedIcc icc = aec::embedded_icc_profile(data, size_t(size));
     if (!icc.bytes.empty() &&
@@ -673,173 +654,75 @@ EMSCRIPTEN_KEEPALIVE void aec_compare_done() {
   publish();
 }
 
-// --- ONNX Runtime backend: the transforms run in ORT, quantisation and entropy coding here
-// ----------------------
-// 1. aec_ort_begin(model): pads the original as the core does and returns {"ptr","c","h","w"} of the float
-// input.
-EMSCRIPTEN_KEEPALIVE const char* aec_ort_begin(const char* model) {
+// --- Page jobs: the page codes with the aecodec package, then hands the results back ----------------------
+
+// The buffer of a slot, resized to `size` bytes, for the page to write its result into (valid until the next
+// call; a heap over 2 GiB: the page reads the pointer unsigned).
+EMSCRIPTEN_KEEPALIVE uint8_t* aec_job_slot(int slot, double size) {
+  if (slot < 0 || slot >= kSlots || !(size >= 0)) return nullptr;
+  std::vector<uint8_t>& v = g_slots[size_t(slot)];
+  try {
+    v.assign(size_t(size), 0);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  return v.data();
+}
+
+// The page's results for the running page job (meta: JSON, with the slots filled): the job goes on with the
+// app's work on them (measuring, the latent's heat maps), then shows them.
+EMSCRIPTEN_KEEPALIVE void aec_job_result(const char* meta) {
+  std::vector<std::vector<uint8_t>> slots(kSlots);
+  slots.swap(g_slots);
+  g_slots.assign(kSlots, {});
+  page_result(meta, slots);
+}
+
+// Ends the running page job without results: cancelled (1) or with the error message.
+EMSCRIPTEN_KEEPALIVE void aec_job_end(int cancelled, const char* error) {
+  g_slots.assign(kSlots, {});
+  job_end_page(cancelled != 0, error ? error : "");
+}
+
+// The running page job's progress (0..1).
+EMSCRIPTEN_KEEPALIVE void aec_job_progress(double fraction) {
+  job_report(fraction);
+}
+
+// An image's RGB bytes for the page, {"ptr","width","height"}: 0 the original (the app's own buffer, read at
+// once), 2 the original 2x box-downscaled (as the cross-resolution family's medium member codes it); -1 frees
+// that copy.
+EMSCRIPTEN_KEEPALIVE const char* aec_image_rgb(int which) {
   static std::string out;
+  App& a = app();
+  if (which < 0) {
+    g_half = aec::Image();
+    return "";
+  }
+  if (which == 2) g_half = aec::downscale2x_box(a.original);
+  const aec::Image& im = which == 2 ? g_half : a.original;
+  return keep(out,
+              json{{"ptr", uintptr_t(im.rgb.data())}, {"width", im.width}, {"height", im.height}}.dump());
+}
+
+// The ONNX Runtime backend's encoder input: the original padded to the model's stride as the core pads it,
+// 3 x H x W floats in [0, 1]: {"ptr","c","h","w"} (valid until the next call), or {"error"}.
+EMSCRIPTEN_KEEPALIVE const char* aec_ort_input(const char* model) {
+  static std::string out;
+  static std::vector<float> input;
   App& a = app();
   const ModelEntry* m = a.model_named(model);
   try {
     aec::require(m && m->state == ModelEntry::Loaded, std::string("model '") + model + "' is not loaded");
     aec::require(a.original.width > 0, "no image loaded");
-    const aec::ModelInfo& info = m->model->info();
-    const int pw = (a.original.width + info.stride - 1) / info.stride * info.stride;
-    const int ph = (a.original.height + info.stride - 1) / info.stride * info.stride;
-    const aec::Image padded = aec::pad_edge(a.original, pw, ph);
-    aec::Tensor t = aec::image_to_tensor(padded);
-    g_ort_input = std::move(t.data);
-    g_ort_model = m->model;
-    g_ort_gain.clear(), g_ort_inv_gain.clear();
-    if (m->variable_rate) {
-      // The core's half of the run (refinement, entropy coding, the container) uses the network at Q.
-      const double q = quality_for(*m);
-      g_ort_model = std::make_shared<aec::Model>(m->model->at_quality(q));
-      ort_gains(*m->model, q, g_ort_gain, g_ort_inv_gain);
-    }
-    g_ort_run = std::make_shared<CodecRun>();
-    g_ort_run->quality = g_ort_model->info().quality_code / 100.0;
-    g_ort_run->image_serial = a.image_serial;
-    g_ort_run->model = m->name, g_ort_run->model_id = m->id, g_ort_run->backend = "ort";
-    g_ort_run->effort = g_ort_effort = effort_for(*m);
-    g_ort_run->width = a.original.width, g_ort_run->height = a.original.height;
-    g_ort_started = now_ms();
-    return keep(out, json{{"ptr", uintptr_t(g_ort_input.data())}, {"c", 3}, {"h", ph}, {"w", pw}}.dump());
+    const int pw = (a.original.width + m->stride - 1) / m->stride * m->stride;
+    const int ph = (a.original.height + m->stride - 1) / m->stride * m->stride;
+    input = aec::image_to_tensor(aec::pad_edge(a.original, pw, ph)).data;
+    return keep(out, json{{"ptr", uintptr_t(input.data())}, {"c", 3}, {"h", ph}, {"w", pw}}.dump());
   } catch (const std::exception& e) {
+    input.clear();
     return keep(out, json{{"error", e.what()}}.dump());
   }
-}
-
-// 2. aec_ort_encoded(y, c, h, w, network_ms): quantises and entropy-codes the encoder's output into an .aec
-//    file exactly as aec::encode_image does, then entropy-decodes and dequantises it (a job); then
-//    aec_ort_latent() gives {"ptr","c","h","w"} of the decoder's input. At effort > 0 the core refines the
-//    latent first, as encode_image does: the search needs the synthesis transform's backward pass, which
-//    only the core has (the exported graphs are inference-only).
-EMSCRIPTEN_KEEPALIVE int aec_ort_encoded(const float* y, int c, int h, int w, double network_ms) {
-  if (!g_ort_run || !g_ort_model) return -1;
-  auto run = g_ort_run;
-  auto model = g_ort_model;
-  auto yt = std::make_shared<aec::Tensor>(c, h, w);
-  std::memcpy(yt->data.data(), y, yt->size() * sizeof(float));
-  if (!g_ort_gain.empty()) {  // a variable-rate model: the latent at the run's quality
-    if (size_t(c) != g_ort_gain.size()) return -1;
-    for (int k = 0; k < c; ++k) {
-      float* p = yt->channel(k);
-      for (size_t i = 0; i < yt->plane(); ++i) p[i] *= g_ort_gain[size_t(k)];
-    }
-  }
-  auto inv_gain = std::make_shared<std::vector<float>>(g_ort_inv_gain);
-  const int effort = g_ort_effort;
-  std::shared_ptr<aec::Tensor> xt;  // the padded image the encoder saw, for refinement
-  if (effort > 0) {
-    const aec::ModelInfo& info = model->info();
-    xt = std::make_shared<aec::Tensor>(3, (run->height + info.stride - 1) / info.stride * info.stride,
-                                       (run->width + info.stride - 1) / info.stride * info.stride);
-    if (xt->size() != g_ort_input.size()) return -1;
-    std::memcpy(xt->data.data(), g_ort_input.data(), xt->size() * sizeof(float));
-  }
-  const double pre_ms = now_ms() - g_ort_started - network_ms;  // padding + conversion
-  return start_job(
-             effort > 0 ? "Refining the latent at effort " + std::to_string(effort) + " (C++ core)"
-                        : "Quantising and entropy coding (C++ core)",
-             [run, model, yt, xt, inv_gain, effort, network_ms, pre_ms] {
-               const aec::ModelInfo& info = model->info();
-               int ec = 3, eh = (run->height + info.stride - 1) / info.stride * info.stride,
-                   ew = (run->width + info.stride - 1) / info.stride * info.stride;
-               model->encoder().output_shape(ec, eh, ew);
-               aec::require(yt->c == ec && yt->h == eh && yt->w == ew,
-                            "the ONNX encoder's output is " + std::to_string(yt->c) + "x" +
-                                std::to_string(yt->h) + "x" + std::to_string(yt->w) +
-                                ", the model's encoder gives " + std::to_string(ec) + "x" +
-                                std::to_string(eh) + "x" + std::to_string(ew));
-               // Refinement keeps the side information (a hyperprior's z, so every mean and table) fixed.
-               std::vector<int32_t> qz;
-               if (effort > 0) {
-                 const double t_ref = now_ms();
-                 qz = model->latent_codec().side_symbols(*yt);
-                 aec::RefineOptions ro;
-                 ro.effort = effort;
-                 ro.progress = job_report;
-                 ro.width = run->width, ro.height = run->height;
-                 *yt = aec::refine_latent(*model, *xt, *yt, qz.empty() ? nullptr : &qz, ro).latent;
-                 run->enc.refine_ms = now_ms() - t_ref;
-               }
-               const double t0 = now_ms();
-               // The core's entropy stage (a hyperprior's hyper networks included) between the two graphs.
-               aec::LatentCode code = aec::code_latent(*model, *yt, qz.empty() ? nullptr : &qz);
-               run->enc.entropy_ms = now_ms() - t0;
-               run->channel_bits = std::move(code.channel_bits);
-               run->latent = std::move(code.latent);
-               run->bytes = aec::write_stream(*model, run->width, run->height, code.stream);
-               run->enc.network_ms = network_ms;
-               run->enc.total_ms = pre_ms + network_ms + run->enc.refine_ms + run->enc.entropy_ms;
-               run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
-               // decoder side: parse, check, entropy-decode, dequantise (as aec::decode_image before
-               // synthesis)
-               const double t1 = now_ms();
-               const aec::Bitstream parsed =
-                   aec::open_stream(*model, run->bytes.data(), run->bytes.size(), false, page_limits());
-               const aec::Tensor lat = aec::decode_latent(*model, parsed);
-               g_ort_latent = lat.data;
-               if (!inv_gain->empty())  // the ONNX decoder is the network before the gains
-                 for (int k = 0; k < lat.c; ++k)
-                   for (size_t i = 0; i < lat.plane(); ++i)
-                     g_ort_latent[size_t(k) * lat.plane() + i] *= (*inv_gain)[size_t(k)];
-               run->dec.entropy_ms = now_ms() - t1;
-               build_latent_view(*run);
-             },
-             [] {}, effort > 0)
-             ? 0
-             : -1;
-}
-
-EMSCRIPTEN_KEEPALIVE const char* aec_ort_latent() {
-  static std::string out;
-  if (!g_ort_run) return keep(out, "{}");
-  const aec::Tensor& l = g_ort_run->latent;
-  return keep(out, json{{"ptr", uintptr_t(g_ort_latent.data())}, {"c", l.c}, {"h", l.h}, {"w", l.w}}.dump());
-}
-
-// 3. aec_ort_decoded(x, c, h, w, network_ms): the decoder's output (3 x H x W, not clamped) -> image,
-// metrics.
-EMSCRIPTEN_KEEPALIVE int aec_ort_decoded(const float* x, int c, int h, int w, double network_ms) {
-  App& a = app();
-  if (!g_ort_run) return -1;
-  auto run = g_ort_run;
-  auto xt = std::make_shared<aec::Tensor>(c, h, w);
-  std::memcpy(xt->data.data(), x, xt->size() * sizeof(float));
-  auto ref = a.original_view();
-  g_ort_run.reset();
-  g_ort_model.reset();
-  return start_job(
-             "Measuring the ONNX Runtime reconstruction",
-             [run, xt, ref, network_ms] {
-               const double t0 = now_ms();
-               aec::require(xt->c == 3 && xt->w >= run->width && xt->h >= run->height,
-                            "the ONNX decoder's output is smaller than the image");
-               aec::Image full = aec::tensor_to_image(*xt);
-               run->recon = (full.width == run->width && full.height == run->height)
-                                ? std::move(full)
-                                : aec::crop(full, run->width, run->height);
-               run->dec.network_ms = network_ms;
-               run->dec.total_ms = run->dec.entropy_ms + network_ms + (now_ms() - t0);
-               run->has_reference = true;
-               measure(*ref, run->recon, run->psnr, run->ms_ssim);
-               run->valid = true;
-             },
-             [run] {
-               if (run->image_serial != app().image_serial) return;  // the image changed meanwhile
-               finish_run(std::move(*run));
-             })
-             ? 0
-             : -1;
-}
-
-EMSCRIPTEN_KEEPALIVE void aec_ort_abort(const char* why) {
-  g_ort_run.reset();
-  g_ort_model.reset();
-  if (why && *why) app().set_error(why);
 }
 
 }  // extern "C"

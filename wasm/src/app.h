@@ -1,8 +1,9 @@
 // The browser demo's state: the models, the image, the last runs of each backend, the JPEG/WebP comparison
-// and the cross-decode results. The UI (ui.cpp) draws it, the exported C functions (api.cpp) let the page's
-// JavaScript (web/app.js) drive it. Everything here is touched on the main thread only, except inside a job's
-// work function (jobs.cpp), which runs on a worker thread in the threaded build and touches only its
-// captures.
+// and the cross-decode results. The coding is the page's, through the aecodec package (start_coding); the app
+// keeps each model's description (aec::Model) for its list, and measures and shows the results. The UI
+// (ui.cpp) draws it, the exported C functions (api.cpp) let the page's JavaScript (web/app.js) drive it.
+// Everything here is touched on the main thread only, except inside a job's work function (jobs.cpp), which
+// runs on a worker thread in the threaded build and touches only its captures.
 #pragma once
 #include <GLES3/gl3.h>
 
@@ -19,10 +20,10 @@
 
 namespace web {
 
-// Page limits: those of the core's decoder (aec::ImageLimits: 16384 px a side, 64 Mpx). Above 2 Mpx the core
-// runs its networks by tiles (aecodec/tile.h), so a photo needs its pixels a few times over plus one tile's
-// activations, which the 32-bit WASM heap holds (it grows up to 4 GiB: -sMAXIMUM_MEMORY); MS-SSIM is measured
-// in bands (photo.cpp). The ONNX Runtime backend runs whole images: it keeps the former 4 Mpx limit.
+// Page limits: those of the core's decoder (aec::ImageLimits: 16384 px a side, 64 Mpx). Above 2 Mpx the
+// package runs the networks by tiles (aecodec/tile.h) in its own WebAssembly heap; the app's heap holds the
+// original, the reconstruction and the comparisons (it grows up to 4 GiB: -sMAXIMUM_MEMORY), and MS-SSIM is
+// measured in bands (photo.cpp). The ONNX Runtime backend runs whole images: it keeps the former 4 Mpx limit.
 constexpr int kMaxSide = aec::ImageLimits{}.max_side;
 constexpr int64_t kMaxPixels = aec::ImageLimits{}.max_pixels;
 constexpr int64_t kOrtMaxPixels = int64_t(4) << 20;
@@ -69,8 +70,8 @@ struct ModelEntry {
   size_t file_bytes = 0;
   enum State { Loading, Loaded, Failed } state = Loading;
   std::string error;
-  std::string ort_error;  // set when ONNX Runtime could not load/run this model's graphs
-  std::shared_ptr<const aec::Model> model;
+  std::string ort_error;                    // set when ONNX Runtime could not load/run this model's graphs
+  std::shared_ptr<const aec::Model> model;  // its description (the page's codecs code with the file)
   // Encoder refinement (effort > 0) needs a rate model (factorized or hyperprior) and the rate-distortion
   // trade-off the model was trained for (training.lambda); else effort_note says why not.
   bool refinable = false;
@@ -290,6 +291,14 @@ App& app();
 // aec::Cancelled) when it returns false; a cancelled job skips `finish`, so nothing changes.
 bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish,
                bool cancellable = false);
+// A job whose work starts on the page's side: its JavaScript codes with the aecodec package (the app's only
+// way of making or reading .aec files), reports progress, then either hands the results back (job_resume:
+// `work` then runs as a job's, e.g. measuring them, and `finish` after it) or ends the job (job_end_page:
+// with an error, or cancelled). Cancelling it asks the page to stop the package's call (aec_js_cancel).
+bool start_page_job(const std::string& label, bool cancellable);
+bool job_on_page();  // a job runs on the page's side (before job_resume)
+void job_resume(std::function<void()> work, std::function<void()> finish);
+void job_end_page(bool cancelled, const std::string& error);
 bool job_busy();
 const std::string& job_label();
 double job_elapsed_ms();
@@ -306,14 +315,11 @@ extern double g_js_busy_started;
 
 // actions.cpp
 // Current image, selected model, backend, effort and (variable-rate models) quality. With target_bytes > 0
-// the quality is searched instead (aec::encode_to_size, C++ core only), and the model's quality becomes the
-// one found.
+// the quality is searched instead (the package's size search, C++ core only), and the model's quality becomes
+// the one found.
 bool action_encode(uint64_t target_bytes = 0);
 int effort_for(const ModelEntry& m);      // the effort an encode with m uses (0 when m cannot refine)
 double quality_for(const ModelEntry& m);  // the quality an encode with m uses (0 for a single-rate model)
-// The model at the quality a variable-rate model's file records (the model itself for other files).
-std::shared_ptr<const aec::Model> model_for_file(const std::shared_ptr<const aec::Model>& model,
-                                                 const aec::Bitstream& stream, double* quality);
 bool action_cross_decode();
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name);
 void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode);
@@ -327,17 +333,24 @@ void request_compare();  // asks the page to code the original as JPEG/WebP at t
 double now_ms();
 std::string fmt_quality(double q);  // "20", "37.5", "12.25"
 
-// photo.cpp: coding and measuring photos the core codes by tiles, with a progress report.
-// PSNR and MS-SSIM of b against a: the core's (aec/metrics.h; MS-SSIM by bands of rows, on its threads).
+// What the page hands back from the package for a page job (api.cpp: aec_job_slot, aec_job_result): its
+// meta (JSON text, parsed by the handler) and byte buffers by slot (the .aec file, images as RGBA, a latent
+// as floats). The handler the action set runs on the main thread and resumes the job.
+enum Slot { kSlotFile = 0, kSlotImage = 1, kSlotLatent = 2, kSlotImage2 = 3, kSlotImage3 = 4, kSlots = 5 };
+using PageResult = std::function<void(const std::string& meta, std::vector<std::vector<uint8_t>>& slots)>;
+// Starts a page job (start_page_job) and asks the page to run `request` (JSON: {"op": "encode" | "decode" |
+// "ort" | "cross", ...}; `data`, when given, goes along as bytes); `on_result` gets what it hands back.
+bool start_coding(const std::string& label, bool cancellable, const std::string& request,
+                  PageResult on_result, const uint8_t* data = nullptr, size_t size = 0);
+void page_result(const std::string& meta, std::vector<std::vector<uint8_t>>& slots);  // aec_job_result
+// The RGBA pixels the package decodes into, as the app's RGB image (the buffer is released).
+aec::Image rgba_image(std::vector<uint8_t>& rgba, int width, int height);
+// A latent the package handed over (floats), as a tensor of c x h x w (the buffer is released).
+aec::Tensor latent_tensor(std::vector<uint8_t>& floats, int c, int h, int w);
+
+// photo.cpp: PSNR and MS-SSIM of b against a: the core's (aec/metrics.h; MS-SSIM by bands of rows, on its
+// threads).
 void measure(const aec::Image& a, const aec::Image& b, double& psnr, double& ms_ssim);
-// aec::encode_image at effort 0 of an image the core codes by tiles (aec::use_tiles), reporting the analysis
-// transform's tiles to `report` as 0..1 (false: stop, aec::Cancelled): the same steps (analysis by tiles,
-// code_latent, write_stream), so the same file. `model` is the network at the file's quality.
-aec::EncodeResult encode_tiles(const aec::Model& model, const aec::Image& image,
-                               const std::function<bool(double)>& report);
-// aec::decode_image, by bands of rows where the core synthesises by tiles, reporting them as 0..1.
-aec::DecodeResult decode_bands(const aec::Model& model, const std::vector<uint8_t>& bytes,
-                               const std::function<bool(double)>& report);
 
 // State changed: redraw the next frames and refresh the page's accessible summary. The main loop draws only
 // when something changes (input, new state; main.cpp), and while work runs only as often as the progress
@@ -357,7 +370,9 @@ ImVec4 progress_rect();  // the top bar (x0, y0, x1, y1), which holds the progre
 extern "C" {
 void aec_js_pick_file(int kind);  // 0 an image (image/*), 1 an .aec file
 void aec_js_download(const uint8_t* data, int size, const char* name);
-void aec_js_run_ort(const char* model);
+// A page job's coding (start_coding): the request (JSON) and its bytes (copied before this returns).
+void aec_js_code(const char* request, const uint8_t* data, int size);
+void aec_js_cancel();  // stop the page job's coding (it then ends the job as cancelled)
 void aec_js_compare(int target_bytes);
 void aec_js_publish();  // state changed: refresh the page's accessible summary
 void aec_download();    // api.cpp: hands the last .aec file to the page as a download

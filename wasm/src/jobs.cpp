@@ -2,7 +2,11 @@
 // own thread and the core's parallel_for fans out from there, so the page keeps drawing. Single-threaded
 // build: the work runs inside a frame, two frames after it was asked for, so the progress indicator is on
 // screen first. A cancellable job reports its progress through job_report, which tells it when to stop: the
-// work then throws aec::Cancelled and the job ends without calling `finish`.
+// work then throws aec::Cancelled and the job ends without calling `finish`. A coding job starts on the
+// page's side (start_page_job): the page codes with the aecodec package, reports progress (aec_job_progress),
+// and hands the results over (job_resume: the app's own work, such as measuring them, then runs as above) or
+// ends the job (job_end_page: an error, or cancelled); cancelling it asks the page to stop the package's
+// call.
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -28,6 +32,7 @@ struct Job {
   double started = 0;
   int frames = 0;
   bool cancellable = false, cancelled = false;
+  bool page = false;  // the page's JavaScript does the work (start_page_job) until job_resume / job_end_page
   std::atomic<bool> done{false};
   std::atomic<bool> cancel{false};  // asked for on the main thread, seen by the work at its next report
   std::atomic<float> progress{-1};  // the work's last report (0..1), -1 before the first
@@ -53,8 +58,10 @@ void run_work() {
 
 }  // namespace
 
-bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish,
-               bool cancellable) {
+namespace {
+
+bool begin(const std::string& label, std::function<void()> work, std::function<void()> finish,
+           bool cancellable, bool page) {
   if (g_job.active) return false;
   g_job.active = true;
   g_job.label = label;
@@ -68,12 +75,52 @@ bool start_job(const std::string& label, std::function<void()> work, std::functi
   g_job.cancel = false;
   g_job.progress = -1;
   g_job.done = false;
+  g_job.page = page;
   app().info.clear();  // a note about earlier work (a file opened, a job cancelled) is stale now
+#ifdef AEC_WEB_THREADS
+  if (!page) g_job.thread = std::thread(run_work);
+#endif
+  publish();
+  return true;
+}
+
+}  // namespace
+
+bool start_job(const std::string& label, std::function<void()> work, std::function<void()> finish,
+               bool cancellable) {
+  return begin(label, std::move(work), std::move(finish), cancellable, false);
+}
+
+bool start_page_job(const std::string& label, bool cancellable) {
+  return begin(label, nullptr, nullptr, cancellable, true);
+}
+
+bool job_on_page() {
+  return g_job.active && g_job.page;
+}
+
+void job_resume(std::function<void()> work, std::function<void()> finish) {
+  if (!job_on_page()) return;
+  g_job.page = false;
+  g_job.work = std::move(work);
+  g_job.finish = std::move(finish);
+  g_job.frames = 0;
+  g_job.done = false;
 #ifdef AEC_WEB_THREADS
   g_job.thread = std::thread(run_work);
 #endif
   publish();
-  return true;
+}
+
+void job_end_page(bool cancelled, const std::string& error) {
+  if (!job_on_page()) return;
+  g_job.page = false;
+  g_job.work = nullptr;
+  g_job.finish = nullptr;
+  g_job.cancelled = cancelled;
+  g_job.error = cancelled ? std::string() : error;
+  g_job.done = true;
+  publish();
 }
 
 bool job_busy() {
@@ -103,18 +150,21 @@ bool job_report(double fraction) {
 bool job_cancel() {
   if (!job_cancellable() || g_job.cancel) return false;
   g_job.cancel = true;
+  if (g_job.page) aec_js_cancel();  // the page stops the package's call, then ends the job (job_end_page)
   publish();
   return true;
 }
 
 void poll_jobs() {
-  if (!g_job.active) return;
+  if (!g_job.active || g_job.page) return;
 #ifdef AEC_WEB_THREADS
   if (!g_job.done) return;
-  g_job.thread.join();
+  if (g_job.thread.joinable()) g_job.thread.join();
 #else
-  if (++g_job.frames < 3) return;  // let the progress indicator reach the screen
-  run_work();
+  if (!g_job.done) {
+    if (++g_job.frames < 3) return;  // let the progress indicator reach the screen
+    run_work();
+  }
 #endif
   g_job.active = false;
   std::function<void()> finish = std::move(g_job.finish);
@@ -127,7 +177,7 @@ void poll_jobs() {
     app().info = "Cancelled: the page keeps its previous result.";
   } else if (g_job.error.empty()) {
     try {
-      finish();
+      if (finish) finish();
     } catch (const std::exception& e) {
       g_job.error = e.what();
     }

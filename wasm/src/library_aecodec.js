@@ -6,7 +6,13 @@ mergeInto(LibraryManager.library, {
     const bytes = HEAPU8.slice(ptr, ptr + size);
     Module.aecHost && Module.aecHost.download(bytes, UTF8ToString(name));
   },
-  aec_js_run_ort: function (model) { Module.aecHost && Module.aecHost.runOrt(UTF8ToString(model)); },
+  // A page job's coding: the request (JSON) and its bytes, copied now (the pointer is the caller's).
+  aec_js_code: function (request, data, size) {
+    data >>>= 0;
+    const bytes = size > 0 ? HEAPU8.slice(data, data + size) : null;
+    Module.aecHost && Module.aecHost.code(JSON.parse(UTF8ToString(request)), bytes);
+  },
+  aec_js_cancel: function () { Module.aecHost && Module.aecHost.cancel(); },
   aec_js_compare: function (target) { Module.aecHost && Module.aecHost.compare(target); },
   aec_js_publish: function () { Module.aecHost && Module.aecHost.publish(); },
 });

@@ -146,7 +146,6 @@ void effort_control(App& a, const ModelEntry* cur, float width) {
         "shows how far it is; Cancel stops it). Files decode the same way at every effort.";
     if (cur && !cur->refinable && !cur->effort_note.empty())
       tip += "\n\nThis model: " + cur->effort_note + ".";
-    if (!a.threaded) tip += "\n\nSingle-threaded page: the page does not respond while it refines.";
     ImGui::SetTooltip("%s", tip.c_str());
   }
 }
