@@ -5,7 +5,8 @@
 // build), through the page's own API (window.aecodec, web/API.md). Per size: the time to open the photo (the
 // core's JPEG decoder and the view's textures), the core's encode and decode (state().result.encode_ms,
 // decode_ms), the whole encode() call (encode, decode, PSNR and MS-SSIM, and the browser's JPEG and WebP at
-// the same size with theirs), and the WASM heap's peak (state().memory.heap_bytes: the heap only grows).
+// the same size with theirs), and the page's WASM heap's peak (state().memory.heap_bytes: the heap only grows;
+// the codec's Worker, where the networks run, has its own).
 // Prints a markdown table. The background training is paused while it measures (as bench/large.sh does).
 //
 //   node bench/page-large.mjs [MEGAPIXELS...]     (default: 1 4 12 24)
