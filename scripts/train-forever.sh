@@ -36,7 +36,7 @@ THREADS=${AEC_TRAIN_THREADS:-$(nproc)}
 # The shipped models and their recipes (docs/training.md says why these).
 declare -A RECIPE=(
   [channel]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
-  [channel-wide]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 2000"
+  [channel-wide]="--arch channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
   [family-channel]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000 --valid-max-images 6"
@@ -75,10 +75,10 @@ declare -A INIT=(
 # AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. channel: the channel-conditional
 # context model (docs/context-model.md) as one variable-rate network over the factorized levels' seven
 # lambdas, warm-started from channel-q5 (the pilot's winner at q5's lambda). channel-wide: the same context
-# model and lambdas at the wide width (N=128/M=192, warm-started from hyperprior-q6): the narrow network's
-# quality stops near 31 dB however many bits it spends, the wide one goes on rising (docs/context-model.md).
-# channel-wide is the one network the default order trains: it serves the quality knob and is the family's
-# base. The other runs stay here for AEC_TRAIN_ORDER. family-channel: the cross-resolution family on the channel codec
+# model at the wide width (N=128/M=192, warm-started from hyperprior-q6) over the channel's three highest
+# lambdas (its qualities 67.06-100): the narrow network's quality stops near 31 dB however many bits it
+# spends, the wide one goes on rising; below about 0.75 bpp the narrow one is ahead (docs/context-model.md).
+# channel-wide is the network the default order trains. The other runs stay here for AEC_TRAIN_ORDER. family-channel: the cross-resolution family on the channel codec
 # (docs/family.md): its high member is models/channel.aem frozen, only the half-size member trains; not in the
 # default order (AEC_TRAIN_ORDER="channel:60 family-channel:30" adds it). It exports family-channel-high and
 # -medium; the high file is the channel file it started from, so retrain it (a new run) after channel changes.
