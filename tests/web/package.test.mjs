@@ -220,18 +220,23 @@ function servePackage({ isolated = false } = {}) {
     resolve({ url: `http://127.0.0.1:${server.address().port}/`, stop: () => server.close() })));
 }
 
-describe('packages/aecodec in Chromium', () => {
-  let server, browser, page;
+// The package's example page in headless Chromium, served by servePackage(options), with the Workers it
+// starts and its console collected.
+async function openExample(options = {}) {
+  const server = await servePackage(options);
+  const browser = await launch({ width: 1000, height: 700 });
+  const page = await browser.context.newPage();
   const workers = [], log = [];
-  before(async () => {
-    server = await servePackage();
-    browser = await launch({ width: 1000, height: 700 });
-    page = await browser.context.newPage();
-    page.on('worker', (w) => workers.push(w.url()));
-    page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
-    page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
-    await page.goto(server.url + 'example/index.html');
-  });
+  page.on('worker', (w) => workers.push(w.url()));
+  page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  await page.goto(server.url + 'example/index.html');
+  return { server, browser, page, workers, log };
+}
+
+describe('packages/aecodec in Chromium', () => {
+  let server, browser, page, workers, log;
+  before(async () => ({ server, browser, page, workers, log } = await openExample()));
   after(async () => {
     await browser?.close();
     server?.stop();
@@ -290,17 +295,8 @@ async function codeInPage(page, options) {
 }
 
 describe('packages/aecodec threaded (a cross-origin isolated page)', () => {
-  let server, browser, page;
-  const workers = [], log = [];
-  before(async () => {
-    server = await servePackage({ isolated: true });
-    browser = await launch({ width: 1000, height: 700 });
-    page = await browser.context.newPage();
-    page.on('worker', (w) => workers.push(w.url()));
-    page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
-    page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
-    await page.goto(server.url + 'example/index.html');
-  });
+  let server, browser, page, workers, log;
+  before(async () => ({ server, browser, page, workers, log } = await openExample({ isolated: true })));
   after(async () => {
     await browser?.close();
     server?.stop();
@@ -347,12 +343,7 @@ describe('packages/aecodec threaded (a cross-origin isolated page)', () => {
 
 describe('packages/aecodec on a page that is not isolated', () => {
   let server, browser, page;
-  before(async () => {
-    server = await servePackage();
-    browser = await launch({ width: 1000, height: 700 });
-    page = await browser.context.newPage();
-    await page.goto(server.url + 'example/index.html');
-  });
+  before(async () => ({ server, browser, page } = await openExample()));
   after(async () => {
     await browser?.close();
     server?.stop();

@@ -199,6 +199,22 @@ void build_latent_view(CodecRun& run) {
   }
 }
 
+namespace {
+
+// A decoded run's last step on the job thread: its metrics against the reference (when there is one), the
+// latent's view, then the latent's values dropped (the view holds what the page shows of them).
+void finish_measuring(CodecRun& run, const aec::Image& reference) {
+  if (reference.width) {
+    run.has_reference = true;
+    measure(reference, run.recon, run.psnr, run.ms_ssim);
+  }
+  build_latent_view(run);
+  drop_latent_values(run.latent);
+  run.valid = true;
+}
+
+}  // namespace
+
 void request_compare() {
   App& a = app();
   const CodecRun& r = a.last();
@@ -354,7 +370,8 @@ bool action_encode(uint64_t target_bytes) {
     if (int64_t(a.original.width) * a.original.height > kOrtMaxPixels) {
       a.set_error("the ONNX Runtime backend runs whole images, up to " + std::to_string(kOrtMaxPixels >> 20) +
                   " Mpx; this one is " + std::to_string(a.original.width) + "x" +
-                  std::to_string(a.original.height) + ": choose the C++ core backend (it codes photos by tiles)");
+                  std::to_string(a.original.height) +
+                  ": choose the C++ core backend (it codes photos by tiles)");
       return false;
     }
     a.clear_error();
@@ -384,11 +401,7 @@ bool action_encode(uint64_t target_bytes) {
                                                  ? std::move(full)
                                                  : aec::crop(full, run->width, run->height);
                                 run->dec.total_ms += now_ms() - t0;
-                                run->has_reference = true;
-                                measure(*image, run->recon, run->psnr, run->ms_ssim);
-                                build_latent_view(*run);
-                                drop_latent_values(run->latent);
-                                run->valid = true;
+                                finish_measuring(*run, *image);
                               },
                               [run] {
                                 if (run->image_serial != app().image_serial)
@@ -424,11 +437,7 @@ bool action_encode(uint64_t target_bytes) {
                         job_resume(
                             [run, image, rgba] {
                               run->recon = rgba_image(*rgba, run->width, run->height);
-                              run->has_reference = true;
-                              measure(*image, run->recon, run->psnr, run->ms_ssim);
-                              build_latent_view(*run);
-                              drop_latent_values(run->latent);
-                              run->valid = true;
+                              finish_measuring(*run, *image);
                             },
                             [run] {
                               // A searched quality becomes the model's (the slider moves to it; later
@@ -493,13 +502,7 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
         job_resume(
             [run, ref, rgba] {
               run->recon = rgba_image(*rgba, run->width, run->height);
-              if (ref->width) {
-                run->has_reference = true;
-                measure(*ref, run->recon, run->psnr, run->ms_ssim);
-              }
-              build_latent_view(*run);
-              drop_latent_values(run->latent);
-              run->valid = true;
+              finish_measuring(*run, *ref);
             },
             [run, name] {
               App& a = app();
