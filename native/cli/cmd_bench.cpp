@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 
+#include "aecodec/backprop.h"
 #include "aecodec/channel_context.h"
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
@@ -22,6 +23,7 @@
 #include "aecodec/int_layers.h"
 #include "aecodec/latent_codec.h"
 #include "aecodec/parallel.h"
+#include "aecodec/refine.h"
 #include "commands.h"
 #include "model_registry.h"
 
@@ -315,6 +317,18 @@ void run_bench(const BenchOptions& o) {
   Tensor y;
   const double enc_ms = median_ms(o.repeat, [&] { y = model.analysis(x); });
   const double dec_ms = median_ms(o.repeat, [&] { model.synthesis(y); });
+  // Encoder refinement (--effort > 0) runs the decoder forward, keeping what its backward pass reads, then
+  // backward to the decoder's input (backprop.h): the same multiply-adds each way (a conv's input gradient is
+  // a transposed conv with its weights, and the reverse), so their GFLOP/s compare the kernels.
+  double refine_fwd_ms = 0, refine_bwd_ms = 0;
+  if (refine_refusal(model).empty()) {
+    GradNetwork g = GradNetwork::build(model.file().meta["decoder"], model.file(), "decoder");
+    Tensor out;
+    refine_fwd_ms = median_ms(o.repeat, [&] { out = g.forward(y); });
+    Tensor grad(out.c, out.h, out.w);
+    for (size_t i = 0; i < grad.data.size(); ++i) grad.data[i] = out.data[i] - 0.5f;
+    refine_bwd_ms = median_ms(o.repeat, [&] { g.backward(grad); });
+  }
   EncodeResult e;
   EncodeOptions eo;
   eo.latent = false;  // as `aecodec encode`, which writes the file and has no use for the decoded latent
@@ -343,6 +357,15 @@ void run_bench(const BenchOptions& o) {
               mpx / enc_ms * 1e3, enc_gflop, enc_gflop / enc_ms * 1e3);
   std::printf("  decoder network  %9.1f ms  %7.2f Mpx/s  %7.2f GFLOP  %7.1f GFLOP/s\n", dec_ms,
               mpx / dec_ms * 1e3, dec_gflop, dec_gflop / dec_ms * 1e3);
+  if (refine_bwd_ms > 0) {
+    std::printf("  refine forward   %9.1f ms  %7.1f GFLOP/s (the decoder, keeping its activations)\n",
+                refine_fwd_ms, dec_gflop / refine_fwd_ms * 1e3);
+    std::printf(
+        "  refine backward  %9.1f ms  %7.1f GFLOP/s (to the decoder's input: %.0f %% of the refine "
+        "forward's, %.0f %% of the decoder network's)\n",
+        refine_bwd_ms, dec_gflop / refine_bwd_ms * 1e3, 100.0 * refine_fwd_ms / refine_bwd_ms,
+        100.0 * dec_ms / refine_bwd_ms);
+  }
   // "The network" is the analysis or synthesis transform (g_a, g_s: what ONNX Runtime runs too); "all nets"
   // adds the hyper and context networks (h_a, h_s, a context model's integer and LRP nets), from the stages.
   std::printf(
@@ -381,6 +404,8 @@ void run_bench(const BenchOptions& o) {
                               {"bytes", e.bytes.size()},
                               {"encoder_gflop", enc_gflop},
                               {"decoder_gflop", dec_gflop},
+                              {"refine_forward_ms", refine_fwd_ms},
+                              {"refine_backward_ms", refine_bwd_ms},
                               {"peak_rss_mib", double(ru.ru_maxrss) / 1024.0}};
     const std::string text = j.dump(2) + "\n";
     write_file_atomic(o.json, reinterpret_cast<const uint8_t*>(text.data()), text.size());
