@@ -22,6 +22,7 @@
 #include "aecodec/latent_codec.h"
 #include "aecodec/model.h"
 #include "aecodec/parallel.h"
+#include "damaged_files.h"
 #include "legacy_bitstream.h"
 #include "random_model.h"
 #include "test_images.h"
@@ -503,22 +504,11 @@ TEST_CASE(
 
 TEST_CASE("channel: damaged, truncated and forged files are refused, never crash") {
   const Model& m = channel_model();
-  const std::vector<uint8_t> good = encode_image(m, synthetic_image(70, 40)).bytes;
-  for (size_t n = 0; n < good.size(); ++n) CHECK_THROWS_AS(decode_image(m, good.data(), n), Error);
-  for (size_t i = 0; i < good.size(); ++i) {
-    std::vector<uint8_t> flipped = good;
-    flipped[i] ^= 0x04;
-    CHECK_THROWS_AS(decode_image(m, flipped.data(), flipped.size()), Error);
-  }
-  const Bitstream b0 = open_stream(m, good.data(), good.size(), false);
-  auto forged = [&](auto edit) {
-    Bitstream b = b0;
-    edit(b);
-    return write_bitstream(b);
-  };
-  auto refuse = [&](const std::vector<uint8_t>& f, const char* what) {
-    CHECK_THROWS_WITH(decode_image(m, f.data(), f.size()), Catch::Contains(what));
-  };
+  const aec::testing::DamagedFiles files(m, synthetic_image(70, 40));
+  const std::vector<uint8_t>& good = files.good;
+  const Bitstream& b0 = files.stream;
+  auto forged = [&](auto edit) { return files.forged(edit); };
+  auto refuse = [&](const std::vector<uint8_t>& f, const char* what) { files.refuse(f, what); };
   // Re-checksummed: the payload cut short or extended anywhere is refused (the slices before the cut decode
   // as before, then the stream runs out; an extended one has trailing bytes).
   const size_t payload_size = b0.find(kSectionPayload)->size();
