@@ -18,16 +18,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const aec::Model model = aec::Model::from_file(aec::testing::make_random_model({}));
-  static const aec::Model hyperprior = [] {
-    aec::testing::RandomModelSpec s;
-    s.arch = "hyperprior", s.name = "test-hyperprior";
-    return aec::Model::from_file(aec::testing::make_random_model(s));
-  }();
-  static const aec::Model channel = [] {
-    aec::testing::RandomModelSpec s;
-    s.arch = "channel", s.name = "test-channel";
-    return aec::Model::from_file(aec::testing::make_random_model(s));
-  }();
+  static const aec::Model hyperprior =
+      aec::Model::from_file(aec::testing::make_random_model_of("hyperprior"));
+  static const aec::Model channel = aec::Model::from_file(aec::testing::make_random_model_of("channel"));
   static const aec::Model family = [] {
     aec::testing::RandomModelSpec s;  // fuzz/run.sh's seed comes from its "high" twin (3 stages)
     s.name = "test-fam-medium", s.family_id = "fam-test", s.family_role = "medium";

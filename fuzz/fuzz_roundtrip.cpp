@@ -4,7 +4,7 @@
 // (0x80 clear: factorized; set: 0x40 picks the channel model over the hyperprior).
 // The latent is compared rather than a second synthesis of the encoder's latent against the decoded image:
 // decode_image synthesises the decoded latent, so equal latents give equal images. The synthesis saved was
-// 15 % of each execution (perf, session 9), less the entropy decode this repeats: 4 % net (session 10).
+// 15 % of each execution (perf), less the entropy decode this repeats: 4 % net.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -21,16 +21,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const aec::Model factorized = aec::Model::from_file(aec::testing::make_random_model({}));
-  static const aec::Model hyperprior = [] {
-    aec::testing::RandomModelSpec s;
-    s.arch = "hyperprior", s.name = "test-hyperprior";
-    return aec::Model::from_file(aec::testing::make_random_model(s));
-  }();
-  static const aec::Model channel = [] {
-    aec::testing::RandomModelSpec s;
-    s.arch = "channel", s.name = "test-channel";
-    return aec::Model::from_file(aec::testing::make_random_model(s));
-  }();
+  static const aec::Model hyperprior =
+      aec::Model::from_file(aec::testing::make_random_model_of("hyperprior"));
+  static const aec::Model channel = aec::Model::from_file(aec::testing::make_random_model_of("channel"));
   if (size < 2) return 0;
   const aec::Model& model = !(data[0] & 0x80) ? factorized : data[0] & 0x40 ? channel : hyperprior;
   const int w = 1 + data[0] % 48, h = 1 + data[1] % 48;

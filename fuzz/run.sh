@@ -42,7 +42,7 @@ flags=(-std=c++17 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=unde
 # libFuzzer nothing new, and tracing them took half of the round-trip target's time (perf:
 # __sanitizer_cov_trace_*cmp8 in pack/gemm/int_conv loops). Variant "nocmp": no comparison tracing at all,
 # for the round-trip target, whose input is pixels: no magic numbers or lengths for traced comparisons to
-# solve, and the tracing still took a fifth of its time (perf, session 10: trace_const_cmp8 from the loops
+# solve, and the tracing still took a fifth of its time (perf: trace_const_cmp8 from the loops
 # of the entropy coder, the image conversions and std::vector's fills).
 core=(shared/aecodec/*.cpp tests/support/random_model.cpp)
 no_cmp_tracing=-fno-sanitize-coverage=trace-cmp

@@ -70,7 +70,7 @@ declare -A INIT=(
 # exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the default level); hyperprior-qN:
 # single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on a lent GPU, q3 from q5's
 # run; q1, q2 and q4 were trained on a lent GPU from their neighbours and continue from the shipped file;
-# q6 is the wide network, N=128/M=192, trained on lent GPUs in session 8; q7, wide too, at lambda 0.05 from
+# q6 is the wide network, N=128/M=192, trained on GPU machines; q7, wide too, at lambda 0.05 from
 # q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
 # AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. channel: the channel-conditional
 # context model (docs/context-model.md) as one variable-rate network over the factorized levels' seven

@@ -73,7 +73,7 @@ PY
   [ "$(stat -c %s "runs/$name/checkpoint.pt")" -le $((2 << 20)) ] || rm "runs/$name/checkpoint.pt"
 done
 # What comes back is at most 64 MiB in all: a tar over that loses a middle part and, with it, every file from
-# there on (session 8 lost a run's model so). So the runs' small files go first, then the model files in job
+# there on (a run's model was once lost so). So the runs' small files go first, then the model files in job
 # order while they fit; a model left behind is named here.
 RETURN_BYTES=${AEC_GPU_RETURN_BYTES:-$((60 << 20))}
 keep=() total=0

@@ -202,9 +202,7 @@ TEST_CASE("version 3: an unknown optional section is skipped, an unknown require
 }
 
 TEST_CASE("version 3 spends less on its header than version 2 did") {
-  aec::testing::RandomModelSpec s;
-  s.arch = "hyperprior", s.name = "test-hyperprior";
-  const Model m = Model::from_file(aec::testing::make_random_model(s));
+  const Model m = Model::from_file(aec::testing::make_random_model_of("hyperprior"));
   const EncodeResult e = encode_image(m, aec::testing::synthetic_image(96, 64));
   Bitstream b = open_stream(m, e.bytes.data(), e.bytes.size(), false);
   size_t sections = 0;

@@ -188,9 +188,7 @@ TEST_CASE("cross-decoding within a family scales the image and outside a family 
 }
 
 TEST_CASE("fixed-size models code exactly their size and refuse others") {
-  RandomModelSpec s;
-  s.arch = "fc", s.name = "test-fc";
-  const Model fc = Model::from_file(make_random_model(s));
+  const Model fc = Model::from_file(aec::testing::make_random_model_of("fc"));
   const auto bytes = encode_image(fc, synthetic_image(8, 8)).bytes;
   CHECK(decode_image(fc, bytes.data(), bytes.size()).image.width == 8);
   Bitstream b = parse_bitstream(bytes.data(), bytes.size());

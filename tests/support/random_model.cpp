@@ -262,4 +262,10 @@ ModelFile make_random_model(const RandomModelSpec& s) {
   return f;
 }
 
+ModelFile make_random_model_of(const std::string& arch) {
+  RandomModelSpec s;
+  s.arch = arch, s.name = "test-" + arch;
+  return make_random_model(s);
+}
+
 }  // namespace aec::testing

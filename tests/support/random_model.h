@@ -24,5 +24,7 @@ struct RandomModelSpec {
 };
 
 ModelFile make_random_model(const RandomModelSpec& spec);
+// The default spec with this architecture, named "test-ARCH".
+ModelFile make_random_model_of(const std::string& arch);
 
 }  // namespace aec::testing
