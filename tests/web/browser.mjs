@@ -68,6 +68,50 @@ export async function openDemo(context, url, { query = '' } = {}) {
   return page;
 }
 
+// Driving the demo's ImGui page frame by frame, for a page a test opens later (`getPage` returns it).
+export function frameDriver(getPage) {
+  const state = () => getPage().evaluate(() => window.aecodec.state());
+  const frames = () => getPage().evaluate(() => window.aecodec.state().render.frames);
+  // Waits for the page to draw (at least one frame after `before`, then none for 300 ms).
+  async function drawn(before) {
+    await getPage().waitForFunction((f) => window.aecodec.state().render.frames > f, before, { timeout: 10000 });
+    let f = await frames();
+    for (let i = 0; i < 30; ++i) {
+      await getPage().waitForTimeout(300);
+      const g = await frames();
+      if (g === f) return;
+      f = g;
+    }
+  }
+  // Selects without coding and waits until the page has drawn the selection (the controls are the last frame's).
+  async function selectDrawn(opts) {
+    const f = await frames();
+    await getPage().evaluate((o) => window.aecodec.select(o), opts);
+    await drawn(f);
+    return state();
+  }
+  // Each step in its own frame, as ImGui reads input once a frame.
+  async function inFrames(steps) {
+    for (const step of steps) {
+      const f = await frames();
+      await step();
+      await getPage().waitForFunction((n) => window.aecodec.state().render.frames > n, f, { timeout: 10000 });
+    }
+  }
+  // A mouse click that ImGui sees as one: move, press and release.
+  const click = (x, y) => inFrames([() => getPage().mouse.move(x, y), () => getPage().mouse.down(),
+                                    () => getPage().mouse.up()]);
+  // A key press that ImGui sees: down and up.
+  const key = (name) => inFrames([() => getPage().keyboard.down(name), () => getPage().keyboard.up(name)]);
+  // Waits until a job started by the UI has completed and the page is idle again.
+  async function uiJob(completedBefore) {
+    await getPage().waitForFunction((n) => window.aecodec.state().completed > n, completedBefore,
+                                    { timeout: 120000, polling: 50 });
+    await getPage().evaluate(() => window.aecodec.idle());
+  }
+  return { state, frames, drawn, selectDrawn, click, key, uiJob };
+}
+
 // Touches through the DevTools protocol (Input.dispatchTouchEvent), as a touch screen sends them: `steps`
 // is a list of frames, each the touch points down at that moment ([[x, y], ...], CSS px); an empty list
 // lifts them all. Playwright's own touchscreen only taps.

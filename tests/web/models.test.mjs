@@ -12,43 +12,14 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { encodePng, makePicture } from '../../web/tools/make-sample.mjs';
-import { launch, openDemo, outDir, root, screenshot, startServer } from './browser.mjs';
+import { frameDriver, launch, openDemo, outDir, root, screenshot, startServer } from './browser.mjs';
 
 const CLI = process.env.AECODEC_CLI || path.join(root, 'build', 'release', 'native', 'aecodec');
 const SITE = process.env.AEC_WEB_SITE || path.join(root, 'build', 'web', 'site');
 const T = { timeout: 180000 };
 let server, browser, page;
 
-const state = () => page.evaluate(() => window.aecodec.state());
-const frames = () => page.evaluate(() => window.aecodec.state().render.frames);
-async function drawn(before) {
-  await page.waitForFunction((f) => window.aecodec.state().render.frames > f, before, { timeout: 10000 });
-  let f = await frames();
-  for (let i = 0; i < 30; ++i) {
-    await page.waitForTimeout(300);
-    const g = await frames();
-    if (g === f) return;
-    f = g;
-  }
-}
-async function selectDrawn(opts) {
-  const f = await frames();
-  await page.evaluate((o) => window.aecodec.select(o), opts);
-  await drawn(f);
-  return state();
-}
-async function click(x, y) {
-  for (const step of [() => page.mouse.move(x, y), () => page.mouse.down(), () => page.mouse.up()]) {
-    const f = await frames();
-    await step();
-    await page.waitForFunction((n) => window.aecodec.state().render.frames > n, f, { timeout: 10000 });
-  }
-}
-async function uiJob(completedBefore) {
-  await page.waitForFunction((n) => window.aecodec.state().completed > n, completedBefore,
-                             { timeout: 120000, polling: 50 });
-  await page.evaluate(() => window.aecodec.idle());
-}
+const { state, selectDrawn, click, uiJob } = frameDriver(() => page);
 
 // `aecodec models` with the site's models first on its search path: group name -> {kind, models}.
 function cliGroups() {

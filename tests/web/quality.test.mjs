@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { encodePng, makePicture } from '../../web/tools/make-sample.mjs';
-import { launch, openDemo, outDir, root, screenshot, startServer } from './browser.mjs';
+import { frameDriver, launch, openDemo, outDir, root, screenshot, startServer } from './browser.mjs';
 
 const CLI = process.env.AECODEC_CLI || path.join(root, 'build', 'release', 'native', 'aecodec');
 const SITE = process.env.AEC_WEB_SITE || path.join(root, 'build', 'web', 'site');
@@ -42,50 +42,8 @@ function modelFile(name) {
   assert.ok(m, `model ${name} in the site's manifest`);
   return path.join(SITE, m.file);
 }
-const state = () => page.evaluate(() => window.aecodec.state());
-const frames = () => page.evaluate(() => window.aecodec.state().render.frames);
+const { state, selectDrawn, click, key, uiJob } = frameDriver(() => page);
 const pageBytes = async () => Buffer.from(await page.evaluate(() => Array.from(window.aecodec.resultBytes())));
-
-// Waits for the page to draw (at least one frame after `before`, then none for 300 ms).
-async function drawn(before) {
-  await page.waitForFunction((f) => window.aecodec.state().render.frames > f, before, { timeout: 10000 });
-  let f = await frames();
-  for (let i = 0; i < 30; ++i) {
-    await page.waitForTimeout(300);
-    const g = await frames();
-    if (g === f) return;
-    f = g;
-  }
-}
-// Selects without coding and waits until the page has drawn the selection (the controls are the last frame's).
-async function selectDrawn(opts) {
-  const f = await frames();
-  await page.evaluate((o) => window.aecodec.select(o), opts);
-  await drawn(f);
-  return state();
-}
-// A mouse click that ImGui sees as one: move, press and release, each in its own frame.
-async function click(x, y) {
-  for (const step of [() => page.mouse.move(x, y), () => page.mouse.down(), () => page.mouse.up()]) {
-    const f = await frames();
-    await step();
-    await page.waitForFunction((n) => window.aecodec.state().render.frames > n, f, { timeout: 10000 });
-  }
-}
-// A key press that ImGui sees (it reads the keys' state once a frame): down and up, each in its own frame.
-async function key(name) {
-  for (const step of [() => page.keyboard.down(name), () => page.keyboard.up(name)]) {
-    const f = await frames();
-    await step();
-    await page.waitForFunction((n) => window.aecodec.state().render.frames > n, f, { timeout: 10000 });
-  }
-}
-// Waits until a job started by the UI has completed and the page is idle again.
-async function uiJob(completedBefore) {
-  await page.waitForFunction((n) => window.aecodec.state().completed > n, completedBefore,
-                             { timeout: 120000, polling: 50 });
-  await page.evaluate(() => window.aecodec.idle());
-}
 
 before(async () => {
   fs.mkdirSync(outDir, { recursive: true });
