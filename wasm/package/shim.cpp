@@ -261,7 +261,9 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_model_load(const uint8_t* bytes, int size, ae
   });
 }
 
-EMSCRIPTEN_KEEPALIVE void aecp_model_free(aec::Model* model) { delete model; }
+EMSCRIPTEN_KEEPALIVE void aecp_model_free(aec::Model* model) {
+  delete model;
+}
 
 // Encodes an image as `aecodec encode` does: RGBA (channels 4) or RGB (3) pixels of width x height, or
 // (channels 0) an image file's bytes (PNG, JPEG, BMP, TGA; `width` is then its length), malloc'ed by the

@@ -91,14 +91,10 @@ json agreement_json(App& a) {
 }
 
 json render_json(const RenderInfo& r) {
-  return {{"frames", r.frames},
-          {"progress_frames", r.progress_frames},
-          {"dpr", r.dpr},
-          {"width", r.width},
-          {"height", r.height},
-          {"framebuffer", {r.fb_width, r.fb_height}},
-          {"font_px", r.font_px},
-          {"font_device_px", r.font_px * r.dpr}};
+  return {{"frames", r.frames},   {"progress_frames", r.progress_frames},
+          {"dpr", r.dpr},         {"width", r.width},
+          {"height", r.height},   {"framebuffer", {r.fb_width, r.fb_height}},
+          {"font_px", r.font_px}, {"font_device_px", r.font_px * r.dpr}};
 }
 
 json rect_json(const ImVec4& r) {
@@ -216,45 +212,46 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
     models.push_back(j);
   }
   const ModelEntry* cur = a.current_model();
-  json j = {{"threads", a.threads},
-            {"threaded", a.threaded},
-            {"models", models},
-            {"groups", groups_json},
-            {"model", cur ? json(cur->name) : json(nullptr)},
-            {"group", cur && group_of(groups, a.selected_model) >= 0
-                          ? json(groups[size_t(group_of(groups, a.selected_model))].name)
-                          : json(nullptr)},
-            {"backend", a.backend},
-            {"effort", a.effort},
-            {"quality", cur && cur->variable_rate ? json(cur->quality) : json(nullptr)},
-            {"controls", controls_json(a)},
-            {"busy", job_busy() || g_js_busy > 0},
-            {"busy_label", job_busy() ? job_label() : g_js_busy_label},
-            {"progress", job_progress() >= 0 ? json(job_progress()) : json(nullptr)},
-            {"cancellable", job_cancellable() && !job_cancelling()},
-            {"completed", a.completed},
-            {"cancelled", a.cancelled},
-            {"error", a.error},
-            {"error_serial", a.error_serial},
-            {"info", a.info},
-            {"image", a.original.width ? json{{"name", a.image_name},
-                                              {"width", a.original.width},
-                                              {"height", a.original.height},
-                                              {"serial", a.image_serial},
-                                              {"from_aec", a.from_aec},
-                                              {"notes", a.image_notes}}
-                                       : json(nullptr)},
-            {"result", run_json(a.last())},
-            {"core", run_json(a.core_run)},
-            {"ort", run_json(a.ort_run)},
-            {"agreement", agreement_json(a)},
-            {"jpeg", compare_json(a.jpeg)},
-            {"webp", compare_json(a.webp)},
-            {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}, {"ort_max_pixels", kOrtMaxPixels}}},
-            {"render", render_json(a.render)},
-            {"layout", layout_json(a.layout)},
-            {"memory", memory_json()},
-            {"view", view_json(a)}};
+  json j = {
+      {"threads", a.threads},
+      {"threaded", a.threaded},
+      {"models", models},
+      {"groups", groups_json},
+      {"model", cur ? json(cur->name) : json(nullptr)},
+      {"group", cur && group_of(groups, a.selected_model) >= 0
+                    ? json(groups[size_t(group_of(groups, a.selected_model))].name)
+                    : json(nullptr)},
+      {"backend", a.backend},
+      {"effort", a.effort},
+      {"quality", cur && cur->variable_rate ? json(cur->quality) : json(nullptr)},
+      {"controls", controls_json(a)},
+      {"busy", job_busy() || g_js_busy > 0},
+      {"busy_label", job_busy() ? job_label() : g_js_busy_label},
+      {"progress", job_progress() >= 0 ? json(job_progress()) : json(nullptr)},
+      {"cancellable", job_cancellable() && !job_cancelling()},
+      {"completed", a.completed},
+      {"cancelled", a.cancelled},
+      {"error", a.error},
+      {"error_serial", a.error_serial},
+      {"info", a.info},
+      {"image", a.original.width ? json{{"name", a.image_name},
+                                        {"width", a.original.width},
+                                        {"height", a.original.height},
+                                        {"serial", a.image_serial},
+                                        {"from_aec", a.from_aec},
+                                        {"notes", a.image_notes}}
+                                 : json(nullptr)},
+      {"result", run_json(a.last())},
+      {"core", run_json(a.core_run)},
+      {"ort", run_json(a.ort_run)},
+      {"agreement", agreement_json(a)},
+      {"jpeg", compare_json(a.jpeg)},
+      {"webp", compare_json(a.webp)},
+      {"limits", {{"max_side", kMaxSide}, {"max_pixels", kMaxPixels}, {"ort_max_pixels", kOrtMaxPixels}}},
+      {"render", render_json(a.render)},
+      {"layout", layout_json(a.layout)},
+      {"memory", memory_json()},
+      {"view", view_json(a)}};
   if (a.cross.valid)
     j["cross"] = {{"family", a.cross.family},
                   {"high", a.cross.high},
@@ -507,7 +504,8 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
   if ((png || jpeg) && !aec::colour_management_available() && aec::has_icc_profile(data, size_t(size))) {
     const aec::EmbeddedIcc icc = aec::embedded_icc_profile(data, size_t(size));
     if (!icc.bytes.empty() &&
-        aec::check_icc_header(icc.bytes.data(), icc.bytes.size(), true).result == aec::IccConversion::unavailable &&
+        aec::check_icc_header(icc.bytes.data(), icc.bytes.size(), true).result ==
+            aec::IccConversion::unavailable &&
         !aec::icc_profile_is_srgb(icc.bytes.data(), icc.bytes.size())) {
       g_browser_orientation = jpeg ? aec::jpeg_exif_orientation(data, size_t(size)) : 1;
       return 2;
@@ -524,11 +522,13 @@ EMSCRIPTEN_KEEPALIVE int aec_open_file(const uint8_t* data, int size, const char
       notes.push_back("EXIF orientation " + std::to_string(li.orientation) +
                       " applied (the image was turned the right way up)");
     const std::string profile = li.icc_name.empty() ? "" : " ('" + li.icc_name + "')";
-    if (li.converted_icc) notes.push_back("colours converted to sRGB from the embedded ICC profile" + profile);
+    if (li.converted_icc)
+      notes.push_back("colours converted to sRGB from the embedded ICC profile" + profile);
     if (li.ignored_icc)
-      notes.push_back("the image's embedded ICC colour profile" + profile + " was ignored (" + li.icc_note +
-                      "): its colours were taken as sRGB (a wide-gamut photo, e.g. Display P3, comes out less "
-                      "saturated)");
+      notes.push_back(
+          "the image's embedded ICC colour profile" + profile + " was ignored (" + li.icc_note +
+          "): its colours were taken as sRGB (a wide-gamut photo, e.g. Display P3, comes out less "
+          "saturated)");
     set_original(std::move(im), n, notes, auto_encode != 0);
   } catch (const std::exception& e) {
     a.set_error(n + ": " + e.what());
@@ -566,7 +566,8 @@ EMSCRIPTEN_KEEPALIVE int aec_set_image_rgba(const uint8_t* rgba, int w, int h, c
     if (g_browser_orientation != 1)
       notes.push_back("EXIF orientation " + std::to_string(g_browser_orientation) +
                       " applied (the image was turned the right way up)");
-    notes.push_back("colours converted to sRGB from the embedded ICC profile by the browser's colour management");
+    notes.push_back(
+        "colours converted to sRGB from the embedded ICC profile by the browser's colour management");
   }
   if (alpha) notes.push_back("alpha channel dropped");
   set_original(std::move(im), name, notes, auto_encode != 0);
@@ -641,8 +642,9 @@ EMSCRIPTEN_KEEPALIVE int aec_set_compare(int kind, const uint8_t* rgba, int w, i
   };
   auto ref = a.original_view();
   if (int64_t(w) * h > 2'000'000 &&
-      start_job(std::string("Measuring the ") + (kind == 0 ? "JPEG" : "WebP") + " file against the original",
-                [c, ref] { measure(*ref, c->image, c->psnr, c->ms_ssim); }, install))
+      start_job(
+          std::string("Measuring the ") + (kind == 0 ? "JPEG" : "WebP") + " file against the original",
+          [c, ref] { measure(*ref, c->image, c->psnr, c->ms_ssim); }, install))
     return 1;
   measure(*ref, c->image, c->psnr, c->ms_ssim);
   install();

@@ -218,7 +218,8 @@ void model_section(App& a) {
     if (i == a.selected_model) return;
     a.selected_model = i;
     const ModelEntry& m = a.models[size_t(i)];
-    if (encode && m.state == ModelEntry::Loaded && a.original.width && !a.from_aec && !busy()) action_encode();
+    if (encode && m.state == ModelEntry::Loaded && a.original.width && !a.from_aec && !busy())
+      action_encode();
     publish();
   };
   auto state_note = [&](const ModelGroup& g) {
@@ -227,7 +228,8 @@ void model_section(App& a) {
       loading += a.models[size_t(i)].state == ModelEntry::Loading;
       failed += a.models[size_t(i)].state == ModelEntry::Failed;
     }
-    if (g.members.size() == 1) return std::string(failed ? "  (failed to load)" : loading ? "  (loading)" : "");
+    if (g.members.size() == 1)
+      return std::string(failed ? "  (failed to load)" : loading ? "  (loading)" : "");
     std::string n;
     if (failed) n += "  (" + std::to_string(failed) + " failed to load)";
     if (loading) n += "  (" + std::to_string(loading) + " loading)";
@@ -645,7 +647,8 @@ void compare_tab(App& a) {
   ImGui::SameLine();
   const float sp = ImGui::GetStyle().ItemSpacing.x;
   const float combo_w =
-      narrow ? std::max(80.0f, (ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize("LeftRight").x - 4 * sp) / 2)
+      narrow ? std::max(80.0f,
+                        (ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize("LeftRight").x - 4 * sp) / 2)
              : 150.0f;
   int l = left, r = right;
   source_combo("##left", l, src, combo_w);
@@ -788,10 +791,10 @@ void compare_tab(App& a) {
     text_end = ImGui::GetItemRectMax().x;
   }
   // The help, or where it does not fit, a "(?)" that shows it when hovered.
-  const std::string help = std::string(a.touch ? "pinch: zoom   drag: pan   drag the handle: move the divider"
-                                                 : "wheel: zoom   drag: pan   drag the handle: move the divider") +
-                           "   pixel grid from " +
-                           fmt("%.0fx", kPixelGridZoom) + " on";
+  const std::string help =
+      std::string(a.touch ? "pinch: zoom   drag: pan   drag the handle: move the divider"
+                          : "wheel: zoom   drag: pan   drag the handle: move the divider") +
+      "   pixel grid from " + fmt("%.0fx", kPixelGridZoom) + " on";
   const float help_w = ImGui::CalcTextSize(help.c_str()).x, q_w = ImGui::CalcTextSize("(?)").x;
   if (p1.x - help_w >= text_end + 24) {
     ImGui::SetCursorScreenPos(ImVec2(p1.x - help_w, p1.y + 4));
@@ -947,14 +950,15 @@ void about_tab() {
   ImGui::PopTextWrapPos();
 }
 
-constexpr float kTopBarHeight = 46;     // the title and the progress indicator; the panels start below
-constexpr float kTopBarNarrow = 76;     // a phone's: the status gets its own row under the title
-float g_top_bar_h = kTopBarHeight;      // the last frame's
+constexpr float kTopBarHeight = 46;  // the title and the progress indicator; the panels start below
+constexpr float kTopBarNarrow = 76;  // a phone's: the status gets its own row under the title
+float g_top_bar_h = kTopBarHeight;   // the last frame's
 
 // The title, and the status: while work runs, a spinner, what runs and for how long, and (when the work
 // reports it) a progress bar with Cancel for work that can stop; else the threads. On a wide page the status
 // is right-aligned beside the title (and the subtitle where there is room); on a narrow one it has its own
-// row. Either way its text is cut to the room left, so it never runs into the title. Returns the bar's height.
+// row. Either way its text is cut to the room left, so it never runs into the title. Returns the bar's
+// height.
 float top_bar(App& a, float width, bool narrow) {
   const float pad = narrow ? 10 : 16;
   ImGui::SetCursorPos(ImVec2(pad, 10));
@@ -1103,7 +1107,7 @@ void draw_ui() {
   g_top_bar_h = bar_h;
 
   // The status line: the error (with "dismiss"), a note, or ready; wrapped to the page's width.
-  const std::string msg = !a.error.empty() ? "Error: " + a.error
+  const std::string msg = !a.error.empty()  ? "Error: " + a.error
                           : !a.info.empty() ? a.info
                                             : std::string(busy() ? "Working..." : "Ready.");
   const float dismiss_w = a.error.empty() ? 0 : ImGui::CalcTextSize("dismiss").x + 16;
