@@ -105,7 +105,7 @@ EncodeResult encode(const Model& model, const Image& image, Image* spent, const 
   Tensor x, y;
   const int width = image.width, height = image.height;
   if (options.effort <= 0 && use_tiles(model, image.width, image.height)) {
-    y = analysis_tiled(model, image);
+    y = analysis_tiled(model, image, tile_options().tile, options.progress);
   } else {
     x = image_to_tensor((pw == image.width && ph == image.height) ? image : pad_edge(image, pw, ph));
     y = model.analysis(x);

@@ -40,8 +40,9 @@ struct EncodeOptions {
   double quality = 0;
   const EffortPlan* plan = nullptr;  // with effort > 0: this refinement plan instead of the effort's own
   // Threads: the core's pool (aec::set_num_threads, parallel.h); the bytes do not depend on their number.
-  // Called now and then during a slow encode with the fraction done (0..1); returning false cancels the
-  // encode (encode_image then throws aec::Cancelled).
+  // Called now and then during a slow encode with the fraction done (0..1): the analysis' tiles of a large
+  // image at effort 0, refinement at effort > 0. Returning false cancels the encode (encode_image then throws
+  // aec::Cancelled).
   std::function<bool(double)> progress;
   // Whether EncodeResult::latent is wanted (to show it). false leaves it empty and skips what only the
   // decoded latent needs: a context model's LRP nets, 8 % of channel's encode. The file is the same.

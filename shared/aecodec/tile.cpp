@@ -135,7 +135,8 @@ int tile_side(const Network& net, int c_in, int tile) {
   return std::max(step, side);
 }
 
-Tensor analysis_tiled(const Model& model, const Image& image, int tile) {
+Tensor analysis_tiled(const Model& model, const Image& image, int tile,
+                      const std::function<bool(double)>& progress) {
   const ModelInfo& info = model.info();
   require(image.width > 0 && image.height > 0 && image.rgb.size() == size_t(image.width) * image.height * 3,
           "analysis_tiled: bad image");
@@ -146,9 +147,16 @@ Tensor analysis_tiled(const Model& model, const Image& image, int tile) {
   net.output_shape(c, h, w);
   require(net.strides(down, up), "analysis_tiled: the encoder cannot be tiled");
   Tensor y(c, h, w);
+  const int tile_out = std::max(1, tile_side(net, 3, tile) / down);
+  const double tiles = double((h + tile_out - 1) / tile_out) * double((w + tile_out - 1) / tile_out);
+  int done = 0;
+  const auto report = [&](double fraction) {
+    if (progress && !progress(fraction)) throw Cancelled();
+  };
   run_tiled(
-      net, 3, ph, pw, std::max(1, tile_side(net, 3, tile) / down),
+      net, 3, ph, pw, tile_out,
       [&](Tensor& in, int x0, int y0) {
+        report(done++ / tiles);
         // The image padded to the stride by replicating its last row and column, as pad_edge does.
         for (int k = 0; k < 3; ++k)
           for (int r = 0; r < in.h; ++r) {
@@ -160,6 +168,7 @@ Tensor analysis_tiled(const Model& model, const Image& image, int tile) {
           }
       },
       [&](const Tensor& out, const TileCore& k) { copy_core(out, k, y); });
+  report(1.0);
   return y;
 }
 

@@ -41,8 +41,10 @@ int tile_side(const Network& net, int c_in, int tile);
 
 // The analysis transform of an image by tiles: the same latent as
 // model.analysis(image_to_tensor(pad_edge(image, pw, ph))) with pw, ph the size rounded up to the stride,
-// without the padded copy or the whole float image.
-Tensor analysis_tiled(const Model& model, const Image& image, int tile = tile_options().tile);
+// without the padded copy or the whole float image. `progress`, when given, hears the fraction of tiles done
+// before each tile and 1 at the end; false cancels (throws aec::Cancelled).
+Tensor analysis_tiled(const Model& model, const Image& image, int tile = tile_options().tile,
+                      const std::function<bool(double)>& progress = {});
 
 // The synthesis transform of a latent by tiles, cropped to out_w x out_h and converted to bytes as
 // tensor_to_image does, handed to `sink` in bands of rows, top to bottom.

@@ -155,6 +155,24 @@ TEST_CASE("encode_image and decode_image tile large images and give the same fil
   }
   set_tile_options(TileOptions{0, 64});
 
+  // The tiles are the encode's progress: 5 x 3 tiles of 64 pixels, each reported before it runs, then 1;
+  // a false answer cancels.
+  std::vector<double> heard;
+  EncodeOptions watched;
+  watched.progress = [&](double f) {
+    heard.push_back(f);
+    return true;
+  };
+  CHECK(encode_image(m, img, watched).bytes == whole.bytes);
+  REQUIRE(heard.size() == 16);
+  for (size_t i = 0; i < 15; ++i) CHECK(heard[i] == Approx(double(i) / 15));
+  CHECK(heard.back() == 1.0);
+  EncodeOptions cancelled;
+  int calls = 0;
+  cancelled.progress = [&](double) { return ++calls < 3; };
+  CHECK_THROWS_AS(encode_image(m, img, cancelled), Cancelled);
+  CHECK(calls == 3);
+
   // By rows: the same pixels, in bands.
   std::vector<uint8_t> rows;
   const DecodeResult by_rows = decode_image_rows(m, whole.bytes.data(), whole.bytes.size(),

@@ -31,7 +31,6 @@
 #include "aecodec/quality.h"
 #include "aecodec/rate_target.h"
 #include "aecodec/refine.h"
-#include "aecodec/tile.h"
 
 namespace {
 
@@ -151,59 +150,6 @@ std::shared_ptr<const aec::Model> at_file_quality(const aec::Model& model, const
   return std::make_shared<aec::Model>(model.at_quality(aec::read_quality_section(*q) / 100.0));
 }
 
-// aec::encode_image at effort 0 of an image the core analyses by tiles (aec::use_tiles), reporting the tiles
-// as 0..1: the same steps (analysis by tiles, code_latent, write_stream), so the same file. `model` is the
-// network at the file's quality.
-aec::EncodeResult encode_tiles(const aec::Model& model, aec::Image& image) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const aec::ModelInfo& info = model.info();
-  const int pw = (image.width + info.stride - 1) / info.stride * info.stride;
-  const int ph = (image.height + info.stride - 1) / info.stride * info.stride;
-  const aec::Network& net = model.encoder();
-  int c = 3, h = ph, w = pw, down = 1, up = 1;
-  net.output_shape(c, h, w);
-  aec::require(net.strides(down, up), "the encoder cannot be tiled");
-  // aec::analysis_tiled (tile.cpp), with each tile reported before it runs.
-  const int tile_out = std::max(1, aec::tile_side(net, 3, aec::tile_options().tile) / down);
-  const int tiles_y = (h + tile_out - 1) / tile_out, tiles_x = (w + tile_out - 1) / tile_out;
-  const double tiles = std::max(1, tiles_x * tiles_y);
-  int done = 0;
-  aec::Tensor y(c, h, w);
-  aec::run_tiled(
-      net, 3, ph, pw, tile_out,
-      [&](aec::Tensor& in, int x0, int y0) {
-        if (!report(double(done++) / tiles)) throw aec::Cancelled();
-        // The image padded to the stride by replicating its last row and column, as pad_edge does.
-        for (int k = 0; k < 3; ++k)
-          for (int row = 0; row < in.h; ++row) {
-            const uint8_t* src =
-                image.rgb.data() + size_t(std::min(y0 + row, image.height - 1)) * image.width * 3;
-            float* dst = in.channel(k) + size_t(row) * in.w;
-            for (int x = 0; x < in.w; ++x)
-              dst[x] = aec::byte_to_unit(src[size_t(std::min(x0 + x, image.width - 1)) * 3 + size_t(k)]);
-          }
-      },
-      [&](const aec::Tensor& out, const aec::TileCore& k) {
-        for (int ch = 0; ch < out.c; ++ch)
-          for (int row = 0; row < k.h; ++row)
-            std::copy_n(out.channel(ch) + size_t(k.oy + row - k.ty) * out.w + (k.ox - k.tx), k.w,
-                        y.channel(ch) + size_t(k.oy + row) * y.w + k.ox);
-      });
-  aec::EncodeResult r;
-  r.timings.network_ms = ms_since(t0);
-  const int width = image.width, height = image.height;
-  std::vector<uint8_t>().swap(image.rgb);
-  if (!report(1.0)) throw aec::Cancelled();
-  const auto t_ent = std::chrono::steady_clock::now();
-  aec::LatentCode code = aec::code_latent(model, y, nullptr, false);
-  y = aec::Tensor();
-  r.timings.entropy_ms = ms_since(t_ent);
-  r.quality = info.quality_code / 100.0;
-  r.bytes = aec::write_stream(model, width, height, code.stream);
-  r.timings.total_ms = ms_since(t0);
-  return r;
-}
-
 // A variable-rate model's gains at the network `at` (quality.h): the model's exported ONNX graphs are its
 // network without them, so the encoder graph's output times `gain` per channel is the latent at that
 // quality, and the dequantised latent times `inv_gain` the decoder graph's input (what at_quality folds
@@ -297,12 +243,8 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode(const aec::Model* model, uint8_t* pixe
       r = std::move(t.encoded);
     } else {
       const std::shared_ptr<const aec::Model> at = at_quality(*model, quality);
-      if (effort <= 0 && aec::use_tiles(*at, w, h)) {
-        r = encode_tiles(*at, im);
-      } else {
-        if (effort > 0) eo.progress = report;
-        r = aec::encode_image(*at, std::move(im), eo);
-      }
+      eo.progress = report;  // the analysis' tiles of a large image, or refinement
+      r = aec::encode_image(*at, std::move(im), eo);
     }
     AecpOut* o = make_out(0, r.bytes.data(), r.bytes.size());
     o->width = w, o->height = h, o->quality = r.quality;
