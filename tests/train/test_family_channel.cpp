@@ -116,22 +116,20 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   const aec::DecodeResult dh = aec::decode_image(high, eh.bytes.data(), eh.bytes.size());
   CHECK(dh.image.rgb == db.image.rgb);
 
-  // A high file decodes at half size with the medium member, at the file's quality.
-  const aec::DecodeResult half = aec::cross_decode_image(medium, eh.bytes.data(), eh.bytes.size());
-  CHECK(half.image.width == 35);
-  CHECK(half.image.height == 23);
-  const aec::Image expect_half =
-      aec::crop(aec::tensor_to_image(medium.at_quality(40).synthesis(eh.latent)), 35, 23);
-  CHECK(half.image.rgb == expect_half.rgb);
-
+  // A file cross-decoded by the other member: w x h pixels, that member's synthesis of the file's latent at
+  // the file's quality.
+  const auto check_cross = [](const aec::Model& decoder, const aec::EncodeResult& e, int w, int h) {
+    const aec::DecodeResult d = aec::cross_decode_image(decoder, e.bytes.data(), e.bytes.size());
+    CHECK(d.image.width == w);
+    CHECK(d.image.height == h);
+    CHECK(d.image.rgb ==
+          aec::crop(aec::tensor_to_image(decoder.at_quality(40).synthesis(e.latent)), w, h).rgb);
+  };
+  // A high file decodes at half size with the medium member.
+  check_cross(medium, eh, 35, 23);
   // A medium file of the half-size image decodes at full size with the high member.
   const aec::EncodeResult em = aec::encode_image(medium, aec::downscale2x_box(im), o);
-  const aec::DecodeResult full = aec::cross_decode_image(high, em.bytes.data(), em.bytes.size());
-  CHECK(full.image.width == 70);
-  CHECK(full.image.height == 46);
-  const aec::Image expect_full =
-      aec::crop(aec::tensor_to_image(high.at_quality(40).synthesis(em.latent)), 70, 46);
-  CHECK(full.image.rgb == expect_full.rgb);
+  check_cross(high, em, 70, 46);
   // ... and with its own decoder at half size.
   CHECK(aec::decode_image(medium, em.bytes.data(), em.bytes.size()).image.width == 35);
 
