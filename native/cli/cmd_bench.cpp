@@ -156,11 +156,7 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
       });
     });
   };
-  const auto quantise = [&](float v) {
-    v = std::nearbyint(v);
-    return int32_t(std::isfinite(v) ? std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v))
-                                    : 0.0f);
-  };
+  const auto quantise = &HyperpriorCodec::round_symbol;  // the codec's quantiser
   // The context model's run (tables, means, the coder's slices, LRP: the decoder's, not the encoder's, as
   // `aecodec encode` has no use for the decoded latent), its own stages added to st; `coder` names what the
   // slice coder does.

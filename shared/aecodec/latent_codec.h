@@ -132,14 +132,14 @@ class HyperpriorCodec : public LatentCodec {
                 std::vector<double>* channel_bits = nullptr) const override;
 
   const Hyperprior& hyperprior() const { return *hp_; }
+  // The quantiser: round half to even, clamped to what the escape can carry; NaN (a broken model) becomes 0.
+  static int32_t round_symbol(float residual);
 
  protected:
   // The side information, shared with the context model: z's symbols into the hyper payload (r.hyper_bits
   // too), and back from it; both give every element's hyperprior table and mean for an h x w latent.
   Hyperprior::Conditional encode_side(const Tensor& y, const std::vector<int32_t>* side, LatentCode& r) const;
   Hyperprior::Conditional decode_side(const Bitstream& stream, int h, int w) const;
-  // The quantiser: round half to even, clamped to what the escape can carry; NaN (a broken model) becomes 0.
-  static int32_t round_symbol(float residual);
 
  private:
   std::unique_ptr<Hyperprior> hp_;
