@@ -34,6 +34,15 @@ export async function openCore({ module, threads = 1 }) {
     heap().set(bytes, p);
     return p;
   };
+  // fn(pointer) with bytes in the heap for the call only.
+  const withBytes = (bytes, fn) => {
+    const p = put(bytes);
+    try {
+      return fn(p);
+    } finally {
+      M._free(p);
+    }
+  };
   // Reads and frees an AecpOut (shim.cpp): {status, width, height, size, quality, data, meta, floats}.
   const take = (o) => {
     o >>>= 0;
@@ -87,13 +96,8 @@ export async function openCore({ module, threads = 1 }) {
     // model: the .aem file's bytes. Returns {info, encode, decode, encodeLatent, decodeLatent, close}.
     open(model) {
       const bytes = model instanceof Uint8Array ? model : new Uint8Array(model);
-      const p = put(bytes), handle = M._malloc(4) >>> 0;
-      let out;
-      try {
-        out = M._aecp_model_load(p, bytes.length, handle);
-      } finally {
-        M._free(p);
-      }
+      const handle = M._malloc(4) >>> 0;
+      const out = withBytes(bytes, (p) => M._aecp_model_load(p, bytes.length, handle));
       const ptr = new DataView(heap().buffer).getUint32(handle, true);
       M._free(handle);
       const info = JSON.parse(text.decode(take(out).bytes));
@@ -121,13 +125,8 @@ export async function openCore({ module, threads = 1 }) {
           live();
           const bytes = aec instanceof Uint8Array ? aec : new Uint8Array(aec);
           return withProgress(onProgress, signal, () => {
-            const p = put(bytes);
-            let r;
-            try {
-              r = take(M._aecp_decode(ptr, p, bytes.length, cross ? 1 : 0, latent ? 1 : 0));
-            } finally {
-              M._free(p);
-            }
+            const r = withBytes(bytes, (p) =>
+              take(M._aecp_decode(ptr, p, bytes.length, cross ? 1 : 0, latent ? 1 : 0)));
             const out = { width: r.width, height: r.height, quality: r.quality, timings: r.meta.timings,
                           data: new Uint8ClampedArray(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) };
             if (latent) Object.assign(out, { latent: latentOf(r), channelBits: r.meta.channel_bits });
@@ -145,14 +144,10 @@ export async function openCore({ module, threads = 1 }) {
             throw new Error('encodeLatent: the image {width, height, data} the latent was computed from');
           return withProgress(onProgress, signal, () => {
             const [p, w, h, ch] = effort > 0 ? pixels(image) : [M._malloc(1) >>> 0, image.width, image.height, 4];
-            const yp = put(new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength));
-            let r;
-            try {
-              r = take(M._aecp_encode_latent(ptr, yp, y.channels, y.height, y.width, p, w, h, ch,
-                                             quality || 0, effort || 0));
-            } finally {
-              M._free(yp);
-            }
+            const yBytes = new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength);
+            const r = withBytes(yBytes, (yp) =>
+              take(M._aecp_encode_latent(ptr, yp, y.channels, y.height, y.width, p, w, h, ch, quality || 0,
+                                         effort || 0)));
             return { bytes: r.bytes, quality: r.quality, timings: r.meta.timings };
           });
         },
@@ -162,13 +157,7 @@ export async function openCore({ module, threads = 1 }) {
           live();
           const bytes = aec instanceof Uint8Array ? aec : new Uint8Array(aec);
           return withProgress(null, signal, () => {
-            const p = put(bytes);
-            let r;
-            try {
-              r = take(M._aecp_decode_latent(ptr, p, bytes.length));
-            } finally {
-              M._free(p);
-            }
+            const r = withBytes(bytes, (p) => take(M._aecp_decode_latent(ptr, p, bytes.length)));
             return { latent: latentOf(r), width: r.width, height: r.height, quality: r.quality,
                      channelBits: r.meta.channel_bits, timings: r.meta.timings };
           });
