@@ -1,11 +1,13 @@
 // encode, decode, cross-decode: one image in, one file out, through the core's codec.
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
+#include "aecodec/quality_codec.h"
 #include "aecodec/rate_target.h"
 #include "commands.h"
 #include "encode_options.h"
@@ -47,23 +49,27 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
   Image image = load_image(o.input, o.limits.limits(),
                            o.alpha == "drop" ? AlphaPolicy::drop : AlphaPolicy::refuse, &li);
   const int width = image.width, height = image.height;
-  const Model model = load_model(o.model);
+  const QualityCodec codec = load_codec(o.model);
   const EncodeOptions eo = encode_options(o.effort, g.quiet, o.quality);
   std::string target;
   EncodeResult r;
   if (o.size > 0) {
-    TargetResult t = encode_to_size(model, image, o.size, eo);
+    TargetResult t = encode_to_size(codec, image, o.size, eo);
     target = " for at most " + std::to_string(o.size) + " bytes (" + std::to_string(t.trials) + " trials)";
     r = std::move(t.encoded);
   } else if (o.psnr > 0) {
-    TargetResult t = encode_to_psnr(model, image, o.psnr, eo);
+    TargetResult t = encode_to_psnr(codec, image, o.psnr, eo);
     char b[96];
     std::snprintf(b, sizeof b, " for %.2f dB: %.2f dB (%d trials)", o.psnr, t.psnr, t.trials);
     target = b;
     r = std::move(t.encoded);
   } else {
-    r = encode_image(model, std::move(image), eo);  // its pixels are freed before the entropy stage
+    r = codec.encode(std::move(image), eo);  // its pixels are freed before the entropy stage
   }
+  // The member that made the file (the codec itself when it is one model).
+  const CodecManifest::Setting member =
+      codec.variable_rate() ? codec.manifest().at(r.quality) : CodecManifest::Setting{};
+  const Model& model = codec.member(member.member);
   write_file_atomic(o.output, r.bytes);
   if (g.quiet) return;
   if (li.converted_grey) std::fprintf(stderr, "note: greyscale image coded as RGB\n");
@@ -81,7 +87,10 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
         "note: the image's embedded ICC colour profile%s was ignored (%s): its colours were taken as "
         "sRGB (a wide-gamut photo, e.g. Display P3, comes out less saturated)\n",
         profile.c_str(), li.icc_note.c_str());
-  const std::string quality = r.quality > 0 ? ", quality " + format_quality(r.quality) + target : "";
+  std::string quality = r.quality > 0 ? ", quality " + format_quality(r.quality) + target : "";
+  if (codec.members() > 1)
+    quality += " (codec " + codec.name() + ": " + model.info().name + " at its quality " +
+               format_quality(member.quality) + ")";
   std::printf(
       "%s: %dx%d -> %s: %zu bytes, %.4f bpp (model %s %s%s, effort %d, encode %.1f ms: network %.1f, "
       "refine %.1f, entropy %.1f)\n",
@@ -95,8 +104,13 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   const std::vector<uint8_t> bytes = read_file(o.input, uint64_t(1) << 30);
   Bitstream header_only = parse_bitstream(bytes.data(), bytes.size());
   const BitstreamHeader& h = header_only.header;
-  const Model model =
-      o.model.empty() ? find_model_for(h.model_name, hash_hex(h.model_hash)) : load_model(o.model);
+  // -m names a model or a codec; a codec decodes with the member that made the file.
+  std::unique_ptr<QualityCodec> codec;
+  if (!o.model.empty() && !cross) codec = std::make_unique<QualityCodec>(load_codec(o.model));
+  const Model model_found = o.model.empty() ? find_model_for(h.model_name, hash_hex(h.model_hash))
+                            : cross         ? load_model(o.model)
+                                            : Model();
+  const Model& model = codec ? codec->decoder_for(h) : model_found;
   DecodeResult r;
   int out_w = 0, out_h = 0;
   if (o.reference.empty()) {  // the PNG written by bands of rows as the decoder makes them
@@ -138,7 +152,9 @@ void add_codec_commands(CLI::App& app, const GlobalOptions& g) {
   CLI::App* e = app.add_subcommand("encode", "compress an image (PNG, JPEG, BMP, TGA) into an .aec file");
   e->add_option("input", enc->input, "image to compress")->required();
   e->add_option("-o,--output", enc->output, "the .aec file to write")->required();
-  e->add_option("-m,--model", enc->model, "model file, or a model name from the model path")
+  e->add_option("-m,--model", enc->model,
+                "codec or model: a name from the model path (a codec's NAME.codec.json, else NAME.aem), or a "
+                "file")
       ->capture_default_str();
   e->add_option("--alpha", enc->alpha, "images with transparency: refuse, or drop the alpha channel")
       ->capture_default_str()

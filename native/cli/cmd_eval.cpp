@@ -8,6 +8,7 @@
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/metrics.h"
+#include "aecodec/quality_codec.h"
 #include "commands.h"
 #include "encode_options.h"
 #include "image_files.h"
@@ -60,7 +61,12 @@ Image centre_crop(const Image& im, int w, int h) {
 }
 
 void run_eval(const EvalOptions& o, const GlobalOptions& g) {
-  const Model model = load_model(o.model);
+  const QualityCodec codec = load_codec(o.model);
+  // Every image is coded at one quality, so by one member of the codec.
+  const double quality = o.quality > 0 ? o.quality : codec.default_quality();
+  const CodecManifest::Setting member =
+      codec.variable_rate() ? codec.manifest().at(quality) : CodecManifest::Setting{};
+  const Model& model = codec.member(member.member);
   std::vector<std::string> files = image_files(o.dir);
   if (o.limit > 0 && int(files.size()) > o.limit) files.resize(size_t(o.limit));
   std::vector<Row> rows;
@@ -69,7 +75,7 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
     Image image = load_image(files[i], {}, AlphaPolicy::drop);
     if (model.info().fixed_width)
       image = centre_crop(image, model.info().fixed_width, model.info().fixed_height);
-    const EncodeResult e = encode_image(model, image, encode_options(o.effort, true, o.quality));
+    const EncodeResult e = codec.encode(image, encode_options(o.effort, true, o.quality));
     const DecodeResult d = decode_image(model, e.bytes.data(), e.bytes.size());
     Row r;
     r.image = fs::relative(files[i], o.dir).string();
@@ -95,6 +101,10 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
   if (!g.quiet) {
     std::printf("model %s %s on %s (%zu images)\n", model.info().name.c_str(), model.info().id.c_str(),
                 o.dir.c_str(), rows.size());
+    if (codec.members() > 1)
+      std::printf("codec %s at quality %s: %s at its quality %s\n", codec.name().c_str(),
+                  format_quality(quality).c_str(), model.info().name.c_str(),
+                  format_quality(member.quality).c_str());
     if (model.info().fixed_width)
       std::printf("fixed-size model: each image's centre %dx%d crop is coded and measured\n",
                   model.info().fixed_width, model.info().fixed_height);
@@ -111,6 +121,8 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
   if (!o.json.empty()) {
     nlohmann::json j = {
         {"model", model.info().name}, {"model_id", model.info().id}, {"images", nlohmann::json::array()}};
+    if (codec.members() > 1)
+      j["codec"] = {{"name", codec.name()}, {"quality", quality}, {"model_quality", member.quality}};
     for (const Row& r : rows) j["images"].push_back(row_json(r));
     j["mean"] = row_json(mean);
     const std::string text = j.dump(2) + "\n";
@@ -136,7 +148,8 @@ void add_eval_command(CLI::App& app, const GlobalOptions& g) {
                                    "measure a model on a folder of images: bpp, PSNR, MS-SSIM, times "
                                    "(fixed-size models, e.g. fc: each image's centre crop of their size)");
   e->add_option("dir", o->dir, "folder of images (searched recursively)")->required();
-  e->add_option("-m,--model", o->model, "model file or name")->capture_default_str();
+  e->add_option("-m,--model", o->model, "codec or model: a name from the model path, or a file")
+      ->capture_default_str();
   e->add_option("--json", o->json, "write per-image and mean results as JSON");
   e->add_option("--csv", o->csv, "write per-image results as CSV");
   e->add_option("--limit", o->limit, "evaluate at most this many images");

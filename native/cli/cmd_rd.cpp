@@ -16,6 +16,7 @@
 #include <set>
 
 #include "aecodec/codec.h"
+#include "aecodec/codec_manifest.h"
 #include "aecodec/error.h"
 #include "aecodec/metrics.h"
 #include "aecodec/quality.h"
@@ -80,7 +81,19 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
     out.push_back({path, std::make_unique<Model>(std::move(m))});
   };
   if (!o.models.empty()) {
-    for (const std::string& p : o.models) add(p, load_model(p));
+    for (const std::string& p : o.models) {
+      if (p.size() > 11 && p.compare(p.size() - 11, 11, ".codec.json") == 0) {
+        // Its members: beside the manifest, else on the model path (as load_codec finds them).
+        for (const CodecMember& c : CodecManifest::read(p).members) {
+          std::error_code ec;
+          const fs::path beside = fs::path(p).parent_path() / (c.model + ".aem");
+          const std::string file = fs::is_regular_file(beside, ec) ? beside.string() : c.model;
+          add(file, load_model(file));
+        }
+      } else {
+        add(p, load_model(p));
+      }
+    }
     return out;
   }
   std::vector<std::string> files;
@@ -107,6 +120,33 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
     const std::string what = o.family.empty() ? "arch '" + join(o.archs) + "'" : "family '" + o.family + "'";
     const std::string where = o.models_dir.empty() ? "the model path" : "'" + o.models_dir + "'";
     notes.push_back("No models of " + what + " found in " + where + ".");
+  }
+  return out;
+}
+
+// The codecs whose members make one curve each (codec_manifest.h): a manifest given with -m, else those in
+// --models-dir or on the model path. Only manifests of more than one member: a single model is its own
+// curve anyway.
+std::vector<CodecManifest> find_manifests(const RdOptions& o) {
+  std::vector<std::string> paths;
+  auto is_manifest = [](const std::string& p) {
+    return p.size() > 11 && p.compare(p.size() - 11, 11, ".codec.json") == 0;
+  };
+  if (!o.models.empty()) {
+    for (const std::string& p : o.models)
+      if (is_manifest(p)) paths.push_back(p);
+  } else if (!o.models_dir.empty()) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(o.models_dir, ec))
+      if (is_manifest(e.path().string())) paths.push_back(e.path().string());
+    std::sort(paths.begin(), paths.end());
+  } else {
+    paths = installed_codec_manifests();
+  }
+  std::vector<CodecManifest> out;
+  for (const std::string& p : paths) {
+    CodecManifest m = CodecManifest::read(p);
+    if (m.members.size() > 1) out.push_back(std::move(m));
   }
   return out;
 }
@@ -222,6 +262,12 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
 
   // Models, grouped into curves (first appearance order).
   const std::vector<LoadedModel> models = find_models(o, res.notes, g.quiet);
+  // Members of a codec of several networks: model name -> (codec, member).
+  const std::vector<CodecManifest> manifests = find_manifests(o);
+  std::map<std::string, std::pair<const CodecManifest*, size_t>> member_of;
+  for (const CodecManifest& m : manifests)
+    for (size_t k = 0; k < m.members.size(); ++k)
+      member_of.emplace(m.members[k].model, std::make_pair(&m, k));
   std::vector<std::vector<const Model*>> level_models;  // per curve, per level
   std::vector<int> efforts = o.efforts;                 // each effort once, in order
   std::sort(efforts.begin(), efforts.end());
@@ -231,7 +277,9 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       const ModelInfo& i = lm.model->info();
       // Models that cannot be refined have effort 0 only.
       if (effort > 0 && !refine_refusal(*lm.model).empty()) continue;
-      const std::string base = curve_of(i);
+      const auto member = member_of.find(i.name);
+      const CodecManifest* codec = member == member_of.end() ? nullptr : member->second.first;
+      const std::string base = codec ? codec->name : curve_of(i);
       const std::string name =
           effort > 0 || efforts.size() > 1 ? base + " effort " + std::to_string(effort) : base;
       auto it = std::find_if(res.curves.begin(), res.curves.end(),
@@ -255,6 +303,34 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
         level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
         continue;
       }
+      if (codec && lm.model->variable_rate()) {
+        // A codec's member: its levels at the knob's qualities it serves (--qualities are the knob's), by
+        // default its trained lambdas' qualities inside its span and the span's ends.
+        const size_t k = member->second.second;
+        std::vector<std::pair<double, double>> knob;  // (knob Q, member Q)
+        if (!o.qualities.empty()) {
+          for (double q : o.qualities)
+            if (codec->at(q).member == k) knob.emplace_back(q, codec->at(q).quality);
+        } else {
+          // The ends of its span too: the knob's points on either side of a hand-over are both real.
+          const CodecMember& span = codec->members[k];
+          const double first = k == 0 ? span.from : std::min(span.to, span.from + 0.01);
+          std::set<double> qs = {first, span.to};
+          for (double lam : i.lambdas) {
+            const double q = codec->knob_quality(k, quality_of_lambda(i.lambdas, lam));
+            if (q > 0) qs.insert(q);
+          }
+          for (double q : qs) knob.emplace_back(q, codec->at(q).quality);
+        }
+        for (const auto& [q, mq] : knob) {
+          rd::Level lq = l;
+          lq.label = codec->name + " Q" + format_quality(q) + " (" + i.name + " Q" + format_quality(mq) + ")";
+          lq.model_quality = mq;
+          it->levels.push_back(lq);
+          level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
+        }
+        continue;
+      }
       // A variable-rate model: one level per quality, by default the qualities of its trained lambdas
       // (where Q's interpolated gains are the trained ones).
       std::vector<double> qs = o.qualities;
@@ -268,6 +344,27 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
         level_models[size_t(it - res.curves.begin())].push_back(lm.model.get());
       }
     }
+  for (size_t c = 0; c < res.curves.size(); ++c) {
+    if (std::none_of(manifests.begin(), manifests.end(),
+                     [&](const CodecManifest& m) { return m.name == res.curves[c].base; }))
+      continue;
+    // Knob order (the label's "NAME Q<knob>"), the models kept beside their levels.
+    std::vector<size_t> order(res.curves[c].levels.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    auto knob_q = [&](size_t k) {
+      const std::string& label = res.curves[c].levels[k].label;
+      return std::stod(label.substr(res.curves[c].base.size() + 2));
+    };
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return knob_q(a) < knob_q(b); });
+    std::vector<rd::Level> levels;
+    std::vector<const Model*> lm;
+    for (size_t k : order) {
+      levels.push_back(res.curves[c].levels[k]);
+      lm.push_back(level_models[c][k]);
+    }
+    res.curves[c].levels = std::move(levels);
+    level_models[c] = std::move(lm);
+  }
   for (size_t c = 0; c < res.curves.size(); ++c) {
     std::set<std::string> archs;
     for (const Model* m : level_models[c]) archs.insert(m->info().arch);

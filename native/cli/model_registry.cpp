@@ -39,7 +39,14 @@ std::vector<std::string> model_search_path() {
   return dirs;
 }
 
-std::vector<std::string> installed_model_files() {
+static bool is_manifest(const fs::path& p) {
+  const std::string f = p.filename().string();
+  return f.size() > 11 && f.compare(f.size() - 11, 11, ".codec.json") == 0;
+}
+
+// Files on the search path that `match` accepts, each reached once (sorted within each folder).
+template <class Match>
+static std::vector<std::string> files_on_path(const Match& match) {
   std::vector<std::string> files;
   std::set<std::string> seen;
   for (const std::string& dir : model_search_path()) {
@@ -47,7 +54,7 @@ std::vector<std::string> installed_model_files() {
     if (!fs::is_directory(dir, ec)) continue;
     std::vector<fs::path> found;
     for (const auto& e : fs::directory_iterator(dir, ec))
-      if (e.path().extension() == ".aem") found.push_back(e.path());
+      if (match(e.path())) found.push_back(e.path());
     std::sort(found.begin(), found.end());
     for (const auto& p : found) {
       const std::string canon = fs::weakly_canonical(p, ec).string();
@@ -55,6 +62,18 @@ std::vector<std::string> installed_model_files() {
     }
   }
   return files;
+}
+
+std::vector<std::string> installed_model_files() {
+  return files_on_path([](const fs::path& p) { return p.extension() == ".aem"; });
+}
+
+std::vector<std::string> installed_codec_manifests() {
+  std::vector<std::string> out;
+  std::set<std::string> names;
+  for (const std::string& f : files_on_path(is_manifest))
+    if (names.insert(fs::path(f).filename().string()).second) out.push_back(f);
+  return out;
 }
 
 // The model used when none is named: the name in the first "DEFAULT" file on the search path.
@@ -80,6 +99,30 @@ Model load_model(const std::string& path_or_name) {
   std::string where;
   for (const std::string& d : model_search_path()) where += (where.empty() ? "" : ", ") + d;
   throw Error("no model '" + path_or_name + "' (not a file, and not found in: " + where + ")");
+}
+
+QualityCodec load_codec(const std::string& path_or_name) {
+  if (path_or_name == "default") return load_codec(default_model_name());
+  std::error_code ec;
+  std::string manifest;
+  if (is_manifest(path_or_name) && fs::is_regular_file(path_or_name, ec)) {
+    manifest = path_or_name;
+  } else if (!fs::is_regular_file(path_or_name, ec) && fs::path(path_or_name).extension() != ".aem") {
+    for (const std::string& dir : model_search_path()) {
+      const fs::path p = fs::path(dir) / (path_or_name + ".codec.json");
+      if (fs::is_regular_file(p, ec)) {
+        manifest = p.string();
+        break;
+      }
+    }
+  }
+  if (manifest.empty()) return QualityCodec(load_model(path_or_name));
+  const fs::path folder = fs::path(manifest).parent_path();
+  return QualityCodec(CodecManifest::read(manifest), [folder](const std::string& name) {
+    std::error_code e;
+    const fs::path beside = folder / (name + ".aem");
+    return fs::is_regular_file(beside, e) ? Model::load(beside.string()) : load_model(name);
+  });
 }
 
 // Where a released version that is not installed can be found: its line in a VERSIONS.tsv on the search path

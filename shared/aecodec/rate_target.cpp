@@ -25,9 +25,10 @@ std::string fmt(const char* f, double v) {
 // Bisects codes in [lo, hi] (multiples of kStep) for the boundary of `ok`, assumed to hold at one end:
 // `want_high` = true looks for the highest code where ok holds (size budgets), false for the lowest (PSNR).
 // found = false when `ok` fails at the end where it must hold.
-TargetResult bisect(const Model& model, const Image& image, const EncodeOptions& options, bool want_high,
-                    const std::function<bool(const EncodeResult&, double&)>& ok, bool& found) {
-  require(model.variable_rate(), "model '" + model.info().name +
+TargetResult bisect(const QualityCodec& codec, const Image& image, const EncodeOptions& options,
+                    bool want_high, const std::function<bool(const EncodeResult&, double&)>& ok,
+                    bool& found) {
+  require(codec.variable_rate(), "model '" + codec.name() +
                                      "' is single-rate: a size or PSNR target needs a variable-rate model "
                                      "(its quality is what the search moves)");
   TargetResult best;
@@ -36,7 +37,7 @@ TargetResult bisect(const Model& model, const Image& image, const EncodeOptions&
     EncodeOptions o = options;
     o.quality = code / 100.0;
     TargetResult t;
-    t.encoded = encode_image(model, image, o);
+    t.encoded = codec.encode(image, o);
     ++best.trials;
     const bool good = ok(t.encoded, t.psnr);
     if (good) {
@@ -66,7 +67,7 @@ TargetResult bisect(const Model& model, const Image& image, const EncodeOptions&
 
 }  // namespace
 
-TargetResult encode_to_size(const Model& model, const Image& image, uint64_t max_bytes,
+TargetResult encode_to_size(const QualityCodec& codec, const Image& image, uint64_t max_bytes,
                             const EncodeOptions& options) {
   uint64_t smallest = UINT64_MAX;
   auto fits = [&](const EncodeResult& e, double&) {
@@ -74,28 +75,38 @@ TargetResult encode_to_size(const Model& model, const Image& image, uint64_t max
     return e.bytes.size() <= max_bytes;
   };
   bool found = false;
-  TargetResult r = bisect(model, image, options, true, fits, found);
+  TargetResult r = bisect(codec, image, options, true, fits, found);
   require(found, "cannot fit the image in " + std::to_string(max_bytes) + " bytes with model '" +
-                     model.info().name + "': its smallest file, at quality 1, has " +
-                     std::to_string(smallest) + " bytes");
+                     codec.name() + "': its smallest file, at quality 1, has " + std::to_string(smallest) +
+                     " bytes");
   return r;
 }
 
-TargetResult encode_to_psnr(const Model& model, const Image& image, double psnr_db,
+TargetResult encode_to_psnr(const QualityCodec& codec, const Image& image, double psnr_db,
                             const EncodeOptions& options) {
   require(psnr_db > 0 && psnr_db < 200, "target PSNR must be between 0 and 200 dB");
   double best_psnr = -1;
   auto reaches = [&](const EncodeResult& e, double& out) {
-    const DecodeResult d = decode_image(model, e.bytes.data(), e.bytes.size());
+    const DecodeResult d = codec.decode(e.bytes.data(), e.bytes.size());
     out = psnr(d.image, image);
     best_psnr = std::max(best_psnr, out);
     return out >= psnr_db;
   };
   bool found = false;
-  TargetResult r = bisect(model, image, options, false, reaches, found);
-  require(found, "model '" + model.info().name + "' cannot reach " + fmt("%.2f", psnr_db) +
+  TargetResult r = bisect(codec, image, options, false, reaches, found);
+  require(found, "model '" + codec.name() + "' cannot reach " + fmt("%.2f", psnr_db) +
                      " dB on this image: at quality 100 it reaches " + fmt("%.2f", best_psnr) + " dB");
   return r;
+}
+
+TargetResult encode_to_size(const Model& model, const Image& image, uint64_t max_bytes,
+                            const EncodeOptions& options) {
+  return encode_to_size(QualityCodec::borrowing(model), image, max_bytes, options);
+}
+
+TargetResult encode_to_psnr(const Model& model, const Image& image, double psnr_db,
+                            const EncodeOptions& options) {
+  return encode_to_psnr(QualityCodec::borrowing(model), image, psnr_db, options);
 }
 
 }  // namespace aec
