@@ -1,11 +1,14 @@
-// Encodes an image with an aecodec model, writes the .aec file, decodes it back and prints its PSNR; or
-// decodes an .aec file to PNG. Uses only the installed library's header.
+// Encodes an image with an aecodec model or codec, writes the .aec file, decodes it back and prints its
+// PSNR; or decodes an .aec file to PNG. Uses only the installed library's header.
 //
-//   encode_decode MODEL.aem IMAGE OUT.aec    encode, write OUT.aec, decode again, print size and PSNR
-//   encode_decode MODEL.aem IN.aec OUT.png   decode IN.aec (made with MODEL) into OUT.png
+//   encode_decode MODEL IMAGE OUT.aec [QUALITY]   encode (at QUALITY 1-100 of a variable-rate model or a
+//                                                 codec), write OUT.aec, decode again, print size and PSNR
+//   encode_decode MODEL IN.aec OUT.png            decode IN.aec (made with MODEL) into OUT.png
+// MODEL is a model file (.aem) or a codec manifest (.codec.json, e.g. models/channel.codec.json).
 #include <aecodec/aecodec.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -32,8 +35,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s MODEL.aem IMAGE OUT.aec | MODEL.aem IN.aec OUT.png\n", argv[0]);
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr, "usage: %s MODEL IMAGE OUT.aec [QUALITY] | MODEL IN.aec OUT.png\n", argv[0]);
     return 2;
   }
   try {
@@ -51,6 +54,11 @@ int main(int argc, char** argv) {
     const aecodec::Image image = aecodec::load_image(argv[2]);
     aecodec::EncodeOptions options;
     options.effort = 0;  // 1..9: smaller files, slower encoding
+    if (argc == 5) {     // else 0: the model's own default
+      char* end = nullptr;
+      options.quality = std::strtod(argv[4], &end);
+      if (end == argv[4] || *end) throw aecodec::Error(std::string("not a quality: '") + argv[4] + "'");
+    }
     const std::vector<uint8_t> file =
         codec.encode(image.rgb.data(), image.width, image.height, size_t(image.width) * 3, options);
     write_file(argv[3], file);

@@ -42,6 +42,13 @@ struct ModelInfo {
   std::string arch;  // e.g. "hyperprior", "factorized"
   std::string description;
   int fixed_width = 0, fixed_height = 0;  // non-zero: the model codes images of exactly this size only
+  // Whether EncodeOptions::quality applies (a variable-rate model, or a codec of several), and the quality
+  // used when none is asked for.
+  bool variable_rate = false;
+  double default_quality = 0;
+  // A codec of several networks (loaded from a .codec.json manifest): its members' model names, in the
+  // order of the quality spans they serve; empty for a model file.
+  std::vector<std::string> members;
 };
 
 // What an .aec file's header says (read without a model).
@@ -54,6 +61,9 @@ struct FileInfo {
 };
 
 struct EncodeOptions {
+  // 1 to 100 (hundredths allowed): more bytes and higher quality as it rises, for a variable-rate model or
+  // a codec; 0 uses the default. A single-rate model refuses any other value.
+  double quality = 0;
   // 0 to 9. 0 is one pass of the encoder network; higher efforts search for a latent that gives a smaller
   // file at the same quality, for the same decoder (slower: seconds per megapixel from about 3).
   int effort = 0;
@@ -68,11 +78,13 @@ struct DecodeOptions {
   int64_t max_pixels = int64_t(64) << 20;
 };
 
-// A loaded model. Always valid when made by load (there is no empty Codec); a moved-from one may only be
-// assigned to or destroyed.
+// A loaded model, or a codec of several behind one quality knob. Always valid when made by load (there is
+// no empty Codec); a moved-from one may only be assigned to or destroyed.
 class Codec {
  public:
-  // A model file (.aem), from a path or from its bytes (copied; the caller's buffer may go afterwards).
+  // A model file (.aem), from a path or from its bytes (copied; the caller's buffer may go afterwards). A
+  // path ending in .codec.json is a codec manifest (models/channel.codec.json): its member models are read
+  // from the manifest's folder when a quality first needs them.
   static Codec load(const std::string& path);
   static Codec load(const uint8_t* data, size_t size);
 
@@ -84,7 +96,8 @@ class Codec {
                               const EncodeOptions& options = {}) const;
   std::vector<uint8_t> encode(const Image& image, const EncodeOptions& options = {}) const;
 
-  // Decodes a file this model made; another model's file is refused, naming the model it needs.
+  // Decodes a file this model (or one of the codec's members) made; another model's file is refused, naming
+  // the model it needs.
   Image decode(const uint8_t* data, size_t size, const DecodeOptions& options = {}) const;
   Image decode(const std::vector<uint8_t>& bytes, const DecodeOptions& options = {}) const;
 

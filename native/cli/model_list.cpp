@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "aecodec/codec_manifest.h"
 #include "aecodec/error.h"
 #include "aecodec/model.h"
 #include "encode_options.h"
@@ -49,18 +50,35 @@ void print_models(bool files) {
       unreadable.push_back(p + ": " + e.what());
     }
   }
+  // Codecs of several networks: their members are listed as the codec's, not on their own.
+  std::vector<std::pair<std::string, CodecManifest>> manifests;
+  std::map<std::string, std::string> member_of;
+  for (const std::string& p : installed_codec_manifests()) {
+    try {
+      CodecManifest m = CodecManifest::read(p);
+      if (m.members.size() < 2) continue;
+      for (const CodecMember& c : m.members) member_of.emplace(c.model, m.name);
+      manifests.emplace_back(p, std::move(m));
+    } catch (const Error& e) {
+      unreadable.push_back(p + ": " + e.what());
+    }
+  }
   if (files) {
     for (const std::string& dir : model_search_path()) std::printf("# %s\n", dir.c_str());
     for (const Entry& e : all)
       std::printf("%-28s %s  %-10s %s\n", e.name.c_str(), e.info.id.c_str(), e.info.arch.c_str(),
                   e.path.c_str());
+    for (const auto& [path, m] : manifests)
+      std::printf("%-28s %-16s  %-10s %s\n", m.name.c_str(), "", "codec", path.c_str());
     for (const std::string& u : unreadable) std::printf("# unreadable: %s\n", u.c_str());
     return;
   }
   std::map<std::string, std::vector<Entry>> codecs, families;
   std::vector<Entry> demos;
   for (const Entry& e : all) {
-    if (!e.info.family_id.empty())
+    if (member_of.count(e.name))
+      continue;
+    else if (!e.info.family_id.empty())
       families[e.info.family_id].push_back(e);
     else if (is_codec(e.info))
       codecs[codec_of(e.name)].push_back(e);
@@ -69,11 +87,20 @@ void print_models(bool files) {
   }
   std::string def;
   try {
-    def = load_model("default").info().name;
+    def = load_codec("default").name();
   } catch (const Error&) {
   }
   std::printf("Codecs (aecodec encode -m NAME; -q for a variable-rate one)%s:\n",
               def.empty() ? "" : ("; default " + def).c_str());
+  for (const auto& [path, m] : manifests) {
+    std::string spans;
+    for (const CodecMember& c : m.members)
+      spans +=
+          (spans.empty() ? "" : ", ") + c.model + " " + format_quality(c.from) + "-" + format_quality(c.to);
+    std::printf("  %-14s %-10s variable-rate: -q 1 to 100 (default %s) over %zu networks: %s\n",
+                m.name.c_str(), "codec", format_quality(m.default_quality).c_str(), m.members.size(),
+                spans.c_str());
+  }
   for (const auto& [codec, v] : codecs) {
     for (const Entry& e : v)
       if (!e.info.lambdas.empty())

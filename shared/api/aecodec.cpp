@@ -17,6 +17,7 @@
 #include "aecodec/model.h"
 #include "aecodec/model_file.h"
 #include "aecodec/parallel.h"
+#include "aecodec/quality_codec.h"
 #include "aecodec/refine.h"
 
 #ifndef AECODEC_LIBRARY_VERSION
@@ -85,20 +86,50 @@ Image from_core(aec::Image&& image) {
 }  // namespace
 
 struct Codec::Impl {
-  aec::Model model;
+  aec::QualityCodec codec;
   ModelInfo info;
 
-  explicit Impl(aec::Model m) : model(std::move(m)) {
-    const aec::ModelInfo& i = model.info();
+  explicit Impl(aec::Model m) : codec(std::move(m)) {
+    const aec::ModelInfo& i = codec.member(0).info();
     info.name = i.name, info.id = i.id, info.arch = i.arch, info.description = i.description;
     info.fixed_width = i.fixed_width, info.fixed_height = i.fixed_height;
+    info.variable_rate = codec.variable_rate();
+    info.default_quality = codec.default_quality();
+  }
+  // A codec manifest: it describes itself; its members load when first used.
+  explicit Impl(aec::QualityCodec c) : codec(std::move(c)) {
+    info.name = codec.name(), info.arch = "codec", info.description = codec.manifest().description;
+    info.variable_rate = true;
+    info.default_quality = codec.default_quality();
+    for (const aec::CodecMember& m : codec.manifest().members) info.members.push_back(m.model);
   }
 };
+
+namespace {
+
+bool is_manifest(const std::string& path) {
+  const std::string ext = ".codec.json";
+  return path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+}
+
+// A manifest's members, NAME.aem in the manifest's folder.
+aec::QualityCodec manifest_codec(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string folder = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  return aec::QualityCodec(aec::CodecManifest::read(path), [folder](const std::string& name) {
+    return aec::Model::load(folder + name + ".aem");
+  });
+}
+
+}  // namespace
 
 Codec::Codec(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
 Codec Codec::load(const std::string& path) {
-  return translated([&] { return Codec(std::make_shared<const Impl>(aec::Model::load(path))); });
+  return translated([&] {
+    if (is_manifest(path)) return Codec(std::make_shared<const Impl>(manifest_codec(path)));
+    return Codec(std::make_shared<const Impl>(aec::Model::load(path)));
+  });
 }
 
 Codec Codec::load(const uint8_t* data, size_t size) {
@@ -119,8 +150,10 @@ std::vector<uint8_t> Codec::encode(const uint8_t* pixels, int width, int height,
                  "effort must be 0 to " + std::to_string(aec::kMaxEffort));
     aec::EncodeOptions o;
     o.effort = options.effort;
+    o.quality = options.quality;
     o.progress = options.progress;
-    return aec::encode_image(impl_->model, to_core(pixels, width, height, stride), o).bytes;
+    o.latent = false;
+    return impl_->codec.encode(to_core(pixels, width, height, stride), o).bytes;
   });
 }
 
@@ -136,7 +169,7 @@ Image Codec::decode(const uint8_t* data, size_t size, const DecodeOptions& optio
     aec::ImageLimits limits;
     limits.max_side = options.max_side;
     limits.max_pixels = options.max_pixels;
-    return from_core(aec::decode_image(impl_->model, data, size, limits).image);
+    return from_core(impl_->codec.decode(data, size, limits).image);
   });
 }
 

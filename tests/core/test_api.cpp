@@ -4,14 +4,21 @@
 
 #include <aecodec/aecodec.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <thread>
+#include <tuple>
 
 #include "aecodec/codec.h"
 #include "aecodec/model.h"
 #include "random_model.h"
 #include "test_images.h"
+#include "variable_rate_model.h"
 
 using aec::testing::make_random_model;
 using aec::testing::RandomModelSpec;
@@ -162,4 +169,56 @@ TEST_CASE("the API's PNG helpers round-trip") {
   CHECK(back.rgb == im.rgb);
   CHECK(std::isinf(aecodec::psnr(im, back)));
   CHECK(std::string(aecodec::version()).find('.') != std::string::npos);
+}
+
+TEST_CASE("the API loads a codec manifest: one quality knob over its member networks") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("aecodec-api-codec-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::vector<double> narrow_l = {0.001, 0.004, 0.016}, wide_l = {0.016, 0.064};
+  std::map<std::string, aec::Model> members;
+  for (const auto& [name, lambdas] : {std::make_pair(std::string("api-narrow"), narrow_l),
+                                      std::make_pair(std::string("api-wide"), wide_l)}) {
+    RandomModelSpec spec;
+    spec.name = name, spec.arch = "channel", spec.seed = name == "api-wide" ? 5 : 2;
+    const aec::ModelFile f = aec::testing::with_quality_knob(make_random_model(spec), lambdas);
+    f.write((dir / (name + ".aem")).string());
+    members.emplace(name, aec::Model::from_file(f));
+  }
+  {
+    std::ofstream(dir / "pair.codec.json") << R"({"format": "aecodec-codec", "version": 1, "name": "pair",
+      "default_quality": 50, "members": [
+      {"model": "api-narrow", "quality": [1, 70], "model_quality": [1, 70]},
+      {"model": "api-wide", "quality": [70, 100], "model_quality": [1, 100]}]})";
+  }
+  const aecodec::Codec codec = aecodec::Codec::load((dir / "pair.codec.json").string());
+  CHECK(codec.info().name == "pair");
+  CHECK(codec.info().variable_rate);
+  CHECK(codec.info().default_quality == 50);
+  CHECK(codec.info().members == std::vector<std::string>{"api-narrow", "api-wide"});
+  const aec::Image im = synthetic_image(40, 32, 3);
+  for (const auto& [knob, member, member_q] :
+       {std::make_tuple(30.0, "api-narrow", 30.0), std::make_tuple(85.0, "api-wide", 50.5)}) {
+    INFO("quality " << knob);
+    aecodec::EncodeOptions o;
+    o.quality = knob;
+    const std::vector<uint8_t> bytes = codec.encode(public_image(im), o);
+    aec::EncodeOptions co;
+    co.quality = member_q;
+    CHECK(bytes == aec::encode_image(members.at(member), im, co).bytes);
+    CHECK(aecodec::read_info(bytes).model_name == member);
+    CHECK(codec.decode(bytes).rgb ==
+          aec::decode_image(members.at(member), bytes.data(), bytes.size()).image.rgb);
+  }
+  // A single-rate model refuses a quality; a manifest whose member is missing says which file.
+  aecodec::EncodeOptions q;
+  q.quality = 40;
+  const std::vector<uint8_t> single = model_bytes("api-single", "hyperprior");
+  CHECK_THROWS_AS(aecodec::Codec::load(single.data(), single.size()).encode(public_image(im), q),
+                  aecodec::Error);
+  fs::remove(dir / "api-wide.aem");
+  const aecodec::Codec broken = aecodec::Codec::load((dir / "pair.codec.json").string());
+  q.quality = 90;
+  CHECK_THROWS_WITH(broken.encode(public_image(im), q), Catch::Contains("api-wide.aem"));
+  fs::remove_all(dir);
 }
