@@ -1,6 +1,7 @@
 // The codec over the WebAssembly core (dist/aecodec-core.{js,wasm}, or dist/aecodec-core-mt.* with threads;
 // built by wasm/build.sh from wasm/package/shim.cpp), synchronous, for a Worker (worker.js) or Node. No
-// module-level mutable state: each openCore() is its own WebAssembly instance, each core.open() its own model.
+// module-level mutable state: each openCore() is its own WebAssembly instance, each core.open() its own model
+// and each core.openCodec() its own codec manifest.
 
 const abortError = () => (typeof DOMException === 'function'
   ? new DOMException('the operation was cancelled', 'AbortError')
@@ -91,15 +92,29 @@ export async function openCore({ module, threads = 1 }) {
   };
   const latentOf = (r) => r.floats && { channels: r.meta.latent[0], height: r.meta.latent[1],
                                         width: r.meta.latent[2], data: r.floats };
+  const asBytes = (b) => (b instanceof Uint8Array ? b : new Uint8Array(b));
+  // A handle out of a call that writes it to *out: [AecpOut, handle].
+  const withHandle = (fn) => {
+    const slot = M._malloc(4) >>> 0;
+    try {
+      const out = fn(slot);
+      return [out, new DataView(heap().buffer).getUint32(slot, true)];
+    } finally {
+      M._free(slot);
+    }
+  };
+  const decodeResult = (r, latent) => {
+    const out = { width: r.width, height: r.height, quality: r.quality, timings: r.meta.timings,
+                  data: new Uint8ClampedArray(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) };
+    if (latent) Object.assign(out, { latent: latentOf(r), channelBits: r.meta.channel_bits });
+    return out;
+  };
   return {
     threads: mt ? threads : 1,
     // model: the .aem file's bytes. Returns {info, encode, decode, encodeLatent, decodeLatent, close}.
     open(model) {
-      const bytes = model instanceof Uint8Array ? model : new Uint8Array(model);
-      const handle = M._malloc(4) >>> 0;
-      const out = withBytes(bytes, (p) => M._aecp_model_load(p, bytes.length, handle));
-      const ptr = new DataView(heap().buffer).getUint32(handle, true);
-      M._free(handle);
+      const bytes = asBytes(model);
+      const [out, ptr] = withHandle((h) => withBytes(bytes, (p) => M._aecp_model_load(p, bytes.length, h)));
       const info = JSON.parse(text.decode(take(out).bytes));
       let closed = false;
       const live = () => { if (closed) throw new Error('the codec is closed'); };
@@ -127,10 +142,7 @@ export async function openCore({ module, threads = 1 }) {
           return withProgress(onProgress, signal, () => {
             const r = withBytes(bytes, (p) =>
               take(M._aecp_decode(ptr, p, bytes.length, cross ? 1 : 0, latent ? 1 : 0)));
-            const out = { width: r.width, height: r.height, quality: r.quality, timings: r.meta.timings,
-                          data: new Uint8ClampedArray(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength) };
-            if (latent) Object.assign(out, { latent: latentOf(r), channelBits: r.meta.channel_bits });
-            return out;
+            return decodeResult(r, latent);
           });
         },
         // latent: {channels, height, width, data: Float32Array}, the model's exported encoder graph's output
@@ -164,6 +176,79 @@ export async function openCore({ module, threads = 1 }) {
         },
         close() {
           if (!closed) M._aecp_model_free(ptr);
+          closed = true;
+        },
+      };
+    },
+    // manifest: a codec manifest's bytes (NAME.codec.json, codec_manifest.h), parsed and checked by the core.
+    // Returns {info, needs, add, encode, decode, close}: the core's QualityCodec, whose members are loaded
+    // from bytes handed over with add(name, bytes); needs(...) says which members a call needs that are not
+    // loaded yet (the core's mapping of the knob), so the caller fetches only those.
+    openCodec(manifest) {
+      const bytes = asBytes(manifest);
+      const [out, ptr] = withHandle((h) => withBytes(bytes, (p) => M._aecp_codec_open(p, bytes.length, h)));
+      const m = JSON.parse(text.decode(take(out).bytes));
+      const info = { kind: 'codec', name: m.name, description: m.description, variable_rate: true,
+                     default_quality: m.default_quality,
+                     members: m.members.map((x) => ({ name: x.model, quality: x.quality,
+                                                      model_quality: x.model_quality })) };
+      let closed = false;
+      const live = () => { if (closed) throw new Error('the codec is closed'); };
+      const names = (r) => JSON.parse(text.decode(r.bytes)).members.map((i) => info.members[i].name);
+      return {
+        info,
+        // The members not loaded yet that a call needs: op 'encode' with {quality} (the member the knob maps
+        // it to) or {size} (all: the search runs over the whole knob), op 'decode' with the file (the member
+        // its header names). Rejects a quality outside 1-100 or a file no member made with the core's message.
+        needs(op, arg = {}) {
+          live();
+          if (op === 'decode') {
+            const file = asBytes(arg);
+            return names(withBytes(file, (p) => take(M._aecp_codec_needs(ptr, 2, 0, p, file.length))));
+          }
+          if (arg.size) return names(take(M._aecp_codec_needs(ptr, 1, 0, 0, 0)));
+          return names(take(M._aecp_codec_needs(ptr, 0, arg.quality || 0, 0, 0)));
+        },
+        // Member `name`'s .aem bytes: loaded now (a file that is not that member is refused). Returns the
+        // member's description (as a model's info).
+        add(name, model) {
+          live();
+          const b = asBytes(model);
+          const enc = new TextEncoder().encode(name + '\0');
+          return withBytes(enc, (n) => withBytes(b, (p) =>
+            JSON.parse(text.decode(take(M._aecp_codec_add(ptr, n, p, b.length)).bytes))));
+        },
+        // As a model's encode: `quality` is the knob's; the result adds `model` (the member that made the
+        // file) and `modelQuality` (the member's own quality, which the file records).
+        encode(image, { quality = 0, effort = 0, size = 0, onProgress, signal } = {}) {
+          live();
+          return withProgress(onProgress, signal, () => {
+            const [p, w, h, ch] = pixels(image);
+            const r = take(M._aecp_codec_encode(ptr, p, w, h, ch, quality || 0, effort || 0, size || 0));
+            return { bytes: r.bytes, quality: r.quality, width: r.width, height: r.height,
+                     timings: r.meta.timings, trials: r.meta.trials, model: r.meta.model,
+                     modelQuality: r.meta.model_quality };
+          });
+        },
+        // As a model's decode, by the member the file names: `quality` is the knob's for the member's
+        // recorded quality, `model` and `modelQuality` the member and its own.
+        decode(aec, { cross = false, latent = false, onProgress, signal } = {}) {
+          live();
+          if (cross) throw new Error(`codec '${info.name}': cross-decoding takes a family's model, not a codec`);
+          const bytes = asBytes(aec);
+          return withProgress(onProgress, signal, () => {
+            const r = withBytes(bytes, (p) => take(M._aecp_codec_decode(ptr, p, bytes.length, latent ? 1 : 0)));
+            return Object.assign(decodeResult(r, latent), { model: r.meta.model, modelQuality: r.meta.model_quality });
+          });
+        },
+        encodeLatent() {
+          throw new Error(`codec '${info.name}': encodeLatent takes one model (open the member's .aem)`);
+        },
+        decodeLatent() {
+          throw new Error(`codec '${info.name}': decodeLatent takes one model (open the member's .aem)`);
+        },
+        close() {
+          if (!closed) M._aecp_codec_free(ptr);
           closed = true;
         },
       };

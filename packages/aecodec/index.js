@@ -1,7 +1,8 @@
 // aecodec for pages: const codec = await createCodec({model}); codec.encode(image, {quality}) -> Uint8Array;
-// codec.decode(bytes) -> ImageData. On a page the core runs in a Worker of its own (worker.js), threaded
-// (pthreads) where the page is cross-origin isolated; in Node (no Worker global) in the calling thread. No
-// module-level mutable state: every createCodec is independent.
+// codec.decode(bytes) -> ImageData. `model` is one model file (.aem) or a codec manifest (NAME.codec.json: one
+// quality knob over several member models, fetched when a call first needs one). On a page the core runs in
+// a Worker of its own (worker.js), threaded (pthreads) where the page is cross-origin isolated; in Node (no
+// Worker global) in the calling thread. No module-level mutable state: every createCodec is independent.
 const isNode = typeof process === 'object' && !!process.versions?.node && typeof window === 'undefined';
 
 async function bytesOf(src) {
@@ -53,15 +54,44 @@ export async function loadCore({ threads, wasm } = {}) {
   return { threads: n, module };
 }
 
+// Whether a file is a codec manifest (JSON text) rather than a model: a model file is safetensors, 8 bytes
+// of header length and then the header's '{'.
+function isManifest(bytes) {
+  if (bytes.length >= 9 && bytes[8] === 0x7b) {
+    const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+    if (n > 0n && n + 8n <= BigInt(bytes.length)) return false;
+  }
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;  // a UTF-8 byte order mark
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) ++i;
+  return bytes[i] === 0x7b;
+}
+
+// Where a codec's member `name` comes from: the `members` option (a function of the name, or {name: source}),
+// else NAME.aem beside the manifest (its URL, or its path in Node).
+function memberSource(model, members, name) {
+  if (typeof members === 'function') return members(name);
+  if (members && typeof members === 'object' && members[name] !== undefined) return members[name];
+  if (model instanceof URL) return new URL(`${name}.aem`, model);
+  if (typeof model === 'string') {
+    if (isNode && !/^https?:/.test(model)) return model.replace(/[^/\\]*$/, '') + `${name}.aem`;
+    return new URL(`${name}.aem`, new URL(model, globalThis.location?.href)).href;
+  }
+  throw new Error('give createCodec the manifest\'s URL or path, or {members} (a function of the member\'s ' +
+                  'name, or {name: source}) for a manifest given as bytes');
+}
+
 const toImageData = (r) => {
   const out = typeof ImageData === 'function' ? new ImageData(r.data, r.width, r.height)
     : { width: r.width, height: r.height, data: r.data };
   const extra = { quality: r.quality, timings: r.timings };
+  if (r.model !== undefined) Object.assign(extra, { model: r.model, modelQuality: r.modelQuality });
   if (r.latent) Object.assign(extra, { latent: r.latent, channelBits: r.channelBits });
   return Object.assign(out, extra);
 };
 const toFile = (r) => Object.assign(r.bytes, { quality: r.quality, timings: r.timings,
-                                               ...(r.trials !== undefined ? { trials: r.trials } : {}) });
+                                               ...(r.trials !== undefined ? { trials: r.trials } : {}),
+                                               ...(r.model !== undefined ? { model: r.model,
+                                                                              modelQuality: r.modelQuality } : {}) });
 const results = {
   encode: toFile,
   decode: toImageData,
@@ -69,16 +99,47 @@ const results = {
   decodeLatent: (r) => r,
 };
 
-// model: the .aem file (URL, path in Node, bytes or Blob). worker: run the core in a Worker (default: where
-// there is a Worker global, i.e. on pages). threads, wasm: as loadCore's (threads only in a Worker), or
-// core: what loadCore returned.
-export async function createCodec({ model, worker = typeof Worker === 'function', threads, wasm, core } = {}) {
-  if (!model) throw new Error('createCodec: {model} is required (an .aem file: URL, path, bytes or Blob)');
+// model: the .aem file or a codec manifest (.codec.json), as a URL, a path in Node, bytes or a Blob. members
+// (a manifest only): where its member models come from, a function of the member's name (returning any of
+// those, or a Promise of one) or {name: source}; by default NAME.aem beside the manifest's URL or path. A
+// member is fetched when a call first needs it (the core's mapping of the knob says which). worker: run the
+// core in a Worker (default: where there is a Worker global, i.e. on pages). threads, wasm: as loadCore's
+// (threads only in a Worker), or core: what loadCore returned.
+export async function createCodec({ model, members, worker = typeof Worker === 'function', threads, wasm, core } = {}) {
+  if (!model) throw new Error('createCodec: {model} is required (an .aem file or a .codec.json: URL, path, bytes or Blob)');
   const [modelBytes, loaded] = await Promise.all([
     bytesOf(model), core ? Promise.resolve(core) : loadCore({ threads: worker ? threads : 1, wasm })]);
   if (!worker && loaded.threads > 1) throw new Error('createCodec: a threaded core runs in a Worker (worker: true)');
+  const manifest = isManifest(modelBytes);
   let closed = false;
   let tail = Promise.resolve();
+  // A codec's members: each one's bytes, fetched once (a restarted Worker gets them again from here).
+  const memberBytes = new Map();
+  const fetchMember = (name) => {
+    if (!memberBytes.has(name)) {
+      const p = Promise.resolve().then(() => memberSource(model, members, name)).then(bytesOf);
+      memberBytes.set(name, p);
+      p.catch(() => memberBytes.delete(name));
+    }
+    return memberBytes.get(name);
+  };
+  // Before a codec's encode or decode: hands the core the members it says the call needs. exec(op, args)
+  // runs one of the core codec's calls (needs, add).
+  const ensureMembers = async (exec, op, args, signal) => {
+    if (!manifest || (op !== 'encode' && op !== 'decode')) return;
+    const options = args[args.length - 1] || {};
+    const need = await exec('needs', [op, op === 'decode' ? args[0] : { quality: options.quality, size: options.size }]);
+    for (const name of need) {
+      let bytes;
+      try {
+        bytes = await fetchMember(name);
+      } catch (e) {
+        throw new Error(`codec member '${name}': ${e.message || e}`);
+      }
+      if (signal?.aborted) throw abortError();
+      await exec('add', [name, bytes]);
+    }
+  };
   // Calls run one at a time, in order; `run(op)` runs one when its turn comes.
   const queue = (op, args, { signal } = {}, run) => {
     if (closed) return Promise.reject(new Error('the codec is closed'));
@@ -92,10 +153,15 @@ export async function createCodec({ model, worker = typeof Worker === 'function'
 
   if (!worker) {
     const { openCore } = await import('./core.js');
-    const c = (await openCore(loaded)).open(modelBytes);
+    const opened = await openCore(loaded);
+    const c = manifest ? opened.openCodec(modelBytes) : opened.open(modelBytes);
     const api = { info: c.info, threads: 1 };
+    const exec = async (op, args) => c[op](...args);
     for (const op of ['encode', 'decode', 'encodeLatent', 'decodeLatent'])
-      api[op] = (...args) => queue(op, args, args[args.length - 1], () => c[op](...args));
+      api[op] = (...args) => queue(op, args, args[args.length - 1], async () => {
+        await ensureMembers(exec, op, args, args[args.length - 1]?.signal);
+        return c[op](...args);
+      });
     api.close = () => {
       if (!closed) tail.then(() => c.close());
       closed = true;
@@ -136,7 +202,7 @@ export async function createCodec({ model, worker = typeof Worker === 'function'
       e.preventDefault?.();
       stop(new Error(e.message || 'the codec worker failed'));
     };
-    opened = post({ op: 'open', core: loaded, model: modelBytes });
+    opened = post({ op: 'open', core: loaded, [manifest ? 'manifest' : 'model']: modelBytes });
     return opened;
   };
   const info = await start();
@@ -153,6 +219,7 @@ export async function createCodec({ model, worker = typeof Worker === 'function'
       const abort = () => stop(abortError());
       signal?.addEventListener('abort', abort, { once: true });
       try {
+        await ensureMembers((o, a) => post({ op: o, args: a }), op, args, signal);
         return await post({ op, args: [...args.slice(0, -1), rest], progress: !!onProgress, onProgress });
       } finally {
         signal?.removeEventListener('abort', abort);

@@ -1,8 +1,9 @@
-// The package's Worker: one WebAssembly core and one model per Worker (index.js makes one per codec).
-// Messages: {id, op: 'open', core: {module, threads}, model} -> info; {id, op: 'encode' | 'decode' |
-// 'encodeLatent' | 'decodeLatent', args: [...], progress} -> the core.js call's result. Replies {id, ok, value |
-// error}, and {id, progress: fraction} while a call runs when asked for. One call at a time, in order; the
-// page cancels a call by terminating the Worker.
+// The package's Worker: one WebAssembly core and one model or codec manifest per Worker (index.js makes one per
+// codec). Messages: {id, op: 'open', core: {module, threads}, model | manifest} -> info; {id, op: 'encode' |
+// 'decode' | 'encodeLatent' | 'decodeLatent', args: [...], progress} -> the core.js call's result; for a
+// manifest also {id, op: 'needs' | 'add', args} (the members a call needs; a member's bytes). Replies {id, ok,
+// value | error}, and {id, progress: fraction} while a call runs when asked for. One call at a time, in order;
+// the page cancels a call by terminating the Worker.
 import { openCore } from './core.js';
 
 // The buffers of a result, handed over rather than copied.
@@ -15,12 +16,16 @@ function transferables(value) {
 function serve(scope) {
   let codec = null;
   let chain = Promise.resolve();
-  const handle = async ({ id, op, core, model, args = [], progress }) => {
+  const handle = async ({ id, op, core, model, manifest, args = [], progress }) => {
     try {
       let value;
       if (op === 'open') {
-        codec = (await openCore(core)).open(model);
+        const c = await openCore(core);
+        codec = manifest ? c.openCodec(manifest) : c.open(model);
         value = codec.info;
+      } else if (op === 'needs' || op === 'add') {
+        if (!codec?.[op]) throw new Error('the codec is not open, or not a codec manifest');
+        value = codec[op](...args);
       } else if (op === 'close') {
         codec?.close();
         value = true;

@@ -1,7 +1,7 @@
 // The thin, stateless C boundary of the page package (packages/aecodec, in the manner of Squoosh's codec
-// shims): a model handle in, results out. No globals: every call gets what it needs as arguments and returns
-// a malloc'ed AecpOut that the caller frees with aecp_out_free. No ImGui, no app state. Built single-threaded
-// (aecodec-core) and with pthreads (aecodec-core-mt); the files are the same either way.
+// shims): a model or codec handle in, results out. No globals: every call gets what it needs as arguments and
+// returns a malloc'ed AecpOut that the caller frees with aecp_out_free. No ImGui, no app state. Built
+// single-threaded (aecodec-core) and with pthreads (aecodec-core-mt); the files are the same either way.
 #include <emscripten.h>
 #include <emscripten/threading.h>
 
@@ -13,6 +13,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <new>
 #include <string>
@@ -22,6 +23,7 @@
 
 #include "aecodec/bitstream.h"
 #include "aecodec/codec.h"
+#include "aecodec/codec_manifest.h"
 #include "aecodec/error.h"
 #include "aecodec/image.h"
 #include "aecodec/latent_codec.h"
@@ -29,6 +31,7 @@
 #include "aecodec/model_file.h"
 #include "aecodec/parallel.h"
 #include "aecodec/quality.h"
+#include "aecodec/quality_codec.h"
 #include "aecodec/rate_target.h"
 #include "aecodec/refine.h"
 
@@ -82,6 +85,13 @@ void set_floats(AecpOut* o, const std::vector<float>& v) {
   o->floats = static_cast<float*>(std::malloc(std::max<size_t>(1, v.size()) * sizeof(float)));
   if (!v.empty()) std::memcpy(o->floats, v.data(), v.size() * sizeof(float));
   o->float_count = int32_t(v.size());
+}
+void free_out(AecpOut* o) {
+  if (!o) return;
+  std::free(o->data);
+  std::free(o->meta);
+  std::free(o->floats);
+  std::free(o);
 }
 AecpOut* error_out(const std::string& m) {
   return make_out(1, m.data(), m.size());
@@ -166,16 +176,132 @@ void gains(const aec::Model& model, const aec::Model& at, std::vector<float>& ga
   inv_gain = aec::interpolate_gains(info.lambdas, model.file().floats("latent.inv_gain", {K, M}), M, lambda);
 }
 
+// A model's description for the JS side (codec.info of a model; a codec's members).
+nlohmann::json model_info_json(const aec::Model& m) {
+  const aec::ModelInfo& i = m.info();
+  return {
+      {"name", i.name},
+      {"id", i.id},
+      {"arch", i.arch},
+      {"stride", i.stride},
+      {"latent_channels", i.latent_channels},
+      {"variable_rate", m.variable_rate()},
+      {"default_quality", m.variable_rate() ? nlohmann::json(i.default_quality) : nlohmann::json(nullptr)},
+      {"lambdas", i.lambdas},
+      {"family", i.family_id.empty() ? nlohmann::json(nullptr)
+                                     : nlohmann::json{{"id", i.family_id}, {"role", i.family_role}}},
+      {"description", i.description}};
+}
+
+// Encodes as `aecodec encode` does, through the core's QualityCodec as the CLI does (a model is a codec of
+// its own): at knob quality `quality` (0: the default), or with size > 0 the largest knob quality whose file
+// fits (aec::encode_to_size over every member).
+AecpOut* encode_with(const aec::QualityCodec& codec, uint8_t* pixels, int width, int height, int channels,
+                     double quality, int effort, double size) {
+  aec::Image im = take_image(pixels, width, height, channels);
+  const int w = im.width, h = im.height;
+  aec::EncodeOptions eo;
+  eo.effort = effort;
+  eo.latent = false;
+  int trials = 0;
+  aec::EncodeResult r;
+  if (size > 0) {
+    // Every trial refines (at effort > 0) from 0 to 1: progress counts the trials as their share of the
+    // search's at most 12 (two ends, then 10 halvings of the tenths of Q).
+    int trial = 0;
+    double last = 0;
+    if (effort > 0)
+      eo.progress = [&trial, &last](double f) {
+        if (f < last) ++trial;
+        last = f;
+        return report(std::min(1.0, (trial + f) / 12.0));
+      };
+    aec::TargetResult t = aec::encode_to_size(codec, im, uint64_t(size), eo);
+    trials = t.trials;
+    r = std::move(t.encoded);
+  } else {
+    eo.quality = quality;
+    eo.progress = report;  // the analysis' tiles of a large image, or refinement
+    r = codec.encode(std::move(im), eo);
+  }
+  AecpOut* o = make_out(0, r.bytes.data(), r.bytes.size());
+  o->width = w, o->height = h, o->quality = r.quality;
+  nlohmann::json meta = {{"timings", timings_json(r.timings)}, {"trials", trials}};
+  if (codec.variable_rate()) {
+    // The member that made the file and its own quality (what the file records).
+    const aec::CodecManifest::Setting s = codec.manifest().at(r.quality);
+    meta["model"] = codec.manifest().members[s.member].model;
+    meta["model_quality"] = s.quality;
+  }
+  set_meta(o, meta);
+  return o;
+}
+
+// Decodes an .aec file with `model` (the network at the file's quality); see aecp_decode.
+AecpOut* decode_with(const aec::Model& model, const uint8_t* bytes, int size, bool cross, bool latent) {
+  const aec::Bitstream stream = aec::parse_bitstream(bytes, size_t(size));
+  const std::shared_ptr<const aec::Model> at = at_file_quality(model, stream);
+  AecpOut* o = make_out(0, nullptr, 0);
+  std::unique_ptr<AecpOut, void (*)(AecpOut*)> own(o, &free_out);
+  aec::DecodeResult d = aec::decode_image_rows(
+      *at, bytes, size_t(size),
+      [&](int w, int h, int y0, int rows, const uint8_t* rgb) {
+        if (o->width == 0) {
+          std::free(o->data);
+          o->data = static_cast<uint8_t*>(std::malloc(size_t(w) * size_t(h) * 4));
+          if (!o->data) throw std::bad_alloc();
+          o->width = w, o->height = h, o->size = int32_t(size_t(w) * size_t(h) * 4);
+        }
+        uint8_t* dst = o->data + size_t(y0) * size_t(w) * 4;
+        for (size_t p = 0; p < size_t(w) * size_t(rows); ++p) {
+          std::memcpy(dst + p * 4, rgb + p * 3, 3);
+          dst[p * 4 + 3] = 255;
+        }
+        if (!report(double(y0 + rows) / h)) throw aec::Cancelled();
+      },
+      {}, cross);
+  const aec::BitstreamHeader& hd = d.stream.header;
+  const std::vector<uint8_t>* q = d.stream.find(aec::kSectionQuality);
+  o->quality = q ? aec::read_quality_section(*q) / 100.0 : 0;
+  nlohmann::json meta = {{"timings", timings_json(d.timings)}, {"model", hd.model_name}};
+  if (latent) {
+    std::vector<double> bits;
+    const aec::Tensor t = aec::decode_latent(*at, d.stream, &bits);
+    set_floats(o, t.data);
+    meta["latent"] = {t.c, t.h, t.w};
+    meta["channel_bits"] = bits;
+  }
+  set_meta(o, meta);
+  return own.release();
+}
+
+// A codec manifest (codec_manifest.h) behind one quality knob: the core's QualityCodec, whose loader takes a
+// member from the .aem bytes the JS side handed over (aecp_codec_add). The loader cannot fetch (it runs
+// synchronously inside a call), so the JS side first asks which members a call needs (aecp_codec_needs) and
+// fetches and hands over those only.
+struct CodecHandle {
+  std::unique_ptr<aec::QualityCodec> codec;
+  std::map<std::string, std::shared_ptr<aec::Model>> given;  // parsed, until the codec takes them
+  std::vector<bool> loaded;                                  // by member
+};
+
+nlohmann::json manifest_json(const aec::CodecManifest& m) {
+  nlohmann::json members = nlohmann::json::array();
+  for (const aec::CodecMember& c : m.members)
+    members.push_back(
+        {{"model", c.model}, {"quality", {c.from, c.to}}, {"model_quality", {c.member_from, c.member_to}}});
+  return {{"name", m.name},
+          {"description", m.description},
+          {"default_quality", m.default_quality},
+          {"members", members}};
+}
+
 }  // namespace
 
 extern "C" {
 
 EMSCRIPTEN_KEEPALIVE void aecp_out_free(AecpOut* o) {
-  if (!o) return;
-  std::free(o->data);
-  std::free(o->meta);
-  std::free(o->floats);
-  std::free(o);
+  free_out(o);
 }
 
 // The core's threads (the threaded build; the single-threaded one runs with 1 whatever this says).
@@ -188,20 +314,7 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_model_load(const uint8_t* bytes, int size, ae
   *model = nullptr;
   return guarded([&] {
     auto m = std::make_unique<aec::Model>(aec::Model::from_file(aec::ModelFile::parse(bytes, size_t(size))));
-    const aec::ModelInfo& i = m->info();
-    const nlohmann::json j = {
-        {"name", i.name},
-        {"id", i.id},
-        {"arch", i.arch},
-        {"stride", i.stride},
-        {"latent_channels", i.latent_channels},
-        {"variable_rate", m->variable_rate()},
-        {"default_quality", m->variable_rate() ? nlohmann::json(i.default_quality) : nlohmann::json(nullptr)},
-        {"lambdas", i.lambdas},
-        {"family", i.family_id.empty() ? nlohmann::json(nullptr)
-                                       : nlohmann::json{{"id", i.family_id}, {"role", i.family_role}}},
-        {"description", i.description}};
-    const std::string s = j.dump();
+    const std::string s = model_info_json(*m).dump();
     *model = m.release();
     return make_out(0, s.data(), s.size());
   });
@@ -220,36 +333,8 @@ EMSCRIPTEN_KEEPALIVE void aecp_model_free(aec::Model* model) {
 EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode(const aec::Model* model, uint8_t* pixels, int width, int height,
                                           int channels, double quality, int effort, double size) {
   return guarded([&] {
-    aec::Image im = take_image(pixels, width, height, channels);
-    const int w = im.width, h = im.height;
-    aec::EncodeOptions eo;
-    eo.effort = effort;
-    eo.latent = false;
-    int trials = 0;
-    aec::EncodeResult r;
-    if (size > 0) {
-      // Every trial refines (at effort > 0) from 0 to 1: progress counts the trials as their share of the
-      // search's at most 12 (two ends, then 10 halvings of the tenths of Q).
-      int trial = 0;
-      double last = 0;
-      if (effort > 0)
-        eo.progress = [&trial, &last](double f) {
-          if (f < last) ++trial;
-          last = f;
-          return report(std::min(1.0, (trial + f) / 12.0));
-        };
-      aec::TargetResult t = aec::encode_to_size(*model, im, uint64_t(size), eo);
-      trials = t.trials;
-      r = std::move(t.encoded);
-    } else {
-      const std::shared_ptr<const aec::Model> at = at_quality(*model, quality);
-      eo.progress = report;  // the analysis' tiles of a large image, or refinement
-      r = aec::encode_image(*at, std::move(im), eo);
-    }
-    AecpOut* o = make_out(0, r.bytes.data(), r.bytes.size());
-    o->width = w, o->height = h, o->quality = r.quality;
-    set_meta(o, {{"timings", timings_json(r.timings)}, {"trials", trials}});
-    return o;
+    return encode_with(aec::QualityCodec::borrowing(*model), pixels, width, height, channels, quality, effort,
+                       size);
   });
 }
 
@@ -260,42 +345,7 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode(const aec::Model* model, uint8_t* pixe
 // 0..1. meta: {timings, quality, latent, channel_bits}.
 EMSCRIPTEN_KEEPALIVE AecpOut* aecp_decode(const aec::Model* model, const uint8_t* bytes, int size, int cross,
                                           int latent) {
-  return guarded([&] {
-    const aec::Bitstream stream = aec::parse_bitstream(bytes, size_t(size));
-    const std::shared_ptr<const aec::Model> at = at_file_quality(*model, stream);
-    AecpOut* o = make_out(0, nullptr, 0);
-    std::unique_ptr<AecpOut, decltype(&aecp_out_free)> own(o, &aecp_out_free);
-    aec::DecodeResult d = aec::decode_image_rows(
-        *at, bytes, size_t(size),
-        [&](int w, int h, int y0, int rows, const uint8_t* rgb) {
-          if (o->width == 0) {
-            std::free(o->data);
-            o->data = static_cast<uint8_t*>(std::malloc(size_t(w) * size_t(h) * 4));
-            if (!o->data) throw std::bad_alloc();
-            o->width = w, o->height = h, o->size = int32_t(size_t(w) * size_t(h) * 4);
-          }
-          uint8_t* dst = o->data + size_t(y0) * size_t(w) * 4;
-          for (size_t p = 0; p < size_t(w) * size_t(rows); ++p) {
-            std::memcpy(dst + p * 4, rgb + p * 3, 3);
-            dst[p * 4 + 3] = 255;
-          }
-          if (!report(double(y0 + rows) / h)) throw aec::Cancelled();
-        },
-        {}, cross != 0);
-    const aec::BitstreamHeader& hd = d.stream.header;
-    const std::vector<uint8_t>* q = d.stream.find(aec::kSectionQuality);
-    o->quality = q ? aec::read_quality_section(*q) / 100.0 : 0;
-    nlohmann::json meta = {{"timings", timings_json(d.timings)}, {"model", hd.model_name}};
-    if (latent) {
-      std::vector<double> bits;
-      const aec::Tensor t = aec::decode_latent(*at, d.stream, &bits);
-      set_floats(o, t.data);
-      meta["latent"] = {t.c, t.h, t.w};
-      meta["channel_bits"] = bits;
-    }
-    set_meta(o, meta);
-    return own.release();
-  });
+  return guarded([&] { return decode_with(*model, bytes, size, cross != 0, latent != 0); });
 }
 
 // Codes a latent that another runtime computed: y (channels x height x width floats) is the output of the
@@ -386,6 +436,131 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_decode_latent(const aec::Model* model, const 
     o->quality = at->info().quality_code / 100.0;
     set_floats(o, t.data);
     set_meta(o, {{"timings", timings_json(tm)}, {"latent", {t.c, t.h, t.w}}, {"channel_bits", bits}});
+    return o;
+  });
+}
+
+// --- Codecs: a manifest over member models ----------------------------------------------------------------
+
+// Parses and validates a codec manifest (JSON text) with the core. On success `data` is the manifest as the
+// core read it (JSON: name, description, default_quality, members with their spans) and *codec the handle,
+// with no member loaded yet.
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_open(const char* text, int size, CodecHandle** codec) {
+  *codec = nullptr;
+  return guarded([&] {
+    aec::CodecManifest m = aec::CodecManifest::parse(std::string(text, size_t(size)));
+    auto h = std::make_unique<CodecHandle>();
+    CodecHandle* raw = h.get();
+    const std::string s = manifest_json(m).dump();
+    h->loaded.assign(m.members.size(), false);
+    h->codec = std::make_unique<aec::QualityCodec>(std::move(m), [raw](const std::string& name) {
+      const auto it = raw->given.find(name);
+      aec::require(it != raw->given.end(), "member '" + name + "' of the codec has not been loaded");
+      aec::Model model = std::move(*it->second);
+      raw->given.erase(it);
+      return model;
+    });
+    *codec = h.release();
+    return make_out(0, s.data(), s.size());
+  });
+}
+
+EMSCRIPTEN_KEEPALIVE void aecp_codec_free(CodecHandle* codec) {
+  delete codec;
+}
+
+// Hands over member `name`'s model file (.aem bytes) and loads it into the codec at once, so that a file
+// that is not that member (another name, a single-rate model) is refused now with the core's message.
+// `data`: the member's description (as aecp_model_load's).
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_add(CodecHandle* codec, const char* name, const uint8_t* bytes,
+                                             int size) {
+  return guarded([&] {
+    const std::string n = name;
+    const std::vector<aec::CodecMember>& members = codec->codec->manifest().members;
+    bool member = false;
+    for (const aec::CodecMember& c : members) member |= c.model == n;
+    aec::require(member, "codec '" + codec->codec->name() + "' has no member '" + n + "'");
+    codec->given[n] =
+        std::make_shared<aec::Model>(aec::Model::from_file(aec::ModelFile::parse(bytes, size_t(size))));
+    const aec::Model* loaded = nullptr;
+    try {
+      for (size_t i = 0; i < members.size(); ++i)
+        if (members[i].model == n) loaded = &codec->codec->member(i), codec->loaded[i] = true;
+    } catch (...) {
+      codec->given.erase(n);
+      throw;
+    }
+    const std::string s = model_info_json(*loaded).dump();
+    return make_out(0, s.data(), s.size());
+  });
+}
+
+// The members a call needs that are not loaded yet, by the core's mapping: `what` 0 an encode at knob
+// quality `quality` (0: the default), 1 a size search (every member: it searches the whole knob), 2 decoding
+// the .aec file `bytes` (the member its header names). `data`: {"members": [index, ...], "model": the
+// member an encode at `quality` uses}. A quality outside 1..100, or a file no member made, is the core's
+// error.
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_needs(const CodecHandle* codec, int what, double quality,
+                                               const uint8_t* bytes, int size) {
+  return guarded([&] {
+    const aec::QualityCodec& qc = *codec->codec;
+    const std::vector<aec::CodecMember>& members = qc.manifest().members;
+    nlohmann::json need = nlohmann::json::array();
+    nlohmann::json j;
+    if (what == 0) {
+      const aec::CodecManifest::Setting s = qc.manifest().at(quality > 0 ? quality : qc.default_quality());
+      if (!codec->loaded[s.member]) need.push_back(s.member);
+      j["model"] = members[s.member].model;
+      j["model_quality"] = s.quality;
+    } else if (what == 1) {
+      for (size_t i = 0; i < members.size(); ++i)
+        if (!codec->loaded[i]) need.push_back(i);
+    } else {
+      const aec::BitstreamHeader h = aec::parse_bitstream(bytes, size_t(size)).header;
+      bool any = false;
+      for (size_t i = 0; i < members.size(); ++i)
+        if (members[i].model == h.model_name) {
+          any = true;
+          if (!codec->loaded[i]) need.push_back(i);
+        }
+      if (!any) qc.decoder_for(h);  // throws the core's message: no member made this file
+      j["model"] = h.model_name;
+    }
+    j["members"] = need;
+    const std::string s = j.dump();
+    return make_out(0, s.data(), s.size());
+  });
+}
+
+// aecp_encode for a codec: `quality` is the knob's (EncodeResult::quality, and `quality` of the AecpOut),
+// size > 0 searches the whole knob (every member must be loaded). meta: {timings, trials, model (the member
+// that made the file), model_quality (the member's own quality, which the file records)}.
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_encode(const CodecHandle* codec, uint8_t* pixels, int width,
+                                                int height, int channels, double quality, int effort,
+                                                double size) {
+  return guarded(
+      [&] { return encode_with(*codec->codec, pixels, width, height, channels, quality, effort, size); });
+}
+
+// aecp_decode for a codec: the member the file's header names decodes it (that member must be loaded). The
+// AecpOut's quality is the knob's quality for the member's recorded one where the member serves it, else the
+// member's own; meta adds model_quality (the member's, as the file records it).
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_decode(const CodecHandle* codec, const uint8_t* bytes, int size,
+                                                int latent) {
+  return guarded([&] {
+    const aec::QualityCodec& qc = *codec->codec;
+    const aec::BitstreamHeader h = aec::parse_bitstream(bytes, size_t(size)).header;
+    AecpOut* o = decode_with(qc.decoder_for(h), bytes, size, false, latent != 0);
+    const double own = o->quality;
+    for (size_t i = 0; i < qc.members(); ++i)
+      if (qc.manifest().members[i].model == h.model_name && qc.manifest().knob_quality(i, own) > 0) {
+        o->quality = qc.manifest().knob_quality(i, own);
+        break;
+      }
+    nlohmann::json meta = nlohmann::json::parse(std::string(o->meta, size_t(o->meta_size)));
+    meta["model_quality"] = own;
+    std::free(o->meta);
+    set_meta(o, meta);
     return o;
   });
 }
