@@ -488,7 +488,8 @@ void add_rd_command(CLI::App& app, const GlobalOptions& g) {
   r->add_option("dir", o->dir, "folder of images (searched recursively)")->required();
   r->add_option("-o,--out", o->out, "folder for README.md, rd.json, rd-points.csv, rd-curves.csv, rd-*.svg");
   r->add_option("-m,--model", o->models,
-                "a model file or name (repeat for each quality level); default: every model of --arch on the "
+                "a model file or name, or a codec manifest (NAME.codec.json: one curve over its members; "
+                "repeat for each quality level); default: every model of --arch on the "
                 "model path");
   r->add_option("--models-dir", o->models_dir,
                 "look for models (*.aem) in this folder instead of the model path")
