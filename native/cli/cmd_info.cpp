@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "aecodec/bitstream.h"
+#include "aecodec/codec_manifest.h"
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/hyperprior.h"
@@ -86,11 +87,26 @@ nlohmann::json stream_summary(const std::vector<uint8_t>& bytes, const std::stri
   if (h.hyper_c) j["hyper_latent"] = {h.hyper_c, h.hyper_h, h.hyper_w};
   if (h.version < kBitstreamVersion || !h.family_id.empty()) j["entropy_id"] = hash_hex(h.entropy_hash);
   if (!h.family_id.empty()) j["family"] = h.family_id;
+  // A variable-rate model's quality: the member's own, for a file made through a codec of several networks.
+  if (const std::vector<uint8_t>* q = b.find(kSectionQuality))
+    j["quality"] = read_quality_section(*q) / 100.0;
   if (const std::vector<uint8_t>* p = b.find(kSectionPayload)) j["payload_bytes"] = p->size();
   if (const std::vector<uint8_t>* p = b.find(kSectionHyperPayload)) j["hyper_payload_bytes"] = p->size();
   size_t sections = 0;
   for (const Section& s : b.sections) sections += s.bytes.size();
   j["container_bytes"] = bytes.size() - sections;  // header, section framing and checksum
+  return j;
+}
+
+nlohmann::json codec_summary(const std::string& path) {
+  const CodecManifest m = CodecManifest::read(path);
+  nlohmann::json j = {{"kind", "codec"},
+                      {"path", path},
+                      {"name", m.name},
+                      {"description", m.description},
+                      {"default_quality", m.default_quality}};
+  for (const CodecMember& c : m.members)
+    j["members"][c.model] = {{"quality", {c.from, c.to}}, {"model_quality", {c.member_from, c.member_to}}};
   return j;
 }
 
@@ -111,8 +127,10 @@ void print_text(const nlohmann::json& j, const std::string& indent = "") {
 void add_info_commands(CLI::App& app, const GlobalOptions&) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
-  CLI::App* info = app.add_subcommand("info", "describe a model file (.aem) or a compressed file (.aec)");
-  info->add_option("file", *path, "model or .aec file, or an installed model's name")->required();
+  CLI::App* info = app.add_subcommand(
+      "info", "describe a model file (.aem), a codec manifest (.codec.json) or a compressed file (.aec)");
+  info->add_option("file", *path, "model, codec manifest or .aec file, or an installed model's name")
+      ->required();
   info->add_flag("--json", *json, "print JSON");
   info->callback([path, json] {
     nlohmann::json j;
@@ -127,8 +145,12 @@ void add_info_commands(CLI::App& app, const GlobalOptions&) {
         std::fclose(f);
       }
     }
+    const std::string ext = ".codec.json";
     if (is_file && head.size() == 4 && head[0] == 'A' && head[1] == 'E' && head[2] == 'C' && head[3] == 0x1A)
       j = stream_summary(read_file(*path, uint64_t(1) << 30), *path);
+    else if (is_file && path->size() > ext.size() &&
+             path->compare(path->size() - ext.size(), ext.size(), ext) == 0)
+      j = codec_summary(*path);
     else
       j = model_summary(load_model(*path), *path);
     if (*json)

@@ -63,6 +63,19 @@ for want in ["test-pair Q1 (test-narrow Q1)", "test-pair Q60 (test-narrow Q60)",
 assert not any("test-narrow Q100" in l or "test-wide Q1)" in l for l in labels), labels
 PY
 
+# info: the manifest's spans, and a file's member quality.
+"$AEC" info --json models/test-pair.codec.json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["kind"] == "codec" and j["default_quality"] == 40, j
+assert j["members"]["test-wide"] == {"quality": [60, 100], "model_quality": [60, 100]}, j
+' || fail "info of a manifest"
+"$AEC" info --json hi.aec | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["model"] == "test-wide" and j["quality"] == 80, j
+' || fail "info of a file made through the codec"
+
 # A broken manifest, and one whose member is missing: an error that says so, no file.
 sed 's/"version": 1/"version": 7/' models/test-pair.codec.json >models/test-bad.codec.json
 expect_error "version 7 is not supported" "$AEC" encode imgs/a.bmp -o none.aec -m test-bad
