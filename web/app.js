@@ -12,7 +12,8 @@ let M = null;   // the Emscripten module
 let C = null;   // wrapped C functions
 let pkg = null;   // the aecodec package (aecodec/index.js)
 let core = null;  // its compiled core, shared by the codecs
-const modelFiles = new Map();  // model name -> the .aem file's bytes
+const modelFiles = new Map();  // model name -> the .aem file's bytes (a codec's: its .codec.json)
+const memberFetches = new Map();  // "model/member" (indices) -> Promise of a codec member's .aem bytes
 let ortModule = null;
 const ortSessions = new Map();  // model name -> {enc, dec} (or a Promise of it)
 let jsBusy = 0;
@@ -340,7 +341,16 @@ function codecFor(name) {
   }
   const bytes = modelFiles.get(name);
   if (!bytes) return Promise.reject(new Error(`model '${name}' is not loaded`));
-  p = pkg.createCodec({ model: bytes, core });
+  // A codec (its manifest): the package asks for a member when a call first needs it (the core's mapping of
+  // the knob); the page fetches it once, for the package and the app's description alike.
+  const i = manifest.models.findIndex((m) => m.name === name);
+  const entry = manifest.models[i];
+  const members = entry?.codec ? (member) => {
+    const k = entry.members.findIndex((x) => x.name === member);
+    if (k < 0) throw new Error(`codec '${name}' has no member '${member}' on this site`);
+    return fetchMember(i, k);
+  } : undefined;
+  p = pkg.createCodec({ model: bytes, members, core });
   p.catch(() => codecs.delete(name));
   codecs.set(name, p);
   while (codecs.size > MAX_CODECS) {
@@ -381,7 +391,8 @@ const ops = {
     if (req.photo) C.jobProgress(0.5);
     const back = await codec.decode(file, { latent: true, signal, onProgress: req.photo ? progress(0.5, 0.95) : null });
     return {
-      meta: { quality: file.quality, trials: file.trials, encode: file.timings, decode: back.timings, ...latentMeta(back) },
+      meta: { quality: file.quality, trials: file.trials, encode: file.timings, decode: back.timings,
+              member: file.model, ...latentMeta(back) },
       slots: { 0: file, 1: back.data, 2: back.latent.data },
     };
   },
@@ -390,7 +401,8 @@ const ops = {
     const codec = await codecFor(req.model);
     const back = await codec.decode(bytes, { latent: true, signal, onProgress: progress(0, 1) });
     return {
-      meta: { quality: back.quality, width: back.width, height: back.height, decode: back.timings, ...latentMeta(back) },
+      meta: { quality: back.quality, width: back.width, height: back.height, decode: back.timings, member: back.model,
+              ...latentMeta(back) },
       slots: { 0: bytes, 1: back.data, 2: back.latent.data },
     };
   },
@@ -520,6 +532,58 @@ let resolveReady, rejectReady;
 const ready = new Promise((res, rej) => { resolveReady = res; rejectReady = rej; });
 ready.catch(() => {});
 
+// Member k of codec entry i (its .aem file), fetched once: the download's progress goes to the app (the
+// slider's member list) and, while a page job waits for it, to the job's label and progress bar. The bytes go
+// to the app (the member's description) and to the package's codec (which asked for them).
+function fetchMember(i, k) {
+  const key = `${i}/${k}`;
+  if (memberFetches.has(key)) return memberFetches.get(key);
+  const member = manifest.models[i].members[k];
+  const p = (async () => {
+    C.memberState(i, k, 1, 0, '');
+    const res = await fetch(member.file);
+    if (!res.ok) throw new Error(`${member.file}: HTTP ${res.status}`);
+    const total = Number(res.headers.get('content-length')) || member.bytes || 0;
+    const mb = total ? ` (${(total / 1e6).toFixed(1)} MB)` : '';
+    let bytes;
+    let jobLabel = null;  // the label of the page job that waits for this download, while it shows the download
+    const show = (f) => {
+      C.memberState(i, k, 1, f, '');
+      if (!coding) return;
+      if (jobLabel === null) jobLabel = state().busy_label;
+      C.jobLabel(`Downloading ${member.name}.aem${mb}, the codec's member for this quality`);
+      C.jobProgress(f);
+    };
+    if (res.body && total) {
+      const reader = res.body.getReader();
+      const chunks = [];
+      let got = 0, shown = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        got += value.length;
+        if (got - shown >= total / 50) show(Math.min(1, got / total)), shown = got;
+      }
+      bytes = new Uint8Array(got);
+      let o = 0;
+      for (const c of chunks) bytes.set(c, o), o += c.length;
+    } else {
+      bytes = new Uint8Array(await res.arrayBuffer());
+    }
+    if (coding && jobLabel !== null) C.jobLabel(jobLabel), C.jobProgress(0);
+    if (withBytes(bytes, (ptr, n) => C.memberBytes(i, k, ptr, n)) !== 0)
+      throw new Error(state().models[i].codec.members[k].error || `${member.file}: not a member of the codec`);
+    return bytes;
+  })();
+  memberFetches.set(key, p);
+  p.catch((e) => {
+    memberFetches.delete(key);
+    C.memberState(i, k, 3, 0, e.message || String(e));
+  });
+  return p;
+}
+
 async function loadModels() {
   const r = await fetch('models/manifest.json');
   if (!r.ok) throw new Error(`models/manifest.json: HTTP ${r.status}`);
@@ -530,6 +594,15 @@ async function loadModels() {
       const res = await fetch(m.file);
       if (!res.ok) throw new Error(`${m.file}: HTTP ${res.status}`);
       const bytes = new Uint8Array(await res.arrayBuffer());
+      if (m.codec) {
+        // The core reads the manifest (the app's copy); the default quality's member comes with the page,
+        // the others when the knob first needs them.
+        const k = C.codecManifest(i, new TextDecoder().decode(bytes));
+        if (k < 0) return;
+        modelFiles.set(m.name, bytes);
+        await fetchMember(i, k).catch(() => {});
+        return;
+      }
       // The app reads the model's description; the package's codecs get the file when they code with it.
       if (withBytes(bytes, (p, n) => C.modelBytes(i, p, n)) === 0) modelFiles.set(m.name, bytes);
     } catch (e) {
@@ -565,7 +638,8 @@ async function start() {
     // threads the core uses (C++ caps at 8) + the job thread, started with the page so no thread waits for one
     aecPoolSize: Math.min(8, want) + 1,
     aecFont: font ? new Uint8Array(font) : null,
-    aecHost: { pickFile, download, code, cancel: cancelCoding, compare, publish },
+    aecHost: { pickFile, download, code, cancel: cancelCoding, compare, publish,
+               fetchMember: (i, k) => { fetchMember(i, k).catch((e) => console.warn(e.message || e)); } },
     aecOnReady: () => appReady(),
     print: (t) => console.log(t),
     printErr: (t) => console.warn(t),
@@ -578,6 +652,10 @@ async function start() {
     setManifest: w('aec_set_manifest', 'number', ['string']),
     modelBytes: w('aec_model_bytes', 'number', ['number', 'number', 'number']),
     modelFailed: w('aec_model_failed', null, ['number', 'string']),
+    codecManifest: w('aec_codec_manifest', 'number', ['number', 'string']),
+    memberState: w('aec_member_state', null, ['number', 'number', 'number', 'number', 'string']),
+    memberBytes: w('aec_member_bytes', 'number', ['number', 'number', 'number', 'number']),
+    jobLabel: w('aec_job_label', null, ['string']),
     setOrtError: w('aec_set_ort_error', null, ['string', 'string']),
     select: w('aec_select', 'number', ['string', 'string']),
     encode: w('aec_encode', 'number', []),

@@ -1,14 +1,20 @@
 #!/usr/bin/env node
 // Assembles the demo site in build/web/site: the page (web/), the WASM app (build/wasm), the aecodec package
 // that does the page's coding (packages/aecodec with its dist/, as aecodec/), ONNX Runtime Web's wasm backend
-// (web/node_modules/onnxruntime-web), the UI font, and the models with models/manifest.json.
+// (web/node_modules/onnxruntime-web), the UI font, and the models and codecs with models/manifest.json.
 //
 //   node web/stage.mjs [--models DIR] [--out DIR] [--test-models] [--wasm DIR]
 //
-// Models: every DIR/*.aem (default: models/). When DIR has none, or with --test-models, random-weight test
-// models are generated with build/release/tests/make_test_model into build/web/test-models (a factorized, a
-// conv, a vae and a hyperprior model, a variable-rate channel model, a cross-resolution family: fam-high +
-// fam-medium, and a codec of two single-rate levels: test-levels-q1, test-levels-q2). ONNX graphs:
+// Models: every DIR/*.aem (default: models/), and every codec manifest DIR/*.codec.json (codec_manifest.h:
+// one quality knob over member models) with its members' .aem files beside it. A codec is one entry of
+// manifest.json ({name, codec: true, file: the .codec.json, members: [{name, file, bytes}]}) that takes the
+// place of a model of its name; its members are no entries of their own, so that the page fetches a member
+// (the wide one is 18 MB) only when the knob first needs it. When DIR has none, or with --test-models,
+// random-weight test models are generated with build/release/tests/make_test_model into
+// build/web/test-models (a factorized, a conv, a vae and a hyperprior model, a variable-rate channel model, a
+// cross-resolution family: fam-high + fam-medium, a codec of two single-rate levels: test-levels-q1,
+// test-levels-q2, and test-codec: a codec manifest over two variable-rate channel models, test-codec-a
+// (narrow) up to quality 60 and test-codec-b (wider) above). ONNX graphs:
 // NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
 // build/release has aecodec-onnx, they are exported (cached under build/web/onnx); a model they cannot be made
 // for is staged without them (the page's ONNX Runtime backend is then off for it). A variable-rate model's
@@ -138,6 +144,9 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     // A codec of single-rate levels (as hyperprior-q1..q7): one picker entry with a level choice.
     ['test-levels-q1', 'factorized', '2'],
     ['test-levels-q2', 'factorized', '2'],
+    // The members of test-codec (as channel and channel-wide): the wider one's rate lies above the other's.
+    ['test-codec-a', 'channel', '3', 'm=16', 'knob'],
+    ['test-codec-b', 'channel', '3', 'n=32', 'm=32', 'knob'],
   ];
   for (const [name, arch, stages, ...more] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);
@@ -145,6 +154,12 @@ if (opts.testModels || aems(modelsDir).length === 0) {
       execFileSync(makeTestModel, [f, arch, name, stages, ...more], { stdio: 'inherit' });
     ensureTrainingLambda(f, 0.01);
   }
+  fs.writeFileSync(path.join(modelsDir, 'test-codec.codec.json'), JSON.stringify({
+    format: 'aecodec-codec', version: 1, name: 'test-codec', default_quality: 40,
+    description: 'Random-weight test codec: test-codec-a up to quality 60, test-codec-b above',
+    members: [{ model: 'test-codec-a', quality: [1, 60], model_quality: [1, 60] },
+              { model: 'test-codec-b', quality: [60, 100], model_quality: [1, 100] }],
+  }, null, 2) + '\n');
   fs.writeFileSync(path.join(modelsDir, 'DEFAULT'), 'test-factorized\n');
   note = 'These are random-weight test models (no trained models were bundled): the reconstructions are noise.';
 }
@@ -155,6 +170,31 @@ fs.mkdirSync(siteModels, { recursive: true });
 const manifest = { generated: new Date().toISOString(), source: path.relative(root, modelsDir) || '.', note, default: '', models: [] };
 const defFile = path.join(modelsDir, 'DEFAULT');
 if (fs.existsSync(defFile)) manifest.default = fs.readFileSync(defFile, 'utf8').trim().split(/\s+/)[0] || '';
+// The codecs: their manifests are staged as they are (the page and the package check them with the core);
+// here only their names and members' names are read.
+const codecs = [];
+for (const f of fs.readdirSync(modelsDir).filter((x) => x.endsWith('.codec.json')).sort()) {
+  let doc;
+  try {
+    doc = JSON.parse(fs.readFileSync(path.join(modelsDir, f), 'utf8'));
+  } catch (e) {
+    say(`skipping ${f}: not JSON (${e.message})`);
+    continue;
+  }
+  const members = Array.isArray(doc.members) ? doc.members.map((m) => m && m.model).filter((n) => typeof n === 'string') : [];
+  const missing = members.filter((n) => !fs.existsSync(path.join(modelsDir, `${n}.aem`)));
+  if (!doc.name || !members.length || missing.length) {
+    say(`skipping ${f}: ${missing.length ? `member model ${missing.join(', ')} missing` : 'no name or members'}`);
+    continue;
+  }
+  copy(path.join(modelsDir, f), path.join(siteModels, f));
+  codecs.push({ name: String(doc.name), codec: true, file: `models/${f}`, bytes: fs.statSync(path.join(modelsDir, f)).size,
+                arch: 'codec', description: typeof doc.description === 'string' ? doc.description : '',
+                members: members.map((n) => ({ name: n, file: `models/${n}.aem`,
+                                               bytes: fs.statSync(path.join(modelsDir, `${n}.aem`)).size })) });
+}
+const memberNames = new Set(codecs.flatMap((c) => c.members.map((m) => m.name)));
+const codecNames = new Set(codecs.map((c) => c.name));
 for (const f of aems(modelsDir)) {
   const src = path.join(modelsDir, f);
   let doc;
@@ -166,6 +206,8 @@ for (const f of aems(modelsDir)) {
   }
   const name = doc.name || path.basename(f, '.aem');
   copy(src, path.join(siteModels, f));
+  // A codec's member is fetched through its codec (no ONNX graphs: the ONNX Runtime backend takes models).
+  if (memberNames.has(path.basename(f, '.aem')) || codecNames.has(name)) continue;
   const entry = {
     name,
     file: `models/${f}`,
@@ -199,7 +241,9 @@ for (const f of aems(modelsDir)) {
   }
   manifest.models.push(entry);
 }
+manifest.models.unshift(...codecs);
 if (!manifest.models.some((m) => m.name === manifest.default)) manifest.default = manifest.models[0]?.name || '';
 fs.writeFileSync(path.join(siteModels, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
-say(`${out}: ${manifest.models.length} models (${manifest.models.filter((m) => m.onnx).length} with ONNX graphs), ` +
+say(`${out}: ${manifest.models.length - codecs.length} models (${manifest.models.filter((m) => m.onnx).length} with ` +
+    `ONNX graphs), ${codecs.length} codecs (${codecs.map((c) => c.name).join(', ') || 'none'}), ` +
     `default ${manifest.default || '(none)'}`);

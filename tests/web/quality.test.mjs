@@ -16,6 +16,10 @@ import { frameDriver, launch, openDemo, outDir, root, screenshot, startServer } 
 const CLI = process.env.AECODEC_CLI || path.join(root, 'build', 'release', 'native', 'aecodec');
 const SITE = process.env.AEC_WEB_SITE || path.join(root, 'build', 'web', 'site');
 const MODEL = 'test-channel-q';
+// A codec manifest over two variable-rate members (web/stage.mjs --test-models): test-codec-a serves quality
+// 1-60, test-codec-b (wider) 60-100.
+const CODEC = 'test-codec';
+const HANDOVER = 60;
 const SIZE_TOL = 0.01;  // the issue's target for the page against the CLI (the same core: expected exact)
 const PSNR_TOL = 0.01;
 const ORT_TOL = { psnr_db: 0.1, rate: 0.01 };  // as web/API.md states for the two backends
@@ -36,6 +40,7 @@ function cliNumbers(text) {
   return { bytes: bytes ? Number(bytes[1]) : null, quality: quality ? Number(quality[1]) : null,
            psnr: psnr ? Number(psnr[1]) : null };
 }
+const requested = [];  // the URLs the page fetched
 function modelFile(name) {
   const manifest = JSON.parse(fs.readFileSync(path.join(SITE, 'models', 'manifest.json'), 'utf8'));
   const m = manifest.models.find((x) => x.name === name);
@@ -52,6 +57,7 @@ before(async () => {
   fs.writeFileSync(files.image, encodePng(makePicture(250, 171, 7), 250, 171));
   server = await startServer();
   browser = await launch();
+  browser.context.on('request', (r) => requested.push(r.url()));
   page = await openDemo(browser.context, server.url, { query: '?image=' });
   const png = fs.readFileSync(files.image);
   await page.evaluate((b) => window.aecodec.loadImage(new Uint8Array(b), { name: 'quality-upload.png', encode: false }),
@@ -76,7 +82,7 @@ describe('quality knob of variable-rate models', () => {
     assert.equal(m.default_quality, 50);
     assert.equal(m.quality, 50, 'the slider starts at the default');
     assert.deepEqual(m.lambdas, [0.001, 0.004, 0.016, 0.064]);
-    for (const x of s0.models.filter((y) => y.name !== MODEL)) {
+    for (const x of s0.models.filter((y) => y.name !== MODEL && y.name !== CODEC)) {
       assert.equal(x.variable_rate, false, x.name);
       assert.equal(x.default_quality, null, x.name);
     }
@@ -261,5 +267,84 @@ describe('quality knob of variable-rate models', () => {
     // The size search encodes many times: the C++ core only.
     await assert.rejects(page.evaluate(() => window.aecodec.encode({ size: 3000 })), /C\+\+ core/);
     await page.evaluate(() => window.aecodec.select({ backend: 'core' }));
+  });
+});
+
+describe('a codec: one quality knob over two member networks', () => {
+  const fetchedB = () => requested.some((u) => u.endsWith('/models/test-codec-b.aem'));
+  const member = async (k) => (await state()).models.find((x) => x.name === CODEC).codec.members[k];
+  const codecRuns = {};
+
+  test('the default quality\'s member comes with the page; quality 20 has the CLI\'s size and does not fetch the other', T,
+       async () => {
+    const m = (await state()).models.find((x) => x.name === CODEC);
+    assert.ok(m, `${CODEC} staged (web/stage.mjs --test-models)`);
+    assert.equal(m.state, 'loaded', m.error);
+    assert.equal(m.variable_rate, true);
+    assert.equal(m.default_quality, 40);
+    assert.deepEqual(m.group, { kind: 'codec', name: CODEC });
+    assert.deepEqual(m.codec.members.map((x) => [x.name, x.quality]),
+                     [['test-codec-a', [1, HANDOVER]], ['test-codec-b', [HANDOVER, 100]]]);
+    assert.equal(m.codec.members[0].state, 'loaded');
+    assert.equal(m.codec.members[1].state, 'idle', 'the wider member waits until the knob needs it');
+    const r = await page.evaluate((n) => window.aecodec.encode({ model: n, backend: 'core', quality: 20 }), CODEC);
+    assert.equal(r.model, CODEC);
+    assert.equal(r.member, 'test-codec-a');
+    assert.equal(r.quality, 20);
+    const enc = cliNumbers(cli(['encode', files.image, '-m', modelFile(CODEC), '-q', '20',
+                                '-o', path.join(outDir, 'cli-codec-q20.aec')]));
+    assert.ok(Math.abs(r.bytes - enc.bytes) <= SIZE_TOL * enc.bytes, `quality 20: page ${r.bytes} bytes, CLI ${enc.bytes}`);
+    codecRuns[20] = r;
+    assert.equal((await member(1)).state, 'idle');
+    assert.ok(!fetchedB(), 'test-codec-b.aem not fetched for quality 20');
+  });
+
+  test('the slider past the hand-over fetches the other member, shows it, and encodes with it', T, async () => {
+    let s = await selectDrawn({ model: CODEC, backend: 'core', effort: 0, quality: 20 });
+    assert.equal(s.member, 'test-codec-a');
+    const [x0, y0, x1, y1] = s.controls.quality;
+    const done = s.completed;
+    // A click at quality ~80: the slider's drag starts the download, its release the encode.
+    await click(x0 + (x1 - x0) * 0.8, (y0 + y1) / 2);
+    await uiJob(done);
+    s = await state();
+    assert.equal(s.error, '');
+    assert.ok(s.quality > HANDOVER, `quality ${s.quality}`);
+    assert.equal(s.member, 'test-codec-b');
+    assert.equal(s.result.member, 'test-codec-b');
+    assert.ok(fetchedB(), 'test-codec-b.aem fetched once the slider went past the hand-over');
+    assert.equal((await member(1)).state, 'loaded');
+    assert.ok(page.aecLog.every((l) => !/pageerror/.test(l)), page.aecLog.join('\n'));
+    await screenshot(page, 'q05-codec-wide-member');
+  });
+
+  test("quality 80 (the other member) has the CLI's size; a size target searches the whole knob", T, async () => {
+    const r = await page.evaluate((n) => window.aecodec.encode({ model: n, backend: 'core', quality: 80 }), CODEC);
+    assert.equal(r.member, 'test-codec-b');
+    assert.equal(r.quality, 80);
+    const cliAec = path.join(outDir, 'cli-codec-q80.aec');
+    const enc = cliNumbers(cli(['encode', files.image, '-m', modelFile(CODEC), '-q', '80', '-o', cliAec]));
+    assert.ok(Math.abs(r.bytes - enc.bytes) <= SIZE_TOL * enc.bytes, `quality 80: page ${r.bytes} bytes, CLI ${enc.bytes}`);
+    codecRuns[80] = r;
+    // A target between quality 80's size and quality 100's lands in the wider member's span.
+    const top = await page.evaluate((n) => window.aecodec.encode({ model: n, backend: 'core', quality: 100 }), CODEC);
+    const target = Math.round((r.bytes + top.bytes) / 2);
+    const fit = await page.evaluate(([n, t]) => window.aecodec.encode({ model: n, backend: 'core', size: t }),
+                                    [CODEC, target]);
+    const sized = cliNumbers(cli(['encode', files.image, '-m', modelFile(CODEC), '--size', String(target),
+                                  '-o', path.join(outDir, 'cli-codec-size.aec')]));
+    assert.ok(fit.bytes <= target, `${fit.bytes} bytes for ${target}`);
+    assert.ok(fit.quality > HANDOVER, `quality ${fit.quality}`);
+    assert.equal(fit.member, 'test-codec-b');
+    assert.equal(fit.bytes, sized.bytes, 'the CLI\'s size search finds the same file');
+    assert.equal(fit.quality, sized.quality);
+    // A CLI file of the wider member opens in the codec at its knob quality.
+    const bytes = fs.readFileSync(cliAec);
+    const s = await page.evaluate((b) => window.aecodec.loadFile(new Uint8Array(b), { name: 'cli-codec-q80.aec' }),
+                                  Array.from(bytes));
+    assert.equal(s.error, '');
+    assert.equal(s.result.model, CODEC);
+    assert.equal(s.result.member, 'test-codec-b');
+    assert.equal(s.result.quality, 80);
   });
 });

@@ -81,16 +81,19 @@ std::pair<std::string, int> codec_level(const std::string& name) {
 std::vector<ModelGroup> model_groups(const std::vector<ModelEntry>& models) {
   std::map<std::string, std::vector<int>> codecs, families;
   std::vector<int> demos;
+  std::vector<ModelGroup> manifests;  // codecs of member models: an entry each, first
   for (size_t i = 0; i < models.size(); ++i) {
     const ModelEntry& m = models[i];
-    if (!m.family_id.empty())
+    if (m.codec)
+      manifests.push_back({"codec", m.name, {int(i)}});
+    else if (!m.family_id.empty())
       families[m.family_id].push_back(int(i));
     else if (is_codec_arch(m.arch))
       codecs[codec_level(m.name).first].push_back(int(i));
     else
       demos.push_back(int(i));
   }
-  std::vector<ModelGroup> out;
+  std::vector<ModelGroup> out = manifests;
   for (auto& [codec, v] : codecs) {
     std::vector<int> levels;
     for (int i : v)
@@ -287,6 +290,18 @@ double quality_for(const ModelEntry& m) {
   return m.variable_rate ? m.quality : 0;
 }
 
+void want_member(int model, int member) {
+  App& a = app();
+  if (model < 0 || model >= int(a.models.size())) return;
+  ModelEntry& m = a.models[size_t(model)];
+  if (member < 0 || member >= int(m.members.size())) return;
+  ModelEntry::Member& x = m.members[size_t(member)];
+  if (x.state == ModelEntry::Member::Loading || x.state == ModelEntry::Member::Loaded) return;
+  x.state = ModelEntry::Member::Loading, x.progress = 0, x.error.clear();
+  aec_js_fetch_member(model, member);
+  publish();
+}
+
 namespace {
 
 PageResult g_on_result;  // what the running page job does with the page's results
@@ -327,6 +342,32 @@ void page_result(const std::string& meta, std::vector<std::vector<uint8_t>>& slo
     job_end_page(false, e.what());
   }
 }
+
+namespace {
+
+// A codec's run: the member that made the file (the page's meta.member) and its version.
+void set_member(CodecRun& run, const json& meta) {
+  run.member = meta.value("member", "");
+  if (run.member.empty()) return;
+  const ModelEntry* m = app().model_named(run.model);
+  const int k = m ? m->member_named(run.member) : -1;
+  if (k >= 0 && m->members[size_t(k)].model) run.model_id = m->members[size_t(k)].model->info().id;
+}
+
+// The page entry that decodes a file with this header: the model of its name and version, or a codec with a
+// member of that name (whose version the package checks once the member is loaded).
+bool decodes(const ModelEntry& m, const aec::BitstreamHeader& h) {
+  if (m.codec) {
+    const int k = m.member_named(h.model_name);
+    if (k < 0) return false;
+    const ModelEntry::Member& x = m.members[size_t(k)];
+    return !x.model || x.model->info().is_version(h.model_hash);
+  }
+  return m.name == h.model_name && m.state == ModelEntry::Loaded && m.model &&
+         m.model->info().is_version(h.model_hash);
+}
+
+}  // namespace
 
 bool action_encode(uint64_t target_bytes) {
   App& a = app();
@@ -428,6 +469,7 @@ bool action_encode(uint64_t target_bytes) {
                       [run, image](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
                         const json meta = json::parse(text);
                         run->quality = meta.value("quality", 0.0);
+                        set_member(*run, meta);
                         run->trials = meta.value("trials", 0);
                         run->bytes = std::move(slots[kSlotFile]);
                         run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
@@ -464,9 +506,7 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   const std::string id = aec::hash_hex(h.model_hash);
   int idx = -1;
   for (size_t i = 0; i < a.models.size(); ++i)
-    if (a.models[i].name == h.model_name && a.models[i].state == ModelEntry::Loaded && a.models[i].model &&
-        a.models[i].model->info().is_version(h.model_hash))
-      idx = int(i);
+    if (a.models[i].state == ModelEntry::Loaded && decodes(a.models[i], h)) idx = int(i);
   if (idx < 0) {
     const ModelEntry* same = a.model_named(h.model_name);
     a.set_error(name + ": made by model '" + h.model_name + "' version " + id +
@@ -485,14 +525,17 @@ void action_open_aec(const uint8_t* data, size_t size, const std::string& name) 
   if (!a.from_aec && a.original.width == int(h.width) && a.original.height == int(h.height))
     ref = a.original_view();
   auto run = std::make_shared<CodecRun>();
-  run->model = h.model_name, run->model_id = id, run->backend = "core", run->effort = -1;
+  const std::string entry = a.models[size_t(idx)].name;  // a codec's name, or the model's
+  run->model = entry, run->model_id = id, run->backend = "core", run->effort = -1;
   a.clear_error();
-  const json req = {{"op", "decode"}, {"model", h.model_name}, {"name", name}};
+  const json req = {{"op", "decode"}, {"model", entry}, {"name", name}};
   start_coding(
-      "Decoding " + name + " with " + h.model_name, false, req.dump(),
+      "Decoding " + name + " with " + h.model_name + (entry != h.model_name ? " (codec " + entry + ")" : ""),
+      false, req.dump(),
       [run, ref, name](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
         const json meta = json::parse(text);
         run->quality = meta.value("quality", 0.0);
+        set_member(*run, meta);
         run->width = meta.at("width").get<int>(), run->height = meta.at("height").get<int>();
         run->bytes = std::move(slots[kSlotFile]);
         run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);

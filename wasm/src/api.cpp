@@ -35,6 +35,7 @@ json timings_json(const aec::CodecTimings& t) {
 json run_json(const CodecRun& r) {
   if (!r.valid) return nullptr;
   json j = {{"model", r.model},
+            {"member", r.member.empty() ? json(nullptr) : json(r.member)},
             {"model_id", r.model_id},
             {"backend", r.backend},
             {"effort", r.effort >= 0 ? json(r.effort) : json(nullptr)},
@@ -207,6 +208,26 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
               {"lambdas", m.lambdas},
               {"description", m.description}};
     if (!m.family_id.empty()) j["family"] = {{"id", m.family_id}, {"role", m.role}};
+    if (m.codec) {
+      static const char* states[] = {"idle", "loading", "loaded", "failed"};
+      json members = json::array();
+      for (size_t k = 0; k < m.members.size(); ++k) {
+        const ModelEntry::Member& x = m.members[k];
+        json e = {{"name", x.name},
+                  {"file", x.file},
+                  {"bytes", x.file_bytes},
+                  {"state", states[x.state]},
+                  {"progress", x.progress},
+                  {"error", x.error},
+                  {"id", x.model ? json(x.model->info().id) : json(nullptr)}};
+        if (k < m.manifest.members.size()) {
+          const aec::CodecMember& c = m.manifest.members[k];
+          e["quality"] = {c.from, c.to}, e["model_quality"] = {c.member_from, c.member_to};
+        }
+        members.push_back(e);
+      }
+      j["codec"] = {{"file", m.file}, {"members", members}};
+    }
     if (gi >= 0) j["group"] = {{"kind", groups[size_t(gi)].kind}, {"name", groups[size_t(gi)].name}};
     if (m.fixed_w) j["input_size"] = {m.fixed_w, m.fixed_h};
     models.push_back(j);
@@ -224,6 +245,9 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
       {"backend", a.backend},
       {"effort", a.effort},
       {"quality", cur && cur->variable_rate ? json(cur->quality) : json(nullptr)},
+      {"member", cur && cur->codec && cur->variable_rate
+                     ? json(cur->members[size_t(cur->member_at(cur->quality))].name)
+                     : json(nullptr)},
       {"controls", controls_json(a)},
       {"busy", job_busy() || g_js_busy > 0},
       {"busy_label", job_busy() ? job_label() : g_js_busy_label},
@@ -301,6 +325,16 @@ EMSCRIPTEN_KEEPALIVE int aec_set_manifest(const char* text) {
         me.encoder_onnx = e["onnx"].value("encoder", "");
         me.decoder_onnx = e["onnx"].value("decoder", "");
       }
+      if (e.value("codec", false)) {
+        me.codec = true;
+        for (const json& x : e.at("members")) {
+          ModelEntry::Member mm;
+          mm.name = x.at("name").get<std::string>();
+          mm.file = x.value("file", "");
+          mm.file_bytes = x.value("bytes", size_t(0));
+          me.members.push_back(mm);
+        }
+      }
       a.models.push_back(me);
     }
     a.manifest_note = m.value("note", "");
@@ -355,6 +389,98 @@ EMSCRIPTEN_KEEPALIVE void aec_model_failed(int index, const char* why) {
   a.models[size_t(index)].state = ModelEntry::Failed;
   a.models[size_t(index)].error = why;
   publish();
+}
+
+// A codec entry's manifest (NAME.codec.json), read and checked by the core (aec::CodecManifest): the knob's
+// spans and members. Returns the member the default quality needs (the page fetches it with the page), or -1
+// when the manifest is refused (the entry fails with the core's message).
+EMSCRIPTEN_KEEPALIVE int aec_codec_manifest(int index, const char* text) {
+  App& a = app();
+  if (index < 0 || index >= int(a.models.size()) || !a.models[size_t(index)].codec) return -1;
+  ModelEntry& m = a.models[size_t(index)];
+  try {
+    aec::CodecManifest cm = aec::CodecManifest::parse(text);
+    // The members the site staged, in the manifest's order (the core's member indices).
+    std::vector<ModelEntry::Member> members;
+    for (const aec::CodecMember& c : cm.members) {
+      const int k = m.member_named(c.model);
+      aec::require(k >= 0, "codec '" + cm.name + "': member '" + c.model + "' is not on this site");
+      members.push_back(m.members[size_t(k)]);
+    }
+    m.members = std::move(members);
+    if (m.description.empty()) m.description = cm.description;
+    m.manifest = std::move(cm);
+    m.variable_rate = true;
+    m.default_quality = m.quality = m.manifest.default_quality;
+    publish();
+    return m.member_at(m.default_quality);
+  } catch (const std::exception& e) {
+    m.state = ModelEntry::Failed;
+    m.error = e.what();
+    publish();
+    return -1;
+  }
+}
+
+// A codec member's download: state 1 loading (progress 0..1), 3 failed (`why`).
+EMSCRIPTEN_KEEPALIVE void aec_member_state(int index, int member, int state, double progress,
+                                           const char* why) {
+  App& a = app();
+  if (index < 0 || index >= int(a.models.size())) return;
+  ModelEntry& m = a.models[size_t(index)];
+  if (member < 0 || member >= int(m.members.size())) return;
+  ModelEntry::Member& x = m.members[size_t(member)];
+  if (x.state == ModelEntry::Member::Loaded) return;
+  x.state = state == 3 ? ModelEntry::Member::Failed : ModelEntry::Member::Loading;
+  x.progress = std::clamp(progress, 0.0, 1.0);
+  x.error = state == 3 && why ? why : "";
+  // The default quality's member failing fails the entry.
+  if (state == 3 && m.state == ModelEntry::Loading && member == m.member_at(m.default_quality))
+    m.state = ModelEntry::Failed, m.error = x.name + ": " + x.error;
+  publish();
+}
+
+// A codec member's model file. The entry takes its description from the first member that arrives (the
+// default quality's). Returns 0, or -1 (the member fails with the reason).
+EMSCRIPTEN_KEEPALIVE int aec_member_bytes(int index, int member, const uint8_t* data, int size) {
+  App& a = app();
+  if (index < 0 || index >= int(a.models.size())) return -1;
+  ModelEntry& m = a.models[size_t(index)];
+  if (member < 0 || member >= int(m.members.size())) return -1;
+  ModelEntry::Member& x = m.members[size_t(member)];
+  try {
+    auto model =
+        std::make_shared<aec::Model>(aec::Model::from_file(aec::ModelFile::parse(data, size_t(size))));
+    const aec::ModelInfo& i = model->info();
+    if (i.name != x.name)
+      throw aec::Error("the file holds model '" + i.name + "', the codec's manifest says '" + x.name + "'");
+    if (!model->variable_rate())
+      throw aec::Error("model '" + i.name + "' is single-rate; a codec's members need a quality knob");
+    x.model = model;
+    x.state = ModelEntry::Member::Loaded;
+    x.progress = 1;
+    x.file_bytes = size_t(size);
+    if (m.state != ModelEntry::Loaded) {
+      m.id = i.id, m.arch = i.arch, m.stride = i.stride, m.latent_channels = i.latent_channels;
+      m.effort_note = aec::refine_refusal(model->at_quality(i.default_quality));
+      m.refinable = m.effort_note.empty();
+      m.model = model;
+      m.state = ModelEntry::Loaded;
+    }
+    publish();
+    return 0;
+  } catch (const std::exception& e) {
+    x.state = ModelEntry::Member::Failed;
+    x.error = e.what();
+    if (m.state == ModelEntry::Loading) m.state = ModelEntry::Failed, m.error = x.name + ": " + x.error;
+    publish();
+    return -1;
+  }
+}
+
+// The running page job's label (the page downloading a codec member the job needs).
+EMSCRIPTEN_KEEPALIVE void aec_job_label(const char* label) {
+  job_set_label(label);
 }
 
 EMSCRIPTEN_KEEPALIVE void aec_set_ort_error(const char* model, const char* why) {
@@ -423,6 +549,7 @@ EMSCRIPTEN_KEEPALIVE int aec_set_quality(double quality) {
     return -1;
   }
   m->quality = std::round(quality * 100) / 100;  // what the file records (Q x 100)
+  want_member(a.selected_model, m->member_at(m->quality));
   publish();
   return 0;
 }

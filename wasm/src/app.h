@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "aecodec/codec.h"
+#include "aecodec/codec_manifest.h"
 #include "aecodec/image.h"
 #include "aecodec/model.h"
 #include "imgui.h"
@@ -83,6 +84,31 @@ struct ModelEntry {
   double default_quality = 0, quality = 0;
   std::vector<double> lambdas;
   bool ort_available() const { return !encoder_onnx.empty() && !decoder_onnx.empty() && ort_error.empty(); }
+
+  // A codec (codec_manifest.h: NAME.codec.json): one quality knob over member models. Its manifest is read
+  // by the core (aec_codec_manifest); the page fetches a member when the knob first needs it (the slider
+  // going past a hand-over, an encode, a size search, a file the member made), so a wide member that the
+  // default quality does not use is not downloaded with the page. The entry is Loaded once its manifest and
+  // the default quality's member are; its description (arch, stride, effort) is that member's.
+  struct Member {
+    std::string name, file;
+    size_t file_bytes = 0;
+    enum State { Idle, Loading, Loaded, Failed } state = Idle;
+    double progress = 0;  // of a download (0..1)
+    std::string error;
+    std::shared_ptr<const aec::Model> model;
+  };
+  bool codec = false;
+  aec::CodecManifest manifest;
+  std::vector<Member> members;
+  // The member index for knob quality q (the core's mapping), or -1 when this is no codec.
+  int member_at(double q) const { return codec ? int(manifest.at(q).member) : -1; }
+  // The member named `name`, or -1.
+  int member_named(const std::string& name) const {
+    for (size_t k = 0; k < members.size(); ++k)
+      if (members[k].name == name) return int(k);
+    return -1;
+  }
 };
 
 // Latent channels as heat maps, packed into one texture (tile per channel).
@@ -98,6 +124,7 @@ struct CodecRun {
   bool valid = false;
   int image_serial = 0;
   std::string model, model_id, backend;  // backend: "core" or "ort"
+  std::string member;                    // a codec's run: the member model that made the file
   int effort = 0;                        // the encoder effort that made `bytes` (-1: an opened file)
   double quality = 0;                    // a variable-rate model's Q of the file (0: single-rate)
   uint64_t target_bytes = 0;             // > 0: Q was searched for the largest file of at most this size
@@ -296,7 +323,8 @@ bool start_job(const std::string& label, std::function<void()> work, std::functi
 // `work` then runs as a job's, e.g. measuring them, and `finish` after it) or ends the job (job_end_page:
 // with an error, or cancelled). Cancelling it asks the page to stop the package's call (aec_js_cancel).
 bool start_page_job(const std::string& label, bool cancellable);
-bool job_on_page();  // a job runs on the page's side (before job_resume)
+bool job_on_page();                            // a job runs on the page's side (before job_resume)
+void job_set_label(const std::string& label);  // the running job's label (a page job downloading a member)
 void job_resume(std::function<void()> work, std::function<void()> finish);
 void job_end_page(bool cancelled, const std::string& error);
 bool job_busy();
@@ -320,6 +348,8 @@ extern double g_js_busy_started;
 bool action_encode(uint64_t target_bytes = 0);
 int effort_for(const ModelEntry& m);      // the effort an encode with m uses (0 when m cannot refine)
 double quality_for(const ModelEntry& m);  // the quality an encode with m uses (0 for a single-rate model)
+// Asks the page to fetch member `member` of codec entry `model` unless it is loaded or on its way.
+void want_member(int model, int member);
 bool action_cross_decode();
 void action_open_aec(const uint8_t* data, size_t size, const std::string& name);
 void set_original(aec::Image im, const std::string& name, std::vector<std::string> notes, bool auto_encode);
@@ -375,5 +405,7 @@ void aec_js_code(const char* request, const uint8_t* data, int size);
 void aec_js_cancel();  // stop the page job's coding (it then ends the job as cancelled)
 void aec_js_compare(int target_bytes);
 void aec_js_publish();  // state changed: refresh the page's accessible summary
-void aec_download();    // api.cpp: hands the last .aec file to the page as a download
+// Fetch member `member` of codec entry `model` (indices; it then arrives through aec_member_bytes).
+void aec_js_fetch_member(int model, int member);
+void aec_download();  // api.cpp: hands the last .aec file to the page as a download
 }

@@ -126,6 +126,11 @@ void job_end_page(bool cancelled, const std::string& error) {
 bool job_busy() {
   return g_job.active;
 }
+void job_set_label(const std::string& label) {
+  if (g_job.active) g_job.label = label;
+  publish();
+}
+
 const std::string& job_label() {
   return g_job.label;
 }

@@ -15,4 +15,5 @@ mergeInto(LibraryManager.library, {
   aec_js_cancel: function () { Module.aecHost && Module.aecHost.cancel(); },
   aec_js_compare: function (target) { Module.aecHost && Module.aecHost.compare(target); },
   aec_js_publish: function () { Module.aecHost && Module.aecHost.publish(); },
+  aec_js_fetch_member: function (model, member) { Module.aecHost && Module.aecHost.fetchMember(model, member); },
 });

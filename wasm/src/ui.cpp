@@ -150,6 +150,36 @@ void effort_control(App& a, const ModelEntry* cur, float width) {
   }
 }
 
+// A codec's members under its slider: which span of the knob each serves and whether it is downloaded (a
+// member is fetched when the knob first needs it).
+void codec_members(const ModelEntry& m) {
+  const int cur = m.member_at(m.quality);
+  for (size_t k = 0; k < m.members.size() && k < m.manifest.members.size(); ++k) {
+    const ModelEntry::Member& x = m.members[k];
+    const aec::CodecMember& c = m.manifest.members[k];
+    std::string line = (int(k) == cur ? "> " : "  ") + std::string("quality ") + fmt_quality(c.from) + "-" +
+                       fmt_quality(c.to) + ": " + x.name + ", " + human_bytes(x.file_bytes);
+    switch (x.state) {
+      case ModelEntry::Member::Idle:
+        line += " (downloaded when the quality first needs it)";
+        break;
+      case ModelEntry::Member::Loading:
+        line += " (downloading" + (x.progress > 0 ? " " + std::to_string(int(x.progress * 100)) + " %" : "") +
+                ")";
+        break;
+      case ModelEntry::Member::Loaded:
+        break;
+      case ModelEntry::Member::Failed:
+        line += " (failed: " + x.error + ")";
+        break;
+    }
+    if (x.state == ModelEntry::Member::Failed)
+      ImGui::TextColored(kError, "%s", line.c_str());
+    else
+      muted(line);
+  }
+}
+
 // A variable-rate model's quality knob: a slider (Q 1-100; releasing it re-encodes) and a target size in
 // bytes (Enter or "Fit size" searches the largest quality that fits, in the C++ core). Single-rate models
 // show neither.
@@ -165,6 +195,9 @@ void quality_controls(App& a, ModelEntry& m) {
                                                                         : "quality %.2f";
   if (ImGui::SliderFloat("##quality", &q, 1.0f, 100.0f, format, ImGuiSliderFlags_AlwaysClamp)) {
     m.quality = std::clamp(std::round(double(q) * 100) / 100, 1.0, 100.0);
+    // A codec's member for this quality is fetched as soon as the slider reaches its span, while it is
+    // still being dragged, so that the download has a head start on the encode that releasing it starts.
+    if (m.codec) want_member(a.selected_model, m.member_at(m.quality));
     publish();
   }
   const bool released = ImGui::IsItemDeactivatedAfterEdit();
@@ -172,10 +205,15 @@ void quality_controls(App& a, ModelEntry& m) {
   a.controls.quality_rect = item_rect();
   if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
     ImGui::SetTooltip(
-        "Quality 1-100 of this variable-rate model (the CLI's aecodec encode -q): one network, more bytes\n"
-        "and a better image as it rises. Default %s. Releasing the slider encodes again.",
+        m.codec ? "Quality 1-100 of this codec (the CLI's aecodec encode -q): one knob over its member\n"
+                  "networks, more bytes and a better image as it rises. Default %s. Releasing the\n"
+                  "slider encodes again."
+                : "Quality 1-100 of this variable-rate model (the CLI's aecodec encode -q): one "
+                  "network, more bytes\nand a better image as it rises. Default %s. Releasing the "
+                  "slider encodes again.",
         fmt_quality(m.default_quality).c_str());
   if (released && can_encode) action_encode();
+  if (m.codec) codec_members(m);
   // The target size.
   const float fit_w = 90, sp = ImGui::GetStyle().ItemSpacing.x;
   ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - fit_w - sp);
@@ -307,6 +345,11 @@ void model_section(App& a) {
     ImGui::PushStyleColor(ImGuiCol_Text, kError);
     ImGui::TextWrapped("failed to load: %s", cur->error.c_str());
     ImGui::PopStyleColor();
+  } else if (cur->codec) {
+    muted("codec of " + std::to_string(cur->members.size()) + " " + cur->arch +
+          " networks behind one quality knob (default quality " + fmt_quality(cur->default_quality) + ")");
+    if (!cur->description.empty()) muted(cur->description);
+    if (a.effort > 0 && !cur->refinable) muted("effort: " + cur->effort_note + "; encodes at effort 0");
   } else {
     std::string d = cur->arch + ", stride " + std::to_string(cur->stride) + ", " +
                     std::to_string(cur->latent_channels) + " latent channels, " +
@@ -421,7 +464,9 @@ void results_section(App& a) {
       const auto v = both(f);
       metric_row(name, v.first, v.second, tip);
     };
-    row("Model", [](const CodecRun& x) { return x.model; });
+    row("Model", [](const CodecRun& x) {
+      return x.member.empty() || x.member == x.model ? x.model : x.model + " (" + x.member + ")";
+    });
     if (!o)
       row("Backend", [](const CodecRun& x) {
         return std::string(x.backend == "ort" ? "ONNX Runtime Web" : "C++ core (WASM)");
