@@ -6,7 +6,11 @@
 // encodeLatent / decodeLatent for other runtimes' transforms), progress and cancelling. Node has no Worker
 // global, so the core runs in the test's thread (the same core.js the page's Worker runs). In headless
 // Chromium: the same bytes through the package's module Worker, and the example page; on a cross-origin
-// isolated page the threaded build, whose files and pixels are the single-threaded build's.
+// isolated page the threaded build, whose files and pixels are the single-threaded build's. A codec manifest
+// (two random-weight variable-rate channel models behind one knob, as models/channel.codec.json): the CLI's
+// bytes on both sides of the hand-over and for a size target in the upper member's span, members fetched only
+// when a call needs them, a file of the upper member decoded by a fresh codec, a malformed manifest refused with
+// the core's message; in Chromium the same through the Worker, the members fetched beside the manifest's URL.
 // Needs build/release (aecodec, make_test_model) and wasm/build.sh (packages/aecodec/dist). Run with
 // tests/web/run.sh, or on its own: node --test tests/web/package.test.mjs
 import assert from 'node:assert/strict';
@@ -29,6 +33,9 @@ const PKG = path.join(root, 'packages', 'aecodec');
 const T = { timeout: 120000 };
 const W = 163, H = 101;  // not a multiple of the stride: the core pads and crops
 let dir, model, png, rgb;
+// The test codec: tcodec-a serves knob quality 1-60, tcodec-b (wider) 60-100.
+const HANDOVER = 60;
+let codecDir, codecManifest;
 
 // An 8-bit RGB or RGBA PNG as stb_image_write writes it (any filter, not interlaced) -> RGB bytes.
 function readPng(buf) {
@@ -74,7 +81,21 @@ before(() => {
   png = encodePng(rgb, W, H);
   fs.writeFileSync(path.join(dir, 'in.png'), png);
   cli(['encode', path.join(dir, 'in.png'), '-m', model, '-q', '20', '-o', path.join(dir, 'chromium-q20.aec')]);
+  codecDir = path.join(dir, 'codec');
+  fs.mkdirSync(codecDir);
+  execFileSync(MAKE_MODEL, [path.join(codecDir, 'tcodec-a.aem'), 'channel', 'tcodec-a', '3', 'm=16', 'knob=50'],
+               { stdio: 'ignore' });
+  execFileSync(MAKE_MODEL, [path.join(codecDir, 'tcodec-b.aem'), 'channel', 'tcodec-b', '3', 'n=32', 'm=32', 'knob=50'],
+               { stdio: 'ignore' });
+  codecManifest = path.join(codecDir, 'tcodec.codec.json');
+  fs.writeFileSync(codecManifest, JSON.stringify({
+    format: 'aecodec-codec', version: 1, name: 'tcodec', description: 'two members', default_quality: 40,
+    members: [{ model: 'tcodec-a', quality: [1, HANDOVER], model_quality: [1, HANDOVER] },
+              { model: 'tcodec-b', quality: [HANDOVER, 100], model_quality: [1, 100] }] }));
+  for (const q of [30, 90, 100])
+    cli(['encode', path.join(dir, 'in.png'), '-m', codecManifest, '-q', String(q), '-o', path.join(dir, `codec-q${q}.aec`)]);
 });
+const codecFile = (q) => fs.readFileSync(path.join(dir, `codec-q${q}.aec`));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe('packages/aecodec in Node', () => {
@@ -200,6 +221,90 @@ describe('packages/aecodec in Node', () => {
   });
 });
 
+describe('packages/aecodec with a codec manifest, in Node', () => {
+  test('the CLI\'s bytes on both sides of the hand-over, each member fetched when first needed', T, async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const fetched = [];
+    const codec = await createCodec({ model: codecManifest,
+                                      members: (name) => (fetched.push(name), path.join(codecDir, `${name}.aem`)) });
+    assert.equal(codec.info.kind, 'codec');
+    assert.equal(codec.info.name, 'tcodec');
+    assert.equal(codec.info.default_quality, 40);
+    assert.deepEqual(codec.info.members, [
+      { name: 'tcodec-a', quality: [1, HANDOVER], model_quality: [1, HANDOVER] },
+      { name: 'tcodec-b', quality: [HANDOVER, 100], model_quality: [1, 100] }]);
+    assert.deepEqual(fetched, [], 'no member before a call needs one');
+    const image = { width: W, height: H, data: rgba(rgb, W, H) };
+    const q30 = await codec.encode(image, { quality: 30 });
+    assert.ok(Buffer.from(q30).equals(codecFile(30)), `quality 30: ${q30.length} bytes, CLI ${codecFile(30).length}`);
+    assert.deepEqual([q30.quality, q30.model, q30.modelQuality], [30, 'tcodec-a', 30]);
+    assert.deepEqual(fetched, ['tcodec-a'], 'quality 30 needs the lower member only');
+    const q90 = await codec.encode(png, { quality: 90 });
+    assert.ok(Buffer.from(q90).equals(codecFile(90)), `quality 90: ${q90.length} bytes, CLI ${codecFile(90).length}`);
+    assert.deepEqual([q90.quality, q90.model, q90.modelQuality], [90, 'tcodec-b', 75.25]);
+    assert.deepEqual(fetched, ['tcodec-a', 'tcodec-b']);
+    const back = await codec.decode(q90);
+    assert.deepEqual([back.width, back.height, back.quality, back.model, back.modelQuality], [W, H, 90, 'tcodec-b', 75.25]);
+    await assert.rejects(codec.encode(image, { quality: 101 }), /quality must be a number from 1 to 100/);
+    codec.close();
+  });
+
+  test('a size target searches the whole knob (the CLI\'s --size), landing in the upper member\'s span', T, async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const target = Math.round((codecFile(90).length + codecFile(100).length) / 2);
+    const cliAec = path.join(dir, 'codec-size.aec');
+    const out = cli(['encode', path.join(dir, 'in.png'), '-m', codecManifest, '--size', String(target), '-o', cliAec]);
+    const codec = await createCodec({ model: codecManifest });  // members beside the manifest's path
+    const fit = await codec.encode({ width: W, height: H, data: rgba(rgb, W, H) }, { size: target });
+    assert.ok(Buffer.from(fit).equals(fs.readFileSync(cliAec)), `${fit.length} bytes; CLI: ${out}`);
+    assert.ok(fit.length <= target);
+    assert.ok(fit.quality > HANDOVER, `quality ${fit.quality}`);
+    assert.equal(fit.model, 'tcodec-b');
+    assert.match(out, new RegExp(`quality ${fit.quality} `));
+    codec.close();
+  });
+
+  test('a file of the upper member decodes with a codec made from the manifest (the CLI\'s pixels)', T, async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const fetched = [];
+    const codec = await createCodec({ model: fs.readFileSync(codecManifest),
+                                      members: { 'tcodec-b': fs.readFileSync(path.join(codecDir, 'tcodec-b.aem')),
+                                                 get 'tcodec-a'() { fetched.push('tcodec-a'); return null; } } });
+    const out = await codec.decode(codecFile(90));
+    assert.deepEqual([out.width, out.height, out.quality, out.model], [W, H, 90, 'tcodec-b']);
+    assert.deepEqual(fetched, [], 'the lower member is not needed');
+    const cliPng = path.join(dir, 'codec-q90.png');
+    cli(['decode', path.join(dir, 'codec-q90.aec'), '-o', cliPng, '-m', codecManifest]);
+    const ref = readPng(fs.readFileSync(cliPng));
+    let maxDiff = 0;
+    for (let i = 0; i < W * H; ++i)
+      for (let c = 0; c < 3; ++c) maxDiff = Math.max(maxDiff, Math.abs(out.data[i * 4 + c] - ref.rgb[i * 3 + c]));
+    assert.ok(maxDiff <= 1, `max difference ${maxDiff}`);
+    // A manifest given as bytes with no source for a member it needs says how to give one.
+    const bare = await createCodec({ model: fs.readFileSync(codecManifest) });
+    await assert.rejects(bare.decode(codecFile(30)), /member 'tcodec-a'.*\{members\}/);
+    // A file no member made: the core's message.
+    const other = await (await import(path.join(PKG, 'index.js'))).createCodec({ model });
+    const foreign = await other.encode(png, { quality: 50 });
+    await assert.rejects(codec.decode(foreign), /not a member of codec 'tcodec'/);
+    other.close(), bare.close(), codec.close();
+  });
+
+  test('a malformed manifest is refused with the core\'s message; a member that is another model too', T, async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const doc = JSON.parse(fs.readFileSync(codecManifest, 'utf8'));
+    const bad = (d) => createCodec({ model: new TextEncoder().encode(typeof d === 'string' ? d : JSON.stringify(d)) });
+    await assert.rejects(bad({ ...doc, members: [doc.members[0], { ...doc.members[1], quality: [70, 100] }] }),
+                         /codec manifest: member 'tcodec-b' must start where the one before it ends/);
+    await assert.rejects(bad({ ...doc, version: 7 }), /codec manifest: version 7 is not supported/);
+    await assert.rejects(bad('{"format": "aecodec-codec", '), /codec manifest: not valid JSON/);
+    const swapped = await createCodec({ model: codecManifest,
+                                        members: { 'tcodec-a': path.join(codecDir, 'tcodec-b.aem') } });
+    await assert.rejects(swapped.encode(png, { quality: 30 }), /member 'tcodec-a' loaded a model named 'tcodec-b'/);
+    swapped.close();
+  });
+});
+
 // A static server of the package's folder (the files a page would get after `npm install`); `isolated`: with
 // the headers that make a page cross-origin isolated (COOP + COEP, as web/serve.mjs sends), so that it may
 // run the threaded build.
@@ -208,8 +313,11 @@ function servePackage({ isolated = false } = {}) {
   const coi = isolated ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
                            'Cross-Origin-Resource-Policy': 'same-origin' } : {};
   const server = http.createServer((req, res) => {
-    const file = path.join(PKG, decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    if (!file.startsWith(PKG + path.sep) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+    // /codec/: the test codec's manifest and members (codecDir).
+    const url = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const base = url.startsWith('/codec/') ? codecDir : PKG;
+    const file = path.join(base, url.startsWith('/codec/') ? url.slice('/codec'.length) : url);
+    if (!file.startsWith(base + path.sep) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
       res.writeHead(404).end();
       return;
     }
@@ -226,17 +334,18 @@ async function openExample(options = {}) {
   const server = await servePackage(options);
   const browser = await launch({ width: 1000, height: 700 });
   const page = await browser.context.newPage();
-  const workers = [], log = [];
+  const workers = [], log = [], requests = [];
   page.on('worker', (w) => workers.push(w.url()));
+  page.on('request', (r) => requests.push(new URL(r.url()).pathname));
   page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   await page.goto(server.url + 'example/index.html');
-  return { server, browser, page, workers, log };
+  return { server, browser, page, workers, log, requests };
 }
 
 describe('packages/aecodec in Chromium', () => {
-  let server, browser, page, workers, log;
-  before(async () => ({ server, browser, page, workers, log } = await openExample()));
+  let server, browser, page, workers, log, requests;
+  before(async () => ({ server, browser, page, workers, log, requests } = await openExample()));
   after(async () => {
     await browser?.close();
     server?.stop();
@@ -263,6 +372,34 @@ describe('packages/aecodec in Chromium', () => {
     assert.equal(r.imageData, true, 'decode gives an ImageData');
     assert.deepEqual([r.width, r.height], [W, H]);
     assert.ok(r.err.length > 0, 'a bad file rejects with the core\'s message');
+  });
+
+  test('a codec manifest by URL: members fetched beside it when first needed, the CLI\'s bytes through the Worker', T,
+       async () => {
+    const member = (n) => requests.filter((u) => u === `/codec/${n}.aem`).length;
+    const r = await page.evaluate(async ({ px, w, h }) => {
+      const { createCodec } = await import('/index.js');
+      const codec = await createCodec({ model: '/codec/tcodec.codec.json' });
+      const data = new Uint8ClampedArray(w * h * 4);
+      for (let i = 0; i < w * h; ++i) data.set(px.slice(i * 3, i * 3 + 3), i * 4), data[i * 4 + 3] = 255;
+      const image = new ImageData(data, w, h);
+      const q30 = await codec.encode(image, { quality: 30 });
+      window.tcodecAfter30 = performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname);
+      const q90 = await codec.encode(image, { quality: 90 });
+      const back = await codec.decode(q90);
+      codec.close();
+      return { info: codec.info, q30: Array.from(q30), q90: Array.from(q90), model90: q90.model,
+               back: [back.width, back.height, back.quality, back.model], after30: window.tcodecAfter30 };
+    }, { px: Array.from(rgb), w: W, h: H });
+    assert.equal(r.info.kind, 'codec');
+    assert.ok(Buffer.from(r.q30).equals(codecFile(30)), `quality 30: ${r.q30.length} bytes, CLI ${codecFile(30).length}`);
+    assert.ok(Buffer.from(r.q90).equals(codecFile(90)), `quality 90: ${r.q90.length} bytes, CLI ${codecFile(90).length}`);
+    assert.ok(r.after30.includes('/codec/tcodec-a.aem'), r.after30.join(' '));
+    assert.ok(!r.after30.includes('/codec/tcodec-b.aem'), 'the upper member is not fetched for quality 30');
+    assert.equal(r.model90, 'tcodec-b');
+    assert.deepEqual(r.back, [W, H, 90, 'tcodec-b']);
+    assert.deepEqual([member('tcodec-a'), member('tcodec-b')], [1, 1], 'each member fetched once');
+    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
   });
 
   test('the example page encodes a chosen image with a chosen model', T, async () => {
