@@ -70,6 +70,9 @@ describe('model picker groups', () => {
     assert.deepEqual(byName['test-levels'], { kind: 'codec', name: 'test-levels',
                                               models: ['test-levels-q1', 'test-levels-q2'] });
     assert.deepEqual(byName['test-channel-q'], { kind: 'codec', name: 'test-channel-q', models: ['test-channel-q'] });
+    // A codec manifest is one entry of its own; its members are no entries (the page fetches them through it).
+    assert.deepEqual(byName['test-codec'], { kind: 'codec', name: 'test-codec', models: ['test-codec'] });
+    assert.ok(!s.models.some((m) => m.name.startsWith('test-codec-')), 'no entries for the codec\'s members');
     assert.deepEqual(byName['test-factorized'].models, ['test-factorized']);
     assert.deepEqual(byName.fam, { kind: 'family', name: 'fam', models: ['fam-high', 'fam-medium'] });
     assert.deepEqual(byName['test-conv'], { kind: 'demo', name: 'test-conv', models: ['test-conv'] });
