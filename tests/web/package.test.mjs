@@ -413,6 +413,18 @@ describe('packages/aecodec in Chromium', () => {
     assert.match(status, new RegExp(`test-knob: ${fs.statSync(cliAec).size} bytes, [\\d.]+ bpp, quality 50`));
     assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
   });
+
+  test('the example page takes a codec: its manifest chosen with its members\' files', T, async () => {
+    await page.setInputFiles('#model', [codecManifest, path.join(codecDir, 'tcodec-a.aem'),
+                                        path.join(codecDir, 'tcodec-b.aem')]);
+    await page.waitForFunction(() => /tcodec-a: \d+ bytes/.test(document.getElementById('status').textContent), null,
+                               { timeout: 60000 });
+    const cliAec = path.join(dir, 'example-codec-q50.aec');
+    cli(['encode', path.join(dir, 'in.png'), '-m', codecManifest, '-q', '50', '-o', cliAec]);
+    assert.match(await page.textContent('#status'),
+                 new RegExp(`tcodec-a: ${fs.statSync(cliAec).size} bytes, [\\d.]+ bpp, quality 50`));
+    assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
+  });
 });
 
 // In the page: codes the test image with createCodec(options) at quality 20 and decodes the file; also how
