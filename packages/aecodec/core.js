@@ -93,6 +93,9 @@ export async function openCore({ module, threads = 1 }) {
   const latentOf = (r) => r.floats && { channels: r.meta.latent[0], height: r.meta.latent[1],
                                         width: r.meta.latent[2], data: r.floats };
   const asBytes = (b) => (b instanceof Uint8Array ? b : new Uint8Array(b));
+  // A codec's result: the member that made (or reads) the file and the member's own quality.
+  const member = (r) => (r.meta.model_quality !== undefined ? { model: r.meta.model, modelQuality: r.meta.model_quality }
+    : {});
   // A handle out of a call that writes it to *out: [AecpOut, handle].
   const withHandle = (fn) => {
     const slot = M._malloc(4) >>> 0;
@@ -109,9 +112,36 @@ export async function openCore({ module, threads = 1 }) {
     if (latent) Object.assign(out, { latent: latentOf(r), channelBits: r.meta.channel_bits });
     return out;
   };
+  // encodeLatent through the shim's fn (a model's or a codec's): y {channels, height, width, data:
+  // Float32Array}, the exported encoder graph's output for `image` (padded to the stride); image as encode's
+  // (its pixels are read only at effort > 0). Returns {bytes, quality, timings} (a codec's adds model and
+  // modelQuality).
+  const encodeLatentWith = (fn, ptr, y, image, { quality = 0, effort = 0, onProgress, signal } = {}) => {
+    if (!(y && y.data instanceof Float32Array && y.data.length === y.channels * y.height * y.width))
+      throw new Error('encodeLatent: a latent {channels, height, width, data: Float32Array}');
+    if (!(image && image.width > 0 && image.height > 0))
+      throw new Error('encodeLatent: the image {width, height, data} the latent was computed from');
+    return withProgress(onProgress, signal, () => {
+      const [p, w, h, ch] = effort > 0 ? pixels(image) : [M._malloc(1) >>> 0, image.width, image.height, 4];
+      const yBytes = new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength);
+      const r = withBytes(yBytes, (yp) =>
+        take(fn(ptr, yp, y.channels, y.height, y.width, p, w, h, ch, quality || 0, effort || 0)));
+      return { bytes: r.bytes, quality: r.quality, timings: r.meta.timings, ...member(r) };
+    });
+  };
+  // decodeLatent through the shim's fn: {latent, width, height, quality, channelBits, timings} (a codec's
+  // adds model and modelQuality).
+  const decodeLatentWith = (fn, ptr, aec, signal) => {
+    const bytes = asBytes(aec);
+    return withProgress(null, signal, () => {
+      const r = withBytes(bytes, (p) => take(fn(ptr, p, bytes.length)));
+      return { latent: latentOf(r), width: r.width, height: r.height, quality: r.quality,
+               channelBits: r.meta.channel_bits, timings: r.meta.timings, ...member(r) };
+    });
+  };
   return {
     threads: mt ? threads : 1,
-    // model: the .aem file's bytes. Returns {info, encode, decode, encodeLatent, decodeLatent, close}.
+    // model: the .aem file's bytes. Returns {info, encode, decode, memberFor, encodeLatent, decodeLatent, close}.
     open(model) {
       const bytes = asBytes(model);
       const [out, ptr] = withHandle((h) => withBytes(bytes, (p) => M._aecp_model_load(p, bytes.length, h)));
@@ -145,34 +175,26 @@ export async function openCore({ module, threads = 1 }) {
             return decodeResult(r, latent);
           });
         },
+        // The model itself (memberFor of a codec, for code that takes either): {name, quality, modelQuality}
+        // for {quality}, {name} for a file.
+        memberFor(arg = {}) {
+          live();
+          if (ArrayBuffer.isView(arg) || arg instanceof ArrayBuffer) return { name: info.name };
+          const q = info.variable_rate ? Math.round((arg.quality || info.default_quality) * 100) / 100 : 0;
+          return { name: info.name, quality: q, modelQuality: q };
+        },
         // latent: {channels, height, width, data: Float32Array}, the model's exported encoder graph's output
         // for `image` (padded to the stride); image: as encode's (its pixels are read only at effort > 0).
         // Returns {bytes, quality, timings}.
-        encodeLatent(y, image, { quality = 0, effort = 0, onProgress, signal } = {}) {
+        encodeLatent(y, image, options = {}) {
           live();
-          if (!(y && y.data instanceof Float32Array && y.data.length === y.channels * y.height * y.width))
-            throw new Error('encodeLatent: a latent {channels, height, width, data: Float32Array}');
-          if (!(image && image.width > 0 && image.height > 0))
-            throw new Error('encodeLatent: the image {width, height, data} the latent was computed from');
-          return withProgress(onProgress, signal, () => {
-            const [p, w, h, ch] = effort > 0 ? pixels(image) : [M._malloc(1) >>> 0, image.width, image.height, 4];
-            const yBytes = new Uint8Array(y.data.buffer, y.data.byteOffset, y.data.byteLength);
-            const r = withBytes(yBytes, (yp) =>
-              take(M._aecp_encode_latent(ptr, yp, y.channels, y.height, y.width, p, w, h, ch, quality || 0,
-                                         effort || 0)));
-            return { bytes: r.bytes, quality: r.quality, timings: r.meta.timings };
-          });
+          return encodeLatentWith(M._aecp_encode_latent, ptr, y, image, options);
         },
         // The input of the model's exported decoder graph for an .aec file made by this model: {latent,
         // width, height (the image's: the graph's output is cropped to it), quality, channelBits, timings}.
         decodeLatent(aec, { signal } = {}) {
           live();
-          const bytes = aec instanceof Uint8Array ? aec : new Uint8Array(aec);
-          return withProgress(null, signal, () => {
-            const r = withBytes(bytes, (p) => take(M._aecp_decode_latent(ptr, p, bytes.length)));
-            return { latent: latentOf(r), width: r.width, height: r.height, quality: r.quality,
-                     channelBits: r.meta.channel_bits, timings: r.meta.timings };
-          });
+          return decodeLatentWith(M._aecp_decode_latent, ptr, aec, signal);
         },
         close() {
           if (!closed) M._aecp_model_free(ptr);
@@ -181,7 +203,7 @@ export async function openCore({ module, threads = 1 }) {
       };
     },
     // manifest: a codec manifest's bytes (NAME.codec.json, codec_manifest.h), parsed and checked by the core.
-    // Returns {info, needs, add, encode, decode, close}: the core's QualityCodec, whose members are loaded
+    // Returns {info, needs, add, memberFor, encode, decode, encodeLatent, decodeLatent, close}: the core's QualityCodec, whose members are loaded
     // from bytes handed over with add(name, bytes); needs(...) says which members a call needs that are not
     // loaded yet (the core's mapping of the knob), so the caller fetches only those.
     openCodec(manifest) {
@@ -241,11 +263,32 @@ export async function openCore({ module, threads = 1 }) {
             return Object.assign(decodeResult(r, latent), { model: r.meta.model, modelQuality: r.meta.model_quality });
           });
         },
-        encodeLatent() {
-          throw new Error(`codec '${info.name}': encodeLatent takes one model (open the member's .aem)`);
+        // Which member a call uses and at what quality, by the core's mapping, without loading it: {quality}
+        // (0: the default) gives {name, quality: the knob's, modelQuality: the member's own}; a file's bytes
+        // {name} (the member its header names; a file no member made is the core's error).
+        memberFor(arg = {}) {
+          live();
+          if (ArrayBuffer.isView(arg) || arg instanceof ArrayBuffer) {
+            const file = asBytes(arg);
+            const j = JSON.parse(text.decode(withBytes(file, (p) => take(M._aecp_codec_needs(ptr, 2, 0, p, file.length))).bytes));
+            return { name: j.model };
+          }
+          const q = arg.quality || 0;
+          const j = JSON.parse(text.decode(take(M._aecp_codec_needs(ptr, 0, q, 0, 0)).bytes));
+          return { name: j.model, quality: j.quality, modelQuality: j.model_quality };
         },
-        decodeLatent() {
-          throw new Error(`codec '${info.name}': decodeLatent takes one model (open the member's .aem)`);
+        // As a model's, with `quality` the knob's: `y` is the output of the encoder graph of the member that
+        // serves it (memberFor), and the file that member's at its own quality, as encode makes it. The
+        // result adds `model` and `modelQuality`.
+        encodeLatent(y, image, options = {}) {
+          live();
+          return encodeLatentWith(M._aecp_codec_encode_latent, ptr, y, image, options);
+        },
+        // As a model's, by the member the file names (the input of that member's decoder graph); `quality` is
+        // the knob's, and the result adds `model` and `modelQuality`.
+        decodeLatent(aec, { signal } = {}) {
+          live();
+          return decodeLatentWith(M._aecp_codec_decode_latent, ptr, aec, signal);
         },
         close() {
           if (!closed) M._aecp_codec_free(ptr);

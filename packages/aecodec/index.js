@@ -97,6 +97,7 @@ const results = {
   decode: toImageData,
   encodeLatent: toFile,
   decodeLatent: (r) => r,
+  memberFor: (r) => r,
 };
 
 // model: the .aem file or a codec manifest (.codec.json), as a URL, a path in Node, bytes or a Blob. members
@@ -123,12 +124,15 @@ export async function createCodec({ model, members, worker = typeof Worker === '
     }
     return memberBytes.get(name);
   };
-  // Before a codec's encode or decode: hands the core the members it says the call needs. exec(op, args)
-  // runs one of the core codec's calls (needs, add).
+  // Before a codec's call: hands the core the members it says the call needs (an encode's or encodeLatent's
+  // by its quality or size, a decode's or decodeLatent's by the file). exec(op, args) runs one of the core
+  // codec's calls (needs, add).
   const ensureMembers = async (exec, op, args, signal) => {
-    if (!manifest || (op !== 'encode' && op !== 'decode')) return;
+    if (!manifest || !['encode', 'decode', 'encodeLatent', 'decodeLatent'].includes(op)) return;
     const options = args[args.length - 1] || {};
-    const need = await exec('needs', [op, op === 'decode' ? args[0] : { quality: options.quality, size: options.size }]);
+    const byFile = op === 'decode' || op === 'decodeLatent';
+    const need = await exec('needs', [byFile ? 'decode' : 'encode',
+                                      byFile ? args[0] : { quality: options.quality, size: op === 'encode' ? options.size : 0 }]);
     for (const name of need) {
       let bytes;
       try {
@@ -162,6 +166,7 @@ export async function createCodec({ model, members, worker = typeof Worker === '
         await ensureMembers(exec, op, args, args[args.length - 1]?.signal);
         return c[op](...args);
       });
+    api.memberFor = (arg = {}) => queue('memberFor', [arg], {}, async () => c.memberFor(arg));
     api.close = () => {
       if (!closed) tail.then(() => c.close());
       closed = true;
@@ -233,6 +238,11 @@ export async function createCodec({ model, members, worker = typeof Worker === '
     decode: (bytes, options = {}) => call('decode', [bytes, options]),
     encodeLatent: (latent, image, options = {}) => call('encodeLatent', [latent, image, options]),
     decodeLatent: (bytes, options = {}) => call('decodeLatent', [bytes, options]),
+    memberFor: (arg = {}) => queue('memberFor', [arg], {}, async () => {
+      if (!w) await start();
+      else await opened;
+      return post({ op: 'memberFor', args: [arg] });
+    }),
     close() {
       if (closed) return;
       closed = true;

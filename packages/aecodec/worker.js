@@ -1,9 +1,10 @@
 // The package's Worker: one WebAssembly core and one model or codec manifest per Worker (index.js makes one per
 // codec). Messages: {id, op: 'open', core: {module, threads}, model | manifest} -> info; {id, op: 'encode' |
-// 'decode' | 'encodeLatent' | 'decodeLatent', args: [...], progress} -> the core.js call's result; for a
-// manifest also {id, op: 'needs' | 'add', args} (the members a call needs; a member's bytes). Replies {id, ok,
-// value | error}, and {id, progress: fraction} while a call runs when asked for. One call at a time, in order;
-// the page cancels a call by terminating the Worker.
+// 'decode' | 'encodeLatent' | 'decodeLatent', args: [...], progress} -> the core.js call's result; {id, op:
+// 'memberFor', args} -> the member a quality or a file uses; for a manifest also {id, op: 'needs' | 'add',
+// args} (the members a call needs; a member's bytes). Replies {id, ok, value | error}, and {id, progress:
+// fraction} while a call runs when asked for. One call at a time, in order; the page cancels a call by
+// terminating the Worker.
 import { openCore } from './core.js';
 
 // The buffers of a result, handed over rather than copied.
@@ -23,7 +24,7 @@ function serve(scope) {
         const c = await openCore(core);
         codec = manifest ? c.openCodec(manifest) : c.open(model);
         value = codec.info;
-      } else if (op === 'needs' || op === 'add') {
+      } else if (op === 'needs' || op === 'add' || op === 'memberFor') {
         if (!codec?.[op]) throw new Error('the codec is not open, or not a codec manifest');
         value = codec[op](...args);
       } else if (op === 'close') {

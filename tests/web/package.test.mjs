@@ -9,8 +9,10 @@
 // isolated page the threaded build, whose files and pixels are the single-threaded build's. A codec manifest
 // (two random-weight variable-rate channel models behind one knob, as models/channel.codec.json): the CLI's
 // bytes on both sides of the hand-over and for a size target in the upper member's span, members fetched only
-// when a call needs them, a file of the upper member decoded by a fresh codec, a malformed manifest refused with
-// the core's message; in Chromium the same through the Worker, the members fetched beside the manifest's URL.
+// when a call needs them, a file of the upper member decoded by a fresh codec, the latent entries of the
+// ONNX backend (memberFor; encodeLatent and decodeLatent at the knob's quality are the member's at its own), a
+// malformed manifest refused with the core's message; in Chromium the same through the Worker, the members
+// fetched beside the manifest's URL.
 // Needs build/release (aecodec, make_test_model) and wasm/build.sh (packages/aecodec/dist). Run with
 // tests/web/run.sh, or on its own: node --test tests/web/package.test.mjs
 import assert from 'node:assert/strict';
@@ -290,6 +292,60 @@ describe('packages/aecodec with a codec manifest, in Node', () => {
     other.close(), bare.close(), codec.close();
   });
 
+  test('the latent entries of a codec: memberFor, and decodeLatent/encodeLatent remake the CLI\'s files on both sides', T,
+       async () => {
+    const { createCodec } = await import(path.join(PKG, 'index.js'));
+    const fetched = [];
+    const codec = await createCodec({ model: codecManifest,
+                                      members: (name) => (fetched.push(name), path.join(codecDir, `${name}.aem`)) });
+    const image = { width: W, height: H, data: rgba(rgb, W, H) };
+    // The core's mapping, asked without fetching a member: a quality's member and its own quality, a file's.
+    assert.deepEqual(await codec.memberFor({ quality: 30 }), { name: 'tcodec-a', quality: 30, modelQuality: 30 });
+    assert.deepEqual(await codec.memberFor({ quality: 90 }), { name: 'tcodec-b', quality: 90, modelQuality: 75.25 });
+    assert.deepEqual(await codec.memberFor({ quality: HANDOVER }), { name: 'tcodec-a', quality: HANDOVER,
+                                                                      modelQuality: HANDOVER });
+    assert.deepEqual(await codec.memberFor(), { name: 'tcodec-a', quality: 40, modelQuality: 40 });
+    assert.deepEqual(await codec.memberFor(codecFile(90)), { name: 'tcodec-b' });
+    await assert.rejects(codec.memberFor({ quality: 101 }), /quality must be a number from 1 to 100/);
+    assert.deepEqual(fetched, [], 'memberFor fetches nothing');
+    for (const [q, name, own] of [[30, 'tcodec-a', 30], [90, 'tcodec-b', 75.25]]) {
+      // The member's decoder graph input for the CLI's file (its inverse gains at its own quality applied),
+      // as the member's own model gives it; and back through the codec's encoder side at the knob's quality:
+      // the file the member alone makes at its own quality, byte for byte.
+      const dl = await codec.decodeLatent(codecFile(q));
+      assert.deepEqual([dl.width, dl.height, dl.quality, dl.model, dl.modelQuality], [W, H, q, name, own]);
+      assert.deepEqual(fetched, q === 30 ? ['tcodec-a'] : ['tcodec-a', 'tcodec-b'], `quality ${q}: members fetched`);
+      const alone = await createCodec({ model: path.join(codecDir, `${name}.aem`) });
+      const ref = await alone.decodeLatent(codecFile(q));
+      assert.equal(ref.quality, own);
+      assert.deepEqual(dl.latent, ref.latent);
+      assert.deepEqual(dl.channelBits, ref.channelBits);
+      const again = await codec.encodeLatent(dl.latent, image, { quality: q });
+      assert.deepEqual([again.quality, again.model, again.modelQuality], [q, name, own]);
+      const single = await alone.encodeLatent(ref.latent, image, { quality: own });
+      assert.ok(Buffer.from(again).equals(Buffer.from(single)), `quality ${q}: the member's file at its own quality`);
+      const back = await codec.decode(again);
+      assert.deepEqual([back.quality, back.model, back.modelQuality], [q, name, own]);
+      // Where the side information of the decoded latent quantises as the encoder's did (the lower member
+      // here, as the model's own test above), the CLI's file itself.
+      if (q === 30) assert.ok(Buffer.from(again).equals(codecFile(q)), 'encodeLatent remakes the CLI\'s file');
+      alone.close();
+    }
+    // The other member's latent at a quality it does not serve: the shapes differ, the core says so.
+    const a30 = await codec.decodeLatent(codecFile(30));
+    await assert.rejects(codec.encodeLatent(a30.latent, image, { quality: 90 }), /latent is/);
+    codec.close();
+    // A fresh codec: the upper member's file and its latent need that member only.
+    const fresh = [];
+    const c2 = await createCodec({ model: codecManifest,
+                                   members: (name) => (fresh.push(name), path.join(codecDir, `${name}.aem`)) });
+    const dl = await c2.decodeLatent(codecFile(100));
+    assert.deepEqual([dl.quality, dl.model], [100, 'tcodec-b']);
+    assert.equal((await c2.encodeLatent(dl.latent, image, { quality: 100 })).model, 'tcodec-b');
+    assert.deepEqual(fresh, ['tcodec-b'], 'the lower member is not needed');
+    c2.close();
+  });
+
   test('a malformed manifest is refused with the core\'s message; a member that is another model too', T, async () => {
     const { createCodec } = await import(path.join(PKG, 'index.js'));
     const doc = JSON.parse(fs.readFileSync(codecManifest, 'utf8'));
@@ -387,9 +443,17 @@ describe('packages/aecodec in Chromium', () => {
       window.tcodecAfter30 = performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname);
       const q90 = await codec.encode(image, { quality: 90 });
       const back = await codec.decode(q90);
+      // The latent entries through the Worker: the member of a quality, the lower member's latent back to
+      // its file, the upper member's file read by its member.
+      const member90 = await codec.memberFor({ quality: 90 });
+      const dl30 = await codec.decodeLatent(q30);
+      const again30 = await codec.encodeLatent(dl30.latent, image, { quality: 30 });
+      const dl90 = await codec.decodeLatent(q90);
       codec.close();
       return { info: codec.info, q30: Array.from(q30), q90: Array.from(q90), model90: q90.model,
-               back: [back.width, back.height, back.quality, back.model], after30: window.tcodecAfter30 };
+               back: [back.width, back.height, back.quality, back.model], after30: window.tcodecAfter30,
+               member90, again30: Array.from(again30), again30Model: again30.model,
+               dl90: [dl90.quality, dl90.model, dl90.modelQuality, dl90.latent.channels] };
     }, { px: Array.from(rgb), w: W, h: H });
     assert.equal(r.info.kind, 'codec');
     assert.ok(Buffer.from(r.q30).equals(codecFile(30)), `quality 30: ${r.q30.length} bytes, CLI ${codecFile(30).length}`);
@@ -398,6 +462,10 @@ describe('packages/aecodec in Chromium', () => {
     assert.ok(!r.after30.includes('/codec/tcodec-b.aem'), 'the upper member is not fetched for quality 30');
     assert.equal(r.model90, 'tcodec-b');
     assert.deepEqual(r.back, [W, H, 90, 'tcodec-b']);
+    assert.deepEqual(r.member90, { name: 'tcodec-b', quality: 90, modelQuality: 75.25 });
+    assert.ok(Buffer.from(r.again30).equals(codecFile(30)), 'encodeLatent remakes the lower member\'s file');
+    assert.equal(r.again30Model, 'tcodec-a');
+    assert.deepEqual(r.dl90, [90, 'tcodec-b', 75.25, 32]);
     assert.deepEqual([member('tcodec-a'), member('tcodec-b')], [1, 1], 'each member fetched once');
     assert.ok(!log.some((l) => l.startsWith('pageerror')), log.join('\n'));
   });

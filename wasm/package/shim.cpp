@@ -275,6 +275,88 @@ AecpOut* decode_with(const aec::Model& model, const uint8_t* bytes, int size, bo
   return own.release();
 }
 
+// Codes a latent that another runtime computed (aecp_encode_latent): `y` is the model's exported encoder
+// graph's output on the image padded to the stride, the result the .aec file that encoding the image at
+// `quality` makes from that latent (a variable-rate model's gains at the quality applied here, as the core's
+// own transforms fold them in). Frees `pixels`.
+AecpOut* encode_latent_with(const aec::Model& model, const float* y, int c, int h, int w, uint8_t* pixels,
+                            int width, int height, int channels, double quality, int effort) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Owned own(effort > 0 ? nullptr : pixels);
+  aec::Image im;
+  if (effort > 0) im = take_image(pixels, width, height, channels);
+  aec::require(width > 0 && height > 0, "bad image size");
+  const std::shared_ptr<const aec::Model> at = at_quality(model, quality);
+  const aec::ModelInfo& info = at->info();
+  const int pw = (width + info.stride - 1) / info.stride * info.stride;
+  const int ph = (height + info.stride - 1) / info.stride * info.stride;
+  int ec = 3, eh = ph, ew = pw;
+  at->encoder().output_shape(ec, eh, ew);
+  aec::require(c == ec && h == eh && w == ew, "the latent is " + std::to_string(c) + "x" + std::to_string(h) +
+                                                  "x" + std::to_string(w) + ", the model's encoder gives " +
+                                                  std::to_string(ec) + "x" + std::to_string(eh) + "x" +
+                                                  std::to_string(ew) + " for a " + std::to_string(width) +
+                                                  "x" + std::to_string(height) + " image");
+  aec::Tensor yt(c, h, w);
+  std::memcpy(yt.data.data(), y, yt.size() * sizeof(float));
+  std::vector<float> gain, inv_gain;
+  gains(model, *at, gain, inv_gain);
+  if (!gain.empty())
+    for (int k = 0; k < c; ++k) {
+      float* p = yt.channel(k);
+      for (size_t i = 0; i < yt.plane(); ++i) p[i] *= gain[size_t(k)];
+    }
+  aec::CodecTimings t;
+  // Refinement keeps the side information (a hyperprior's z, so every mean and table) fixed.
+  std::vector<int32_t> qz;
+  if (effort > 0) {
+    const auto t_ref = std::chrono::steady_clock::now();
+    const aec::Tensor x = aec::image_to_tensor(aec::pad_edge(im, pw, ph));
+    im = aec::Image();
+    qz = at->latent_codec().side_symbols(yt);
+    aec::RefineOptions ro;
+    ro.effort = effort;
+    ro.progress = report;
+    ro.width = width, ro.height = height;
+    yt = aec::refine_latent(*at, x, yt, qz.empty() ? nullptr : &qz, ro).latent;
+    t.refine_ms = ms_since(t_ref);
+  }
+  const auto t_ent = std::chrono::steady_clock::now();
+  aec::LatentCode code = aec::code_latent(*at, yt, qz.empty() ? nullptr : &qz, false);
+  t.entropy_ms = ms_since(t_ent);
+  const std::vector<uint8_t> bytes = aec::write_stream(*at, width, height, code.stream);
+  t.total_ms = ms_since(t0);
+  AecpOut* o = make_out(0, bytes.data(), bytes.size());
+  o->width = width, o->height = height, o->quality = info.quality_code / 100.0;
+  set_meta(o, {{"timings", timings_json(t)}});
+  return o;
+}
+
+// The input of the model's exported decoder graph for an .aec file made by the model (aecp_decode_latent).
+AecpOut* decode_latent_with(const aec::Model& model, const uint8_t* bytes, int size) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const aec::Bitstream parsed0 = aec::parse_bitstream(bytes, size_t(size));
+  const std::shared_ptr<const aec::Model> at = at_file_quality(model, parsed0);
+  const aec::Bitstream parsed = aec::open_stream(*at, bytes, size_t(size), false);
+  std::vector<double> bits;
+  aec::Tensor t = aec::decode_latent(*at, parsed, &bits);
+  std::vector<float> gain, inv_gain;
+  gains(model, *at, gain, inv_gain);
+  if (!inv_gain.empty())
+    for (int k = 0; k < t.c; ++k) {
+      float* p = t.channel(k);
+      for (size_t i = 0; i < t.plane(); ++i) p[i] *= inv_gain[size_t(k)];
+    }
+  aec::CodecTimings tm;
+  tm.entropy_ms = tm.total_ms = ms_since(t0);
+  AecpOut* o = make_out(0, nullptr, 0);
+  o->width = int32_t(parsed.header.width), o->height = int32_t(parsed.header.height);
+  o->quality = at->info().quality_code / 100.0;
+  set_floats(o, t.data);
+  set_meta(o, {{"timings", timings_json(tm)}, {"latent", {t.c, t.h, t.w}}, {"channel_bits", bits}});
+  return o;
+}
+
 // A codec manifest (codec_manifest.h) behind one quality knob: the core's QualityCodec, whose loader takes a
 // member from the .aem bytes the JS side handed over (aecp_codec_add). The loader cannot fetch (it runs
 // synchronously inside a call), so the JS side first asks which members a call needs (aecp_codec_needs) and
@@ -294,6 +376,24 @@ nlohmann::json manifest_json(const aec::CodecManifest& m) {
           {"description", m.description},
           {"default_quality", m.default_quality},
           {"members", members}};
+}
+
+// A codec member's decode result (its quality the member's own, which the file records) as the codec's: the
+// AecpOut's quality becomes the knob's quality for it where the member serves that quality, and meta gets
+// model_quality, the member's own.
+AecpOut* as_knob(const aec::QualityCodec& qc, const std::string& member, AecpOut* o) {
+  const double own = o->quality;
+  for (size_t i = 0; i < qc.members(); ++i)
+    if (qc.manifest().members[i].model == member && qc.manifest().knob_quality(i, own) > 0) {
+      o->quality = qc.manifest().knob_quality(i, own);
+      break;
+    }
+  nlohmann::json meta = nlohmann::json::parse(std::string(o->meta, size_t(o->meta_size)));
+  meta["model"] = member;
+  meta["model_quality"] = own;
+  std::free(o->meta);
+  set_meta(o, meta);
+  return o;
 }
 
 }  // namespace
@@ -358,55 +458,7 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode_latent(const aec::Model* model, const 
                                                  uint8_t* pixels, int width, int height, int channels,
                                                  double quality, int effort) {
   return guarded([&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    Owned own(effort > 0 ? nullptr : pixels);
-    aec::Image im;
-    if (effort > 0) im = take_image(pixels, width, height, channels);
-    aec::require(width > 0 && height > 0, "bad image size");
-    const std::shared_ptr<const aec::Model> at = at_quality(*model, quality);
-    const aec::ModelInfo& info = at->info();
-    const int pw = (width + info.stride - 1) / info.stride * info.stride;
-    const int ph = (height + info.stride - 1) / info.stride * info.stride;
-    int ec = 3, eh = ph, ew = pw;
-    at->encoder().output_shape(ec, eh, ew);
-    aec::require(c == ec && h == eh && w == ew,
-                 "the latent is " + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w) +
-                     ", the model's encoder gives " + std::to_string(ec) + "x" + std::to_string(eh) + "x" +
-                     std::to_string(ew) + " for a " + std::to_string(width) + "x" + std::to_string(height) +
-                     " image");
-    aec::Tensor yt(c, h, w);
-    std::memcpy(yt.data.data(), y, yt.size() * sizeof(float));
-    std::vector<float> gain, inv_gain;
-    gains(*model, *at, gain, inv_gain);
-    if (!gain.empty())
-      for (int k = 0; k < c; ++k) {
-        float* p = yt.channel(k);
-        for (size_t i = 0; i < yt.plane(); ++i) p[i] *= gain[size_t(k)];
-      }
-    aec::CodecTimings t;
-    // Refinement keeps the side information (a hyperprior's z, so every mean and table) fixed.
-    std::vector<int32_t> qz;
-    if (effort > 0) {
-      const auto t_ref = std::chrono::steady_clock::now();
-      const aec::Tensor x = aec::image_to_tensor(aec::pad_edge(im, pw, ph));
-      im = aec::Image();
-      qz = at->latent_codec().side_symbols(yt);
-      aec::RefineOptions ro;
-      ro.effort = effort;
-      ro.progress = report;
-      ro.width = width, ro.height = height;
-      yt = aec::refine_latent(*at, x, yt, qz.empty() ? nullptr : &qz, ro).latent;
-      t.refine_ms = ms_since(t_ref);
-    }
-    const auto t_ent = std::chrono::steady_clock::now();
-    aec::LatentCode code = aec::code_latent(*at, yt, qz.empty() ? nullptr : &qz, false);
-    t.entropy_ms = ms_since(t_ent);
-    const std::vector<uint8_t> bytes = aec::write_stream(*at, width, height, code.stream);
-    t.total_ms = ms_since(t0);
-    AecpOut* o = make_out(0, bytes.data(), bytes.size());
-    o->width = width, o->height = height, o->quality = info.quality_code / 100.0;
-    set_meta(o, {{"timings", timings_json(t)}});
-    return o;
+    return encode_latent_with(*model, y, c, h, w, pixels, width, height, channels, quality, effort);
   });
 }
 
@@ -415,29 +467,7 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode_latent(const aec::Model* model, const 
 // the file's quality applied), as floats; meta: {latent: [c, h, w], channel_bits, timings}. width x height is
 // the file's image (the decoder graph's output is cropped to it).
 EMSCRIPTEN_KEEPALIVE AecpOut* aecp_decode_latent(const aec::Model* model, const uint8_t* bytes, int size) {
-  return guarded([&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    const aec::Bitstream parsed0 = aec::parse_bitstream(bytes, size_t(size));
-    const std::shared_ptr<const aec::Model> at = at_file_quality(*model, parsed0);
-    const aec::Bitstream parsed = aec::open_stream(*at, bytes, size_t(size), false);
-    std::vector<double> bits;
-    aec::Tensor t = aec::decode_latent(*at, parsed, &bits);
-    std::vector<float> gain, inv_gain;
-    gains(*model, *at, gain, inv_gain);
-    if (!inv_gain.empty())
-      for (int k = 0; k < t.c; ++k) {
-        float* p = t.channel(k);
-        for (size_t i = 0; i < t.plane(); ++i) p[i] *= inv_gain[size_t(k)];
-      }
-    aec::CodecTimings tm;
-    tm.entropy_ms = tm.total_ms = ms_since(t0);
-    AecpOut* o = make_out(0, nullptr, 0);
-    o->width = int32_t(parsed.header.width), o->height = int32_t(parsed.header.height);
-    o->quality = at->info().quality_code / 100.0;
-    set_floats(o, t.data);
-    set_meta(o, {{"timings", timings_json(tm)}, {"latent", {t.c, t.h, t.w}}, {"channel_bits", bits}});
-    return o;
-  });
+  return guarded([&] { return decode_latent_with(*model, bytes, size); });
 }
 
 // --- Codecs: a manifest over member models ----------------------------------------------------------------
@@ -498,7 +528,8 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_add(CodecHandle* codec, const char* nam
 // The members a call needs that are not loaded yet, by the core's mapping: `what` 0 an encode at knob
 // quality `quality` (0: the default), 1 a size search (every member: it searches the whole knob), 2 decoding
 // the .aec file `bytes` (the member its header names). `data`: {"members": [index, ...], "model": the
-// member an encode at `quality` uses}. A quality outside 1..100, or a file no member made, is the core's
+// member an encode at `quality` uses (with "model_quality", its own quality there, and "quality", the
+// knob's) or that made the file}. A quality outside 1..100, or a file no member made, is the core's
 // error.
 EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_needs(const CodecHandle* codec, int what, double quality,
                                                const uint8_t* bytes, int size) {
@@ -512,6 +543,7 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_needs(const CodecHandle* codec, int wha
       if (!codec->loaded[s.member]) need.push_back(s.member);
       j["model"] = members[s.member].model;
       j["model_quality"] = s.quality;
+      j["quality"] = aec::quality_code(quality > 0 ? quality : qc.default_quality()) / 100.0;
     } else if (what == 1) {
       for (size_t i = 0; i < members.size(); ++i)
         if (!codec->loaded[i]) need.push_back(i);
@@ -550,18 +582,42 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_decode(const CodecHandle* codec, const 
   return guarded([&] {
     const aec::QualityCodec& qc = *codec->codec;
     const aec::BitstreamHeader h = aec::parse_bitstream(bytes, size_t(size)).header;
-    AecpOut* o = decode_with(qc.decoder_for(h), bytes, size, false, latent != 0);
-    const double own = o->quality;
-    for (size_t i = 0; i < qc.members(); ++i)
-      if (qc.manifest().members[i].model == h.model_name && qc.manifest().knob_quality(i, own) > 0) {
-        o->quality = qc.manifest().knob_quality(i, own);
-        break;
-      }
+    return as_knob(qc, h.model_name, decode_with(qc.decoder_for(h), bytes, size, false, latent != 0));
+  });
+}
+
+// aecp_encode_latent for a codec: `quality` is the knob's (0: the default), and the core's mapping picks the
+// member (which must be loaded) and the member's own quality, so `y` is the output of that member's encoder
+// graph and the file that member's at its quality, as aecp_codec_encode makes it. The AecpOut's quality is
+// the knob's; meta adds model (the member) and model_quality (its own quality, which the file records).
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_encode_latent(const CodecHandle* codec, const float* y, int c, int h,
+                                                       int w, uint8_t* pixels, int width, int height,
+                                                       int channels, double quality, int effort) {
+  Owned own(pixels);  // until encode_latent_with takes them: a member that is not loaded frees them here
+  return guarded([&] {
+    const aec::QualityCodec& qc = *codec->codec;
+    const aec::CodecManifest::Setting s = qc.manifest().at(quality > 0 ? quality : qc.default_quality());
+    const aec::Model& member = qc.member(s.member);
+    AecpOut* o =
+        encode_latent_with(member, y, c, h, w, own.release(), width, height, channels, s.quality, effort);
+    o->quality = aec::quality_code(quality > 0 ? quality : qc.default_quality()) / 100.0;
     nlohmann::json meta = nlohmann::json::parse(std::string(o->meta, size_t(o->meta_size)));
-    meta["model_quality"] = own;
+    meta["model"] = qc.manifest().members[s.member].model;
+    meta["model_quality"] = s.quality;
     std::free(o->meta);
     set_meta(o, meta);
     return o;
+  });
+}
+
+// aecp_decode_latent for a codec: the file's member (which must be loaded) gives its decoder graph's input.
+// The AecpOut's quality is the knob's, as aecp_codec_decode's; meta adds model and model_quality.
+EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_decode_latent(const CodecHandle* codec, const uint8_t* bytes,
+                                                       int size) {
+  return guarded([&] {
+    const aec::QualityCodec& qc = *codec->codec;
+    const aec::BitstreamHeader h = aec::parse_bitstream(bytes, size_t(size)).header;
+    return as_knob(qc, h.model_name, decode_latent_with(qc.decoder_for(h), bytes, size));
   });
 }
 
