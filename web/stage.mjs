@@ -17,8 +17,11 @@
 // (narrow) up to quality 60 and test-codec-b (wider) above). ONNX graphs:
 // NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
 // build/release has aecodec-onnx, they are exported (cached under build/web/onnx); a model they cannot be made
-// for is staged without them (the page's ONNX Runtime backend is then off for it). A variable-rate model's
-// graphs are its network without the quality's gains: the page applies them around the graphs. The manifest's "default" is the name in DIR/DEFAULT when present. The test
+// for is staged without them (the page's ONNX Runtime backend is then off for it). A codec's members get
+// theirs the same way, listed with the member in the codec's entry (members[k].onnx): the page runs the graphs
+// of the member a quality or a file needs, and fetches them only then. A variable-rate model's graphs are its
+// network without the quality's gains: the package applies them around the graphs (encodeLatent,
+// decodeLatent). The manifest's "default" is the name in DIR/DEFAULT when present. The test
 // models get training.lambda = 0.01 (make_test_model writes none), so the page can refine at encoder effort > 0.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -170,6 +173,32 @@ fs.mkdirSync(siteModels, { recursive: true });
 const manifest = { generated: new Date().toISOString(), source: path.relative(root, modelsDir) || '.', note, default: '', models: [] };
 const defFile = path.join(modelsDir, 'DEFAULT');
 if (fs.existsSync(defFile)) manifest.default = fs.readFileSync(defFile, 'utf8').trim().split(/\s+/)[0] || '';
+// A model's ONNX graphs in the site ({encoder, decoder} URLs), or null: NAME.encoder.onnx and
+// NAME.decoder.onnx next to the model file, or exported now by aecodec-onnx (cached by the file's hash).
+function onnxGraphs(src) {
+  const base = path.basename(src, '.aem');
+  let enc = path.join(modelsDir, `${base}.encoder.onnx`), dec = path.join(modelsDir, `${base}.decoder.onnx`);
+  if (!(fs.existsSync(enc) && fs.existsSync(dec)) && fs.existsSync(exporter)) {
+    const hash = createHash('sha256').update(fs.readFileSync(src)).digest('hex').slice(0, 16);
+    const cache = path.join(root, 'build', 'web', 'onnx', hash);
+    const names = () => fs.existsSync(cache) ? fs.readdirSync(cache) : [];
+    if (!names().some((n) => n.endsWith('.encoder.onnx'))) {
+      fs.mkdirSync(cache, { recursive: true });
+      try {
+        execFileSync(exporter, [src, cache], { stdio: ['ignore', 'ignore', 'pipe'] });
+      } catch (e) {
+        say(`aecodec-onnx failed for ${path.basename(src)}: ${String(e.stderr || e.message).trim()}`);
+      }
+    }
+    const e1 = names().find((n) => n.endsWith('.encoder.onnx')), d1 = names().find((n) => n.endsWith('.decoder.onnx'));
+    if (e1 && d1) enc = path.join(cache, e1), dec = path.join(cache, d1);
+  }
+  if (!(fs.existsSync(enc) && fs.existsSync(dec))) return null;
+  copy(enc, path.join(siteModels, `${base}.encoder.onnx`));
+  copy(dec, path.join(siteModels, `${base}.decoder.onnx`));
+  return { encoder: `models/${base}.encoder.onnx`, decoder: `models/${base}.decoder.onnx` };
+}
+
 // The codecs: their manifests are staged as they are (the page and the package check them with the core);
 // here only their names and members' names are read.
 const codecs = [];
@@ -190,8 +219,13 @@ for (const f of fs.readdirSync(modelsDir).filter((x) => x.endsWith('.codec.json'
   copy(path.join(modelsDir, f), path.join(siteModels, f));
   codecs.push({ name: String(doc.name), codec: true, file: `models/${f}`, bytes: fs.statSync(path.join(modelsDir, f)).size,
                 arch: 'codec', description: typeof doc.description === 'string' ? doc.description : '',
-                members: members.map((n) => ({ name: n, file: `models/${n}.aem`,
-                                               bytes: fs.statSync(path.join(modelsDir, `${n}.aem`)).size })) });
+                members: members.map((n) => {
+                  // Each member's own graphs: the ONNX Runtime backend runs those of the member the knob
+                  // (or a file) needs, and fetches them only then.
+                  const src = path.join(modelsDir, `${n}.aem`);
+                  const onnx = onnxGraphs(src);
+                  return { name: n, file: `models/${n}.aem`, bytes: fs.statSync(src).size, ...(onnx ? { onnx } : {}) };
+                }) });
 }
 const memberNames = new Set(codecs.flatMap((c) => c.members.map((m) => m.name)));
 const codecNames = new Set(codecs.map((c) => c.name));
@@ -206,7 +240,7 @@ for (const f of aems(modelsDir)) {
   }
   const name = doc.name || path.basename(f, '.aem');
   copy(src, path.join(siteModels, f));
-  // A codec's member is fetched through its codec (no ONNX graphs: the ONNX Runtime backend takes models).
+  // A codec's member is fetched through its codec (its ONNX graphs are staged with the codec's entry).
   if (memberNames.has(path.basename(f, '.aem')) || codecNames.has(name)) continue;
   const entry = {
     name,
@@ -216,34 +250,14 @@ for (const f of aems(modelsDir)) {
     description: doc.description || '',
   };
   if (doc.family && typeof doc.family === 'object') entry.family = { id: doc.family.id, role: doc.family.role || '' };
-  // ONNX graphs: next to the model, or exported now (cached by the model file's hash).
-  const base = path.basename(f, '.aem');
-  let enc = path.join(modelsDir, `${base}.encoder.onnx`), dec = path.join(modelsDir, `${base}.decoder.onnx`);
-  if (!(fs.existsSync(enc) && fs.existsSync(dec)) && fs.existsSync(exporter)) {
-    const hash = createHash('sha256').update(fs.readFileSync(src)).digest('hex').slice(0, 16);
-    const cache = path.join(root, 'build', 'web', 'onnx', hash);
-    const names = () => fs.existsSync(cache) ? fs.readdirSync(cache) : [];
-    if (!names().some((n) => n.endsWith('.encoder.onnx'))) {
-      fs.mkdirSync(cache, { recursive: true });
-      try {
-        execFileSync(exporter, [src, cache], { stdio: ['ignore', 'ignore', 'pipe'] });
-      } catch (e) {
-        say(`aecodec-onnx failed for ${f}: ${String(e.stderr || e.message).trim()}`);
-      }
-    }
-    const e1 = names().find((n) => n.endsWith('.encoder.onnx')), d1 = names().find((n) => n.endsWith('.decoder.onnx'));
-    if (e1 && d1) enc = path.join(cache, e1), dec = path.join(cache, d1);
-  }
-  if (fs.existsSync(enc) && fs.existsSync(dec)) {
-    copy(enc, path.join(siteModels, `${base}.encoder.onnx`));
-    copy(dec, path.join(siteModels, `${base}.decoder.onnx`));
-    entry.onnx = { encoder: `models/${base}.encoder.onnx`, decoder: `models/${base}.decoder.onnx` };
-  }
+  const onnx = onnxGraphs(src);
+  if (onnx) entry.onnx = onnx;
   manifest.models.push(entry);
 }
 manifest.models.unshift(...codecs);
 if (!manifest.models.some((m) => m.name === manifest.default)) manifest.default = manifest.models[0]?.name || '';
 fs.writeFileSync(path.join(siteModels, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 say(`${out}: ${manifest.models.length - codecs.length} models (${manifest.models.filter((m) => m.onnx).length} with ` +
-    `ONNX graphs), ${codecs.length} codecs (${codecs.map((c) => c.name).join(', ') || 'none'}), ` +
+    `ONNX graphs), ${codecs.length} codecs (${codecs.map((c) => `${c.name}: ${c.members.filter((m) => m.onnx).length} of ` +
+                                                        `${c.members.length} members with ONNX graphs`).join(', ') || 'none'}), ` +
     `default ${manifest.default || '(none)'}`);
