@@ -15,7 +15,7 @@ let core = null;  // its compiled core, shared by the codecs
 const modelFiles = new Map();  // model name -> the .aem file's bytes (a codec's: its .codec.json)
 const memberFetches = new Map();  // "model/member" (indices) -> Promise of a codec member's .aem bytes
 let ortModule = null;
-const ortSessions = new Map();  // model name -> {enc, dec} (or a Promise of it)
+const ortSessions = new Map();  // model (or codec member) name -> {enc, dec} (or a Promise of it)
 let jsBusy = 0;
 
 // ---- the WASM app --------------------------------------------------------------------------------------------
@@ -291,11 +291,12 @@ async function compare(target) {
 
 // ---- ONNX Runtime Web backend -------------------------------------------------------------------------------------
 
-async function ortSessionsFor(name) {
-  const s = state();
-  const m = s.models.find((x) => x.name === name);
-  if (!ortSessions.has(name)) {
-    ortSessions.set(name, (async () => {
+// The ONNX Runtime sessions of model `name`'s graphs, or for a codec entry of its member `member`'s (each
+// member has graphs of its own, fetched when the backend first needs that member).
+async function ortSessionsFor(name, member = null) {
+  const key = member || name;
+  if (!ortSessions.has(key)) {
+    ortSessions.set(key, (async () => {
       if (!ortModule) {
         ortModule = await import('./ort/ort.wasm.min.mjs');
         ortModule.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
@@ -308,20 +309,21 @@ async function ortSessionsFor(name) {
         ortModule.env.wasm.proxy = true;
       }
       const man = manifest.models.find((x) => x.name === name);
-      if (!man || !man.onnx) throw new Error(`no ONNX graphs for '${name}'`);
+      const graphs = member ? man?.members?.find((x) => x.name === member) : man;
+      if (!graphs || !graphs.onnx) throw new Error(`no ONNX graphs for '${key}'`);
       const opts = { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
       const [enc, dec] = await Promise.all([
-        ortModule.InferenceSession.create(new URL(man.onnx.encoder, location.href).href, opts),
-        ortModule.InferenceSession.create(new URL(man.onnx.decoder, location.href).href, opts),
+        ortModule.InferenceSession.create(new URL(graphs.onnx.encoder, location.href).href, opts),
+        ortModule.InferenceSession.create(new URL(graphs.onnx.decoder, location.href).href, opts),
       ]);
       return { enc, dec };
     })());
   }
   try {
-    return await ortSessions.get(name);
+    return await ortSessions.get(key);
   } catch (e) {
-    ortSessions.delete(name);
-    if (m) C.setOrtError(name, `could not load the ONNX graphs: ${e.message || e}`);
+    ortSessions.delete(key);
+    C.setOrtError(name, `could not load the ONNX graphs${member ? ` of member '${member}'` : ''}: ${e.message || e}`);
     throw e;
   }
 }
@@ -424,12 +426,24 @@ const ops = {
   },
   // The ONNX Runtime backend: ONNX Runtime runs the model's exported graphs, the package codes the latent
   // between them (refining it at effort > 0).
+  // A codec runs the graphs of the member the core's mapping picks for the quality (codec.memberFor), whose
+  // latent the package codes at the member's own quality; the decoder graph is that of the member the file
+  // names. A member's .aem and graphs are fetched when this first needs them.
   async ort(req, bytes, signal) {
     const name = req.model;
-    const { enc, dec } = await ortSessionsFor(name);
     const codec = await codecFor(name);
+    const i = manifest.models.findIndex((m) => m.name === name);
+    const entry = manifest.models[i];
+    let member = null;
+    if (entry?.codec) {
+      member = (await codec.memberFor({ quality: req.quality })).name;
+      const k = entry.members.findIndex((x) => x.name === member);
+      if (k < 0) throw new Error(`codec '${name}' has no member '${member}' on this site`);
+      await fetchMember(i, k);  // its stride pads the input; the package takes the same bytes
+    }
+    const { enc } = await ortSessionsFor(name, member);
     const t0 = performance.now();
-    const inp = JSON.parse(C.ortInput(name));
+    const inp = JSON.parse(C.ortInput(name, member || ''));
     if (inp.error) throw new Error(inp.error);
     const x = new Float32Array(heap().buffer, inp.ptr >>> 0, 3 * inp.h * inp.w).slice();
     let t = performance.now();
@@ -444,6 +458,7 @@ const ops = {
     const encodeMs = performance.now() - t0;
     const lat = await codec.decodeLatent(file, { signal });
     const l = lat.latent;
+    const { dec } = await ortSessionsFor(name, entry?.codec ? lat.model : null);
     t = performance.now();
     // (ONNX Runtime's worker takes the tensor's buffer: a copy, the latent stays for the heat maps.)
     const xOut = await dec.run({ [dec.inputNames[0]]: new ortModule.Tensor('float32', l.data.slice(),
@@ -453,6 +468,7 @@ const ops = {
     return {
       meta: {
         quality: file.quality,
+        member: file.model,
         encode: { ...file.timings, network_ms: encNet, total_ms: encodeMs },
         decode: { ...lat.timings, network_ms: decNet, total_ms: lat.timings.total_ms + decNet },
         ...latentMeta(lat),
@@ -673,7 +689,7 @@ async function start() {
     download: w('aec_download', null, []),
     setCompare: w('aec_set_compare', 'number', ['number', 'number', 'number', 'number', 'number', 'number', 'number', 'number']),
     compareDone: w('aec_compare_done', null, []),
-    ortInput: w('aec_ort_input', 'string', ['string']),
+    ortInput: w('aec_ort_input', 'string', ['string', 'string']),
     imageRgb: w('aec_image_rgb', 'string', ['number']),
     jobSlot: w('aec_job_slot', 'number', ['number', 'number']),
     jobResult: w('aec_job_result', null, ['string']),

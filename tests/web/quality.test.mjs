@@ -318,6 +318,46 @@ describe('a codec: one quality knob over two member networks', () => {
     await screenshot(page, 'q05-codec-wide-member');
   });
 
+  test("the ONNX Runtime backend runs the graphs of the quality's member on both sides of the hand-over, each " +
+       'fetched when first needed', T, async (t) => {
+    const m = (await state()).models.find((x) => x.name === CODEC);
+    if (!m.onnx) {
+      t.skip('no ONNX graphs for the codec\'s members in the site (build aecodec-onnx, then restage)');
+      return;
+    }
+    assert.deepEqual(m.codec.members.map((x) => x.onnx), [true, true]);
+    const graphs = (name) => requested.filter((u) => new RegExp(`/models/${name}\\.(en|de)coder\\.onnx$`).test(u)).length;
+    assert.deepEqual([graphs('test-codec-a'), graphs('test-codec-b')], [0, 0], 'no graphs before the backend runs');
+    for (const [q, name] of [[20, 'test-codec-a'], [80, 'test-codec-b']]) {
+      const core = await page.evaluate(([n, qq]) => window.aecodec.encode({ model: n, backend: 'core', quality: qq }),
+                                       [CODEC, q]);
+      const ort = await page.evaluate(() => window.aecodec.encode({ backend: 'ort' }));
+      assert.equal(ort.backend, 'ort');
+      assert.equal(ort.model, CODEC);
+      assert.equal(ort.quality, q);
+      assert.equal(ort.member, name, `quality ${q}: the member the core's mapping picks`);
+      assert.equal(ort.model_id, core.model_id);
+      const s = await state();
+      assert.equal(s.error, '');
+      assert.ok(s.agreement, `quality ${q}: both backends ran on the same image, codec and quality`);
+      assert.ok(Math.abs(ort.psnr - core.psnr) <= ORT_TOL.psnr_db, `quality ${q}: PSNR ${ort.psnr} vs ${core.psnr}`);
+      assert.ok(Math.abs(ort.bytes - core.bytes) <= ORT_TOL.rate * core.bytes,
+                `quality ${q}: ${ort.bytes} vs ${core.bytes} bytes`);
+      // The file is the member's at its own quality: the CLI decodes it with the codec (and the member alone).
+      const f = path.join(outDir, `page-${CODEC}-ort-q${q}.aec`);
+      fs.writeFileSync(f, await pageBytes());
+      const dec = cliNumbers(cli(['decode', f, '-m', modelFile(CODEC), '-o', path.join(outDir, `codec-ort-q${q}.png`),
+                                  '--reference', files.image]));
+      assert.ok(Math.abs(dec.psnr - ort.psnr) <= ORT_TOL.psnr_db, `quality ${q}: CLI ${dec.psnr} vs ${ort.psnr}`);
+      assert.match(cli(['info', f]), new RegExp(`^model:\\s+${name}$`, 'm'));
+      // Only the graphs of the members the knob has needed so far.
+      assert.deepEqual([graphs('test-codec-a') > 0, graphs('test-codec-b') > 0], [true, q > HANDOVER],
+                       `quality ${q}: graphs fetched`);
+    }
+    await screenshot(page, 'q06-codec-ort');
+    await page.evaluate(() => window.aecodec.select({ backend: 'core' }));
+  });
+
   test("quality 80 (the other member) has the CLI's size; a size target searches the whole knob", T, async () => {
     const r = await page.evaluate((n) => window.aecodec.encode({ model: n, backend: 'core', quality: 80 }), CODEC);
     assert.equal(r.member, 'test-codec-b');

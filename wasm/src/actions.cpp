@@ -419,11 +419,15 @@ bool action_encode(uint64_t target_bytes) {
     run->backend = "ort";
     // ONNX Runtime runs the model's exported graphs; the package codes the latent between them (and refines
     // it at effort > 0: the search needs the synthesis transform's backward pass, which only the core has).
+    // A codec runs the graphs of the member that serves the quality (the page asks the package which).
     const json req = {{"op", "ort"}, {"model", m->name}, {"quality", quality}, {"effort", effort}};
-    return start_coding("Running " + m->name + " in ONNX Runtime Web" + at, effort > 0, req.dump(),
+    const std::string by =
+        m->codec ? m->name + " (" + m->members[size_t(m->member_at(quality))].name + ")" : m->name;
+    return start_coding("Running " + by + " in ONNX Runtime Web" + at, effort > 0, req.dump(),
                         [run, image](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
                           const json meta = json::parse(text);
                           run->quality = meta.value("quality", 0.0);
+                          set_member(*run, meta);
                           run->bytes = std::move(slots[kSlotFile]);
                           run->bpp = aec::bits_per_pixel(run->bytes.size(), run->width, run->height);
                           run->enc = timings_of(meta["encode"]), run->dec = timings_of(meta["decode"]);

@@ -220,6 +220,7 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
                   {"progress", x.progress},
                   {"error", x.error},
                   {"id", x.model ? json(x.model->info().id) : json(nullptr)}};
+        e["onnx"] = x.has_onnx();
         if (k < m.manifest.members.size()) {
           const aec::CodecMember& c = m.manifest.members[k];
           e["quality"] = {c.from, c.to}, e["model_quality"] = {c.member_from, c.member_to};
@@ -332,6 +333,10 @@ EMSCRIPTEN_KEEPALIVE int aec_set_manifest(const char* text) {
           mm.name = x.at("name").get<std::string>();
           mm.file = x.value("file", "");
           mm.file_bytes = x.value("bytes", size_t(0));
+          if (x.contains("onnx") && x["onnx"].is_object()) {
+            mm.encoder_onnx = x["onnx"].value("encoder", "");
+            mm.decoder_onnx = x["onnx"].value("decoder", "");
+          }
           me.members.push_back(mm);
         }
       }
@@ -835,8 +840,9 @@ EMSCRIPTEN_KEEPALIVE const char* aec_image_rgb(int which) {
 }
 
 // The ONNX Runtime backend's encoder input: the original padded to the model's stride as the core pads it,
-// 3 x H x W floats in [0, 1]: {"ptr","c","h","w"} (valid until the next call), or {"error"}.
-EMSCRIPTEN_KEEPALIVE const char* aec_ort_input(const char* model) {
+// 3 x H x W floats in [0, 1]: {"ptr","c","h","w"} (valid until the next call), or {"error"}. For a codec,
+// `member` names the member whose graphs run (its stride; the page fetched it first).
+EMSCRIPTEN_KEEPALIVE const char* aec_ort_input(const char* model, const char* member) {
   static std::string out;
   static std::vector<float> input;
   App& a = app();
@@ -844,8 +850,15 @@ EMSCRIPTEN_KEEPALIVE const char* aec_ort_input(const char* model) {
   try {
     aec::require(m && m->state == ModelEntry::Loaded, std::string("model '") + model + "' is not loaded");
     aec::require(a.original.width > 0, "no image loaded");
-    const int pw = (a.original.width + m->stride - 1) / m->stride * m->stride;
-    const int ph = (a.original.height + m->stride - 1) / m->stride * m->stride;
+    int stride = m->stride;
+    if (m->codec) {
+      const int k = m->member_named(member);
+      aec::require(k >= 0 && m->members[size_t(k)].model,
+                   "member '" + std::string(member) + "' of codec '" + m->name + "' is not loaded");
+      stride = m->members[size_t(k)].model->info().stride;
+    }
+    const int pw = (a.original.width + stride - 1) / stride * stride;
+    const int ph = (a.original.height + stride - 1) / stride * stride;
     input = aec::image_to_tensor(aec::pad_edge(a.original, pw, ph)).data;
     return keep(out, json{{"ptr", uintptr_t(input.data())}, {"c", 3}, {"h", ph}, {"w", pw}}.dump());
   } catch (const std::exception& e) {

@@ -83,7 +83,15 @@ struct ModelEntry {
   bool variable_rate = false;
   double default_quality = 0, quality = 0;
   std::vector<double> lambdas;
-  bool ort_available() const { return !encoder_onnx.empty() && !decoder_onnx.empty() && ort_error.empty(); }
+  // A codec's ONNX Runtime backend runs the graphs of the member that serves the knob's quality (or that
+  // made the file), so every member needs its own.
+  bool ort_available() const {
+    if (!ort_error.empty()) return false;
+    if (!codec) return !encoder_onnx.empty() && !decoder_onnx.empty();
+    for (const Member& x : members)
+      if (!x.has_onnx()) return false;
+    return !members.empty();
+  }
 
   // A codec (codec_manifest.h: NAME.codec.json): one quality knob over member models. Its manifest is read
   // by the core (aec_codec_manifest); the page fetches a member when the knob first needs it (the slider
@@ -92,6 +100,9 @@ struct ModelEntry {
   // the default quality's member are; its description (arch, stride, effort) is that member's.
   struct Member {
     std::string name, file;
+    std::string encoder_onnx, decoder_onnx;  // URLs of its graphs, fetched when the ONNX backend first needs
+                                             // this member; empty when the site has none
+    bool has_onnx() const { return !encoder_onnx.empty() && !decoder_onnx.empty(); }
     size_t file_bytes = 0;
     enum State { Idle, Loading, Loaded, Failed } state = Idle;
     double progress = 0;  // of a download (0..1)
