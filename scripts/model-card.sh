@@ -35,6 +35,21 @@ fi
   echo
   grep -E '^description:' "$tmp/info.txt" | sed 's/^description: *//'
   echo
+  # A member of a codec of several networks (models/*.codec.json): which part of the knob it serves.
+  for manifest in models/*.codec.json; do
+    [ -f "$manifest" ] || continue
+    "$A" info --json "$manifest" | /usr/bin/python3 -c '
+import json, sys
+j, name = json.load(sys.stdin), sys.argv[1]
+m = j["members"].get(name)
+if m and len(j["members"]) > 1:
+    f = lambda q: ("%.2f" % q).rstrip("0").rstrip(".")
+    others = ", ".join(k for k in j["members"] if k != name)
+    print("Member of the codec `%s` (`%s`, with %s): it serves the quality knob from %s to %s, at its own "
+          "qualities %s to %s (docs/quality.md).\n" % (j["name"], j["path"], others, f(m["quality"][0]),
+          f(m["quality"][1]), f(m["model_quality"][0]), f(m["model_quality"][1])))
+' "$name"
+  done
   echo "## The model (\`aecodec info models/$name.aem\`)"
   echo
   echo '```'
