@@ -81,8 +81,8 @@ EncodeResult encode(const Model& model, const Image& image, Image* spent, const 
   if (model.variable_rate()) {  // the network at the asked (or default) quality
     EncodeOptions at = options;
     at.quality = 0;
-    return encode(model.at_quality(options.quality > 0 ? options.quality : info.default_quality), image,
-                  spent, at);
+    const auto coded = model.at_quality_cached(options.quality > 0 ? options.quality : info.default_quality);
+    return encode(*coded, image, spent, at);
   }
   require(
       options.quality <= 0 || (info.quality_code > 0 && quality_code(options.quality) == info.quality_code),
@@ -224,7 +224,7 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   if (const std::vector<uint8_t>* q = r.stream.find(kSectionQuality)) {
     const int code = read_quality_section(*q);
     if (model.variable_rate())
-      return decode_with(model.at_quality(code / 100.0), data, size, cross, limits, sink);
+      return decode_with(*model.at_quality_cached(code / 100.0), data, size, cross, limits, sink);
     require(mi.quality_code == code, "corrupt .aec file: a quality section, but model '" + mi.name +
                                          (mi.quality_code ? "' is at another quality" : "' is single-rate"));
   } else {

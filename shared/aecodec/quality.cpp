@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "aecodec/error.h"
@@ -113,6 +115,20 @@ const nlohmann::json& weighted_layer(const nlohmann::json& list, bool last) {
 }
 
 }  // namespace
+
+std::shared_ptr<const Model> Model::at_quality_cached(double quality) const {
+  const int code = quality_code(quality);
+  QualityCache& c = *quality_cache_;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.model && c.code == code) return c.model;
+  }
+  // Built outside the lock: two threads asking for new qualities at once each build their own.
+  auto m = std::make_shared<const Model>(at_quality(quality));
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.code = code, c.model = m;
+  return m;
+}
 
 Model Model::at_quality(double quality) const {
   require(variable_rate(), "model '" + info_.name + "' is single-rate: it has no quality knob (-q); " +

@@ -2,6 +2,8 @@
 // decode at it, refusals of missing or forged quality sections, and encoding to a size or PSNR target.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <thread>
+#include <vector>
 
 #include "aecodec/bitstream.h"
 #include "aecodec/codec.h"
@@ -213,4 +215,35 @@ TEST_CASE("a variable-rate context model refines at its quality's lambda, never 
     };
     CHECK(loss(refined) <= loss(plain) * 1.001);
   }
+}
+
+TEST_CASE("a variable-rate model keeps its last quality's transforms, shared and safe across threads") {
+  const Model& m = knob_model();
+  const auto a = m.at_quality_cached(40), b = m.at_quality_cached(40);
+  CHECK(a.get() == b.get());  // the second call reuses the first's fold
+  const auto c = m.at_quality_cached(70);
+  CHECK(c.get() != a.get());
+  CHECK(a->info().quality_code == 4000);  // a caller's copy outlives its replacement in the cache
+  CHECK(c->info().quality_code == 7000);
+  // Threads coding at alternating qualities make the files one thread makes.
+  const Image im = synthetic_image(48, 40, 8);
+  std::vector<std::vector<uint8_t>> alone;
+  for (double q : {20.0, 60.0, 90.0}) {
+    EncodeOptions o;
+    o.quality = q;
+    alone.push_back(encode_image(m, im, o).bytes);
+  }
+  std::vector<std::vector<std::vector<uint8_t>>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < 6; ++k) {
+        EncodeOptions o;
+        o.quality = std::vector<double>{20.0, 60.0, 90.0}[size_t(k + t) % 3];
+        got[size_t(t)].push_back(encode_image(m, im, o).bytes);
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  for (int t = 0; t < 4; ++t)
+    for (int k = 0; k < 6; ++k) CHECK(got[size_t(t)][size_t(k)] == alone[size_t(k + t) % 3]);
 }
