@@ -82,11 +82,12 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
   };
   if (!o.models.empty()) {
     for (const std::string& p : o.models) {
-      if (p.size() > 11 && p.compare(p.size() - 11, 11, ".codec.json") == 0) {
+      const std::string manifest = codec_manifest_path(p);
+      if (!manifest.empty()) {
         // Its members: beside the manifest, else on the model path (as load_codec finds them).
-        for (const CodecMember& c : CodecManifest::read(p).members) {
+        for (const CodecMember& c : CodecManifest::read(manifest).members) {
           std::error_code ec;
-          const fs::path beside = fs::path(p).parent_path() / (c.model + ".aem");
+          const fs::path beside = fs::path(manifest).parent_path() / (c.model + ".aem");
           const std::string file = fs::is_regular_file(beside, ec) ? beside.string() : c.model;
           add(file, load_model(file));
         }
@@ -134,7 +135,7 @@ std::vector<CodecManifest> find_manifests(const RdOptions& o) {
   };
   if (!o.models.empty()) {
     for (const std::string& p : o.models)
-      if (is_manifest(p)) paths.push_back(p);
+      if (!codec_manifest_path(p).empty()) paths.push_back(codec_manifest_path(p));
   } else if (!o.models_dir.empty()) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(o.models_dir, ec))

@@ -101,21 +101,21 @@ Model load_model(const std::string& path_or_name) {
   throw Error("no model '" + path_or_name + "' (not a file, and not found in: " + where + ")");
 }
 
+std::string codec_manifest_path(const std::string& path_or_name) {
+  if (path_or_name == "default") return codec_manifest_path(default_model_name());
+  std::error_code ec;
+  if (is_manifest(path_or_name)) return fs::is_regular_file(path_or_name, ec) ? path_or_name : "";
+  if (fs::is_regular_file(path_or_name, ec) || fs::path(path_or_name).extension() == ".aem") return "";
+  for (const std::string& dir : model_search_path()) {
+    const fs::path p = fs::path(dir) / (path_or_name + ".codec.json");
+    if (fs::is_regular_file(p, ec)) return p.string();
+  }
+  return "";
+}
+
 QualityCodec load_codec(const std::string& path_or_name) {
   if (path_or_name == "default") return load_codec(default_model_name());
-  std::error_code ec;
-  std::string manifest;
-  if (is_manifest(path_or_name) && fs::is_regular_file(path_or_name, ec)) {
-    manifest = path_or_name;
-  } else if (!fs::is_regular_file(path_or_name, ec) && fs::path(path_or_name).extension() != ".aem") {
-    for (const std::string& dir : model_search_path()) {
-      const fs::path p = fs::path(dir) / (path_or_name + ".codec.json");
-      if (fs::is_regular_file(p, ec)) {
-        manifest = p.string();
-        break;
-      }
-    }
-  }
+  const std::string manifest = codec_manifest_path(path_or_name);
   if (manifest.empty()) return QualityCodec(load_model(path_or_name));
   const fs::path folder = fs::path(manifest).parent_path();
   return QualityCodec(CodecManifest::read(manifest), [folder](const std::string& name) {

@@ -16,6 +16,8 @@ Model load_model(const std::string& path_or_name);
 // members load from the manifest's folder first (codec_manifest.h); else the model load_model finds, as a
 // codec of its own. A path to a manifest or a model file works too.
 QualityCodec load_codec(const std::string& path_or_name);
+// The manifest load_codec would read for this argument, or "" when it names a model.
+std::string codec_manifest_path(const std::string& path_or_name);
 // The installed model with this name and id, for decoding a file without -m. Throws with a message that names
 // the missing version and the installed ones.
 Model find_model_for(const std::string& name, const std::string& id);

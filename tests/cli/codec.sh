@@ -50,7 +50,7 @@ models=$("$AEC" models)
 grep -q "test-pair .*over 2 networks: test-narrow 1-60, test-wide 60-100" <<<"$models" ||
   fail "models does not show the codec: $models"
 grep -q "^  test-wide " <<<"$models" && fail "models lists the wide member on its own: $models"
-"$AEC" -q rd imgs -o rd -m models/test-pair.codec.json --codecs none >/dev/null || fail "rd -m codec"
+"$AEC" -q rd imgs -o rd -m test-pair --codecs none >/dev/null || fail "rd -m codec"
 python3 - <<'PY' || fail "rd.json: one curve over both members"
 import json
 r = json.load(open("rd/rd.json"))
@@ -62,6 +62,9 @@ for want in ["test-pair Q1 (test-narrow Q1)", "test-pair Q60 (test-narrow Q60)",
     assert want in labels, (want, labels)
 assert not any("test-narrow Q100" in l or "test-wide Q1)" in l for l in labels), labels
 PY
+
+out=$("$AEC" eval -m test-pair -q 80 imgs) || fail "eval -m test-pair: $out"
+grep -q "codec test-pair at quality 80: test-wide at its quality 80" <<<"$out" || fail "eval's member: $out"
 
 # info: the manifest's spans, and a file's member quality.
 "$AEC" info --json models/test-pair.codec.json | python3 -c '
