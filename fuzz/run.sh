@@ -62,7 +62,7 @@ build_core() {  # VARIANT -> prints the library's path
 }
 
 # Seed corpus: model files, .aec files and images made by the real tools.
-seeds=$out/seeds-v4  # (the version changes when the seeds do)
+seeds=$out/seeds-v5  # (the version changes when the seeds do)
 if [ ! -d "$seeds" ]; then
   # Made under another name and renamed when complete, so a failed build leaves no half-made corpus.
   partial=$seeds.partial
@@ -76,6 +76,7 @@ if [ ! -d "$seeds" ]; then
     build/release/tests/make_test_model "$partial/model_file/$arch-n2.aem" $arch test-$arch 2 n=2 m=2
   done
   build/release/tests/make_test_model "$partial/model_file/factorized.aem" factorized
+  cp models/channel.codec.json "$partial/model_file/"  # the model_file target parses codec manifests too
   build/release/tests/make_test_model "$partial/test.aem" factorized test-factorized 2
   build/release/tests/make_test_model "$partial/test-hyperprior.aem" hyperprior test-hyperprior 2
   build/release/tests/make_test_model "$partial/test-channel.aem" channel test-channel 2

@@ -70,6 +70,17 @@ cmp -s lib.aec cli.aec || fail "the library and the CLI write different files"
 cli=$("$AEC" decode cli.aec -m "$MODEL" -o cli.png --reference decoded.png 2>&1) || fail "CLI decode failed: $cli"
 grep -qF "PSNR inf dB" <<<"$cli" || fail "the library and the CLI decode to different images: $cli"
 
+# A codec manifest (the default codec): a quality on each side of its hand-over between member networks
+# gives the CLI's bytes, and the file decodes by the member that made it.
+CODEC=$SRC/models/channel.codec.json
+for q in 30 90; do
+  out=$("$EX" "$CODEC" "$IMAGE" lib-q$q.aec $q) || fail "encode_decode with the codec at quality $q failed: $out"
+  echo "$out"
+  "$AEC" encode "$IMAGE" -m "$CODEC" -q $q -o cli-q$q.aec >/dev/null 2>&1 || fail "CLI encode -q $q failed"
+  cmp -s lib-q$q.aec cli-q$q.aec || fail "the library and the CLI write different files at codec quality $q"
+done
+grep -q "model channel-wide " <<<"$out" || fail "quality 90 was not coded by the wide member: $out"
+
 # Errors: a non-zero exit, a message that says what is wrong, no output file.
 expect_error() {  # expect_error "message part" INPUT.aec
   local err
