@@ -4,8 +4,8 @@
 # id of the model it needs; `aecodec decode` looks the id up here when that version is not installed and says
 # how to get it back (`git show COMMIT:PATH > NAME-ID.aem`). A version is listed under the id its document
 # stores (what the build of its day wrote into files: the whole-file hash for models exported before decode
-# ids) and under the decode id that today's aecodec computes and writes (docs/model-format.md, "The model's
-# id"), which needs a built aecodec (AEC=PATH, default build/release/native/aecodec).
+# ids) and under the decode id that today's aecodec computes and writes and the whole-file id it accepts too
+# (docs/model-format.md, "The model's id"), which needs a built aecodec (AEC=PATH, default build/release/native/aecodec).
 #   scripts/model-versions.sh           rewrite models/VERSIONS.tsv
 #   scripts/model-versions.sh --check   exit 1 when models/VERSIONS.tsv is out of date
 # A model committed now is released by that commit, so run this after committing models and commit the list
@@ -48,7 +48,10 @@ for line in log.splitlines():
         tmp.flush()
         info = subprocess.run([os.environ["AEC"], "info", "--json", tmp.name], capture_output=True)
     if info.returncode == 0:  # versions today's core cannot read are listed by their stored id alone
-        first.setdefault((doc["name"], json.loads(info.stdout)["id"]), (len(first), commit, date, path))
+        ids = json.loads(info.stdout)
+        # The decode id today's aecodec writes, and the whole-file id that decoders accept too.
+        for mid in (ids["id"], ids["content_id"]):
+            first.setdefault((doc["name"], mid), (len(first), commit, date, path))
 
 print("# Released model versions (scripts/model-versions.sh, from git history): an .aec file names its model's")
 print("# id; a version that is no longer installed comes back with `git show COMMIT:PATH > NAME-ID.aem`.")

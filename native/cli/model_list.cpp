@@ -68,8 +68,8 @@ void print_models(bool files) {
     for (const Entry& e : all)
       std::printf("%-28s %s  %-10s %s\n", e.name.c_str(), e.info.id.c_str(), e.info.arch.c_str(),
                   e.path.c_str());
-    for (const auto& [path, m] : manifests)
-      std::printf("%-28s %-16s  %-10s %s\n", m.name.c_str(), "", "codec", path.c_str());
+    // Codecs as comments: the lines above are model files, one per line, for scripts to read.
+    for (const auto& [path, m] : manifests) std::printf("# codec %s: %s\n", m.name.c_str(), path.c_str());
     for (const std::string& u : unreadable) std::printf("# unreadable: %s\n", u.c_str());
     return;
   }
