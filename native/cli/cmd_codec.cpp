@@ -1,6 +1,6 @@
 // encode, decode, cross-decode: one image in, one file out, through the core's codec.
 #include <cstdio>
-#include <memory>
+#include <optional>
 #include <string>
 
 #include "aecodec/codec.h"
@@ -67,8 +67,7 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
     r = codec.encode(std::move(image), eo);  // its pixels are freed before the entropy stage
   }
   // The member that made the file (the codec itself when it is one model).
-  const CodecManifest::Setting member =
-      codec.variable_rate() ? codec.manifest().at(r.quality) : CodecManifest::Setting{};
+  const CodecManifest::Setting member = codec.setting(r.quality);
   const Model& model = codec.member(member.member);
   write_file_atomic(o.output, r.bytes);
   if (g.quiet) return;
@@ -105,12 +104,15 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   Bitstream header_only = parse_bitstream(bytes.data(), bytes.size());
   const BitstreamHeader& h = header_only.header;
   // -m names a model or a codec; a codec decodes with the member that made the file.
-  std::unique_ptr<QualityCodec> codec;
-  if (!o.model.empty() && !cross) codec = std::make_unique<QualityCodec>(load_codec(o.model));
-  const Model model_found = o.model.empty() ? find_model_for(h.model_name, hash_hex(h.model_hash))
-                            : cross         ? load_model(o.model)
-                                            : Model();
-  const Model& model = codec ? codec->decoder_for(h) : model_found;
+  std::optional<QualityCodec> codec;
+  std::optional<Model> named;
+  if (o.model.empty())
+    named = find_model_for(h.model_name, hash_hex(h.model_hash));
+  else if (cross)
+    named = load_model(o.model);
+  else
+    codec = load_codec(o.model);
+  const Model& model = codec ? codec->decoder_for(h) : *named;
   DecodeResult r;
   int out_w = 0, out_h = 0;
   if (o.reference.empty()) {  // the PNG written by bands of rows as the decoder makes them

@@ -64,8 +64,7 @@ void run_eval(const EvalOptions& o, const GlobalOptions& g) {
   const QualityCodec codec = load_codec(o.model);
   // Every image is coded at one quality, so by one member of the codec.
   const double quality = o.quality > 0 ? o.quality : codec.default_quality();
-  const CodecManifest::Setting member =
-      codec.variable_rate() ? codec.manifest().at(quality) : CodecManifest::Setting{};
+  const CodecManifest::Setting member = codec.setting(quality);
   const Model& model = codec.member(member.member);
   std::vector<std::string> files = image_files(o.dir);
   if (o.limit > 0 && int(files.size()) > o.limit) files.resize(size_t(o.limit));

@@ -145,11 +145,9 @@ void add_info_commands(CLI::App& app, const GlobalOptions&) {
         std::fclose(f);
       }
     }
-    const std::string ext = ".codec.json";
     if (is_file && head.size() == 4 && head[0] == 'A' && head[1] == 'E' && head[2] == 'C' && head[3] == 0x1A)
       j = stream_summary(read_file(*path, uint64_t(1) << 30), *path);
-    else if (is_file && path->size() > ext.size() &&
-             path->compare(path->size() - ext.size(), ext.size(), ext) == 0)
+    else if (is_file && CodecManifest::is_path(*path))
       j = codec_summary(*path);
     else
       j = model_summary(load_model(*path), *path);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -84,11 +85,9 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
     for (const std::string& p : o.models) {
       const std::string manifest = codec_manifest_path(p);
       if (!manifest.empty()) {
-        // Its members: beside the manifest, else on the model path (as load_codec finds them).
+        // Its members, found as load_codec finds them.
         for (const CodecMember& c : CodecManifest::read(manifest).members) {
-          std::error_code ec;
-          const fs::path beside = fs::path(manifest).parent_path() / (c.model + ".aem");
-          const std::string file = fs::is_regular_file(beside, ec) ? beside.string() : c.model;
+          const std::string file = codec_member_file(manifest, c.model);
           add(file, load_model(file));
         }
       } else {
@@ -130,16 +129,13 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
 // curve anyway.
 std::vector<CodecManifest> find_manifests(const RdOptions& o) {
   std::vector<std::string> paths;
-  auto is_manifest = [](const std::string& p) {
-    return p.size() > 11 && p.compare(p.size() - 11, 11, ".codec.json") == 0;
-  };
   if (!o.models.empty()) {
     for (const std::string& p : o.models)
       if (!codec_manifest_path(p).empty()) paths.push_back(codec_manifest_path(p));
   } else if (!o.models_dir.empty()) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(o.models_dir, ec))
-      if (is_manifest(e.path().string())) paths.push_back(e.path().string());
+      if (CodecManifest::is_path(e.path().string())) paths.push_back(e.path().string());
     std::sort(paths.begin(), paths.end());
   } else {
     paths = installed_codec_manifests();
@@ -311,7 +307,7 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
         std::vector<std::pair<double, double>> knob;  // (knob Q, member Q)
         if (!o.qualities.empty()) {
           for (double q : o.qualities)
-            if (codec->at(q).member == k) knob.emplace_back(q, codec->at(q).quality);
+            if (const CodecManifest::Setting s = codec->at(q); s.member == k) knob.emplace_back(q, s.quality);
         } else {
           // The ends of its span too: the knob's points on either side of a hand-over are both real.
           const CodecMember& span = codec->members[k];
@@ -349,14 +345,17 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
     if (std::none_of(manifests.begin(), manifests.end(),
                      [&](const CodecManifest& m) { return m.name == res.curves[c].base; }))
       continue;
-    // Knob order (the label's "NAME Q<knob>"), the models kept beside their levels.
+    // Knob order, the models kept beside their levels: the members in span order, each by its own quality
+    // (which rises with the knob's inside its span).
     std::vector<size_t> order(res.curves[c].levels.size());
     for (size_t k = 0; k < order.size(); ++k) order[k] = k;
-    auto knob_q = [&](size_t k) {
-      const std::string& label = res.curves[c].levels[k].label;
-      return std::stod(label.substr(res.curves[c].base.size() + 2));
+    auto knob_order = [&](size_t k) {
+      const auto m = member_of.find(level_models[c][k]->info().name);  // a model outside the codec: last
+      return std::make_pair(m == member_of.end() ? SIZE_MAX : m->second.second,
+                            res.curves[c].levels[k].model_quality);
     };
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return knob_q(a) < knob_q(b); });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return knob_order(a) < knob_order(b); });
     std::vector<rd::Level> levels;
     std::vector<const Model*> lm;
     for (size_t k : order) {

@@ -39,11 +39,6 @@ std::vector<std::string> model_search_path() {
   return dirs;
 }
 
-static bool is_manifest(const fs::path& p) {
-  const std::string f = p.filename().string();
-  return f.size() > 11 && f.compare(f.size() - 11, 11, ".codec.json") == 0;
-}
-
 // Files on the search path that `match` accepts, each reached once (sorted within each folder).
 template <class Match>
 static std::vector<std::string> files_on_path(const Match& match) {
@@ -71,7 +66,8 @@ std::vector<std::string> installed_model_files() {
 std::vector<std::string> installed_codec_manifests() {
   std::vector<std::string> out;
   std::set<std::string> names;
-  for (const std::string& f : files_on_path(is_manifest))
+  for (const std::string& f :
+       files_on_path([](const fs::path& p) { return CodecManifest::is_path(p.string()); }))
     if (names.insert(fs::path(f).filename().string()).second) out.push_back(f);
   return out;
 }
@@ -104,24 +100,27 @@ Model load_model(const std::string& path_or_name) {
 std::string codec_manifest_path(const std::string& path_or_name) {
   if (path_or_name == "default") return codec_manifest_path(default_model_name());
   std::error_code ec;
-  if (is_manifest(path_or_name)) return fs::is_regular_file(path_or_name, ec) ? path_or_name : "";
+  if (CodecManifest::is_path(path_or_name)) return fs::is_regular_file(path_or_name, ec) ? path_or_name : "";
   if (fs::is_regular_file(path_or_name, ec) || fs::path(path_or_name).extension() == ".aem") return "";
   for (const std::string& dir : model_search_path()) {
-    const fs::path p = fs::path(dir) / (path_or_name + ".codec.json");
+    const fs::path p = fs::path(dir) / (path_or_name + CodecManifest::kSuffix);
     if (fs::is_regular_file(p, ec)) return p.string();
   }
   return "";
+}
+
+std::string codec_member_file(const std::string& manifest, const std::string& model) {
+  std::error_code ec;
+  const fs::path beside = fs::path(manifest).parent_path() / (model + ".aem");
+  return fs::is_regular_file(beside, ec) ? beside.string() : model;
 }
 
 QualityCodec load_codec(const std::string& path_or_name) {
   if (path_or_name == "default") return load_codec(default_model_name());
   const std::string manifest = codec_manifest_path(path_or_name);
   if (manifest.empty()) return QualityCodec(load_model(path_or_name));
-  const fs::path folder = fs::path(manifest).parent_path();
-  return QualityCodec(CodecManifest::read(manifest), [folder](const std::string& name) {
-    std::error_code e;
-    const fs::path beside = folder / (name + ".aem");
-    return fs::is_regular_file(beside, e) ? Model::load(beside.string()) : load_model(name);
+  return QualityCodec(CodecManifest::read(manifest), [manifest](const std::string& model) {
+    return load_model(codec_member_file(manifest, model));
   });
 }
 

@@ -18,6 +18,9 @@ Model load_model(const std::string& path_or_name);
 QualityCodec load_codec(const std::string& path_or_name);
 // The manifest load_codec would read for this argument, or "" when it names a model.
 std::string codec_manifest_path(const std::string& path_or_name);
+// Where a manifest's member is read from: NAME.aem beside the manifest, else its name (for load_model to find
+// on the search path).
+std::string codec_member_file(const std::string& manifest, const std::string& model);
 // The installed model with this name and id, for decoding a file without -m. Throws with a message that names
 // the missing version and the installed ones.
 Model find_model_for(const std::string& name, const std::string& id);

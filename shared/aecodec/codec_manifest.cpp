@@ -30,11 +30,6 @@ void read_span(const json& j, const char* key, const std::string& member, double
           where + "\"" + key + "\" must rise within 1..100");
 }
 
-// Hundredths, as files store qualities.
-double hundredths(double q) {
-  return std::round(q * 100.0) / 100.0;
-}
-
 }  // namespace
 
 CodecManifest CodecManifest::parse(const std::string& text) {
@@ -101,13 +96,21 @@ CodecManifest CodecManifest::single(const std::string& model, double default_qua
   return m;
 }
 
+bool CodecManifest::is_path(const std::string& path) {
+  const std::string suffix = kSuffix;
+  const size_t slash = path.find_last_of('/');
+  const size_t name = slash == std::string::npos ? 0 : slash + 1;
+  return path.size() > name + suffix.size() &&
+         path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 CodecManifest::Setting CodecManifest::at(double q) const {
   const double knob = quality_code(q) / 100.0;  // checks the range
   size_t i = 0;
   while (i + 1 < members.size() && knob > members[i].to) ++i;
   const CodecMember& c = members[i];
   const double t = c.to > c.from ? (knob - c.from) / (c.to - c.from) : 0.0;
-  return {i, hundredths(c.member_from + t * (c.member_to - c.member_from))};
+  return {i, quality_code(c.member_from + t * (c.member_to - c.member_from)) / 100.0};
 }
 
 double CodecManifest::knob_quality(size_t member, double member_q) const {
@@ -116,7 +119,7 @@ double CodecManifest::knob_quality(size_t member, double member_q) const {
   if (member_q < c.member_from || member_q > c.member_to) return -1;
   if (c.member_to == c.member_from) return c.from;
   const double t = (member_q - c.member_from) / (c.member_to - c.member_from);
-  const double q = hundredths(c.from + t * (c.to - c.from));
+  const double q = quality_code(c.from + t * (c.to - c.from)) / 100.0;
   // A Q on the boundary belongs to the member below: the upper member's first quality is one step on.
   return member > 0 && q <= c.from ? -1 : q;
 }

@@ -25,6 +25,7 @@ struct CodecMember {
 struct CodecManifest {
   static constexpr const char* kFormat = "aecodec-codec";
   static constexpr int kFormatVersion = 1;
+  static constexpr const char* kSuffix = ".codec.json";  // a manifest's file name: NAME.codec.json
 
   std::string name, description;
   double default_quality = 0;  // the Q used when none is asked for
@@ -36,6 +37,8 @@ struct CodecManifest {
   static CodecManifest read(const std::string& path);
   // The manifest of a codec that is one variable-rate model: the knob is the model's own quality.
   static CodecManifest single(const std::string& model, double default_quality);
+  // Whether a path names a manifest file (ends in kSuffix, with a name before it).
+  static bool is_path(const std::string& path);
 
   struct Setting {
     size_t member = 0;

@@ -1,5 +1,7 @@
 #include "aecodec/quality_codec.h"
 
+#include <utility>
+
 #include "aecodec/error.h"
 #include "aecodec/file_io.h"
 #include "aecodec/quality.h"
@@ -35,29 +37,29 @@ const Model& QualityCodec::member(size_t i) const {
   return *loaded_[i];
 }
 
-const Model& QualityCodec::member_at(double quality, EncodeOptions& options) const {
-  if (!variable_rate_) return member(0);  // the model itself refuses a quality it does not have
-  const CodecManifest::Setting s = manifest_.at(quality > 0 ? quality : manifest_.default_quality);
-  options.quality = s.quality;
-  return member(s.member);
+CodecManifest::Setting QualityCodec::setting(double quality) const {
+  if (!variable_rate_) return {};
+  return manifest_.at(quality > 0 ? quality : manifest_.default_quality);
+}
+
+// `image` as the caller passed it: an rvalue lets encode_image free its pixels early.
+template <class Img>
+EncodeResult QualityCodec::encode_with(Img&& image, const EncodeOptions& options) const {
+  EncodeOptions o = options;
+  if (!variable_rate_) return encode_image(member(0), std::forward<Img>(image), o);  // it refuses a quality
+  const CodecManifest::Setting s = setting(options.quality);
+  o.quality = s.quality;
+  EncodeResult r = encode_image(member(s.member), std::forward<Img>(image), o);
+  r.quality = quality_code(options.quality > 0 ? options.quality : default_quality()) / 100.0;
+  return r;
 }
 
 EncodeResult QualityCodec::encode(const Image& image, const EncodeOptions& options) const {
-  EncodeOptions o = options;
-  const Model& m = member_at(options.quality, o);
-  EncodeResult r = encode_image(m, image, o);
-  if (variable_rate_)
-    r.quality = quality_code(options.quality > 0 ? options.quality : default_quality()) / 100.0;
-  return r;
+  return encode_with(image, options);
 }
 
 EncodeResult QualityCodec::encode(Image&& image, const EncodeOptions& options) const {
-  EncodeOptions o = options;
-  const Model& m = member_at(options.quality, o);
-  EncodeResult r = encode_image(m, std::move(image), o);
-  if (variable_rate_)
-    r.quality = quality_code(options.quality > 0 ? options.quality : default_quality()) / 100.0;
-  return r;
+  return encode_with(std::move(image), options);
 }
 
 const Model& QualityCodec::decoder_for(const BitstreamHeader& h) const {

@@ -35,6 +35,9 @@ class QualityCodec {
   // Member i, loaded on first use (safe from several threads). The loaded model must be variable-rate when
   // the codec has more than one member.
   const Model& member(size_t i) const;
+  // The member and its own quality for knob quality `quality` (0: the default); member 0 at quality 0 for a
+  // single-rate model. Loads nothing.
+  CodecManifest::Setting setting(double quality) const;
 
   // Encodes at knob quality options.quality (0: the default). EncodeResult::quality is the knob's Q; the
   // file records the member and the member's quality, so any decoder of that member reads it.
@@ -46,7 +49,8 @@ class QualityCodec {
 
  private:
   explicit QualityCodec(std::shared_ptr<const Model> model);
-  const Model& member_at(double quality, EncodeOptions& options) const;
+  template <class Img>
+  EncodeResult encode_with(Img&& image, const EncodeOptions& options) const;
 
   CodecManifest manifest_;
   Loader loader_;

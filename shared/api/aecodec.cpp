@@ -107,11 +107,6 @@ struct Codec::Impl {
 
 namespace {
 
-bool is_manifest(const std::string& path) {
-  const std::string ext = ".codec.json";
-  return path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
-}
-
 // A manifest's members, NAME.aem in the manifest's folder.
 aec::QualityCodec manifest_codec(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -127,7 +122,7 @@ Codec::Codec(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
 
 Codec Codec::load(const std::string& path) {
   return translated([&] {
-    if (is_manifest(path)) return Codec(std::make_shared<const Impl>(manifest_codec(path)));
+    if (aec::CodecManifest::is_path(path)) return Codec(std::make_shared<const Impl>(manifest_codec(path)));
     return Codec(std::make_shared<const Impl>(aec::Model::load(path)));
   });
 }
