@@ -39,6 +39,15 @@ CodecManifest CodecManifest::parse(const std::string& text) {
   } catch (const json::exception& e) {
     throw Error(std::string("codec manifest: not valid JSON: ") + e.what());
   }
+  // The checks read fields with json::value, which throws json's own exception for a field of another type.
+  try {
+    return from_json(j);
+  } catch (const json::exception& e) {
+    throw Error(std::string("codec manifest: a field has the wrong type: ") + e.what());
+  }
+}
+
+CodecManifest CodecManifest::from_json(const nlohmann::json& j) {
   require(j.is_object() && j.value("format", "") == kFormat,
           std::string("codec manifest: \"format\" must be \"") + kFormat + "\"");
   require(j.value("version", 0) == kFormatVersion,

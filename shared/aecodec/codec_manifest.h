@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace aec {
 
 struct CodecMember {
@@ -49,6 +51,9 @@ struct CodecManifest {
   // The knob quality at which member `member` runs at its own quality `member_q`, or a negative value when
   // the member never runs there (outside its span).
   double knob_quality(size_t member, double member_q) const;
+
+ private:
+  static CodecManifest from_json(const nlohmann::json& j);  // parse's checks, on the parsed document
 };
 
 }  // namespace aec

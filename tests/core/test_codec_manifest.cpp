@@ -109,6 +109,12 @@ TEST_CASE("codec manifest: malformed or inconsistent manifests are refused with 
                     Catch::Contains("\"model\" name"));
   CHECK_THROWS_WITH(CodecManifest::parse(with("\"members\": [", "\"members\": [], \"x\": [")),
                     Catch::Contains("at least one"));
+  // A field of another JSON type is the core's error too, not the JSON library's.
+  CHECK_THROWS_AS(CodecManifest::parse(with("\"aecodec-codec\"", "3")), Error);
+  CHECK_THROWS_WITH(CodecManifest::parse(with("\"version\": 1", "\"version\": \"1\"")),
+                    Catch::Contains("wrong type"));
+  CHECK_THROWS_WITH(CodecManifest::parse(with("\"default_quality\": 40", "\"default_quality\": \"40\"")),
+                    Catch::Contains("wrong type"));
 }
 
 TEST_CASE("a two-network codec: each quality codes with its member, loaded when first needed") {
