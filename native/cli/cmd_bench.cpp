@@ -160,10 +160,14 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
   // The context model's run (tables, means, the coder's slices, LRP: the decoder's, not the encoder's, as
   // `aecodec encode` has no use for the decoded latent), its own stages added to st; `coder` names what the
   // slice coder does.
-  const auto context = [&](Stages& st, const char* coder, const ChannelContext::SliceCoder& code, bool lrp) {
+  // latent = false: the encoder's run, no decoded latent. A decoder trained on the coded latent (decoder_lrp
+  // false) skips LRP too.
+  const auto context = [&](Stages& st, const char* coder, const ChannelContext::SliceCoder& code,
+                           bool latent) {
     ChannelContext::Timing t;
     const Hyperprior::Conditional cond{idx, mean};  // a copy, as the codec's (not timed)
-    const Tensor latent = channel->context().run(cond, y.h, y.w, code, 0, &t, lrp);
+    const bool lrp = latent && channel->lrp();
+    const Tensor latent_out = channel->context().run(cond, y.h, y.w, code, 0, &t, latent, channel->lrp());
     st.add("context embed (integer net)", t.embed_ms, true);
     st.add("slice param nets (integer)", t.param_ms, true);
     st.add("table pick + mean", t.pick_ms);
@@ -171,7 +175,7 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
     st.add("decoded slices -> features", t.feed_ms);
     if (lrp) st.add("LRP nets (float)", t.lrp_ms, true);
     st.add("context band copies", t.copy_ms);
-    return latent;
+    return latent_out;
   };
   if (channel) {
     conditional(enc);

@@ -178,7 +178,7 @@ ChannelCodecImpl::SlicesOut ChannelCodecImpl::code_slices(const torch::Tensor& y
     corrected.push_back(yh + 0.5 * torch::tanh(lrp_nets[k]->forward(torch::cat(in, 1))));
     off += c;
   }
-  return {torch::cat(corrected, 1), bits};
+  return {torch::cat(corrected, 1), bits, torch::cat(decoded, 1)};
 }
 
 StepOut ChannelCodecImpl::train_step(const torch::Tensor& x, int quality, double lambda) {

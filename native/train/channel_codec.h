@@ -57,8 +57,9 @@ class ChannelCodecImpl : public HyperpriorCodecImpl {
   static std::vector<int> slice_sizes(int M);
 
   struct SlicesOut {
-    torch::Tensor y_hat;  // decoded latent for g_s (LRP applied)
-    torch::Tensor bits;   // scalar: -log2 likelihood of y over all slices
+    torch::Tensor y_hat;    // decoded latent for g_s (LRP applied)
+    torch::Tensor bits;     // scalar: -log2 likelihood of y over all slices
+    torch::Tensor y_coded;  // the coded latent, symbol + mean, before LRP (a decoder with decoder_lrp false)
   };
   // hyper: [B, 2M, h, w] the hyperprior's scales then means (float). training: noise likelihoods and
   // straight-through rounding; otherwise rounding and table scales (evaluation).

@@ -40,7 +40,11 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
        {"gain_prior", c.gain_prior},
        {"device", c.device},
        {"provenance", c.provenance}};
-  if (c.arch == "family-channel") j["family_weights"] = c.family_weights;
+  if (c.arch == "family-channel") {
+    j["family_weights"] = c.family_weights;
+    j["medium_width"] = c.medium_width;
+    j["medium_lrp"] = c.medium_lrp;
+  }
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
@@ -78,6 +82,8 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.gain_prior = j.value("gain_prior", std::string("shared"));  // absent: a run from before the choice
   c.device = j.value("device", d.device);
   c.family_weights = j.value("family_weights", d.family_weights);
+  c.medium_width = j.value("medium_width", d.medium_width);
+  c.medium_lrp = j.value("medium_lrp", d.medium_lrp);
 }
 
 DistOptions dist_options_from_env() {

@@ -30,6 +30,10 @@ struct TrainConfig {
   // family-channel: the loss weights of the down path, the up path and the medium codec
   // (family_channel_codec.h).
   std::vector<double> family_weights{1.0, 1.0, 1.0};
+  // family-channel: the medium synthesis' third stage narrowed to this many channels (0: N, as the high's),
+  // and whether it reads the latent after LRP (false: the coded latent; its decoding skips the LRP nets).
+  int medium_width = 0;
+  bool medium_lrp = true;
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

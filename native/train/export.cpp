@@ -353,6 +353,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   d["family"] = {{"id", family_id}, {"role", "medium"}, {"stride", 8}};
   d["encoder"] = enc;
   d["decoder"] = dec;
+  if (!model.medium_lrp()) d["decoder_lrp"] = false;
   d["quantizer"] = base.meta["quantizer"];
   d["entropy"] = base.meta["entropy"];
   if (base.meta.contains("variable_rate")) d["variable_rate"] = base.meta["variable_rate"];

@@ -52,8 +52,13 @@ torch::Tensor param(LayerStackImpl& s, const std::string& name) {
 }  // namespace
 
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
-                                               std::array<double, 4> weights)
-    : ChannelCodecImpl(N_, M_, lambdas, false), w_(weights) {
+                                               std::array<double, 4> weights, int medium_width,
+                                               bool medium_lrp)
+    : ChannelCodecImpl(N_, M_, lambdas, false),
+      w_(weights),
+      medium_width_(medium_width),
+      medium_lrp_(medium_lrp) {
+  aec::require(medium_width >= 0 && medium_width <= N_, "family-channel: the medium width must be 0 to N");
   m_a = register_module("m_a", LayerStack("m_a"));
   m_s = register_module("m_s", LayerStack("m_s"));
   // The high g_a is conv s2, GDN, conv s2, GDN, conv s2, GDN, conv s2; the medium's first conv has stride 1
@@ -62,11 +67,13 @@ FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector
   m_a->conv(N, N, 5, 2), m_a->gdn(N, false);
   m_a->conv(N, N, 5, 2), m_a->gdn(N, false);
   m_a->conv(N, M, 5, 2);
-  // The high g_s's first three stages, then a stride-1 output layer in place of its last upsampling stage.
+  // The high g_s's first three stages (the third narrowed to the medium width, if any), then a stride-1
+  // output layer in place of its last upsampling stage.
+  const int C = medium_width > 0 ? medium_width : N;
   m_s->deconv(M, N, 5, 2), m_s->gdn(N, true);
   m_s->deconv(N, N, 5, 2), m_s->gdn(N, true);
-  m_s->deconv(N, N, 5, 2), m_s->gdn(N, true);
-  m_s->conv(N, 3, 3, 1);
+  m_s->deconv(N, C, 5, 2), m_s->gdn(C, true);
+  m_s->conv(C, 3, 3, 1);
   // The high member is the base channel codec and stays exactly as loaded (its files must keep decoding):
   // no gradient into its transforms, entropy model, prior or gains.
   for (auto& kv : named_parameters())
@@ -89,8 +96,24 @@ void FamilyChannelCodecImpl::init_medium_from_high() {
   // Synthesis: the transposed kernel [N, 3, 5, 5] folded and box-averaged into a conv kernel [3, N, 3, 3].
   torch::Tensor ws = param(*g_s, "6.weight").detach().to(torch::kCPU, torch::kFloat);
   torch::Tensor fs = torch::matmul(torch::matmul(S, ws), S.t()).transpose(0, 1).contiguous();
-  param(*m_s, "6.weight").copy_(fs.to(param(*m_s, "6.weight").device()));
   param(*m_s, "6.bias").copy_(param(*g_s, "6.bias"));
+  if (medium_width_ == 0 || medium_width_ == N) {
+    param(*m_s, "6.weight").copy_(fs.to(param(*m_s, "6.weight").device()));
+    return;
+  }
+  // A narrowed third stage keeps the high's channels that the folded output layer weighs most: their
+  // transposed-conv filters, their block of the inverse GDN, and their taps of the output layer.
+  const torch::Tensor keep = std::get<0>(std::get<1>(fs.pow(2).sum({0, 2, 3}).topk(medium_width_)).sort());
+  const torch::Tensor keep_dev = keep.to(param(*g_s, "4.weight").device());
+  param(*m_s, "4.weight").copy_(param(*g_s, "4.weight").index_select(1, keep_dev));  // [N, C, 5, 5]
+  param(*m_s, "4.bias").copy_(param(*g_s, "4.bias").index_select(0, keep_dev));
+  param(*m_s, "5.beta").copy_(param(*g_s, "5.beta").index_select(0, keep_dev));
+  param(*m_s, "5.gamma").copy_(param(*g_s, "5.gamma").index_select(0, keep_dev).index_select(1, keep_dev));
+  param(*m_s, "6.weight").copy_(fs.index_select(1, keep).to(param(*m_s, "6.weight").device()));
+}
+
+torch::Tensor FamilyChannelCodecImpl::medium_input(const SlicesOut& s, int quality) {
+  return remove_gain(medium_lrp_ ? s.y_hat : s.y_coded, quality);
 }
 
 void FamilyChannelCodecImpl::finish_warm_start(bool source_had_all) {
@@ -112,7 +135,7 @@ StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, 
   const torch::Tensor x_ds = F::avg_pool2d(x, F::AvgPool2dFuncOptions(2));
   // The down path's input: the high latent as the decoder gets it (z and y rounded, context and LRP), with
   // no graph: nothing before m_s learns from it.
-  torch::Tensor y_high, y;
+  torch::Tensor y_high, y;  // y_high: what m_s reads
   {
     torch::NoGradGuard ng;
     y = ChannelCodecImpl::encode(x, quality).to(torch::kFloat);
@@ -120,7 +143,7 @@ StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, 
     const torch::Tensor med = eb->medians().to(z.device()).view({1, -1, 1, 1});
     const torch::Tensor p =
         h_s->forward(torch::round(z - med) + med).narrow(2, 0, y.size(2)).narrow(3, 0, y.size(3));
-    y_high = remove_gain(code_slices(y, p.to(torch::kFloat), false).y_hat, quality);
+    y_high = medium_input(code_slices(y, p.to(torch::kFloat), false), quality);
   }
   // The medium latent through the shared (frozen) entropy model, as the channel codec trains: noise for the
   // likelihoods, straight-through rounding for what the decoders see.
@@ -128,11 +151,11 @@ StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, 
   auto rz = eb->forward(h_a->forward(ym));
   const torch::Tensor p = h_s->forward(rz.y_hat).narrow(2, 0, ym.size(2)).narrow(3, 0, ym.size(3));
   const SlicesOut s = code_slices(ym, p.to(torch::kFloat), true);
-  const torch::Tensor y_med = remove_gain(s.y_hat, quality);
+  const torch::Tensor y_med = remove_gain(s.y_hat, quality), y_med_in = medium_input(s, quality);
 
   const torch::Tensor mse_down = mse_of(m_s->forward(y_high), x_ds);
   const torch::Tensor mse_up = mse_of(g_s->forward(y_med), x);
-  const torch::Tensor mse_med = mse_of(m_s->forward(y_med), x_ds);
+  const torch::Tensor mse_med = mse_of(m_s->forward(y_med_in), x_ds);
   const double half_pixels = double(x_ds.size(0)) * x_ds.size(2) * x_ds.size(3);
   StepOut o;
   o.bpp = (s.bits - torch::log2(rz.likelihood).sum()) / half_pixels;
@@ -162,8 +185,8 @@ EvalOut FamilyChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, i
   const SlicesOut sh = code_as_codec(ChannelCodecImpl::encode(x, quality).to(torch::kFloat));
   const SlicesOut sm = code_as_codec(encode(x_ds, quality, "medium").to(torch::kFloat));
   const torch::Tensor yh = remove_gain(sh.y_hat, quality), ym = remove_gain(sm.y_hat, quality);
-  const torch::Tensor x_hh = g_s->forward(yh), x_hm = m_s->forward(yh);
-  const torch::Tensor x_mm = m_s->forward(ym), x_mh = g_s->forward(ym);
+  const torch::Tensor x_hh = g_s->forward(yh), x_hm = m_s->forward(medium_input(sh, quality));
+  const torch::Tensor x_mm = m_s->forward(medium_input(sm, quality)), x_mh = g_s->forward(ym);
   const int64_t n_full = int64_t(3) * h * w, n_half = int64_t(3) * hh * hw;
 
   EvalOut o;

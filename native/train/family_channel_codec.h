@@ -5,10 +5,18 @@
 //   analysis m_a: a new stride-1 first layer that maps half-size pixels to what the high analysis computes
 //                 after its first (stride-2) stage, then copies of the high g_a's other stages (stride 8);
 //   synthesis m_s: copies of the high g_s without its last upsampling stage, then a new stride-1 output
-//                 layer (half-size RGB).
+//                 layer (half-size RGB). With a medium width C > 0, the third stage (the one at the
+//                 half-size image's own resolution, more than half of g_s's multiply-adds) is narrowed from
+//                 N to C channels: the decoder that makes the down path cheaper than decoding at full size
+//                 and downscaling.
 // Both new layers start as the high's first / last layer folded onto the 2x box grid
 // (family_channel_codec.cpp), so before any step the medium decoder of a high latent is the high decode
-// box-downscaled (up to clamping).
+// box-downscaled (up to clamping); a narrowed stage starts as the C channels of the high's that the folded
+// output layer weighs most.
+//
+// medium_lrp = false: m_s reads the coded latent (symbol + mean), not the one after the context's latent
+// residual prediction, so decoding with it skips the LRP nets (the exported member says "decoder_lrp":
+// false). The high decoder g_s keeps reading LRP's latent, on the up path too.
 //
 // One entropy model, the high's: a medium latent is coded by it unchanged, and a medium file carries the
 // high's entropy tensors verbatim (so the core's cross-decoding accepts the pair as one family).
@@ -33,8 +41,10 @@ namespace aect {
 
 class FamilyChannelCodecImpl : public ChannelCodecImpl {
  public:
-  // weights: w_down, w_up, w_med, w_latent.
-  FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights);
+  // weights: w_down, w_up, w_med, w_latent. medium_width: 0 (m_s keeps the high's widths) or C.
+  FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights,
+                         int medium_width = 0, bool medium_lrp = true);
+  bool medium_lrp() const { return medium_lrp_; }
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8
   // role "medium": the medium analysis of a half-size image (gains applied); else the high's.
@@ -60,7 +70,11 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // The codec's own coding of a latent y (gains applied): z around its fixed-point medians, the integer h_s
   // and the integer slice nets, as ChannelCodecImpl::evaluate; returns the decoded latent and its bits.
   SlicesOut code_as_codec(const torch::Tensor& y);
+  // What m_s reads of a coded latent: LRP's latent or the coded one (medium_lrp), gains removed.
+  torch::Tensor medium_input(const SlicesOut& s, int quality);
   std::array<double, 4> w_;
+  int medium_width_ = 0;
+  bool medium_lrp_ = true;
 };
 
 }  // namespace aect

@@ -64,7 +64,7 @@ ChannelCodecImpl::SlicesOut IntChannelContext::code(ChannelCodecImpl& m, const t
       int_conv_forward(embed, torch::cat({rounding_shift(L, drop), rounding_shift(mean_h, drop)}, 1));
   torch::Tensor yc = y.to(torch::kCPU, torch::kFloat);
 
-  std::vector<torch::Tensor> decoded{E}, corrected;
+  std::vector<torch::Tensor> decoded{E}, corrected, coded;
   double bits = 0;
   int off = 0;
   for (size_t k = 0; k < m.sizes.size(); ++k) {
@@ -81,10 +81,11 @@ ChannelCodecImpl::SlicesOut IntChannelContext::code(ChannelCodecImpl& m, const t
     decoded.push_back(rounding_shift(q.to(torch::kDouble) * std::ldexp(1.0, B) + mu, drop).clamp(-sat, sat));
     torch::Tensor lin = (torch::cat(decoded, 1) * feature_unit).to(y.device(), torch::kFloat);
     torch::Tensor lrp = 0.5 * torch::tanh(m.lrp_nets[k]->forward(lin));
-    corrected.push_back((q + (mu * unit).to(torch::kFloat)).to(y.device()) + lrp);
+    coded.push_back((q + (mu * unit).to(torch::kFloat)).to(y.device()));
+    corrected.push_back(coded.back() + lrp);
     off += c;
   }
-  return {torch::cat(corrected, 1), torch::tensor(bits)};
+  return {torch::cat(corrected, 1), torch::tensor(bits), torch::cat(coded, 1)};
 }
 
 nlohmann::json IntChannelContext::put(aec::ModelFile& f, const ChannelCodecImpl& m,

@@ -68,6 +68,11 @@ int main(int argc, char** argv) {
   train->add_option("--family-weights", family_weights,
                     "family-channel: loss weights of the down path, the up path and the medium codec, "
                     "and optionally of the medium latent's distance to the high latent (default 1,1,1)");
+  train->add_option("--medium-width", cfg.medium_width,
+                    "family-channel: channels of the medium synthesis' last stage (0: N, as the high's)");
+  bool medium_no_lrp = false;
+  train->add_flag("--medium-no-lrp", medium_no_lrp,
+                  "family-channel: the medium synthesis reads the coded latent, so its decoding skips LRP");
   train->add_option("--valid-every", cfg.valid_every)->capture_default_str();
   train->add_option("--valid-max-images", cfg.valid_max_images, "0: all");
   train->add_option("--checkpoint-minutes", cfg.checkpoint_minutes)->capture_default_str();
@@ -192,6 +197,7 @@ int main(int argc, char** argv) {
       else if (lambda > 0)
         cfg.lambdas = {lambda};
       if (!family_weights.empty()) cfg.family_weights = parse_list(family_weights);
+      if (medium_no_lrp) cfg.medium_lrp = false;
       const nlohmann::json all = cfg;
       for (auto it = all.begin(); it != all.end(); ++it) {
         std::string flag = "--" + it.key();

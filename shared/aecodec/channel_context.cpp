@@ -144,7 +144,7 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
 }
 
 Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code,
-                           int band_rows, Timing* timing, bool want_latent) const {
+                           int band_rows, Timing* timing, bool want_latent, bool lrp) const {
   using Clock = std::chrono::steady_clock;
   Clock::time_point mark = timing ? Clock::now() : Clock::time_point();
   // Adds the time since the last lap to one of timing's figures (nothing without timing).
@@ -176,7 +176,7 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   const float feature_unit = std::ldexp(1.0f, -feature_bits_);
   // Appends channels [from, ctx.c) of ctx to fctx.
   const auto to_float = [&](int from) {
-    if (!whole || !want_latent) return;
+    if (!whole || !want_latent || !lrp) return;
     fctx.h = h, fctx.w = w, fctx.c = ctx.c;
     if (fctx.data.capacity() < size_t(E + M) * plane) fctx.data.reserve(size_t(E + M) * plane);
     fctx.data.resize(size_t(ctx.c) * plane);
@@ -249,6 +249,18 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
     lap(&Timing::feed_ms);
 
     if (!want_latent) {
+      off += c;
+      continue;
+    }
+    if (!lrp) {  // the coded latent: symbol + mean
+      parallel_for(c, [&](int c0, int c1) {
+        for (int ch = c0; ch < c1; ++ch) {
+          const size_t at = size_t(ch) * plane;
+          float* out = latent.channel(off + ch);
+          for (size_t j = 0; j < plane; ++j) out[j] = float(sym[at + j]) + float(mean[at + j]) * unit;
+        }
+      });
+      lap(&Timing::feed_ms);
       off += c;
       continue;
     }

@@ -59,9 +59,10 @@ class ChannelContext {
   // channels) and returns the decoded latent (LRP applied). The nets run over bands of band_rows latent rows
   // (0: a size that bounds their memory); tables, means and symbols do not depend on it. timing: null, or
   // where to add the stages' times. latent = false: returns an empty tensor without running LRP, which
-  // nothing but the decoded latent needs (an encoder that only writes the file).
+  // nothing but the decoded latent needs (an encoder that only writes the file). lrp = false: the decoded
+  // latent is the coded one, symbol + mean, without LRP (a decoder trained on it: Model's decoder_lrp).
   Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code, int band_rows = 0,
-             Timing* timing = nullptr, bool latent = true) const;
+             Timing* timing = nullptr, bool latent = true, bool lrp = true) const;
 
  private:
   int channels_ = 0, bits_ = 0, feature_bits_ = 0, features_ = 0;

@@ -10,10 +10,11 @@
 namespace aec {
 
 std::unique_ptr<LatentCodec> LatentCodec::build(const nlohmann::json& entropy, const ModelFile& file,
-                                                int latent_channels) {
+                                                int latent_channels, bool lrp) {
   const std::string kind = entropy.contains("kind") && entropy["kind"].is_string()
                                ? entropy["kind"].get<std::string>()
                                : "factorized";  // documents from before the hyperprior name none
+  require(lrp || kind == "channel", "model document: decoder_lrp applies to a channel entropy model only");
   if (kind == "hyperprior")
     return std::make_unique<HyperpriorCodec>(Hyperprior::build(entropy, file, latent_channels));
   if (kind == "channel") {
@@ -21,7 +22,7 @@ std::unique_ptr<LatentCodec> LatentCodec::build(const nlohmann::json& entropy, c
     require(entropy.contains("context"), "entropy (channel): needs a 'context' object");
     std::unique_ptr<ChannelContext> ctx = ChannelContext::build(
         entropy["context"], file, latent_channels, int(hp->y_tables().count()), hp->mean_fraction_bits());
-    return std::make_unique<ChannelCodec>(std::move(hp), std::move(ctx));
+    return std::make_unique<ChannelCodec>(std::move(hp), std::move(ctx), lrp);
   }
   require(kind == "factorized",
           "entropy model kind '" + kind +

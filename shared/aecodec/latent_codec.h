@@ -61,8 +61,10 @@ class LatentCodec {
  public:
   virtual ~LatentCodec() = default;
   // From the document's "entropy" object and the file's tensors, checking every shape and table.
+  // lrp: a context model's latent residual prediction applies to the latent it returns (false: the decoder
+  // reads the coded latent, ModelInfo::decoder_lrp).
   static std::unique_ptr<LatentCodec> build(const nlohmann::json& entropy, const ModelFile& file,
-                                            int latent_channels);
+                                            int latent_channels, bool lrp = true);
 
   virtual const char* kind() const = 0;  // the document's entropy.kind: "factorized", "hyperprior"
   // The section types the codec writes and the decoder needs, all required (even) types. Decoding refuses a
@@ -150,7 +152,9 @@ class HyperpriorCodec : public LatentCodec {
 // decoded before it. Its rate model for refinement is the context's tables and means at y's own rounding.
 class ChannelCodec : public HyperpriorCodec {
  public:
-  ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context);
+  // lrp = false: encode's and decode's latent is the coded one, without latent residual prediction.
+  ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context,
+               bool lrp = true);
   ~ChannelCodec() override;
   const char* kind() const override { return "channel"; }
   ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
@@ -162,9 +166,11 @@ class ChannelCodec : public HyperpriorCodec {
                 std::vector<double>* channel_bits = nullptr) const override;
 
   const ChannelContext& context() const { return *ctx_; }
+  bool lrp() const { return lrp_; }
 
  private:
   std::unique_ptr<ChannelContext> ctx_;
+  bool lrp_ = true;
 };
 
 // Helpers the codecs share: the per-element table index of per-channel tables, ideal bits per channel, and

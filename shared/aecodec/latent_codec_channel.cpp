@@ -8,8 +8,9 @@
 
 namespace aec {
 
-ChannelCodec::ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context)
-    : HyperpriorCodec(std::move(hyperprior)), ctx_(std::move(context)) {}
+ChannelCodec::ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context,
+                           bool lrp)
+    : HyperpriorCodec(std::move(hyperprior)), ctx_(std::move(context)), lrp_(lrp) {}
 ChannelCodec::~ChannelCodec() = default;
 
 // The sections are the hyperprior's: z's symbols in the hyper payload, y's in the payload, slice after
@@ -31,7 +32,7 @@ LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* sid
           }
         });
       },
-      0, nullptr, latent);
+      0, nullptr, latent, lrp_);
   r.stream.section(kSectionPayload) = entropy_encode(q.data(), index.data(), q.size(), hp.y_tables());
   r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
   return r;
@@ -74,14 +75,16 @@ Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w,
   std::vector<int32_t> q, index;
   if (channel_bits) q.resize(size_t(c) * plane), index.resize(q.size());
   EntropyStreamDecoder dec(payload.data(), payload.size(), hp.y_tables());
-  Tensor latent =
-      ctx_->run(cond, h, w, [&](int c0, int k, const int32_t* table, const int32_t*, int32_t* symbols) {
+  Tensor latent = ctx_->run(
+      cond, h, w,
+      [&](int c0, int k, const int32_t* table, const int32_t*, int32_t* symbols) {
         const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
         dec.decode(table, m, symbols);
         if (!channel_bits) return;
         std::copy(symbols, symbols + m, q.begin() + std::ptrdiff_t(base));
         std::copy(table, table + m, index.begin() + std::ptrdiff_t(base));
-      });
+      },
+      0, nullptr, true, lrp_);
   dec.finish();
   if (channel_bits) *channel_bits = bits_per_channel(q, index.data(), c, plane, hp.y_tables());
   return latent;

@@ -167,7 +167,14 @@ Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCo
 
   const json none = json::object();
   const json& doc = m.contains("entropy") && m["entropy"].is_object() ? m["entropy"] : none;
-  model.latent_codec_ = entropy ? std::move(entropy) : LatentCodec::build(doc, file, info.latent_channels);
+  // A context model's decoder reads the latent after latent residual prediction unless the document says
+  // otherwise: a cheaper decoder trained on the coded latent (a family's medium member, docs/family.md).
+  if (m.contains("decoder_lrp")) {
+    require(m["decoder_lrp"].is_boolean(), "model document: decoder_lrp must be true or false");
+    info.decoder_lrp = m["decoder_lrp"].get<bool>();
+  }
+  model.latent_codec_ =
+      entropy ? std::move(entropy) : LatentCodec::build(doc, file, info.latent_channels, info.decoder_lrp);
   info.entropy_kind = model.latent_codec_->kind();
   // The knob moves only the transforms' gains: its entropy model must not depend on Q (a Gaussian
   // conditional around shared tables does; per-channel factorized tables fitted to one rate do not).

@@ -34,6 +34,9 @@ struct ModelInfo {
   uint64_t content_hash = 0;
   uint64_t entropy_hash = 0;  // identity of the entropy model (shared across a family)
   std::string entropy_kind;   // "factorized", "hyperprior" or "channel"
+  // Channel models: whether the decoder reads the latent after the context's latent residual prediction
+  // (the default) or the coded latent, symbol + mean (the document's "decoder_lrp": false).
+  bool decoder_lrp = true;
   // Variable-rate models (quality.h): the trained lambdas, ascending (empty for a single-rate model), and the
   // quality the codec uses when none is asked for. A model made by at_quality keeps them and has its
   // quality code (Q x 100); 0 otherwise.

@@ -384,6 +384,48 @@ TEST_CASE("channel: an encode without the decoded latent writes the same file, L
   }
 }
 
+TEST_CASE("channel: a decoder on the coded latent (decoder_lrp false) gets symbol + mean, LRP skipped") {
+  ModelFile coded_file = make_random_model(channel_spec());
+  coded_file.meta["decoder_lrp"] = false;
+  const Model coded = Model::from_file(coded_file);
+  const Model& m = channel_model();
+  CHECK(m.info().decoder_lrp);
+  CHECK(!coded.info().decoder_lrp);
+  // One entropy model: the file is the same, so a family member may decode the other's files.
+  CHECK(coded.info().entropy_hash == m.info().entropy_hash);
+  const Image im = synthetic_image(70, 45, 3);
+  const EncodeResult e = encode_image(m, im), ec = encode_image(coded, im);
+  CHECK(ec.bytes.size() == e.bytes.size());
+  const Bitstream s = open_stream(m, e.bytes.data(), e.bytes.size(), false);
+  const Bitstream sc = open_stream(coded, ec.bytes.data(), ec.bytes.size(), false);
+  CHECK(*s.find(kSectionPayload) == *sc.find(kSectionPayload));
+  // The coded latent: every element an integer symbol plus its mean, which the Gaussian conditional's
+  // means give; LRP moves the other model's latent off it by less than a half.
+  const Tensor lc = decode_latent(coded, sc), l = decode_latent(m, s);
+  CHECK(ec.latent.data == lc.data);
+  REQUIRE(lc.size() == l.size());
+  const Tensor y = coded.analysis(image_to_tensor(pad_edge(im, 72, 48)));
+  const ConditionalRate r =
+      coded.latent_codec().conditional_rate(y.c, y.h, y.w, coded.latent_codec().side_symbols(y), &y);
+  double moved = 0;
+  for (size_t i = 0; i < lc.size(); ++i) {
+    const float v = lc.data[i] - r.base[i];
+    CHECK(v == std::nearbyint(v));
+    CHECK(std::fabs(l.data[i] - lc.data[i]) < 0.5f);
+    moved = std::max(moved, double(std::fabs(l.data[i] - lc.data[i])));
+  }
+  CHECK(moved > 0);
+  // The image is its decoder's synthesis of that latent.
+  CHECK(decode_image(coded, ec.bytes.data(), ec.bytes.size()).image.rgb ==
+        crop(tensor_to_image(coded.synthesis(lc)), 70, 45).rgb);
+  // Only a context model has LRP to skip; the flag is a boolean.
+  ModelFile hyper_file = make_random_model(hyper_spec());
+  hyper_file.meta["decoder_lrp"] = false;
+  CHECK_THROWS_WITH(Model::from_file(hyper_file), Catch::Contains("decoder_lrp"));
+  coded_file.meta["decoder_lrp"] = "no";
+  CHECK_THROWS_WITH(Model::from_file(coded_file), Catch::Contains("decoder_lrp"));
+}
+
 TEST_CASE("channel: zero slice nets code exactly as the plain hyperprior") {
   const ModelFile zeroed = zero_slice_nets(make_random_model(channel_spec()));
   const Model channel = Model::from_file(zeroed);

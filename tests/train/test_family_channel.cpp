@@ -151,6 +151,46 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   const aec::EncodeResult eh2 = aec::encode_image(high2, im, o);
   CHECK(aec::decode_image(high2, eh2.bytes.data(), eh2.bytes.size()).image.rgb == db.image.rgb);
   CHECK(aec::cross_decode_image(medium2, eh2.bytes.data(), eh2.bytes.size()).image.width == 35);
+
+  // The cheaper medium synthesis: its last stage narrowed to 6 of N = 16 channels, reading the coded latent
+  // (no LRP). It starts as the high's channels that the folded output layer weighs most.
+  TrainConfig n = f;
+  n.out = (root / "narrow").string();
+  n.medium_width = 6;
+  n.medium_lrp = false;
+  n.steps = 2;
+  n.valid_every = 2;
+  train_run(n, false);
+  LoadedRun narrow = load_run(n.out);
+  REQUIRE(narrow.cfg.medium_width == 6);
+  REQUIRE(!narrow.cfg.medium_lrp);
+  for (const char* k : {"cross_h2m", "medium", "baseline_h2m_box"})
+    CHECK(std::isfinite(narrow.valid["q2"].value(k, -1.0)));
+  auto narrow_files = export_models(narrow, "fam", ExportOptions{});
+  REQUIRE(narrow_files.size() == 2);
+  const aec::Model high3 = aec::Model::from_file(narrow_files[0].second);
+  const aec::Model medium3 = aec::Model::from_file(narrow_files[1].second);
+  CHECK(high3.info().decoder_lrp);
+  CHECK(!medium3.info().decoder_lrp);
+  CHECK(medium3.info().entropy_hash == base.info().entropy_hash);
+  CHECK(narrow_files[1].second.tensors.at("m_s.4.weight").shape == std::vector<int64_t>{16, 6, 5, 5});
+  CHECK(narrow_files[1].second.tensors.at("m_s.6.weight").shape == std::vector<int64_t>{3, 6, 3, 3});
+  // A high file at half size: the medium synthesis of the coded latent (what the medium member's latent
+  // codec decodes), not of the high's LRP latent.
+  const aec::Bitstream s3 = aec::open_stream(medium3, eh.bytes.data(), eh.bytes.size(), true);
+  const aec::Model medium3_q = medium3.at_quality(40);
+  const aec::Tensor coded = aec::decode_latent(medium3_q, s3);
+  CHECK(coded.data != eh.latent.data);
+  CHECK(aec::cross_decode_image(medium3, eh.bytes.data(), eh.bytes.size()).image.rgb ==
+        aec::crop(aec::tensor_to_image(medium3_q.synthesis(coded)), 35, 23).rgb);
+  // A medium file decodes at full size with the high member, which reads LRP's latent.
+  const aec::EncodeResult em3 = aec::encode_image(medium3, aec::downscale2x_box(im), o);
+  const aec::Model high3_q = high3.at_quality(40);
+  const aec::Tensor lrp_latent =
+      aec::decode_latent(high3_q, aec::open_stream(high3, em3.bytes.data(), em3.bytes.size(), true));
+  CHECK(lrp_latent.data != em3.latent.data);
+  CHECK(aec::cross_decode_image(high3, em3.bytes.data(), em3.bytes.size()).image.rgb ==
+        aec::crop(aec::tensor_to_image(high3_q.synthesis(lrp_latent)), 70, 46).rgb);
   fs::remove_all(root);
   fs::remove_all(data);
 }
