@@ -186,20 +186,23 @@ struct Family {
   rd::FamilyResult result;
 };
 
+// quality: where both members are variable-rate, the quality both encode at (0: their default).
 rd::FamilyImage eval_family(const Model& high, const Model& medium, const Image& image,
-                            const std::string& name) {
+                            const std::string& name, double quality) {
   rd::FamilyImage f;
   f.image = name, f.width = image.width, f.height = image.height;
   const Image half = downscale2x_box(image);
+  const EncodeOptions opt = encode_options(0, true, quality);
 
   // Down: high latent of the original -> medium decoder, vs the box-downscaled original.
-  const EncodeResult eh = encode_image(high, image);
+  const EncodeResult eh = encode_image(high, image, opt);
   f.down_bpp = bits_per_pixel(eh.bytes.size(), image.width, image.height);
   const DecodeResult cross_down = cross_decode_image(medium, eh.bytes.data(), eh.bytes.size());
   f.down_cross = path_score(half, cross_down.image, cross_down.timings.total_ms);
   {
     const auto t0 = std::chrono::steady_clock::now();
     const DecodeResult full = decode_image(high, eh.bytes.data(), eh.bytes.size());
+    f.high = path_score(image, full.image, full.timings.total_ms);
     const Image down = downscale2x_box(full.image);
     f.down_ref = path_score(half, down, ms_since(t0));
     const auto t1 = std::chrono::steady_clock::now();
@@ -209,7 +212,7 @@ rd::FamilyImage eval_family(const Model& high, const Model& medium, const Image&
 
   // Up: medium latent of the box-downscaled original -> high decoder, vs the original. The cross path makes
   // 2 x ceil(w/2) x 2 x ceil(h/2); both paths are cropped to the original size.
-  const EncodeResult em = encode_image(medium, half);
+  const EncodeResult em = encode_image(medium, half, opt);
   f.up_bpp = bits_per_pixel(em.bytes.size(), image.width, image.height);
   {
     const auto t0 = std::chrono::steady_clock::now();
@@ -265,6 +268,46 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   for (const CodecManifest& m : manifests)
     for (size_t k = 0; k < m.members.size(); ++k)
       member_of.emplace(m.members[k].model, std::make_pair(&m, k));
+  // Cross-resolution families: a "high" and a "medium" member (found before the curves: a family's medium
+  // member is scored in the family table, on the half-size images it is made for, not as a curve).
+  std::map<std::string, Family> families;
+  for (const LoadedModel& lm : models) {
+    const ModelInfo& i = lm.model->info();
+    if (i.family_id.empty()) continue;
+    Family& f = families[i.family_id];
+    f.result.id = i.family_id;
+    if (i.family_role == "high" && !f.high) f.high = lm.model.get();
+    if (i.family_role == "medium" && !f.medium) f.medium = lm.model.get();
+  }
+  for (auto it = families.begin(); it != families.end();) {
+    if (it->second.high && it->second.medium) {
+      it->second.result.high = it->second.high->info().name;
+      it->second.result.medium = it->second.medium->info().name;
+      ++it;
+    } else {
+      res.notes.push_back("Family " + it->first +
+                          " lacks a \"high\" or \"medium\" member: no cross-path table.");
+      it = families.erase(it);
+    }
+  }
+
+  // A variable-rate pair at several qualities (--qualities, else the high's trained lambdas'): the rate a
+  // user picks.
+  std::vector<Family> family_runs;
+  for (const auto& [id, f] : families) {
+    if (!f.high->variable_rate() || !f.medium->variable_rate()) {
+      family_runs.push_back(f);
+      continue;
+    }
+    std::vector<double> qs = o.qualities;
+    if (qs.empty())
+      for (double lam : f.high->info().lambdas) qs.push_back(quality_of_lambda(f.high->info().lambdas, lam));
+    for (double q : qs) {
+      family_runs.push_back(f);
+      family_runs.back().result.quality = q;
+    }
+  }
+
   std::vector<std::vector<const Model*>> level_models;  // per curve, per level
   std::vector<int> efforts = o.efforts;                 // each effort once, in order
   std::sort(efforts.begin(), efforts.end());
@@ -272,6 +315,7 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   for (int effort : efforts)
     for (const LoadedModel& lm : models) {
       const ModelInfo& i = lm.model->info();
+      if (i.family_role == "medium" && families.count(i.family_id)) continue;
       // Models that cannot be refined have effort 0 only.
       if (effort > 0 && !refine_refusal(*lm.model).empty()) continue;
       const auto member = member_of.find(i.name);
@@ -393,28 +437,6 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
     if (!v.empty()) res.tool_versions.push_back(v);
   }
 
-  // Cross-resolution families: a "high" and a "medium" member.
-  std::map<std::string, Family> families;
-  for (const LoadedModel& lm : models) {
-    const ModelInfo& i = lm.model->info();
-    if (i.family_id.empty()) continue;
-    Family& f = families[i.family_id];
-    f.result.id = i.family_id;
-    if (i.family_role == "high" && !f.high) f.high = lm.model.get();
-    if (i.family_role == "medium" && !f.medium) f.medium = lm.model.get();
-  }
-  for (auto it = families.begin(); it != families.end();) {
-    if (it->second.high && it->second.medium) {
-      it->second.result.high = it->second.high->info().name;
-      it->second.result.medium = it->second.medium->info().name;
-      ++it;
-    } else {
-      res.notes.push_back("Family " + it->first +
-                          " lacks a \"high\" or \"medium\" member: no cross-path table.");
-      it = families.erase(it);
-    }
-  }
-
   std::unique_ptr<rd::TempDir> tmp;
   if (!classic.empty()) tmp = std::make_unique<rd::TempDir>();
   bool any_grey = false;
@@ -457,14 +479,14 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       }
     }
 
-    for (auto& [id, f] : families) {
-      progress("family " + id);
-      f.result.images.push_back(eval_family(*f.high, *f.medium, image, name));
+    for (Family& f : family_runs) {
+      progress("family " + f.result.id);
+      f.result.images.push_back(eval_family(*f.high, *f.medium, image, name, f.result.quality));
     }
   }
   if (!g.quiet && tty) std::fprintf(stderr, "\r\033[K");
   if (any_grey) res.notes.push_back("Greyscale images are expanded to RGB and coded as RGB by every codec.");
-  for (auto& [id, f] : families) res.families.push_back(std::move(f.result));
+  for (Family& f : family_runs) res.families.push_back(std::move(f.result));
 
   rd::finish_results(res);
   if (!o.out.empty()) {

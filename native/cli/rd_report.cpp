@@ -72,6 +72,7 @@ nlohmann::json family_image_json(const FamilyImage& f) {
   j["medium_to_high"] = {{"bpp", f.up_bpp},
                          {"cross_decode", path_json(f.up_cross)},
                          {"decode_then_bicubic_x2", path_json(f.up_ref)}};
+  j["high"] = {{"bpp", f.down_bpp}, {"decode", path_json(f.high)}};
   return j;
 }
 
@@ -192,9 +193,14 @@ void finish_results(RdResults& r) {
     for (const FamilyImage& x : f.images) {
       m.down_bpp += x.down_bpp / n, m.up_bpp += x.up_bpp / n;
       add(m.down_cross, x.down_cross), add(m.down_ref, x.down_ref), add(m.down_bicubic, x.down_bicubic);
-      add(m.up_cross, x.up_cross), add(m.up_ref, x.up_ref);
+      add(m.up_cross, x.up_cross), add(m.up_ref, x.up_ref), add(m.high, x.high);
     }
     f.mean = m;
+    for (const Curve& c : r.curves) {
+      if (c.codec != "aecodec" || c.effort > 0 || c.base.rfind("family ", 0) == 0) continue;
+      const double p = psnr_at_rate(mean_points(c), m.down_bpp);
+      if (std::isfinite(p) && !(p <= f.best_psnr)) f.best_psnr = p, f.best_curve = c.name;
+    }
   }
 }
 
@@ -277,12 +283,37 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
         "bicubic "
         "rows are plain bicubic resampling (Keys, a = -0.75, no antialiasing), as PyTorch's "
         "`interpolate`.\n\n";
-    md += "| family | path | bpp | PSNR (dB) | MS-SSIM | decode ms |\n|---|---|---:|---:|---:|---:|\n";
+    // Where the three questions are answered at a glance: the high model against the best single model at its
+    // rate, the down path against decoding at full size and downscaling (PSNR and time), the up path against
+    // bicubic upscaling of the medium decode.
+    md +=
+        "Per family and quality: *high*, the high model's own decode against the best other learned curve "
+        "at the same rate (read linearly between its points); *down*, the cross-decode against "
+        "full-size decode then `downscale2x_box`, in PSNR and in decode time; *up*, the cross-decode against "
+        "the medium decode then bicubic x2.\n\n"
+        "| family | Q | high bpp | high PSNR | best single at that rate | high − best | down Δ dB | down "
+        "time / reference | up bpp | up Δ dB |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
     for (const FamilyResult& f : r.families) {
       const FamilyImage& m = f.mean;
+      const bool best = std::isfinite(f.best_psnr);
+      md += "| " + f.id + " | " + (f.quality > 0 ? fmt("%g", f.quality) : "–") + " | " +
+            fmt("%.4f", m.down_bpp) + " | " + fmt("%.2f", m.high.psnr) + " | " +
+            (best ? f.best_curve + " " + fmt("%.2f", f.best_psnr) : "– (no curve at that rate)") + " | " +
+            (best ? fmt("%+.2f", m.high.psnr - f.best_psnr) : "–") + " | " +
+            fmt("%+.2f", m.down_cross.psnr - m.down_ref.psnr) + " | " +
+            fmt("%.2f", m.down_cross.decode_ms / m.down_ref.decode_ms) + " | " + fmt("%.4f", m.up_bpp) +
+            " | " + fmt("%+.2f", m.up_cross.psnr - m.up_ref.psnr) + " |\n";
+    }
+    md +=
+        "\n| family | Q | path | bpp | PSNR (dB) | MS-SSIM | decode ms "
+        "|\n|---|---:|---|---:|---:|---:|---:|\n";
+    for (const FamilyResult& f : r.families) {
+      const FamilyImage& m = f.mean;
+      const std::string q = f.quality > 0 ? fmt("%g", f.quality) : "–";
       auto row = [&](const std::string& path, double bpp, const PathScore& p) {
-        md += "| " + f.id + " | " + path + " | " + fmt("%.4f", bpp) + " | " + fmt("%.2f", p.psnr) + " | " +
-              fmt("%.4f", p.ms_ssim) + " | " + fmt("%.1f", p.decode_ms) + " |\n";
+        md += "| " + f.id + " | " + q + " | " + path + " | " + fmt("%.4f", bpp) + " | " +
+              fmt("%.2f", p.psnr) + " | " + fmt("%.4f", p.ms_ssim) + " | " + fmt("%.1f", p.decode_ms) +
+              " |\n";
       };
       row("down: " + f.high + " latent → " + f.medium + " decoder (cross-decode)", m.down_bpp, m.down_cross);
       row("down: " + f.high + " decode at full size → downscale2x_box", m.down_bpp, m.down_ref);
@@ -367,6 +398,8 @@ void write_outputs(const RdResults& r, const std::string& dir, double plot_max_b
   for (const FamilyResult& f : r.families) {
     nlohmann::json jf = {
         {"id", f.id}, {"high", f.high}, {"medium", f.medium}, {"mean", family_image_json(f.mean)}};
+    if (f.quality > 0) jf["quality"] = f.quality;
+    if (std::isfinite(f.best_psnr)) jf["best_single"] = {{"curve", f.best_curve}, {"psnr", f.best_psnr}};
     jf["images"] = nlohmann::json::array();
     for (const FamilyImage& x : f.images) jf["images"].push_back(family_image_json(x));
     j["families"].push_back(jf);

@@ -1,6 +1,7 @@
 // The results of `aecodec rd` and their outputs: BD-rates against the classic anchors, CSV, JSON, the SVG RD
 // plots and the markdown summary.
 #pragma once
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -53,12 +54,18 @@ struct FamilyImage {
   // medium decoder at half size, then resize_bicubic x2.
   double up_bpp = 0;  // bits of the medium bitstream per original pixel
   PathScore up_cross, up_ref;
+  PathScore high;  // the high model's own decode of its bitstream, against the original (at down_bpp)
 };
 
 struct FamilyResult {
   std::string id, high, medium;  // family id, model names
+  double quality = 0;            // variable-rate members: the quality both code at (0: single-rate)
   std::vector<FamilyImage> images;
   FamilyImage mean;
+  // The high model as a codec: the best other learned curve (effort 0, not a family's) at the high's mean
+  // rate, read linearly between that curve's points; NaN where no curve reaches that rate.
+  std::string best_curve;
+  double best_psnr = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct RdResults {
