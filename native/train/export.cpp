@@ -276,9 +276,11 @@ std::string short_description(const TrainConfig& cfg, int q, bool knob, const st
 namespace {
 
 // The family on the channel codec (family_channel_codec.h): the high member is the base channel file as it
-// is (the run's base.aem, the --init file), or else the run's frozen channel network exported as a channel
-// model; the medium member is the run's half-size networks with the base's entropy model, gains and quality
-// knob copied verbatim, so both carry one entropy identity and the core cross-decodes them.
+// is (the run's base.aem, the --init file), which the medium member names as its family's high (no second
+// copy: the base's own files cross-decode at half size), or else the run's frozen channel network exported
+// as a channel model in the family; the medium member is the run's half-size networks with the base's
+// entropy model, gains and quality knob copied verbatim, so both carry one entropy identity and the core
+// cross-decodes them.
 std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(LoadedRun& run,
                                                                           FamilyChannelCodecImpl& model,
                                                                           const std::string& base_name,
@@ -286,7 +288,8 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   const TrainConfig& cfg = run.cfg;
   aec::ModelFile base;
   const fs::path base_path = fs::path(run.dir) / "base.aem";
-  if (!run.dir.empty() && fs::exists(base_path)) {
+  const bool base_file = !run.dir.empty() && fs::exists(base_path);
+  if (base_file) {
     base = aec::ModelFile::read(base_path.string());
   } else {
     LoadedRun channel;
@@ -317,6 +320,8 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   nlohmann::json family_training = training_record(run);
   family_training["lambdas"] = cfg.lambdas;
   family_training["family_weights"] = cfg.family_weights;
+  family_training["medium_width"] = cfg.medium_width;
+  family_training["medium_lrp"] = cfg.medium_lrp;
 
   aec::ModelFile high = base;
   high.meta["name"] = base_name + "-high";
@@ -351,6 +356,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   d["input"] = {{"channels", 3}, {"stride", 8}, {"size", nullptr}};
   d["latent"] = {{"channels", cfg.M}};
   d["family"] = {{"id", family_id}, {"role", "medium"}, {"stride", 8}};
+  if (base_file) d["family"]["high"] = {{"name", base_label}, {"id", base_model.info().id}, {"stride", 16}};
   d["encoder"] = enc;
   d["decoder"] = dec;
   if (!model.medium_lrp()) d["decoder_lrp"] = false;
@@ -382,6 +388,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   const aec::Model check = aec::Model::from_file(med);
   aec::require(check.info().entropy_hash == base_model.info().entropy_hash,
                "family-channel export: the medium member's entropy model differs from the high member's");
+  if (base_file) return {{base_name + "-medium", std::move(med)}};
   return {{base_name + "-high", std::move(high)}, {base_name + "-medium", std::move(med)}};
 }
 
@@ -552,9 +559,11 @@ int run_export(const ExportOptions& opt) {
   if (opt.codec_scores && !run.cfg.valid.empty() && fs::is_directory(run.cfg.valid))
     valid = load_images(run.cfg.valid, false);
   auto* hyper = dynamic_cast<HyperpriorCodecImpl*>(run.model.get());
+  const bool family_channel = run.cfg.arch == "family-channel";
   for (auto& [name, f] : files) {
-    const std::string path = files.size() == 1 ? out.string() : (dir / (name + ".aem")).string();
-    const bool family_channel = run.cfg.arch == "family-channel";
+    // A family's members are named by role (NAME-medium.aem), also when the high member is the base's file.
+    const std::string path =
+        files.size() == 1 && !family_channel ? out.string() : (dir / (name + ".aem")).string();
     if (!valid.images.empty() && hyper && !family_channel) {
       const int quality = f.meta["training"].value("quality", 1) - 1;
       f.meta["scores"]["hyper_synthesis"] = hyper_synthesis_cost(*hyper, valid, quality);

@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
   exp->add_option("--run", ex.run, "run directory")->required();
   exp->add_option(
          "--out", ex.out,
-         "model file; variable-rate runs write NAME-q1.aem... and families NAME-high/medium.aem beside it")
+         "model file; variable-rate runs write NAME-q1.aem... and families NAME-high/medium.aem beside it (a "
+         "family on a channel model file: NAME-medium.aem, whose high member is that file)")
       ->required();
   exp->add_option("--name", ex.name, "model name (default: the file name's stem)");
   exp->add_option("--description", ex.description);

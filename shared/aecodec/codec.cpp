@@ -49,14 +49,32 @@ double coded_loss(const Model& model, const LatentCode& code, const Tensor& x, i
   return bits / pixels + lambda * 255.0 * 255.0 * sum / (3.0 * pixels);
 }
 
+// Whether the file was made by the model that `info` names as its family's high member.
+bool is_family_high(const ModelInfo& info, const BitstreamHeader& h) {
+  return !info.family_high.empty() && h.model_name == info.family_high &&
+         hash_hex(h.model_hash) == info.family_high_id;
+}
+
+// Whether a model outside any family is the base of the file's family: a family built on a model file is
+// named after that model's entropy model ("fam-" and its hash) and carries it verbatim.
+bool is_family_base(const ModelInfo& info, const BitstreamHeader& h) {
+  return info.family_id.empty() && h.entropy_hash == info.entropy_hash &&
+         h.family_id == "fam-" + hash_hex(info.entropy_hash);
+}
+
 }  // namespace
 
 std::string decoder_mismatch(const Model& decoder, const BitstreamHeader& h, bool allow_family) {
   const ModelInfo& info = decoder.info();
   if (h.model_name == info.name && info.is_version(h.model_hash)) return "";
+  // A family built on a model outside any family (docs/family.md) names that model as its high member: the
+  // member decodes that model's files (which name no family), and that model decodes the member's.
   if (allow_family) {
+    if (h.family_id.empty() && is_family_high(info, h)) return "";
     if (h.family_id.empty())
-      return "the file was made by model '" + h.model_name + "', which is not in a cross-resolution family";
+      return "the file was made by model '" + h.model_name + "', which is not in a cross-resolution family" +
+             (info.family_id.empty() ? "" : " with model '" + info.name + "'");
+    if (is_family_base(info, h)) return "";
     if (h.family_id != info.family_id)
       return "model '" + info.name + "' is not in the file's family '" + h.family_id + "'" +
              (info.family_id.empty() ? "" : " (it belongs to '" + info.family_id + "')");
@@ -69,7 +87,10 @@ std::string decoder_mismatch(const Model& decoder, const BitstreamHeader& h, boo
            ", but the loaded model is version " + info.id;
   return "the file was made by model '" + h.model_name + "' (version " + hash_hex(h.model_hash) +
          "), not by '" + info.name + "'" +
-         (!h.family_id.empty() && h.family_id == info.family_id ? " (same family: use cross-decode)" : "");
+         ((!h.family_id.empty() && h.family_id == info.family_id) || is_family_high(info, h) ||
+                  is_family_base(info, h)
+              ? " (same family: use cross-decode)"
+              : "");
 }
 
 namespace {
@@ -203,6 +224,7 @@ Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool
               "corrupt .aec file: latent shape does not match the image size");
   } else {
     require(!info.fixed_width, "cross-decoding needs fully convolutional models");
+    if (h.family_id.empty()) h.stride = uint32_t(info.family_high_stride);  // the high member's own file
     require(h.stride >= 1, "corrupt .aec file: no encoder stride to cross-decode with");
     c = info.latent_channels;
     lh = int((h.height + h.stride - 1) / h.stride), lw = int((h.width + h.stride - 1) / h.stride);

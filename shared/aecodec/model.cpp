@@ -120,6 +120,19 @@ Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCo
     info.family_role = fam.value("role", "");
     require(document_int(fam, "stride", "model family", 1, 1024) == info.stride,
             "model family: stride differs from input.stride");
+    if (fam.contains("high")) {
+      const json& hi = fam["high"];
+      require(hi.is_object() && hi.contains("name") && hi["name"].is_string() && hi.contains("id") &&
+                  hi["id"].is_string(),
+              "model family: high must be an object with a name and an id");
+      info.family_high = hi["name"].get<std::string>();
+      info.family_high_id = hi["id"].get<std::string>();
+      require(!info.family_high.empty() && info.family_high.size() <= 255, "model family: bad high name");
+      require(info.family_high_id.size() == 16 &&
+                  info.family_high_id.find_first_not_of("0123456789abcdef") == std::string::npos,
+              "model family: high id must be 16 lower-case hex digits");
+      info.family_high_stride = document_int(hi, "stride", "model family high", 1, 1024);
+    }
   }
   require(m.contains("encoder") && m.contains("decoder"),
           "model document: needs \"encoder\" and \"decoder\"");

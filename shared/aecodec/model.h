@@ -28,7 +28,12 @@ struct ModelInfo {
   int fixed_width = 0, fixed_height = 0;  // non-zero for fixed-size models (fc)
   int latent_channels = 0;
   std::string family_id, family_role;  // empty when not in a cross-resolution family
-  uint64_t model_hash = 0;             // identity written into bitstreams: ModelFile::decode_hash, as `id`
+  // A member built on a model outside any family (the family's high member is that model's own file, which
+  // names no family): that model's name, decode id and stride, from the document's family.high. Its files
+  // cross-decode with this member, and this member's files with it (they share the entropy model).
+  std::string family_high, family_high_id;
+  int family_high_stride = 0;
+  uint64_t model_hash = 0;  // identity written into bitstreams: ModelFile::decode_hash, as `id`
   // ModelFile::content_hash: the id that files written before decode ids name (is_version accepts both),
   // and what tells apart two files that decode the same (other encoders, descriptions).
   uint64_t content_hash = 0;

@@ -188,6 +188,50 @@ TEST_CASE("cross-decoding within a family scales the image and outside a family 
                     Catch::Contains("not in a cross"));
 }
 
+TEST_CASE("a family built on a model outside any family: the model's own files cross-decode, both ways") {
+  RandomModelSpec base_spec, med_spec;
+  base_spec.name = "base", base_spec.stages = 3, base_spec.seed = 3;
+  const Model base = Model::from_file(make_random_model(base_spec));
+  med_spec.name = "base-medium", med_spec.stages = 2, med_spec.seed = 4;
+  med_spec.family_id = "fam-" + hash_hex(base.info().entropy_hash), med_spec.family_role = "medium";
+  ModelFile med_file = make_random_model(med_spec);
+  med_file.meta["family"]["high"] = {{"name", "base"}, {"id", base.info().id}, {"stride", 8}};
+  const Model medium = Model::from_file(med_file);
+  REQUIRE(medium.info().entropy_hash == base.info().entropy_hash);
+  CHECK(medium.info().family_high == "base");
+  CHECK(base.info().family_id.empty());
+  const Image im = synthetic_image(50, 34);
+  // The base's file names no family; the medium member decodes it at half size.
+  const auto from_base = encode_image(base, im).bytes;
+  CHECK(parse_bitstream(from_base.data(), from_base.size()).header.family_id.empty());
+  const DecodeResult half = cross_decode_image(medium, from_base.data(), from_base.size());
+  CHECK(half.image.width == 25);
+  CHECK(half.image.height == 17);
+  CHECK_THROWS_WITH(decode_image(medium, from_base.data(), from_base.size()),
+                    Catch::Contains("cross-decode"));
+  // The medium member's file decodes at full size with the base.
+  const auto from_medium = encode_image(medium, downscale2x_box(im)).bytes;
+  const DecodeResult full = cross_decode_image(base, from_medium.data(), from_medium.size());
+  CHECK(full.image.width == 50);
+  CHECK(full.image.height == 34);
+  // Another model with the same entropy tables but not the named base: refused both ways.
+  base_spec.name = "other";
+  const Model other = Model::from_file(make_random_model(base_spec));
+  REQUIRE(other.info().entropy_hash == base.info().entropy_hash);
+  const auto from_other = encode_image(other, im).bytes;
+  CHECK_THROWS_WITH(cross_decode_image(medium, from_other.data(), from_other.size()),
+                    Catch::Contains("not in a cross-resolution family"));
+  // A family not named after the base's entropy model is not the base's.
+  med_file.meta["family"]["id"] = "fam-test";
+  const Model stranger = Model::from_file(med_file);
+  const auto from_stranger = encode_image(stranger, downscale2x_box(im)).bytes;
+  CHECK_THROWS_WITH(cross_decode_image(base, from_stranger.data(), from_stranger.size()),
+                    Catch::Contains("not in the file's family"));
+  // family.high must name a model by a decode id.
+  med_file.meta["family"]["high"]["id"] = "xyz";
+  CHECK_THROWS_WITH(Model::from_file(med_file), Catch::Contains("high id"));
+}
+
 TEST_CASE("fixed-size models code exactly their size and refuse others") {
   const Model fc = Model::from_file(aec::testing::make_random_model_of("fc"));
   const auto bytes = encode_image(fc, synthetic_image(8, 8)).bytes;

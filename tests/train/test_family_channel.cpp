@@ -1,8 +1,8 @@
 // The family on the channel codec (family_channel_codec.h): a tiny variable-rate channel model is the base,
 // a family warm-started from its file trains a few steps with the high member frozen, and the export is
-// checked through the core: the high member codes exactly what the base codes, a high file cross-decodes at
-// half size with the medium member and a medium file at full size with the high member, at the file's
-// quality.
+// checked through the core: the base file is the high member (the export adds only the medium member, which
+// names it), the base's files cross-decode at half size with the medium member and a medium file at full size
+// with the base, at the file's quality; from a channel run instead of a file, the export writes both.
 #include <cstdio>
 
 #include "aecodec/codec.h"
@@ -83,38 +83,28 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   bad.lambdas = {0.004, 0.02};
   CHECK_THROWS_WITH(train_run(bad, false), Catch::Contains("--lambdas"));
 
+  // From a channel model file, the family is that file (its high member, unchanged) and one new file, the
+  // medium member, which names the base as its high.
   auto files = export_models(fam, "fam", ExportOptions{});
-  REQUIRE(files.size() == 2);
-  REQUIRE(files[0].first == "fam-high");
-  REQUIRE(files[1].first == "fam-medium");
+  REQUIRE(files.size() == 1);
+  REQUIRE(files[0].first == "fam-medium");
   const aec::Model base = aec::Model::from_file(base_file);
-  const aec::Model high = aec::Model::from_file(files[0].second);
-  const aec::Model medium = aec::Model::from_file(files[1].second);
-  CHECK(high.info().stride == 16);
+  const aec::Model& high = base;
+  const aec::Model medium = aec::Model::from_file(files[0].second);
   CHECK(medium.info().stride == 8);
-  CHECK(high.info().family_role == "high");
   CHECK(medium.info().family_role == "medium");
-  CHECK(!high.info().family_id.empty());
-  CHECK(high.info().family_id == medium.info().family_id);
-  CHECK(high.info().entropy_hash == base.info().entropy_hash);
+  CHECK(!medium.info().family_id.empty());
+  CHECK(medium.info().family_high == "base");
+  CHECK(medium.info().family_high_id == base.info().id);
+  CHECK(medium.info().family_high_stride == 16);
   CHECK(medium.info().entropy_hash == base.info().entropy_hash);
   CHECK(medium.variable_rate());
 
   const aec::Image im = synthetic_image(70, 46, 9);
   aec::EncodeOptions o;
   o.quality = 40;
-  // The high member codes exactly what the base codes: the same sections, the same decoded pixels.
-  const aec::EncodeResult eb = aec::encode_image(base, im, o), eh = aec::encode_image(high, im, o);
-  const aec::Bitstream sb = aec::parse_bitstream(eb.bytes.data(), eb.bytes.size()),
-                       sh = aec::parse_bitstream(eh.bytes.data(), eh.bytes.size());
-  REQUIRE(sb.sections.size() == sh.sections.size());
-  for (size_t i = 0; i < sb.sections.size(); ++i) {
-    CHECK(sb.sections[i].type == sh.sections[i].type);
-    CHECK(sb.sections[i].bytes == sh.sections[i].bytes);
-  }
-  const aec::DecodeResult db = aec::decode_image(base, eb.bytes.data(), eb.bytes.size());
-  const aec::DecodeResult dh = aec::decode_image(high, eh.bytes.data(), eh.bytes.size());
-  CHECK(dh.image.rgb == db.image.rgb);
+  const aec::EncodeResult eh = aec::encode_image(high, im, o);
+  const aec::DecodeResult db = aec::decode_image(base, eh.bytes.data(), eh.bytes.size());
 
   // A file cross-decoded by the other member: w x h pixels, that member's synthesis of the file's latent at
   // the file's quality.
@@ -125,13 +115,24 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
     CHECK(d.image.rgb ==
           aec::crop(aec::tensor_to_image(decoder.at_quality(40).synthesis(e.latent)), w, h).rgb);
   };
-  // A high file decodes at half size with the medium member.
+  // The base's own file (no family section) decodes at half size with the medium member.
   check_cross(medium, eh, 35, 23);
-  // A medium file of the half-size image decodes at full size with the high member.
+  // A medium file of the half-size image decodes at full size with the base.
   const aec::EncodeResult em = aec::encode_image(medium, aec::downscale2x_box(im), o);
   check_cross(high, em, 70, 46);
-  // ... and with its own decoder at half size.
+  // ... and with its own decoder at half size; a plain decode by the other model points to cross-decode.
   CHECK(aec::decode_image(medium, em.bytes.data(), em.bytes.size()).image.width == 35);
+  CHECK_THROWS_WITH(aec::decode_image(medium, eh.bytes.data(), eh.bytes.size()),
+                    Catch::Contains("use cross-decode"));
+  // Another version of the base is not the medium member's high: refused.
+  aec::ModelFile other_file = base_file;
+  other_file.meta["description"] = "another version";
+  other_file.tensors.at("g_s.0.bias").bytes[0] ^= 1;
+  const aec::Model other = aec::Model::from_file(other_file);
+  REQUIRE(other.info().id != base.info().id);
+  const aec::EncodeResult eo = aec::encode_image(other, im, o);
+  CHECK_THROWS_WITH(aec::cross_decode_image(medium, eo.bytes.data(), eo.bytes.size()),
+                    Catch::Contains("not in a cross-resolution family"));
 
   // From the channel run itself: the export writes the run's frozen network as the high member, which is
   // what the channel run's own export is.
@@ -167,14 +168,14 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   for (const char* k : {"cross_h2m", "medium", "baseline_h2m_box"})
     CHECK(std::isfinite(narrow.valid["q2"].value(k, -1.0)));
   auto narrow_files = export_models(narrow, "fam", ExportOptions{});
-  REQUIRE(narrow_files.size() == 2);
-  const aec::Model high3 = aec::Model::from_file(narrow_files[0].second);
-  const aec::Model medium3 = aec::Model::from_file(narrow_files[1].second);
+  REQUIRE(narrow_files.size() == 1);
+  const aec::Model& high3 = base;
+  const aec::Model medium3 = aec::Model::from_file(narrow_files[0].second);
   CHECK(high3.info().decoder_lrp);
   CHECK(!medium3.info().decoder_lrp);
   CHECK(medium3.info().entropy_hash == base.info().entropy_hash);
-  CHECK(narrow_files[1].second.tensors.at("m_s.4.weight").shape == std::vector<int64_t>{16, 6, 5, 5});
-  CHECK(narrow_files[1].second.tensors.at("m_s.6.weight").shape == std::vector<int64_t>{3, 6, 3, 3});
+  CHECK(narrow_files[0].second.tensors.at("m_s.4.weight").shape == std::vector<int64_t>{16, 6, 5, 5});
+  CHECK(narrow_files[0].second.tensors.at("m_s.6.weight").shape == std::vector<int64_t>{3, 6, 3, 3});
   // A high file at half size: the medium synthesis of the coded latent (what the medium member's latent
   // codec decodes), not of the high's LRP latent.
   const aec::Bitstream s3 = aec::open_stream(medium3, eh.bytes.data(), eh.bytes.size(), true);
