@@ -38,8 +38,7 @@ declare -A RECIPE=(
   [channel]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
   [channel-wide]="--arch channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
-  [family]="--arch family --lambda 0.013 --crop 192 --batch 8 --lr 3e-4 --N 128 --M 192 --freeze-shared --warmup-steps 50"
-  [family-channel]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000 --valid-max-images 6"
+  [family]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --medium-width 12 --medium-no-lrp --family-weights 4,4,1,1 --valid-every 2000 --valid-max-images 6"
   [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q2]="--arch hyperprior --lambda 0.00067 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q3]="--arch hyperprior --lambda 0.0018 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
@@ -61,28 +60,28 @@ declare -A INIT=(
   [channel-wide]="models/hyperprior-q6.aem"
   [channel]="runs/channel-q5 runs/context-pilot/channel models/hyperprior-q5.aem"
   [channel-q5]="runs/context-pilot/channel models/hyperprior-q5.aem"
-  [family-channel]="models/channel.aem"
+  [family]="runs/pilot-family/w12 models/channel.aem"
   [factorized]="models/factorized-q5.aem"
   [hyperprior-q3]="runs/hyperprior-q5 models/hyperprior-q5.aem"
   [hyperprior-q7]="models/hyperprior-q6.aem"
 )
-# family: the cross-resolution pair (family-high, family-medium); factorized: one variable-rate network
-# exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the default level); hyperprior-qN:
-# single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started on a lent GPU, q3 from q5's
-# run; q1, q2 and q4 were trained on a lent GPU from their neighbours and continue from the shipped file;
-# q6 is the wide network, N=128/M=192, trained on GPU machines; q7, wide too, at lambda 0.05 from
-# q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice length (e.g.
-# AEC_TRAIN_ORDER="family:30 factorized:60"); plain NAME uses SLICE_MINUTES. channel: the channel-conditional
-# context model (docs/context-model.md) as one variable-rate network over the factorized levels' seven
-# lambdas, warm-started from channel-q5 (the pilot's winner at q5's lambda). channel-wide: the same context
-# model at the wide width (N=128/M=192, warm-started from hyperprior-q6) over the channel's three highest
-# lambdas (its qualities 67.06-100): the narrow network's quality stops near 31 dB however many bits it
-# spends, the wide one goes on rising; below about 0.75 bpp the narrow one is ahead (docs/context-model.md).
-# channel-wide is the network the default order trains. The other runs stay here for AEC_TRAIN_ORDER. family-channel: the cross-resolution family on the channel codec
-# (docs/family.md): its high member is models/channel.aem frozen, only the half-size member trains; not in the
-# default order (AEC_TRAIN_ORDER="channel:60 family-channel:30" adds it). It exports family-channel-high and
-# -medium; the high file is the channel file it started from, so retrain it (a new run) after channel changes.
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel-wide:60})
+# factorized: one variable-rate network exported as factorized-q1 .. factorized-q7 (models/DEFAULT names the
+# default level); hyperprior-qN: single-rate mean-scale hyperprior codecs at factorized-qN's lambda (q5 started
+# on a lent GPU, q3 from q5's run; q1, q2 and q4 were trained on a lent GPU from their neighbours and continue
+# from the shipped file; q6 is the wide network, N=128/M=192, trained on GPU machines; q7, wide too, at lambda
+# 0.05 from q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice
+# length (e.g. AEC_TRAIN_ORDER="family:30 channel-wide:60"); plain NAME uses SLICE_MINUTES. channel: the
+# channel-conditional context model (docs/context-model.md) as one variable-rate network over seven lambdas,
+# warm-started from channel-q5 (the pilot's winner at q5's lambda). channel-wide: the same context model at the
+# wide width (N=128/M=192, warm-started from hyperprior-q6) over the channel's three highest lambdas (its
+# qualities 67.06-100): the narrow network's quality stops near 31 dB however many bits it spends, the wide one
+# goes on rising; below about 0.75 bpp the narrow one is ahead (docs/context-model.md).
+# family: the cross-resolution family on the channel codec (docs/family.md): its high member is
+# models/channel.aem frozen, only the half-size member trains (its last stage 12 channels wide, on the coded
+# latent, so that the down path decodes in half the time). It exports family-high (the channel file it started
+# from) and family-medium, and starts only from INIT (a run, else the channel file): the high file is the channel
+# network, so after channel changes retrain it (a new run).
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-family:40 channel-wide:20})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
@@ -115,13 +114,13 @@ PY
 # files replace the shipped ones together, when the sum of their RD losses improved.
 # The export comes from a branch of the run polished for POLISH_STEPS steps at lr x0.1 (the run itself goes on
 # at its own rate, which never drops): in an A/B, 600 such steps were worth about 0.004 of RD loss at a
-# minute's CPU time (docs/training.md). Not for the family, whose step costs about ten times as much.
+# minute's CPU time (docs/training.md).
 export_if_improved() {
   local name=$1 dir=$RUNS/$1/export from=$RUNS/$1
   [ -f "$RUNS/$name/checkpoint.pt" ] || return 0
   # The checkerboard context (channel-cb) has no integer form in the core: it trains and is not exported.
   case " ${RECIPE[$name]:-} " in *" --arch channel-cb"*) log "$name: not exported (channel-cb has no model-file form)"; return 0 ;; esac
-  if [ "$POLISH_STEPS" -gt 0 ] && [ "$name" != family ] && [ "$name" != family-channel ]; then from=$(polished_branch "$name") || from=$RUNS/$name; fi
+  if [ "$POLISH_STEPS" -gt 0 ]; then from=$(polished_branch "$name") || from=$RUNS/$name; fi
   rm -rf "$dir" && mkdir -p "$dir"
   "$TRAIN" export --fp16 --run "$from" --out "$dir/$name.aem" >/dev/null
   [ "$from" = "$RUNS/$name" ] || rm -rf "$from"
@@ -180,7 +179,10 @@ train_slice() {
   local name=$1 minutes=$2 args init
   if [ -f "$RUNS/$name/checkpoint.pt" ]; then
     args=(--out "$RUNS/$name" --resume)
-  elif init=$(first_existing "models/$name.aem" "models/$name-high.aem" ${INIT[$name]:-}); then
+  elif [ "$name" = family ] && init=$(first_existing ${INIT[$name]}); then
+    read -ra args <<<"${RECIPE[$name]}"
+    args+=(--init "$init" --out "$RUNS/$name")
+  elif init=$(first_existing "models/$name.aem" ${INIT[$name]:-}); then
     read -ra args <<<"${RECIPE[$name]}"
     args+=(--init "$init" --out "$RUNS/$name")
   else

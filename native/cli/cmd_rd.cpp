@@ -279,6 +279,13 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
     if (i.family_role == "high" && !f.high) f.high = lm.model.get();
     if (i.family_role == "medium" && !f.medium) f.medium = lm.model.get();
   }
+  // A family built on a model file: its high member is that model, which names no family.
+  for (auto& [id, f] : families)
+    if (!f.high && f.medium && !f.medium->info().family_high.empty())
+      for (const LoadedModel& lm : models)
+        if (lm.model->info().name == f.medium->info().family_high &&
+            lm.model->info().id == f.medium->info().family_high_id)
+          f.high = lm.model.get();
   for (auto it = families.begin(); it != families.end();) {
     if (it->second.high && it->second.medium) {
       it->second.result.high = it->second.high->info().name;

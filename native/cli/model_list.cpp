@@ -125,8 +125,11 @@ void print_models(bool files) {
       const std::string suffix = "-" + v[0].info.family_role;
       const bool cut =
           n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
-      std::printf("  %-14s %s\n", (cut ? n.substr(0, n.size() - suffix.size()) : n).c_str(),
-                  names(v).c_str());
+      // A family built on a model file names that model as its high member (it is listed with the codecs).
+      std::string members = names(v);
+      for (const Entry& e : v)
+        if (!e.info.family_high.empty()) members = e.info.family_high + " (high), " + members;
+      std::printf("  %-14s %s\n", (cut ? n.substr(0, n.size() - suffix.size()) : n).c_str(), members.c_str());
     }
   }
   if (!demos.empty()) {
