@@ -17,6 +17,20 @@ if [ -d "$valid" ]; then
   "$A" -q eval -m "$model" "$valid" --json "$tmp/eval.json" --csv "$tmp/eval.csv"
   "$A" eval -m "$model" "$valid" >"$tmp/eval.txt" 2>/dev/null
   eval_note="Measured by \`scripts/model-card.sh $name $valid\` (\`aecodec eval\`, $(date -u +%Y-%m-%d)):"
+  # A family's medium member codes half-size images: its card also shows the family's cross-decoding table
+  # (aecodec rd --family: both paths at every trained quality against their references).
+  family=$("$A" info --json "$model" | /usr/bin/python3 -c \
+    'import json,sys; f = json.load(sys.stdin).get("family") or {}; print(f.get("id", "") if f.get("role") == "medium" else "")')
+  if [ -n "$family" ]; then
+    "$A" -q rd "$valid" --family "$family" --codecs none -o "$tmp/rd" >/dev/null
+    /usr/bin/python3 - "$tmp/rd/README.md" >"$tmp/family.md" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+start = next(i for i, l in enumerate(lines) if l.startswith("| family | Q | high bpp"))
+end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+print("\n".join(lines[start:end]))
+PY
+  fi
   # A variable-rate model: the mean over the images at each trained lambda's quality (docs/quality.md).
   qualities=$("$A" info --json "$model" | /usr/bin/python3 -c \
     'import json,sys; print(" ".join(str(q) for q in json.load(sys.stdin).get("variable_rate", {}).get("trained_qualities", [])))')
@@ -66,6 +80,17 @@ if m and len(j["members"]) > 1:
     cat "$tmp/knob.md"
     echo
     echo "At the default quality, per image:"
+  fi
+  if [ -s "$tmp/family.md" ]; then
+    echo
+    echo "The family, by \`aecodec rd $valid --family $family --codecs none\` (means over the images; *down*: a"
+    echo "file of the high member decoded at half size by this one, against decoding at full size and then"
+    echo "\`downscale2x_box\`; *up*: this member's file of the half-size image decoded at full size by the high"
+    echo "member, against this member's decode upscaled by bicubic):"
+    echo
+    cat "$tmp/family.md"
+    echo
+    echo "This member on the full-size images, as a codec of its own (\`aecodec eval\`):"
   fi
   if [ -f "$tmp/eval.txt" ]; then
     echo

@@ -46,6 +46,9 @@ nlohmann::json model_summary(const Model& m, const std::string& path) {
   if (i.fixed_width) j["input_size"] = {i.fixed_width, i.fixed_height};
   if (m.hyperprior()) j["hyper_channels"] = m.hyperprior()->channels();
   if (!i.family_id.empty()) j["family"] = {{"id", i.family_id}, {"role", i.family_role}};
+  if (!i.family_high.empty())
+    j["family"]["high"] = {{"name", i.family_high}, {"id", i.family_high_id}, {"stride", i.family_high_stride}};
+  if (!i.decoder_lrp) j["decoder_lrp"] = false;  // the decoder reads the coded latent (docs/model-format.md)
   if (m.variable_rate()) {
     // Each trained lambda's quality: where Q's interpolated gains are the trained ones.
     nlohmann::json qs = nlohmann::json::array();

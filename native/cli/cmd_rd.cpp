@@ -106,15 +106,24 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
   } else {
     files = installed_model_files();
   }
+  std::vector<std::pair<std::string, Model>> loaded;
   for (const std::string& p : files) {
     try {
-      Model m = Model::load(p);
-      const bool keep = o.family.empty() ? std::count(o.archs.begin(), o.archs.end(), m.info().arch) > 0
-                                         : m.info().family_id == o.family;
-      if (keep) add(p, std::move(m));
+      loaded.emplace_back(p, Model::load(p));
     } catch (const Error& e) {
       if (!quiet) std::fprintf(stderr, "rd: skipping %s: %s\n", p.c_str(), e.what());
     }
+  }
+  // A family's members, and the model file that a family built on one names as its high member.
+  std::set<std::pair<std::string, std::string>> highs;  // (name, id)
+  for (const auto& [p, m] : loaded)
+    if (!o.family.empty() && m.info().family_id == o.family && !m.info().family_high.empty())
+      highs.emplace(m.info().family_high, m.info().family_high_id);
+  for (auto& [p, m] : loaded) {
+    const bool keep = o.family.empty()
+                          ? std::count(o.archs.begin(), o.archs.end(), m.info().arch) > 0
+                          : m.info().family_id == o.family || highs.count({m.info().name, m.info().id}) > 0;
+    if (keep) add(p, std::move(m));
   }
   if (out.empty()) {
     const std::string what = o.family.empty() ? "arch '" + join(o.archs) + "'" : "family '" + o.family + "'";
