@@ -125,9 +125,23 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
         },
         o.limits.limits(), cross);
     png.finish();
-  } else {  // the whole image, to compare with the reference
+  }
+  // The whole image, to compare with the reference, which is checked before the PNG is written. A half-size
+  // cross-decode compares with the reference box-downscaled, as the family's measurements do
+  // (docs/family.md).
+  std::optional<Image> ref;
+  bool ref_downscaled = false;
+  if (!o.reference.empty()) {
     r = cross ? cross_decode_image(model, bytes.data(), bytes.size(), o.limits.limits())
               : decode_image(model, bytes.data(), bytes.size(), o.limits.limits());
+    ref = load_image(o.reference, o.limits.limits(), AlphaPolicy::drop);
+    if (cross && ref->width != r.image.width && (ref->width + 1) / 2 == r.image.width &&
+        (ref->height + 1) / 2 == r.image.height)
+      ref = downscale2x_box(*ref), ref_downscaled = true;
+    require(ref->width == r.image.width && ref->height == r.image.height,
+            "reference '" + o.reference + "' is " + std::to_string(ref->width) + "x" +
+                std::to_string(ref->height) + ", the decoded image is " + std::to_string(r.image.width) +
+                "x" + std::to_string(r.image.height));
     write_png(o.output, r.image);
     out_w = r.image.width, out_h = r.image.height;
   }
@@ -136,14 +150,9 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
               o.input.c_str(), o.output.c_str(), out_w, out_h,
               bits_per_pixel(bytes.size(), int(h.width), int(h.height)), r.timings.total_ms,
               r.timings.network_ms, r.timings.entropy_ms, model.info().name.c_str(), model.info().id.c_str());
-  if (!o.reference.empty()) {
-    const Image ref = load_image(o.reference, o.limits.limits(), AlphaPolicy::drop);
-    require(ref.width == r.image.width && ref.height == r.image.height,
-            "reference '" + o.reference + "' is " + std::to_string(ref.width) + "x" +
-                std::to_string(ref.height) + ", the decoded image is " + std::to_string(r.image.width) + "x" +
-                std::to_string(r.image.height));
-    std::printf(", PSNR %.3f dB, MS-SSIM %.5f", psnr(ref, r.image), ms_ssim(ref, r.image));
-  }
+  if (ref)
+    std::printf(", PSNR %.3f dB, MS-SSIM %.5f%s", psnr(*ref, r.image), ms_ssim(*ref, r.image),
+                ref_downscaled ? " (against the reference box-downscaled to half size)" : "");
   std::printf("\n");
 }
 
@@ -189,7 +198,10 @@ void add_codec_commands(CLI::App& app, const GlobalOptions& g) {
                             cross ? "the decoding model (file or name)"
                                   : "model file or name (default: the installed model the file names)");
     if (cross) m->required();
-    d->add_option("--reference", dec->reference, "original image: also print PSNR and MS-SSIM against it");
+    d->add_option("--reference", dec->reference,
+                  cross ? "original image: also print PSNR and MS-SSIM against it (box-downscaled when the "
+                          "decoded image is half its size)"
+                        : "original image: also print PSNR and MS-SSIM against it");
     dec->limits.add(d);
     d->callback([dec, &g, cross] { run_decode(*dec, g, cross); });
   }
