@@ -12,7 +12,9 @@
 // (the wide one is 18 MB) only when the knob first needs it. When DIR has none, or with --test-models,
 // random-weight test models are generated with build/release/tests/make_test_model into
 // build/web/test-models (a factorized, a conv, a vae and a hyperprior model, a variable-rate channel model, a
-// cross-resolution family: fam-high + fam-medium, a codec of two single-rate levels: test-levels-q1,
+// cross-resolution family: fam-high + fam-medium, a variable-rate one on channel models as the shipped family
+// is: fam-q-high + fam-q-medium (one entropy model and quality knob, the medium's decoder without LRP), a
+// codec of two single-rate levels: test-levels-q1,
 // test-levels-q2, and test-codec: a codec manifest over two variable-rate channel models, test-codec-a
 // (narrow) up to quality 60 and test-codec-b (wider) above). ONNX graphs:
 // NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
@@ -144,6 +146,11 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     ['test-channel-q', 'channel', '3', 'm=16', 'knob'],
     ['fam-high', 'factorized', '3', 'fam-test', 'high'],
     ['fam-medium', 'factorized', '2', 'fam-test', 'medium'],
+    // A variable-rate family (as family-high + family-medium on the channel codec): the medium member takes
+    // the high member's entropy model (its file, made first) and the same gains (the knob's, one seed).
+    ['fam-q-high', 'channel', '3', 'fam-q-test', 'high', 'm=16', 'knob'],
+    ['fam-q-medium', 'channel', '2', 'fam-q-test', 'medium', 'm=16', 'knob',
+     `entropy=${path.join(modelsDir, 'fam-q-high.aem')}`, 'no-lrp'],
     // A codec of single-rate levels (as hyperprior-q1..q7): one picker entry with a level choice.
     ['test-levels-q1', 'factorized', '2'],
     ['test-levels-q2', 'factorized', '2'],
@@ -153,7 +160,10 @@ if (opts.testModels || aems(modelsDir).length === 0) {
   ];
   for (const [name, arch, stages, ...more] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);
-    if (!(fs.existsSync(f) && fs.statSync(f).mtimeMs >= fs.statSync(makeTestModel).mtimeMs))
+    // Made again when older than the tool or than a file it takes the entropy model from.
+    const from = more.find((x) => x.startsWith('entropy='))?.slice('entropy='.length);
+    const newest = Math.max(fs.statSync(makeTestModel).mtimeMs, from ? fs.statSync(from).mtimeMs : 0);
+    if (!(fs.existsSync(f) && fs.statSync(f).mtimeMs >= newest))
       execFileSync(makeTestModel, [f, arch, name, stages, ...more], { stdio: 'inherit' });
     ensureTrainingLambda(f, 0.01);
   }

@@ -1,9 +1,12 @@
 // Writes a small random-weight model file (tests/support/random_model.h) for the CLI and browser tests:
 //   make_test_model OUT.aem [arch] [name] [stages] [family_id role] [n=CHANNELS] [m=LATENT_CHANNELS]
-//                   [knob[=Q]]
+//                   [knob[=Q]] [entropy=FILE.aem] [no-lrp]
 // arch: factorized (default), conv, fc, vae, hyperprior or channel (a hyperprior with a channel context
 // model). knob: a variable-rate model (tests/support/variable_rate_model.h: the quality knob's per-lambda
-// gains, default quality Q or 50); hyperprior and channel only.
+// gains, default quality Q or 50); hyperprior and channel only. entropy=FILE: the entropy model of that file
+// (its hyper.* and entropy.* tensors and its document's "entropy"), as a family's members share one: a
+// medium member made after its high member, from that member's file. no-lrp: "decoder_lrp": false (a channel
+// model whose decoder reads the coded latent, as the channel family's medium member).
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -16,12 +19,18 @@ int main(int argc, char** argv) {
   aec::testing::RandomModelSpec s;
   std::vector<std::string> pos;
   double knob = 0;  // > 0: the default quality of a variable-rate model
+  std::string entropy_from;
+  bool no_lrp = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "knob")
       knob = 50;
     else if (a.rfind("knob=", 0) == 0)
       knob = std::stod(a.substr(5));
+    else if (a.rfind("entropy=", 0) == 0)
+      entropy_from = a.substr(8);
+    else if (a == "no-lrp")
+      no_lrp = true;
     else if (a.rfind("n=", 0) == 0)
       s.n = std::stoi(a.substr(2));
     else if (a.rfind("m=", 0) == 0)
@@ -32,7 +41,7 @@ int main(int argc, char** argv) {
   if (pos.empty()) {
     std::fprintf(stderr,
                  "usage: make_test_model OUT.aem [arch] [name] [stages] [family_id role] [n=N] [m=M] "
-                 "[knob[=Q]]\n");
+                 "[knob[=Q]] [entropy=FILE.aem] [no-lrp]\n");
     return 2;
   }
   if (pos.size() > 1) s.arch = pos[1];
@@ -41,6 +50,13 @@ int main(int argc, char** argv) {
   if (pos.size() > 5) s.family_id = pos[4], s.family_role = pos[5];
   try {
     aec::ModelFile f = aec::testing::make_random_model(s);
+    if (!entropy_from.empty()) {
+      const aec::ModelFile e = aec::ModelFile::read(entropy_from);
+      for (const auto& [name, t] : e.tensors)
+        if (name.rfind("hyper.", 0) == 0 || name.rfind("entropy.", 0) == 0) f.tensors[name] = t;
+      f.meta["entropy"] = e.meta.at("entropy");
+    }
+    if (no_lrp) f.meta["decoder_lrp"] = false;
     if (knob > 0) f = aec::testing::with_quality_knob(std::move(f), {0.001, 0.004, 0.016, 0.064}, knob);
     f.write(pos[0]);
   } catch (const aec::Error& e) {

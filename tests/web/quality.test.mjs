@@ -19,6 +19,8 @@ const MODEL = 'test-channel-q';
 // A codec manifest over two variable-rate members (web/stage.mjs --test-models): test-codec-a serves quality
 // 1-60, test-codec-b (wider) 60-100.
 const CODEC = 'test-codec';
+// The variable-rate cross-resolution family (tests/web/demo.test.mjs cross-decodes it at two qualities).
+const FAMILY = ['fam-q-high', 'fam-q-medium'];
 const HANDOVER = 60;
 const SIZE_TOL = 0.01;  // the target for the page against the CLI (the same core: expected exact)
 const PSNR_TOL = 0.01;
@@ -82,10 +84,11 @@ describe('quality knob of variable-rate models', () => {
     assert.equal(m.default_quality, 50);
     assert.equal(m.quality, 50, 'the slider starts at the default');
     assert.deepEqual(m.lambdas, [0.001, 0.004, 0.016, 0.064]);
-    for (const x of s0.models.filter((y) => y.name !== MODEL && y.name !== CODEC)) {
+    for (const x of s0.models.filter((y) => y.name !== MODEL && y.name !== CODEC && !FAMILY.includes(y.name))) {
       assert.equal(x.variable_rate, false, x.name);
       assert.equal(x.default_quality, null, x.name);
     }
+    for (const name of FAMILY) assert.equal(s0.models.find((x) => x.name === name)?.variable_rate, true, name);
 
     let s = await selectDrawn({ model: 'test-factorized', backend: 'core', effort: 0 });
     assert.equal(s.quality, null);
