@@ -378,7 +378,7 @@ const latentMeta = (d) => ({ latent: [d.latent.channels, d.latent.height, d.late
 const progress = (lo, hi) => (f) => C.jobProgress(lo + (hi - lo) * f);
 
 // What the app's page jobs ask for (app.h: start_coding). Each returns {meta, slots: {slot: bytes}}; the slots
-// are app.h's Slot (0 the .aec file, 1 an image (RGBA) or the ONNX decoder's output, 2 the latent, 3 and 4
+// are app.h's Slot (0 the .aec file, 1 an image (RGBA) or the ONNX decoder's output, 2 the latent, 3 to 5
 // more images).
 const ops = {
   // Encodes the original and decodes the file (a photo's tiles and bands of rows on the progress bar).
@@ -408,20 +408,30 @@ const ops = {
       slots: { 0: bytes, 1: back.data, 2: back.latent.data },
     };
   },
-  // Cross-resolution decoding within a family: high -> medium and medium -> high (+ the medium's own decode).
+  // Cross-resolution decoding within a family: the original coded by the high member and its 2x box-downscaled
+  // copy by the medium member (at req.quality, a variable-rate family's; else each member's own rate), then
+  // high -> medium (cross-decode) with its baseline (the high file decoded at full size, which the app
+  // box-downscales) and medium -> high (cross-decode) with the medium member's own decode (the app upscales it
+  // bicubic). Both files are coded before any decode, so every decode runs with its member already at the
+  // quality (its gains folded) and the decode times compare.
   async cross(req, bytes, signal) {
     const t0 = performance.now();
     const high = await codecFor(req.high), medium = await codecFor(req.medium);
-    const eh = await high.encode(imageRgb(0), { signal });
+    const options = req.quality > 0 ? { quality: req.quality, signal } : { signal };
+    const eh = await high.encode(imageRgb(0), options);
+    const em = await medium.encode(imageRgb(2), options);
     const h2m = await medium.decode(eh, { cross: true, signal });
-    const em = await medium.encode(imageRgb(2), { signal });
+    const full = await high.decode(eh, { signal });
     const m2h = await high.decode(em, { cross: true, signal });
     const own = await medium.decode(em, { signal });
     const size = (im) => [im.width, im.height];
     return {
-      meta: { ms: performance.now() - t0, h2m_bytes: eh.length, m2h_bytes: em.length, h2m: size(h2m),
-              m2h: size(m2h), own: size(own) },
-      slots: { 1: h2m.data, 3: m2h.data, 4: own.data },
+      meta: { ms: performance.now() - t0, h2m_bytes: eh.length, m2h_bytes: em.length,
+              h2m_quality: eh.quality, m2h_quality: em.quality,
+              h2m_decode_ms: h2m.timings.total_ms, full_decode_ms: full.timings.total_ms,
+              m2h_decode_ms: m2h.timings.total_ms, own_decode_ms: own.timings.total_ms,
+              h2m: size(h2m), m2h: size(m2h), own: size(own), full: size(full) },
+      slots: { 1: h2m.data, 3: m2h.data, 4: own.data, 5: full.data },
     };
   },
   // The ONNX Runtime backend: ONNX Runtime runs the model's exported graphs, the package codes the latent
@@ -697,6 +707,7 @@ async function start() {
     jobProgress: w('aec_job_progress', null, ['number']),
     setEffort: w('aec_set_effort', 'number', ['number']),
     setQuality: w('aec_set_quality', 'number', ['number']),
+    setCrossQuality: w('aec_set_cross_quality', 'number', ['number']),
     encodeToSize: w('aec_encode_to_size', 'number', ['number']),
     cancel: w('aec_cancel', 'number', []),
   };
@@ -815,10 +826,20 @@ window.aecodec = {
     if (ok) await waitIdle();
     return ok;
   },
-  async crossDecode() {
+  // The family's quality first when given (a variable-rate family's; both members share it), as the
+  // cross-decode tab's slider sets it.
+  async crossDecode({ quality } = {}) {
     need();
     await waitIdle();
     const before = state().error_serial;
+    if (quality !== undefined && quality !== null) {
+      if (typeof quality !== 'number' || !Number.isFinite(quality)) {
+        const msg = `quality must be a number from 1 to 100, not ${quality}`;
+        C.setError(msg);
+        throw new Error(msg);
+      }
+      if (C.setCrossQuality(quality) !== 0) throw new Error(state().error);
+    }
     if (C.crossDecode() !== 0) throw new Error(state().error);
     await waitIdle();
     const s = state();

@@ -256,8 +256,7 @@ void set_original(aec::Image im, const std::string& name, std::vector<std::strin
     c->tex.release();
     *c = CompareRun();
   }
-  for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic})
-    t->release();
+  a.cross.release_textures();
   a.cross = CrossRun();
   a.view.fit_pending = true;
   a.clear_error();
@@ -288,6 +287,18 @@ int effort_for(const ModelEntry& m) {
 
 double quality_for(const ModelEntry& m) {
   return m.variable_rate ? m.quality : 0;
+}
+
+void set_model_quality(int i, double q) {
+  App& a = app();
+  if (i < 0 || i >= int(a.models.size())) return;
+  ModelEntry& m = a.models[size_t(i)];
+  if (!m.variable_rate) return;
+  m.quality = q;
+  if (m.codec) want_member(i, m.member_at(q));
+  if (!m.family_id.empty())
+    for (ModelEntry& o : a.models)
+      if (o.family_id == m.family_id && o.variable_rate) o.quality = q;
 }
 
 void want_member(int model, int member) {
@@ -491,7 +502,7 @@ bool action_encode(uint64_t target_bytes) {
                               App& a = app();
                               const int i = a.model_index(run->model);
                               if (run->target_bytes > 0 && i >= 0 && a.models[size_t(i)].variable_rate)
-                                a.models[size_t(i)].quality = run->quality;
+                                set_model_quality(i, run->quality);
                               finish_run(std::move(*run));
                             });
                       });
@@ -591,14 +602,18 @@ bool action_cross_decode() {
   auto image = a.original_view();
   auto out = std::make_shared<CrossRun>();
   out->family = family, out->high = a.models[size_t(hi)].name, out->medium = a.models[size_t(med)].name;
+  out->quality = a.family_quality(hi, med);
   out->image_serial = a.image_serial;
   a.clear_error();
-  // The page: high -> medium (the original encoded by the high member, cross-decoded by the medium one), then
-  // medium -> high (the 2x box-downscaled original encoded by the medium member, cross-decoded by the high
-  // one, and decoded by the medium member itself for the bicubic baseline).
-  const json req = {{"op", "cross"}, {"high", out->high}, {"medium", out->medium}};
+  // The page: the original encoded by the high member and the 2x box-downscaled original by the medium one
+  // (at the family's quality, for a variable-rate family); then high -> medium (the high file cross-decoded
+  // by the medium member), its baseline (the same file decoded at full size by the high member), medium ->
+  // high (the medium file cross-decoded by the high member) and its baseline (the medium file decoded by the
+  // medium member itself, for the bicubic upscale).
+  const json req = {{"op", "cross"}, {"high", out->high}, {"medium", out->medium}, {"quality", out->quality}};
+  const std::string at = out->quality > 0 ? " at quality " + fmt_quality(out->quality) : "";
   return start_coding(
-      "Cross-decoding in family " + family, false, req.dump(),
+      "Cross-decoding in family " + family + at, false, req.dump(),
       [image, out](const std::string& text, std::vector<std::vector<uint8_t>>& slots) {
         const json meta = json::parse(text);
         const auto size = [&](const char* k) {
@@ -607,23 +622,45 @@ bool action_cross_decode() {
         out->ms = meta.value("ms", 0.0);
         out->h2m_bytes = meta.value("h2m_bytes", size_t(0));
         out->m2h_bytes = meta.value("m2h_bytes", size_t(0));
-        auto images = std::make_shared<std::vector<std::vector<uint8_t>>>(std::vector<std::vector<uint8_t>>{
-            std::move(slots[kSlotImage]), std::move(slots[kSlotImage2]), std::move(slots[kSlotImage3])});
-        const auto h2m = size("h2m"), m2h = size("m2h"), own = size("own");
+        out->h2m_quality = meta.value("h2m_quality", 0.0);
+        out->m2h_quality = meta.value("m2h_quality", 0.0);
+        out->h2m_decode_ms = meta.value("h2m_decode_ms", 0.0);
+        out->h2m_full_decode_ms = meta.value("full_decode_ms", 0.0);
+        out->m2h_decode_ms = meta.value("m2h_decode_ms", 0.0);
+        out->m2h_own_decode_ms = meta.value("own_decode_ms", 0.0);
+        auto images = std::make_shared<std::vector<std::vector<uint8_t>>>(
+            std::vector<std::vector<uint8_t>>{std::move(slots[kSlotImage]), std::move(slots[kSlotImage2]),
+                                              std::move(slots[kSlotImage3]), std::move(slots[kSlotImage4])});
+        const auto h2m = size("h2m"), m2h = size("m2h"), own = size("own"), full = size("full");
         job_resume(
-            [image, out, images, h2m, m2h, own] {
+            [image, out, images, h2m, m2h, own, full] {
               const double t0 = now_ms();
               out->h2m = rgba_image((*images)[0], h2m.first, h2m.second);
               out->h2m_ref = aec::downscale2x_box(*image);
               out->h2m_psnr = aec::psnr(out->h2m_ref, out->h2m);
               out->h2m_bpp = aec::bits_per_pixel(out->h2m_bytes, image->width, image->height);
+              {
+                // The baseline: the high member's full-size decode, box-downscaled as the reference is.
+                const aec::Image decoded = rgba_image((*images)[3], full.first, full.second);
+                const double t1 = now_ms();
+                out->h2m_full_down = aec::downscale2x_box(decoded);
+                out->h2m_downscale_ms = now_ms() - t1;
+                out->h2m_full_psnr = aec::psnr(out->h2m_ref, out->h2m_full_down);
+              }
               aec::Image up = rgba_image((*images)[1], m2h.first, m2h.second);
               if (up.width != image->width || up.height != image->height)
                 up = aec::crop(up, image->width, image->height);
               out->m2h = std::move(up);
               out->m2h_psnr = aec::psnr(*image, out->m2h);
-              out->m2h_bicubic = aec::resize_bicubic(rgba_image((*images)[2], own.first, own.second),
-                                                     image->width, image->height);
+              // The baseline: the medium member's decode upscaled 2x bicubic, cropped to the original's size
+              // (an odd side's half-size image is one pixel larger than half), as `aecodec rd` scores it.
+              const aec::Image own_image = rgba_image((*images)[2], own.first, own.second);
+              const double t2 = now_ms();
+              aec::Image bicubic = aec::resize_bicubic(own_image, 2 * own_image.width, 2 * own_image.height);
+              if (bicubic.width != image->width || bicubic.height != image->height)
+                bicubic = aec::crop(bicubic, image->width, image->height);
+              out->m2h_bicubic = std::move(bicubic);
+              out->m2h_bicubic_ms = now_ms() - t2;
               out->m2h_bicubic_psnr = aec::psnr(*image, out->m2h_bicubic);
               out->m2h_bpp = aec::bits_per_pixel(out->m2h_bytes, out->h2m_ref.width, out->h2m_ref.height);
               out->ms += now_ms() - t0;
@@ -633,10 +670,10 @@ bool action_cross_decode() {
               App& a = app();
               out->t_h2m.upload(out->h2m);
               out->t_h2m_ref.upload(out->h2m_ref);
+              out->t_h2m_full_down.upload(out->h2m_full_down);
               out->t_m2h.upload(out->m2h);
               out->t_m2h_bicubic.upload(out->m2h_bicubic);
-              for (Texture* t : {&a.cross.t_h2m, &a.cross.t_h2m_ref, &a.cross.t_m2h, &a.cross.t_m2h_bicubic})
-                t->release();
+              a.cross.release_textures();
               a.cross = std::move(*out);
             });
       });

@@ -152,6 +152,8 @@ json controls_json(const App& a) {
   const ModelEntry* cur = a.current_model();
   return {{"model", rect_json(c.model_rect)},
           {"level", rect_json(c.member_rect)},
+          {"cross_quality", rect_json(c.cross_quality_rect)},
+          {"cross_run", rect_json(c.cross_run_rect)},
           {"open", rect_json(c.open_rect)},
           {"encode", rect_json(c.encode_rect)},
           {"quality", rect_json(c.quality_rect)},
@@ -161,6 +163,51 @@ json controls_json(const App& a) {
            {{"rect", rect_json(c.effort_rect)},
             {"enabled", c.effort_enabled},
             {"note", cur && !cur->refinable ? cur->effort_note : std::string()}}}};
+}
+
+// The last cross-decode: both paths with their baselines (app.h: CrossRun). A quality is null for a
+// single-rate family.
+json cross_json(const CrossRun& c) {
+  if (!c.valid) return nullptr;
+  const auto q = [](double v) { return v > 0 ? json(v) : json(nullptr); };
+  const double full_ms = c.h2m_full_decode_ms + c.h2m_downscale_ms;
+  const double bicubic_ms = c.m2h_own_decode_ms + c.m2h_bicubic_ms;
+  return {{"family", c.family},
+          {"high", c.high},
+          {"medium", c.medium},
+          {"quality", q(c.quality)},
+          {"high_to_medium",
+           {{"psnr", c.h2m_psnr},
+            {"bytes", c.h2m_bytes},
+            {"bpp", c.h2m_bpp},
+            {"quality", q(c.h2m_quality)},
+            {"width", c.h2m.width},
+            {"height", c.h2m.height},
+            {"reference", "downscale2x_box(original)"},
+            {"decode_ms", c.h2m_decode_ms},
+            {"full_decode",
+             {{"psnr", c.h2m_full_psnr},
+              {"width", c.h2m_full_down.width},
+              {"height", c.h2m_full_down.height},
+              {"decode_ms", c.h2m_full_decode_ms},
+              {"downscale_ms", c.h2m_downscale_ms},
+              {"ms", full_ms}}},
+            {"gain_db", c.h2m_psnr - c.h2m_full_psnr},
+            {"time_ratio", full_ms > 0 ? json(c.h2m_decode_ms / full_ms) : json(nullptr)}}},
+          {"medium_to_high",
+           {{"psnr", c.m2h_psnr},
+            {"bicubic_psnr", c.m2h_bicubic_psnr},
+            {"gain_db", c.m2h_psnr - c.m2h_bicubic_psnr},
+            {"bytes", c.m2h_bytes},
+            {"bpp", c.m2h_bpp},
+            {"quality", q(c.m2h_quality)},
+            {"width", c.m2h.width},
+            {"height", c.m2h.height},
+            {"reference", "original"},
+            {"decode_ms", c.m2h_decode_ms},
+            {"bicubic",
+             {{"decode_ms", c.m2h_own_decode_ms}, {"upscale_ms", c.m2h_bicubic_ms}, {"ms", bicubic_ms}}}}},
+          {"ms", c.ms}};
 }
 
 // What the page hands back for a page job (aec_job_slot), by slot (app.h: Slot).
@@ -277,28 +324,7 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
       {"layout", layout_json(a.layout)},
       {"memory", memory_json()},
       {"view", view_json(a)}};
-  if (a.cross.valid)
-    j["cross"] = {{"family", a.cross.family},
-                  {"high", a.cross.high},
-                  {"medium", a.cross.medium},
-                  {"high_to_medium",
-                   {{"psnr", a.cross.h2m_psnr},
-                    {"bytes", a.cross.h2m_bytes},
-                    {"bpp", a.cross.h2m_bpp},
-                    {"width", a.cross.h2m.width},
-                    {"height", a.cross.h2m.height},
-                    {"reference", "downscale2x_box(original)"}}},
-                  {"medium_to_high",
-                   {{"psnr", a.cross.m2h_psnr},
-                    {"bicubic_psnr", a.cross.m2h_bicubic_psnr},
-                    {"bytes", a.cross.m2h_bytes},
-                    {"bpp", a.cross.m2h_bpp},
-                    {"width", a.cross.m2h.width},
-                    {"height", a.cross.m2h.height},
-                    {"reference", "original"}}},
-                  {"ms", a.cross.ms}};
-  else
-    j["cross"] = nullptr;
+  j["cross"] = cross_json(a.cross);
   std::string fam;
   int hi, med;
   j["family"] = a.family_pair(fam, hi, med) ? json(fam) : json(nullptr);
@@ -553,8 +579,30 @@ EMSCRIPTEN_KEEPALIVE int aec_set_quality(double quality) {
     a.set_error("quality must be a number from 1 to 100, not " + std::to_string(quality));
     return -1;
   }
-  m->quality = std::round(quality * 100) / 100;  // what the file records (Q x 100)
-  want_member(a.selected_model, m->member_at(m->quality));
+  set_model_quality(a.selected_model, std::round(quality * 100) / 100);  // what the file records (Q x 100)
+  publish();
+  return 0;
+}
+
+// The quality of the next cross-decodes (and encodes with its members) of the family the cross-decode tab
+// shows, which must be variable-rate: Q from 1 to 100 (hundredths), both members'.
+EMSCRIPTEN_KEEPALIVE int aec_set_cross_quality(double quality) {
+  App& a = app();
+  std::string family;
+  int hi = -1, med = -1;
+  if (!a.family_pair(family, hi, med)) {
+    a.set_error("no cross-resolution family loaded");
+    return -1;
+  }
+  if (a.family_quality(hi, med) <= 0) {
+    a.set_error("family " + family + " is single-rate: it has no quality knob");
+    return -1;
+  }
+  if (!(quality >= 1 && quality <= 100)) {
+    a.set_error("quality must be a number from 1 to 100, not " + std::to_string(quality));
+    return -1;
+  }
+  set_model_quality(hi, std::round(quality * 100) / 100);
   publish();
   return 0;
 }

@@ -164,23 +164,37 @@ struct CompareRun {
   Texture tex;
 };
 
-// Cross-resolution decoding within a family.
+// Cross-resolution decoding within a family. A variable-rate family (both members variable-rate: one knob,
+// the medium's gains a copy of the high's) codes both paths at the family's quality (set_model_quality keeps
+// its members' the same); a single-rate one at what its members were trained for.
 struct CrossRun {
   bool valid = false;
   int image_serial = 0;
   std::string family, high, medium;
+  double quality = 0;  // the quality asked for (0: a single-rate family)
   // high -> medium: encode the original with the high member, decode with the medium member (half size);
-  // reference: the 2x box-downscaled original.
-  aec::Image h2m, h2m_ref;
-  double h2m_psnr = 0, h2m_bpp = 0;
+  // reference: the 2x box-downscaled original. Baseline (the work the cross-decode replaces): the same file
+  // decoded at full size by the high member, then box-downscaled (aec::downscale2x_box), as `aecodec rd`
+  // scores it.
+  aec::Image h2m, h2m_ref, h2m_full_down;
+  double h2m_psnr = 0, h2m_bpp = 0, h2m_quality = 0;  // h2m_quality: the file's (0: single-rate)
+  double h2m_full_psnr = 0;
+  double h2m_decode_ms = 0;       // the cross-decode (the package's decode time)
+  double h2m_full_decode_ms = 0;  // the high member's full-size decode of the same file
+  double h2m_downscale_ms = 0;    // ... and its box-downscale
   size_t h2m_bytes = 0;
   // medium -> high: encode the box-downscaled original with the medium member, decode with the high member
   // (full size); reference: the original. Baseline: the medium member's own decode, upscaled bicubic.
   aec::Image m2h, m2h_bicubic;
-  double m2h_psnr = 0, m2h_bicubic_psnr = 0, m2h_bpp = 0;
+  double m2h_psnr = 0, m2h_bicubic_psnr = 0, m2h_bpp = 0, m2h_quality = 0;
+  double m2h_decode_ms = 0;                          // the cross-decode
+  double m2h_own_decode_ms = 0, m2h_bicubic_ms = 0;  // the medium member's decode, its bicubic upscale
   size_t m2h_bytes = 0;
   double ms = 0;
-  Texture t_h2m, t_h2m_ref, t_m2h, t_m2h_bicubic;
+  Texture t_h2m, t_h2m_ref, t_h2m_full_down, t_m2h, t_m2h_bicubic;
+  void release_textures() {
+    for (Texture* t : {&t_h2m, &t_h2m_ref, &t_h2m_full_down, &t_m2h, &t_m2h_bicubic}) t->release();
+  }
 };
 
 // View state of the split viewer (zoom, pan, divider).
@@ -216,10 +230,13 @@ struct LayoutState {
 // Where the last drawn frame put the side panel's encoder controls (CSS px; all 0 when not shown), for the
 // page's API and its tests: the quality slider and the target-size field appear for variable-rate models
 // only; the effort control is greyed out (with effort_note as its tooltip) for models that cannot refine.
+// The cross-decode tab's controls too, while that tab is shown.
 struct ControlsState {
   ImVec4 quality_rect{0, 0, 0, 0}, size_rect{0, 0, 0, 0}, fit_rect{0, 0, 0, 0}, effort_rect{0, 0, 0, 0};
   ImVec4 encode_rect{0, 0, 0, 0}, open_rect{0, 0, 0, 0};   // "Encode + decode" (or Cancel), "Open image..."
   ImVec4 model_rect{0, 0, 0, 0}, member_rect{0, 0, 0, 0};  // the model picker; its level (member) choice
+  ImVec4 cross_quality_rect{0, 0, 0, 0};  // the cross-decode tab's quality slider (a variable-rate family)
+  ImVec4 cross_run_rect{0, 0, 0, 0};      // ... and its "Run cross-decode" button
   bool effort_enabled = false;
 };
 
@@ -309,6 +326,12 @@ struct App {
   }
   // The two loaded members (high, medium) of a cross-resolution family, or false.
   bool family_pair(std::string& family, int& high, int& medium) const;
+  // The quality the cross-decode of that pair codes at: the family's (its high member's), or 0 unless both
+  // members are variable-rate.
+  double family_quality(int high, int medium) const {
+    const ModelEntry &h = models[size_t(high)], &m = models[size_t(medium)];
+    return h.variable_rate && m.variable_rate ? h.quality : 0;
+  }
 
   // The original for a job's work, not copied (3 bytes a pixel: 72 MB of a 24 Mpx photo): the page replaces
   // the original only while no job runs (opening a file is refused while busy; a decoded .aec file becomes
@@ -359,6 +382,9 @@ extern double g_js_busy_started;
 bool action_encode(uint64_t target_bytes = 0);
 int effort_for(const ModelEntry& m);      // the effort an encode with m uses (0 when m cannot refine)
 double quality_for(const ModelEntry& m);  // the quality an encode with m uses (0 for a single-rate model)
+// Sets variable-rate model i's quality (Q, hundredths): a codec's member for it is fetched, and the other
+// variable-rate members of its cross-resolution family get the same (a family shares one quality knob).
+void set_model_quality(int i, double q);
 // Asks the page to fetch member `member` of codec entry `model` unless it is loaded or on its way.
 void want_member(int model, int member);
 bool action_cross_decode();
@@ -377,7 +403,15 @@ std::string fmt_quality(double q);  // "20", "37.5", "12.25"
 // What the page hands back from the package for a page job (api.cpp: aec_job_slot, aec_job_result): its
 // meta (JSON text, parsed by the handler) and byte buffers by slot (the .aec file, images as RGBA, a latent
 // as floats). The handler the action set runs on the main thread and resumes the job.
-enum Slot { kSlotFile = 0, kSlotImage = 1, kSlotLatent = 2, kSlotImage2 = 3, kSlotImage3 = 4, kSlots = 5 };
+enum Slot {
+  kSlotFile = 0,
+  kSlotImage = 1,
+  kSlotLatent = 2,
+  kSlotImage2 = 3,
+  kSlotImage3 = 4,
+  kSlotImage4 = 5,
+  kSlots = 6
+};
 using PageResult = std::function<void(const std::string& meta, std::vector<std::vector<uint8_t>>& slots)>;
 // Starts a page job (start_page_job) and asks the page to run `request` (JSON: {"op": "encode" | "decode" |
 // "ort" | "cross", ...}; `data`, when given, goes along as bytes); `on_result` gets what it hands back.

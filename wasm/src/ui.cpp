@@ -180,6 +180,14 @@ void codec_members(const ModelEntry& m) {
   }
 }
 
+// A quality slider's label: whole numbers while dragging from one; a searched quality (tenths) or a script's
+// (hundredths) as it is.
+const char* quality_format(float q) {
+  return std::fabs(q - std::round(q)) < 0.005f            ? "quality %.0f"
+         : std::fabs(q * 10 - std::round(q * 10)) < 0.05f ? "quality %.1f"
+                                                          : "quality %.2f";
+}
+
 // A variable-rate model's quality knob: a slider (Q 1-100; releasing it re-encodes) and a target size in
 // bytes (Enter or "Fit size" searches the largest quality that fits, in the C++ core). Single-rate models
 // show neither.
@@ -189,15 +197,11 @@ void quality_controls(App& a, ModelEntry& m) {
   float q = float(m.quality);
   ImGui::SetNextItemWidth(-1);
   if (!idle) ImGui::BeginDisabled();
-  // Whole numbers while dragging from one; a searched quality (tenths) or a script's (hundredths) as it is.
-  const char* format = std::fabs(q - std::round(q)) < 0.005f            ? "quality %.0f"
-                       : std::fabs(q * 10 - std::round(q * 10)) < 0.05f ? "quality %.1f"
-                                                                        : "quality %.2f";
-  if (ImGui::SliderFloat("##quality", &q, 1.0f, 100.0f, format, ImGuiSliderFlags_AlwaysClamp)) {
-    m.quality = std::clamp(std::round(double(q) * 100) / 100, 1.0, 100.0);
+  if (ImGui::SliderFloat("##quality", &q, 1.0f, 100.0f, quality_format(q), ImGuiSliderFlags_AlwaysClamp)) {
     // A codec's member for this quality is fetched as soon as the slider reaches its span, while it is
-    // still being dragged, so that the download has a head start on the encode that releasing it starts.
-    if (m.codec) want_member(a.selected_model, m.member_at(m.quality));
+    // still being dragged, so that the download has a head start on the encode that releasing it starts. A
+    // family member's quality is its family's (the cross-decode tab codes at it).
+    set_model_quality(a.selected_model, std::clamp(std::round(double(q) * 100) / 100, 1.0, 100.0));
     publish();
   }
   const bool released = ImGui::IsItemDeactivatedAfterEdit();
@@ -586,7 +590,6 @@ void compare_section(App& a) {
 }
 
 void side_panel(App& a) {
-  a.controls = ControlsState();
   image_section(a);
   model_section(a);
   backend_section(a);
@@ -923,6 +926,11 @@ void image_card(const char* title, const Texture& t, const std::string& caption,
   ImGui::EndGroup();
 }
 
+// "12.3 ms" with one decimal below 100 ms, none above.
+std::string fmt_ms(double ms) {
+  return fmt(ms < 100 ? "%.1f ms" : "%.0f ms", ms);
+}
+
 void cross_tab(App& a) {
   std::string family;
   int hi = -1, med = -1;
@@ -931,49 +939,99 @@ void cross_tab(App& a) {
   if (!have) {
     muted(
         "Cross-resolution decoding needs a family: two models whose documents share a \"family\" id, one "
-        "with role "
-        "\"high\" and one with role \"medium\". None is loaded on this page.");
+        "with role \"high\" and one with role \"medium\". None is loaded on this page.");
     ImGui::PopTextWrapPos();
     return;
   }
-  ImGui::Text("Family %s: high = %s, medium = %s", family.c_str(), a.models[size_t(hi)].name.c_str(),
-              a.models[size_t(med)].name.c_str());
+  const double fq = a.family_quality(hi, med);
+  ImGui::Text("Family %s: high = %s, medium = %s%s", family.c_str(), a.models[size_t(hi)].name.c_str(),
+              a.models[size_t(med)].name.c_str(), fq > 0 ? " (variable-rate: one quality knob)" : "");
   muted(
       "The members share one latent space and entropy model. high -> medium: encode the original with the "
-      "high "
-      "member, decode with the medium member (half size; reference: the 2x box-downscaled original). medium "
-      "-> "
+      "high member, decode with the medium member (half size; reference: the 2x box-downscaled original; "
+      "baseline: the same file decoded at full size by the high member, then box-downscaled). medium -> "
       "high: encode the downscaled original with the medium member, decode with the high member (full size; "
       "reference: the original; baseline: the medium member's own decode upscaled bicubic).");
   ImGui::PopTextWrapPos();
   const bool can = a.original.width && !a.from_aec && !busy();
+  if (fq > 0) {
+    // Both paths code at the family's quality (its members share it: the side panel's slider of either
+    // member is the same knob). Releasing the slider cross-decodes again.
+    float q = float(fq);
+    ImGui::SetNextItemWidth(220);
+    if (busy()) ImGui::BeginDisabled();
+    if (ImGui::SliderFloat("##cross-quality", &q, 1.0f, 100.0f, quality_format(q),
+                           ImGuiSliderFlags_AlwaysClamp)) {
+      set_model_quality(hi, std::clamp(std::round(double(q) * 100) / 100, 1.0, 100.0));
+      publish();
+    }
+    const bool released = ImGui::IsItemDeactivatedAfterEdit();
+    if (busy()) ImGui::EndDisabled();
+    a.controls.cross_quality_rect = item_rect();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip(
+          "Quality 1-100 of both paths (the CLI's -q): the family's members share one quality knob,\n"
+          "so a high file and a medium file of one quality cross-decode at it. Releasing the slider\n"
+          "cross-decodes again.");
+    if (released && can) action_cross_decode();
+    ImGui::SameLine();
+  }
   if (primary_button("Run cross-decode", can, ImVec2(180, 28))) action_cross_decode();
+  a.controls.cross_run_rect = item_rect();
   const CrossRun& c = a.cross;
   if (!c.valid || c.image_serial != a.image_serial) return;
   ImGui::SameLine();
-  ImGui::TextColored(kMuted, "%.0f ms", c.ms);
+  const std::string took = fmt_ms(c.ms) + (c.quality > 0 ? ", at quality " + fmt_quality(c.quality) : "");
+  ImGui::TextColored(kMuted, "%s", took.c_str());
   ImGui::Spacing();
   ImGui::BeginChild("cross", ImVec2(0, 0), false);
-  // Two rows: high -> medium with its reference; medium -> high with its baseline.
-  const float w = (ImGui::GetContentRegionAvail().x - 16) / 2;
+  // Two rows: high -> medium with its baseline and reference; medium -> high with its baseline. Each row
+  // ends with the cross-decode against its baseline.
+  const float w = (ImGui::GetContentRegionAvail().x - 32) / 3;
   const float max_h = std::max(
-      120.0f, (ImGui::GetContentRegionAvail().y - 8 * ImGui::GetTextLineHeightWithSpacing() - 16) / 2);
+      100.0f, (ImGui::GetContentRegionAvail().y - 14 * ImGui::GetTextLineHeightWithSpacing() - 16) / 2);
+  const std::string size_h2m = std::to_string(c.h2m.width) + "x" + std::to_string(c.h2m.height);
+  const double full_ms = c.h2m_full_decode_ms + c.h2m_downscale_ms;
   ImGui::TextColored(kAccent, "high -> medium");
-  image_card("decoded by the medium member", c.t_h2m,
-             fmt("PSNR %.3f dB", c.h2m_psnr) + " against the reference; " + fmt("%.4f bpp", c.h2m_bpp) +
-                 ", " + std::to_string(c.h2m.width) + "x" + std::to_string(c.h2m.height),
+  image_card("cross-decode by the medium member", c.t_h2m,
+             fmt("PSNR %.3f dB against the reference\n", c.h2m_psnr) + fmt("%.4f bpp, ", c.h2m_bpp) +
+                 size_h2m + "\ndecode " + fmt_ms(c.h2m_decode_ms),
              w, max_h);
   ImGui::SameLine(0, 16);
-  image_card("reference: the original box-downscaled 2x", c.t_h2m_ref, "downscale2x_box(original)", w, max_h);
+  image_card("baseline: full decode, box-downscaled", c.t_h2m_full_down,
+             fmt("PSNR %.3f dB against the reference\n", c.h2m_full_psnr) +
+                 "the same file decoded at full size by the high member\ndecode " +
+                 fmt_ms(c.h2m_full_decode_ms) + " + downscale " + fmt_ms(c.h2m_downscale_ms),
+             w, max_h);
+  ImGui::SameLine(0, 16);
+  image_card("reference: original, box-downscaled", c.t_h2m_ref, "downscale2x_box(original)", w, max_h);
+  {
+    // The down path's gain over the baseline: in PSNR, and in time (a ratio below 1: the cross-decode is
+    // faster).
+    const double d = c.h2m_psnr - c.h2m_full_psnr;
+    std::string line = "cross-decode against the baseline: " + fmt("%+.2f dB", d);
+    if (full_ms > 0)
+      line += ", " + fmt("%.2fx", c.h2m_decode_ms / full_ms) + " its time (" + fmt_ms(c.h2m_decode_ms) +
+              " against " + fmt_ms(full_ms) + ")";
+    ImGui::TextColored(d >= 0 ? kGood : kMuted, "%s", line.c_str());
+  }
   ImGui::Spacing();
   ImGui::TextColored(kAccent, "medium -> high");
-  image_card("decoded by the high member", c.t_m2h,
-             fmt("PSNR %.3f dB", c.m2h_psnr) + " against the original; " + fmt("%.4f bpp", c.m2h_bpp) +
-                 " of the half-size image",
+  image_card("cross-decode by the high member", c.t_m2h,
+             fmt("PSNR %.3f dB against the original\n", c.m2h_psnr) + fmt("%.4f bpp", c.m2h_bpp) +
+                 " of the half-size image\ndecode " + fmt_ms(c.m2h_decode_ms),
              w, max_h);
   ImGui::SameLine(0, 16);
-  image_card("baseline: the medium member's decode, bicubic 2x", c.t_m2h_bicubic,
-             fmt("PSNR %.3f dB", c.m2h_bicubic_psnr) + " against the original", w, max_h);
+  image_card("baseline: medium decode, bicubic 2x", c.t_m2h_bicubic,
+             fmt("PSNR %.3f dB against the original\n", c.m2h_bicubic_psnr) +
+                 "the same file decoded by the medium member\ndecode " + fmt_ms(c.m2h_own_decode_ms) +
+                 " + upscale " + fmt_ms(c.m2h_bicubic_ms),
+             w, max_h);
+  {
+    const double d = c.m2h_psnr - c.m2h_bicubic_psnr;
+    ImGui::TextColored(d >= 0 ? kGood : kMuted, "%s",
+                       ("cross-decode against bicubic: " + fmt("%+.2f dB", d)).c_str());
+  }
   ImGui::EndChild();
 }
 
@@ -1141,6 +1199,7 @@ void draw_ui() {
   const bool narrow = W < kNarrowWidth;
   a.layout = LayoutState();
   a.layout.narrow = narrow;
+  a.controls = ControlsState();  // the side panel and the cross-decode tab set what they draw
   ImGui::SetNextWindowPos(ImVec2(0, 0));
   ImGui::SetNextWindowSize(io.DisplaySize);
   ImGui::Begin("aecodec", nullptr,
