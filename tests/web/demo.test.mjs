@@ -5,11 +5,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { encodePng, makePicture } from '../../web/tools/make-sample.mjs';
-import { launch, openDemo, outDir, root, screenshot, startServer } from './browser.mjs';
+import { frameDriver, launch, openDemo, outDir, root, screenshot, startServer } from './browser.mjs';
 
 const CLI = process.env.AECODEC_CLI || path.join(root, 'build', 'release', 'native', 'aecodec');
 const SITE = process.env.AEC_WEB_SITE || path.join(root, 'build', 'web', 'site');
@@ -43,9 +44,54 @@ function modelFile(name) {
   return path.join(SITE, m.file);
 }
 const state = () => page.evaluate(() => window.aecodec.state());
+const ui = frameDriver(() => page);
 const summary = () => page.locator('#summary').textContent();
 const render = (p = page) => p.evaluate(() => window.aecodec.state().render);
 const view = (p = page) => p.evaluate(() => window.aecodec.state().view);
+
+// The CLI's figures for a family on an image (`aecodec rd`, no classic codecs): its rd.json family rows, one per
+// quality (`qualities`, for a variable-rate family; a single-rate family has one row), each with the image's
+// paths: high_to_medium (cross_decode, decode_then_downscale2x_box) and medium_to_high (cross_decode,
+// decode_then_bicubic_x2), with bpp per original pixel.
+function cliFamily(image, high, medium, qualities = []) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aec-rd-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'images'));
+    fs.copyFileSync(image, path.join(dir, 'images', path.basename(image)));
+    cli(['rd', path.join(dir, 'images'), '-o', path.join(dir, 'out'), '-m', modelFile(high), '-m', modelFile(medium),
+         '--codecs', 'none', ...(qualities.length ? ['--qualities', qualities.join(',')] : [])]);
+    return JSON.parse(fs.readFileSync(path.join(dir, 'out', 'rd.json'), 'utf8')).families;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// A cross-decode on the page against the CLI's family row for the same image (cliFamily): the same files (bytes,
+// quality) and, to PSNR_TOL, the same PSNR on each path and each baseline; the gains and the times as the
+// page derives them from those.
+function checkCross(c, row, { width, height }) {
+  const cli = row.images[0];
+  const h2m = c.high_to_medium, m2h = c.medium_to_high;
+  const bytes = (bpp) => Math.round(bpp * width * height / 8);
+  assert.equal(h2m.bytes, bytes(cli.high_to_medium.bpp), 'high file: the CLI\'s size');
+  assert.equal(m2h.bytes, bytes(cli.medium_to_high.bpp), 'medium file: the CLI\'s size');
+  const near = (page, native, what) =>
+    assert.ok(Math.abs(page - native) <= PSNR_TOL, `${what}: page ${page} dB, CLI ${native} dB`);
+  near(h2m.psnr, cli.high_to_medium.cross_decode.psnr, 'down: cross-decode');
+  near(h2m.full_decode.psnr, cli.high_to_medium.decode_then_downscale2x_box.psnr, 'down: full decode, box-downscaled');
+  near(m2h.psnr, cli.medium_to_high.cross_decode.psnr, 'up: cross-decode');
+  near(m2h.bicubic_psnr, cli.medium_to_high.decode_then_bicubic_x2.psnr, 'up: medium decode, bicubic x2');
+  assert.deepEqual([h2m.full_decode.width, h2m.full_decode.height], [h2m.width, h2m.height]);
+  assert.ok(Math.abs(h2m.gain_db - (h2m.psnr - h2m.full_decode.psnr)) < 1e-9, `down gain ${h2m.gain_db}`);
+  assert.ok(Math.abs(m2h.gain_db - (m2h.psnr - m2h.bicubic_psnr)) < 1e-9, `up gain ${m2h.gain_db}`);
+  for (const v of [h2m.decode_ms, h2m.full_decode.decode_ms, m2h.decode_ms, m2h.bicubic.decode_ms])
+    assert.ok(Number.isFinite(v) && v > 0, `decode time ${v} ms`);
+  for (const v of [h2m.full_decode.downscale_ms, m2h.bicubic.upscale_ms])
+    assert.ok(Number.isFinite(v) && v >= 0, `resampling time ${v} ms`);
+  assert.ok(Math.abs(h2m.full_decode.ms - (h2m.full_decode.decode_ms + h2m.full_decode.downscale_ms)) < 1e-9);
+  assert.ok(Math.abs(h2m.time_ratio - h2m.decode_ms / h2m.full_decode.ms) < 1e-9, `time ratio ${h2m.time_ratio}`);
+  assert.ok(Math.abs(m2h.bicubic.ms - (m2h.bicubic.decode_ms + m2h.bicubic.upscale_ms)) < 1e-9);
+}
 
 // Waits until the page has drawn its last frame (no new frame for 400 ms); returns the frame count.
 async function settle(p = page, timeoutMs = 10000) {
@@ -376,20 +422,87 @@ describe('aecodec browser demo', () => {
     await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core' }));
   });
 
-  test('cross-decoding within a family', T, async (t) => {
+  test('cross-decoding within a family: both paths against their baselines, as the CLI scores them', T, async (t) => {
     const s0 = await state();
     if (!s0.family) {
       t.skip('no cross-resolution family among the models');
       return;
     }
+    // The selected model (test-factorized) is in no family: the page takes the first, the single-rate fam.
+    assert.equal(s0.family, 'fam-test');
     const c = await page.evaluate(() => window.aecodec.crossDecode());
+    assert.equal(c.quality, null, 'a single-rate family');
     assert.deepEqual([c.high_to_medium.width, c.high_to_medium.height], [125, 86]);
     assert.deepEqual([c.medium_to_high.width, c.medium_to_high.height], [250, 171]);
     for (const v of [c.high_to_medium.psnr, c.medium_to_high.psnr, c.medium_to_high.bicubic_psnr])
       assert.ok(Number.isFinite(v) && v > 0, `PSNR ${v}`);
+    const rows = cliFamily(files.image, c.high, c.medium);
+    assert.equal(rows.length, 1);
+    checkCross(c, rows[0], s0.image);
     await page.evaluate(() => window.aecodec.showTab('cross-decode'));
+    await ui.drawn(await ui.frames());
+    const s = await state();
+    assert.equal(s.controls.cross_quality, null, 'no quality slider for a single-rate family');
+    assert.ok(s.controls.cross_run, 'the tab\'s Run button is drawn');
     await screenshot(page, '07-cross-decode');
+    await assert.rejects(page.evaluate(() => window.aecodec.crossDecode({ quality: 20 })), /single-rate/);
     await page.evaluate(() => window.aecodec.showTab('compare'));
+  });
+
+  test('cross-decoding a variable-rate family at the quality picked: the CLI\'s files and figures', T, async (t) => {
+    const s0 = await state();
+    if (!s0.models.some((m) => m.name === 'fam-q-high')) {
+      t.skip('no variable-rate family among the models (web/stage.mjs --test-models stages fam-q)');
+      return;
+    }
+    // Selecting a member makes its family the one the tab shows.
+    await page.evaluate(() => window.aecodec.select({ model: 'fam-q-high', backend: 'core' }));
+    assert.equal((await state()).family, 'fam-q-test');
+    const rows = cliFamily(files.image, 'fam-q-high', 'fam-q-medium', [20, 80]);
+    assert.deepEqual(rows.map((r) => r.quality), [20, 80]);
+    const runs = {};
+    for (const [q, row] of [[20, rows[0]], [80, rows[1]]]) {
+      const c = await page.evaluate((quality) => window.aecodec.crossDecode({ quality }), q);
+      assert.equal(c.family, 'fam-q-test');
+      assert.equal(c.quality, q);
+      assert.equal(c.high_to_medium.quality, q, 'the high file records the quality');
+      assert.equal(c.medium_to_high.quality, q, 'the medium file records the quality');
+      checkCross(c, row, s0.image);
+      runs[q] = c;
+    }
+    // Two qualities, two rates on each path (a larger quality: finer quantisation, more bytes).
+    assert.ok(runs[80].high_to_medium.bytes > runs[20].high_to_medium.bytes,
+              `high files ${runs[20].high_to_medium.bytes} and ${runs[80].high_to_medium.bytes} bytes`);
+    assert.ok(runs[80].medium_to_high.bytes > runs[20].medium_to_high.bytes,
+              `medium files ${runs[20].medium_to_high.bytes} and ${runs[80].medium_to_high.bytes} bytes`);
+    // The family shares one knob: both members' quality (the side panel's slider) is the one picked.
+    let s = await state();
+    for (const name of ['fam-q-high', 'fam-q-medium'])
+      assert.equal(s.models.find((m) => m.name === name).quality, 80, name);
+    assert.equal(s.quality, 80);
+    await assert.rejects(page.evaluate(() => window.aecodec.crossDecode({ quality: 0 })), /from 1 to 100/);
+
+    // The tab's slider: a click at its left end picks a low quality, and releasing it cross-decodes again.
+    await page.evaluate(() => window.aecodec.showTab('cross-decode'));
+    await ui.drawn(await ui.frames());
+    s = await state();
+    assert.ok(s.controls.cross_quality, 'the tab shows a quality slider for a variable-rate family');
+    const [x0, y0, , y1] = s.controls.cross_quality;
+    await ui.click(x0 + 3, (y0 + y1) / 2);
+    await ui.uiJob(s.completed);
+    s = await state();
+    const c = s.cross;
+    assert.ok(c.quality >= 1 && c.quality < 20, `the slider's quality ${c.quality}`);
+    assert.equal(s.models.find((m) => m.name === 'fam-q-medium').quality, c.quality);
+    assert.equal(c.high_to_medium.quality, c.quality);
+    assert.ok(c.high_to_medium.bytes < runs[20].high_to_medium.bytes,
+              `${c.high_to_medium.bytes} bytes at quality ${c.quality}`);
+    const f = await ui.frames();
+    await page.mouse.move(5, 5);  // no tooltip over the figures
+    await ui.drawn(f);
+    await screenshot(page, '07b-cross-decode-quality');
+    await page.evaluate(() => window.aecodec.showTab('compare'));
+    await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core' }));
   });
 
   test('drag and drop of a WebP image (decoded by the browser)', T, async () => {
