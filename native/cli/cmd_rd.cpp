@@ -308,7 +308,8 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   }
 
   // A variable-rate pair at several qualities (--qualities, else the high's trained lambdas'): the rate a
-  // user picks.
+  // user picks. A high member that serves part of a codec's knob (the family on the default codec's narrow
+  // network) is measured where the codec uses it: its trained qualities inside its span, and the span's end.
   std::vector<Family> family_runs;
   for (const auto& [id, f] : families) {
     if (!f.high->variable_rate() || !f.medium->variable_rate()) {
@@ -316,8 +317,18 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       continue;
     }
     std::vector<double> qs = o.qualities;
-    if (qs.empty())
-      for (double lam : f.high->info().lambdas) qs.push_back(quality_of_lambda(f.high->info().lambdas, lam));
+    if (qs.empty()) {
+      const auto member = member_of.find(f.high->info().name);
+      double lo = 0, hi = 100;
+      if (member != member_of.end()) {
+        const CodecMember& span = member->second.first->members[member->second.second];
+        lo = span.member_from, hi = span.member_to;
+      }
+      for (double lam : f.high->info().lambdas)
+        if (const double q = quality_of_lambda(f.high->info().lambdas, lam); q >= lo - 1e-9 && q <= hi + 1e-9)
+          qs.push_back(q);
+      if (member != member_of.end() && (qs.empty() || qs.back() < hi - 1e-9)) qs.push_back(hi);
+    }
     for (double q : qs) {
       family_runs.push_back(f);
       family_runs.back().result.quality = q;
