@@ -331,14 +331,17 @@ async function ortSessionsFor(name, member = null) {
 // ---- coding through the package -----------------------------------------------------------------------------------
 
 // A codec per model, made when first needed; the two used last stay open (a cross-decode uses two), each a
-// Worker with the core and the model.
-const codecs = new Map();  // model name -> Promise of the codec, the one used last at the end
+// Worker with the core and the model. With `member`: a plain codec of that member network of codec entry
+// `name` (its .aem, fetched as the codec's own fetches are), for a cross-resolution family whose high member
+// it is (a codec does not cross-decode; its member's network does).
+const codecs = new Map();  // model name (or "codec/member") -> Promise of the codec, the one used last at the end
 const MAX_CODECS = 2;
-function codecFor(name) {
-  let p = codecs.get(name);
+function codecFor(name, member = null) {
+  const key = member ? `${name}/${member}` : name;
+  let p = codecs.get(key);
   if (p) {
-    codecs.delete(name);
-    codecs.set(name, p);
+    codecs.delete(key);
+    codecs.set(key, p);
     return p;
   }
   const bytes = modelFiles.get(name);
@@ -347,14 +350,19 @@ function codecFor(name) {
   // the knob); the page fetches it once, for the package and the app's description alike.
   const i = manifest.models.findIndex((m) => m.name === name);
   const entry = manifest.models[i];
-  const members = entry?.codec ? (member) => {
-    const k = entry.members.findIndex((x) => x.name === member);
-    if (k < 0) throw new Error(`codec '${name}' has no member '${member}' on this site`);
+  const fetchNamed = (m) => {
+    const k = entry.members.findIndex((x) => x.name === m);
+    if (k < 0) throw new Error(`codec '${name}' has no member '${m}' on this site`);
     return fetchMember(i, k);
-  } : undefined;
-  p = pkg.createCodec({ model: bytes, members, core });
-  p.catch(() => codecs.delete(name));
-  codecs.set(name, p);
+  };
+  if (member) {
+    if (!entry?.codec) return Promise.reject(new Error(`model '${name}' is no codec: it has no member '${member}'`));
+    p = (async () => pkg.createCodec({ model: await fetchNamed(member), core }))();
+  } else {
+    p = pkg.createCodec({ model: bytes, members: entry?.codec ? fetchNamed : undefined, core });
+  }
+  p.catch(() => codecs.delete(key));
+  codecs.set(key, p);
   while (codecs.size > MAX_CODECS) {
     const [oldest, old] = codecs.entries().next().value;
     codecs.delete(oldest);
@@ -413,10 +421,12 @@ const ops = {
   // high -> medium (cross-decode) with its baseline (the high file decoded at full size, which the app
   // box-downscales) and medium -> high (cross-decode) with the medium member's own decode (the app upscales it
   // bicubic). Both files are coded before any decode, so every decode runs with its member already at the
-  // quality (its gains folded) and the decode times compare.
+  // quality (its gains folded) and the decode times compare. req.high_member: the high member is that member
+  // network of codec req.high (a family built on it, as family-medium on channel's), which codes and decodes
+  // the high path itself, at its own quality req.quality.
   async cross(req, bytes, signal) {
     const t0 = performance.now();
-    const high = await codecFor(req.high), medium = await codecFor(req.medium);
+    const high = await codecFor(req.high, req.high_member || null), medium = await codecFor(req.medium);
     const options = req.quality > 0 ? { quality: req.quality, signal } : { signal };
     const eh = await high.encode(imageRgb(0), options);
     const em = await medium.encode(imageRgb(2), options);

@@ -12,18 +12,23 @@
 // (the wide one is 18 MB) only when the knob first needs it. When DIR has none, or with --test-models,
 // random-weight test models are generated with build/release/tests/make_test_model into
 // build/web/test-models (a factorized, a conv, a vae and a hyperprior model, a variable-rate channel model, a
-// cross-resolution family: fam-high + fam-medium, a variable-rate one on channel models as the shipped family
-// is: fam-q-high + fam-q-medium (one entropy model and quality knob, the medium's decoder without LRP), a
-// codec of two single-rate levels: test-levels-q1,
-// test-levels-q2, and test-codec: a codec manifest over two variable-rate channel models, test-codec-a
-// (narrow) up to quality 60 and test-codec-b (wider) above). ONNX graphs:
+// cross-resolution family: fam-high + fam-medium, a variable-rate one on channel models: fam-q-high +
+// fam-q-medium (one entropy model and quality knob, the medium's decoder without LRP), a codec of two
+// single-rate levels: test-levels-q1, test-levels-q2, test-codec: a codec manifest over two variable-rate
+// channel models, test-codec-a (narrow) up to quality 60 and test-codec-b (wider) above, and a family built
+// on a codec's member as the shipped one is on channel's: fam-c-medium, whose family.high names
+// test-codec-a). ONNX graphs:
 // NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
 // build/release has aecodec-onnx, they are exported (cached under build/web/onnx); a model they cannot be made
 // for is staged without them (the page's ONNX Runtime backend is then off for it). A codec's members get
 // theirs the same way, listed with the member in the codec's entry (members[k].onnx): the page runs the graphs
 // of the member a quality or a file needs, and fetches them only then. A variable-rate model's graphs are its
 // network without the quality's gains: the package applies them around the graphs (encodeLatent,
-// decodeLatent). The manifest's "default" is the name in DIR/DEFAULT when present. The test
+// decodeLatent). A family's medium member that names its high member (family.high: a model in no family,
+// e.g. a codec's member, as family-medium names channel) has it in its entry's family.high, and the entry
+// that holds that model (a model of that name, or the codec with that member) is marked as the family's high:
+// family: {id, role: 'high', member: the model's name}. The manifest's "default" is the name in DIR/DEFAULT
+// when present. The test
 // models get training.lambda = 0.01 (make_test_model writes none), so the page can refine at encoder effort > 0.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -157,12 +162,17 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     // The members of test-codec (as channel and channel-wide): the wider one's rate lies above the other's.
     ['test-codec-a', 'channel', '3', 'm=16', 'knob'],
     ['test-codec-b', 'channel', '3', 'n=32', 'm=32', 'knob'],
+    // A family built on test-codec-a (as family-medium on channel, the codec channel's member up to Q 72):
+    // the medium names it as its high member, takes its entropy model and gains, and its family id is
+    // "fam-" + test-codec-a's entropy id.
+    ['fam-c-medium', 'channel', '2', 'm=16', 'knob', `entropy=${path.join(modelsDir, 'test-codec-a.aem')}`,
+     `high=${path.join(modelsDir, 'test-codec-a.aem')}`, 'no-lrp'],
   ];
   for (const [name, arch, stages, ...more] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);
-    // Made again when older than the tool or than a file it takes the entropy model from.
-    const from = more.find((x) => x.startsWith('entropy='))?.slice('entropy='.length);
-    const newest = Math.max(fs.statSync(makeTestModel).mtimeMs, from ? fs.statSync(from).mtimeMs : 0);
+    // Made again when older than the tool or than a file it takes the entropy model or its high member from.
+    const from = more.filter((x) => /^(entropy|high)=/.test(x)).map((x) => x.slice(x.indexOf('=') + 1));
+    const newest = Math.max(fs.statSync(makeTestModel).mtimeMs, ...from.map((x) => fs.statSync(x).mtimeMs));
     if (!(fs.existsSync(f) && fs.statSync(f).mtimeMs >= newest))
       execFileSync(makeTestModel, [f, arch, name, stages, ...more], { stdio: 'inherit' });
     ensureTrainingLambda(f, 0.01);
@@ -259,12 +269,27 @@ for (const f of aems(modelsDir)) {
     arch: doc.arch || '',
     description: doc.description || '',
   };
-  if (doc.family && typeof doc.family === 'object') entry.family = { id: doc.family.id, role: doc.family.role || '' };
+  if (doc.family && typeof doc.family === 'object') {
+    entry.family = { id: doc.family.id, role: doc.family.role || '' };
+    const h = doc.family.high;
+    if (h && typeof h === 'object') entry.family.high = { name: h.name, id: h.id, stride: h.stride };
+  }
   const onnx = onnxGraphs(src);
   if (onnx) entry.onnx = onnx;
   manifest.models.push(entry);
 }
 manifest.models.unshift(...codecs);
+// A family built on a model in no family (a medium member's family.high names it): the entry that holds that
+// model is the family's high, `member` the model (a codec's member, or the entry's own model).
+for (const m of manifest.models) {
+  const h = m.family?.high;
+  if (!h) continue;
+  const holder = manifest.models.find((x) => (x.codec ? x.members.some((y) => y.name === h.name) : x.name === h.name));
+  if (!holder) say(`family ${m.family.id}: its high member '${h.name}' (named by ${m.name}) is not on this site`);
+  else if (holder.family && holder.family.id !== m.family.id)
+    say(`family ${m.family.id}: '${h.name}' (${holder.name}) is in family ${holder.family.id} already`);
+  else holder.family = { id: m.family.id, role: 'high', member: h.name };
+}
 if (!manifest.models.some((m) => m.name === manifest.default)) manifest.default = manifest.models[0]?.name || '';
 fs.writeFileSync(path.join(siteModels, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 say(`${out}: ${manifest.models.length - codecs.length} models (${manifest.models.filter((m) => m.onnx).length} with ` +

@@ -37,9 +37,11 @@ function cliNumbers(text) {
   const bytes = text.match(/(\d+) bytes/);
   return { bpp, psnr: psnr ? Number(psnr[1]) : null, bytes: bytes ? Number(bytes[1]) : null };
 }
+// A model's file in the site: an entry's, or a codec's member's.
 function modelFile(name) {
   const manifest = JSON.parse(fs.readFileSync(path.join(SITE, 'models', 'manifest.json'), 'utf8'));
-  const m = manifest.models.find((x) => x.name === name);
+  const m = manifest.models.find((x) => x.name === name) ||
+            manifest.models.flatMap((x) => x.members || []).find((x) => x.name === name);
   assert.ok(m, `model ${name} in the site's manifest`);
   return path.join(SITE, m.file);
 }
@@ -428,8 +430,9 @@ describe('aecodec browser demo', () => {
       t.skip('no cross-resolution family among the models');
       return;
     }
-    // The selected model (test-factorized) is in no family: the page takes the first, the single-rate fam.
-    assert.equal(s0.family, 'fam-test');
+    // Selecting a member makes its family the one the tab shows: the single-rate fam.
+    await page.evaluate(() => window.aecodec.select({ model: 'fam-high', backend: 'core' }));
+    assert.equal((await state()).family, 'fam-test');
     const c = await page.evaluate(() => window.aecodec.crossDecode());
     assert.equal(c.quality, null, 'a single-rate family');
     assert.deepEqual([c.high_to_medium.width, c.high_to_medium.height], [125, 86]);
@@ -447,6 +450,7 @@ describe('aecodec browser demo', () => {
     await screenshot(page, '07-cross-decode');
     await assert.rejects(page.evaluate(() => window.aecodec.crossDecode({ quality: 20 })), /single-rate/);
     await page.evaluate(() => window.aecodec.showTab('compare'));
+    await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core' }));
   });
 
   test('cross-decoding a variable-rate family at the quality picked: the CLI\'s files and figures', T, async (t) => {
@@ -501,6 +505,85 @@ describe('aecodec browser demo', () => {
     await page.mouse.move(5, 5);  // no tooltip over the figures
     await ui.drawn(f);
     await screenshot(page, '07b-cross-decode-quality');
+    await page.evaluate(() => window.aecodec.showTab('compare'));
+    await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core' }));
+  });
+
+  test('cross-decoding a family built on a codec\'s member: that member codes the high path, in its span', T,
+       async (t) => {
+    const s0 = await state();
+    const medium = s0.models.find((m) => m.name === 'fam-c-medium');
+    if (!medium) {
+      t.skip('no family on a codec\'s member among the models (web/stage.mjs --test-models stages fam-c-medium)');
+      return;
+    }
+    // The medium names test-codec-a (test-codec's network up to quality 60) as its high member by its decode
+    // id; its family id is "fam-" + that model's entropy id; the site marks the codec as the family's high.
+    const info = JSON.parse(cli(['info', '--json', modelFile('test-codec-a')]));
+    const famId = `fam-${info.entropy_id}`;
+    assert.deepEqual(medium.family, { id: famId, role: 'medium',
+                                      high: { name: 'test-codec-a', id: info.id, stride: info.stride } });
+    const codec = s0.models.find((m) => m.name === 'test-codec');
+    assert.deepEqual(codec.family, { id: famId, role: 'high', member: 'test-codec-a' });
+    assert.deepEqual(codec.group, { kind: 'codec', name: 'test-codec' }, 'the codec stays a codec entry');
+    await page.evaluate(() => window.aecodec.select({ model: 'fam-c-medium', backend: 'core' }));
+    let s = await state();
+    assert.equal(s.family, famId);
+    const { quality: q0, ...pair } = s.cross_family;
+    assert.deepEqual(pair, { id: famId, high: 'test-codec', high_model: 'test-codec-a', medium: 'fam-c-medium',
+                             qualities: [1, 60] });
+    assert.ok(q0 >= 1 && q0 <= 60, `the family's quality ${q0}`);
+
+    // Two qualities inside the member's span: the CLI's files and figures of test-codec-a + fam-c-medium.
+    const rows = cliFamily(files.image, 'test-codec-a', 'fam-c-medium', [20, 55]);
+    assert.deepEqual(rows.map((r) => [r.quality, r.high, r.medium]),
+                     [[20, 'test-codec-a', 'fam-c-medium'], [55, 'test-codec-a', 'fam-c-medium']]);
+    const runs = {};
+    for (const [q, row] of [[20, rows[0]], [55, rows[1]]]) {
+      const c = await page.evaluate((quality) => window.aecodec.crossDecode({ quality }), q);
+      assert.equal(c.family, famId);
+      assert.equal(c.high, 'test-codec');
+      assert.equal(c.high_model, 'test-codec-a', 'the member network codes the high path');
+      assert.equal(c.medium, 'fam-c-medium');
+      assert.equal(c.quality, q);
+      assert.equal(c.high_to_medium.quality, q, 'the high file records the quality');
+      assert.equal(c.medium_to_high.quality, q, 'the medium file records the quality');
+      assert.deepEqual([c.high_to_medium.width, c.high_to_medium.height], [125, 86]);
+      assert.deepEqual([c.medium_to_high.width, c.medium_to_high.height], [250, 171]);
+      checkCross(c, row, s0.image);
+      runs[q] = c;
+    }
+    assert.ok(runs[55].high_to_medium.bytes > runs[20].high_to_medium.bytes,
+              `high files ${runs[20].high_to_medium.bytes} and ${runs[55].high_to_medium.bytes} bytes`);
+    assert.ok(runs[55].medium_to_high.bytes > runs[20].medium_to_high.bytes,
+              `medium files ${runs[20].medium_to_high.bytes} and ${runs[55].medium_to_high.bytes} bytes`);
+    // The codec's knob and the medium's quality are the family's (inside the member's span).
+    s = await state();
+    for (const name of ['test-codec', 'fam-c-medium']) assert.equal(s.models.find((m) => m.name === name).quality, 55, name);
+    // Past the hand-over the codec codes with test-codec-b, which is in no family.
+    await assert.rejects(page.evaluate(() => window.aecodec.crossDecode({ quality: 80 })),
+                         /takes quality 1 to 60, where codec 'test-codec' codes with its member 'test-codec-a'/);
+
+    // The tab's slider spans the member's qualities: its right end is quality 60, and releasing it
+    // cross-decodes again.
+    await page.evaluate(() => window.aecodec.showTab('cross-decode'));
+    await ui.drawn(await ui.frames());
+    s = await state();
+    assert.ok(s.controls.cross_quality, 'the tab shows a quality slider for a variable-rate family');
+    const [, y0, x1, y1] = s.controls.cross_quality;
+    await ui.click(x1 - 2, (y0 + y1) / 2);
+    await ui.uiJob(s.completed);
+    s = await state();
+    const c = s.cross;
+    assert.ok(c.quality > 55 && c.quality <= 60, `the slider's quality ${c.quality}`);
+    assert.equal(c.high_model, 'test-codec-a');
+    assert.equal(c.high_to_medium.quality, c.quality);
+    assert.equal(s.models.find((m) => m.name === 'test-codec').quality, c.quality);
+    assert.deepEqual(s.cross_family.qualities, [1, 60]);
+    const f = await ui.frames();
+    await page.mouse.move(5, 5);  // no tooltip over the figures
+    await ui.drawn(f);
+    await screenshot(page, '07c-cross-decode-codec-member');
     await page.evaluate(() => window.aecodec.showTab('compare'));
     await page.evaluate(() => window.aecodec.select({ model: 'test-factorized', backend: 'core' }));
   });

@@ -38,7 +38,15 @@ function cliGroups() {
       const [name, ...rest] = line.trim().split(/\s+/);
       let models = [name];
       if (kind === 'codec' && line.includes('single-rate levels')) models = line.split(': ')[1].split(', ');
-      if (kind === 'family') models = rest.join(' ').split(', ');
+      // A family built on a model in no family lists it first, "NAME (high)": the page lists that model
+      // (or the codec holding it) with the codecs, as the CLI does too.
+      if (kind === 'family') {
+        models = rest.join(' ').split(', ');
+        const high = models.filter((x) => x.endsWith(' (high)')).map((x) => x.slice(0, -' (high)'.length));
+        models = models.filter((x) => !x.endsWith(' (high)'));
+        groups[name] = { kind, models, ...(high.length ? { high } : {}) };
+        continue;
+      }
       groups[name] = { kind, models };
     }
   }
@@ -75,6 +83,10 @@ describe('model picker groups', () => {
     assert.ok(!s.models.some((m) => m.name.startsWith('test-codec-')), 'no entries for the codec\'s members');
     assert.deepEqual(byName['test-factorized'].models, ['test-factorized']);
     assert.deepEqual(byName.fam, { kind: 'family', name: 'fam', models: ['fam-high', 'fam-medium'] });
+    // A family built on a codec's member: its entry holds the medium member; the codec (marked as the
+    // family's high, through its member test-codec-a) stays an entry of the codecs.
+    assert.deepEqual(byName['fam-c'], { kind: 'family', name: 'fam-c', models: ['fam-c-medium'] });
+    assert.equal(s.models.find((m) => m.name === 'test-codec').family?.member, 'test-codec-a');
     assert.deepEqual(byName['test-conv'], { kind: 'demo', name: 'test-conv', models: ['test-conv'] });
     assert.deepEqual(byName['test-vae'], { kind: 'demo', name: 'test-vae', models: ['test-vae'] });
     // Codecs first, then families, then demonstrations; every model in exactly one group, named in its entry.
@@ -88,8 +100,13 @@ describe('model picker groups', () => {
     }
     // The CLI's grouping of the same files.
     const { text, groups } = cliGroups();
-    for (const g of s.groups)
-      assert.deepEqual(groups[g.name], { kind: g.kind, models: g.models }, `${g.name} in:\n${text}`);
+    for (const g of s.groups) {
+      const { high, ...cg } = groups[g.name] || {};
+      assert.deepEqual(cg, { kind: g.kind, models: g.models }, `${g.name} in:\n${text}`);
+      // The family's high member, by name: the model itself or the codec holding it is a page entry.
+      for (const h of high || [])
+        assert.ok(s.models.some((m) => m.name === h || m.codec?.members.some((x) => x.name === h)), `${h} on the page`);
+    }
   });
 
   test('select({model}) takes a file\'s model name or a group\'s; a level choice only for levels and families', T,

@@ -84,9 +84,10 @@ std::vector<ModelGroup> model_groups(const std::vector<ModelEntry>& models) {
   std::vector<ModelGroup> manifests;  // codecs of member models: an entry each, first
   for (size_t i = 0; i < models.size(); ++i) {
     const ModelEntry& m = models[i];
-    if (m.codec)
-      manifests.push_back({"codec", m.name, {int(i)}});
-    else if (!m.family_id.empty())
+    if (m.codec) manifests.push_back({"codec", m.name, {int(i)}});
+    // A model that is a family's high member by name (its file names no family) is listed with the
+    // codecs, as the CLI lists it.
+    else if (!m.family_id.empty() && m.family_member.empty())
       families[m.family_id].push_back(int(i));
     else if (is_codec_arch(m.arch))
       codecs[codec_level(m.name).first].push_back(int(i));
@@ -148,12 +149,55 @@ bool App::family_pair(std::string& family, int& high, int& medium) const {
       if (m.role == "high" && high < 0) high = int(i);
       if (m.role == "medium" && medium < 0) medium = int(i);
     }
-    if (high >= 0 && medium >= 0) {
+    if (medium < 0) continue;
+    const ModelEntry& med = models[size_t(medium)];
+    if (!med.family_high.empty()) {
+      // A family built on a model in no family: the entry holding the model the medium member names (the
+      // manifest's mark, else found by that name), while the model's decode id is the one named.
+      if (high < 0)
+        for (size_t i = 0; i < models.size() && high < 0; ++i) {
+          const ModelEntry& m = models[i];
+          if (m.state == ModelEntry::Loaded &&
+              (m.codec ? m.member_named(med.family_high) >= 0 : m.name == med.family_high))
+            high = int(i);
+        }
+      if (high < 0) continue;
+      const ModelEntry& h = models[size_t(high)];
+      const int k = family_high_member(high, medium);
+      if (h.codec ? k < 0 : h.name != med.family_high) continue;
+      const std::shared_ptr<const aec::Model>& net = h.codec ? h.members[size_t(k)].model : h.model;
+      if (net && net->info().id != med.family_high_id) continue;  // another version of that model
+    }
+    if (high >= 0) {
       family = f;
       return true;
     }
   }
   return false;
+}
+
+int App::family_high_member(int high, int medium) const {
+  const ModelEntry& h = models[size_t(high)];
+  if (!h.codec) return -1;
+  const std::string& name = models[size_t(medium)].family_high;
+  return h.member_named(name.empty() ? h.family_member : name);
+}
+
+bool App::family_span(int high, int medium, double& lo, double& hi) const {
+  const ModelEntry &h = models[size_t(high)], &m = models[size_t(medium)];
+  if (!h.variable_rate || !m.variable_rate) return false;
+  lo = 1, hi = 100;
+  const int k = family_high_member(high, medium);
+  if (k >= 0 && size_t(k) < h.manifest.members.size()) {
+    const aec::CodecMember& c = h.manifest.members[size_t(k)];
+    lo = k == 0 ? c.from : c.from + 0.01, hi = c.to;  // the knob's hundredths
+  }
+  return true;
+}
+
+double App::family_model_quality(int high, int medium, double q) const {
+  const int k = family_high_member(high, medium);
+  return k >= 0 ? models[size_t(high)].manifest.at(q).quality : q;
 }
 
 void App::set_error(const std::string& e) {
@@ -296,9 +340,27 @@ void set_model_quality(int i, double q) {
   if (!m.variable_rate) return;
   m.quality = q;
   if (m.codec) want_member(i, m.member_at(q));
-  if (!m.family_id.empty())
-    for (ModelEntry& o : a.models)
-      if (o.family_id == m.family_id && o.variable_rate) o.quality = q;
+  if (m.family_id.empty()) return;
+  // A family built on a codec's member shares the knob only where the codec uses that member: there, a
+  // knob quality and the member's own quality (the medium member's) correspond by the codec's mapping.
+  const auto member = [](const ModelEntry& e) { return e.codec ? e.member_named(e.family_member) : -1; };
+  double own = q;  // the member's own quality for q
+  if (const int k = member(m); k >= 0) {
+    if (m.member_at(q) != k) return;
+    own = m.manifest.at(q).quality;
+  }
+  for (size_t j = 0; j < a.models.size(); ++j) {
+    ModelEntry& o = a.models[j];
+    if (int(j) == i || o.family_id != m.family_id || !o.variable_rate) continue;
+    if (const int k = member(o); k >= 0) {
+      const double knob = o.manifest.knob_quality(size_t(k), own);
+      if (knob < 0) continue;
+      o.quality = knob;
+      want_member(int(j), k);
+    } else {
+      o.quality = own;
+    }
+  }
 }
 
 void want_member(int model, int member) {
@@ -601,7 +663,10 @@ bool action_cross_decode() {
   }
   auto image = a.original_view();
   auto out = std::make_shared<CrossRun>();
-  out->family = family, out->high = a.models[size_t(hi)].name, out->medium = a.models[size_t(med)].name;
+  const ModelEntry& h = a.models[size_t(hi)];
+  const int member = a.family_high_member(hi, med);
+  out->family = family, out->high = h.name, out->medium = a.models[size_t(med)].name;
+  out->high_model = member >= 0 ? h.members[size_t(member)].name : h.name;
   out->quality = a.family_quality(hi, med);
   out->image_serial = a.image_serial;
   a.clear_error();
@@ -609,8 +674,13 @@ bool action_cross_decode() {
   // (at the family's quality, for a variable-rate family); then high -> medium (the high file cross-decoded
   // by the medium member), its baseline (the same file decoded at full size by the high member), medium ->
   // high (the medium file cross-decoded by the high member) and its baseline (the medium file decoded by the
-  // medium member itself, for the bicubic upscale).
-  const json req = {{"op", "cross"}, {"high", out->high}, {"medium", out->medium}, {"quality", out->quality}};
+  // medium member itself, for the bicubic upscale). Where the high member is a codec's member, the page
+  // codes the high path with that member's network (`high_member`), at its own quality for the family's.
+  json req = {{"op", "cross"},
+              {"high", out->high},
+              {"medium", out->medium},
+              {"quality", out->quality > 0 ? a.family_model_quality(hi, med, out->quality) : 0.0}};
+  if (member >= 0) req["high_member"] = out->high_model;
   const std::string at = out->quality > 0 ? " at quality " + fmt_quality(out->quality) : "";
   return start_coding(
       "Cross-decoding in family " + family + at, false, req.dump(),

@@ -174,6 +174,7 @@ json cross_json(const CrossRun& c) {
   const double bicubic_ms = c.m2h_own_decode_ms + c.m2h_bicubic_ms;
   return {{"family", c.family},
           {"high", c.high},
+          {"high_model", c.high_model},
           {"medium", c.medium},
           {"quality", q(c.quality)},
           {"high_to_medium",
@@ -254,7 +255,13 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
               {"quality", m.variable_rate ? json(m.quality) : json(nullptr)},
               {"lambdas", m.lambdas},
               {"description", m.description}};
-    if (!m.family_id.empty()) j["family"] = {{"id", m.family_id}, {"role", m.role}};
+    if (!m.family_id.empty()) {
+      j["family"] = {{"id", m.family_id}, {"role", m.role}};
+      if (!m.family_high.empty())
+        j["family"]["high"] = {
+            {"name", m.family_high}, {"id", m.family_high_id}, {"stride", m.family_high_stride}};
+      if (!m.family_member.empty()) j["family"]["member"] = m.family_member;
+    }
     if (m.codec) {
       static const char* states[] = {"idle", "loading", "loaded", "failed"};
       json members = json::array();
@@ -327,7 +334,23 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
   j["cross"] = cross_json(a.cross);
   std::string fam;
   int hi, med;
-  j["family"] = a.family_pair(fam, hi, med) ? json(fam) : json(nullptr);
+  const bool pair = a.family_pair(fam, hi, med);
+  j["family"] = pair ? json(fam) : json(nullptr);
+  j["cross_family"] = nullptr;
+  if (pair) {
+    // The pair the Cross-decode tab codes with, the model of the high path (a codec's member, or the high
+    // entry's own) and the qualities its slider spans (null for a single-rate family).
+    const int k = a.family_high_member(hi, med);
+    double lo = 0, up = 0;
+    const bool vr = a.family_span(hi, med, lo, up);
+    j["cross_family"] = {
+        {"id", fam},
+        {"high", a.models[size_t(hi)].name},
+        {"high_model", k >= 0 ? a.models[size_t(hi)].members[size_t(k)].name : a.models[size_t(hi)].name},
+        {"medium", a.models[size_t(med)].name},
+        {"quality", vr ? json(a.family_quality(hi, med)) : json(nullptr)},
+        {"qualities", vr ? json::array({lo, up}) : json(nullptr)}};
+  }
   return keep(out, j.dump());
 }
 
@@ -345,8 +368,15 @@ EMSCRIPTEN_KEEPALIVE int aec_set_manifest(const char* text) {
       me.description = e.value("description", "");
       me.file_bytes = e.value("bytes", size_t(0));
       if (e.contains("family") && e["family"].is_object()) {
-        me.family_id = e["family"].value("id", "");
-        me.role = e["family"].value("role", "");
+        const json& f = e["family"];
+        me.family_id = f.value("id", "");
+        me.role = f.value("role", "");
+        me.family_member = f.value("member", "");
+        if (f.contains("high") && f["high"].is_object()) {
+          me.family_high = f["high"].value("name", "");
+          me.family_high_id = f["high"].value("id", "");
+          me.family_high_stride = f["high"].value("stride", 0);
+        }
       }
       if (e.contains("onnx") && e["onnx"].is_object()) {
         me.encoder_onnx = e["onnx"].value("encoder", "");
@@ -392,7 +422,13 @@ EMSCRIPTEN_KEEPALIVE int aec_model_bytes(int index, const uint8_t* data, int siz
       throw aec::Error("the file holds model '" + i.name + "', the manifest says '" + m.name + "'");
     m.id = i.id, m.arch = i.arch, m.stride = i.stride, m.latent_channels = i.latent_channels;
     m.fixed_w = i.fixed_width, m.fixed_h = i.fixed_height;
-    m.family_id = i.family_id, m.role = i.family_role;
+    // The file's family, when it names one; a model in no family keeps the manifest's (the high member of a
+    // family built on it, which the site's manifest marks).
+    if (!i.family_id.empty()) {
+      m.family_id = i.family_id, m.role = i.family_role, m.family_member.clear();
+      m.family_high = i.family_high, m.family_high_id = i.family_high_id;
+      m.family_high_stride = i.family_high_stride;
+    }
     if (m.description.empty()) m.description = i.description;
     m.variable_rate = model->variable_rate();
     m.lambdas = i.lambdas;
@@ -594,7 +630,8 @@ EMSCRIPTEN_KEEPALIVE int aec_set_cross_quality(double quality) {
     a.set_error("no cross-resolution family loaded");
     return -1;
   }
-  if (a.family_quality(hi, med) <= 0) {
+  double lo = 0, up = 0;
+  if (!a.family_span(hi, med, lo, up)) {
     a.set_error("family " + family + " is single-rate: it has no quality knob");
     return -1;
   }
@@ -602,7 +639,19 @@ EMSCRIPTEN_KEEPALIVE int aec_set_cross_quality(double quality) {
     a.set_error("quality must be a number from 1 to 100, not " + std::to_string(quality));
     return -1;
   }
-  set_model_quality(hi, std::round(quality * 100) / 100);
+  const double q = std::round(quality * 100) / 100;
+  if (q < lo || q > up) {
+    // A family built on a codec's member: the codec uses that member only for part of its knob.
+    const ModelEntry& h = a.models[size_t(hi)];
+    a.set_error("family " + family + " takes quality " + fmt_quality(lo) + " to " + fmt_quality(up) +
+                ", where codec '" + h.name + "' codes with its member '" +
+                h.members[size_t(a.family_high_member(hi, med))].name + "', not " + fmt_quality(q));
+    return -1;
+  }
+  set_model_quality(hi, q);
+  // The medium member's own quality (the family's knob, where the high entry's propagation does not reach
+  // it: a pair found by the model's name rather than the manifest's mark).
+  a.models[size_t(med)].quality = a.family_model_quality(hi, med, q);
   publish();
   return 0;
 }

@@ -7,6 +7,7 @@
 #pragma once
 #include <GLES3/gl3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -66,6 +67,15 @@ aec::Image box_downscale(const aec::Image& im, int factor);
 
 struct ModelEntry {
   std::string name, file, arch, description, family_id, role, id;
+  // A family's medium member built on a model in no family (family.high in its document and in the site's
+  // manifest, docs/model-format.md): that model's name, decode id and stride. Its files cross-decode with
+  // this member, and this member's files with that model.
+  std::string family_high, family_high_id;
+  int family_high_stride = 0;
+  // The entry holding such a model (the site's manifest marks it: family {id, role "high", member}): the
+  // model that is the family's high member, a codec's member or the entry's own model; its file names no
+  // family, so the entry's family is the manifest's.
+  std::string family_member;
   std::string encoder_onnx, decoder_onnx;  // URLs; empty when the model has no exported graphs
   int stride = 1, latent_channels = 0, fixed_w = 0, fixed_h = 0;
   size_t file_bytes = 0;
@@ -171,7 +181,8 @@ struct CrossRun {
   bool valid = false;
   int image_serial = 0;
   std::string family, high, medium;
-  double quality = 0;  // the quality asked for (0: a single-rate family)
+  std::string high_model;  // the model that codes the high path: `high`, or the codec member it names
+  double quality = 0;      // the quality asked for (0: a single-rate family)
   // high -> medium: encode the original with the high member, decode with the medium member (half size);
   // reference: the 2x box-downscaled original. Baseline (the work the cross-decode replaces): the same file
   // decoded at full size by the high member, then box-downscaled (aec::downscale2x_box), as `aecodec rd`
@@ -324,14 +335,27 @@ struct App {
     return selected_model >= 0 && selected_model < int(models.size()) ? &models[size_t(selected_model)]
                                                                       : nullptr;
   }
-  // The two loaded members (high, medium) of a cross-resolution family, or false.
+  // The two loaded members (high, medium) of a cross-resolution family, or false. The high entry is the
+  // family's member of role "high", or, for a medium member that names its high member (family.high), the
+  // entry holding that model (a model of that name, or a codec with that member) while its decode id is the
+  // one named.
   bool family_pair(std::string& family, int& high, int& medium) const;
-  // The quality the cross-decode of that pair codes at: the family's (its high member's), or 0 unless both
-  // members are variable-rate.
+  // The member of codec entry `high` that is the pair's high member (the model the medium names), or -1
+  // when the entry is a model itself.
+  int family_high_member(int high, int medium) const;
+  // The qualities the pair's cross-decodes take, [lo, hi]: 1-100, or, where the high member is a codec's
+  // member, the span of the codec's knob that member serves (a Q on a hand-over goes to the lower member).
+  // False unless both members are variable-rate.
+  bool family_span(int high, int medium, double& lo, double& hi) const;
+  // The quality the cross-decode of that pair codes at: the family's (its high entry's, within the span), or
+  // 0 unless both members are variable-rate.
   double family_quality(int high, int medium) const {
-    const ModelEntry &h = models[size_t(high)], &m = models[size_t(medium)];
-    return h.variable_rate && m.variable_rate ? h.quality : 0;
+    double lo = 0, hi = 0;
+    return family_span(high, medium, lo, hi) ? std::clamp(models[size_t(high)].quality, lo, hi) : 0;
   }
+  // The quality the high member itself codes at for family quality q: a codec member's own quality (the
+  // knob's mapping), else q. The medium member codes at it too (it shares the high member's gains).
+  double family_model_quality(int high, int medium, double q) const;
 
   // The original for a job's work, not copied (3 bytes a pixel: 72 MB of a 24 Mpx photo): the page replaces
   // the original only while no job runs (opening a file is refused while busy; a decoded .aec file becomes

@@ -944,7 +944,16 @@ void cross_tab(App& a) {
     return;
   }
   const double fq = a.family_quality(hi, med);
-  ImGui::Text("Family %s: high = %s, medium = %s%s", family.c_str(), a.models[size_t(hi)].name.c_str(),
+  double lo = 1, up = 100;
+  a.family_span(hi, med, lo, up);
+  // A family built on a codec's member: the high path codes with that member, which the codec uses for part
+  // of its knob only (the slider spans that part).
+  const int member = a.family_high_member(hi, med);
+  const std::string high_name = member >= 0 ? a.models[size_t(hi)].members[size_t(member)].name + " (codec " +
+                                                  a.models[size_t(hi)].name + "'s network for quality " +
+                                                  fmt_quality(lo) + " to " + fmt_quality(up) + ")"
+                                            : a.models[size_t(hi)].name;
+  ImGui::Text("Family %s: high = %s, medium = %s%s", family.c_str(), high_name.c_str(),
               a.models[size_t(med)].name.c_str(), fq > 0 ? " (variable-rate: one quality knob)" : "");
   muted(
       "The members share one latent space and entropy model. high -> medium: encode the original with the "
@@ -960,9 +969,11 @@ void cross_tab(App& a) {
     float q = float(fq);
     ImGui::SetNextItemWidth(220);
     if (busy()) ImGui::BeginDisabled();
-    if (ImGui::SliderFloat("##cross-quality", &q, 1.0f, 100.0f, quality_format(q),
+    if (ImGui::SliderFloat("##cross-quality", &q, float(lo), float(up), quality_format(q),
                            ImGuiSliderFlags_AlwaysClamp)) {
-      set_model_quality(hi, std::clamp(std::round(double(q) * 100) / 100, 1.0, 100.0));
+      const double v = std::clamp(std::round(double(q) * 100) / 100, lo, up);
+      set_model_quality(hi, v);
+      a.models[size_t(med)].quality = a.family_model_quality(hi, med, v);
       publish();
     }
     const bool released = ImGui::IsItemDeactivatedAfterEdit();
@@ -970,9 +981,10 @@ void cross_tab(App& a) {
     a.controls.cross_quality_rect = item_rect();
     if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
       ImGui::SetTooltip(
-          "Quality 1-100 of both paths (the CLI's -q): the family's members share one quality knob,\n"
+          "Quality %s-%s of both paths (the CLI's -q): the family's members share one quality knob,\n"
           "so a high file and a medium file of one quality cross-decode at it. Releasing the slider\n"
-          "cross-decodes again.");
+          "cross-decodes again.",
+          fmt_quality(lo).c_str(), fmt_quality(up).c_str());
     if (released && can) action_cross_decode();
     ImGui::SameLine();
   }
