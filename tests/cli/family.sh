@@ -1,0 +1,55 @@
+# A family built on a model file (as the shipped family on `channel`): the model's own files, which name no
+# family, decode at half size with the medium member (cross-decode), the medium member's files at full size
+# with the model; `--reference` on a half-size decode compares with the reference box-downscaled; another
+# version of the model is refused; `models` lists the family with its high member; `rd --family` measures it
+# at each trained quality, the high member against the best single model at its rate.
+source "$(dirname "$0")/lib.bash"
+"$MAKE_MODEL" models/test-ch.aem channel test-ch 3 m=16 knob || exit 1
+"$MAKE_MODEL" models/test-ch-medium.aem channel test-ch-medium 2 m=16 knob \
+  entropy=models/test-ch.aem high=models/test-ch.aem no-lrp || exit 1
+make_bmp in.bmp 64 48
+make_bmp half.bmp 32 24
+
+"$AEC" -q encode in.bmp -m test-ch -q 40 -o high.aec || fail "encode with the high member"
+out=$("$AEC" cross-decode high.aec -m test-ch-medium -o down.png --reference in.bmp) || fail "cross-decode down"
+grep -q "down.png: 32x24" <<<"$out" || fail "the down path is not half size: $out"
+grep -q "against the reference box-downscaled to half size" <<<"$out" || fail "no box-downscaled reference: $out"
+expect_error "use cross-decode" "$AEC" decode high.aec -m test-ch-medium -o x.png
+
+"$AEC" -q encode half.bmp -m test-ch-medium -q 40 -o medium.aec || fail "encode with the medium member"
+out=$("$AEC" cross-decode medium.aec -m test-ch -o up.png) || fail "cross-decode up"
+grep -q "up.png: 64x48" <<<"$out" || fail "the up path is not full size: $out"
+# Both at the file's quality.
+"$AEC" info medium.aec | grep -q "quality: *40" || fail "the medium file does not record quality 40"
+
+out=$("$AEC" models) || fail "models"
+grep -q "test-ch (high), test-ch-medium" <<<"$out" || fail "models does not list the family with its high: $out"
+
+# A reference of another size is refused before any PNG is written.
+make_bmp other.bmp 50 40
+expect_error "the decoded image is 32x24" "$AEC" cross-decode high.aec -m test-ch-medium -o x.png --reference other.bmp
+
+# rd --family: the family at each trained quality (the knob's four), the high member's own curve beside it.
+mkdir -p imgs && cp in.bmp imgs/
+"$AEC" -q rd imgs -o rd --codecs none --family "$("$AEC" info --json models/test-ch-medium.aem |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["family"]["id"])')" >/dev/null || fail "rd --family"
+python3 - <<'PY' || fail "the family table in rd.json"
+import json, math
+r = json.load(open("rd/rd.json"))
+fams = r["families"]
+assert [round(f["quality"]) for f in fams] == [1, 34, 67, 100], [f.get("quality") for f in fams]
+for f in fams:
+    assert f["high"] == "test-ch" and f["medium"] == "test-ch-medium", f
+    assert f["best_single"]["curve"] == "test-ch", f
+    # The high member is that curve: at its own rate, the same PSNR.
+    assert abs(f["mean"]["high"]["decode"]["psnr"] - f["best_single"]["psnr"]) < 1e-6, f
+    assert math.isfinite(f["mean"]["high_to_medium"]["cross_decode"]["psnr"]), f
+PY
+grep -q "^| family | Q | high bpp" rd/README.md || fail "no per-quality family table in rd/README.md"
+
+# Another version of the high model (the same name, other weights) is not the medium member's high.
+"$MAKE_MODEL" models/test-ch.aem channel test-ch 3 m=16 n=12 knob || exit 1
+"$AEC" -q encode in.bmp -m test-ch -q 40 -o other.aec || fail "encode with the other version"
+expect_error "not in a cross-resolution family" "$AEC" cross-decode other.aec -m test-ch-medium -o x.png
+[ ! -e x.png ] || fail "a failed command left an output file"
+finish
