@@ -55,6 +55,12 @@ void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device devic
   copy_matching(model.named_parameters(), from);
   copy_matching(model.named_buffers(), src.model->named_buffers());
   model.finish_warm_start(kept == 0);
+  // A family run started from a channel file keeps that file as its high member (base.aem): a run
+  // warm-started from it keeps it too, so its export also names the file instead of writing the network as a
+  // new model.
+  if (model.arch() == "family-channel" && fs::exists(fs::path(cfg.init) / "base.aem"))
+    fs::copy_file(fs::path(cfg.init) / "base.aem", fs::path(cfg.out) / "base.aem",
+                  fs::copy_options::overwrite_existing);
   if (cfg.warmup_steps <= 0) cfg.warmup_steps = 200;
   if (cfg.provenance.empty())
     cfg.provenance = provenance_from_run(src.cfg.provenance, src.state.step, cfg.init);

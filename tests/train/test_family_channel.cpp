@@ -153,6 +153,18 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   CHECK(aec::decode_image(high2, eh2.bytes.data(), eh2.bytes.size()).image.rgb == db.image.rgb);
   CHECK(aec::cross_decode_image(medium2, eh2.bytes.data(), eh2.bytes.size()).image.width == 35);
 
+  // A run warm-started from the family run keeps its base file: its export also names the base.
+  TrainConfig chained = f;
+  chained.out = (root / "chained").string();
+  chained.init = f.out;
+  chained.steps = 1;
+  chained.valid_every = 0;
+  train_run(chained, false);
+  LoadedRun chained_run = load_run(chained.out);
+  const auto chained_files = export_models(chained_run, "fam", ExportOptions{});
+  REQUIRE(chained_files.size() == 1);
+  CHECK(aec::Model::from_file(chained_files[0].second).info().family_high_id == base.info().id);
+
   // The cheaper medium synthesis: its last stage narrowed to 6 of N = 16 channels, reading the coded latent
   // (no LRP). It starts as the high's channels that the folded output layer weighs most.
   TrainConfig n = f;
