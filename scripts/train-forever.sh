@@ -39,6 +39,7 @@ declare -A RECIPE=(
   [channel-wide]="--arch channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [family]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --medium-width 12 --medium-no-lrp --family-weights 4,8,1,1 --valid-every 2000 --valid-max-images 6"
+  [family-wide]="--arch family-channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --medium-width 16 --medium-no-lrp --family-weights 4,8,1,1 --valid-every 2000 --valid-max-images 6"
   [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q2]="--arch hyperprior --lambda 0.00067 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q3]="--arch hyperprior --lambda 0.0018 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
@@ -61,6 +62,7 @@ declare -A INIT=(
   [channel]="runs/channel-q5 runs/context-pilot/channel models/hyperprior-q5.aem"
   [channel-q5]="runs/context-pilot/channel models/hyperprior-q5.aem"
   [family]="runs/family-pilot models/channel.aem"
+  [family-wide]="models/channel-wide.aem"
   [factorized]="models/factorized-q5.aem"
   [hyperprior-q3]="runs/hyperprior-q5 models/hyperprior-q5.aem"
   [hyperprior-q7]="models/hyperprior-q6.aem"
@@ -80,8 +82,10 @@ declare -A INIT=(
 # models/channel.aem frozen, only the half-size member trains (its last stage 12 channels wide, on the coded
 # latent, so that the down path decodes in half the time). It exports family-high (the channel file it started
 # from) and family-medium, and starts only from INIT (a run, else the channel file): the high file is the channel
-# network, so after channel changes retrain it (a new run).
-ORDER_SPEC=(${AEC_TRAIN_ORDER:-family:40 channel-wide:20})
+# network, so after channel changes retrain it (a new run). family-wide: the same on channel-wide (the codec's
+# network above Q 72; its last stage 16 wide), exporting family-wide-medium, so that every file of the default
+# codec decodes at half size; channel-wide is its base and stays as shipped while it trains.
+ORDER_SPEC=(${AEC_TRAIN_ORDER:-family:20 family-wide:40})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
 log() { echo "$(date -u +%FT%TZ) $*"; }
@@ -179,7 +183,7 @@ train_slice() {
   local name=$1 minutes=$2 args init
   if [ -f "$RUNS/$name/checkpoint.pt" ]; then
     args=(--out "$RUNS/$name" --resume)
-  elif [ "$name" = family ] && init=$(first_existing ${INIT[$name]}); then
+  elif [[ " ${RECIPE[$name]:-} " == *" --arch family-channel "* ]] && init=$(first_existing ${INIT[$name]}); then
     read -ra args <<<"${RECIPE[$name]}"
     args+=(--init "$init" --out "$RUNS/$name")
   elif init=$(first_existing "models/$name.aem" ${INIT[$name]:-}); then
