@@ -115,14 +115,16 @@ std::vector<LoadedModel> find_models(const RdOptions& o, std::vector<std::string
     }
   }
   // A family's members, and the model file that a family built on one names as its high member.
-  std::set<std::pair<std::string, std::string>> highs;  // (name, id)
+  std::vector<ModelInfo> members;
   for (const auto& [p, m] : loaded)
-    if (!o.family.empty() && m.info().family_id == o.family && !m.info().family_high.empty())
-      highs.emplace(m.info().family_high, m.info().family_high_id);
+    if (!o.family.empty() && m.info().family_id == o.family) members.push_back(m.info());
   for (auto& [p, m] : loaded) {
-    const bool keep = o.family.empty()
-                          ? std::count(o.archs.begin(), o.archs.end(), m.info().arch) > 0
-                          : m.info().family_id == o.family || highs.count({m.info().name, m.info().id}) > 0;
+    const auto named_high = [&](const ModelInfo& member) {
+      return member.names_as_high(m.info().name, m.info().id);
+    };
+    const bool keep = o.family.empty() ? std::count(o.archs.begin(), o.archs.end(), m.info().arch) > 0
+                                       : m.info().family_id == o.family ||
+                                             std::any_of(members.begin(), members.end(), named_high);
     if (keep) add(p, std::move(m));
   }
   if (out.empty()) {
@@ -290,10 +292,9 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
   }
   // A family built on a model file: its high member is that model, which names no family.
   for (auto& [id, f] : families)
-    if (!f.high && f.medium && !f.medium->info().family_high.empty())
+    if (!f.high && f.medium)
       for (const LoadedModel& lm : models)
-        if (lm.model->info().name == f.medium->info().family_high &&
-            lm.model->info().id == f.medium->info().family_high_id)
+        if (f.medium->info().names_as_high(lm.model->info().name, lm.model->info().id))
           f.high = lm.model.get();
   for (auto it = families.begin(); it != families.end();) {
     if (it->second.high && it->second.medium) {

@@ -323,16 +323,6 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   family_training["medium_width"] = cfg.medium_width;
   family_training["medium_lrp"] = cfg.medium_lrp;
 
-  aec::ModelFile high = base;
-  high.meta["name"] = base_name + "-high";
-  high.meta["description"] = !opt.description.empty()
-                                 ? opt.description
-                                 : "Cross-resolution family member (high): the channel codec '" + base_label +
-                                       "' unchanged; its files also decode at half size";
-  high.meta["family"] = {{"id", family_id}, {"role", "high"}, {"stride", 16}};
-  high.meta["training"]["family"] = family_training;  // the base's own training stays: it is that network
-  high.meta["id"] = hex16(high.decode_hash());
-
   aec::ModelFile med;
   for (const auto& [name, t] : base.tensors)
     if (name.rfind("hyper.", 0) == 0 || name == "latent.gain" || name == "latent.inv_gain")
@@ -389,6 +379,16 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   aec::require(check.info().entropy_hash == base_model.info().entropy_hash,
                "family-channel export: the medium member's entropy model differs from the high member's");
   if (base_file) return {{base_name + "-medium", std::move(med)}};
+  // From a channel run: its frozen network, written as the family's high member.
+  aec::ModelFile high = std::move(base);
+  high.meta["name"] = base_name + "-high";
+  high.meta["description"] = !opt.description.empty()
+                                 ? opt.description
+                                 : "Cross-resolution family member (high): the channel codec '" + base_label +
+                                       "' unchanged; its files also decode at half size";
+  high.meta["family"] = {{"id", family_id}, {"role", "high"}, {"stride", 16}};
+  high.meta["training"]["family"] = family_training;  // the base's own training stays: it is that network
+  high.meta["id"] = hex16(high.decode_hash());
   return {{base_name + "-high", std::move(high)}, {base_name + "-medium", std::move(med)}};
 }
 

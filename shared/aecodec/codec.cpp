@@ -51,8 +51,7 @@ double coded_loss(const Model& model, const LatentCode& code, const Tensor& x, i
 
 // Whether the file was made by the model that `info` names as its family's high member.
 bool is_family_high(const ModelInfo& info, const BitstreamHeader& h) {
-  return !info.family_high.empty() && h.model_name == info.family_high &&
-         hash_hex(h.model_hash) == info.family_high_id;
+  return info.names_as_high(h.model_name, hash_hex(h.model_hash));
 }
 
 // Whether a model outside any family is the base of the file's family: a family built on a model file is

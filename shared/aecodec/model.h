@@ -52,6 +52,10 @@ struct ModelInfo {
   // Whether a file naming model id `hash` decodes with this model: today's id, or the older whole-file one.
   bool is_version(uint64_t hash) const { return hash == model_hash || hash == content_hash; }
   bool is_version(const std::string& id_hex) const;
+  // Whether this member names the model `name` at decode id `id_hex` as its family's high member.
+  bool names_as_high(const std::string& name, const std::string& id_hex) const {
+    return !family_high.empty() && name == family_high && id_hex == family_high_id;
+  }
 };
 
 class Model {
