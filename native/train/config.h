@@ -34,6 +34,10 @@ struct TrainConfig {
   // and whether it reads the latent after LRP (false: the coded latent; its decoding skips the LRP nets).
   int medium_width = 0;
   bool medium_lrp = true;
+  // family-channel: extra stages (3x3 conv, GDN) of the medium analysis at the half-size image's resolution,
+  // after its first layer: capacity for inferring, from half-size pixels, what the high analysis sees at full
+  // size (the up path). Each starts as the identity.
+  int medium_front = 0;
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

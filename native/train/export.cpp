@@ -322,6 +322,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   family_training["family_weights"] = cfg.family_weights;
   family_training["medium_width"] = cfg.medium_width;
   family_training["medium_lrp"] = cfg.medium_lrp;
+  if (cfg.medium_front > 0) family_training["medium_front"] = cfg.medium_front;
 
   aec::ModelFile med;
   for (const auto& [name, t] : base.tensors)

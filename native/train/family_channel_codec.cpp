@@ -25,21 +25,36 @@ torch::Tensor fold_matrix(bool synthesis) {
   return A;
 }
 
-// Module parameters (weight, bias per weighted layer, GDN's) and buffers of `src` copied into the same-named,
-// same-shaped ones of `dst`, except those under the layer index `skip`.
-void copy_stages(LayerStackImpl& dst, LayerStackImpl& src, const std::string& skip) {
+// A layer stack's tensor name "I.rest" with its layer index I moved by `shift` when I >= `from`.
+std::string shift_layer(const std::string& name, int from, int shift) {
+  const size_t dot = name.find('.');
+  const int i = std::stoi(name.substr(0, dot));
+  return i < from ? name : std::to_string(i + shift) + name.substr(dot);
+}
+
+// Module parameters (weight, bias per weighted layer, GDN's) and buffers of `src` copied into the same-shaped
+// ones of `dst` (the same name, or with layer indices from `from` on moved back by `shift`: dst has `shift`
+// more layers there), except those under the layer index `skip` and the `shift` layers before `from`.
+void copy_stages(LayerStackImpl& dst, LayerStackImpl& src, const std::string& skip, int from = 0,
+                 int shift = 0) {
   torch::NoGradGuard ng;
   auto copy = [&](torch::OrderedDict<std::string, torch::Tensor> to,
-                  const torch::OrderedDict<std::string, torch::Tensor>& from) {
+                  const torch::OrderedDict<std::string, torch::Tensor>& from_dict) {
     for (auto& kv : to) {
       if (kv.key().rfind(skip + ".", 0) == 0) continue;
-      const torch::Tensor* t = from.find(kv.key());
+      const int i = std::stoi(kv.key().substr(0, kv.key().find('.')));
+      if (i >= from - shift && i < from) continue;
+      const torch::Tensor* t = from_dict.find(shift_layer(kv.key(), from, -shift));
       if (t && t->sizes() == kv.value().sizes()) kv.value().copy_(*t);
     }
   };
   copy(dst.named_parameters(), src.named_parameters());
   copy(dst.named_buffers(), src.named_buffers());
 }
+
+// The medium analysis' layers: the first conv and its GDN (0, 1), the front stages (2 .. 2 + 2 front), then
+// the high g_a's layers from its index 2 on.
+constexpr int kFrontFirst = 2;
 
 // A handle on the stack's parameter (in-place writes reach the module's tensor).
 torch::Tensor param(LayerStackImpl& s, const std::string& name) {
@@ -53,17 +68,21 @@ torch::Tensor param(LayerStackImpl& s, const std::string& name) {
 
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
                                                std::array<double, 4> weights, int medium_width,
-                                               bool medium_lrp)
+                                               bool medium_lrp, int medium_front)
     : ChannelCodecImpl(N_, M_, lambdas, false),
       w_(weights),
       medium_width_(medium_width),
-      medium_lrp_(medium_lrp) {
+      medium_lrp_(medium_lrp),
+      medium_front_(medium_front) {
   aec::require(medium_width >= 0 && medium_width <= N_, "family-channel: the medium width must be 0 to N");
+  aec::require(medium_front >= 0 && medium_front <= 8,
+               "family-channel: the medium front stages must be 0 to 8");
   m_a = register_module("m_a", LayerStack("m_a"));
   m_s = register_module("m_s", LayerStack("m_s"));
   // The high g_a is conv s2, GDN, conv s2, GDN, conv s2, GDN, conv s2; the medium's first conv has stride 1
   // (its input is already half size) and the rest are the same shapes.
   m_a->conv(3, N, 5, 1), m_a->gdn(N, false);
+  for (int f = 0; f < medium_front; ++f) m_a->conv(N, N, 3, 1), m_a->gdn(N, false);
   m_a->conv(N, N, 5, 2), m_a->gdn(N, false);
   m_a->conv(N, N, 5, 2), m_a->gdn(N, false);
   m_a->conv(N, M, 5, 2);
@@ -83,7 +102,8 @@ FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector
 
 void FamilyChannelCodecImpl::init_medium_from_high() {
   torch::NoGradGuard ng;
-  copy_stages(*m_a, *g_a, "0");
+  copy_stages(*m_a, *g_a, "0", kFrontFirst + 2 * medium_front_, 2 * medium_front_);
+  init_front_identity();
   copy_stages(*m_s, *g_s, "6");
   const torch::Tensor A = fold_matrix(false), S = fold_matrix(true);
   // Analysis: the 5x5 stride-2 kernel folded onto the half-size grid (its 3x3 centre; the border stays 0).
@@ -110,6 +130,34 @@ void FamilyChannelCodecImpl::init_medium_from_high() {
   param(*m_s, "5.beta").copy_(param(*g_s, "5.beta").index_select(0, keep_dev));
   param(*m_s, "5.gamma").copy_(param(*g_s, "5.gamma").index_select(0, keep_dev).index_select(1, keep_dev));
   param(*m_s, "6.weight").copy_(fs.index_select(1, keep).to(param(*m_s, "6.weight").device()));
+}
+
+void FamilyChannelCodecImpl::init_front_identity() {
+  torch::NoGradGuard ng;
+  const auto children = m_a->named_children();
+  for (int f = 0; f < medium_front_; ++f) {
+    const std::string conv = std::to_string(kFrontFirst + 2 * f),
+                      gdn = std::to_string(kFrontFirst + 2 * f + 1);
+    torch::Tensor w = param(*m_a, conv + ".weight");
+    w.zero_();
+    for (int c = 0; c < N; ++c) w[c][c][1][1] = 1.0;
+    param(*m_a, conv + ".bias").zero_();
+    const std::shared_ptr<torch::nn::Module>* g = children.find(gdn);
+    aec::require(g != nullptr, "family-channel: no front GDN " + gdn);
+    (*g)->as<GDNImpl>()->set_effective(torch::ones({N}), torch::zeros({N, N}));
+  }
+}
+
+std::string FamilyChannelCodecImpl::warm_start_source(const std::string& name,
+                                                      const TrainConfig& source) const {
+  if (name.rfind("m_a.", 0) != 0) return name;
+  const int src_front = source.arch == "family-channel" ? source.medium_front : 0;
+  const std::string layer = name.substr(4);
+  const int i = std::stoi(layer.substr(0, layer.find('.')));
+  if (i < kFrontFirst) return name;
+  if (i < kFrontFirst + 2 * medium_front_)  // a front stage: the source's own, or a new one
+    return (i - kFrontFirst) / 2 < src_front ? name : std::string();
+  return "m_a." + shift_layer(layer, kFrontFirst, 2 * (src_front - medium_front_));
 }
 
 torch::Tensor FamilyChannelCodecImpl::medium_input(const SlicesOut& s, int quality) {

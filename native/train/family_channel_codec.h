@@ -3,7 +3,9 @@
 // model and gains stay as loaded, so its file codes exactly what the base channel file codes. The medium
 // member works at half size in the same latent space:
 //   analysis m_a: a new stride-1 first layer that maps half-size pixels to what the high analysis computes
-//                 after its first (stride-2) stage, then copies of the high g_a's other stages (stride 8);
+//                 after its first (stride-2) stage, optionally `medium_front` more stride-1 stages (3x3 conv,
+//                 GDN) at that resolution, each starting as the identity, then copies of the high g_a's
+//                 other stages (stride 8);
 //   synthesis m_s: copies of the high g_s without its last upsampling stage, then a new stride-1 output
 //                 layer (half-size RGB). With a medium width C > 0, the third stage (the one at the
 //                 half-size image's own resolution, more than half of g_s's multiply-adds) is narrowed from
@@ -42,8 +44,9 @@ namespace aect {
 class FamilyChannelCodecImpl : public ChannelCodecImpl {
  public:
   // weights: w_down, w_up, w_med, w_latent. medium_width: 0 (m_s keeps the high's widths) or C.
+  // medium_front: extra stride-1 stages of m_a after its first layer.
   FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights,
-                         int medium_width = 0, bool medium_lrp = true);
+                         int medium_width = 0, bool medium_lrp = true, int medium_front = 0);
   bool medium_lrp() const { return medium_lrp_; }
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8
@@ -59,9 +62,13 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   std::vector<Member> members() override;  // high (stride 16), medium (stride 8)
   // The frozen high member's prior has nothing to learn: no auxiliary optimizer.
   std::vector<torch::Tensor> aux_parameters() override { return {}; }
+  // From a family run with fewer front stages: its m_a layers after the front move up; the extra front stages
+  // are new (identity).
+  std::string warm_start_source(const std::string& name, const TrainConfig& source) const override;
   // After a warm start: the medium networks from the high's, unless the source already had them.
   void finish_warm_start(bool source_had_all) override;
-  // Copies of the high's stages into m_a / m_s, the new layers folded from the high's end layers.
+  // Copies of the high's stages into m_a / m_s, the new layers folded from the high's end layers, the front
+  // stages the identity.
   void init_medium_from_high();
 
   LayerStack m_a{nullptr}, m_s{nullptr};
@@ -73,8 +80,11 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // What m_s reads of a coded latent: LRP's latent or the coded one (medium_lrp), gains removed.
   torch::Tensor medium_input(const SlicesOut& s, int quality);
   std::array<double, 4> w_;
+  // The front stages as the identity: a centre-tap identity conv and a GDN with beta 1, gamma 0.
+  void init_front_identity();
   int medium_width_ = 0;
   bool medium_lrp_ = true;
+  int medium_front_ = 0;
 };
 
 }  // namespace aect

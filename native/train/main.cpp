@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
                     "and optionally of the medium latent's distance to the high latent (default 1,1,1)");
   train->add_option("--medium-width", cfg.medium_width,
                     "family-channel: channels of the medium synthesis' last stage (0: N, as the high's)");
+  train->add_option(
+      "--medium-front", cfg.medium_front,
+      "family-channel: extra 3x3 conv + GDN stages of the medium analysis at half size, after its "
+      "first layer (each starts as the identity)");
   bool medium_no_lrp = false;
   train->add_flag("--medium-no-lrp", medium_no_lrp,
                   "family-channel: the medium synthesis reads the coded latent, so its decoding skips LRP");

@@ -65,6 +65,12 @@ class CodecImpl : public torch::nn::Module {
   // prior in the train.* tensors); returns how many layers were loaded. Only the hyperprior has any.
   virtual int load_entropy_networks(const aec::ModelFile&) { return 0; }
 
+  // Warm start from a run (warm_start.h): the name of the source run's tensor that this model's tensor `name`
+  // starts from (the same name unless layers moved), or "" for a layer the source cannot have (a new layer by
+  // design: it keeps its constructor's initialisation and does not count as missing).
+  virtual std::string warm_start_source(const std::string& name, const TrainConfig& /*source*/) const {
+    return name;
+  }
   // After a warm start (warm_start.h) loaded what it could; source_had_all: every parameter had a source.
   virtual void finish_warm_start(bool /*source_had_all*/) {}
 

@@ -26,11 +26,16 @@ void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device devic
                      " must be a channel run with this run's --N, --M and --lambdas");
   torch::NoGradGuard ng;
   auto from = src.model->named_parameters();
-  int copied = 0, kept = 0, mapped = 0;
+  int copied = 0, kept = 0, mapped = 0, fresh = 0;
   auto copy_matching = [&](torch::OrderedDict<std::string, torch::Tensor> dst,
                            const torch::OrderedDict<std::string, torch::Tensor>& srcs) {
     for (auto& kv : dst) {
-      const torch::Tensor* t = srcs.find(kv.key());
+      const std::string source_name = model.warm_start_source(kv.key(), src.cfg);
+      if (source_name.empty()) {
+        ++fresh;
+        continue;
+      }
+      const torch::Tensor* t = srcs.find(source_name);
       const bool gains = kv.key() == "gain" || kv.key() == "inv_gain";
       if (t && t->sizes() == kv.value().sizes() && !(gains && src.cfg.lambdas != cfg.lambdas)) {
         kv.value().copy_(*t);
@@ -66,6 +71,7 @@ void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device devic
     cfg.provenance = provenance_from_run(src.cfg.provenance, src.state.step, cfg.init);
   std::fprintf(stderr, "warm start: %d tensors from run %s (step %lld), %d kept (lr warm-up %d steps)\n",
                copied, cfg.init.c_str(), (long long)src.state.step, kept, cfg.warmup_steps);
+  if (fresh) std::fprintf(stderr, "warm start: %d tensors of new layers start as initialised\n", fresh);
   if (mapped)
     std::fprintf(stderr, "warm start: gains of %zu qualities mapped to %zu (by log lambda)\n",
                  src.cfg.lambdas.size(), cfg.lambdas.size());

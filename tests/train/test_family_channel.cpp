@@ -13,6 +13,7 @@
 #include "int_channel.h"
 #include "test_util.h"
 #include "train_loop.h"
+#include "warm_start.h"
 
 // LibTorch's headers bring glog's CHECK (a failure aborts the process): Catch's must win.
 #undef CHECK
@@ -204,6 +205,45 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   CHECK(lrp_latent.data != em3.latent.data);
   CHECK(aec::cross_decode_image(high3, em3.bytes.data(), em3.bytes.size()).image.rgb ==
         aec::crop(aec::tensor_to_image(high3_q.synthesis(lrp_latent)), 70, 46).rgb);
+
+  // A deeper medium analysis (--medium-front 1) warm-started from the narrow run: its source's layers after
+  // the new half-size stage move up one stage, and the new stage starts as the identity, so before any step
+  // the medium analysis is the source's exactly.
+  TrainConfig d = n;
+  d.out = (root / "front").string();
+  d.init = n.out;
+  d.medium_front = 1;
+  fs::create_directories(d.out);
+  std::shared_ptr<CodecImpl> deep_model = make_codec(d);
+  warm_start_from_run(d, *deep_model, torch::kCPU);
+  auto* deep = dynamic_cast<FamilyChannelCodecImpl*>(deep_model.get());
+  auto* shallow = dynamic_cast<FamilyChannelCodecImpl*>(narrow.model.get());
+  REQUIRE(deep != nullptr);
+  REQUIRE(shallow != nullptr);
+  CHECK(deep->m_a->named_parameters()["2.weight"].sizes() == torch::IntArrayRef{16, 16, 3, 3});
+  CHECK(floats_of(deep->m_a->named_parameters()["4.weight"]) ==
+        floats_of(shallow->m_a->named_parameters()["2.weight"]));
+  {
+    torch::NoGradGuard ng;
+    deep->eval(), shallow->eval();
+    const torch::Tensor x = torch::rand({1, 3, 32, 48});
+    CHECK(torch::allclose(deep->encode(x, 1, "medium"), shallow->encode(x, 1, "medium"), 1e-5, 1e-6));
+  }
+  // Trained and exported, the core runs the deeper analysis: a half-size image codes into the family's
+  // latents and decodes at full size with the base.
+  d.steps = 2;
+  d.valid_every = 2;
+  fs::remove_all(d.out);
+  train_run(d, false);
+  LoadedRun front = load_run(d.out);
+  REQUIRE(front.cfg.medium_front == 1);
+  auto front_files = export_models(front, "fam", ExportOptions{});
+  REQUIRE(front_files.size() == 1);
+  CHECK(front_files[0].second.tensors.at("m_a.2.weight").shape == std::vector<int64_t>{16, 16, 3, 3});
+  const aec::Model medium4 = aec::Model::from_file(front_files[0].second);
+  CHECK(medium4.info().entropy_hash == base.info().entropy_hash);
+  const aec::EncodeResult em4 = aec::encode_image(medium4, aec::downscale2x_box(im), o);
+  CHECK(aec::cross_decode_image(high3, em4.bytes.data(), em4.bytes.size()).image.width == 70);
   fs::remove_all(root);
   fs::remove_all(data);
 }
