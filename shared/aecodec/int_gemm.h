@@ -24,7 +24,7 @@ struct BlockArgs {
   const int* runs = nullptr;
   int nruns = 0;
   int shift = 0;           // the piece's place value: out += sum * 2^shift
-  int64_t* out = nullptr;  // [nb][kernel np][lanes], accumulated
+  int64_t* out = nullptr;  // [kernel np][nb][lanes], accumulated: output j's channels contiguous
 };
 
 struct Kernel {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <mutex>
 #include <string>
 
 #include "aecodec/error.h"
@@ -61,9 +62,8 @@ void dot4(const int32_t* ch, const int32_t* x, int n, const int32_t* w, int64_t&
 }
 
 int32_t finish(int64_t acc, int shift, bool relu) {
-  int64_t v = rounding_shift(acc, shift);
-  if (relu && v < 0) v = 0;
-  return int32_t(std::clamp(v, -kSaturate, kSaturate));
+  const int64_t v = rounding_shift(acc, shift);
+  return int32_t(std::clamp(v, relu ? 0 : -kSaturate, kSaturate));
 }
 
 }  // namespace
@@ -168,7 +168,7 @@ struct Plan {
 };
 
 int64_t floor_shift(int64_t v, int s) {
-  return v >= 0 ? v >> s : ~((~v) >> s);
+  return s == 0 ? v : rounding_shift(v - (int64_t(1) << (s - 1)), s);
 }
 
 // The split of inputs in [lo, hi] under weights of magnitude <= wmax with the fewest pieces (each piece is a
@@ -227,15 +227,99 @@ const intgemm::Kernel* current_int_kernel() {
   return kernel_for(IntKernel(g_int_kernel.load(std::memory_order_relaxed)));
 }
 
-// The plan for this layer and input, or pieces = 0 for the reference loops.
-Plan plan_for(const IntTensor& x, const IntConv& l) {
-  int64_t wmax = 0;
+}  // namespace
+
+// What a SIMD kernel needs of a layer's weights that does not depend on the input: the weights as the kernel
+// reads them, [block][tap][channel pair][lane][2] (zero past the last channel of either kind), per group of
+// kernel blocks, tap and channel pair the sum |w0| + |w1| of each of the group's lanes (what bounds a run),
+// and the largest |weight| and |bias|.
+struct PackedWeights {
+  const intgemm::Kernel* kernel = nullptr;
+  uint64_t fingerprint = 0;
+  bool int16 = true;  // every weight fits int16 (else the layer takes the reference loops)
+  int64_t wmax = 0, bias_max = 0;
+  int64_t block_stride = 0;
+  std::vector<int16_t> wp;
+  std::vector<int32_t> pair_abs;  // [group][tap][channel pair][nb x lanes]
+};
+
+struct IntConvPanel {
+  std::mutex mu;
+  std::shared_ptr<const PackedWeights> packed;
+};
+
+namespace {
+
+// A cheap fingerprint of the weights and biases (two sums, one weighted by position): a layer whose weights
+// were changed after its first call is packed again.
+uint64_t fingerprint_of(const IntConv& l) {
+  uint64_t a = l.weight.size() * 0x9E3779B97F4A7C15ull, b = l.bias.size();
+  for (size_t i = 0; i < l.weight.size(); ++i)
+    a += uint64_t(int64_t(l.weight[i])), b += uint64_t(int64_t(l.weight[i])) * (i + 1);
+  for (size_t i = 0; i < l.bias.size(); ++i) b += uint64_t(int64_t(l.bias[i])) * (i + 0x51ED27ull);
+  return a ^ (b * 0xD6E8FEB86659FD93ull);
+}
+
+std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgemm::Kernel& kr, uint64_t fp) {
+  auto p = std::make_shared<PackedWeights>();
+  p->kernel = &kr, p->fingerprint = fp;
   for (int32_t v : l.weight) {
-    if (v < INT16_MIN || v > INT16_MAX) return Plan{};  // only a hand-made layer: the exporter writes 15 bits
-    wmax = std::max<int64_t>(wmax, v < 0 ? -int64_t(v) : v);
+    if (v < INT16_MIN || v > INT16_MAX)
+      p->int16 = false;  // only a hand-made layer: the exporter writes 15 bits
+    p->wmax = std::max<int64_t>(p->wmax, v < 0 ? -int64_t(v) : v);
   }
-  int64_t bias_max = 0;
-  for (int32_t v : l.bias) bias_max = std::max<int64_t>(bias_max, v < 0 ? -int64_t(v) : v);
+  for (int32_t v : l.bias) p->bias_max = std::max<int64_t>(p->bias_max, v < 0 ? -int64_t(v) : v);
+  if (!p->int16) return p;
+  const ConvShape& s = l.shape;
+  const int kk = s.kernel * s.kernel, in = s.in, cpairs = (in + 1) / 2, lanes = kr.lanes, gw = kr.nb * lanes;
+  const int blocks = (s.out + lanes - 1) / lanes, groups = (blocks + kr.nb - 1) / kr.nb;
+  p->block_stride = int64_t(kk) * cpairs * 2 * lanes;
+  p->wp.assign(size_t(groups) * kr.nb * size_t(p->block_stride), 0);
+  for (int co = 0; co < s.out; ++co) {
+    int16_t* block = p->wp.data() + size_t(co / lanes) * p->block_stride + size_t(co % lanes) * 2;
+    for (int ci = 0; ci < in; ++ci)
+      for (int t = 0; t < kk; ++t)
+        block[(size_t(t) * cpairs + ci / 2) * 2 * lanes + ci % 2] =
+            int16_t(l.transposed ? l.weight[(size_t(ci) * s.out + co) * kk + t]
+                                 : l.weight[(size_t(co) * in + ci) * kk + t]);
+  }
+  p->pair_abs.assign(size_t(groups) * kk * cpairs * gw, 0);
+  for (int g = 0; g < groups; ++g)
+    for (int t = 0; t < kk; ++t)
+      for (int cp = 0; cp < cpairs; ++cp) {
+        int32_t* dst = p->pair_abs.data() + ((size_t(g) * kk + t) * cpairs + cp) * gw;
+        for (int i = 0; i < gw; ++i) {
+          const int16_t* pr = p->wp.data() + (size_t(g) * kr.nb + i / lanes) * p->block_stride +
+                              (size_t(t) * cpairs + cp) * 2 * lanes + (i % lanes) * 2;
+          dst[i] = std::abs(int32_t(pr[0])) + std::abs(int32_t(pr[1]));
+        }
+      }
+  return p;
+}
+
+// The layer's weights packed for kernel kr: the layer's kept panel when it matches, else packed now and kept.
+std::shared_ptr<const PackedWeights> packed_for(const IntConv& l, const intgemm::Kernel& kr) {
+  const uint64_t fp = fingerprint_of(l);
+  std::shared_ptr<IntConvPanel> holder = std::atomic_load(&l.panel);
+  if (!holder) {  // the first call: two threads may race to create it, one wins
+    auto fresh = std::make_shared<IntConvPanel>();
+    if (std::atomic_compare_exchange_strong(&l.panel, &holder, fresh)) holder = fresh;
+  }
+  IntConvPanel& panel = *holder;
+  {
+    std::lock_guard<std::mutex> lock(panel.mu);
+    if (panel.packed && panel.packed->kernel == &kr && panel.packed->fingerprint == fp) return panel.packed;
+  }
+  std::shared_ptr<const PackedWeights> p = pack_weights(l, kr, fp);
+  std::lock_guard<std::mutex> lock(panel.mu);
+  panel.packed = p;
+  return p;
+}
+
+// The plan for this layer and input, or pieces = 0 for the reference loops.
+Plan plan_for(const IntTensor& x, const IntConv& l, const PackedWeights& pw) {
+  if (!pw.int16) return Plan{};
+  const int64_t wmax = pw.wmax, bias_max = pw.bias_max;
   int32_t lo = 0, hi = 0;
   if (!x.data.empty()) {
     const auto [mn, mx] = std::minmax_element(x.data.begin(), x.data.end());
@@ -275,7 +359,8 @@ struct GatherAxis {
   }
 };
 
-IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Kernel& kr, const Plan& plan) {
+IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Kernel& kr,
+                        const PackedWeights& pw, const Plan& plan) {
   const ConvShape& s = l.shape;
   const int64_t oh64 = out_size(x.h, s, l.transposed), ow64 = out_size(x.w, s, l.transposed);
   require(oh64 > 0 && ow64 > 0 && oh64 <= 65536 && ow64 <= 65536, "integer conv: bad output size");
@@ -284,30 +369,32 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   const int cpairs = (in + 1) / 2, c2 = 2 * cpairs, lanes = kr.lanes;
   const int blocks = (s.out + lanes - 1) / lanes, groups = (blocks + kr.nb - 1) / kr.nb;
 
-  // Weights as [block][tap][channel pair][lane][2], zero past the last channel of either kind.
-  const int64_t block_stride = int64_t(kk) * cpairs * 2 * lanes;
-  std::vector<int16_t> wp(size_t(groups) * kr.nb * size_t(block_stride), 0);
-  for (int co = 0; co < s.out; ++co)
-    for (int ci = 0; ci < in; ++ci)
-      for (int t = 0; t < kk; ++t)
-        wp[size_t(co / lanes) * block_stride + (size_t(t) * cpairs + ci / 2) * 2 * lanes + (co % lanes) * 2 +
-           ci % 2] = int16_t(l.transposed ? l.weight[(size_t(ci) * s.out + co) * kk + t]
-                                          : l.weight[(size_t(co) * in + ci) * kk + t]);
+  const int64_t block_stride = pw.block_stride;
+  const std::vector<int16_t>& wp = pw.wp;
 
   // The input's pieces, each zero-padded and pixel-major with the channels innermost.
   const size_t piece_size = size_t(ay.padded) * ax.padded * c2;
   std::vector<int16_t> xp(size_t(plan.pieces) * piece_size, 0);
   const uint32_t low_mask = (uint32_t(1) << plan.bits) - 1;
   const int top = plan.bits * (plan.pieces - 1);
-  for (int ci = 0; ci < in; ++ci)
-    for (int iy = 0; iy < x.h; ++iy)
+  // Row by row, so that the row being written (channels innermost) stays in the L1 cache.
+  for (int iy = 0; iy < x.h; ++iy)
+    for (int ci = 0; ci < in; ++ci) {
+      const int32_t* src = x.channel(ci) + size_t(iy) * x.w;
+      const size_t at0 = (size_t(iy + ay.pad) * ax.padded + size_t(ax.pad)) * c2 + size_t(ci);
+      if (plan.pieces == 1) {  // the usual case: the input fits 16 bits as it is
+        int16_t* dst = xp.data() + at0;
+        for (int ix = 0; ix < x.w; ++ix) dst[size_t(ix) * c2] = int16_t(src[ix]);
+        continue;
+      }
       for (int ix = 0; ix < x.w; ++ix) {
-        const int32_t v = x.channel(ci)[size_t(iy) * x.w + ix];
-        const size_t at = (size_t(iy + ay.pad) * ax.padded + size_t(ix + ax.pad)) * c2 + size_t(ci);
+        const int32_t v = src[ix];
+        const size_t at = at0 + size_t(ix) * c2;
         for (int q = 0; q + 1 < plan.pieces; ++q)
           xp[q * piece_size + at] = int16_t((uint32_t(v) >> (plan.bits * q)) & low_mask);
         xp[(plan.pieces - 1) * piece_size + at] = int16_t(floor_shift(v, top));
       }
+    }
 
   // The taps of output (oy, ox) in the order the kernel walks them (channel pairs innermost within a tap):
   // offsets of the first output's input pixel and of the tap's weights.
@@ -328,7 +415,9 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   };
   std::vector<std::vector<int>> runs(size_t(groups) * ncy * ncx * plan.pieces);
   {
-    std::vector<int64_t> tx, tw, sum(size_t(kr.nb) * lanes), pair(sum.size());
+    const int gw = kr.nb * lanes;
+    const int64_t tap_panel = int64_t(cpairs) * 2 * lanes;  // a tap's weights in a block's panel
+    std::vector<int64_t> tx, tw, sum(static_cast<size_t>(gw));
     for (int g = 0; g < groups; ++g)
       for (int cy = 0; cy < ncy; ++cy)
         for (int cx = 0; cx < ncx; ++cx) {
@@ -340,16 +429,12 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
             int len = 0;
             for (int64_t t : tw)
               for (int cp = 0; cp < cpairs; ++cp) {
-                const int16_t* w =
-                    wp.data() + size_t(g) * kr.nb * block_stride + size_t(t) + size_t(cp) * 2 * lanes;
+                const int32_t* pair =
+                    pw.pair_abs.data() + ((size_t(g) * kk + size_t(t / tap_panel)) * cpairs + cp) * gw;
                 bool over = false;
-                for (size_t i = 0; i < sum.size(); ++i) {
-                  const int16_t* pr = w + int64_t(i / lanes) * block_stride + (i % lanes) * 2;
-                  pair[i] = std::abs(int64_t(pr[0])) + std::abs(int64_t(pr[1]));
-                  over = over || sum[i] + pair[i] > limit;
-                }
+                for (int i = 0; i < gw; ++i) over |= sum[i] + pair[i] > limit;
                 if (over) r.push_back(len), len = 0, std::fill(sum.begin(), sum.end(), 0);
-                for (size_t i = 0; i < sum.size(); ++i) sum[i] += pair[i];
+                for (int i = 0; i < gw; ++i) sum[i] += pair[i];
                 ++len;
               }
             if (len) r.push_back(len);
@@ -360,8 +445,11 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   IntTensor y(s.out, oh, ow);
   // Threads take (channel group, output row) pairs; each output is computed whole by one thread, in an order
   // that does not depend on the split (and exact integer sums would not depend on it anyway).
+  // Each block's sums land in its outputs' places in a row of sums (output x, then the group's channels), and
+  // the row is finished channel by channel: contiguous stores, the same shift and bias along a loop.
+  const int gw = kr.nb * lanes;
   parallel_for(groups * oh, [&](int j0, int j1) {
-    std::vector<int64_t> tap_x, tap_w, acc(size_t(kr.nb) * lanes * kr.np);
+    std::vector<int64_t> tap_x, tap_w, acc(size_t(gw) * kr.np), row(size_t(ow) * gw);
     for (int job = j0; job < j1; ++job) {
       const int g = job / oh, oy = job % oh;
       for (int r = 0; r < ncx; ++r)
@@ -380,17 +468,18 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
             a.runs = rl.data(), a.nruns = int(rl.size());
             kr.block(a);
           }
-          for (int b = 0; b < kr.nb; ++b)
-            for (int lane = 0; lane < lanes; ++lane) {
-              const int co = (g * kr.nb + b) * lanes + lane;
-              if (co >= s.out) break;
-              int32_t* dst = y.channel(co) + size_t(oy) * ow;
-              const int64_t* src = acc.data() + size_t(b) * kr.np * lanes + lane;
-              for (int j = 0; j < np; ++j)
-                dst[ox0 + j * ax.period] =
-                    finish(src[size_t(j) * lanes] + l.bias[size_t(co)], l.shift[size_t(co)], l.relu);
-            }
+          for (int j = 0; j < np; ++j)
+            std::copy_n(acc.data() + size_t(j) * gw, gw, row.data() + size_t(ox0 + j * ax.period) * gw);
         }
+      for (int c = 0; c < gw; ++c) {
+        const int co = g * gw + c;
+        if (co >= s.out) break;
+        int32_t* dst = y.channel(co) + size_t(oy) * ow;
+        const int64_t* src = row.data() + c;
+        const int64_t bias = l.bias[size_t(co)];
+        const int shift = l.shift[size_t(co)];
+        for (int ox = 0; ox < ow; ++ox) dst[ox] = finish(src[size_t(ox) * gw] + bias, shift, l.relu);
+      }
     }
   });
   return y;
@@ -408,15 +497,17 @@ const char* int_kernel_name() {
 }
 
 int int_conv_pieces(const IntTensor& x, const IntConv& l) {
-  return current_int_kernel() ? plan_for(x, l).pieces : 0;
+  const intgemm::Kernel* k = current_int_kernel();
+  return k ? plan_for(x, l, *packed_for(l, *k)).pieces : 0;
 }
 
 IntTensor int_conv(const IntTensor& x, const IntConv& l) {
   require(x.c == l.shape.in, "integer conv: input has " + std::to_string(x.c) + " channels, layer expects " +
                                  std::to_string(l.shape.in));
   if (const intgemm::Kernel* k = current_int_kernel()) {
-    const Plan plan = plan_for(x, l);
-    if (plan.pieces) return int_conv_simd(x, l, *k, plan);
+    const std::shared_ptr<const PackedWeights> pw = packed_for(l, *k);
+    const Plan plan = plan_for(x, l, *pw);
+    if (plan.pieces) return int_conv_simd(x, l, *k, *pw, plan);
   }
   return int_conv_reference(x, l);
 }

@@ -9,6 +9,7 @@
 // take the reference.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "aecodec/layers.h"
@@ -38,6 +39,8 @@ constexpr int kMaxIntShift = 62;
 // out[o] = saturate(relu?(round(acc[o] / 2^shift[o]))), acc[o] = bias[o] + sum of weight * input (int64);
 // round = half up (floor((acc + 2^(shift-1)) / 2^shift)); saturate = clamp to [-(2^31 - 1), 2^31 - 1].
 // Weight layouts are PyTorch's ([out,in,k,k]; transposed: [in,out,k,k]), as the float layers'.
+struct IntConvPanel;  // int_layers.cpp: the weights packed for a SIMD kernel
+
 struct IntConv {
   ConvShape shape;
   bool transposed = false;
@@ -45,6 +48,10 @@ struct IntConv {
   std::vector<int32_t> weight;
   std::vector<int32_t> bias;   // accumulator units (input scale x weight scale)
   std::vector<int32_t> shift;  // per output channel, in [0, kMaxIntShift]
+  // The weights packed for the SIMD kernel in use, built on a layer's first call and kept (a network runs
+  // its layers once per image, and packing them took a third of the integer nets' time, all on one thread);
+  // shared by copies, and rebuilt when the kernel or the weights change.
+  mutable std::shared_ptr<IntConvPanel> panel;
   // Checks sizes and the limits above; throws aec::Error naming `name`.
   void validate(const std::string& name) const;
 };
@@ -64,11 +71,14 @@ const char* int_kernel_name();  // "avx512vnni", "avx2", "vec128" or "scalar"
 // sums provably stay exact).
 int int_conv_pieces(const IntTensor& x, const IntConv& layer);
 
-// floor(v / 2^s) + the half-up rounding, with shifts of non-negative values only (well defined in C++17).
+// floor((v + 2^(s-1)) / 2^s) for s in [0, 62]: the half-up rounding. Branch-free with only unsigned shifts
+// (well defined in C++17): adding 2^63 maps int64 onto uint64 in order, so the unsigned shift floors, and
+// since 2^63 is a multiple of 2^s the offset comes back out exactly. (A branch on v's sign was a
+// misprediction for every other output of a layer.)
 inline int64_t rounding_shift(int64_t v, int s) {
   if (s == 0) return v;
-  v += int64_t(1) << (s - 1);
-  return v >= 0 ? v >> s : ~((~v) >> s);
+  const uint64_t u = (uint64_t(v) + (uint64_t(1) << (s - 1))) ^ (uint64_t(1) << 63);
+  return int64_t(u >> s) - (int64_t(1) << (63 - s));
 }
 
 // Export-time quantisation of a float conv (the trainer and the test models use it; the core never
