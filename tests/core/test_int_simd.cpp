@@ -149,6 +149,26 @@ TEST_CASE("integer conv: the largest fan-in, and weights beyond int16 take the r
   }
 }
 
+TEST_CASE("integer conv: a layer's packed weights follow its weights, also in copies that share them") {
+  std::mt19937 rng(11);
+  const ConvShape s{24, 40, 3, 1, 1, 0};
+  const IntConv l = make_layer(s, false, true, -3000, 3000, 100000, 12, rng);
+  const IntTensor x = make_input(s.in, 7, 9, -5000, 5000, rng);
+  for (const KernelChoice& k : simd_kernels()) {
+    set_int_kernel(k.kernel);
+    INFO(k.name);
+    const IntTensor first = int_conv(x, l);
+    CHECK(first.data == int_conv_reference(x, l).data);
+    IntConv m = l;  // shares l's packed weights until its own differ
+    m.weight[5] += 1000, m.bias[2] -= 7;
+    const IntTensor changed = int_conv(x, m);
+    CHECK(changed.data == int_conv_reference(x, m).data);
+    CHECK(changed.data != first.data);
+    CHECK(int_conv(x, l).data == first.data);  // l again, after m replaced the shared packing
+  }
+  set_int_kernel(IntKernel::kAuto);
+}
+
 TEST_CASE(
     "integer conv: the default model's hyper-synthesis on a real latent is the same under every kernel") {
   const Model m = Model::load(std::string(AEC_TEST_DATA) + "/../../models/hyperprior-q5.aem");
