@@ -580,10 +580,13 @@ Tensor image_to_tensor(const Image& image) {
   const size_t w = size_t(image.width);
   // By rows on the core's threads (each value on its own: the same tensor for any thread count): 1.5 ms
   // of a 768x512 encode that the second core can halve.
+  // Each byte's value from a table of the same quotients (a division per value was most of the stage).
+  float unit[256];
+  for (int v = 0; v < 256; ++v) unit[v] = float(v) / 255.0f;
   parallel_for(image.height, [&](int y0, int y1) {
     for (int k = 0; k < 3; ++k) {
       float* dst = t.channel(k);
-      for (size_t i = size_t(y0) * w; i < size_t(y1) * w; ++i) dst[i] = float(image.rgb[i * 3 + k]) / 255.0f;
+      for (size_t i = size_t(y0) * w; i < size_t(y1) * w; ++i) dst[i] = unit[image.rgb[i * 3 + k]];
     }
   });
   return t;
