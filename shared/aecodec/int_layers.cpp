@@ -377,24 +377,26 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   std::vector<int16_t> xp(size_t(plan.pieces) * piece_size, 0);
   const uint32_t low_mask = (uint32_t(1) << plan.bits) - 1;
   const int top = plan.bits * (plan.pieces - 1);
-  // Row by row, so that the row being written (channels innermost) stays in the L1 cache.
-  for (int iy = 0; iy < x.h; ++iy)
-    for (int ci = 0; ci < in; ++ci) {
-      const int32_t* src = x.channel(ci) + size_t(iy) * x.w;
-      const size_t at0 = (size_t(iy + ay.pad) * ax.padded + size_t(ax.pad)) * c2 + size_t(ci);
-      if (plan.pieces == 1) {  // the usual case: the input fits 16 bits as it is
-        int16_t* dst = xp.data() + at0;
-        for (int ix = 0; ix < x.w; ++ix) dst[size_t(ix) * c2] = int16_t(src[ix]);
-        continue;
+  // Row by row (on the threads), so that the row being written (channels innermost) stays in the L1 cache.
+  parallel_for(x.h, [&](int y0, int y1) {
+    for (int iy = y0; iy < y1; ++iy)
+      for (int ci = 0; ci < in; ++ci) {
+        const int32_t* src = x.channel(ci) + size_t(iy) * x.w;
+        const size_t at0 = (size_t(iy + ay.pad) * ax.padded + size_t(ax.pad)) * c2 + size_t(ci);
+        if (plan.pieces == 1) {  // the usual case: the input fits 16 bits as it is
+          int16_t* dst = xp.data() + at0;
+          for (int ix = 0; ix < x.w; ++ix) dst[size_t(ix) * c2] = int16_t(src[ix]);
+          continue;
+        }
+        for (int ix = 0; ix < x.w; ++ix) {
+          const int32_t v = src[ix];
+          const size_t at = at0 + size_t(ix) * c2;
+          for (int q = 0; q + 1 < plan.pieces; ++q)
+            xp[q * piece_size + at] = int16_t((uint32_t(v) >> (plan.bits * q)) & low_mask);
+          xp[(plan.pieces - 1) * piece_size + at] = int16_t(floor_shift(v, top));
+        }
       }
-      for (int ix = 0; ix < x.w; ++ix) {
-        const int32_t v = src[ix];
-        const size_t at = at0 + size_t(ix) * c2;
-        for (int q = 0; q + 1 < plan.pieces; ++q)
-          xp[q * piece_size + at] = int16_t((uint32_t(v) >> (plan.bits * q)) & low_mask);
-        xp[(plan.pieces - 1) * piece_size + at] = int16_t(floor_shift(v, top));
-      }
-    }
+  });
 
   // The taps of output (oy, ox) in the order the kernel walks them (channel pairs innermost within a tap):
   // offsets of the first output's input pixel and of the tap's weights.
