@@ -598,11 +598,13 @@ Image tensor_to_image(const Tensor& t) {
   require(t.data.size() == size_t(3) * t.h * t.w, "tensor_to_image: tensor data does not match its shape");
   Image out(t.w, t.h);
   const size_t w = size_t(t.w);
-  parallel_for(t.h, [&](int y0, int y1) {  // by rows, as image_to_tensor
-    for (int k = 0; k < 3; ++k) {
-      const float* src = t.channel(k);
-      for (size_t i = size_t(y0) * w; i < size_t(y1) * w; ++i)
-        out.rgb[i * 3 + k] = to_byte(double(src[i]) * 255.0);
+  parallel_for(t.h, [&](int y0, int y1) {  // by rows, as image_to_tensor; each pixel's three bytes together
+    const float *r = t.channel(0), *g = t.channel(1), *b = t.channel(2);
+    uint8_t* dst = out.rgb.data();
+    for (size_t i = size_t(y0) * w; i < size_t(y1) * w; ++i) {
+      dst[i * 3] = to_byte(double(r[i]) * 255.0);
+      dst[i * 3 + 1] = to_byte(double(g[i]) * 255.0);
+      dst[i * 3 + 2] = to_byte(double(b[i]) * 255.0);
     }
   });
   return out;
