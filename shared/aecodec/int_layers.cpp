@@ -260,6 +260,12 @@ uint64_t fingerprint_of(const IntConv& l) {
   return a ^ (b * 0xD6E8FEB86659FD93ull);
 }
 
+// The output channels in groups of the kernel's nb blocks of `lanes` channels (the last group zero-padded).
+int channel_groups(int out, const intgemm::Kernel& kr) {
+  const int blocks = (out + kr.lanes - 1) / kr.lanes;
+  return (blocks + kr.nb - 1) / kr.nb;
+}
+
 std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgemm::Kernel& kr, uint64_t fp) {
   auto p = std::make_shared<PackedWeights>();
   p->kernel = &kr, p->fingerprint = fp;
@@ -272,7 +278,7 @@ std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgem
   if (!p->int16) return p;
   const ConvShape& s = l.shape;
   const int kk = s.kernel * s.kernel, in = s.in, cpairs = (in + 1) / 2, lanes = kr.lanes, gw = kr.nb * lanes;
-  const int blocks = (s.out + lanes - 1) / lanes, groups = (blocks + kr.nb - 1) / kr.nb;
+  const int groups = channel_groups(s.out, kr);
   p->block_stride = int64_t(kk) * cpairs * 2 * lanes;
   p->wp.assign(size_t(groups) * kr.nb * size_t(p->block_stride), 0);
   for (int co = 0; co < s.out; ++co) {
@@ -366,8 +372,8 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   require(oh64 > 0 && ow64 > 0 && oh64 <= 65536 && ow64 <= 65536, "integer conv: bad output size");
   const int oh = int(oh64), ow = int(ow64), k = s.kernel, kk = k * k, in = s.in;
   const GatherAxis ay(oh, x.h, s, l.transposed), ax(ow, x.w, s, l.transposed);
-  const int cpairs = (in + 1) / 2, c2 = 2 * cpairs, lanes = kr.lanes;
-  const int blocks = (s.out + lanes - 1) / lanes, groups = (blocks + kr.nb - 1) / kr.nb;
+  const int cpairs = (in + 1) / 2, c2 = 2 * cpairs, lanes = kr.lanes, gw = kr.nb * lanes;
+  const int groups = channel_groups(s.out, kr);
 
   const int64_t block_stride = pw.block_stride;
   const std::vector<int16_t>& wp = pw.wp;
@@ -417,7 +423,6 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   };
   std::vector<std::vector<int>> runs(size_t(groups) * ncy * ncx * plan.pieces);
   {
-    const int gw = kr.nb * lanes;
     const int64_t tap_panel = int64_t(cpairs) * 2 * lanes;  // a tap's weights in a block's panel
     std::vector<int64_t> tx, tw, sum(static_cast<size_t>(gw));
     for (int g = 0; g < groups; ++g)
@@ -449,7 +454,6 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   // that does not depend on the split (and exact integer sums would not depend on it anyway).
   // Each block's sums land in its outputs' places in a row of sums (output x, then the group's channels), and
   // the row is finished channel by channel: contiguous stores, the same shift and bias along a loop.
-  const int gw = kr.nb * lanes;
   parallel_for(groups * oh, [&](int j0, int j1) {
     std::vector<int64_t> tap_x, tap_w, acc(size_t(gw) * kr.np), row(size_t(ow) * gw);
     for (int job = j0; job < j1; ++job) {
