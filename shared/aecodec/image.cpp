@@ -578,9 +578,8 @@ Tensor image_to_tensor(const Image& image) {
   check_image(image, "image_to_tensor");
   Tensor t(3, image.height, image.width);
   const size_t w = size_t(image.width);
-  // By rows on the core's threads (each value on its own: the same tensor for any thread count): 1.5 ms
-  // of a 768x512 encode that the second core can halve.
-  // Each byte's value from a table of the same quotients (a division per value was most of the stage).
+  // By rows on the core's threads (each value on its own: the same tensor for any thread count), each
+  // byte's value from a table of the same quotients (a division per value was most of the stage).
   float unit[256];
   for (int v = 0; v < 256; ++v) unit[v] = float(v) / 255.0f;
   parallel_for(image.height, [&](int y0, int y1) {
