@@ -29,6 +29,17 @@ std::vector<float> floats_of(const torch::Tensor& t) {
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
 }
 
+// Config `v` trained in `dir` from `init` for `steps` steps, validated every `valid_every`: the loaded run.
+LoadedRun train_variant(TrainConfig v, const fs::path& dir, const std::string& init, int steps,
+                        int valid_every) {
+  v.out = dir.string();
+  v.init = init;
+  v.steps = steps;
+  v.valid_every = valid_every;
+  train_run(v, false);
+  return load_run(v.out);
+}
+
 }  // namespace
 
 TEST_CASE("family-channel: a frozen channel codec and a half-size member export as one family",
@@ -137,13 +148,7 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
 
   // From the channel run itself: the export writes the run's frozen network as the high member, which is
   // what the channel run's own export is.
-  TrainConfig r = f;
-  r.out = (root / "from-run").string();
-  r.init = c.out;
-  r.steps = 2;
-  r.valid_every = 0;
-  train_run(r, false);
-  LoadedRun from_run = load_run(r.out);
+  LoadedRun from_run = train_variant(f, root / "from-run", c.out, 2, 0);
   auto run_files = export_models(from_run, "fam", ExportOptions{});
   REQUIRE(run_files.size() == 2);
   const aec::Model high2 = aec::Model::from_file(run_files[0].second);
@@ -155,13 +160,7 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   CHECK(aec::cross_decode_image(medium2, eh2.bytes.data(), eh2.bytes.size()).image.width == 35);
 
   // A run warm-started from the family run keeps its base file: its export also names the base.
-  TrainConfig chained = f;
-  chained.out = (root / "chained").string();
-  chained.init = f.out;
-  chained.steps = 1;
-  chained.valid_every = 0;
-  train_run(chained, false);
-  LoadedRun chained_run = load_run(chained.out);
+  LoadedRun chained_run = train_variant(f, root / "chained", f.out, 1, 0);
   const auto chained_files = export_models(chained_run, "fam", ExportOptions{});
   REQUIRE(chained_files.size() == 1);
   CHECK(aec::Model::from_file(chained_files[0].second).info().family_high_id == base.info().id);
@@ -169,13 +168,9 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   // The cheaper medium synthesis: its last stage narrowed to 6 of N = 16 channels, reading the coded latent
   // (no LRP). It starts as the high's channels that the folded output layer weighs most.
   TrainConfig n = f;
-  n.out = (root / "narrow").string();
   n.medium_width = 6;
   n.medium_lrp = false;
-  n.steps = 2;
-  n.valid_every = 2;
-  train_run(n, false);
-  LoadedRun narrow = load_run(n.out);
+  LoadedRun narrow = train_variant(n, root / "narrow", f.init, 2, 2);
   REQUIRE(narrow.cfg.medium_width == 6);
   REQUIRE(!narrow.cfg.medium_lrp);
   for (const char* k : {"cross_h2m", "medium", "baseline_h2m_box"})
@@ -211,7 +206,7 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   // the medium analysis is the source's exactly.
   TrainConfig d = n;
   d.out = (root / "front").string();
-  d.init = n.out;
+  d.init = narrow.dir;
   d.medium_front = 1;
   fs::create_directories(d.out);
   std::shared_ptr<CodecImpl> deep_model = make_codec(d);
@@ -231,11 +226,8 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   }
   // Trained and exported, the core runs the deeper analysis: a half-size image codes into the family's
   // latents and decodes at full size with the base.
-  d.steps = 2;
-  d.valid_every = 2;
   fs::remove_all(d.out);
-  train_run(d, false);
-  LoadedRun front = load_run(d.out);
+  LoadedRun front = train_variant(d, d.out, d.init, 2, 2);
   REQUIRE(front.cfg.medium_front == 1);
   auto front_files = export_models(front, "fam", ExportOptions{});
   REQUIRE(front_files.size() == 1);
