@@ -229,13 +229,15 @@ const intgemm::Kernel* current_int_kernel() {
 
 }  // namespace
 
-// What a SIMD kernel needs of a layer's weights that does not depend on the input: the weights as the kernel
-// reads them, [block][tap][channel pair][lane][2] (zero past the last channel of either kind), per group of
-// kernel blocks, tap and channel pair the sum |w0| + |w1| of each of the group's lanes (what bounds a run),
-// and the largest |weight| and |bias|.
+// What a SIMD kernel needs of a layer's weights that does not depend on the input's values: the weights of
+// the input channels it packs (`live`, in order: the channels that are not zero everywhere in the input) as
+// the kernel reads them, [block][tap][channel pair][lane][2] (zero past the last channel of either kind), per
+// group of kernel blocks, tap and channel pair the sum |w0| + |w1| of each of the group's lanes (what bounds
+// a run), and the largest |weight| and |bias|.
 struct PackedWeights {
   const intgemm::Kernel* kernel = nullptr;
   uint64_t fingerprint = 0;
+  std::vector<int> live;
   bool int16 = true;  // every weight fits int16 (else the layer takes the reference loops)
   int64_t wmax = 0, bias_max = 0;
   int64_t block_stride = 0;
@@ -243,12 +245,16 @@ struct PackedWeights {
   std::vector<int32_t> pair_abs;  // [group][tap][channel pair][nb x lanes]
 };
 
+// A layer's packings, most recent first: one per set of live input channels it met (a model's nets meet one
+// or two: the channels a trained ReLU never opens are the same on every image).
 struct IntConvPanel {
   std::mutex mu;
-  std::shared_ptr<const PackedWeights> packed;
+  std::vector<std::shared_ptr<const PackedWeights>> packed;
 };
 
 namespace {
+
+constexpr size_t kKeptPackings = 4;
 
 // A cheap fingerprint of the weights and biases (two sums, one weighted by position): a layer whose weights
 // were changed after its first call is packed again.
@@ -266,9 +272,10 @@ int channel_groups(int out, const intgemm::Kernel& kr) {
   return (blocks + kr.nb - 1) / kr.nb;
 }
 
-std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgemm::Kernel& kr, uint64_t fp) {
+std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgemm::Kernel& kr, uint64_t fp,
+                                                  const std::vector<int>& live) {
   auto p = std::make_shared<PackedWeights>();
-  p->kernel = &kr, p->fingerprint = fp;
+  p->kernel = &kr, p->fingerprint = fp, p->live = live;
   for (int32_t v : l.weight) {
     if (v < INT16_MIN || v > INT16_MAX)
       p->int16 = false;  // only a hand-made layer: the exporter writes 15 bits
@@ -277,17 +284,20 @@ std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgem
   for (int32_t v : l.bias) p->bias_max = std::max<int64_t>(p->bias_max, v < 0 ? -int64_t(v) : v);
   if (!p->int16) return p;
   const ConvShape& s = l.shape;
-  const int kk = s.kernel * s.kernel, in = s.in, cpairs = (in + 1) / 2, lanes = kr.lanes, gw = kr.nb * lanes;
+  const int kk = s.kernel * s.kernel, in = int(live.size()), cpairs = (in + 1) / 2, lanes = kr.lanes,
+            gw = kr.nb * lanes;
   const int groups = channel_groups(s.out, kr);
   p->block_stride = int64_t(kk) * cpairs * 2 * lanes;
   p->wp.assign(size_t(groups) * kr.nb * size_t(p->block_stride), 0);
   for (int co = 0; co < s.out; ++co) {
     int16_t* block = p->wp.data() + size_t(co / lanes) * p->block_stride + size_t(co % lanes) * 2;
-    for (int ci = 0; ci < in; ++ci)
+    for (int j = 0; j < in; ++j) {
+      const size_t ci = size_t(live[size_t(j)]);
       for (int t = 0; t < kk; ++t)
-        block[(size_t(t) * cpairs + ci / 2) * 2 * lanes + ci % 2] =
-            int16_t(l.transposed ? l.weight[(size_t(ci) * s.out + co) * kk + t]
-                                 : l.weight[(size_t(co) * in + ci) * kk + t]);
+        block[(size_t(t) * cpairs + j / 2) * 2 * lanes + j % 2] =
+            int16_t(l.transposed ? l.weight[(ci * s.out + co) * kk + t]
+                                 : l.weight[(co * size_t(s.in) + ci) * kk + t]);
+    }
   }
   p->pair_abs.assign(size_t(groups) * kk * cpairs * gw, 0);
   for (int g = 0; g < groups; ++g)
@@ -303,8 +313,10 @@ std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgem
   return p;
 }
 
-// The layer's weights packed for kernel kr: the layer's kept panel when it matches, else packed now and kept.
-std::shared_ptr<const PackedWeights> packed_for(const IntConv& l, const intgemm::Kernel& kr) {
+// The layer's weights of the live channels packed for kernel kr: a kept packing when one matches, else packed
+// now and kept.
+std::shared_ptr<const PackedWeights> packed_for(const IntConv& l, const intgemm::Kernel& kr,
+                                                const std::vector<int>& live) {
   const uint64_t fp = fingerprint_of(l);
   std::shared_ptr<IntConvPanel> holder = std::atomic_load(&l.panel);
   if (!holder) {  // the first call: two threads may race to create it, one wins
@@ -312,27 +324,58 @@ std::shared_ptr<const PackedWeights> packed_for(const IntConv& l, const intgemm:
     if (std::atomic_compare_exchange_strong(&l.panel, &holder, fresh)) holder = fresh;
   }
   IntConvPanel& panel = *holder;
+  const auto matches = [&](const PackedWeights& p) {
+    return p.kernel == &kr && p.fingerprint == fp && p.live == live;
+  };
   {
     std::lock_guard<std::mutex> lock(panel.mu);
-    if (panel.packed && panel.packed->kernel == &kr && panel.packed->fingerprint == fp) return panel.packed;
+    for (const auto& p : panel.packed)
+      if (matches(*p)) return p;
   }
-  std::shared_ptr<const PackedWeights> p = pack_weights(l, kr, fp);
+  std::shared_ptr<const PackedWeights> p = pack_weights(l, kr, fp, live);
   std::lock_guard<std::mutex> lock(panel.mu);
-  panel.packed = p;
+  // Packings of other weights (the layer was changed) are dropped; other channel sets are kept.
+  panel.packed.erase(std::remove_if(panel.packed.begin(), panel.packed.end(),
+                                    [&](const auto& q) { return q->kernel != &kr || q->fingerprint != fp; }),
+                     panel.packed.end());
+  panel.packed.insert(panel.packed.begin(), p);
+  if (panel.packed.size() > kKeptPackings) panel.packed.pop_back();
   return p;
 }
 
-// The plan for this layer and input, or pieces = 0 for the reference loops.
-Plan plan_for(const IntTensor& x, const IntConv& l, const PackedWeights& pw) {
-  if (!pw.int16) return Plan{};
-  const int64_t wmax = pw.wmax, bias_max = pw.bias_max;
-  int32_t lo = 0, hi = 0;
-  if (!x.data.empty()) {
-    const auto [mn, mx] = std::minmax_element(x.data.begin(), x.data.end());
-    lo = *mn, hi = *mx;
+// Each input channel's smallest and largest value, and the channels that are not zero everywhere (the
+// others add nothing to any sum, exactly, so the kernels skip them: a ReLU that a trained net never opens
+// leaves whole channels at zero, most of the context model's features on a photo).
+struct InputRange {
+  std::vector<int32_t> lo, hi;
+  std::vector<int> live;
+  int32_t min = 0, max = 0;
+};
+
+InputRange input_range(const IntTensor& x) {
+  InputRange r;
+  r.lo.assign(size_t(x.c), 0), r.hi.assign(size_t(x.c), 0);
+  const size_t plane = x.plane();
+  parallel_for(x.c, [&](int c0, int c1) {
+    for (int c = c0; c < c1; ++c) {
+      const int32_t* v = x.channel(c);
+      int32_t lo = 0, hi = 0;
+      for (size_t i = 0; i < plane; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+      r.lo[size_t(c)] = lo, r.hi[size_t(c)] = hi;
+    }
+  });
+  for (int c = 0; c < x.c; ++c) {
+    if (r.lo[size_t(c)] != 0 || r.hi[size_t(c)] != 0) r.live.push_back(c);
+    r.min = std::min(r.min, r.lo[size_t(c)]), r.max = std::max(r.max, r.hi[size_t(c)]);
   }
+  return r;
+}
+
+// The plan for this layer and input, or pieces = 0 for the reference loops.
+Plan plan_for(const InputRange& r, const IntConv& l, const PackedWeights& pw) {
+  if (!pw.int16) return Plan{};
   const int64_t fan_in = int64_t(l.shape.in) * l.shape.kernel * l.shape.kernel;
-  return plan_pieces(lo, hi, wmax, fan_in, bias_max);
+  return plan_pieces(r.min, r.max, pw.wmax, fan_in, pw.bias_max);
 }
 
 // One axis of the gather: for every output coordinate, all the taps of its class as (kernel index, input
@@ -365,12 +408,19 @@ struct GatherAxis {
   }
 };
 
+// The SIMD path over the live input channels (pw.live; r.live is the same list).
 IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Kernel& kr,
-                        const PackedWeights& pw, const Plan& plan) {
+                        const PackedWeights& pw, const Plan& plan, const InputRange& r) {
   const ConvShape& s = l.shape;
   const int64_t oh64 = out_size(x.h, s, l.transposed), ow64 = out_size(x.w, s, l.transposed);
   require(oh64 > 0 && ow64 > 0 && oh64 <= 65536 && ow64 <= 65536, "integer conv: bad output size");
-  const int oh = int(oh64), ow = int(ow64), k = s.kernel, kk = k * k, in = s.in;
+  const int oh = int(oh64), ow = int(ow64), k = s.kernel, kk = k * k, in = int(pw.live.size());
+  if (in == 0) {  // a zero input: every output is its bias, shifted
+    IntTensor y(s.out, oh, ow);
+    for (int co = 0; co < s.out; ++co)
+      std::fill_n(y.channel(co), y.plane(), finish(l.bias[size_t(co)], l.shift[size_t(co)], l.relu));
+    return y;
+  }
   const GatherAxis ay(oh, x.h, s, l.transposed), ax(ow, x.w, s, l.transposed);
   const int cpairs = (in + 1) / 2, c2 = 2 * cpairs, lanes = kr.lanes, gw = kr.nb * lanes;
   const int groups = channel_groups(s.out, kr);
@@ -387,7 +437,7 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   parallel_for(x.h, [&](int y0, int y1) {
     for (int iy = y0; iy < y1; ++iy)
       for (int ci = 0; ci < in; ++ci) {
-        const int32_t* src = x.channel(ci) + size_t(iy) * x.w;
+        const int32_t* src = x.channel(pw.live[size_t(ci)]) + size_t(iy) * x.w;
         const size_t at0 = (size_t(iy + ay.pad) * ax.padded + size_t(ax.pad)) * c2 + size_t(ci);
         if (plan.pieces == 1) {  // the usual case: the input fits 16 bits as it is
           int16_t* dst = xp.data() + at0;
@@ -415,8 +465,22 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
       }
   };
   // The int32 runs for every channel group, output class (y, x) and piece (all outputs of a class share
-  // their taps): a run ends before the pair that would take some channel's sum of |weight| past
-  // (2^31 - 1) / X_q.
+  // their taps): a run ends before the pair that would take some lane's bound past 2^31 - 1, the bound being
+  // the sum over the run's pairs of (|w0| + |w1|) x the larger of the pair's two largest |piece_q|. The top
+  // piece's largest values are the channels' own (inputs differ by channel: a feature map's channels span
+  // orders of magnitude), the lower pieces' 2^bits - 1.
+  std::vector<int64_t> pair_max(size_t(plan.pieces) * cpairs);
+  for (int q = 0; q < plan.pieces; ++q)
+    for (int cp = 0; cp < cpairs; ++cp) {
+      int64_t m = 0;
+      for (int j = 2 * cp; j < std::min(2 * cp + 2, in); ++j) {
+        const size_t ci = size_t(pw.live[size_t(j)]);
+        m = std::max(m, q + 1 < plan.pieces
+                            ? plan.xmax[q]
+                            : std::max(-floor_shift(r.lo[ci], top), floor_shift(r.hi[ci], top)));
+      }
+      pair_max[size_t(q) * cpairs + cp] = m;
+    }
   const int ncy = std::min(ay.period, oh), ncx = std::min(ax.period, ow);
   auto runs_at = [&](int g, int cy, int cx, int q) {
     return ((size_t(g) * ncy + cy) * ncx + cx) * plan.pieces + q;
@@ -430,21 +494,22 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
         for (int cx = 0; cx < ncx; ++cx) {
           output_taps(cy, cx, tx, tw);
           for (int q = 0; q < plan.pieces; ++q) {
-            std::vector<int>& r = runs[runs_at(g, cy, cx, q)];
-            const int64_t limit = plan.xmax[q] ? INT32_MAX / plan.xmax[q] : INT64_MAX / 2;
+            std::vector<int>& rl = runs[runs_at(g, cy, cx, q)];
+            const int64_t* pm = pair_max.data() + size_t(q) * cpairs;
             std::fill(sum.begin(), sum.end(), 0);
             int len = 0;
             for (int64_t t : tw)
               for (int cp = 0; cp < cpairs; ++cp) {
                 const int32_t* pair =
                     pw.pair_abs.data() + ((size_t(g) * kk + size_t(t / tap_panel)) * cpairs + cp) * gw;
+                const int64_t m = pm[cp];
                 bool over = false;
-                for (int i = 0; i < gw; ++i) over |= sum[i] + pair[i] > limit;
-                if (over) r.push_back(len), len = 0, std::fill(sum.begin(), sum.end(), 0);
-                for (int i = 0; i < gw; ++i) sum[i] += pair[i];
+                for (int i = 0; i < gw; ++i) over |= sum[i] + pair[i] * m > INT32_MAX;
+                if (over) rl.push_back(len), len = 0, std::fill(sum.begin(), sum.end(), 0);
+                for (int i = 0; i < gw; ++i) sum[i] += pair[i] * m;
                 ++len;
               }
-            if (len) r.push_back(len);
+            if (len) rl.push_back(len);
           }
         }
   }
@@ -504,16 +569,19 @@ const char* int_kernel_name() {
 
 int int_conv_pieces(const IntTensor& x, const IntConv& l) {
   const intgemm::Kernel* k = current_int_kernel();
-  return k ? plan_for(x, l, *packed_for(l, *k)).pieces : 0;
+  if (!k) return 0;
+  const InputRange r = input_range(x);
+  return plan_for(r, l, *packed_for(l, *k, r.live)).pieces;
 }
 
 IntTensor int_conv(const IntTensor& x, const IntConv& l) {
   require(x.c == l.shape.in, "integer conv: input has " + std::to_string(x.c) + " channels, layer expects " +
                                  std::to_string(l.shape.in));
   if (const intgemm::Kernel* k = current_int_kernel()) {
-    const std::shared_ptr<const PackedWeights> pw = packed_for(l, *k);
-    const Plan plan = plan_for(x, l, *pw);
-    if (plan.pieces) return int_conv_simd(x, l, *k, *pw, plan);
+    const InputRange r = input_range(x);
+    const std::shared_ptr<const PackedWeights> pw = packed_for(l, *k, r.live);
+    const Plan plan = plan_for(r, l, *pw);
+    if (plan.pieces) return int_conv_simd(x, l, *k, *pw, plan, r);
   }
   return int_conv_reference(x, l);
 }

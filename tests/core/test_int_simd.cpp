@@ -14,6 +14,7 @@
 #include "aecodec/int_layers.h"
 #include "aecodec/model.h"
 #include "aecodec/parallel.h"
+#include "test_images.h"
 
 using namespace aec;
 
@@ -149,6 +150,50 @@ TEST_CASE("integer conv: the largest fan-in, and weights beyond int16 take the r
   }
 }
 
+TEST_CASE(
+    "integer conv: channels that are zero everywhere are skipped, and each channel's range bounds its runs") {
+  // A trained net's features: whole channels that a ReLU never opens, beside channels whose ranges differ by
+  // orders of magnitude. The kernels pack only the other channels and cut their int32 runs by each channel's
+  // own range: the sums must still be the reference's.
+  std::mt19937 rng(31);
+  const std::vector<std::pair<ConvShape, bool>> shapes = {{{64, 64, 3, 1, 1, 0}, false},
+                                                          {{21, 9, 5, 2, 2, 1}, true}};
+  // per channel: 0 = zero everywhere, 1 = small values, 2 = 16-bit values, 3 = the full int32 range
+  const std::vector<std::vector<int>> kinds_of = {{0, 1, 2}, {0, 0, 0, 2}, {0, 3, 1}, {1, 2, 2, 3}};
+  for (const auto& [s, tr] : shapes)
+    for (const std::vector<int>& kinds : kinds_of) {
+      const IntConv l = make_layer(s, tr, true, INT16_MIN, INT16_MAX, 1 << 28, 40, rng);
+      IntTensor x(s.in, 9, 11);
+      std::uniform_int_distribution<size_t> pick(0, kinds.size() - 1);
+      int zero = 0;
+      for (int c = 0; c < s.in; ++c) {
+        const int kind = c == 0 ? 2 : kinds[pick(rng)];  // one live channel at least
+        const int32_t lim = kind == 0 ? 0 : kind == 1 ? 100 : kind == 2 ? 32767 : INT32_MAX;
+        const IntTensor v = make_input(1, x.h, x.w, -lim, lim, rng);
+        std::copy(v.data.begin(), v.data.end(), x.channel(c));
+        zero += kind == 0;
+      }
+      INFO("in " << s.in << " transposed " << tr << ", " << zero << " channels zero");
+      check_layer(x, l, true);
+    }
+  // Every channel zero: the outputs are the biases; and a layer that meets two sets of live channels in turn
+  // keeps a packing for each.
+  const IntConv l = make_layer({16, 24, 3, 1, 1, 0}, false, false, -3000, 3000, 100000, 12, rng);
+  check_layer(IntTensor(16, 5, 6), l, true);
+  IntTensor a = make_input(16, 5, 6, -5000, 5000, rng), b = a;
+  std::fill_n(a.channel(3), a.plane() * 4, 0);
+  std::fill_n(b.channel(9), b.plane() * 2, 0);
+  for (const KernelChoice& k : simd_kernels()) {
+    set_int_kernel(k.kernel);
+    INFO(k.name);
+    for (int round = 0; round < 2; ++round) {
+      CHECK(int_conv(a, l).data == int_conv_reference(a, l).data);
+      CHECK(int_conv(b, l).data == int_conv_reference(b, l).data);
+    }
+  }
+  set_int_kernel(IntKernel::kAuto);
+}
+
 TEST_CASE("integer conv: a layer's packed weights follow its weights, also in copies that share them") {
   std::mt19937 rng(11);
   const ConvShape s{24, 40, 3, 1, 1, 0};
@@ -175,15 +220,8 @@ TEST_CASE(
   REQUIRE(m.hyperprior() != nullptr);
   const Hyperprior& hp = *m.hyperprior();
   // A photo-like image of a few hyper-latent pixels: the test image mirrored into a 320x192 tile.
-  const Image small = load_image(std::string(AEC_TEST_DATA) + "/v1/image.png");
-  Image im(320, 192);
-  for (int y = 0; y < im.height; ++y)
-    for (int x = 0; x < im.width; ++x) {
-      const int sx = (x / small.width) % 2 ? small.width - 1 - x % small.width : x % small.width;
-      const int sy = (y / small.height) % 2 ? small.height - 1 - y % small.height : y % small.height;
-      for (int c = 0; c < 3; ++c)
-        im.rgb[(size_t(y) * im.width + x) * 3 + c] = small.rgb[(size_t(sy) * small.width + sx) * 3 + c];
-    }
+  const Image im =
+      aec::testing::mirrored_tiles(load_image(std::string(AEC_TEST_DATA) + "/v1/image.png"), 320, 192);
   const Tensor y = m.analysis(image_to_tensor(im));
   const Tensor z = hp.analysis(y);
   const std::vector<int32_t> qz = hp.quantize_z(z);

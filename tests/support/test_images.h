@@ -26,4 +26,18 @@ inline Image synthetic_image(int w, int h, uint32_t seed = 1) {
   return im;
 }
 
+// A photo-like w x h image from a small photo: `small` mirrored into tiles (every edge continues into its
+// mirror image, so the tiling adds no edges).
+inline Image mirrored_tiles(const Image& small, int w, int h) {
+  Image im(w, h);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const int sx = (x / small.width) % 2 ? small.width - 1 - x % small.width : x % small.width;
+      const int sy = (y / small.height) % 2 ? small.height - 1 - y % small.height : y % small.height;
+      for (int c = 0; c < 3; ++c)
+        im.rgb[(size_t(y) * w + x) * 3 + c] = small.rgb[(size_t(sy) * small.width + sx) * 3 + c];
+    }
+  return im;
+}
+
 }  // namespace aec::testing
