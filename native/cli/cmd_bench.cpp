@@ -173,7 +173,8 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
     st.add("table pick + mean", t.pick_ms);
     st.add(coder, t.code_ms);
     st.add("decoded slices -> features", t.feed_ms);
-    if (lrp) st.add("LRP nets (float)", t.lrp_ms, true);
+    if (lrp)
+      st.add(channel->context().integer_lrp() ? "LRP nets (integer)" : "LRP nets (float)", t.lrp_ms, true);
     st.add("context band copies", t.copy_ms);
     return latent_out;
   };

@@ -9,6 +9,7 @@
 #include "aecodec/error.h"
 #include "aecodec/gaussian.h"
 #include "aecodec/model.h"
+#include "aecodec/ops.h"
 #include "aecodec/parallel.h"
 
 namespace aec {
@@ -83,6 +84,41 @@ void copy_rows(const T* src, size_t plane, int c, int lo, int hi, int w, U* dst,
   });
 }
 
+// A float LRP net of the form conv (ReLU) conv as integer layers reading feature_bits fraction bits, or an
+// empty network when it has another form or a layer does not quantise.
+IntNetwork quantize_lrp(const json& layers, const ModelFile& f, int feature_bits) {
+  if (!layers.is_array() || layers.size() != 3 || !layers[1].is_object() ||
+      layers[1].value("op", std::string()) != op::kRelu)
+    return IntNetwork();
+  std::vector<IntConv> convs;
+  std::vector<std::string> names;
+  for (size_t i : {size_t(0), size_t(2)}) {
+    const json& j = layers[i];
+    if (!j.is_object() || j.value("op", std::string()) != op::kConv2d || !j.contains("name") ||
+        !j["name"].is_string())
+      return IntNetwork();
+    ConvShape s;
+    s.in = j.value("in", 0), s.out = j.value("out", 0), s.kernel = j.value("kernel", 0);
+    s.stride = j.value("stride", 1), s.padding = j.value("padding", 0);
+    if (s.in < 1 || s.out < 1 || s.kernel < 1 || s.stride != 1 || 2 * s.padding != s.kernel - 1)
+      return IntNetwork();
+    const std::string name = j["name"].get<std::string>();
+    const int64_t k = s.kernel;
+    const std::vector<float> w = f.floats(name + ".weight", {s.out, s.in, k, k});
+    const std::vector<float> b = f.floats(name + ".bias", {s.out});
+    try {
+      convs.push_back(i == 0
+                          ? quantize_conv(w.data(), b.data(), s, false, true, feature_bits, kHyperHiddenBits)
+                          : quantize_conv(w.data(), b.data(), s, false, false, kHyperHiddenBits,
+                                          ChannelContext::kLrpOutBits));
+    } catch (const Error&) {
+      return IntNetwork();  // weights or biases too large for these fraction bits: the float net runs
+    }
+    names.push_back(name + " (integer)");
+  }
+  return IntNetwork::from_layers(std::move(convs), std::move(names));
+}
+
 }  // namespace
 
 ChannelContext::ChannelContext() = default;
@@ -138,8 +174,12 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
     require(float_out_channels(*cc->lrp_.back(), E + off + c, lk, halo) == c,
             lk + " must make the slice's channels");
     cc->lrp_halo_.push_back(halo);
+    cc->lrp_int_.push_back(quantize_lrp(e["lrp"][k], f, cc->feature_bits_));
     off += c;
   }
+  if (std::any_of(cc->lrp_int_.begin(), cc->lrp_int_.end(),
+                  [](const IntNetwork& n) { return n.layers().empty(); }))
+    cc->lrp_int_.clear();
   return cc;
 }
 
@@ -176,7 +216,7 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   const float feature_unit = std::ldexp(1.0f, -feature_bits_);
   // Appends channels [from, ctx.c) of ctx to fctx.
   const auto to_float = [&](int from) {
-    if (!whole || !want_latent || !lrp) return;
+    if (!whole || !want_latent || !lrp || integer_lrp()) return;
     fctx.h = h, fctx.w = w, fctx.c = ctx.c;
     if (fctx.data.capacity() < size_t(E + M) * plane) fctx.data.reserve(size_t(E + M) * plane);
     fctx.data.resize(size_t(ctx.c) * plane);
@@ -264,25 +304,43 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
       off += c;
       continue;
     }
+    const float lrp_unit = std::ldexp(1.0f, -ChannelContext::kLrpOutBits);
     for_bands(h, rows, lrp_halo_[k], [&](int r0, int r1, int lo, int hi) {
-      Tensor lin;
-      if (!whole) {
-        lin = Tensor(E + off + c, hi - lo, w);
-        copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
-                  [&](int32_t v) { return float(v) * feature_unit; });
-      }
-      lap(&Timing::copy_ms);
-      const Tensor r = lrp_[k]->forward(whole ? fctx : lin);
-      const size_t bp = r.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
-      parallel_for(c, [&](int c0, int c1) {
-        for (int ch = c0; ch < c1; ++ch) {
-          const size_t at = size_t(ch) * plane + size_t(r0) * w;
-          const float* rr = r.data.data() + size_t(ch) * bp + skip;
-          float* out = latent.channel(off + ch) + size_t(r0) * w;
-          for (size_t j = 0; j < count; ++j)
-            out[j] = float(sym[at + j]) + float(mean[at + j]) * unit + 0.5f * std::tanh(rr[j]);
+      // The band's LRP output r (c x (hi - lo) x w, integer or float) into the latent's rows [r0, r1).
+      const auto apply = [&](const auto* r, size_t bp, float scale) {
+        const size_t skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
+        parallel_for(c, [&](int c0, int c1) {
+          for (int ch = c0; ch < c1; ++ch) {
+            const size_t at = size_t(ch) * plane + size_t(r0) * w;
+            const auto* rr = r + size_t(ch) * bp + skip;
+            float* out = latent.channel(off + ch) + size_t(r0) * w;
+            for (size_t j = 0; j < count; ++j)
+              out[j] =
+                  float(sym[at + j]) + float(mean[at + j]) * unit + 0.5f * std::tanh(float(rr[j]) * scale);
+          }
+        });
+      };
+      if (integer_lrp()) {
+        IntTensor lin;
+        if (!whole) {
+          lin = IntTensor(E + off + c, hi - lo, w);
+          copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
+                    [](int32_t v) { return v; });
         }
-      });
+        lap(&Timing::copy_ms);
+        const IntTensor r = lrp_int_[k].forward(whole ? ctx : lin);
+        apply(r.data.data(), r.plane(), lrp_unit);
+      } else {
+        Tensor lin;
+        if (!whole) {
+          lin = Tensor(E + off + c, hi - lo, w);
+          copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
+                    [&](int32_t v) { return float(v) * feature_unit; });
+        }
+        lap(&Timing::copy_ms);
+        const Tensor r = lrp_[k]->forward(whole ? fctx : lin);
+        apply(r.data.data(), r.plane(), 1.0f);
+      }
       lap(&Timing::lrp_ms);
     });
     off += c;

@@ -12,11 +12,16 @@
 //   log scale = log_scale[hyperprior's table] + d[0 .. c_k)
 //   table     = #{i < S - 1 : log scale > log_scale[i]}     a zero correction keeps the hyperprior's table
 //   decoded   = (symbol * 2^B + mean) / 2^(B - F), rounded  what later slices read
-//   latent    = symbol + mean + 0.5 tanh(lrp_k([E, decoded slices 0..k]))  float, LRP
+//   latent    = symbol + mean + 0.5 tanh(lrp_k([E, decoded slices 0..k]))  float weights, LRP
 // clang-format on
 // Everything that picks a table or a mean is integer arithmetic (int_layers.h): the decoder repeats it bit
 // for bit on every platform and kernel. Latent residual prediction (LRP) only moves the latent that the
-// synthesis transform sees, so it is a float network like g_s.
+// synthesis transform sees, so the file holds it as a float network like g_s; the core runs it as an integer
+// network quantised at load (weights to 15 bits per output channel, the hidden layer with the
+// hyper-synthesis' 10 fraction bits, the output with 12), on the same kernels as the slice nets and over the
+// same integer input: twice the multiply-adds per instruction of a float conv, and the input channels that
+// are zero everywhere (most of the features, on a photo) skipped exactly. Its output is within about 1e-3 of
+// the float nets' (tests/core/test_channel_context.cpp), far below what moves a decoded pixel by one level.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -33,6 +38,10 @@ class Network;
 
 class ChannelContext {
  public:
+  // Fraction bits of the integer LRP nets' output: a step of 2^-12 there moves the latent by at most 2^-13
+  // (0.5 tanh has slope <= 0.5).
+  static constexpr int kLrpOutBits = 12;
+
   ChannelContext();
   ChannelContext(ChannelContext&&) noexcept;
   ~ChannelContext();
@@ -64,6 +73,10 @@ class ChannelContext {
   Tensor run(const Hyperprior::Conditional& hyper, int h, int w, const SliceCoder& code, int band_rows = 0,
              Timing* timing = nullptr, bool latent = true, bool lrp = true) const;
 
+  // Runs the file's float LRP nets instead of their integer form (tests compare the two); false by default.
+  void use_float_lrp(bool on) { float_lrp_ = on; }
+  bool integer_lrp() const { return !lrp_int_.empty() && !float_lrp_; }
+
  private:
   int channels_ = 0, bits_ = 0, feature_bits_ = 0, features_ = 0;
   // Rows around an output that each net reads (stride-1 convs with same padding): a band's halo.
@@ -74,6 +87,10 @@ class ChannelContext {
   IntNetwork embed_;
   std::vector<IntNetwork> param_;
   std::vector<std::unique_ptr<Network>> lrp_;
+  // lrp_ quantised (conv, ReLU, conv with 3x3 or other odd kernels); empty when some net has another form or
+  // does not quantise, and then the float nets run.
+  std::vector<IntNetwork> lrp_int_;
+  bool float_lrp_ = false;  // run lrp_ even where lrp_int_ exists (a test's reference)
 };
 
 }  // namespace aec

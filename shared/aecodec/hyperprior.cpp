@@ -60,6 +60,15 @@ IntNetwork IntNetwork::build(const json& layers, const ModelFile& f, const std::
   return net;
 }
 
+IntNetwork IntNetwork::from_layers(std::vector<IntConv> layers, std::vector<std::string> names) {
+  require(names.size() == layers.size(), "IntNetwork::from_layers: a name per layer");
+  for (size_t i = 0; i < layers.size(); ++i) layers[i].validate(names[i]);
+  IntNetwork net;
+  net.layers_ = std::move(layers);
+  net.names_ = std::move(names);
+  return net;
+}
+
 void IntNetwork::output_shape(int& c, int& h, int& w) const {
   for (size_t i = 0; i < layers_.size(); ++i) {
     const ConvShape& s = layers_[i].shape;

@@ -30,6 +30,8 @@ constexpr int kHyperZBits = 8, kHyperHiddenBits = 10, kHyperOutBits = 12;
 class IntNetwork {
  public:
   static IntNetwork build(const nlohmann::json& layers, const ModelFile& file, const std::string& where);
+  // From layers made in memory (validated here), each with its name for messages.
+  static IntNetwork from_layers(std::vector<IntConv> layers, std::vector<std::string> names);
   // Reads x in place (a context model's growing buffer of features and decoded slices is its input as is).
   IntTensor forward(const IntTensor& x) const;
   void output_shape(int& c, int& h, int& w) const;  // throws when the input shape does not fit

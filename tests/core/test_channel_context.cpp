@@ -20,6 +20,7 @@
 #include "aecodec/image.h"
 #include "aecodec/int_layers.h"
 #include "aecodec/latent_codec.h"
+#include "aecodec/metrics.h"
 #include "aecodec/model.h"
 #include "aecodec/parallel.h"
 #include "damaged_files.h"
@@ -288,16 +289,30 @@ TEST_CASE("channel: the slice path is the documented integer formula") {
       means_moved += mean != cond.mean[i];
       context.push_back(sat(to_features(int64_t(got.symbol[i]) * 4096 + mean)));
     }
-    // The latent: symbol + mean, moved by LRP's 0.5 tanh of the float net over [features, decoded slices
-    // 0..k] (fixed point / 2^F).
-    Tensor lin(feat.c + off + c, h, w);
-    for (size_t i = 0; i < lin.size(); ++i) lin.data[i] = float(context[i]) * std::ldexp(1.0f, -F);
-    const Network lrp = Network::build(doc["lrp"][k], file, "lrp");
-    const Tensor r = lrp.forward(lin);
+    // The latent: symbol + mean, moved by LRP's 0.5 tanh of its net over [features, decoded slices 0..k],
+    // the file's float conv, ReLU, conv quantised: the input with F fraction bits, the hidden layer with 10,
+    // the output with ChannelContext::kLrpOutBits.
+    IntTensor lin(feat.c + off + c, h, w);
+    lin.data = context;
+    std::vector<IntConv> lrp;
+    for (int i : {0, 2}) {
+      const json& l = doc["lrp"][k][size_t(i)];
+      const ConvShape s{
+          l["in"].get<int>(), l["out"].get<int>(), l["kernel"].get<int>(), 1, l["padding"].get<int>(), 0};
+      const std::string name = l["name"].get<std::string>();
+      const std::vector<float> wt = file.floats(name + ".weight", {s.out, s.in, s.kernel, s.kernel});
+      const std::vector<float> b = file.floats(name + ".bias", {s.out});
+      lrp.push_back(
+          i == 0 ? quantize_conv(wt.data(), b.data(), s, false, true, F, 10)
+                 : quantize_conv(wt.data(), b.data(), s, false, false, 10, ChannelContext::kLrpOutBits));
+    }
+    const IntTensor r = int_conv_reference(int_conv_reference(lin, lrp[0]), lrp[1]);
     REQUIRE(r.c == c);
     for (size_t j = 0; j < size_t(c) * plane; ++j) {
       const size_t i = size_t(off) * plane + j;
-      const float expect = float(got.symbol[i]) + float(got.mean[i]) / 4096.0f + 0.5f * std::tanh(r.data[j]);
+      const float expect =
+          float(got.symbol[i]) + float(got.mean[i]) / 4096.0f +
+          0.5f * std::tanh(float(r.data[j]) * std::ldexp(1.0f, -ChannelContext::kLrpOutBits));
       INFO("slice " << k << " element " << j);
       REQUIRE(std::abs(got.latent.data[i] - expect) <= 1e-5f * (1 + std::abs(expect)));
       lrp_moved +=
@@ -791,4 +806,39 @@ TEST_CASE("EntropyStreamDecoder: a stream read in parts gives entropy_decode's v
   EntropyStreamDecoder none(empty.data(), empty.size(), tables);
   none.decode(nullptr, 0, nullptr);
   CHECK_NOTHROW(none.finish());
+}
+
+TEST_CASE("channel: the shipped model's LRP nets run as integer nets, within 1e-3 of its float nets") {
+  // At its default quality: the variable-rate file with that quality's gains folded in.
+  const Model file_model = Model::load(std::string(AEC_TEST_DATA) + "/../../models/channel.aem");
+  const Model m = file_model.at_quality(file_model.info().default_quality);
+  // The model is the test's own; switching its context to the float nets changes nothing but LRP.
+  ChannelContext& ctx = const_cast<ChannelContext&>(context_of(m));
+  REQUIRE(ctx.integer_lrp());
+  CHECK(context_of(channel_model()).integer_lrp());  // random nets quantise too
+  const Image im =
+      aec::testing::mirrored_tiles(load_image(std::string(AEC_TEST_DATA) + "/v1/image.png"), 256, 192);
+  const EncodeResult e = encode_image(m, im);
+  const Bitstream stream = open_stream(m, e.bytes.data(), e.bytes.size(), false);
+  const Tensor integer = decode_latent(m, stream);
+  CHECK(integer.data == e.latent.data);  // the encoder shows the latent the decoder decodes
+  ctx.use_float_lrp(true);
+  const Tensor floating = decode_latent(m, stream);
+  const DecodeResult float_image = decode_image(m, e.bytes.data(), e.bytes.size());
+  ctx.use_float_lrp(false);
+  const DecodeResult int_image = decode_image(m, e.bytes.data(), e.bytes.size());
+  REQUIRE(integer.size() == floating.size());
+  float diff = 0, moved = 0;
+  const Slices coded = decode_slices(m, stream);  // LRP applied too: the integer nets again
+  CHECK(coded.latent.data == integer.data);
+  for (size_t i = 0; i < integer.size(); ++i) {
+    diff = std::max(diff, std::fabs(integer.data[i] - floating.data[i]));
+    const float plain = float(coded.symbol[i]) +
+                        float(coded.mean[i]) * std::ldexp(1.0f, -m.hyperprior()->mean_fraction_bits());
+    moved = std::max(moved, std::fabs(floating.data[i] - plain));
+  }
+  INFO("largest difference " << diff << ", LRP's largest move " << moved);
+  CHECK(moved > 0.1f);  // LRP does move the latent, so the comparison means something
+  CHECK(diff <= 1e-3f);
+  CHECK(std::fabs(psnr(im, int_image.image) - psnr(im, float_image.image)) < 0.01);
 }
