@@ -256,14 +256,19 @@ namespace {
 
 constexpr size_t kKeptPackings = 4;
 
-// A cheap fingerprint of the weights and biases (two sums, one weighted by position): a layer whose weights
-// were changed after its first call is packed again.
+// A cheap fingerprint of the weights and biases: a layer whose weights were changed after its first call is
+// packed again. It runs on every call, so it is sums of 32-bit lanes that the compiler vectorises (a sum, and
+// a sum of each value xor its position): any change of one value changes the first, and changes that cancel
+// in the first move the second.
 uint64_t fingerprint_of(const IntConv& l) {
-  uint64_t a = l.weight.size() * 0x9E3779B97F4A7C15ull, b = l.bias.size();
-  for (size_t i = 0; i < l.weight.size(); ++i)
-    a += uint64_t(int64_t(l.weight[i])), b += uint64_t(int64_t(l.weight[i])) * (i + 1);
-  for (size_t i = 0; i < l.bias.size(); ++i) b += uint64_t(int64_t(l.bias[i])) * (i + 0x51ED27ull);
-  return a ^ (b * 0xD6E8FEB86659FD93ull);
+  const auto sums = [](const std::vector<int32_t>& v, uint32_t& a, uint32_t& b) {
+    const uint32_t* p = reinterpret_cast<const uint32_t*>(v.data());
+    for (size_t i = 0; i < v.size(); ++i) a += p[i], b += p[i] ^ uint32_t(i);
+  };
+  uint32_t a = 0, b = 0, c = 0, d = 0;
+  sums(l.weight, a, b);
+  sums(l.bias, c, d);
+  return ((uint64_t(a) << 32 | b) ^ (uint64_t(c) << 32 | d) * 0xD6E8FEB86659FD93ull) + l.weight.size();
 }
 
 // The output channels in groups of the kernel's nb blocks of `lanes` channels (the last group zero-padded).
@@ -356,14 +361,20 @@ InputRange input_range(const IntTensor& x) {
   InputRange r;
   r.lo.assign(size_t(x.c), 0), r.hi.assign(size_t(x.c), 0);
   const size_t plane = x.plane();
-  parallel_for(x.c, [&](int c0, int c1) {
+  const auto scan = [&](int c0, int c1) {
     for (int c = c0; c < c1; ++c) {
       const int32_t* v = x.channel(c);
       int32_t lo = 0, hi = 0;
       for (size_t i = 0; i < plane; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
       r.lo[size_t(c)] = lo, r.hi[size_t(c)] = hi;
     }
-  });
+  };
+  // On the threads only where that pays for waking them: a context net's input (a few hundred thousand
+  // values) scans faster on one.
+  if (x.size() >= (size_t(1) << 21))
+    parallel_for(x.c, scan);
+  else
+    scan(0, x.c);
   for (int c = 0; c < x.c; ++c) {
     if (r.lo[size_t(c)] != 0 || r.hi[size_t(c)] != 0) r.live.push_back(c);
     r.min = std::min(r.min, r.lo[size_t(c)]), r.max = std::max(r.max, r.hi[size_t(c)]);
@@ -487,31 +498,37 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   };
   std::vector<std::vector<int>> runs(size_t(groups) * ncy * ncx * plan.pieces);
   {
+    // The bounds in doubles: integers below 2^53 (a sum stays below 2^31 + 2^17 * 2^31), so exact, and the
+    // lane loops vectorise (int64 products and compares do not on baseline x86-64).
+    const double limit = double(INT32_MAX);
     const int64_t tap_panel = int64_t(cpairs) * 2 * lanes;  // a tap's weights in a block's panel
-    std::vector<int64_t> tx, tw, sum(static_cast<size_t>(gw));
-    for (int g = 0; g < groups; ++g)
+    std::vector<int64_t> tx, tw;
+    std::vector<double> sum(static_cast<size_t>(gw));
+    for (int g = 0; g < groups; ++g) {
+      const int used = std::min(gw, s.out - g * gw);  // the group's lanes that are output channels
       for (int cy = 0; cy < ncy; ++cy)
         for (int cx = 0; cx < ncx; ++cx) {
           output_taps(cy, cx, tx, tw);
           for (int q = 0; q < plan.pieces; ++q) {
             std::vector<int>& rl = runs[runs_at(g, cy, cx, q)];
             const int64_t* pm = pair_max.data() + size_t(q) * cpairs;
-            std::fill(sum.begin(), sum.end(), 0);
+            std::fill(sum.begin(), sum.end(), 0.0);
             int len = 0;
             for (int64_t t : tw)
               for (int cp = 0; cp < cpairs; ++cp) {
                 const int32_t* pair =
                     pw.pair_abs.data() + ((size_t(g) * kk + size_t(t / tap_panel)) * cpairs + cp) * gw;
-                const int64_t m = pm[cp];
+                const double m = double(pm[cp]);
                 bool over = false;
-                for (int i = 0; i < gw; ++i) over |= sum[i] + pair[i] * m > INT32_MAX;
-                if (over) rl.push_back(len), len = 0, std::fill(sum.begin(), sum.end(), 0);
-                for (int i = 0; i < gw; ++i) sum[i] += pair[i] * m;
+                for (int i = 0; i < used; ++i) over |= sum[size_t(i)] + double(pair[i]) * m > limit;
+                if (over) rl.push_back(len), len = 0, std::fill(sum.begin(), sum.end(), 0.0);
+                for (int i = 0; i < used; ++i) sum[size_t(i)] += double(pair[i]) * m;
                 ++len;
               }
             if (len) rl.push_back(len);
           }
         }
+    }
   }
 
   IntTensor y(s.out, oh, ow);
