@@ -151,6 +151,9 @@ std::unique_ptr<ChannelContext> ChannelContext::build(const json& e, const Model
   cc->log_scale_ = f.ints("hyper.context.log_scale", {int64_t(tables)});
   for (size_t i = 1; i < cc->log_scale_.size(); ++i)
     require(cc->log_scale_[i] > cc->log_scale_[i - 1], "hyper.context.log_scale must increase");
+  // Tables strictly below the last: a log scale above all of them picks the last table.
+  cc->table_counter_ = SortedCounter(
+      std::vector<int32_t>(cc->log_scale_.begin(), cc->log_scale_.end() - (cc->log_scale_.empty() ? 0 : 1)));
 
   require(e.contains("embed"), where + ": needs 'embed'");
   cc->embed_ = IntNetwork::build(e["embed"], f, "entropy.context.embed");
@@ -244,8 +247,6 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   Tensor latent = want_latent ? Tensor(M, h, w) : Tensor();
   const float unit = std::ldexp(1.0f, -bits_);
   const int64_t one = int64_t(1) << bits_;
-  // Tables strictly below the last: a log scale above all of them picks the last table.
-  const size_t inner = log_scale_.size() - 1;
   std::vector<int32_t> table, mean, sym;
   int off = 0;
   for (size_t k = 0; k < slices_.size(); ++k) {
@@ -270,7 +271,7 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
           for (size_t j = 0; j < count; ++j) {
             mean[at + j] = saturate(int64_t(hyper.mean[base + at + j]) + dm[j]);
             const int64_t ls = int64_t(log_scale_[size_t(hyper.index[base + at + j])]) + dl[j];
-            table[at + j] = int32_t(count_below(log_scale_.data(), inner, ls));
+            table[at + j] = int32_t(table_counter_.count(ls));
           }
         }
       });

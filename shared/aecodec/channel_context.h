@@ -84,6 +84,7 @@ class ChannelContext {
   std::vector<int> param_halo_, lrp_halo_;
   std::vector<int> slices_;
   std::vector<int32_t> log_scale_;  // per table, increasing, fraction bits bits_
+  SortedCounter table_counter_;     // over log_scale_ but the last: a log scale's table
   IntNetwork embed_;
   std::vector<IntNetwork> param_;
   std::vector<std::unique_ptr<Network>> lrp_;

@@ -1,6 +1,7 @@
 #include "aecodec/gaussian.h"
 
 #include <cmath>
+#include <utility>
 
 #include "aecodec/error.h"
 
@@ -70,6 +71,22 @@ std::vector<int32_t> log_scale_fixed(const std::vector<double>& scales, int frac
     t.push_back(int32_t(std::lround(std::ldexp(std::log(s), fraction_bits))));
   }
   return t;
+}
+
+SortedCounter::SortedCounter(std::vector<int32_t> a) : a_(std::move(a)) {
+  require(a_.size() < 65536, "SortedCounter: too many entries");
+  for (size_t i = 1; i < a_.size(); ++i)
+    require(a_[i] >= a_[i - 1], "SortedCounter: entries must not decrease");
+  if (a_.empty()) return;
+  const int64_t range = int64_t(a_.back()) - a_.front();
+  while ((range >> shift_) + 1 > 16384) ++shift_;
+  first_.resize(size_t(range >> shift_) + 1);
+  size_t k = 0;
+  for (size_t b = 0; b < first_.size(); ++b) {
+    const int64_t start = int64_t(a_.front()) + (int64_t(b) << shift_);
+    while (k < a_.size() && a_[k] < start) ++k;
+    first_[b] = uint16_t(k);
+  }
 }
 
 }  // namespace aec

@@ -44,6 +44,30 @@ inline size_t count_below(const T* a, size_t n, V v) {
   return size_t(base - a) + size_t(*base < v);
 }
 
+// count_below for one fixed non-decreasing table, by lookup: the range a[0]..a[n-1] cut into at most 16384
+// buckets of 2^shift values, each knowing how many entries lie below its start; a value's count is its
+// bucket's plus the entries inside the bucket below it (a bucket narrower than the entries' gaps holds at
+// most one). The same count as count_below, in one table load and a compare or two instead of a chain of
+// dependent ones: the table choice per latent element.
+class SortedCounter {
+ public:
+  SortedCounter() = default;
+  explicit SortedCounter(std::vector<int32_t> a);
+  size_t size() const { return a_.size(); }
+  size_t count(int64_t v) const {
+    if (a_.empty() || v <= a_.front()) return 0;
+    if (v > a_.back()) return a_.size();
+    size_t k = first_[size_t((v - a_.front()) >> shift_)];
+    while (a_[k] < v) ++k;  // stops at the last entry at the latest: a_.back() >= v
+    return k;
+  }
+
+ private:
+  std::vector<int32_t> a_;
+  std::vector<uint16_t> first_;  // per bucket: #{i : a[i] < the bucket's first value}
+  int shift_ = 0;
+};
+
 // The table for a scale given in fixed point with the thresholds' fraction bits: #{i : v > t_i}, i.e. the
 // smallest table scale >= v (the last table above the largest, the first below the smallest, which is
 // CompressAI's lower bound on scales). thresholds must be non-decreasing (checked when a model loads).

@@ -140,6 +140,7 @@ std::unique_ptr<Hyperprior> Hyperprior::build(const json& e, const ModelFile& f,
   hp->thresholds_ = f.ints("hyper.gaussian.threshold", {S - 1});
   for (size_t i = 1; i < hp->thresholds_.size(); ++i)
     require(hp->thresholds_[i] >= hp->thresholds_[i - 1], "hyper.gaussian.threshold must be non-decreasing");
+  hp->table_counter_ = SortedCounter(hp->thresholds_);
   if (f.has("hyper.gaussian.scale")) {
     hp->scales_ = f.floats("hyper.gaussian.scale", {S});
   } else {
@@ -214,7 +215,7 @@ Hyperprior::Conditional Hyperprior::conditional(const std::vector<int32_t>& qz, 
         const int32_t* mean = p.channel(latent_channels_ + c) + size_t(y) * p.w;
         const size_t o = size_t(c) * plane + size_t(y) * yw;
         for (int x = 0; x < yw; ++x) {
-          r.index[o + size_t(x)] = scale_index(scale[x], thresholds_);
+          r.index[o + size_t(x)] = table_of(scale[x]);
           r.mean[o + size_t(x)] = mean[x];
         }
       }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "aecodec/entropy.h"
+#include "aecodec/gaussian.h"
 #include "aecodec/int_layers.h"
 #include "aecodec/model_file.h"
 #include "aecodec/tensor.h"
@@ -81,6 +82,8 @@ class Hyperprior {
   const IntNetwork& hyper_synthesis() const { return h_s_; }
   const std::vector<int32_t>& z_median() const { return z_median_; }  // fixed point, z_fraction_bits
   const std::vector<int32_t>& scale_thresholds() const { return thresholds_; }
+  // The table for a fixed-point scale: scale_index(scale, scale_thresholds()), by lookup.
+  int32_t table_of(int32_t scale) const { return int32_t(table_counter_.count(scale)); }
   // The scale each Gaussian table was built for (hyper.gaussian.scale; where a file lacks it, read back from
   // the thresholds, threshold[i] = floor(scale[i] * 2^12)): the rate model of encoder refinement.
   const std::vector<float>& scale_table() const { return scales_; }
@@ -94,6 +97,7 @@ class Hyperprior {
   std::vector<int32_t> z_median_;
   CdfTables z_tables_, y_tables_;
   std::vector<int32_t> thresholds_;
+  SortedCounter table_counter_;  // over thresholds_
   std::vector<float> scales_;
 };
 

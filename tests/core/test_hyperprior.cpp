@@ -221,6 +221,35 @@ TEST_CASE("Gaussian tables: one valid CDF per scale, thresholds pick the smalles
   }
 }
 
+TEST_CASE("SortedCounter (the tables' lookup) equals count_below") {
+  // Short tables with repeats, the shipped models' scale thresholds and log scales (wide ranges with small
+  // gaps at one end: several entries share a bucket there), and the full int32 range; at every value in
+  // and around the entries, and at random ones.
+  std::mt19937 rng(17);
+  std::vector<std::vector<int32_t>> tables = {{}, {5}, {INT32_MIN, -1, 0, INT32_MAX}};
+  for (size_t n : {2, 3, 17, 64}) {
+    std::vector<int32_t> a(n);
+    int32_t v = -50;
+    for (int32_t& x : a) x = v += int32_t(rng() % 3);
+    tables.push_back(a);
+  }
+  const std::vector<double> scales = default_scale_table();
+  tables.push_back(scale_thresholds(scales, 12));
+  const std::vector<int32_t> logs = log_scale_fixed(scales, 12);
+  tables.push_back(std::vector<int32_t>(logs.begin(), logs.end() - 1));
+  for (const std::vector<int32_t>& a : tables) {
+    INFO(a.size() << " entries");
+    const SortedCounter counter(a);
+    std::vector<int64_t> probes = {int64_t(INT32_MIN) - 1, INT32_MIN, int64_t(INT32_MAX) + 1, INT32_MAX, 0};
+    for (int32_t x : a)
+      for (int d = -2; d <= 2; ++d) probes.push_back(int64_t(x) + d);
+    std::uniform_int_distribution<int64_t> any(a.empty() ? -10 : int64_t(a.front()) - 10,
+                                               a.empty() ? 10 : int64_t(a.back()) + 10);
+    for (int i = 0; i < 20000; ++i) probes.push_back(any(rng));
+    for (int64_t q : probes) REQUIRE(counter.count(q) == count_below(a.data(), a.size(), q));
+  }
+}
+
 TEST_CASE("count_below (the tables' branch-free search) equals std::lower_bound") {
   // Every length up to 70 (the table counts are 64; odd and power-of-two lengths take different steps),
   // with repeated entries, at every value between and beyond them.
