@@ -40,6 +40,7 @@ EncodeOptions encode_options(int effort, bool quiet, double quality) {
   o.effort = effort;
   o.quality = quality;
   o.latent = false;  // the commands write files and figures, never the latent itself
+  o.rates = false;   // nor a rate per latent channel (`aecodec info` reads those from a file)
   if (effort >= 3 && !quiet) {
     const bool tty = isatty(2);
     o.progress = [tty, last = -1](double f) mutable {

@@ -154,11 +154,11 @@ EncodeResult encode(const Model& model, const Image& image, Image* spent, const 
   const auto t_ent = std::chrono::steady_clock::now();
   // Refinement's check compares the decoded latents; otherwise only the caller may want one.
   const bool latent = options.latent || options.effort > 0;
-  LatentCode code = code_latent(model, y, qz.empty() ? nullptr : &qz, latent);
+  LatentCode code = code_latent(model, y, qz.empty() ? nullptr : &qz, latent, options.rates);
   if (!plain.data.empty()) {
     // Never worse than effort 0, checked by coding both: the refinement's rate model held the context's
     // tables at the plain latent's rounding.
-    LatentCode base = code_latent(model, plain, qz.empty() ? nullptr : &qz, latent);
+    LatentCode base = code_latent(model, plain, qz.empty() ? nullptr : &qz, latent, options.rates);
     if (coded_loss(model, base, x, width, height) <= coded_loss(model, code, x, width, height))
       code = std::move(base);
   }
@@ -296,12 +296,12 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   return r;
 }
 
-LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* fixed_qz,
-                       bool latent) {
+LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* fixed_qz, bool latent,
+                       bool rates) {
   require(y.c == model.info().latent_channels, "latent has " + std::to_string(y.c) + " channels, model '" +
                                                    model.info().name + "' expects " +
                                                    std::to_string(model.info().latent_channels));
-  LatentCode r = model.latent_codec().encode(y, fixed_qz, latent);
+  LatentCode r = model.latent_codec().encode(y, fixed_qz, latent, rates);
   BitstreamHeader& h = r.stream.header;  // the grid, as open_stream gives the decoder
   h.latent_c = uint32_t(y.c), h.latent_h = uint32_t(y.h), h.latent_w = uint32_t(y.w);
   return r;

@@ -22,7 +22,7 @@ struct CodecTimings {
 struct EncodeResult {
   std::vector<uint8_t> bytes;        // the complete .aec file
   Tensor latent;                     // dequantised latent (for display; empty with options.latent false)
-  std::vector<double> channel_bits;  // ideal bits spent per latent channel
+  std::vector<double> channel_bits;  // ideal bits spent per latent channel (empty with options.rates false)
   double hyper_bits = 0;             // ideal bits of the hyper latent (hyperprior models; 0 otherwise)
   double quality = 0;                // a variable-rate model's quality Q (quality.h); 0 for single-rate
   CodecTimings timings;              // a hyperprior's hyper networks count as entropy coding
@@ -47,6 +47,9 @@ struct EncodeOptions {
   // Whether EncodeResult::latent is wanted (to show it). false leaves it empty and skips what only the
   // decoded latent needs: a context model's LRP nets, 8 % of channel's encode. The file is the same.
   bool latent = true;
+  // Whether EncodeResult::channel_bits is wanted (a rate map per channel). false skips the bit accounting,
+  // 1 % of channel's encode. The file is the same.
+  bool rates = true;
 };
 
 EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options = {});
@@ -59,9 +62,10 @@ EncodeResult encode_image(const Model& model, Image&& image, const EncodeOptions
 // around the means that a hyperprior model's hyper latent gives -- and entropy-codes it.
 // `qz`, when given, is the side information's symbols (the hyper latent's) to use instead of the codec's own
 // choice (encoder refinement keeps z, and so every mean and table, fixed while it searches y).
-// latent = false: code.latent may be left empty (LatentCodec::encode), for callers that only write the file.
+// latent = false: code.latent may be left empty, rates = false: code.channel_bits (LatentCodec::encode), for
+// callers that only write the file.
 LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* qz = nullptr,
-                       bool latent = true);
+                       bool latent = true, bool rates = true);
 // Wraps a coded latent into the container (version 3): the model's identity, the image size (before
 // padding) and the family section for family models. Returns the file's bytes.
 std::vector<uint8_t> write_stream(const Model& model, int width, int height, Bitstream& stream);

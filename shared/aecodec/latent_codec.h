@@ -83,10 +83,10 @@ class LatentCodec {
   // plain one by coding both (codec.cpp).
   virtual bool context_adaptive() const { return false; }
   // Quantises y and codes it into sections. `side`, when given, replaces side_symbols(y). latent = false:
-  // the caller needs only the sections and rates, so r.latent may be left empty (a context model then skips
-  // its LRP nets).
-  virtual LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr,
-                            bool latent = true) const = 0;
+  // the caller has no use for the decoded latent, so r.latent may be left empty (a context model then skips
+  // its LRP nets). rates = false: nor for r.channel_bits, left empty (no bit accounting).
+  virtual LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
+                            bool rates = true) const = 0;
   // Decodes the sections of a stream whose latent grid is c x h x w into the dequantised latent; fills
   // channel_bits (ideal bits per latent channel) when given. Damaged sections throw aec::Error.
   virtual Tensor decode(const Bitstream& stream, int c, int h, int w,
@@ -103,8 +103,8 @@ class FactorizedCodec : public LatentCodec {
   std::vector<int32_t> side_symbols(const Tensor&) const override { return {}; }
   ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
                                    const Tensor* y = nullptr) const override;
-  LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr,
-                    bool latent = true) const override;
+  LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
+                    bool rates = true) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
 
@@ -128,8 +128,8 @@ class HyperpriorCodec : public LatentCodec {
   std::vector<int32_t> side_symbols(const Tensor& y) const override;
   ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
                                    const Tensor* y = nullptr) const override;
-  LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr,
-                    bool latent = true) const override;
+  LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
+                    bool rates = true) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
 
@@ -160,8 +160,8 @@ class ChannelCodec : public HyperpriorCodec {
   ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
                                    const Tensor* y = nullptr) const override;
   bool context_adaptive() const override { return true; }
-  LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr,
-                    bool latent = true) const override;
+  LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
+                    bool rates = true) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
 

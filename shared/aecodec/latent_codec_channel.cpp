@@ -15,7 +15,8 @@ ChannelCodec::~ChannelCodec() = default;
 
 // The sections are the hyperprior's: z's symbols in the hyper payload, y's in the payload, slice after
 // slice in one rANS stream (the decoder reads each slice's symbols before it can pick the next one's tables).
-LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool latent) const {
+LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool latent,
+                                bool rates) const {
   const Hyperprior& hp = hyperprior();
   LatentCode r;
   const Hyperprior::Conditional cond = encode_side(y, side, r);
@@ -34,7 +35,7 @@ LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* sid
       },
       0, nullptr, latent, lrp_);
   r.stream.section(kSectionPayload) = entropy_encode(q.data(), index.data(), q.size(), hp.y_tables());
-  r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
+  if (rates) r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
   return r;
 }
 

@@ -83,14 +83,15 @@ Hyperprior::Conditional HyperpriorCodec::decode_side(const Bitstream& stream, in
   return hp.conditional(qz, zh, zw, h, w);
 }
 
-LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool) const {
+LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool,
+                                   bool rates) const {
   const Hyperprior& hp = *hp_;
   LatentCode r;
   const Hyperprior::Conditional cond = encode_side(y, side, r);
   std::vector<int32_t> q(y.size());
   for (size_t i = 0; i < q.size(); ++i) q[i] = round_symbol(y.data[i] - hp.mean_value(cond.mean[i]));
   r.stream.section(kSectionPayload) = entropy_encode(q.data(), cond.index.data(), q.size(), hp.y_tables());
-  r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, y.plane(), hp.y_tables());
+  if (rates) r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, y.plane(), hp.y_tables());
   r.latent = dequantize_conditional(hp, q, cond, y.c, y.h, y.w);
   return r;
 }

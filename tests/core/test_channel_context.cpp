@@ -386,6 +386,12 @@ TEST_CASE("channel: an encode without the decoded latent writes the same file, L
   CHECK(without.channel_bits == with.channel_bits);
   CHECK(without.latent.data.empty());
   REQUIRE(with.latent.size() > 0);
+  // Nor the rates per channel: no bit accounting, the same file.
+  bare.rates = false;
+  const EncodeResult no_rates = encode_image(m, im, bare);
+  CHECK(no_rates.bytes == with.bytes);
+  CHECK(no_rates.channel_bits.empty());
+  REQUIRE(with.channel_bits.size() == size_t(m.info().latent_channels));
   // The latent that the encoder shows is what the decoder decodes.
   const Bitstream stream = open_stream(m, with.bytes.data(), with.bytes.size(), false);
   CHECK(decode_latent(m, stream).data == with.latent.data);
