@@ -262,6 +262,21 @@ EntropyStreamDecoder::EntropyStreamDecoder(const uint8_t* data, size_t size, con
     : tables_(tables) {
   tables.validate();
   dec_ = std::make_unique<RansDecoder>(data, size);
+  lut_bits_ = std::min(8, tables.precision);
+  const int shift = tables.precision - lut_bits_;
+  const size_t buckets = size_t(1) << lut_bits_;
+  for (const std::vector<uint32_t>& cdf : tables.cdf)
+    if (cdf.size() > 65536) return;
+  lut_.resize(tables.count() * buckets);
+  for (size_t t = 0; t < tables.count(); ++t) {
+    const std::vector<uint32_t>& cdf = tables.cdf[t];
+    uint32_t s = 0;
+    for (size_t b = 0; b < buckets; ++b) {
+      const uint32_t first = uint32_t(b) << shift;
+      while (s + 2 < cdf.size() && cdf[s + 1] <= first) ++s;  // s stays at most the escape, cdf.size() - 2
+      lut_[t * buckets + b] = uint16_t(s);
+    }
+  }
 }
 
 EntropyStreamDecoder::~EntropyStreamDecoder() = default;
@@ -277,7 +292,13 @@ void EntropyStreamDecoder::decode(const int32_t* table_index, size_t n, int32_t*
 
     // Largest s with cdf[s] <= slot; cdf[0] = 0 <= slot < cdf.back() keeps s in [0, escape].
     const uint32_t slot = dec.peek(precision);
-    const uint32_t s = uint32_t(std::upper_bound(cdf.begin() + 1, cdf.end(), slot) - (cdf.begin() + 1));
+    uint32_t s;
+    if (!lut_.empty()) {
+      s = lut_[(size_t(table_index[i]) << lut_bits_) + (slot >> (precision - lut_bits_))];
+      while (cdf[s + 1] <= slot) ++s;  // stops at the escape at the latest: cdf.back() > slot
+    } else {
+      s = uint32_t(std::upper_bound(cdf.begin() + 1, cdf.end(), slot) - (cdf.begin() + 1));
+    }
     dec.advance(cdf[s], cdf[s + 1] - cdf[s], precision);
     if (s < escape) {
       const int64_t v = int64_t(offset) + s;

@@ -57,6 +57,11 @@ class EntropyStreamDecoder {
  private:
   const CdfTables& tables_;
   std::unique_ptr<RansDecoder> dec_;
+  // Per table, for each of 2^lut_bits_ slot ranges, the largest symbol whose cdf is at most the range's first
+  // slot: a decode starts there and steps up at most a symbol or two (a search mispredicted about half of
+  // its steps). Empty when a table has 65536 symbols or more.
+  std::vector<uint16_t> lut_;
+  int lut_bits_ = 0;
 };
 
 // Ideal code length in bits of the values under the tables (for per-channel bit accounting in the UI).
