@@ -34,6 +34,17 @@ struct Ops {
   static V zero() { return _mm_setzero_si128(); }
   static V load(const int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
   static V bcast(const int16_t* p) { return _mm_set1_epi32(pair_at(p)); }
+  static V load32(const int32_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+  static void store32(int32_t* p, V v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v); }
+  // SSE2 has no 32-bit min / max: a compare and a select
+  static V vmin(V a, V b) {
+    const V gt = _mm_cmpgt_epi32(a, b);
+    return _mm_or_si128(_mm_and_si128(gt, b), _mm_andnot_si128(gt, a));
+  }
+  static V vmax(V a, V b) {
+    const V gt = _mm_cmpgt_epi32(a, b);
+    return _mm_or_si128(_mm_and_si128(gt, a), _mm_andnot_si128(gt, b));
+  }
   // pmaddwd: lane = w0 * x0 + w1 * x1, exact unless all four are -32768 (the caller's bound excludes it)
   static V madd(V acc, V w, V x) { return _mm_add_epi32(acc, _mm_madd_epi16(w, x)); }
   // o[0..3] += lanes * 2^s: sign-extended by hand (SSE2 has no pmovsxdq); a 64-bit left shift is the exact
@@ -53,6 +64,10 @@ struct Ops {
   static V zero() { return wasm_i32x4_splat(0); }
   static V load(const int16_t* p) { return wasm_v128_load(p); }
   static V bcast(const int16_t* p) { return wasm_i32x4_splat(pair_at(p)); }
+  static V load32(const int32_t* p) { return wasm_v128_load(p); }
+  static void store32(int32_t* p, V v) { wasm_v128_store(p, v); }
+  static V vmin(V a, V b) { return wasm_i32x4_min(a, b); }
+  static V vmax(V a, V b) { return wasm_i32x4_max(a, b); }
   static V madd(V acc, V w, V x) { return wasm_i32x4_add(acc, wasm_i32x4_dot_i16x8(w, x)); }
   static void widen_add(int64_t* o, V v, int s) {
     wasm_v128_store(o, wasm_i64x2_add(wasm_v128_load(o), wasm_i64x2_shl(wasm_i64x2_extend_low_i32x4(v), s)));
@@ -63,7 +78,7 @@ struct Ops {
 #endif
 #include "aecodec/int_gemm_kernel.inc"
 // 2 x 6 blocks: 12 accumulators + 2 weight vectors + a broadcast within 16 registers.
-const Kernel kKernel = {"vec128", 4, 2, 6, block<2, 6>};
+const Kernel kKernel = {"vec128", 4, 2, 6, block<2, 6>, range};
 }  // namespace vec128
 
 const Kernel* vec128_kernel() {
@@ -89,6 +104,10 @@ struct Ops {
   static V zero() { return _mm256_setzero_si256(); }
   static V load(const int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static V bcast(const int16_t* p) { return _mm256_set1_epi32(pair_at(p)); }
+  static V load32(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static void store32(int32_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static V vmin(V a, V b) { return _mm256_min_epi32(a, b); }
+  static V vmax(V a, V b) { return _mm256_max_epi32(a, b); }
   static V madd(V acc, V w, V x) { return _mm256_add_epi32(acc, _mm256_madd_epi16(w, x)); }
   static void widen_add(int64_t* o, V v, int s) {
     const __m128i n = _mm_cvtsi32_si128(s);
@@ -100,7 +119,7 @@ struct Ops {
   }
 };
 #include "aecodec/int_gemm_kernel.inc"
-const Kernel kKernel = {"avx2", 8, 2, 6, block<2, 6>};
+const Kernel kKernel = {"avx2", 8, 2, 6, block<2, 6>, range};
 }  // namespace avx2
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -122,6 +141,10 @@ struct Ops {
   static V zero() { return _mm512_setzero_si512(); }
   static V load(const int16_t* p) { return _mm512_loadu_si512(p); }
   static V bcast(const int16_t* p) { return _mm512_set1_epi32(pair_at(p)); }
+  static V load32(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static void store32(int32_t* p, V v) { _mm512_storeu_si512(p, v); }
+  static V vmin(V a, V b) { return _mm512_min_epi32(a, b); }
+  static V vmax(V a, V b) { return _mm512_max_epi32(a, b); }
   // vpdpwssd: acc + w0 * x0 + w1 * x1 in one instruction, wrapping like the add it replaces
   static V madd(V acc, V w, V x) { return _mm512_dpwssd_epi32(acc, w, x); }
   static void widen_add(int64_t* o, V v, int s) {
@@ -134,7 +157,7 @@ struct Ops {
 };
 #include "aecodec/int_gemm_kernel.inc"
 // 2 x 8 blocks: 16 of the 32 registers accumulate.
-const Kernel kKernel = {"avx512vnni", 16, 2, 8, block<2, 8>};
+const Kernel kKernel = {"avx512vnni", 16, 2, 8, block<2, 8>, range};
 }  // namespace avx512
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -3,6 +3,7 @@
 // could overflow. int_layers.cpp splits every activation into 16-bit pieces and proves the bounds; these
 // kernels only multiply, add and widen, so every kernel and the scalar reference compute the same integers.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace aec::intgemm {
@@ -31,6 +32,8 @@ struct Kernel {
   const char* name;
   int lanes, nb, np;
   void (*block)(const BlockArgs&);
+  // lo = min(lo, v[0..n)), hi = max(hi, v[0..n)): an input's range, which decides its split and its runs.
+  void (*range)(const int32_t* v, size_t n, int32_t& lo, int32_t& hi);
 };
 
 const Kernel* vec128_kernel();  // SSE2 on x86-64, simd128 in WebAssembly; nullptr where neither is compiled

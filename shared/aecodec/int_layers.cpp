@@ -357,17 +357,12 @@ struct InputRange {
   int32_t min = 0, max = 0;
 };
 
-InputRange input_range(const IntTensor& x) {
+InputRange input_range(const IntTensor& x, const intgemm::Kernel& kr) {
   InputRange r;
   r.lo.assign(size_t(x.c), 0), r.hi.assign(size_t(x.c), 0);
   const size_t plane = x.plane();
   const auto scan = [&](int c0, int c1) {
-    for (int c = c0; c < c1; ++c) {
-      const int32_t* v = x.channel(c);
-      int32_t lo = 0, hi = 0;
-      for (size_t i = 0; i < plane; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
-      r.lo[size_t(c)] = lo, r.hi[size_t(c)] = hi;
-    }
+    for (int c = c0; c < c1; ++c) kr.range(x.channel(c), plane, r.lo[size_t(c)], r.hi[size_t(c)]);
   };
   // On the threads only where that pays for waking them: a context net's input (a few hundred thousand
   // values) scans faster on one.
@@ -587,7 +582,7 @@ const char* int_kernel_name() {
 int int_conv_pieces(const IntTensor& x, const IntConv& l) {
   const intgemm::Kernel* k = current_int_kernel();
   if (!k) return 0;
-  const InputRange r = input_range(x);
+  const InputRange r = input_range(x, *k);
   return plan_for(r, l, *packed_for(l, *k, r.live)).pieces;
 }
 
@@ -595,7 +590,7 @@ IntTensor int_conv(const IntTensor& x, const IntConv& l) {
   require(x.c == l.shape.in, "integer conv: input has " + std::to_string(x.c) + " channels, layer expects " +
                                  std::to_string(l.shape.in));
   if (const intgemm::Kernel* k = current_int_kernel()) {
-    const InputRange r = input_range(x);
+    const InputRange r = input_range(x, *k);
     const std::shared_ptr<const PackedWeights> pw = packed_for(l, *k, r.live);
     const Plan plan = plan_for(r, l, *pw);
     if (plan.pieces) return int_conv_simd(x, l, *k, *pw, plan, r);
