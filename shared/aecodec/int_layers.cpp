@@ -293,6 +293,7 @@ std::shared_ptr<const PackedWeights> pack_weights(const IntConv& l, const intgem
             gw = kr.nb * lanes;
   const int groups = channel_groups(s.out, kr);
   p->block_stride = int64_t(kk) * cpairs * 2 * lanes;
+  if (in == 0) return p;  // a zero input: int_conv_simd gives the biases without the weights
   p->wp.assign(size_t(groups) * kr.nb * size_t(p->block_stride), 0);
   for (int co = 0; co < s.out; ++co) {
     int16_t* block = p->wp.data() + size_t(co / lanes) * p->block_stride + size_t(co % lanes) * 2;
