@@ -53,7 +53,7 @@ class SortedCounter {
  public:
   SortedCounter() = default;
   explicit SortedCounter(std::vector<int32_t> a);
-  size_t size() const { return a_.size(); }
+  const std::vector<int32_t>& entries() const { return a_; }
   size_t count(int64_t v) const {
     if (a_.empty() || v <= a_.front()) return 0;
     if (v > a_.back()) return a_.size();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "aecodec/document_fields.h"
 #include "aecodec/error.h"
@@ -137,14 +138,14 @@ std::unique_ptr<Hyperprior> Hyperprior::build(const json& e, const ModelFile& f,
   hp->z_tables_ = read_cdf_tables(f, "hyper.z", N);
   hp->y_tables_ = read_cdf_tables(f, "hyper.gaussian", 0);
   const int64_t S = int64_t(hp->y_tables_.count());
-  hp->thresholds_ = f.ints("hyper.gaussian.threshold", {S - 1});
-  for (size_t i = 1; i < hp->thresholds_.size(); ++i)
-    require(hp->thresholds_[i] >= hp->thresholds_[i - 1], "hyper.gaussian.threshold must be non-decreasing");
-  hp->table_counter_ = SortedCounter(hp->thresholds_);
+  std::vector<int32_t> thresholds = f.ints("hyper.gaussian.threshold", {S - 1});
+  for (size_t i = 1; i < thresholds.size(); ++i)
+    require(thresholds[i] >= thresholds[i - 1], "hyper.gaussian.threshold must be non-decreasing");
+  hp->table_counter_ = SortedCounter(std::move(thresholds));
   if (f.has("hyper.gaussian.scale")) {
     hp->scales_ = f.floats("hyper.gaussian.scale", {S});
   } else {
-    for (int32_t t : hp->thresholds_) hp->scales_.push_back((float(t) + 0.5f) / 4096.0f);
+    for (int32_t t : hp->scale_thresholds()) hp->scales_.push_back((float(t) + 0.5f) / 4096.0f);
     hp->scales_.push_back(hp->scales_.empty() ? 1.0f : 2.0f * hp->scales_.back());
   }
   for (float v : hp->scales_) require(v > 0 && std::isfinite(v), "hyper.gaussian.scale must be positive");

@@ -81,7 +81,7 @@ class Hyperprior {
   const Network& hyper_analysis() const { return *h_a_; }
   const IntNetwork& hyper_synthesis() const { return h_s_; }
   const std::vector<int32_t>& z_median() const { return z_median_; }  // fixed point, z_fraction_bits
-  const std::vector<int32_t>& scale_thresholds() const { return thresholds_; }
+  const std::vector<int32_t>& scale_thresholds() const { return table_counter_.entries(); }
   // The table for a fixed-point scale: scale_index(scale, scale_thresholds()), by lookup.
   int32_t table_of(int32_t scale) const { return int32_t(table_counter_.count(scale)); }
   // The scale each Gaussian table was built for (hyper.gaussian.scale; where a file lacks it, read back from
@@ -96,8 +96,7 @@ class Hyperprior {
   IntNetwork h_s_;
   std::vector<int32_t> z_median_;
   CdfTables z_tables_, y_tables_;
-  std::vector<int32_t> thresholds_;
-  SortedCounter table_counter_;  // over thresholds_
+  SortedCounter table_counter_;  // over the scale thresholds (hyper.gaussian.threshold)
   std::vector<float> scales_;
 };
 
