@@ -81,8 +81,9 @@ declare -A INIT=(
 # family: the cross-resolution family on the channel codec (docs/family.md): its high member is
 # models/channel.aem frozen, only the half-size member trains (its last stage 12 channels wide, on the coded
 # latent, so that the down path decodes in half the time). It exports family-high (the channel file it started
-# from) and family-medium, and starts only from INIT (a run, else the channel file): the high file is the channel
-# network, so after channel changes retrain it (a new run). family-wide: the same on channel-wide (the codec's
+# from) and family-medium, and starts only from INIT (a run, else the channel file, with the medium networks
+# of models/family-medium.aem when that is the channel file's family): the high file is the channel network,
+# so after channel changes retrain it (a new run). family-wide: the same on channel-wide (the codec's
 # network above Q 72; its last stage 16 wide), exporting family-wide-medium, so that every file of the default
 # codec decodes at half size; channel-wide is its base and stays as shipped while it trains. The default order
 # trains the family alone: its up path is the target it still misses (docs/family.md), and family-wide adds no
@@ -176,6 +177,15 @@ PY
   echo "$branch"
 }
 
+# models/NAME-medium.aem when its family's high member is the model file $2 (by decode id); fails otherwise.
+shipped_medium_of() {
+  local medium=models/$1-medium.aem cli=build/release/native/aecodec high_id base_id
+  [ -f "$medium" ] && [ -x "$cli" ] || return 1
+  high_id=$("$cli" info "$medium" | awk '/^family:/ {f = 1} f && /^ +id:/ {print $2; exit}')
+  base_id=$("$cli" info "$2" | awk '/^id:/ {print $2; exit}')
+  [ -n "$high_id" ] && [ "$high_id" = "$base_id" ] && echo "$medium"
+}
+
 first_existing() {
   local p
   for p in "$@"; do [ -e "$p" ] && { echo "$p"; return 0; }; done
@@ -189,6 +199,11 @@ train_slice() {
   elif [[ " ${RECIPE[$name]:-} " == *" --arch family-channel "* ]] && init=$(first_existing ${INIT[$name]}); then
     read -ra args <<<"${RECIPE[$name]}"
     args+=(--init "$init" --out "$RUNS/$name")
+    # From the channel file: the shipped medium member goes on training when it is that file's family (a
+    # fresh checkout has no run directory), instead of restarting from the folded high networks.
+    if [ -f "$init" ] && shipped_medium_of "$name" "$init" >/dev/null; then
+      args+=(--init-medium "$(shipped_medium_of "$name" "$init")")
+    fi
   elif init=$(first_existing "models/$name.aem" ${INIT[$name]:-}); then
     read -ra args <<<"${RECIPE[$name]}"
     args+=(--init "$init" --out "$RUNS/$name")

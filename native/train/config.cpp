@@ -45,6 +45,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
     j["medium_width"] = c.medium_width;
     j["medium_lrp"] = c.medium_lrp;
     j["medium_front"] = c.medium_front;
+    j["init_medium"] = c.init_medium;
   }
 }
 
@@ -55,6 +56,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.valid = j.value("valid", d.valid);
   c.out = j.value("out", d.out);
   c.init = j.value("init", d.init);
+  c.init_medium = j.value("init_medium", d.init_medium);
   c.steps = j.value("steps", d.steps);
   c.minutes = j.value("minutes", d.minutes);
   c.lambdas = j.value("lambdas", d.lambdas);

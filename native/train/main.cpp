@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
   train->add_option("--init", cfg.init,
                     "warm start from a model file's weights, or from a run directory's checkpoint (every "
                     "tensor whose name and shape match, the prior included), with lr warm-up");
+  train->add_option(
+      "--init-medium", cfg.init_medium,
+      "family-channel, with --init a channel model file: the medium member's networks from this "
+      "family member file, whose family's high is that file");
   train->add_option("--steps", cfg.steps, "stop after this many steps in total");
   train->add_option("--minutes", cfg.minutes, "stop after this many minutes of training in total");
   train->add_option("--lambda", lambda, "rate-distortion trade-off (loss = lambda*255^2*MSE + bpp)");

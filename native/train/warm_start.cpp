@@ -77,6 +77,28 @@ void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device devic
                  src.cfg.lambdas.size(), cfg.lambdas.size());
 }
 
+namespace {
+
+// The medium member's networks from a shipped family's medium file, after the high member came from --init:
+// only a file that names --init's model as its family's high, so both halves are one trained family.
+int load_medium_member(const TrainConfig& cfg, CodecImpl& model, const aec::ModelFile& base_file) {
+  aec::require(model.arch() == "family-channel", "--init-medium is for --arch family-channel");
+  const aec::ModelFile f = aec::ModelFile::read(cfg.init_medium);
+  const aec::Model base = aec::Model::from_file(base_file), medium = aec::Model::from_file(f);
+  aec::require(
+      medium.info().family_role == "medium" && medium.info().names_as_high(base.info().name, base.info().id),
+      "family-channel: --init-medium " + cfg.init_medium +
+          " must be a family's medium member whose high is --init " + cfg.init);
+  int loaded = 0;
+  for (Member& m : model.members())
+    if (m.role == "medium") loaded += m.load_from(f);
+  aec::require(loaded > 0, "family-channel: --init-medium " + cfg.init_medium + " holds no medium layer");
+  std::fprintf(stderr, "warm start: %d medium layers from %s\n", loaded, cfg.init_medium.c_str());
+  return loaded;
+}
+
+}  // namespace
+
 void warm_start_from_file(TrainConfig& cfg, CodecImpl& model) {
   const aec::ModelFile f = aec::ModelFile::read(cfg.init);
   if (model.arch() == "family-channel") {
@@ -98,6 +120,7 @@ void warm_start_from_file(TrainConfig& cfg, CodecImpl& model) {
   loaded += model.load_entropy_networks(f);
   const std::string state = load_train_state(f, model);
   model.finish_warm_start(false);
+  if (!cfg.init_medium.empty()) loaded += load_medium_member(cfg, model, f);
   if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
   if (cfg.provenance.empty()) cfg.provenance = provenance_from_model_file(f.meta, cfg.init);
   std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,

@@ -165,6 +165,38 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   REQUIRE(chained_files.size() == 1);
   CHECK(aec::Model::from_file(chained_files[0].second).info().family_high_id == base.info().id);
 
+  // A new run from the base file and that medium file (--init-medium) starts where the family left off: with
+  // the learning rate 0, its medium networks are the file's. A file that is not the base's medium member is
+  // refused.
+  {
+    const std::string medium_path = (root / "fam-medium.aem").string();
+    files[0].second.write(medium_path);
+    TrainConfig g = f;
+    g.init_medium = medium_path;
+    g.lr = 0;
+    LoadedRun resumed = train_variant(g, root / "from-medium", f.init, 1, 0);
+    auto* rnet = dynamic_cast<FamilyChannelCodecImpl*>(resumed.model.get());
+    REQUIRE(rnet != nullptr);
+    for (const auto& [stack, prefix] : {std::pair{rnet->m_a, "m_a."}, std::pair{rnet->m_s, "m_s."}})
+      for (const auto& kv : stack->named_parameters()) {
+        const std::string name = prefix + kv.key();
+        // Convolutions (GDN parameters are held reparametrised, the file holds their effective form).
+        if (name.size() < 7 || name.compare(name.size() - 7, 7, ".weight") != 0) continue;
+        const std::vector<float> want = files[0].second.floats(
+            name, std::vector<int64_t>(kv.value().sizes().begin(), kv.value().sizes().end()));
+        const std::vector<float> got = floats_of(kv.value());
+        REQUIRE(got.size() == want.size());
+        float worst = 0;
+        for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - want[i]));
+        INFO(name);
+        CHECK(worst < 1e-6f);
+      }
+    TrainConfig wrong = g;
+    wrong.init_medium = base_path;
+    wrong.out = (root / "wrong-medium").string();
+    CHECK_THROWS_WITH(train_run(wrong, false), Catch::Contains("--init-medium"));
+  }
+
   // The cheaper medium synthesis: its last stage narrowed to 6 of N = 16 channels, reading the coded latent
   // (no LRP). It starts as the high's channels that the folded output layer weighs most.
   TrainConfig n = f;
