@@ -24,6 +24,7 @@
 #include "aecodec/latent_codec.h"
 #include "aecodec/parallel.h"
 #include "aecodec/refine.h"
+#include "aecodec/substreams.h"
 #include "commands.h"
 #include "model_registry.h"
 
@@ -121,7 +122,8 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
       "g_a (analysis network)", [&] { return model.analysis(x); }, true);
   const size_t plane = y.plane();
   std::vector<int32_t> idx(y.size()), mean, q(y.size()), qz, zidx;
-  std::vector<uint8_t> zbytes, ybytes;
+  std::vector<uint8_t> zbytes;
+  Bitstream ybands;  // y's payload in its bands (and their substreams section), as the codec writes it
   const CdfTables* tables = &model.tables();
   int zh = 0, zw = 0;
   if (hp) {
@@ -193,7 +195,10 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
           });
         },
         false);
-    ybytes = enc.time("y rANS", [&] { return entropy_encode(q.data(), index.data(), q.size(), *tables); });
+    enc.time("y rANS", [&] {
+      encode_payload(q.data(), index.data(), y.c, y.h, y.w, *tables, ybands);
+      return ybands.sections.size();
+    });
   } else {
     if (hp) {
       conditional(enc);
@@ -204,7 +209,10 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
       for (size_t i = 0; i < idx.size(); ++i) idx[i] = int32_t(i / plane);
       q = enc.time("y quantise", [&] { return model.quantize(y); });
     }
-    ybytes = enc.time("y rANS", [&] { return entropy_encode(q.data(), idx.data(), q.size(), *tables); });
+    enc.time("y rANS", [&] {
+      encode_payload(q.data(), idx.data(), y.c, y.h, y.w, *tables, ybands);
+      return ybands.sections.size();
+    });
     enc.time("dequantise", [&] {
       Tensor latent(y.c, y.h, y.w);
       if (hp)
@@ -232,17 +240,21 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
   }
   Tensor latent;
   if (channel) {
-    EntropyStreamDecoder yd(ybytes.data(), ybytes.size(), *tables);
+    PayloadDecoder yd(ybands, y.c, y.h, y.w, *tables);
     latent = context(
         dec, "y rANS (by slice)",
         [&](int, int c, const int32_t* table, const int32_t*, int32_t* symbols) {
-          yd.decode(table, size_t(c) * plane, symbols);
+          yd.decode_channels(c, table, symbols);
         },
         true);
     yd.finish();
   } else {
     const std::vector<int32_t> dq = dec.time("y rANS", [&] {
-      return entropy_decode(ybytes.data(), ybytes.size(), idx.data(), idx.size(), *tables);
+      std::vector<int32_t> v(idx.size());
+      PayloadDecoder d(ybands, y.c, y.h, y.w, *tables);
+      d.decode_channels(y.c, idx.data(), v.data());
+      d.finish();
+      return v;
     });
     latent = dec.time("dequantise", [&] {
       if (!hp) return model.dequantize(dq, y.c, y.h, y.w);

@@ -175,6 +175,7 @@ void parse_sectioned(Reader& r, Bitstream& b) {
       case kSectionPayload:
       case kSectionHyperPayload:
       case kSectionQuality:
+      case kSectionSubstreams:
         b.sections.push_back({type, std::move(bytes)});
         break;
       default:
@@ -225,6 +226,15 @@ void put_varint(std::vector<uint8_t>& out, uint64_t v) {
     v >>= 7;
   }
   out.push_back(uint8_t(v));
+}
+
+uint64_t read_varint(const std::vector<uint8_t>& bytes, size_t& pos, uint64_t max, const std::string& what) {
+  require(pos <= bytes.size(), "corrupt .aec file: the " + what + " is past its section");
+  Reader r(bytes.data(), bytes.size());
+  r.pos = pos;
+  const uint64_t v = r.varint(max, what);
+  pos = r.pos;
+  return v;
 }
 
 std::vector<uint8_t> write_bitstream(const Bitstream& b) {

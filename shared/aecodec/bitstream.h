@@ -22,10 +22,10 @@ enum SectionType : uint32_t {
   kSectionFamily = 1,        // optional: family id, entropy id, encoder stride (for cross-decoding)
   kSectionPayload = 2,       // the latent y's symbols
   kSectionHyperPayload = 4,  // the hyper latent z's symbols (hyperprior models)
-  // Reserved for format features that do not exist yet; this build refuses them by name.
   kSectionQuality = 6,     // the quality knob's Q (variable-rate networks)
-  kSectionSubstreams = 8,  // spatial substreams (tiles or row bands coded independently)
-  kSectionContext = 10,    // a context model's side information
+  kSectionSubstreams = 8,  // spatial substreams: the payload as row bands coded independently (substreams.h)
+  // Reserved for a format feature that does not exist yet; this build refuses it by name.
+  kSectionContext = 10,  // a context model's side information
 };
 // A section type's name in messages ("payload", ..., or "type N").
 std::string section_name(uint32_t type);
@@ -74,5 +74,8 @@ Bitstream parse_bitstream(const uint8_t* data, size_t size);
 
 // LEB128 unsigned varints, the version-3 header's integer encoding: 7 bits a byte, low group first.
 void put_varint(std::vector<uint8_t>& out, uint64_t v);
+// Reads a canonical varint of at most `max` from bytes[pos...] and advances pos; throws aec::Error naming
+// `what` when it is truncated, not minimal or too large (a section's fields, as the header's).
+uint64_t read_varint(const std::vector<uint8_t>& bytes, size_t& pos, uint64_t max, const std::string& what);
 
 }  // namespace aec

@@ -315,7 +315,9 @@ Tensor decode_latent(const Model& model, const Bitstream& stream, std::vector<do
   for (uint32_t type : needs)
     require(stream.find(type),
             "corrupt .aec file: the stream has no " + section_name(type) + " section, but " + which);
-  // A required section the codec does not read would be silently dropped: refused instead.
+  // A required section the codec does not read would be silently dropped: refused instead. Every latent
+  // codec reads y's payload in bands (substreams.h), so each reads a substreams section.
+  needs.push_back(kSectionSubstreams);
   for (const Section& s : stream.sections)
     require(section_optional(s.type) || std::find(needs.begin(), needs.end(), s.type) != needs.end(),
             "corrupt .aec file: a " + section_name(s.type) + " section, but " + which + ", which reads none");

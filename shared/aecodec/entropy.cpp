@@ -241,13 +241,22 @@ std::vector<uint32_t> pmf_to_cdf(const std::vector<double>& pmf, double tail_mas
 
 std::vector<uint8_t> entropy_encode(const int32_t* values, const int32_t* table_index, size_t n,
                                     const CdfTables& tables) {
+  return entropy_encode_runs(values, table_index, n, 1, n, tables);
+}
+
+std::vector<uint8_t> entropy_encode_runs(const int32_t* values, const int32_t* table_index, size_t n,
+                                         size_t runs, size_t stride, const CdfTables& tables) {
   tables.validate();
   Encoder enc;
   Op ops[4];
-  for (size_t i = n; i-- > 0;) {  // reverse order, so the decoder reads forwards
-    const std::vector<uint32_t>& cdf = table_for(tables, table_index[i]);
-    const Mapped m = map_value(values[i], tables.offset[size_t(table_index[i])], uint32_t(cdf.size() - 2));
-    for (int k = value_ops(m, cdf, tables.precision, ops); k-- > 0;) enc.put(ops[k]);
+  for (size_t r = runs; r-- > 0;) {  // reverse order, so the decoder reads forwards
+    const int32_t* v = values + r * stride;
+    const int32_t* t = table_index + r * stride;
+    for (size_t i = n; i-- > 0;) {
+      const std::vector<uint32_t>& cdf = table_for(tables, t[i]);
+      const Mapped m = map_value(v[i], tables.offset[size_t(t[i])], uint32_t(cdf.size() - 2));
+      for (int k = value_ops(m, cdf, tables.precision, ops); k-- > 0;) enc.put(ops[k]);
+    }
   }
   return enc.finish();
 }
@@ -258,25 +267,34 @@ class RansDecoder : public Decoder {
   using Decoder::Decoder;
 };
 
-EntropyStreamDecoder::EntropyStreamDecoder(const uint8_t* data, size_t size, const CdfTables& tables)
-    : tables_(tables) {
-  tables.validate();
-  dec_ = std::make_unique<RansDecoder>(data, size);
-  lut_bits_ = std::min(8, tables.precision);
-  const int shift = tables.precision - lut_bits_;
-  const size_t buckets = size_t(1) << lut_bits_;
+std::shared_ptr<const SlotLookup> SlotLookup::build(const CdfTables& tables) {
+  auto s = std::make_shared<SlotLookup>();
+  s->bits = std::min(8, tables.precision);
+  const int shift = tables.precision - s->bits;
+  const size_t buckets = size_t(1) << s->bits;
   for (const std::vector<uint32_t>& cdf : tables.cdf)
-    if (cdf.size() > 65536) return;
-  lut_.resize(tables.count() * buckets);
+    if (cdf.size() > 65536) return s;
+  s->first_symbol.resize(tables.count() * buckets);
   for (size_t t = 0; t < tables.count(); ++t) {
     const std::vector<uint32_t>& cdf = tables.cdf[t];
-    uint32_t s = 0;
+    uint32_t sym = 0;
     for (size_t b = 0; b < buckets; ++b) {
       const uint32_t first = uint32_t(b) << shift;
-      while (s + 2 < cdf.size() && cdf[s + 1] <= first) ++s;  // s stays at most the escape, cdf.size() - 2
-      lut_[t * buckets + b] = uint16_t(s);
+      while (sym + 2 < cdf.size() && cdf[sym + 1] <= first) ++sym;  // at most the escape, cdf.size() - 2
+      s->first_symbol[t * buckets + b] = uint16_t(sym);
     }
   }
+  return s;
+}
+
+EntropyStreamDecoder::EntropyStreamDecoder(const uint8_t* data, size_t size, const CdfTables& tables,
+                                           std::shared_ptr<const SlotLookup> slots)
+    : tables_(tables), slots_(std::move(slots)) {
+  tables.validate();
+  dec_ = std::make_unique<RansDecoder>(data, size);
+  if (!slots_) slots_ = SlotLookup::build(tables);
+  require(slots_->first_symbol.empty() || slots_->first_symbol.size() == tables.count() << slots_->bits,
+          "entropy decoder: a slot lookup built for other tables");
 }
 
 EntropyStreamDecoder::~EntropyStreamDecoder() = default;
@@ -285,6 +303,8 @@ void EntropyStreamDecoder::decode(const int32_t* table_index, size_t n, int32_t*
   RansDecoder& dec = *dec_;
   const CdfTables& tables = tables_;
   const int precision = tables.precision;
+  const std::vector<uint16_t>& lut = slots_->first_symbol;
+  const int lut_bits = slots_->bits;
   for (size_t i = 0; i < n; ++i) {
     const std::vector<uint32_t>& cdf = table_for(tables, table_index[i]);
     const int32_t offset = tables.offset[size_t(table_index[i])];
@@ -293,8 +313,8 @@ void EntropyStreamDecoder::decode(const int32_t* table_index, size_t n, int32_t*
     // Largest s with cdf[s] <= slot; cdf[0] = 0 <= slot < cdf.back() keeps s in [0, escape].
     const uint32_t slot = dec.peek(precision);
     uint32_t s;
-    if (!lut_.empty()) {
-      s = lut_[(size_t(table_index[i]) << lut_bits_) + (slot >> (precision - lut_bits_))];
+    if (!lut.empty()) {
+      s = lut[(size_t(table_index[i]) << lut_bits) + (slot >> (precision - lut_bits))];
       while (cdf[s + 1] <= slot) ++s;  // stops at the escape at the latest: cdf.back() > slot
     } else {
       s = uint32_t(std::upper_bound(cdf.begin() + 1, cdf.end(), slot) - (cdf.begin() + 1));

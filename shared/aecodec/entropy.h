@@ -38,6 +38,11 @@ std::vector<uint32_t> pmf_to_cdf(const std::vector<double>& pmf, double tail_mas
 std::vector<uint8_t> entropy_encode(const int32_t* values, const int32_t* table_index, size_t n,
                                     const CdfTables& tables);
 
+// entropy_encode of `runs` runs of n values, run r at values + r * stride and table_index + r * stride (a band
+// of a latent's rows, channel after channel): one stream, the runs in order.
+std::vector<uint8_t> entropy_encode_runs(const int32_t* values, const int32_t* table_index, size_t n,
+                                         size_t runs, size_t stride, const CdfTables& tables);
+
 // Inverse of entropy_encode. Never reads outside [data, data+size); throws aec::Error("corrupt ...") when the
 // stream is truncated, has trailing bytes, or does not end in the encoder's final state.
 std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int32_t* table_index, size_t n,
@@ -47,9 +52,20 @@ std::vector<int32_t> entropy_decode(const uint8_t* data, size_t size, const int3
 // same stream, decoded n symbols at a time with tables chosen in between; finish() checks the end as
 // entropy_decode does. `tables` must outlive the decoder.
 class RansDecoder;
+// Per table, for each of 2^bits slot ranges, the largest symbol whose cdf is at most the range's first slot:
+// a decode starts there and steps up at most a symbol or two (a search mispredicted about half of its
+// steps). Empty when a table has 65536 symbols or more. Built once per set of tables, shared by the
+// decoders of a file's substreams.
+struct SlotLookup {
+  std::vector<uint16_t> first_symbol;
+  int bits = 0;
+  static std::shared_ptr<const SlotLookup> build(const CdfTables& tables);
+};
 class EntropyStreamDecoder {
  public:
-  EntropyStreamDecoder(const uint8_t* data, size_t size, const CdfTables& tables);
+  // slots: the tables' SlotLookup, when the caller has one (else it is built here).
+  EntropyStreamDecoder(const uint8_t* data, size_t size, const CdfTables& tables,
+                       std::shared_ptr<const SlotLookup> slots = nullptr);
   ~EntropyStreamDecoder();
   void decode(const int32_t* table_index, size_t n, int32_t* values);
   void finish() const;
@@ -57,11 +73,7 @@ class EntropyStreamDecoder {
  private:
   const CdfTables& tables_;
   std::unique_ptr<RansDecoder> dec_;
-  // Per table, for each of 2^lut_bits_ slot ranges, the largest symbol whose cdf is at most the range's first
-  // slot: a decode starts there and steps up at most a symbol or two (a search mispredicted about half of
-  // its steps). Empty when a table has 65536 symbols or more.
-  std::vector<uint16_t> lut_;
-  int lut_bits_ = 0;
+  std::shared_ptr<const SlotLookup> slots_;
 };
 
 // Ideal code length in bits of the values under the tables (for per-channel bit accounting in the UI).

@@ -5,6 +5,7 @@
 #include "aecodec/hyperprior.h"
 #include "aecodec/latent_codec.h"
 #include "aecodec/parallel.h"
+#include "aecodec/substreams.h"
 
 namespace aec {
 
@@ -13,8 +14,9 @@ ChannelCodec::ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_p
     : HyperpriorCodec(std::move(hyperprior)), ctx_(std::move(context)), lrp_(lrp) {}
 ChannelCodec::~ChannelCodec() = default;
 
-// The sections are the hyperprior's: z's symbols in the hyper payload, y's in the payload, slice after
-// slice in one rANS stream (the decoder reads each slice's symbols before it can pick the next one's tables).
+// The sections are the hyperprior's: z's symbols in the hyper payload, y's in the payload, channel after
+// channel in each of its row bands' streams (substreams.h): the decoder reads each slice's symbols, from
+// every band at once, before it can pick the next one's tables.
 LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool latent,
                                 bool rates) const {
   const Hyperprior& hp = hyperprior();
@@ -34,7 +36,7 @@ LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* sid
         });
       },
       0, nullptr, latent, lrp_);
-  r.stream.section(kSectionPayload) = entropy_encode(q.data(), index.data(), q.size(), hp.y_tables());
+  encode_payload(q.data(), index.data(), y.c, y.h, y.w, hp.y_tables(), r.stream);
   if (rates) r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
   return r;
 }
@@ -69,18 +71,17 @@ Tensor ChannelCodec::decode(const Bitstream& stream, int c, int h, int w,
                             std::vector<double>* channel_bits) const {
   const Hyperprior& hp = hyperprior();
   const Hyperprior::Conditional cond = decode_side(stream, h, w);
-  const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
   const size_t plane = size_t(h) * w;
   // The whole latent's symbols and tables only for the per-channel rates (`aecodec info`); decoding itself
   // needs one slice at a time, and on a large photo these two copies would be a third of its memory.
   std::vector<int32_t> q, index;
   if (channel_bits) q.resize(size_t(c) * plane), index.resize(q.size());
-  EntropyStreamDecoder dec(payload.data(), payload.size(), hp.y_tables());
+  PayloadDecoder dec(stream, c, h, w, hp.y_tables());
   Tensor latent = ctx_->run(
       cond, h, w,
       [&](int c0, int k, const int32_t* table, const int32_t*, int32_t* symbols) {
         const size_t base = size_t(c0) * plane, m = size_t(k) * plane;
-        dec.decode(table, m, symbols);
+        dec.decode_channels(k, table, symbols);
         if (!channel_bits) return;
         std::copy(symbols, symbols + m, q.begin() + std::ptrdiff_t(base));
         std::copy(table, table + m, index.begin() + std::ptrdiff_t(base));

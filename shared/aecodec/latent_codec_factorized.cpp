@@ -3,6 +3,7 @@
 #include "aecodec/error.h"
 #include "aecodec/latent_codec.h"
 #include "aecodec/model.h"
+#include "aecodec/substreams.h"
 
 namespace aec {
 
@@ -65,7 +66,7 @@ LatentCode FactorizedCodec::encode(const Tensor& y, const std::vector<int32_t>* 
   LatentCode r;
   const std::vector<int32_t> q = quantize(y);
   const std::vector<int32_t> idx = channel_index(y.c, y.h, y.w);
-  r.stream.section(kSectionPayload) = entropy_encode(q.data(), idx.data(), q.size(), tables_);
+  encode_payload(q.data(), idx.data(), y.c, y.h, y.w, tables_, r.stream);
   if (rates) r.channel_bits = bits_per_channel(q, idx.data(), y.c, y.plane(), tables_);
   r.latent = dequantize(q, y.c, y.h, y.w);
   return r;
@@ -73,10 +74,11 @@ LatentCode FactorizedCodec::encode(const Tensor& y, const std::vector<int32_t>* 
 
 Tensor FactorizedCodec::decode(const Bitstream& stream, int c, int h, int w,
                                std::vector<double>* channel_bits) const {
-  const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
   const std::vector<int32_t> idx = channel_index(c, h, w);
-  const std::vector<int32_t> q =
-      entropy_decode(payload.data(), payload.size(), idx.data(), idx.size(), tables_);
+  std::vector<int32_t> q(idx.size());
+  PayloadDecoder dec(stream, c, h, w, tables_);
+  dec.decode_channels(c, idx.data(), q.data());
+  dec.finish();
   if (channel_bits) *channel_bits = bits_per_channel(q, idx.data(), c, size_t(h) * w, tables_);
   return dequantize(q, c, h, w);
 }

@@ -3,6 +3,7 @@
 #include "aecodec/error.h"
 #include "aecodec/hyperprior.h"
 #include "aecodec/latent_codec.h"
+#include "aecodec/substreams.h"
 
 namespace aec {
 
@@ -90,7 +91,7 @@ LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* 
   const Hyperprior::Conditional cond = encode_side(y, side, r);
   std::vector<int32_t> q(y.size());
   for (size_t i = 0; i < q.size(); ++i) q[i] = round_symbol(y.data[i] - hp.mean_value(cond.mean[i]));
-  r.stream.section(kSectionPayload) = entropy_encode(q.data(), cond.index.data(), q.size(), hp.y_tables());
+  encode_payload(q.data(), cond.index.data(), y.c, y.h, y.w, hp.y_tables(), r.stream);
   if (rates) r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, y.plane(), hp.y_tables());
   r.latent = dequantize_conditional(hp, q, cond, y.c, y.h, y.w);
   return r;
@@ -100,9 +101,10 @@ Tensor HyperpriorCodec::decode(const Bitstream& stream, int c, int h, int w,
                                std::vector<double>* channel_bits) const {
   const Hyperprior& hp = *hp_;
   const Hyperprior::Conditional cond = decode_side(stream, h, w);
-  const std::vector<uint8_t>& payload = required_section(stream, kSectionPayload);
-  const std::vector<int32_t> q =
-      entropy_decode(payload.data(), payload.size(), cond.index.data(), cond.index.size(), hp.y_tables());
+  std::vector<int32_t> q(cond.index.size());
+  PayloadDecoder dec(stream, c, h, w, hp.y_tables());
+  dec.decode_channels(c, cond.index.data(), q.data());
+  dec.finish();
   if (channel_bits) *channel_bits = bits_per_channel(q, cond.index.data(), c, size_t(h) * w, hp.y_tables());
   return dequantize_conditional(hp, q, cond, c, h, w);
 }

@@ -195,10 +195,16 @@ TEST_CASE("version 3: an unknown optional section is skipped, an unknown require
   b.section(kSectionQuality) = {0x90, 0x4e};
   bytes = write_bitstream(b);
   CHECK(parse_bitstream(bytes.data(), bytes.size()).find(kSectionQuality));
+  // So is the substreams section (its contents are the latent codec's: test_substreams.cpp); the context
+  // model's type is still reserved.
   b = sample();
-  b.section(kSectionSubstreams) = {};
+  b.section(kSectionSubstreams) = {2, 4, 4};
   bytes = write_bitstream(b);
-  CHECK_THROWS_WITH(parse_bitstream(bytes.data(), bytes.size()), Catch::Contains("substreams section"));
+  CHECK(parse_bitstream(bytes.data(), bytes.size()).find(kSectionSubstreams));
+  b = sample();
+  b.section(kSectionContext) = {};
+  bytes = write_bitstream(b);
+  CHECK_THROWS_WITH(parse_bitstream(bytes.data(), bytes.size()), Catch::Contains("context model section"));
 }
 
 TEST_CASE("version 3 spends less on its header than version 2 did") {
