@@ -94,6 +94,13 @@ nlohmann::json stream_summary(const std::vector<uint8_t>& bytes, const std::stri
   if (const std::vector<uint8_t>* q = b.find(kSectionQuality))
     j["quality"] = read_quality_section(*q) / 100.0;
   if (const std::vector<uint8_t>* p = b.find(kSectionPayload)) j["payload_bytes"] = p->size();
+  // The payload's row bands (docs/bitstream.md, "Substreams"): the section's first varint; 1 without one.
+  if (const std::vector<uint8_t>* p = b.find(kSectionSubstreams)) {
+    size_t pos = 0;
+    j["payload_bands"] = read_varint(*p, pos, UINT64_MAX, "substreams' band count");
+  } else if (b.find(kSectionPayload)) {
+    j["payload_bands"] = 1;
+  }
   if (const std::vector<uint8_t>* p = b.find(kSectionHyperPayload)) j["hyper_payload_bytes"] = p->size();
   size_t sections = 0;
   for (const Section& s : b.sections) sections += s.bytes.size();

@@ -34,6 +34,16 @@ grep -q "768x512" <<<"$out" || fail "hyperprior decode output '$out'"
 "$AEC" info --json hp.aec | grep -q '"version": 3' || fail "info on a hyperprior model's file"
 "$AEC" info --json hp.aec | grep -q '"hyper_payload_bytes": [1-9]' || fail "info shows no hyper payload"
 "$AEC" info --json models/test-hyperprior.aem | grep -q '"entropy": "hyperprior"' || fail "info on a hyperprior model"
+"$AEC" info --json hp.aec | grep -q '"payload_bands": 1' || fail "a small latent is one stream"
+# Stride 4: 6 channels of 192x128, 147,456 symbols in 2 row bands (docs/bitstream.md, "Substreams"), coded
+# into the same bytes and decoded to the same pixels with 1 thread and 2.
+"$MAKE_MODEL" models/test-hp-s4.aem hyperprior test-hp-s4 2 || exit 1
+"$AEC" -q -t 1 encode in.bmp -m test-hp-s4 -o b1.aec || fail "banded encode, 1 thread"
+"$AEC" -q -t 2 encode in.bmp -m test-hp-s4 -o b2.aec || fail "banded encode, 2 threads"
+cmp -s b1.aec b2.aec || fail "a banded file differs between 1 and 2 threads"
+"$AEC" info --json b1.aec | grep -q '"payload_bands": 2' || fail "a 147,456-symbol latent is not in 2 bands"
+"$AEC" -q -t 1 decode b1.aec -o b1.png && "$AEC" -q -t 2 decode b1.aec -o b2.png || fail "banded decode"
+cmp -s b1.png b2.png || fail "a banded file decodes differently on 1 and 2 threads"
 "$AEC" info --json out.aec | grep -q '"version": 3' || fail "factorized models write version 3"
 ! "$AEC" info --json out.aec | grep -q '"hyper_payload_bytes"' || fail "a factorized file has a hyper payload"
 finish
