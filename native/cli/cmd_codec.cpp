@@ -33,6 +33,7 @@ struct LimitOptions {
 struct EncodeArgs {
   std::string input, output, model = "default", alpha = "refuse";
   int effort = 0;
+  int bands = 0;  // --bands: the payload's row bands (0: by size)
   double quality = 0;
   uint64_t size = 0;  // --size: a byte budget
   double psnr = 0;    // --psnr: a quality target in dB
@@ -50,7 +51,8 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
                            o.alpha == "drop" ? AlphaPolicy::drop : AlphaPolicy::refuse, &li);
   const int width = image.width, height = image.height;
   const QualityCodec codec = load_codec(o.model);
-  const EncodeOptions eo = encode_options(o.effort, g.quiet, o.quality);
+  EncodeOptions eo = encode_options(o.effort, g.quiet, o.quality);
+  eo.bands = o.bands;
   std::string target;
   EncodeResult r;
   if (o.size > 0) {
@@ -181,6 +183,11 @@ void add_codec_commands(CLI::App& app, const GlobalOptions& g) {
       e->add_option("--psnr", enc->psnr,
                     "the smallest file whose decoded image reaches this PSNR in dB (variable-rate models)")
           ->check(CLI::Range(1.0, 199.0));
+  e->add_option("--bands", enc->bands,
+                "the payload's row bands, coded and decoded by that many threads at once (about 6 bytes "
+                "each; at most one per latent row): 0 = one per 65,536 latent symbols (docs/bitstream.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256));
   qopt->excludes(sopt)->excludes(popt);
   sopt->excludes(popt);
   enc->limits.add(e);

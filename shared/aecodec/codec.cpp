@@ -8,6 +8,7 @@
 #include "aecodec/file_io.h"
 #include "aecodec/quality.h"
 #include "aecodec/refine.h"
+#include "aecodec/substreams.h"
 #include "aecodec/tile.h"
 
 namespace aec {
@@ -154,11 +155,12 @@ EncodeResult encode(const Model& model, const Image& image, Image* spent, const 
   const auto t_ent = std::chrono::steady_clock::now();
   // Refinement's check compares the decoded latents; otherwise only the caller may want one.
   const bool latent = options.latent || options.effort > 0;
-  LatentCode code = code_latent(model, y, qz.empty() ? nullptr : &qz, latent, options.rates);
+  LatentCode code = code_latent(model, y, qz.empty() ? nullptr : &qz, latent, options.rates, options.bands);
   if (!plain.data.empty()) {
     // Never worse than effort 0, checked by coding both: the refinement's rate model held the context's
     // tables at the plain latent's rounding.
-    LatentCode base = code_latent(model, plain, qz.empty() ? nullptr : &qz, latent, options.rates);
+    LatentCode base =
+        code_latent(model, plain, qz.empty() ? nullptr : &qz, latent, options.rates, options.bands);
     if (coded_loss(model, base, x, width, height) <= coded_loss(model, code, x, width, height))
       code = std::move(base);
   }
@@ -297,11 +299,13 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
 }
 
 LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* fixed_qz, bool latent,
-                       bool rates) {
+                       bool rates, int bands) {
   require(y.c == model.info().latent_channels, "latent has " + std::to_string(y.c) + " channels, model '" +
                                                    model.info().name + "' expects " +
                                                    std::to_string(model.info().latent_channels));
-  LatentCode r = model.latent_codec().encode(y, fixed_qz, latent, rates);
+  require(bands >= 0 && bands <= kMaxBands,
+          "payload bands " + std::to_string(bands) + " outside [0, " + std::to_string(kMaxBands) + "]");
+  LatentCode r = model.latent_codec().encode(y, fixed_qz, latent, rates, bands);
   BitstreamHeader& h = r.stream.header;  // the grid, as open_stream gives the decoder
   h.latent_c = uint32_t(y.c), h.latent_h = uint32_t(y.h), h.latent_w = uint32_t(y.w);
   return r;

@@ -50,6 +50,9 @@ struct EncodeOptions {
   // Whether EncodeResult::channel_bits is wanted (a rate map per channel). false skips the bit accounting,
   // 1 % of channel's encode. The file is the same.
   bool rates = true;
+  // The payload's row bands (substreams.h): 0 = by the latent's size (substream_bands); N = N bands, at
+  // most one per latent row and kMaxBands, so that N threads can decode them at once (about 6 bytes each).
+  int bands = 0;
 };
 
 EncodeResult encode_image(const Model& model, const Image& image, const EncodeOptions& options = {});
@@ -64,8 +67,9 @@ EncodeResult encode_image(const Model& model, Image&& image, const EncodeOptions
 // choice (encoder refinement keeps z, and so every mean and table, fixed while it searches y).
 // latent = false: code.latent may be left empty, rates = false: code.channel_bits (LatentCodec::encode), for
 // callers that only write the file.
+// bands: EncodeOptions::bands.
 LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<int32_t>* qz = nullptr,
-                       bool latent = true, bool rates = true);
+                       bool latent = true, bool rates = true, int bands = 0);
 // Wraps a coded latent into the container (version 3): the model's identity, the image size (before
 // padding) and the family section for family models. Returns the file's bytes.
 std::vector<uint8_t> write_stream(const Model& model, int width, int height, Bitstream& stream);

@@ -84,9 +84,10 @@ class LatentCodec {
   virtual bool context_adaptive() const { return false; }
   // Quantises y and codes it into sections. `side`, when given, replaces side_symbols(y). latent = false:
   // the caller has no use for the decoded latent, so r.latent may be left empty (a context model then skips
-  // its LRP nets). rates = false: nor for r.channel_bits, left empty (no bit accounting).
+  // its LRP nets). rates = false: nor for r.channel_bits, left empty (no bit accounting). bands: the
+  // payload's row bands (encode_payload).
   virtual LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
-                            bool rates = true) const = 0;
+                            bool rates = true, int bands = 0) const = 0;
   // Decodes the sections of a stream whose latent grid is c x h x w into the dequantised latent; fills
   // channel_bits (ideal bits per latent channel) when given. Damaged sections throw aec::Error.
   virtual Tensor decode(const Bitstream& stream, int c, int h, int w,
@@ -104,7 +105,7 @@ class FactorizedCodec : public LatentCodec {
   ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
                                    const Tensor* y = nullptr) const override;
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
-                    bool rates = true) const override;
+                    bool rates = true, int bands = 0) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
 
@@ -129,7 +130,7 @@ class HyperpriorCodec : public LatentCodec {
   ConditionalRate conditional_rate(int c, int h, int w, const std::vector<int32_t>& side,
                                    const Tensor* y = nullptr) const override;
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
-                    bool rates = true) const override;
+                    bool rates = true, int bands = 0) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
 
@@ -161,7 +162,7 @@ class ChannelCodec : public HyperpriorCodec {
                                    const Tensor* y = nullptr) const override;
   bool context_adaptive() const override { return true; }
   LatentCode encode(const Tensor& y, const std::vector<int32_t>* side = nullptr, bool latent = true,
-                    bool rates = true) const override;
+                    bool rates = true, int bands = 0) const override;
   Tensor decode(const Bitstream& stream, int c, int h, int w,
                 std::vector<double>* channel_bits = nullptr) const override;
 

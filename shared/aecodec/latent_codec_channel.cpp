@@ -17,8 +17,8 @@ ChannelCodec::~ChannelCodec() = default;
 // The sections are the hyperprior's: z's symbols in the hyper payload, y's in the payload, channel after
 // channel in each of its row bands' streams (substreams.h): the decoder reads each slice's symbols, from
 // every band at once, before it can pick the next one's tables.
-LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool latent,
-                                bool rates) const {
+LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool latent, bool rates,
+                                int bands) const {
   const Hyperprior& hp = hyperprior();
   LatentCode r;
   const Hyperprior::Conditional cond = encode_side(y, side, r);
@@ -36,7 +36,7 @@ LatentCode ChannelCodec::encode(const Tensor& y, const std::vector<int32_t>* sid
         });
       },
       0, nullptr, latent, lrp_);
-  encode_payload(q.data(), index.data(), y.c, y.h, y.w, hp.y_tables(), r.stream);
+  encode_payload(q.data(), index.data(), y.c, y.h, y.w, hp.y_tables(), r.stream, bands);
   if (rates) r.channel_bits = bits_per_channel(q, index.data(), y.c, plane, hp.y_tables());
   return r;
 }

@@ -60,13 +60,13 @@ Tensor FactorizedCodec::dequantize(const std::vector<int32_t>& q, int c, int h, 
   return t;
 }
 
-LatentCode FactorizedCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool,
-                                   bool rates) const {
+LatentCode FactorizedCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool, bool rates,
+                                   int bands) const {
   require(!side || side->empty(), "a factorized entropy model takes no side information");
   LatentCode r;
   const std::vector<int32_t> q = quantize(y);
   const std::vector<int32_t> idx = channel_index(y.c, y.h, y.w);
-  encode_payload(q.data(), idx.data(), y.c, y.h, y.w, tables_, r.stream);
+  encode_payload(q.data(), idx.data(), y.c, y.h, y.w, tables_, r.stream, bands);
   if (rates) r.channel_bits = bits_per_channel(q, idx.data(), y.c, y.plane(), tables_);
   r.latent = dequantize(q, y.c, y.h, y.w);
   return r;

@@ -84,14 +84,14 @@ Hyperprior::Conditional HyperpriorCodec::decode_side(const Bitstream& stream, in
   return hp.conditional(qz, zh, zw, h, w);
 }
 
-LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool,
-                                   bool rates) const {
+LatentCode HyperpriorCodec::encode(const Tensor& y, const std::vector<int32_t>* side, bool, bool rates,
+                                   int bands) const {
   const Hyperprior& hp = *hp_;
   LatentCode r;
   const Hyperprior::Conditional cond = encode_side(y, side, r);
   std::vector<int32_t> q(y.size());
   for (size_t i = 0; i < q.size(); ++i) q[i] = round_symbol(y.data[i] - hp.mean_value(cond.mean[i]));
-  encode_payload(q.data(), cond.index.data(), y.c, y.h, y.w, hp.y_tables(), r.stream);
+  encode_payload(q.data(), cond.index.data(), y.c, y.h, y.w, hp.y_tables(), r.stream, bands);
   if (rates) r.channel_bits = bits_per_channel(q, cond.index.data(), y.c, y.plane(), hp.y_tables());
   r.latent = dequantize_conditional(hp, q, cond, y.c, y.h, y.w);
   return r;

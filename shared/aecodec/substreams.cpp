@@ -25,9 +25,10 @@ int substream_bands(int c, int h, int w) {
 }
 
 void encode_payload(const int32_t* values, const int32_t* table_index, int c, int h, int w,
-                    const CdfTables& tables, Bitstream& stream) {
+                    const CdfTables& tables, Bitstream& stream, int requested) {
   const size_t plane = size_t(h) * w;
-  const int bands = substream_bands(c, h, w);
+  const int bands =
+      requested > 0 ? std::max(1, std::min({requested, h, kMaxBands})) : substream_bands(c, h, w);
   std::vector<std::vector<uint8_t>> coded(static_cast<size_t>(bands));
   parallel_for(bands, [&](int b0, int b1) {
     for (int b = b0; b < b1; ++b) {
@@ -40,7 +41,12 @@ void encode_payload(const int32_t* values, const int32_t* table_index, int c, in
   std::vector<uint8_t>& payload = stream.section(kSectionPayload);
   payload.clear();
   for (const std::vector<uint8_t>& band : coded) payload.insert(payload.end(), band.begin(), band.end());
-  if (bands == 1) return;
+  if (bands == 1) {  // no section (one a reused stream held before goes)
+    auto& s = stream.sections;
+    s.erase(std::remove_if(s.begin(), s.end(), [](const Section& x) { return x.type == kSectionSubstreams; }),
+            s.end());
+    return;
+  }
   std::vector<uint8_t>& section = stream.section(kSectionSubstreams);
   section.clear();
   put_varint(section, uint64_t(bands));

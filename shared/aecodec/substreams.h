@@ -26,11 +26,11 @@ int substream_bands(int c, int h, int w);
 // What a decoder accepts: up to this many bands, at most one per row.
 constexpr int kMaxBands = 256;
 
-// Codes the c x h x w values (value i with table table_index[i]) into stream's payload section, in
-// substream_bands(c, h, w) bands, and, with more than one, its substreams section. The bands are coded on
-// the core's threads.
+// Codes the c x h x w values (value i with table table_index[i]) into stream's payload section, in `bands`
+// bands (0: substream_bands(c, h, w); else at most h and kMaxBands), and, with more than one, its
+// substreams section. The bands are coded on the core's threads.
 void encode_payload(const int32_t* values, const int32_t* table_index, int c, int h, int w,
-                    const CdfTables& tables, Bitstream& stream);
+                    const CdfTables& tables, Bitstream& stream, int bands = 0);
 
 // The payload of a stream whose latent is c x h x w, in bands as its substreams section says (one without).
 // Throws aec::Error for a substreams section that does not describe the payload (a band count outside

@@ -44,6 +44,11 @@ cmp -s b1.aec b2.aec || fail "a banded file differs between 1 and 2 threads"
 "$AEC" info --json b1.aec | grep -q '"payload_bands": 2' || fail "a 147,456-symbol latent is not in 2 bands"
 "$AEC" -q -t 1 decode b1.aec -o b1.png && "$AEC" -q -t 2 decode b1.aec -o b2.png || fail "banded decode"
 cmp -s b1.png b2.png || fail "a banded file decodes differently on 1 and 2 threads"
+"$AEC" -q encode in.bmp -m test-hyperprior --bands 3 -o b3.aec || fail "encode --bands 3"
+"$AEC" info --json b3.aec | grep -q '"payload_bands": 3' || fail "--bands 3 did not write 3 bands"
+"$AEC" -q decode b3.aec -o b3.png && "$AEC" -q decode hp.aec -o hp1.png && cmp -s b3.png hp1.png ||
+  fail "a file in 3 bands decodes differently from the same latent in one"
+! "$AEC" -q encode in.bmp -m test-hyperprior --bands 257 -o b4.aec 2>/dev/null || fail "--bands 257 accepted"
 "$AEC" info --json out.aec | grep -q '"version": 3' || fail "factorized models write version 3"
 ! "$AEC" info --json out.aec | grep -q '"hyper_payload_bytes"' || fail "a factorized file has a hyper payload"
 finish

@@ -205,3 +205,25 @@ TEST_CASE("substreams: each codec's file of a large image is in bands, the same 
     CHECK(d1.image.rgb == crop(tensor_to_image(m.synthesis(e1.latent)), 640, 512).rgb);
   }
 }
+
+TEST_CASE("substreams: EncodeOptions::bands asks for bands, at most one per latent row") {
+  const Model m = Model::from_file(testing::make_random_model_of("channel"));  // stride 4
+  const Image im = testing::synthetic_image(70, 46, 4);                        // 12 latent rows
+  const auto bands_of = [&](int asked) {
+    EncodeOptions o;
+    o.bands = asked;
+    const EncodeResult e = encode_image(m, im, o);
+    const DecodeResult d = decode_image(m, e.bytes.data(), e.bytes.size());
+    CHECK(d.image.rgb == crop(tensor_to_image(m.synthesis(e.latent)), 70, 46).rgb);
+    const Bitstream b = open_stream(m, e.bytes.data(), e.bytes.size(), false);
+    const std::vector<uint8_t>* sec = b.find(kSectionSubstreams);
+    return sec ? int((*sec)[0]) : 1;
+  };
+  CHECK(bands_of(0) == 1);  // 6 x 12 x 18 symbols: one stream by size
+  CHECK(bands_of(1) == 1);
+  CHECK(bands_of(3) == 3);
+  CHECK(bands_of(200) == 12);
+  EncodeOptions o;
+  o.bands = kMaxBands + 1;
+  CHECK_THROWS_WITH(encode_image(m, im, o), Catch::Contains("payload bands 257"));
+}
