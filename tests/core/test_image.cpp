@@ -530,6 +530,28 @@ TEST_CASE("image <-> tensor conversion", "[image][tensor]") {
     }
     CHECK(aec::tensor_to_image(f).rgb == Bytes{10, 0, 255, 11, 255, 0, 0, 0, 254, 255, 128, 255});
   }
+  SECTION("a long row (the vectorised loop) rounds and clamps each value as documented") {
+    const int w = 333;
+    aec::Tensor f(3, 2, w);
+    const float special[] = {std::numeric_limits<float>::quiet_NaN(),
+                             std::numeric_limits<float>::infinity(),
+                             -std::numeric_limits<float>::infinity(),
+                             0.5f,
+                             -0.0f,
+                             1.0f,
+                             254.5f / 255};
+    for (size_t i = 0; i < f.data.size(); ++i)
+      f.data[i] = i % 17 == 0 ? special[(i / 17) % 7] : float(int(i * 7919 % 3000) - 1000) / 1000.0f;
+    // v * 255 in double, NaN and negatives to 0, 255 and above to 255, else rounded half up.
+    const auto byte_of = [](float x) {
+      const double v = double(x) * 255.0;
+      return !(v >= 0.0) ? uint8_t(0) : v >= 255.0 ? uint8_t(255) : uint8_t(v + 0.5);
+    };
+    const aec::Image im = aec::tensor_to_image(f);
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 2; ++y)
+        for (int x = 0; x < w; ++x) CHECK(im.rgb[(size_t(y) * w + x) * 3 + c] == byte_of(f.at(c, y, x)));
+  }
   SECTION("wrong shapes are refused") {
     CHECK_THROWS_AS(aec::tensor_to_image(aec::Tensor(1, 2, 2)), aec::Error);
     CHECK_THROWS_AS(aec::tensor_to_image(aec::Tensor(3, 0, 2)), aec::Error);
