@@ -597,28 +597,13 @@ Image tensor_to_image(const Tensor& t) {
   require(t.data.size() == size_t(3) * t.h * t.w, "tensor_to_image: tensor data does not match its shape");
   Image out(t.w, t.h);
   const size_t w = size_t(t.w);
-  parallel_for(t.h, [&](int y0, int y1) {  // by rows, as image_to_tensor
-    // Each channel's row into bytes (a loop the compiler vectorises: to_byte's arithmetic as selects), then
-    // the three interleaved; the same bytes as to_byte on each value.
-    std::vector<uint8_t> rows(3 * w);
+  parallel_for(t.h, [&](int y0, int y1) {  // by rows, as image_to_tensor; each pixel's three bytes together
+    const float *r = t.channel(0), *g = t.channel(1), *b = t.channel(2);
     uint8_t* dst = out.rgb.data();
-    for (int y = y0; y < y1; ++y) {
-      for (int c = 0; c < 3; ++c) {
-        const float* src = t.channel(c) + size_t(y) * w;
-        uint8_t* row = rows.data() + size_t(c) * w;
-        for (size_t x = 0; x < w; ++x) {
-          double v = double(src[x]) * 255.0;
-          v = v >= 0.0 ? v : 0.0;  // NaN too
-          v = v < 255.0 ? v : 255.0;
-          row[x] = uint8_t(int32_t(v + 0.5));
-        }
-      }
-      uint8_t* d = dst + size_t(y) * w * 3;
-      for (size_t x = 0; x < w; ++x) {
-        d[3 * x] = rows[x];
-        d[3 * x + 1] = rows[w + x];
-        d[3 * x + 2] = rows[2 * w + x];
-      }
+    for (size_t i = size_t(y0) * w; i < size_t(y1) * w; ++i) {
+      dst[i * 3] = to_byte(double(r[i]) * 255.0);
+      dst[i * 3 + 1] = to_byte(double(g[i]) * 255.0);
+      dst[i * 3 + 2] = to_byte(double(b[i]) * 255.0);
     }
   });
   return out;

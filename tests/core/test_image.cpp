@@ -530,7 +530,7 @@ TEST_CASE("image <-> tensor conversion", "[image][tensor]") {
     }
     CHECK(aec::tensor_to_image(f).rgb == Bytes{10, 0, 255, 11, 255, 0, 0, 0, 254, 255, 128, 255});
   }
-  SECTION("a long row (the vectorised loop) rounds and clamps each value as documented") {
+  SECTION("a long row rounds and clamps each value as documented") {
     const int w = 333;
     aec::Tensor f(3, 2, w);
     const float special[] = {std::numeric_limits<float>::quiet_NaN(),
