@@ -67,6 +67,9 @@ struct EncodeOptions {
   // 0 to 9. 0 is one pass of the encoder network; higher efforts search for a latent that gives a smaller
   // file at the same quality, for the same decoder (slower: seconds per megapixel from about 3).
   int effort = 0;
+  // The latent's row bands, coded and decoded by that many threads at once (about 6 bytes each, at most one
+  // per latent row): 0 = one per 65,536 latent symbols; up to 256.
+  int bands = 0;
   // Called now and then during a slow encode with the fraction done (0..1); returning false cancels it
   // (encode throws aecodec::Cancelled).
   std::function<bool(double)> progress;

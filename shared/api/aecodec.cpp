@@ -147,6 +147,7 @@ std::vector<uint8_t> Codec::encode(const uint8_t* pixels, int width, int height,
     o.effort = options.effort;
     o.quality = options.quality;
     o.progress = options.progress;
+    o.bands = options.bands;
     o.latent = false;
     return impl_->codec.encode(to_core(pixels, width, height, stride), o).bytes;
   });

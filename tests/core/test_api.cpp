@@ -117,6 +117,14 @@ TEST_CASE("the API reports every failure as aecodec::Error") {
   aecodec::EncodeOptions bad_effort;
   bad_effort.effort = 10;
   CHECK_THROWS_WITH(codec.encode(im, bad_effort), Catch::Contains("effort must be 0 to 9"));
+  // Row bands: the same pixels from a file in 3 bands; more than the format allows is refused.
+  aecodec::EncodeOptions banded;
+  banded.bands = 3;
+  const std::vector<uint8_t> banded_file = codec.encode(im, banded);
+  CHECK(banded_file != file);
+  CHECK(codec.decode(banded_file).rgb == codec.decode(file).rgb);
+  banded.bands = 257;
+  CHECK_THROWS_WITH(codec.encode(im, banded), Catch::Contains("payload bands 257"));
 
   CHECK_THROWS_AS(aecodec::Codec::load(file.data(), file.size()), aecodec::Error);
   CHECK_THROWS_WITH(aecodec::Codec::load("/nonexistent/model.aem"),
