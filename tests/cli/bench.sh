@@ -11,7 +11,10 @@ import json
 j = json.load(open("hp.json"))
 assert j["decoder_ms"] > 0 and j["decode_file_ms"] > 0 and j["encode_file_ms"] > 0, j
 assert j["refine_forward_ms"] > 0 and j["refine_backward_ms"] > 0, j
+# The whole against the network, from paired runs: a ratio of two positive times, printed as it is stored.
+assert j["encode_over_network"] > 0 and j["decode_over_network"] > 0, j
 PY
+grep -q "whole decode .*(.*x the network" <<<"$out" || fail "no whole decode ratio: $out"
 out=$("$AEC" bench -m test-conv --size 96x64 --repeat 1 --json conv.json) || fail "bench -m test-conv"
 ! grep -q "refine" <<<"$out" || fail "a model without refinement printed refine figures: $out"
 python3 -c "import json; j = json.load(open('conv.json')); assert j['refine_backward_ms'] == 0, j" ||
