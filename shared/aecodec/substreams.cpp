@@ -41,7 +41,7 @@ void encode_payload(const int32_t* values, const int32_t* table_index, int c, in
   std::vector<uint8_t>& payload = stream.section(kSectionPayload);
   payload.clear();
   for (const std::vector<uint8_t>& band : coded) payload.insert(payload.end(), band.begin(), band.end());
-  if (bands == 1) {  // no section (one a reused stream held before goes)
+  if (bands == 1) {  // no section (nor one left from an earlier call on the same stream)
     auto& s = stream.sections;
     s.erase(std::remove_if(s.begin(), s.end(), [](const Section& x) { return x.type == kSectionSubstreams; }),
             s.end());
