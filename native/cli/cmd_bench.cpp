@@ -177,6 +177,7 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
     st.add("decoded slices -> features", t.feed_ms);
     if (lrp)
       st.add(channel->context().integer_lrp() ? "LRP nets (integer)" : "LRP nets (float)", t.lrp_ms, true);
+    if (t.side_by_side_ms > 0) st.add("LRP k beside param nets k+1", t.side_by_side_ms, true);
     st.add("context band copies", t.copy_ms);
     return latent_out;
   };

@@ -247,21 +247,32 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
   Tensor latent = want_latent ? Tensor(M, h, w) : Tensor();
   const float unit = std::ldexp(1.0f, -bits_);
   const int64_t one = int64_t(1) << bits_;
-  std::vector<int32_t> table, mean, sym;
-  int off = 0;
-  for (size_t k = 0; k < slices_.size(); ++k) {
-    const int c = slices_[k];
+  const size_t S = slices_.size();
+  std::vector<int> first(S + 1, 0);  // slice k's first channel
+  for (size_t k = 0; k < S; ++k) first[k + 1] = first[k] + slices_[k];
+  // Slice k's tables, means and symbols in [k % 2]: with two threads, slice k's LRP reads its pair while the
+  // next slice's param net writes the other (below).
+  std::vector<int32_t> table[2], mean[2], sym[2];
+  // Timing laps only where the stages run one after another (`timed`).
+  const auto lap_if = [&](bool timed, double Timing::*figure) {
+    if (timed) lap(figure);
+  };
+
+  // Slice k's tables and means: its param net over the features and the slices decoded before it.
+  const auto params = [&](size_t k, bool timed) {
+    const int c = slices_[k], off = first[k];
     const size_t m = size_t(c) * plane, base = size_t(off) * plane;
-    table.resize(m), mean.resize(m), sym.assign(m, 0);
+    std::vector<int32_t>&tb = table[k % 2], &mn = mean[k % 2];
+    tb.resize(m), mn.resize(m);
     for_bands(h, rows, param_halo_[k], [&](int r0, int r1, int lo, int hi) {
       IntTensor in;
       if (!whole) {
         in = IntTensor(E + off, hi - lo, w);
         copy_rows(ctx.data.data(), plane, E + off, lo, hi, w, in.data.data(), [](int32_t v) { return v; });
       }
-      lap(&Timing::copy_ms);
+      lap_if(timed, &Timing::copy_ms);
       const IntTensor d = param_[k].forward(whole ? ctx : in);
-      lap(&Timing::param_ms);
+      lap_if(timed, &Timing::param_ms);
       const size_t bp = d.plane(), skip = size_t(r0 - lo) * w, count = size_t(r1 - r0) * w;
       parallel_for(c, [&](int c0, int c1) {
         for (int ch = c0; ch < c1; ++ch) {
@@ -269,43 +280,22 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
           const int32_t* dm = d.data.data() + size_t(c + ch) * bp + skip;  // mean corrections
           const size_t at = size_t(ch) * plane + size_t(r0) * w;
           for (size_t j = 0; j < count; ++j) {
-            mean[at + j] = saturate(int64_t(hyper.mean[base + at + j]) + dm[j]);
+            mn[at + j] = saturate(int64_t(hyper.mean[base + at + j]) + dm[j]);
             const int64_t ls = int64_t(log_scale_[size_t(hyper.index[base + at + j])]) + dl[j];
-            table[at + j] = int32_t(table_counter_.count(ls));
+            tb[at + j] = int32_t(table_counter_.count(ls));
           }
         }
       });
-      lap(&Timing::pick_ms);
+      lap_if(timed, &Timing::pick_ms);
     });
-    code(off, c, table.data(), mean.data(), sym.data());
-    lap(&Timing::code_ms);
-    ctx.c += c;
-    ctx.data.resize(size_t(ctx.c) * plane);  // inside the reserved room: no reallocation
-    int32_t* decoded = ctx.channel(E + off);
-    parallel_for(c, [&](int c0, int c1) {
-      for (size_t j = size_t(c0) * plane; j < size_t(c1) * plane; ++j)
-        decoded[j] = saturate(rounding_shift(int64_t(sym[j]) * one + mean[j], drop));
-    });
-    to_float(E + off);
-    lap(&Timing::feed_ms);
+  };
 
-    if (!want_latent) {
-      off += c;
-      continue;
-    }
-    if (!lrp) {  // the coded latent: symbol + mean
-      parallel_for(c, [&](int c0, int c1) {
-        for (int ch = c0; ch < c1; ++ch) {
-          const size_t at = size_t(ch) * plane;
-          float* out = latent.channel(off + ch);
-          for (size_t j = 0; j < plane; ++j) out[j] = float(sym[at + j]) + float(mean[at + j]) * unit;
-        }
-      });
-      lap(&Timing::feed_ms);
-      off += c;
-      continue;
-    }
-    const float lrp_unit = std::ldexp(1.0f, -ChannelContext::kLrpOutBits);
+  // Slice k's decoded latent: symbol + mean, plus its LRP net's correction over the features and the slices
+  // decoded up to it.
+  const float lrp_unit = std::ldexp(1.0f, -ChannelContext::kLrpOutBits);
+  const auto apply_lrp = [&](size_t k, bool timed) {
+    const int c = slices_[k], off = first[k];
+    const std::vector<int32_t>&sy = sym[k % 2], &mn = mean[k % 2];
     for_bands(h, rows, lrp_halo_[k], [&](int r0, int r1, int lo, int hi) {
       // The band's LRP output r (c x (hi - lo) x w, integer or float) into the latent's rows [r0, r1).
       const auto apply = [&](const auto* r, size_t bp, float scale) {
@@ -316,8 +306,7 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
             const auto* rr = r + size_t(ch) * bp + skip;
             float* out = latent.channel(off + ch) + size_t(r0) * w;
             for (size_t j = 0; j < count; ++j)
-              out[j] =
-                  float(sym[at + j]) + float(mean[at + j]) * unit + 0.5f * std::tanh(float(rr[j]) * scale);
+              out[j] = float(sy[at + j]) + float(mn[at + j]) * unit + 0.5f * std::tanh(float(rr[j]) * scale);
           }
         });
       };
@@ -328,7 +317,7 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
           copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
                     [](int32_t v) { return v; });
         }
-        lap(&Timing::copy_ms);
+        lap_if(timed, &Timing::copy_ms);
         const IntTensor r = lrp_int_[k].forward(whole ? ctx : lin);
         apply(r.data.data(), r.plane(), lrp_unit);
       } else {
@@ -338,13 +327,63 @@ Tensor ChannelContext::run(const Hyperprior::Conditional& hyper, int h, int w, c
           copy_rows(ctx.data.data(), plane, E + off + c, lo, hi, w, lin.data.data(),
                     [&](int32_t v) { return float(v) * feature_unit; });
         }
-        lap(&Timing::copy_ms);
+        lap_if(timed, &Timing::copy_ms);
         const Tensor r = lrp_[k]->forward(whole ? fctx : lin);
         apply(r.data.data(), r.plane(), 1.0f);
       }
-      lap(&Timing::lrp_ms);
+      lap_if(timed, &Timing::lrp_ms);
     });
-    off += c;
+  };
+
+  // On two threads and a latent of one band (768x512 and below), slice k's LRP and slice k+1's param net run
+  // side by side, one on each thread (the nested loops inside run on their own thread): both read the
+  // features and the slices decoded up to k, and each net alone is too small at this size to keep two
+  // threads busy. Each gives the same numbers either way; with more threads, each net takes them all.
+  const bool side_by_side = whole && want_latent && lrp && num_threads() == 2;
+  params(0, true);
+  for (size_t k = 0; k < S; ++k) {
+    const int c = slices_[k], off = first[k];
+    const size_t m = size_t(c) * plane;
+    std::vector<int32_t>&sy = sym[k % 2], &mn = mean[k % 2];
+    sy.assign(m, 0);
+    code(off, c, table[k % 2].data(), mn.data(), sy.data());
+    lap(&Timing::code_ms);
+    ctx.c += c;
+    ctx.data.resize(size_t(ctx.c) * plane);  // inside the reserved room: no reallocation
+    int32_t* decoded = ctx.channel(E + off);
+    parallel_for(c, [&](int c0, int c1) {
+      for (size_t j = size_t(c0) * plane; j < size_t(c1) * plane; ++j)
+        decoded[j] = saturate(rounding_shift(int64_t(sy[j]) * one + mn[j], drop));
+    });
+    to_float(E + off);
+    lap(&Timing::feed_ms);
+    const bool next = k + 1 < S;
+
+    if (!want_latent) {
+      if (next) params(k + 1, true);
+      continue;
+    }
+    if (!lrp) {  // the coded latent: symbol + mean
+      parallel_for(c, [&](int c0, int c1) {
+        for (int ch = c0; ch < c1; ++ch) {
+          const size_t at = size_t(ch) * plane;
+          float* out = latent.channel(off + ch);
+          for (size_t j = 0; j < plane; ++j) out[j] = float(sy[at + j]) + float(mn[at + j]) * unit;
+        }
+      });
+      lap(&Timing::feed_ms);
+      if (next) params(k + 1, true);
+      continue;
+    }
+    if (side_by_side && next) {
+      parallel_for(2, [&](int t0, int t1) {
+        for (int t = t0; t < t1; ++t) t == 0 ? apply_lrp(k, false) : params(k + 1, false);
+      });
+      lap(&Timing::side_by_side_ms);
+      continue;
+    }
+    apply_lrp(k, true);
+    if (next) params(k + 1, true);
   }
   return latent;
 }

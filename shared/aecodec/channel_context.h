@@ -63,6 +63,8 @@ class ChannelContext {
   // other figures leave out.
   struct Timing {
     double embed_ms = 0, param_ms = 0, pick_ms = 0, code_ms = 0, feed_ms = 0, lrp_ms = 0, copy_ms = 0;
+    // On two threads: a slice's LRP net and the next slice's param net (with its table pick), side by side.
+    double side_by_side_ms = 0;
   };
   // Runs the model over an h x w latent given the hyperprior's conditional (its tables and means for all M
   // channels) and returns the decoded latent (LRP applied). The nets run over bands of band_rows latent rows
