@@ -50,12 +50,6 @@ ConditionalRate HyperpriorCodec::conditional_rate(int c, int h, int w, const std
   return r;
 }
 
-int32_t HyperpriorCodec::round_symbol(float residual) {
-  const float v = std::nearbyint(residual);
-  return std::isfinite(v) ? int32_t(std::fmax(-float(kMaxEscape / 2), std::fmin(float(kMaxEscape / 2), v)))
-                          : 0;
-}
-
 Hyperprior::Conditional HyperpriorCodec::encode_side(const Tensor& y, const std::vector<int32_t>* side,
                                                      LatentCode& r) const {
   const Hyperprior& hp = *hp_;

@@ -3,6 +3,10 @@
 // stream missing a section the codec needs, or with a required one it does not read, is refused.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 #include "aecodec/codec.h"
 #include "aecodec/error.h"
 #include "aecodec/hyperprior.h"
@@ -63,4 +67,51 @@ TEST_CASE("each model composes the latent codec its document names, and decoding
   f.stream.sections.erase(f.stream.sections.begin() + 1);
   f.stream.section(7) = {1, 2};
   CHECK(decode_latent(factorized, f.stream).data == f.latent.data);
+}
+
+TEST_CASE("the quantiser rounds half to even as std::nearbyint, clamped, non-finite residuals to 0") {
+  // The reference: what the quantiser was before it was made branch-free.
+  const auto reference = [](float residual) {
+    const float v = std::nearbyint(residual);
+    const float limit = float(aec::kMaxEscape / 2);
+    return std::isfinite(v) ? int32_t(std::fmax(-limit, std::fmin(limit, v))) : 0;
+  };
+  std::vector<float> xs = {0.0f,
+                           -0.0f,
+                           0.5f,
+                           -0.5f,
+                           1.5f,
+                           -1.5f,
+                           2.5f,
+                           -2.5f,
+                           0.49999997f,
+                           -0.49999997f,
+                           524287.5f,
+                           -524287.5f,
+                           524288.0f,
+                           524288.5f,
+                           -524289.0f,
+                           4194303.5f,
+                           8388607.0f,
+                           8388609.0f,
+                           1e30f,
+                           -1e30f,
+                           std::numeric_limits<float>::max(),
+                           std::numeric_limits<float>::lowest(),
+                           std::numeric_limits<float>::denorm_min(),
+                           std::numeric_limits<float>::infinity(),
+                           -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN()};
+  uint32_t bits = 12345;
+  for (int i = 0; i < 200000; ++i) {  // random floats over every exponent, and dense values near halves
+    bits = bits * 1664525u + 1013904223u;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    xs.push_back(f);
+    xs.push_back(float(int32_t(bits % 4000001u) - 2000000) * 0.25f);
+  }
+  for (float x : xs) {
+    INFO(x);
+    CHECK(aec::HyperpriorCodec::round_symbol(x) == reference(x));
+  }
 }
