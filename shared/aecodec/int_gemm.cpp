@@ -78,7 +78,7 @@ struct Ops {
 #endif
 #include "aecodec/int_gemm_kernel.inc"
 // 2 x 6 blocks: 12 accumulators + 2 weight vectors + a broadcast within 16 registers.
-const Kernel kKernel = {"vec128", 4, 2, 6, block<2, 6>, range};
+const Kernel kKernel = {"vec128", 4, 2, 6, block<2, 6>, range, finish};
 }  // namespace vec128
 
 const Kernel* vec128_kernel() {
@@ -119,7 +119,7 @@ struct Ops {
   }
 };
 #include "aecodec/int_gemm_kernel.inc"
-const Kernel kKernel = {"avx2", 8, 2, 6, block<2, 6>, range};
+const Kernel kKernel = {"avx2", 8, 2, 6, block<2, 6>, range, finish};
 }  // namespace avx2
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -157,7 +157,7 @@ struct Ops {
 };
 #include "aecodec/int_gemm_kernel.inc"
 // 2 x 8 blocks: 16 of the 32 registers accumulate.
-const Kernel kKernel = {"avx512vnni", 16, 2, 8, block<2, 8>, range};
+const Kernel kKernel = {"avx512vnni", 16, 2, 8, block<2, 8>, range, finish};
 }  // namespace avx512
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -34,6 +34,10 @@ struct Kernel {
   void (*block)(const BlockArgs&);
   // lo = min(lo, v[0..n)), hi = max(hi, v[0..n)): an input's range, which decides its split and its runs.
   void (*range)(const int32_t* v, size_t n, int32_t& lo, int32_t& hi);
+  // dst[i] = src[i] + bias rounded right by `shift` (half up, as rounding_shift), clamped to
+  // [relu ? 0 : -limit, limit]: a layer's outputs from its 64-bit sums, one output channel's row.
+  void (*finish)(const int64_t* src, size_t n, int64_t bias, int shift, bool relu, int64_t limit,
+                 int32_t* dst);
 };
 
 const Kernel* vec128_kernel();  // SSE2 on x86-64, simd128 in WebAssembly; nullptr where neither is compiled

@@ -530,12 +530,13 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   IntTensor y(s.out, oh, ow);
   // Threads take (channel group, output row) pairs; each output is computed whole by one thread, in an order
   // that does not depend on the split (and exact integer sums would not depend on it anyway).
-  // Each block's sums land in its outputs' places in a row of sums (output x, then the group's channels), and
-  // the row is finished channel by channel: contiguous stores, the same shift and bias along a loop.
+  // Each block's sums land in its outputs' places in a row of sums per channel, and each channel's row is
+  // finished by the kernel's loop: contiguous loads and stores, the same shift and bias along it.
   parallel_for(groups * oh, [&](int j0, int j1) {
     std::vector<int64_t> tap_x, tap_w, acc(size_t(gw) * kr.np), row(size_t(ow) * gw);
     for (int job = j0; job < j1; ++job) {
       const int g = job / oh, oy = job % oh;
+      const int used = std::min(gw, s.out - g * gw);  // the group's lanes that are output channels
       for (int r = 0; r < ncx; ++r)
         for (int ox0 = r; ox0 < ow; ox0 += ax.period * kr.np) {
           const int np = std::min(kr.np, (ow - 1 - ox0) / ax.period + 1);
@@ -552,17 +553,16 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
             a.runs = rl.data(), a.nruns = int(rl.size());
             kr.block(a);
           }
-          for (int j = 0; j < np; ++j)
-            std::copy_n(acc.data() + size_t(j) * gw, gw, row.data() + size_t(ox0 + j * ax.period) * gw);
+          for (int j = 0; j < np; ++j) {
+            const int64_t* from = acc.data() + size_t(j) * gw;
+            int64_t* to = row.data() + size_t(ox0 + j * ax.period);
+            for (int c = 0; c < used; ++c) to[size_t(c) * ow] = from[c];
+          }
         }
-      for (int c = 0; c < gw; ++c) {
+      for (int c = 0; c < used; ++c) {
         const int co = g * gw + c;
-        if (co >= s.out) break;
-        int32_t* dst = y.channel(co) + size_t(oy) * ow;
-        const int64_t* src = row.data() + c;
-        const int64_t bias = l.bias[size_t(co)];
-        const int shift = l.shift[size_t(co)];
-        for (int ox = 0; ox < ow; ++ox) dst[ox] = finish(src[size_t(ox) * gw] + bias, shift, l.relu);
+        kr.finish(row.data() + size_t(c) * ow, size_t(ow), l.bias[size_t(co)], l.shift[size_t(co)], l.relu,
+                  kSaturate, y.channel(co) + size_t(oy) * ow);
       }
     }
   });
