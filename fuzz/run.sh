@@ -62,7 +62,7 @@ build_core() {  # VARIANT -> prints the library's path
 }
 
 # Seed corpus: model files, .aec files and images made by the real tools.
-seeds=$out/seeds-v7  # (the version changes when the seeds do)
+seeds=$out/seeds-v8  # (the version changes when the seeds do)
 if [ ! -d "$seeds" ]; then
   # Made under another name and renamed when complete, so a failed build leaves no half-made corpus.
   partial=$seeds.partial
@@ -101,9 +101,11 @@ for w,h in [(1,1),(16,16),(33,17)]: open('$partial/image/%dx%d.png'%(w,h),'wb').
   done
   build/release/native/aecodec -q encode "$partial/image/16x16.png" -m "$partial/test-family.aem" \
     -o "$partial/bitstream/16x16-family.aec"  # cross-decoded by the target's family member
-  # Substreams: a channel file of a 5-row latent in 3 row bands (docs/bitstream.md).
-  build/release/native/aecodec -q encode "$partial/image/33x17.png" -m "$partial/test-channel.aem" --bands 3 \
-    -o "$partial/bitstream/33x17-channel-bands.aec"
+  # Substreams: files of a 5-row latent in 3 row bands, one per entropy model (docs/bitstream.md).
+  for m in test test-hyperprior test-channel; do
+    build/release/native/aecodec -q encode "$partial/image/33x17.png" -m "$partial/$m.aem" --bands 3 \
+      -o "$partial/bitstream/33x17-$m-bands.aec"
+  done
   cp fuzz/seeds/bitstream-v1.aec fuzz/seeds/bitstream-v2.aec "$partial/bitstream/"
   head -c 64 /dev/urandom >"$partial/roundtrip/random"
   mv "$partial" "$seeds"
