@@ -82,8 +82,8 @@ declare -A INIT=(
 # models/channel.aem frozen, only the half-size member trains (its last stage 12 channels wide, on the coded
 # latent, so that the down path decodes in half the time). It exports family-high (the channel file it started
 # from) and family-medium, and starts only from INIT (a run, else the channel file, with the medium networks
-# of models/family-medium.aem when that is the channel file's family): the high file is the channel network,
-# so after channel changes retrain it (a new run). family-wide: the same on channel-wide (the codec's
+# of models/family-medium.aem, a member on channel): the high file is the channel network, so after channel
+# changes retrain it (a new run, which starts from the channel file and the old medium member). family-wide: the same on channel-wide (the codec's
 # network above Q 72; its last stage 16 wide), exporting family-wide-medium, so that every file of the default
 # codec decodes at half size; channel-wide is its base and stays as shipped while it trains. The default order
 # trains the family alone: its up path is the target it still misses (docs/family.md), and family-wide adds no
@@ -177,13 +177,14 @@ PY
   echo "$branch"
 }
 
-# models/NAME-medium.aem when its family's high member is the model file $2 (by decode id); fails otherwise.
+# models/NAME-medium.aem when its family's high member is the model of file $2 (by name: this version, or
+# an earlier one that the model was retrained from); fails otherwise.
 shipped_medium_of() {
-  local medium=models/$1-medium.aem cli=build/release/native/aecodec high_id base_id
+  local medium=models/$1-medium.aem cli=build/release/native/aecodec high_name base_name
   [ -f "$medium" ] && [ -x "$cli" ] || return 1
-  high_id=$("$cli" info "$medium" | awk '/^family:/ {f = 1} f && /^ +id:/ {print $2; exit}')
-  base_id=$("$cli" info "$2" | awk '/^id:/ {print $2; exit}')
-  [ -n "$high_id" ] && [ "$high_id" = "$base_id" ] && echo "$medium"
+  high_name=$("$cli" info "$medium" | awk '/^family:/ {f = 1} f && /^ +name:/ {print $2; exit}')
+  base_name=$("$cli" info "$2" | awk '/^name:/ {print $2; exit}')
+  [ -n "$high_name" ] && [ "$high_name" = "$base_name" ] && echo "$medium"
 }
 
 first_existing() {
@@ -199,8 +200,9 @@ train_slice() {
   elif [[ " ${RECIPE[$name]:-} " == *" --arch family-channel "* ]] && init=$(first_existing ${INIT[$name]}); then
     read -ra args <<<"${RECIPE[$name]}"
     args+=(--init "$init" --out "$RUNS/$name")
-    # From the channel file: the shipped medium member goes on training when it is that file's family (a
-    # fresh checkout has no run directory), instead of restarting from the folded high networks.
+    # From the channel file: the shipped medium member goes on training when it is a member on that model
+    # (a fresh checkout has no run directory; a retrained channel keeps its old member's networks as the
+    # start), instead of restarting from the folded high networks.
     if [ -f "$init" ] && shipped_medium_of "$name" "$init" >/dev/null; then
       args+=(--init-medium "$(shipped_medium_of "$name" "$init")")
     fi

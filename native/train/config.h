@@ -15,8 +15,8 @@ struct TrainConfig {
   std::string data, valid, out;  // image folders; run directory
   std::string init;              // warm start from a model file (weights only) when there is no run dir
   // family-channel, with --init a channel model file: the medium member's networks from this family member
-  // file (its family's high must be that file), so a new run goes on from a shipped family instead of the
-  // medium networks folded from the high's.
+  // file (its family's high must be that model, this version or an earlier one), so a new run goes on from a
+  // shipped family instead of the medium networks folded from the high's.
   std::string init_medium;
   int64_t steps = 0;                    // stop after this many steps (0: use minutes)
   double minutes = 0;                   // stop after this much wall time (0: use steps)

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   train->add_option(
       "--init-medium", cfg.init_medium,
       "family-channel, with --init a channel model file: the medium member's networks from this "
-      "family member file, whose family's high is that file");
+      "family member file, whose family's high is that model (this version or an earlier one)");
   train->add_option("--steps", cfg.steps, "stop after this many steps in total");
   train->add_option("--minutes", cfg.minutes, "stop after this many minutes of training in total");
   train->add_option("--lambda", lambda, "rate-distortion trade-off (loss = lambda*255^2*MSE + bpp)");

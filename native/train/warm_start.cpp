@@ -80,20 +80,26 @@ void warm_start_from_run(TrainConfig& cfg, CodecImpl& model, torch::Device devic
 namespace {
 
 // The medium member's networks from a shipped family's medium file, after the high member came from --init:
-// only a file that names --init's model as its family's high, so both halves are one trained family.
+// a file whose family's high is --init's model, this version (both halves one trained family) or another
+// (the high retrained since: the old medium networks are the nearest start for the new family's).
 int load_medium_member(const TrainConfig& cfg, CodecImpl& model, const aec::ModelFile& base_file) {
   aec::require(model.arch() == "family-channel", "--init-medium is for --arch family-channel");
   const aec::ModelFile f = aec::ModelFile::read(cfg.init_medium);
   const aec::Model base = aec::Model::from_file(base_file), medium = aec::Model::from_file(f);
-  aec::require(
-      medium.info().family_role == "medium" && medium.info().names_as_high(base.info().name, base.info().id),
-      "family-channel: --init-medium " + cfg.init_medium +
-          " must be a family's medium member whose high is --init " + cfg.init);
+  aec::require(medium.info().family_role == "medium" && medium.info().family_high == base.info().name,
+               "family-channel: --init-medium " + cfg.init_medium +
+                   " must be a family's medium member on the model of --init " + cfg.init + " ('" +
+                   base.info().name + "')");
   int loaded = 0;
   for (Member& m : model.members())
     if (m.role == "medium") loaded += m.load_from(f);
   aec::require(loaded > 0, "family-channel: --init-medium " + cfg.init_medium + " holds no medium layer");
-  std::fprintf(stderr, "warm start: %d medium layers from %s\n", loaded, cfg.init_medium.c_str());
+  std::fprintf(stderr, "warm start: %d medium layers from %s%s\n", loaded, cfg.init_medium.c_str(),
+               medium.info().names_as_high(base.info().name, base.info().id)
+                   ? ""
+                   : (" (a member of another version of '" + base.info().name + "', " +
+                      medium.info().family_high_id + "; --init is " + base.info().id + ")")
+                         .c_str());
   return loaded;
 }
 

@@ -195,6 +195,18 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
     wrong.init_medium = base_path;
     wrong.out = (root / "wrong-medium").string();
     CHECK_THROWS_WITH(train_run(wrong, false), Catch::Contains("--init-medium"));
+    // A retrained base (another version of the same model) starts its family from the old member.
+    const std::string retrained_path = (root / "base-retrained.aem").string();
+    aec::ModelFile retrained = base_file;
+    retrained.tensors.at("g_s.0.bias").bytes[0] ^= 1;
+    retrained.write(retrained_path);
+    REQUIRE(aec::Model::from_file(retrained).info().id != base.info().id);
+    TrainConfig again = g;
+    LoadedRun from_old = train_variant(again, root / "from-old-medium", retrained_path, 1, 0);
+    auto* onet = dynamic_cast<FamilyChannelCodecImpl*>(from_old.model.get());
+    REQUIRE(onet != nullptr);
+    CHECK(floats_of(onet->m_s->named_parameters()["6.weight"]) ==
+          floats_of(rnet->m_s->named_parameters()["6.weight"]));
   }
 
   // The cheaper medium synthesis: its last stage narrowed to 6 of N = 16 channels, reading the coded latent
