@@ -83,9 +83,10 @@ declare -A INIT=(
 # latent, so that the down path decodes in half the time). It exports family-high (the channel file it started
 # from) and family-medium, and starts only from INIT (a run, else the channel file, with the medium networks
 # of models/family-medium.aem, a member on channel): the high file is the channel network, so after channel
-# changes retrain it (a new run, which starts from the channel file and the old medium member). family-wide: the same on channel-wide (the codec's
-# network above Q 72; its last stage 16 wide), exporting family-wide-medium, so that every file of the default
-# codec decodes at half size; channel-wide is its base and stays as shipped while it trains. The default order
+# changes retrain it (a new run, which starts from the channel file and the old medium member). family-wide:
+# the same on channel-wide (the codec's network above Q 72; its last stage 16 wide), exporting
+# family-wide-medium, so that every file of the default codec decodes at half size; channel-wide is its base
+# and stays as shipped while it trains. The default order
 # trains the family alone: its up path is the target it still misses (docs/family.md), and family-wide adds no
 # quality the family lacks. The family's up path is weighted 2 (the 4,2,1,1 pilot, runs/family-w2, gave +0.15 dB
 # more over bicubic than 8 at 11 % fewer medium bits; docs/family.md).
@@ -194,7 +195,7 @@ first_existing() {
 }
 
 train_slice() {
-  local name=$1 minutes=$2 args init
+  local name=$1 minutes=$2 args init medium
   if [ -f "$RUNS/$name/checkpoint.pt" ]; then
     args=(--out "$RUNS/$name" --resume)
   elif [[ " ${RECIPE[$name]:-} " == *" --arch family-channel "* ]] && init=$(first_existing ${INIT[$name]}); then
@@ -203,9 +204,7 @@ train_slice() {
     # From the channel file: the shipped medium member goes on training when it is a member on that model
     # (a fresh checkout has no run directory; a retrained channel keeps its old member's networks as the
     # start), instead of restarting from the folded high networks.
-    if [ -f "$init" ] && shipped_medium_of "$name" "$init" >/dev/null; then
-      args+=(--init-medium "$(shipped_medium_of "$name" "$init")")
-    fi
+    if [ -f "$init" ] && medium=$(shipped_medium_of "$name" "$init"); then args+=(--init-medium "$medium"); fi
   elif init=$(first_existing "models/$name.aem" ${INIT[$name]:-}); then
     read -ra args <<<"${RECIPE[$name]}"
     args+=(--init "$init" --out "$RUNS/$name")

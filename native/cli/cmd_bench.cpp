@@ -48,13 +48,16 @@ double median(std::vector<double> t) {
   return t.empty() ? 0.0 : t[t.size() / 2];
 }
 
+// One run of fn, in ms.
+double time_ms(const std::function<void()>& fn) {
+  const auto t0 = Clock::now();
+  fn();
+  return ms_since(t0);
+}
+
 double median_ms(int repeat, const std::function<void()>& fn) {
   std::vector<double> t;
-  for (int i = 0; i < repeat; ++i) {
-    const auto t0 = Clock::now();
-    fn();
-    t.push_back(ms_since(t0));
-  }
+  for (int i = 0; i < repeat; ++i) t.push_back(time_ms(fn));
   return median(t);
 }
 
@@ -250,13 +253,8 @@ void run_stages(const Model& model, const Image& im, const std::vector<uint8_t>&
         true);
     yd.finish();
   } else {
-    const std::vector<int32_t> dq = dec.time("y rANS", [&] {
-      std::vector<int32_t> v(idx.size());
-      PayloadDecoder d(ybands, y.c, y.h, y.w, *tables);
-      d.decode_channels(y.c, idx.data(), v.data());
-      d.finish();
-      return v;
-    });
+    const std::vector<int32_t> dq =
+        dec.time("y rANS", [&] { return decode_payload(ybands, y.c, y.h, y.w, idx.data(), *tables); });
     latent = dec.time("dequantise", [&] {
       if (!hp) return model.dequantize(dq, y.c, y.h, y.w);
       Tensor t(y.c, y.h, y.w);
@@ -353,18 +351,13 @@ void run_bench(const BenchOptions& o) {
                           double& whole_ms, double& ratio) {
     std::vector<double> wt, r;
     for (int i = 0; i < o.repeat; ++i) {
-      const auto timed = [](const std::function<void()>& fn) {
-        const auto t0 = Clock::now();
-        fn();
-        return ms_since(t0);
-      };
       double tw, tn;
       if (i % 2 == 0) {
-        tn = timed(net);
-        tw = timed(whole);
+        tn = time_ms(net);
+        tw = time_ms(whole);
       } else {
-        tw = timed(whole);
-        tn = timed(net);
+        tw = time_ms(whole);
+        tn = time_ms(net);
       }
       wt.push_back(tw), r.push_back(tw / tn);
     }

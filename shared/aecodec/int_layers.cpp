@@ -431,6 +431,7 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
   const GatherAxis ay(oh, x.h, s, l.transposed), ax(ow, x.w, s, l.transposed);
   const int cpairs = (in + 1) / 2, c2 = 2 * cpairs, lanes = kr.lanes, gw = kr.nb * lanes;
   const int groups = channel_groups(s.out, kr);
+  const auto used_in = [&](int g) { return std::min(gw, s.out - g * gw); };  // group g's output channels
 
   const int64_t block_stride = pw.block_stride;
   const std::vector<int16_t>& wp = pw.wp;
@@ -501,7 +502,7 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
     std::vector<int64_t> tx, tw;
     std::vector<double> sum(static_cast<size_t>(gw));
     for (int g = 0; g < groups; ++g) {
-      const int used = std::min(gw, s.out - g * gw);  // the group's lanes that are output channels
+      const int used = used_in(g);
       for (int cy = 0; cy < ncy; ++cy)
         for (int cx = 0; cx < ncx; ++cx) {
           output_taps(cy, cx, tx, tw);
@@ -536,7 +537,7 @@ IntTensor int_conv_simd(const IntTensor& x, const IntConv& l, const intgemm::Ker
     std::vector<int64_t> tap_x, tap_w, acc(size_t(gw) * kr.np), row(size_t(ow) * gw);
     for (int job = j0; job < j1; ++job) {
       const int g = job / oh, oy = job % oh;
-      const int used = std::min(gw, s.out - g * gw);  // the group's lanes that are output channels
+      const int used = used_in(g);
       for (int r = 0; r < ncx; ++r)
         for (int ox0 = r; ox0 < ow; ox0 += ax.period * kr.np) {
           const int np = std::min(kr.np, (ow - 1 - ox0) / ax.period + 1);

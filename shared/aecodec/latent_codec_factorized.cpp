@@ -75,10 +75,7 @@ LatentCode FactorizedCodec::encode(const Tensor& y, const std::vector<int32_t>* 
 Tensor FactorizedCodec::decode(const Bitstream& stream, int c, int h, int w,
                                std::vector<double>* channel_bits) const {
   const std::vector<int32_t> idx = channel_index(c, h, w);
-  std::vector<int32_t> q(idx.size());
-  PayloadDecoder dec(stream, c, h, w, tables_);
-  dec.decode_channels(c, idx.data(), q.data());
-  dec.finish();
+  const std::vector<int32_t> q = decode_payload(stream, c, h, w, idx.data(), tables_);
   if (channel_bits) *channel_bits = bits_per_channel(q, idx.data(), c, size_t(h) * w, tables_);
   return dequantize(q, c, h, w);
 }

@@ -95,10 +95,7 @@ Tensor HyperpriorCodec::decode(const Bitstream& stream, int c, int h, int w,
                                std::vector<double>* channel_bits) const {
   const Hyperprior& hp = *hp_;
   const Hyperprior::Conditional cond = decode_side(stream, h, w);
-  std::vector<int32_t> q(cond.index.size());
-  PayloadDecoder dec(stream, c, h, w, hp.y_tables());
-  dec.decode_channels(c, cond.index.data(), q.data());
-  dec.finish();
+  const std::vector<int32_t> q = decode_payload(stream, c, h, w, cond.index.data(), hp.y_tables());
   if (channel_bits) *channel_bits = bits_per_channel(q, cond.index.data(), c, size_t(h) * w, hp.y_tables());
   return dequantize_conditional(hp, q, cond, c, h, w);
 }

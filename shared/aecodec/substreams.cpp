@@ -110,4 +110,13 @@ void PayloadDecoder::finish() const {
   for (const auto& band : bands_) band->finish();
 }
 
+std::vector<int32_t> decode_payload(const Bitstream& stream, int c, int h, int w, const int32_t* table_index,
+                                    const CdfTables& tables) {
+  std::vector<int32_t> values(size_t(c) * size_t(h) * size_t(w));
+  PayloadDecoder dec(stream, c, h, w, tables);
+  dec.decode_channels(c, table_index, values.data());
+  dec.finish();
+  return values;
+}
+
 }  // namespace aec

@@ -32,6 +32,12 @@ constexpr int kMaxBands = 256;
 void encode_payload(const int32_t* values, const int32_t* table_index, int c, int h, int w,
                     const CdfTables& tables, Bitstream& stream, int bands = 0);
 
+// The whole payload of a stream whose latent is c x h x w at once, each value with its table
+// table_index[i] (a codec whose tables do not depend on the values decoded before): PayloadDecoder's
+// decode_channels over all c channels, then finish.
+std::vector<int32_t> decode_payload(const Bitstream& stream, int c, int h, int w, const int32_t* table_index,
+                                    const CdfTables& tables);
+
 // The payload of a stream whose latent is c x h x w, in bands as its substreams section says (one without).
 // Throws aec::Error for a substreams section that does not describe the payload (a band count outside
 // [2, min(h, kMaxBands)], lengths that do not add up to the payload's, trailing bytes).

@@ -86,6 +86,7 @@ TEST_CASE("substreams: the payload round-trips in bands, the channels decoded a 
     PayloadDecoder probe(stream, c, h, w, l.tables);
     CHECK(probe.bands() == bands);
     for (int k : {1, 3, c}) CHECK(decode_by(stream, l, c, h, w, k) == l.values);
+    CHECK(decode_payload(stream, c, h, w, l.index.data(), l.tables) == l.values);
     if (bands == 1)  // one band: the single stream of every older file
       CHECK(*stream.find(kSectionPayload) ==
             entropy_encode(l.values.data(), l.index.data(), l.values.size(), l.tables));
