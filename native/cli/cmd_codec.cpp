@@ -114,7 +114,21 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
     named = load_model(o.model);
   else
     codec = load_codec(o.model);
-  const Model& model = codec ? codec->decoder_for(h) : *named;
+  // A medium member's file to its high member's size: through the member's up decoder when the member is
+  // installed and has one (docs/family.md), else through the high member's own decoder.
+  std::optional<Model> up_member;
+  if (cross && named && !h.family_id.empty() && h.model_name != named->info().name) {
+    try {
+      Model m = find_model_for(h.model_name, hash_hex(h.model_hash));
+      const ModelInfo& mi = m.info();
+      if (mi.up_decoder && (mi.names_as_high(named->info().name, named->info().id) ||
+                            (!mi.family_id.empty() && mi.family_id == named->info().family_id)))
+        up_member = std::move(m);
+    } catch (const Error&) {  // not installed: the high member decodes it
+    }
+  }
+  const Model& model = up_member ? *up_member : codec ? codec->decoder_for(h) : *named;
+  const DecodeAs as = up_member ? DecodeAs::up : cross ? DecodeAs::cross : DecodeAs::own;
   DecodeResult r;
   int out_w = 0, out_h = 0;
   if (o.reference.empty()) {  // the PNG written by bands of rows as the decoder makes them
@@ -125,7 +139,7 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
           out_w = w, out_h = h;
           png.rows(w, h, y0, n, rgb);
         },
-        o.limits.limits(), cross);
+        o.limits.limits(), as);
     png.finish();
   }
   // The whole image, to compare with the reference, which is checked before the PNG is written. A half-size
@@ -134,8 +148,9 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   std::optional<Image> ref;
   bool ref_downscaled = false;
   if (!o.reference.empty()) {
-    r = cross ? cross_decode_image(model, bytes.data(), bytes.size(), o.limits.limits())
-              : decode_image(model, bytes.data(), bytes.size(), o.limits.limits());
+    r = as == DecodeAs::up      ? up_decode_image(model, bytes.data(), bytes.size(), o.limits.limits())
+        : as == DecodeAs::cross ? cross_decode_image(model, bytes.data(), bytes.size(), o.limits.limits())
+                                : decode_image(model, bytes.data(), bytes.size(), o.limits.limits());
     ref = load_image(o.reference, o.limits.limits(), AlphaPolicy::drop);
     if (cross && ref->width != r.image.width && (ref->width + 1) / 2 == r.image.width &&
         (ref->height + 1) / 2 == r.image.height)
@@ -152,6 +167,7 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
               o.input.c_str(), o.output.c_str(), out_w, out_h,
               bits_per_pixel(bytes.size(), int(h.width), int(h.height)), r.timings.total_ms,
               r.timings.network_ms, r.timings.entropy_ms, model.info().name.c_str(), model.info().id.c_str());
+  if (up_member) std::printf(" (its up decoder)");
   if (ref)
     std::printf(", PSNR %.3f dB, MS-SSIM %.5f%s", psnr(*ref, r.image), ms_ssim(*ref, r.image),
                 ref_downscaled ? " (against the reference box-downscaled to half size)" : "");

@@ -47,8 +47,11 @@ nlohmann::json model_summary(const Model& m, const std::string& path) {
   if (m.hyperprior()) j["hyper_channels"] = m.hyperprior()->channels();
   if (!i.family_id.empty()) j["family"] = {{"id", i.family_id}, {"role", i.family_role}};
   if (!i.family_high.empty())
-    j["family"]["high"] = {{"name", i.family_high}, {"id", i.family_high_id}, {"stride", i.family_high_stride}};
+    j["family"]["high"] = {
+        {"name", i.family_high}, {"id", i.family_high_id}, {"stride", i.family_high_stride}};
   if (!i.decoder_lrp) j["decoder_lrp"] = false;  // the decoder reads the coded latent (docs/model-format.md)
+  if (i.up_decoder)
+    j["up_decoder_layers"] = m.up_decoder().size();  // its files also decode at twice the size
   if (m.variable_rate()) {
     // Each trained lambda's quality: where Q's interpolated gains are the trained ones.
     nlohmann::json qs = nlohmann::json::array();
@@ -68,6 +71,12 @@ nlohmann::json model_summary(const Model& m, const std::string& path) {
                                                                   m.encoder().output_shape(c, lh, lw);
                                                                   return m.decoder().macs(c, lh, lw) / 1e9;
                                                                 }()}};
+  if (i.up_decoder) {
+    int c = 3, lh = h, lw = w;
+    m.encoder().output_shape(c, lh, lw);
+    j["gmacs_" + std::to_string(w) + "x" + std::to_string(h)]["up_decoder"] =
+        m.up_decoder().macs(c, lh, lw) / 1e9;
+  }
   return j;
 }
 

@@ -221,13 +221,16 @@ rd::FamilyImage eval_family(const Model& high, const Model& medium, const Image&
     f.down_bicubic = path_score(half, bicubic, full.timings.total_ms + ms_since(t1));
   }
 
-  // Up: medium latent of the box-downscaled original -> high decoder, vs the original. The cross path makes
+  // Up: medium latent of the box-downscaled original -> the family's full-size decoder (the medium member's
+  // up decoder where it has one, else the high member's), vs the original. The up path makes
   // 2 x ceil(w/2) x 2 x ceil(h/2); both paths are cropped to the original size.
   const EncodeResult em = encode_image(medium, half, opt);
   f.up_bpp = bits_per_pixel(em.bytes.size(), image.width, image.height);
   {
     const auto t0 = std::chrono::steady_clock::now();
-    const DecodeResult d = cross_decode_image(high, em.bytes.data(), em.bytes.size());
+    const DecodeResult d = medium.info().up_decoder
+                               ? up_decode_image(medium, em.bytes.data(), em.bytes.size())
+                               : cross_decode_image(high, em.bytes.data(), em.bytes.size());
     const Image up = (d.image.width == image.width && d.image.height == image.height)
                          ? d.image
                          : crop(d.image, image.width, image.height);

@@ -163,15 +163,16 @@ export async function openCore({ module, threads = 1 }) {
                      timings: r.meta.timings, trials: r.meta.trials };
           });
         },
-        // bytes: an .aec file made by this model (cross: by another member of its family). Returns {width,
+        // bytes: an .aec file made by this model (cross: by another member of its family; up: by this
+        // model, a family's medium member with an up decoder, decoded at twice its size). Returns {width,
         // height, data: RGBA Uint8ClampedArray, quality, timings} and with `latent` {latent: {channels,
         // height, width, data: Float32Array}, channelBits}.
-        decode(aec, { cross = false, latent = false, onProgress, signal } = {}) {
+        decode(aec, { cross = false, up = false, latent = false, onProgress, signal } = {}) {
           live();
           const bytes = aec instanceof Uint8Array ? aec : new Uint8Array(aec);
           return withProgress(onProgress, signal, () => {
             const r = withBytes(bytes, (p) =>
-              take(M._aecp_decode(ptr, p, bytes.length, cross ? 1 : 0, latent ? 1 : 0)));
+              take(M._aecp_decode(ptr, p, bytes.length, up ? 2 : cross ? 1 : 0, latent ? 1 : 0)));
             return decodeResult(r, latent);
           });
         },

@@ -237,9 +237,18 @@ Bitstream open_stream(const Model& model, const uint8_t* data, size_t size, bool
   return stream;
 }
 
-static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t size, bool cross,
+static Tensor decode_latent_with(const LatentCodec& codec, const Model& model, const Bitstream& stream,
+                                 std::vector<double>* channel_bits = nullptr);
+
+static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t size, DecodeAs as,
                                 const ImageLimits& limits, const RowSink* sink = nullptr) {
   const auto t0 = std::chrono::steady_clock::now();
+  const bool cross = as == DecodeAs::cross, up = as == DecodeAs::up;
+  require(!up || model.info().up_decoder,
+          "model '" + model.info().name + "' has no up decoder: its files decode at their own size" +
+              (model.info().family_high.empty()
+                   ? std::string()
+                   : " (cross-decode with '" + model.info().family_high + "' for the full size)"));
   DecodeResult r;
   r.stream = open_stream(model, data, size, cross, limits);
   // A variable-rate model decodes at the file's quality.
@@ -247,7 +256,7 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   if (const std::vector<uint8_t>* q = r.stream.find(kSectionQuality)) {
     const int code = read_quality_section(*q);
     if (model.variable_rate())
-      return decode_with(*model.at_quality_cached(code / 100.0), data, size, cross, limits, sink);
+      return decode_with(*model.at_quality_cached(code / 100.0), data, size, as, limits, sink);
     require(mi.quality_code == code, "corrupt .aec file: a quality section, but model '" + mi.name +
                                          (mi.quality_code ? "' is at another quality" : "' is single-rate"));
   } else {
@@ -262,16 +271,24 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
     out_h = int((uint64_t(h.height) * uint32_t(info.stride) + h.stride - 1) / h.stride);
     require(int64_t(out_w) * out_h <= limits.max_pixels, "cross-decoded image would be over the size limit");
   }
+  if (up) {
+    out_w = int(2 * uint64_t(h.width)), out_h = int(2 * uint64_t(h.height));
+    require(
+        int64_t(out_w) * out_h <= limits.max_pixels && out_w <= limits.max_side && out_h <= limits.max_side,
+        "the up decoder's image would be over the size limit");
+  }
+  const Network& decoder = up ? model.up_decoder() : model.decoder();
 
   const auto t_ent = std::chrono::steady_clock::now();
-  const Tensor latent = decode_latent(model, r.stream);
+  const Tensor latent =
+      decode_latent_with(up ? model.up_latent_codec() : model.latent_codec(), model, r.stream);
   r.timings.entropy_ms = ms_since(t_ent);
 
   const auto t_net = std::chrono::steady_clock::now();
   if (use_tiles(model, out_w, out_h)) {  // by tiles, each band of rows to the sink (or into r.image)
     double sink_ms = 0;
     if (!sink) r.image = Image(out_w, out_h);
-    synthesis_tiled(model.decoder(), latent, out_w, out_h, tile_options().tile,
+    synthesis_tiled(decoder, latent, out_w, out_h, tile_options().tile,
                     [&](int w, int h, int y0, int rows, const uint8_t* rgb) {
                       if (!sink) {
                         std::copy_n(rgb, size_t(w) * rows * 3, r.image.rgb.data() + size_t(y0) * w * 3);
@@ -285,7 +302,7 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
     r.timings.total_ms = ms_since(t0) - sink_ms;
     return r;
   }
-  const Tensor x = model.synthesis(latent);
+  const Tensor x = decoder.forward(latent);
   r.timings.network_ms = ms_since(t_net);
   require(x.c == 3 && x.w >= out_w && x.h >= out_h, "decoder output is smaller than the image");
   Image full = tensor_to_image(x);
@@ -312,7 +329,12 @@ LatentCode code_latent(const Model& model, const Tensor& y, const std::vector<in
 }
 
 Tensor decode_latent(const Model& model, const Bitstream& stream, std::vector<double>* channel_bits) {
-  const LatentCodec& codec = model.latent_codec();
+  return decode_latent_with(model.latent_codec(), model, stream, channel_bits);
+}
+
+// decode_latent through `codec`: the model's own, or the one its up decoder reads.
+Tensor decode_latent_with(const LatentCodec& codec, const Model& model, const Bitstream& stream,
+                          std::vector<double>* channel_bits) {
   std::vector<uint32_t> needs = codec.sections();
   if (model.info().quality_code > 0) needs.push_back(kSectionQuality);
   const std::string which = "model '" + model.info().name + "' has a " + codec.kind() + " entropy model";
@@ -332,17 +354,22 @@ Tensor decode_latent(const Model& model, const Bitstream& stream, std::vector<do
 }
 
 DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size, const ImageLimits& limits) {
-  return decode_with(model, data, size, false, limits);
+  return decode_with(model, data, size, DecodeAs::own, limits);
 }
 
 DecodeResult cross_decode_image(const Model& decoder, const uint8_t* data, size_t size,
                                 const ImageLimits& limits) {
-  return decode_with(decoder, data, size, true, limits);
+  return decode_with(decoder, data, size, DecodeAs::cross, limits);
+}
+
+DecodeResult up_decode_image(const Model& medium, const uint8_t* data, size_t size,
+                             const ImageLimits& limits) {
+  return decode_with(medium, data, size, DecodeAs::up, limits);
 }
 
 DecodeResult decode_image_rows(const Model& model, const uint8_t* data, size_t size, const RowSink& sink,
-                               const ImageLimits& limits, bool cross) {
-  return decode_with(model, data, size, cross, limits, &sink);
+                               const ImageLimits& limits, DecodeAs as) {
+  return decode_with(model, data, size, as, limits, &sink);
 }
 
 }  // namespace aec

@@ -95,15 +95,24 @@ struct DecodeResult {
 // gigabytes of activations).
 DecodeResult decode_image(const Model& model, const uint8_t* data, size_t size,
                           const ImageLimits& limits = {});
-// decode_image, or with `cross` cross_decode_image, handing the image to `sink` in bands of rows, top to
+// What a decode makes of a file: the image the model coded (decode_image), the image at another family
+// member's size (cross_decode_image), or a medium member's own file at twice its size through the member's
+// up decoder (up_decode_image).
+enum class DecodeAs { own, cross, up };
+// decode_image, cross_decode_image or up_decode_image, handing the image to `sink` in bands of rows, top to
 // bottom, instead of returning it (r.image stays empty): a large image is synthesised by tiles (tile.h) and
 // can be written out as it comes, never held whole. network_ms leaves out the time spent in the sink.
 DecodeResult decode_image_rows(const Model& model, const uint8_t* data, size_t size, const RowSink& sink,
-                               const ImageLimits& limits = {}, bool cross = false);
+                               const ImageLimits& limits = {}, DecodeAs as = DecodeAs::own);
 // Decodes with the decoder of another member of the encoder's cross-resolution family. The output size is
 // the original size scaled by decoder stride / encoder stride. Refuses models outside the family.
 DecodeResult cross_decode_image(const Model& decoder, const uint8_t* data, size_t size,
                                 const ImageLimits& limits = {});
+// Decodes a file of a family's medium member (a half-size image's latent) at twice the image's size with
+// the member's up decoder (Model::up_decoder; docs/family.md): the up path's full-size decoder trained for
+// these latents. Refuses another model's file and a member without an up decoder.
+DecodeResult up_decode_image(const Model& medium, const uint8_t* data, size_t size,
+                             const ImageLimits& limits = {});
 
 // Checks whether `decoder` can decode a stream with this header (same model, or same family and entropy
 // model); returns an empty string when it can, else the reason.

@@ -85,7 +85,8 @@ Model Model::from_file(ModelFile file) {
   return build(std::move(file), true);
 }
 
-Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCodec> entropy) {
+Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCodec> entropy,
+                   std::shared_ptr<const LatentCodec> up_entropy) {
   const json& m = file.meta;
   Model model;
   ModelInfo& info = model.info_;
@@ -155,6 +156,19 @@ Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCo
   require(c == 3 && h == test_h && w == test_w, "decoder does not map the latent back to a " +
                                                     std::to_string(test_w) + "x" + std::to_string(test_h) +
                                                     " RGB image");
+  // A medium member's up decoder: its latents at twice the size (the family's high member's).
+  if (m.contains("up_decoder")) {
+    require(info.family_role == "medium" && !info.fixed_width,
+            "model document: an up_decoder belongs to a cross-resolution family's medium member");
+    auto up = std::make_shared<Network>(Network::build(m["up_decoder"], file, "up_decoder"));
+    c = info.latent_channels, h = test_h / info.stride, w = test_w / info.stride;
+    up->output_shape(c, h, w);
+    require(c == 3 && h == 2 * test_h && w == 2 * test_w, "up_decoder does not map the latent to a " +
+                                                              std::to_string(2 * test_w) + "x" +
+                                                              std::to_string(2 * test_h) + " RGB image");
+    model.up_decoder_ = std::move(up);
+    info.up_decoder = true;
+  }
 
   if (m.contains("variable_rate")) {
     const json& vr = m["variable_rate"];
@@ -189,6 +203,13 @@ Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCo
   model.latent_codec_ =
       entropy ? std::move(entropy) : LatentCodec::build(doc, file, info.latent_channels, info.decoder_lrp);
   info.entropy_kind = model.latent_codec_->kind();
+  // The up decoder reads the latent after latent residual prediction, as the high member's decoder does.
+  if (model.up_decoder_ && up_entropy)
+    model.up_latent_codec_ = std::move(up_entropy);
+  else if (model.up_decoder_ && info.decoder_lrp)
+    model.up_latent_codec_ = model.latent_codec_;
+  else if (model.up_decoder_)
+    model.up_latent_codec_ = LatentCodec::build(doc, file, info.latent_channels, true);
   // The knob moves only the transforms' gains: its entropy model must not depend on Q (a Gaussian
   // conditional around shared tables does; per-channel factorized tables fitted to one rate do not).
   require(info.lambdas.empty() || info.entropy_kind != "factorized",
@@ -208,6 +229,16 @@ Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCo
   }
   model.file_ = std::move(file);
   return model;
+}
+
+const Network& Model::up_decoder() const {
+  require(up_decoder_ != nullptr, "model '" + info_.name + "' has no up decoder");
+  return *up_decoder_;
+}
+
+const LatentCodec& Model::up_latent_codec() const {
+  require(up_latent_codec_ != nullptr, "model '" + info_.name + "' has no up decoder");
+  return *up_latent_codec_;
 }
 
 bool ModelInfo::is_version(const std::string& id_hex) const {

@@ -42,6 +42,9 @@ struct ModelInfo {
   // Channel models: whether the decoder reads the latent after the context's latent residual prediction
   // (the default) or the coded latent, symbol + mean (the document's "decoder_lrp": false).
   bool decoder_lrp = true;
+  // A family's medium member with an up decoder (the document's "up_decoder", docs/family.md): its own
+  // files, of half-size images, also decode at twice their size (up_decode_image, codec.h).
+  bool up_decoder = false;
   // Variable-rate models (quality.h): the trained lambdas, ascending (empty for a single-rate model), and the
   // quality the codec uses when none is asked for. A model made by at_quality keeps them and has its
   // quality code (Q x 100); 0 otherwise.
@@ -88,6 +91,11 @@ class Model {
   const Hyperprior* hyperprior() const;
   const Network& encoder() const { return encoder_; }
   const Network& decoder() const { return decoder_; }
+  // The up decoder (info().up_decoder): the member's latent, after the context's latent residual prediction,
+  // to an image of twice the size its encoder reads; and the latent codec that decodes that latent (the
+  // member's own when its decoder reads LRP's latent too).
+  const Network& up_decoder() const;
+  const LatentCodec& up_latent_codec() const;
 
   // image tensor [3,H,W] in [0,1] (H, W multiples of stride) -> latent y
   Tensor analysis(const Tensor& image) const { return encoder_.forward(image); }
@@ -102,7 +110,8 @@ class Model {
   // from_file, optionally without hashing the file's content for its identity (at_quality keeps the
   // variable-rate file's), and with `entropy` as the latent codec instead of one built from the file
   // (at_quality shares the variable-rate model's: the quality moves only the transforms' gains).
-  static Model build(ModelFile file, bool identity, std::shared_ptr<const LatentCodec> entropy = nullptr);
+  static Model build(ModelFile file, bool identity, std::shared_ptr<const LatentCodec> entropy = nullptr,
+                     std::shared_ptr<const LatentCodec> up_entropy = nullptr);
 
   struct QualityCache {  // the last at_quality_cached result
     std::mutex mu;
@@ -114,6 +123,8 @@ class Model {
   ModelFile file_;
   Network encoder_, decoder_;
   std::shared_ptr<const LatentCodec> latent_codec_;
+  std::shared_ptr<const Network> up_decoder_;  // null without an up decoder
+  std::shared_ptr<const LatentCodec> up_latent_codec_;
   // latent_codec_ as its kind, or null (heap objects: these stay valid when the Model moves).
   const FactorizedCodec* factorized_ = nullptr;
   const HyperpriorCodec* hyperprior_ = nullptr;

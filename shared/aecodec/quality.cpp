@@ -150,9 +150,10 @@ Model Model::at_quality(double quality) const {
     if (name.rfind("hyper.", 0) != 0) f.tensors.emplace_hint(f.tensors.end(), name, t);
   fold_layer(f, weighted_layer(f.meta["encoder"], true), gain, true);
   fold_layer(f, weighted_layer(f.meta["decoder"], false), inv, false);
+  if (f.meta.contains("up_decoder")) fold_layer(f, weighted_layer(f.meta["up_decoder"], false), inv, false);
   f.meta.erase("variable_rate");
   f.meta["training"]["lambda"] = lambda;  // what encoder refinement trades rate against
-  Model m = build(std::move(f), false, latent_codec_);
+  Model m = build(std::move(f), false, latent_codec_, up_latent_codec_);
   // The same model to the container (its identity is the variable-rate file's) at this quality.
   m.info_.model_hash = info_.model_hash, m.info_.id = info_.id, m.info_.entropy_hash = info_.entropy_hash;
   m.info_.content_hash = info_.content_hash;

@@ -1,6 +1,6 @@
 # A family built on a model file (as the shipped family on `channel`): the model's own files, which name no
 # family, decode at half size with the medium member (cross-decode), the medium member's files at full size
-# with the model; `--reference` on a half-size decode compares with the reference box-downscaled; another
+# with the model (or the member's up decoder when it has one); `--reference` on a half-size decode compares with the reference box-downscaled; another
 # version of the model is refused; `models` lists the family with its high member; `rd --family` measures it
 # at each trained quality, the high member against the best single model at its rate.
 source "$(dirname "$0")/lib.bash"
@@ -21,6 +21,20 @@ out=$("$AEC" cross-decode medium.aec -m test-ch -o up.png) || fail "cross-decode
 grep -q "up.png: 64x48" <<<"$out" || fail "the up path is not full size: $out"
 # Both at the file's quality.
 "$AEC" info medium.aec | grep -q "quality: *40" || fail "the medium file does not record quality 40"
+
+# A medium member with an up decoder (here a copy of test-ch's decoder): cross-decoding its file at full size
+# goes through the up decoder while the member is installed, and gives what test-ch's decoder gives.
+"$MAKE_MODEL" models/test-ch-up.aem channel test-ch-up 2 m=16 knob \
+  entropy=models/test-ch.aem high=models/test-ch.aem no-lrp up=models/test-ch.aem || exit 1
+"$AEC" info models/test-ch-up.aem | grep -q "up_decoder_layers" || fail "info does not show the up decoder"
+"$AEC" -q encode half.bmp -m test-ch-up -q 40 -o medium-up.aec || fail "encode with the up member"
+out=$("$AEC" cross-decode medium-up.aec -m test-ch -o up1.png) || fail "cross-decode through the up decoder"
+grep -q "up1.png: 64x48.*model test-ch-up .* (its up decoder)" <<<"$out" || fail "not the up decoder: $out"
+mv models/test-ch-up.aem test-ch-up.aem
+out=$("$AEC" cross-decode medium-up.aec -m test-ch -o up2.png) || fail "cross-decode without the member"
+grep -q "model test-ch " <<<"$out" || fail "not the high member's decoder: $out"
+cmp -s up1.png up2.png || fail "the up decoder (a copy of test-ch's decoder) decodes differently"
+mv test-ch-up.aem models/test-ch-up.aem
 
 out=$("$AEC" models) || fail "models"
 grep -q "test-ch (high), test-ch-medium" <<<"$out" || fail "models does not list the family with its high: $out"

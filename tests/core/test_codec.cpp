@@ -304,3 +304,78 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE(
+    "a medium member's up decoder decodes its own files at twice the size, from the latent after LRP, at the "
+    "file's quality") {
+  for (const bool knob : {false, true}) {
+    INFO((knob ? "with the quality knob" : "single-rate"));
+    RandomModelSpec hi, med;
+    hi.arch = med.arch = "channel";
+    hi.n = med.n = 8, hi.m = med.m = 6;
+    hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-up", hi.family_role = "high", hi.seed = 3;
+    med.name = "fam-medium", med.stages = 2, med.family_id = hi.family_id, med.family_role = "medium";
+    med.seed = 4;
+    ModelFile fh = make_random_model(hi), fm = make_random_model(med);
+    for (const auto& [name, t] : fh.tensors)
+      if (name.rfind("hyper.", 0) == 0) fm.tensors[name] = t;
+    fm.meta["entropy"] = fh.meta["entropy"];
+    // The medium member's own decoder reads the coded latent; its up decoder is a copy of the high member's
+    // decoder, so decoding a medium file with it must give what the high member's cross-decode gives, which
+    // reads LRP's latent.
+    fm.meta["decoder_lrp"] = false;
+    nlohmann::json up = fh.meta["decoder"];
+    for (nlohmann::json& l : up) {
+      if (!l.contains("name")) continue;
+      const std::string from = l["name"].get<std::string>(), to = "up_" + from;
+      for (const char* part : {".weight", ".bias", ".beta", ".gamma"})
+        if (fh.has(from + part)) fm.tensors[to + part] = fh.tensors.at(from + part);
+      l["name"] = to;
+    }
+    fm.meta["up_decoder"] = up;
+    if (knob) fh = with_quality_knob(fh), fm = with_quality_knob(fm);
+    const Model high = Model::from_file(fh), medium = Model::from_file(fm);
+    REQUIRE(medium.info().up_decoder);
+    REQUIRE(!high.info().up_decoder);
+    const Image im = synthetic_image(70, 46, 2);
+    EncodeOptions o;
+    if (knob) o.quality = 30;
+    const EncodeResult em = encode_image(medium, downscale2x_box(im), o);
+    const DecodeResult by_up = up_decode_image(medium, em.bytes.data(), em.bytes.size());
+    const DecodeResult by_high = cross_decode_image(high, em.bytes.data(), em.bytes.size());
+    CHECK(by_up.image.width == 70);
+    CHECK(by_up.image.height == 46);
+    CHECK(by_up.image.rgb == by_high.image.rgb);
+    // The member's own decode reads the coded latent: a different (half-size) image.
+    CHECK(decode_image(medium, em.bytes.data(), em.bytes.size()).image.width == 35);
+    // By rows (the CLI's path) the same pixels.
+    std::vector<uint8_t> rows;
+    decode_image_rows(
+        medium, em.bytes.data(), em.bytes.size(),
+        [&](int w, int, int, int n, const uint8_t* rgb) {
+          rows.insert(rows.end(), rgb, rgb + size_t(w) * n * 3);
+        },
+        {}, DecodeAs::up);
+    CHECK(rows == by_up.image.rgb);
+    // Refused: a model without an up decoder, another model's file, and an image over the limits.
+    CHECK_THROWS_WITH(up_decode_image(high, em.bytes.data(), em.bytes.size()),
+                      Catch::Contains("no up decoder"));
+    const EncodeResult eh = encode_image(high, im, o);
+    CHECK_THROWS_WITH(up_decode_image(medium, eh.bytes.data(), eh.bytes.size()),
+                      Catch::Contains("cannot decode"));
+    ImageLimits small;
+    small.max_pixels = 35 * 23;
+    CHECK_THROWS_WITH(up_decode_image(medium, em.bytes.data(), em.bytes.size(), small),
+                      Catch::Contains("over the size limit"));
+  }
+}
+
+TEST_CASE("an up decoder must be a medium member's and make twice the size") {
+  RandomModelSpec med;
+  med.name = "fam-medium", med.stages = 2, med.family_id = "fam-up", med.family_role = "medium", med.seed = 4;
+  ModelFile fm = make_random_model(med);
+  fm.meta["up_decoder"] = fm.meta["decoder"];  // the member's own size, not twice it
+  CHECK_THROWS_WITH(Model::from_file(fm), Catch::Contains("up_decoder does not map"));
+  fm.meta["family"]["role"] = "high";
+  CHECK_THROWS_WITH(Model::from_file(fm), Catch::Contains("medium member"));
+}

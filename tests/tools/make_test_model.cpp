@@ -1,6 +1,6 @@
 // Writes a small random-weight model file (tests/support/random_model.h) for the CLI and browser tests:
 //   make_test_model OUT.aem [arch] [name] [stages] [family_id role] [n=CHANNELS] [m=LATENT_CHANNELS]
-//                   [knob[=Q]] [entropy=FILE.aem] [high=FILE.aem] [no-lrp]
+//                   [knob[=Q]] [entropy=FILE.aem] [high=FILE.aem] [no-lrp] [up=FILE.aem]
 // arch: factorized (default), conv, fc, vae, hyperprior or channel (a hyperprior with a channel context
 // model). knob: a variable-rate model (tests/support/variable_rate_model.h: the quality knob's per-lambda
 // gains, default quality Q or 50); hyperprior and channel only. entropy=FILE: the entropy model of that file
@@ -10,7 +10,9 @@
 // `channel`, a member of the codec channel): the document's family.high names that model (its name, decode id
 // and stride), and the family id, unless one is given, is "fam-" and that model's entropy id with role
 // "medium" (give entropy=FILE too, so that the entropy ids agree). no-lrp: "decoder_lrp": false (a channel
-// model whose decoder reads the coded latent, as the channel family's medium member).
+// model whose decoder reads the coded latent, as the channel family's medium member). up=FILE: a medium
+// member's up decoder, a copy of the decoder of the model in FILE (whose stride must be twice this one's), so
+// that a medium file decodes at full size through it exactly as through that model.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -25,7 +27,7 @@ int main(int argc, char** argv) {
   aec::testing::RandomModelSpec s;
   std::vector<std::string> pos;
   double knob = 0;  // > 0: the default quality of a variable-rate model
-  std::string entropy_from, high_from;
+  std::string entropy_from, high_from, up_from;
   bool no_lrp = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -37,6 +39,8 @@ int main(int argc, char** argv) {
       entropy_from = a.substr(8);
     else if (a.rfind("high=", 0) == 0)
       high_from = a.substr(5);
+    else if (a.rfind("up=", 0) == 0)
+      up_from = a.substr(3);
     else if (a == "no-lrp")
       no_lrp = true;
     else if (a.rfind("n=", 0) == 0)
@@ -49,7 +53,7 @@ int main(int argc, char** argv) {
   if (pos.empty()) {
     std::fprintf(stderr,
                  "usage: make_test_model OUT.aem [arch] [name] [stages] [family_id role] [n=N] [m=M] "
-                 "[knob[=Q]] [entropy=FILE.aem] [high=FILE.aem] [no-lrp]\n");
+                 "[knob[=Q]] [entropy=FILE.aem] [high=FILE.aem] [no-lrp] [up=FILE.aem]\n");
     return 2;
   }
   if (pos.size() > 1) s.arch = pos[1];
@@ -76,6 +80,18 @@ int main(int argc, char** argv) {
       f.meta["entropy"] = e.meta.at("entropy");
     }
     if (no_lrp) f.meta["decoder_lrp"] = false;
+    if (!up_from.empty()) {
+      const aec::ModelFile u = aec::ModelFile::read(up_from);
+      nlohmann::json up = u.meta.at("decoder");
+      for (nlohmann::json& l : up) {
+        if (!l.contains("name")) continue;
+        const std::string from = l["name"].get<std::string>(), to = "up_" + from;
+        for (const char* part : {".weight", ".bias", ".beta", ".gamma"})
+          if (u.has(from + part)) f.tensors[to + part] = u.tensors.at(from + part);
+        l["name"] = to;
+      }
+      f.meta["up_decoder"] = up;
+    }
     if (knob > 0) f = aec::testing::with_quality_knob(std::move(f), {0.001, 0.004, 0.016, 0.064}, knob);
     f.write(pos[0]);
   } catch (const aec::Error& e) {

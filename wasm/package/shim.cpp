@@ -188,8 +188,10 @@ nlohmann::json model_info_json(const aec::Model& m) {
       {"variable_rate", m.variable_rate()},
       {"default_quality", m.variable_rate() ? nlohmann::json(i.default_quality) : nlohmann::json(nullptr)},
       {"lambdas", i.lambdas},
-      {"family", i.family_id.empty() ? nlohmann::json(nullptr)
-                                     : nlohmann::json{{"id", i.family_id}, {"role", i.family_role}}},
+      {"family",
+       i.family_id.empty()
+           ? nlohmann::json(nullptr)
+           : nlohmann::json{{"id", i.family_id}, {"role", i.family_role}, {"up_decoder", i.up_decoder}}},
       {"description", i.description}};
 }
 
@@ -238,7 +240,7 @@ AecpOut* encode_with(const aec::QualityCodec& codec, uint8_t* pixels, int width,
 }
 
 // Decodes an .aec file with `model` (the network at the file's quality); see aecp_decode.
-AecpOut* decode_with(const aec::Model& model, const uint8_t* bytes, int size, bool cross, bool latent) {
+AecpOut* decode_with(const aec::Model& model, const uint8_t* bytes, int size, aec::DecodeAs as, bool latent) {
   const aec::Bitstream stream = aec::parse_bitstream(bytes, size_t(size));
   const std::shared_ptr<const aec::Model> at = at_file_quality(model, stream);
   AecpOut* o = make_out(0, nullptr, 0);
@@ -259,7 +261,7 @@ AecpOut* decode_with(const aec::Model& model, const uint8_t* bytes, int size, bo
         }
         if (!report(double(y0 + rows) / h)) throw aec::Cancelled();
       },
-      {}, cross);
+      {}, as);
   const aec::BitstreamHeader& hd = d.stream.header;
   const std::vector<uint8_t>* q = d.stream.find(aec::kSectionQuality);
   o->quality = q ? aec::read_quality_section(*q) / 100.0 : 0;
@@ -438,14 +440,17 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_encode(const aec::Model* model, uint8_t* pixe
   });
 }
 
-// Decodes an .aec file made by this model into RGBA pixels (alpha 255), or with cross != 0 one made by
-// another member of its cross-resolution family (the output is then the file's image scaled by the strides).
+// Decodes an .aec file made by this model into RGBA pixels (alpha 255); with cross = 1 one made by another
+// member of its cross-resolution family (the output is then the file's image scaled by the strides); with
+// cross = 2 one made by this model, a family's medium member, at twice its size through the member's up
+// decoder.
 // latent != 0: also the dequantised latent (floats, channels x height x width in meta.latent) and each
 // channel's bits (meta.channel_bits). Reports the synthesis transform's bands of rows (a large image) as
 // 0..1. meta: {timings, quality, latent, channel_bits}.
 EMSCRIPTEN_KEEPALIVE AecpOut* aecp_decode(const aec::Model* model, const uint8_t* bytes, int size, int cross,
                                           int latent) {
-  return guarded([&] { return decode_with(*model, bytes, size, cross != 0, latent != 0); });
+  const aec::DecodeAs as = cross == 2 ? aec::DecodeAs::up : cross ? aec::DecodeAs::cross : aec::DecodeAs::own;
+  return guarded([&] { return decode_with(*model, bytes, size, as, latent != 0); });
 }
 
 // Codes a latent that another runtime computed: y (channels x height x width floats) is the output of the
@@ -582,7 +587,8 @@ EMSCRIPTEN_KEEPALIVE AecpOut* aecp_codec_decode(const CodecHandle* codec, const 
   return guarded([&] {
     const aec::QualityCodec& qc = *codec->codec;
     const aec::BitstreamHeader h = aec::parse_bitstream(bytes, size_t(size)).header;
-    return as_knob(qc, h.model_name, decode_with(qc.decoder_for(h), bytes, size, false, latent != 0));
+    return as_knob(qc, h.model_name,
+                   decode_with(qc.decoder_for(h), bytes, size, aec::DecodeAs::own, latent != 0));
   });
 }
 
