@@ -45,6 +45,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
     j["medium_width"] = c.medium_width;
     j["medium_lrp"] = c.medium_lrp;
     j["medium_front"] = c.medium_front;
+    j["up_synthesis"] = c.up_synthesis;
     j["init_medium"] = c.init_medium;
   }
 }
@@ -87,7 +88,8 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.family_weights = j.value("family_weights", d.family_weights);
   c.medium_width = j.value("medium_width", d.medium_width);
   c.medium_lrp = j.value("medium_lrp", d.medium_lrp);
-  c.medium_front = j.value("medium_front", 0);  // absent: a run from before the option
+  c.medium_front = j.value("medium_front", 0);      // absent: a run from before the option
+  c.up_synthesis = j.value("up_synthesis", false);  // absent: a run from before the option
 }
 
 DistOptions dist_options_from_env() {

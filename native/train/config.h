@@ -42,6 +42,9 @@ struct TrainConfig {
   // after its first layer: capacity for inferring, from half-size pixels, what the high analysis sees at full
   // size (the up path). Each starts as the identity.
   int medium_front = 0;
+  // family-channel: the up path (a medium file decoded at full size) through its own synthesis, a trainable
+  // copy of the high g_s that the medium member carries, instead of the frozen high g_s.
+  bool up_synthesis = false;
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

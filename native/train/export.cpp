@@ -68,7 +68,7 @@ void note_storage(nlohmann::json& doc, const WeightStorage& storage) {
   if (storage.weights == aec::DType::F32 && storage.gdn == aec::DType::F32) return;
   doc["training"]["weights_dtype"] = aec::dtype_name(storage.weights);
   bool gdn = false;
-  for (const char* list : {"encoder", "decoder"})
+  for (const char* list : {"encoder", "decoder", "up_decoder"})
     if (doc.contains(list) && doc[list].is_array())
       for (const nlohmann::json& l : doc[list])
         gdn = gdn || (l.is_object() && l.value("op", "") == aec::op::kGdn);
@@ -85,6 +85,8 @@ void store_network_as(aec::ModelFile& file, const WeightStorage& storage) {
   // and every table are exact integers and stay so (a file written before I16 existed gets them re-stored
   // below, as I16 where they fit).
   std::vector<const nlohmann::json*> lists = {&file.meta["encoder"], &file.meta["decoder"]};
+  if (file.meta.contains("up_decoder") && file.meta["up_decoder"].is_array())
+    lists.push_back(&file.meta["up_decoder"]);
   const nlohmann::json* entropy = file.meta.contains("entropy") ? &file.meta["entropy"] : nullptr;
   if (entropy && entropy->is_object() && entropy->contains("hyper_encoder") &&
       entropy->at("hyper_encoder").is_array())
@@ -323,6 +325,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   family_training["medium_width"] = cfg.medium_width;
   family_training["medium_lrp"] = cfg.medium_lrp;
   if (cfg.medium_front > 0) family_training["medium_front"] = cfg.medium_front;
+  if (cfg.up_synthesis) family_training["up_synthesis"] = true;
 
   aec::ModelFile med;
   for (const auto& [name, t] : base.tensors)
@@ -333,6 +336,8 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   // A quality-knob base keeps its gains in latent.gain (the core folds them per quality): none folded here.
   model.m_a->export_to(med, enc, nullptr, nullptr, storage);
   model.m_s->export_to(med, dec, nullptr, nullptr, storage);
+  nlohmann::json up = nlohmann::json::array();
+  if (model.u_s) model.u_s->export_to(med, up, nullptr, nullptr, storage);
   nlohmann::json& d = med.meta;
   d["format"] = aec::ModelFile::kFormat;
   d["format_version"] = aec::ModelFile::kFormatVersion;
@@ -351,6 +356,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   d["encoder"] = enc;
   d["decoder"] = dec;
   if (!model.medium_lrp()) d["decoder_lrp"] = false;
+  if (model.u_s) d["up_decoder"] = up;  // the up path's full-size decoder (LRP's latent)
   d["quantizer"] = base.meta["quantizer"];
   d["entropy"] = base.meta["entropy"];
   if (base.meta.contains("variable_rate")) d["variable_rate"] = base.meta["variable_rate"];
@@ -370,9 +376,10 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
     scores = !key.empty() && run.valid.contains(key) ? run.valid[key] : run.valid;
     scores["valid_set"] = cfg.valid;
     scores["step"] = run.valid.value("step", int64_t(0));
-    scores["source"] =
-        "trainer validation (ideal bits; bpp and psnr: the medium latent of the half-size image decoded at "
-        "full size by the high member)";
+    scores["source"] = std::string(
+                           "trainer validation (ideal bits; bpp and psnr: the medium latent of the half-size "
+                           "image decoded at full size by ") +
+                       (model.u_s ? "the member's up decoder)" : "the high member)");
   }
   d["scores"] = scores;
   d["id"] = hex16(med.decode_hash());

@@ -68,7 +68,7 @@ torch::Tensor param(LayerStackImpl& s, const std::string& name) {
 
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
                                                std::array<double, 4> weights, int medium_width,
-                                               bool medium_lrp, int medium_front)
+                                               bool medium_lrp, int medium_front, bool up_synthesis)
     : ChannelCodecImpl(N_, M_, lambdas, false),
       w_(weights),
       medium_width_(medium_width),
@@ -93,10 +93,18 @@ FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector
   m_s->deconv(N, N, 5, 2), m_s->gdn(N, true);
   m_s->deconv(N, C, 5, 2), m_s->gdn(C, true);
   m_s->conv(C, 3, 3, 1);
+  if (up_synthesis) {  // g_s's shapes (ChannelCodecImpl)
+    u_s = register_module("u_s", LayerStack("u_s"));
+    u_s->deconv(M, N, 5, 2), u_s->gdn(N, true);
+    u_s->deconv(N, N, 5, 2), u_s->gdn(N, true);
+    u_s->deconv(N, N, 5, 2), u_s->gdn(N, true);
+    u_s->deconv(N, 3, 5, 2);
+  }
   // The high member is the base channel codec and stays exactly as loaded (its files must keep decoding):
   // no gradient into its transforms, entropy model, prior or gains.
   for (auto& kv : named_parameters())
-    if (kv.key().rfind("m_a.", 0) != 0 && kv.key().rfind("m_s.", 0) != 0) kv.value().requires_grad_(false);
+    if (kv.key().rfind("m_a.", 0) != 0 && kv.key().rfind("m_s.", 0) != 0 && kv.key().rfind("u_s.", 0) != 0)
+      kv.value().requires_grad_(false);
   init_medium_from_high();
 }
 
@@ -105,6 +113,7 @@ void FamilyChannelCodecImpl::init_medium_from_high() {
   copy_stages(*m_a, *g_a, "0", kFrontFirst + 2 * medium_front_, 2 * medium_front_);
   init_front_identity();
   copy_stages(*m_s, *g_s, "6");
+  if (u_s) copy_stages(*u_s, *g_s, "none");
   const torch::Tensor A = fold_matrix(false), S = fold_matrix(true);
   // Analysis: the 5x5 stride-2 kernel folded onto the half-size grid (its 3x3 centre; the border stays 0).
   torch::Tensor wa = param(*g_a, "0.weight").detach().to(torch::kCPU, torch::kFloat);  // [N, 3, 5, 5]
@@ -150,6 +159,9 @@ void FamilyChannelCodecImpl::init_front_identity() {
 
 std::string FamilyChannelCodecImpl::warm_start_source(const std::string& name,
                                                       const TrainConfig& source) const {
+  // An up synthesis new to this run starts as the source's high synthesis.
+  if (name.rfind("u_s.", 0) == 0 && !(source.arch == "family-channel" && source.up_synthesis))
+    return "g_s." + name.substr(4);
   if (name.rfind("m_a.", 0) != 0) return name;
   const int src_front = source.arch == "family-channel" ? source.medium_front : 0;
   const std::string layer = name.substr(4);
@@ -202,7 +214,7 @@ StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, 
   const torch::Tensor y_med = remove_gain(s.y_hat, quality), y_med_in = medium_input(s, quality);
 
   const torch::Tensor mse_down = mse_of(m_s->forward(y_high), x_ds);
-  const torch::Tensor mse_up = mse_of(g_s->forward(y_med), x);
+  const torch::Tensor mse_up = mse_of(up_synthesis()->forward(y_med), x);
   const torch::Tensor mse_med = mse_of(m_s->forward(y_med_in), x_ds);
   const double half_pixels = double(x_ds.size(0)) * x_ds.size(2) * x_ds.size(3);
   StepOut o;
@@ -234,7 +246,7 @@ EvalOut FamilyChannelCodecImpl::evaluate(const torch::Tensor& x, int h, int w, i
   const SlicesOut sm = code_as_codec(encode(x_ds, quality, "medium").to(torch::kFloat));
   const torch::Tensor yh = remove_gain(sh.y_hat, quality), ym = remove_gain(sm.y_hat, quality);
   const torch::Tensor x_hh = g_s->forward(yh), x_hm = m_s->forward(medium_input(sh, quality));
-  const torch::Tensor x_mm = m_s->forward(medium_input(sm, quality)), x_mh = g_s->forward(ym);
+  const torch::Tensor x_mm = m_s->forward(medium_input(sm, quality)), x_mh = up_synthesis()->forward(ym);
   const int64_t n_full = int64_t(3) * h * w, n_half = int64_t(3) * hh * hw;
 
   EvalOut o;

@@ -16,6 +16,10 @@
 // box-downscaled (up to clamping); a narrowed stage starts as the C channels of the high's that the folded
 // output layer weighs most.
 //
+// up_synthesis: the up path decodes through u_s, a copy of the high g_s (same shapes, reading LRP's latent)
+// that learns with the medium networks and ships in the medium member: a decoder for the latents of
+// half-size images at full size, where the frozen g_s only knows the high analysis' latents.
+//
 // medium_lrp = false: m_s reads the coded latent (symbol + mean), not the one after the context's latent
 // residual prediction, so decoding with it skips the LRP nets (the exported member says "decoder_lrp":
 // false). The high decoder g_s keeps reading LRP's latent, on the up path too.
@@ -26,12 +30,12 @@
 // The loss, at the step's quality q and lambda (the high's gains, one quality drawn per step as any
 // variable-rate run):
 //   w_down * MSE(m_s(high latent of the full crop), box-downscaled crop)   the down path
-// + w_up   * MSE(g_s(medium latent of the half crop), full crop)            the up path
+// + w_up   * MSE(g_s or u_s(medium latent of the half crop), full crop)     the up path
 // + w_med  * MSE(m_s(medium latent of the half crop), half crop)           the medium codec
 // all times lambda * 255^2, plus the medium latent's rate under the shared entropy model, in bits per pixel
 // of the half-size image (the medium file's own bpp), plus optionally w_latent times the mean squared
 // difference between the medium latent of the half crop and the high latent of the full crop (gained, in
-// quantisation steps): one kind of latent for the one half-size synthesis. Only m_a and m_s learn.
+// quantisation steps): one kind of latent for the one half-size synthesis. Only m_a, m_s (and u_s) learn.
 #pragma once
 #include <array>
 #include <string>
@@ -46,7 +50,8 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // weights: w_down, w_up, w_med, w_latent. medium_width: 0 (m_s keeps the high's widths) or C.
   // medium_front: extra stride-1 stages of m_a after its first layer.
   FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights,
-                         int medium_width = 0, bool medium_lrp = true, int medium_front = 0);
+                         int medium_width = 0, bool medium_lrp = true, int medium_front = 0,
+                         bool up_synthesis = false);
   bool medium_lrp() const { return medium_lrp_; }
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8
@@ -72,6 +77,9 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   void init_medium_from_high();
 
   LayerStack m_a{nullptr}, m_s{nullptr};
+  // The up path's synthesis: u_s (up_synthesis), else the frozen high g_s.
+  LayerStack up_synthesis() { return u_s ? u_s : g_s; }
+  LayerStack u_s{nullptr};
 
  private:
   // The codec's own coding of a latent y (gains applied): z around its fixed-point medians, the integer h_s

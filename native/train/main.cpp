@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
       "--medium-front", cfg.medium_front,
       "family-channel: extra 3x3 conv + GDN stages of the medium analysis at half size, after its "
       "first layer (each starts as the identity)");
+  train->add_flag("--up-synthesis", cfg.up_synthesis,
+                  "family-channel: the medium member carries its own full-size synthesis for the up path "
+                  "(a trainable copy of the high's)");
   bool medium_no_lrp = false;
   train->add_flag("--medium-no-lrp", medium_no_lrp,
                   "family-channel: the medium synthesis reads the coded latent, so its decoding skips LRP");

@@ -7,6 +7,7 @@
 #include "aecodec/error.h"
 #include "aecodec/model.h"
 #include "aecodec/model_file.h"
+#include "family_channel_codec.h"
 #include "gain_map.h"
 #include "provenance.h"
 #include "train_loop.h"
@@ -93,6 +94,9 @@ int load_medium_member(const TrainConfig& cfg, CodecImpl& model, const aec::Mode
   int loaded = 0;
   for (Member& m : model.members())
     if (m.role == "medium") loaded += m.load_from(f);
+  // The up decoder, when the member has one and this run trains one (else it stays the high's g_s).
+  if (auto* family = dynamic_cast<FamilyChannelCodecImpl*>(&model); family && family->u_s)
+    loaded += family->u_s->load_from(f);
   aec::require(loaded > 0, "family-channel: --init-medium " + cfg.init_medium + " holds no medium layer");
   std::fprintf(stderr, "warm start: %d medium layers from %s%s\n", loaded, cfg.init_medium.c_str(),
                medium.info().names_as_high(base.info().name, base.info().id)

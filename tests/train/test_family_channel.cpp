@@ -280,6 +280,67 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   CHECK(medium4.info().entropy_hash == base.info().entropy_hash);
   const aec::EncodeResult em4 = aec::encode_image(medium4, aec::downscale2x_box(im), o);
   CHECK(aec::cross_decode_image(high3, em4.bytes.data(), em4.bytes.size()).image.width == 70);
+
+  // The up path's own synthesis (--up-synthesis), warm-started from the narrow run, which has none: it starts
+  // as the high g_s, and the medium networks are the source's.
+  TrainConfig u = n;
+  u.out = (root / "up").string();
+  u.init = narrow.dir;
+  u.up_synthesis = true;
+  fs::create_directories(u.out);
+  {
+    std::shared_ptr<CodecImpl> fresh = make_codec(u);
+    warm_start_from_run(u, *fresh, torch::kCPU);
+    auto* up0 = dynamic_cast<FamilyChannelCodecImpl*>(fresh.get());
+    REQUIRE(up0 != nullptr);
+    REQUIRE(up0->u_s);
+    CHECK(floats_of(up0->u_s->named_parameters()["0.weight"]) ==
+          floats_of(shallow->g_s->named_parameters()["0.weight"]));
+    CHECK(floats_of(up0->m_s->named_parameters()["6.weight"]) ==
+          floats_of(shallow->m_s->named_parameters()["6.weight"]));
+  }
+  fs::remove_all(u.out);
+  LoadedRun upr = train_variant(u, u.out, u.init, 2, 2);
+  REQUIRE(upr.cfg.up_synthesis);
+  auto* up = dynamic_cast<FamilyChannelCodecImpl*>(upr.model.get());
+  REQUIRE(up != nullptr);
+  // u_s learned; the high g_s stayed the base's.
+  const std::vector<int64_t> gs0 = base_file.tensors.at("g_s.0.weight").shape;
+  CHECK(floats_of(up->g_s->named_parameters()["0.weight"]) == base_file.floats("g_s.0.weight", gs0));
+  CHECK(floats_of(up->u_s->named_parameters()["0.weight"]) != base_file.floats("g_s.0.weight", gs0));
+  CHECK(std::isfinite(upr.valid["q2"].value("cross_m2h", -1.0)));
+  // Exported, the medium member carries it as its up decoder: a medium file decodes at full size through
+  // it, from the latent after LRP.
+  auto up_files = export_models(upr, "fam", ExportOptions{});
+  REQUIRE(up_files.size() == 1);
+  const aec::ModelFile& up_file = up_files[0].second;
+  CHECK(up_file.floats("u_s.0.weight", gs0) == floats_of(up->u_s->named_parameters()["0.weight"]));
+  const aec::Model medium5 = aec::Model::from_file(up_file);
+  REQUIRE(medium5.info().up_decoder);
+  CHECK(!medium5.info().decoder_lrp);
+  const aec::EncodeResult em5 = aec::encode_image(medium5, aec::downscale2x_box(im), o);
+  const aec::DecodeResult full5 = aec::up_decode_image(medium5, em5.bytes.data(), em5.bytes.size());
+  const aec::Tensor lrp5 =
+      aec::decode_latent(high3_q, aec::open_stream(high3, em5.bytes.data(), em5.bytes.size(), true));
+  CHECK(full5.image.rgb ==
+        aec::crop(aec::tensor_to_image(medium5.at_quality(40).up_decoder().forward(lrp5)), 70, 46).rgb);
+  CHECK(full5.image.rgb != aec::cross_decode_image(high3, em5.bytes.data(), em5.bytes.size()).image.rgb);
+  // A family run from the base file and this member (--init-medium) starts its up synthesis from the
+  // member's up decoder.
+  const std::string up_member = (root / "fam-up-medium.aem").string();
+  up_file.write(up_member);
+  TrainConfig uf = u;
+  uf.out = (root / "up-from-file").string();
+  uf.init = base_path;
+  uf.init_medium = up_member;
+  fs::create_directories(uf.out);
+  {
+    std::shared_ptr<CodecImpl> fresh = make_codec(uf);
+    warm_start_from_file(uf, *fresh);
+    auto* up1 = dynamic_cast<FamilyChannelCodecImpl*>(fresh.get());
+    REQUIRE(up1 != nullptr);
+    CHECK(floats_of(up1->u_s->named_parameters()["0.weight"]) == up_file.floats("u_s.0.weight", gs0));
+  }
   fs::remove_all(root);
   fs::remove_all(data);
 }
