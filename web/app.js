@@ -432,7 +432,10 @@ const ops = {
     const em = await medium.encode(imageRgb(2), options);
     const h2m = await medium.decode(eh, { cross: true, signal });
     const full = await high.decode(eh, { signal });
-    const m2h = await high.decode(em, { cross: true, signal });
+    // The medium file at full size: the medium member's up decoder where it has one (docs/family.md), else
+    // the high member's decoder.
+    const up = !!(medium.info.family && medium.info.family.up_decoder);
+    const m2h = up ? await medium.decode(em, { up: true, signal }) : await high.decode(em, { cross: true, signal });
     const own = await medium.decode(em, { signal });
     const size = (im) => [im.width, im.height];
     return {
@@ -440,7 +443,7 @@ const ops = {
               h2m_quality: eh.quality, m2h_quality: em.quality,
               h2m_decode_ms: h2m.timings.total_ms, full_decode_ms: full.timings.total_ms,
               m2h_decode_ms: m2h.timings.total_ms, own_decode_ms: own.timings.total_ms,
-              h2m: size(h2m), m2h: size(m2h), own: size(own), full: size(full) },
+              h2m: size(h2m), m2h: size(m2h), own: size(own), full: size(full), up_decoder: up },
       slots: { 1: h2m.data, 3: m2h.data, 4: own.data, 5: full.data },
     };
   },

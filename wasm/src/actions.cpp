@@ -698,6 +698,7 @@ bool action_cross_decode() {
         out->h2m_full_decode_ms = meta.value("full_decode_ms", 0.0);
         out->m2h_decode_ms = meta.value("m2h_decode_ms", 0.0);
         out->m2h_own_decode_ms = meta.value("own_decode_ms", 0.0);
+        out->m2h_up_decoder = meta.value("up_decoder", false);
         auto images = std::make_shared<std::vector<std::vector<uint8_t>>>(
             std::vector<std::vector<uint8_t>>{std::move(slots[kSlotImage]), std::move(slots[kSlotImage2]),
                                               std::move(slots[kSlotImage3]), std::move(slots[kSlotImage4])});

@@ -206,6 +206,7 @@ json cross_json(const CrossRun& c) {
             {"height", c.m2h.height},
             {"reference", "original"},
             {"decode_ms", c.m2h_decode_ms},
+            {"decoder", c.m2h_up_decoder ? "up_decoder" : "high"},
             {"bicubic",
              {{"decode_ms", c.m2h_own_decode_ms}, {"upscale_ms", c.m2h_bicubic_ms}, {"ms", bicubic_ms}}}}},
           {"ms", c.ms}};

@@ -198,7 +198,8 @@ struct CrossRun {
   // (full size); reference: the original. Baseline: the medium member's own decode, upscaled bicubic.
   aec::Image m2h, m2h_bicubic;
   double m2h_psnr = 0, m2h_bicubic_psnr = 0, m2h_bpp = 0, m2h_quality = 0;
-  double m2h_decode_ms = 0;                          // the cross-decode
+  double m2h_decode_ms = 0;     // the cross-decode
+  bool m2h_up_decoder = false;  // made by the medium member's up decoder (else by the high member's decoder)
   double m2h_own_decode_ms = 0, m2h_bicubic_ms = 0;  // the medium member's decode, its bicubic upscale
   size_t m2h_bytes = 0;
   double ms = 0;
