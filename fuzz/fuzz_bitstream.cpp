@@ -1,8 +1,9 @@
 // libFuzzer target: any bytes given to the .aec decoder are decoded or refused with aec::Error -- never a
 // crash, hang, leak or sanitizer report -- by a factorized model, a hyperprior model, a channel context model
-// and a member of a cross-resolution family (which cross-decodes files of the family's other member): every
-// container version (1 and 2, and 3 with its sections, substreams included), every latent codec and
-// cross-decoding; each input as given and with its checksum made right.
+// and a member of a cross-resolution family (which cross-decodes files of the family's other member, and
+// decodes its own at twice their size with its up decoder): every container version (1 and 2, and 3 with its
+// sections, substreams included), every latent codec, cross-decoding and the up decoder; each input as given
+// and with its checksum made right.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -25,10 +26,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const aec::Model hyperprior =
       aec::Model::from_file(aec::testing::make_random_model_of("hyperprior"));
   static const aec::Model channel = aec::Model::from_file(aec::testing::make_random_model_of("channel"));
+  // With an up decoder (its "high" twin's decoder), which decodes its own files at twice their size.
   static const aec::Model family = [] {
-    aec::testing::RandomModelSpec s;  // fuzz/run.sh's seed comes from its "high" twin (3 stages)
+    aec::testing::RandomModelSpec s, high;  // fuzz/run.sh's seed comes from its "high" twin (3 stages)
     s.name = "test-fam-medium", s.family_id = "fam-test", s.family_role = "medium";
-    return aec::Model::from_file(aec::testing::make_random_model(s));
+    high.name = "test-fam-high", high.stages = 3, high.family_id = "fam-test", high.family_role = "high";
+    return aec::Model::from_file(aec::testing::with_up_decoder(aec::testing::make_random_model(s),
+                                                               aec::testing::make_random_model(high)));
   }();
   aec::ImageLimits limits;
   limits.max_pixels = 1 << 20;  // a forged header must be refused, not decoded at 64 Mpx
@@ -42,6 +46,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         aec::cross_decode_image(*m, bytes, n, limits);
       } catch (const aec::Error&) {
       }
+    }
+    try {
+      aec::up_decode_image(family, bytes, n, limits);
+    } catch (const aec::Error&) {
     }
   };
   decode_all(data, size);

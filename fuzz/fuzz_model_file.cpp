@@ -24,6 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (m.encoder().macs(3, h, w) + 1e3 < 5e7 && int64_t(w) * h <= 4096) {
       const aec::EncodeResult e = aec::encode_image(m, aec::Image(w, h));
       aec::decode_image(m, e.bytes.data(), e.bytes.size());
+      if (m.info().up_decoder) aec::up_decode_image(m, e.bytes.data(), e.bytes.size());
     }
   } catch (const aec::Error&) {
   }

@@ -62,7 +62,7 @@ build_core() {  # VARIANT -> prints the library's path
 }
 
 # Seed corpus: model files, .aec files and images made by the real tools.
-seeds=$out/seeds-v8  # (the version changes when the seeds do)
+seeds=$out/seeds-v9  # (the version changes when the seeds do)
 if [ ! -d "$seeds" ]; then
   # Made under another name and renamed when complete, so a failed build leaves no half-made corpus.
   partial=$seeds.partial
@@ -76,6 +76,10 @@ if [ ! -d "$seeds" ]; then
     build/release/tests/make_test_model "$partial/model_file/$arch-n2.aem" $arch test-$arch 2 n=2 m=2
   done
   build/release/tests/make_test_model "$partial/model_file/factorized.aem" factorized
+  # A family's medium member with an up decoder (its high twin's decoder), 2 channels.
+  build/release/tests/make_test_model "$partial/high-n2.aem" channel test-high 3 n=2 m=2
+  build/release/tests/make_test_model "$partial/model_file/channel-medium-up-n2.aem" channel test-medium 2 n=2 m=2 \
+    entropy="$partial/high-n2.aem" high="$partial/high-n2.aem" no-lrp up="$partial/high-n2.aem"
   cp models/channel.codec.json "$partial/model_file/"  # the model_file target parses codec manifests too
   build/release/tests/make_test_model "$partial/test.aem" factorized test-factorized 2
   build/release/tests/make_test_model "$partial/test-hyperprior.aem" hyperprior test-hyperprior 2
@@ -101,6 +105,11 @@ for w,h in [(1,1),(16,16),(33,17)]: open('$partial/image/%dx%d.png'%(w,h),'wb').
   done
   build/release/native/aecodec -q encode "$partial/image/16x16.png" -m "$partial/test-family.aem" \
     -o "$partial/bitstream/16x16-family.aec"  # cross-decoded by the target's family member
+  # A file of that member itself (with the target's up decoder, its high twin's decoder: the same id).
+  build/release/tests/make_test_model "$partial/test-fam-medium.aem" factorized test-fam-medium 2 fam-test medium \
+    up="$partial/test-family.aem"
+  build/release/native/aecodec -q encode "$partial/image/16x16.png" -m "$partial/test-fam-medium.aem" \
+    -o "$partial/bitstream/16x16-medium-up.aec"  # decoded at 32x32 by its up decoder
   # Substreams: files of a 5-row latent in 3 row bands, one per entropy model (docs/bitstream.md).
   for m in test test-hyperprior test-channel; do
     build/release/native/aecodec -q encode "$partial/image/33x17.png" -m "$partial/$m.aem" --bands 3 \

@@ -324,15 +324,7 @@ TEST_CASE(
     // decoder, so decoding a medium file with it must give what the high member's cross-decode gives, which
     // reads LRP's latent.
     fm.meta["decoder_lrp"] = false;
-    nlohmann::json up = fh.meta["decoder"];
-    for (nlohmann::json& l : up) {
-      if (!l.contains("name")) continue;
-      const std::string from = l["name"].get<std::string>(), to = "up_" + from;
-      for (const char* part : {".weight", ".bias", ".beta", ".gamma"})
-        if (fh.has(from + part)) fm.tensors[to + part] = fh.tensors.at(from + part);
-      l["name"] = to;
-    }
-    fm.meta["up_decoder"] = up;
+    fm = aec::testing::with_up_decoder(std::move(fm), fh);
     if (knob) fh = with_quality_knob(fh), fm = with_quality_knob(fm);
     const Model high = Model::from_file(fh), medium = Model::from_file(fm);
     REQUIRE(medium.info().up_decoder);

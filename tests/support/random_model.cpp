@@ -262,6 +262,19 @@ ModelFile make_random_model(const RandomModelSpec& s) {
   return f;
 }
 
+ModelFile with_up_decoder(ModelFile medium, const ModelFile& high) {
+  nlohmann::json up = high.meta.at("decoder");
+  for (nlohmann::json& l : up) {
+    if (!l.contains("name")) continue;
+    const std::string from = l["name"].get<std::string>(), to = "up_" + from;
+    for (const char* part : {".weight", ".bias", ".beta", ".gamma"})
+      if (high.has(from + part)) medium.tensors[to + part] = high.tensors.at(from + part);
+    l["name"] = to;
+  }
+  medium.meta["up_decoder"] = up;
+  return medium;
+}
+
 ModelFile make_random_model_of(const std::string& arch) {
   RandomModelSpec s;
   s.arch = arch, s.name = "test-" + arch;

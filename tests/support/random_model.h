@@ -26,5 +26,8 @@ struct RandomModelSpec {
 ModelFile make_random_model(const RandomModelSpec& spec);
 // The default spec with this architecture, named "test-ARCH".
 ModelFile make_random_model_of(const std::string& arch);
+// `medium` (a family's medium member) with an up decoder that is a copy of `high`'s decoder (a model of twice
+// its stride): the member's files then decode at full size through it as through `high`'s decoder.
+ModelFile with_up_decoder(ModelFile medium, const ModelFile& high);
 
 }  // namespace aec::testing

@@ -80,18 +80,7 @@ int main(int argc, char** argv) {
       f.meta["entropy"] = e.meta.at("entropy");
     }
     if (no_lrp) f.meta["decoder_lrp"] = false;
-    if (!up_from.empty()) {
-      const aec::ModelFile u = aec::ModelFile::read(up_from);
-      nlohmann::json up = u.meta.at("decoder");
-      for (nlohmann::json& l : up) {
-        if (!l.contains("name")) continue;
-        const std::string from = l["name"].get<std::string>(), to = "up_" + from;
-        for (const char* part : {".weight", ".bias", ".beta", ".gamma"})
-          if (u.has(from + part)) f.tensors[to + part] = u.tensors.at(from + part);
-        l["name"] = to;
-      }
-      f.meta["up_decoder"] = up;
-    }
+    if (!up_from.empty()) f = aec::testing::with_up_decoder(std::move(f), aec::ModelFile::read(up_from));
     if (knob > 0) f = aec::testing::with_quality_knob(std::move(f), {0.001, 0.004, 0.016, 0.064}, knob);
     f.write(pos[0]);
   } catch (const aec::Error& e) {
