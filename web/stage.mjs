@@ -17,7 +17,7 @@
 // single-rate levels: test-levels-q1, test-levels-q2, test-codec: a codec manifest over two variable-rate
 // channel models, test-codec-a (narrow) up to quality 60 and test-codec-b (wider) above, and a family built
 // on a codec's member as the shipped one is on channel's: fam-c-medium, whose family.high names
-// test-codec-a). ONNX graphs:
+// test-codec-a, with an up decoder). ONNX graphs:
 // NAME.encoder.onnx and NAME.decoder.onnx next to a model are used; otherwise, when
 // build/release has aecodec-onnx, they are exported (cached under build/web/onnx); a model they cannot be made
 // for is staged without them (the page's ONNX Runtime backend is then off for it). A codec's members get
@@ -164,14 +164,14 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     ['test-codec-b', 'channel', '3', 'n=32', 'm=32', 'knob'],
     // A family built on test-codec-a (as family-medium on channel, the codec channel's member up to Q 72):
     // the medium names it as its high member, takes its entropy model and gains, and its family id is
-    // "fam-" + test-codec-a's entropy id.
+    // "fam-" + test-codec-a's entropy id; its up decoder is a copy of test-codec-a's decoder.
     ['fam-c-medium', 'channel', '2', 'm=16', 'knob', `entropy=${path.join(modelsDir, 'test-codec-a.aem')}`,
-     `high=${path.join(modelsDir, 'test-codec-a.aem')}`, 'no-lrp'],
+     `high=${path.join(modelsDir, 'test-codec-a.aem')}`, 'no-lrp', `up=${path.join(modelsDir, 'test-codec-a.aem')}`],
   ];
   for (const [name, arch, stages, ...more] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);
     // Made again when older than the tool or than a file it takes the entropy model or its high member from.
-    const from = more.filter((x) => /^(entropy|high)=/.test(x)).map((x) => x.slice(x.indexOf('=') + 1));
+    const from = more.filter((x) => /^(entropy|high|up)=/.test(x)).map((x) => x.slice(x.indexOf('=') + 1));
     const newest = Math.max(fs.statSync(makeTestModel).mtimeMs, ...from.map((x) => fs.statSync(x).mtimeMs));
     if (!(fs.existsSync(f) && fs.statSync(f).mtimeMs >= newest))
       execFileSync(makeTestModel, [f, arch, name, stages, ...more], { stdio: 'inherit' });

@@ -303,6 +303,7 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
     if (it->second.high && it->second.medium) {
       it->second.result.high = it->second.high->info().name;
       it->second.result.medium = it->second.medium->info().name;
+      it->second.result.up_decoder = it->second.medium->info().up_decoder;
       ++it;
     } else {
       res.notes.push_back("Family " + it->first +

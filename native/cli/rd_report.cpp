@@ -289,8 +289,10 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
     md +=
         "Per family and quality: *high*, the high model's own decode against the best other learned curve "
         "at the same rate (read linearly between its points); *down*, the cross-decode against "
-        "full-size decode then `downscale2x_box`, in PSNR and in decode time; *up*, the cross-decode against "
-        "the medium decode then bicubic x2.\n\n"
+        "full-size decode then `downscale2x_box`, in PSNR and in decode time; *up*, the medium file decoded "
+        "at "
+        "full size (by the medium member's up decoder where it has one, else by the high model) against the "
+        "medium decode then bicubic x2.\n\n"
         "| family | Q | high bpp | high PSNR | best single at that rate | high − best | down Δ dB | down "
         "time / reference | up bpp | up Δ dB |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
     for (const FamilyResult& f : r.families) {
@@ -318,7 +320,9 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
       row("down: " + f.high + " latent → " + f.medium + " decoder (cross-decode)", m.down_bpp, m.down_cross);
       row("down: " + f.high + " decode at full size → downscale2x_box", m.down_bpp, m.down_ref);
       row("down: " + f.high + " decode at full size → bicubic to half size", m.down_bpp, m.down_bicubic);
-      row("up: " + f.medium + " latent → " + f.high + " decoder (cross-decode)", m.up_bpp, m.up_cross);
+      row("up: " + f.medium + " latent → " + (f.up_decoder ? f.medium + " up" : f.high) +
+              " decoder (cross-decode)",
+          m.up_bpp, m.up_cross);
       row("up: " + f.medium + " decode → bicubic x2", m.up_bpp, m.up_ref);
     }
     md += "\n";
@@ -396,8 +400,11 @@ void write_outputs(const RdResults& r, const std::string& dir, double plot_max_b
   }
   j["families"] = nlohmann::json::array();
   for (const FamilyResult& f : r.families) {
-    nlohmann::json jf = {
-        {"id", f.id}, {"high", f.high}, {"medium", f.medium}, {"mean", family_image_json(f.mean)}};
+    nlohmann::json jf = {{"id", f.id},
+                         {"high", f.high},
+                         {"medium", f.medium},
+                         {"up_decoder", f.up_decoder},
+                         {"mean", family_image_json(f.mean)}};
     if (f.quality > 0) jf["quality"] = f.quality;
     if (std::isfinite(f.best_psnr)) jf["best_single"] = {{"curve", f.best_curve}, {"psnr", f.best_psnr}};
     jf["images"] = nlohmann::json::array();

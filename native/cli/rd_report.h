@@ -59,6 +59,7 @@ struct FamilyImage {
 
 struct FamilyResult {
   std::string id, high, medium;  // family id, model names
+  bool up_decoder = false;       // the up path through the medium member's up decoder (else the high's)
   double quality = 0;            // variable-rate members: the quality both code at (0: single-rate)
   std::vector<FamilyImage> images;
   FamilyImage mean;

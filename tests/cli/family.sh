@@ -34,7 +34,13 @@ mv models/test-ch-up.aem test-ch-up.aem
 out=$("$AEC" cross-decode medium-up.aec -m test-ch -o up2.png) || fail "cross-decode without the member"
 grep -q "model test-ch " <<<"$out" || fail "not the high member's decoder: $out"
 cmp -s up1.png up2.png || fail "the up decoder (a copy of test-ch's decoder) decodes differently"
-mv test-ch-up.aem models/test-ch-up.aem
+# rd's family table goes through it too, and says so.
+mkdir -p up-imgs && cp in.bmp up-imgs/
+"$AEC" -q rd up-imgs -o rd-up --codecs none -m models/test-ch.aem -m test-ch-up.aem --qualities 40 >/dev/null ||
+  fail "rd with the up member"
+python3 -c 'import json; f = json.load(open("rd-up/rd.json"))["families"][0]; assert f["medium"] == "test-ch-up" and f["up_decoder"], f' ||
+  fail "rd's family table does not use the up decoder"
+grep -q "test-ch-up latent → test-ch-up up decoder" rd-up/README.md || fail "rd/README.md does not name the up decoder"
 
 out=$("$AEC" models) || fail "models"
 grep -q "test-ch (high), test-ch-medium" <<<"$out" || fail "models does not list the family with its high: $out"

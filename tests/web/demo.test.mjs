@@ -442,6 +442,7 @@ describe('aecodec browser demo', () => {
     const rows = cliFamily(files.image, c.high, c.medium);
     assert.equal(rows.length, 1);
     checkCross(c, rows[0], s0.image);
+    assert.equal(c.medium_to_high.decoder, 'high', 'a medium member without an up decoder: the high decodes');
     await page.evaluate(() => window.aecodec.showTab('cross-decode'));
     await ui.drawn(await ui.frames());
     const s = await state();
@@ -550,6 +551,7 @@ describe('aecodec browser demo', () => {
       assert.equal(c.medium_to_high.quality, q, 'the medium file records the quality');
       assert.deepEqual([c.high_to_medium.width, c.high_to_medium.height], [125, 86]);
       assert.deepEqual([c.medium_to_high.width, c.medium_to_high.height], [250, 171]);
+      assert.equal(c.medium_to_high.decoder, 'up_decoder', 'the medium member\'s up decoder makes the full size');
       checkCross(c, row, s0.image);
       runs[q] = c;
     }
