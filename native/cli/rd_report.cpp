@@ -289,10 +289,9 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
     md +=
         "Per family and quality: *high*, the high model's own decode against the best other learned curve "
         "at the same rate (read linearly between its points); *down*, the cross-decode against "
-        "full-size decode then `downscale2x_box`, in PSNR and in decode time; *up*, the medium file decoded "
-        "at "
-        "full size (by the medium member's up decoder where it has one, else by the high model) against the "
-        "medium decode then bicubic x2.\n\n"
+        "full-size decode then `downscale2x_box`, in PSNR and in decode time; *up*, the medium file "
+        "decoded at full size (by the medium member's up decoder where it has one, else by the high model) "
+        "against the medium decode then bicubic x2.\n\n"
         "| family | Q | high bpp | high PSNR | best single at that rate | high − best | down Δ dB | down "
         "time / reference | up bpp | up Δ dB |\n|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
     for (const FamilyResult& f : r.families) {

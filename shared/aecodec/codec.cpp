@@ -285,7 +285,10 @@ static DecodeResult decode_with(const Model& model, const uint8_t* data, size_t 
   r.timings.entropy_ms = ms_since(t_ent);
 
   const auto t_net = std::chrono::steady_clock::now();
-  if (use_tiles(model, out_w, out_h)) {  // by tiles, each band of rows to the sink (or into r.image)
+  // By tiles, each band of rows to the sink (or into r.image); the up decoder is checked too, as use_tiles
+  // looks at the model's own decoder.
+  int down = 1, upscale = 1;
+  if (use_tiles(model, out_w, out_h) && decoder.strides(down, upscale)) {
     double sink_ms = 0;
     if (!sink) r.image = Image(out_w, out_h);
     synthesis_tiled(decoder, latent, out_w, out_h, tile_options().tile,

@@ -8,6 +8,7 @@
 #include "aecodec/gemm.h"
 #include "aecodec/metrics.h"
 #include "aecodec/parallel.h"
+#include "aecodec/tile.h"
 #include "damaged_files.h"
 #include "legacy_bitstream.h"
 #include "old_files.h"
@@ -348,6 +349,17 @@ TEST_CASE(
           rows.insert(rows.end(), rgb, rgb + size_t(w) * n * 3);
         },
         {}, DecodeAs::up);
+    CHECK(rows == by_up.image.rgb);
+    // By tiles (as a large image is): the same pixels.
+    set_tile_options(TileOptions{0, 16});
+    rows.clear();
+    decode_image_rows(
+        medium, em.bytes.data(), em.bytes.size(),
+        [&](int w, int, int, int n, const uint8_t* rgb) {
+          rows.insert(rows.end(), rgb, rgb + size_t(w) * n * 3);
+        },
+        {}, DecodeAs::up);
+    set_tile_options(TileOptions{});
     CHECK(rows == by_up.image.rgb);
     // Refused: a model without an up decoder, another model's file, and an image over the limits.
     CHECK_THROWS_WITH(up_decode_image(high, em.bytes.data(), em.bytes.size()),
