@@ -67,6 +67,10 @@ struct FamilyResult {
   // rate, read linearly between that curve's points; NaN where no curve reaches that rate.
   std::string best_curve;
   double best_psnr = std::numeric_limits<double>::quiet_NaN();
+  // The same at the up path's mean rate: how the up path (a half-size image's file decoded at full size)
+  // compares with the best full-size codec at its rate, the bound on its lead over bicubic (docs/family.md).
+  std::string up_best_curve;
+  double up_best_psnr = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct RdResults {

@@ -64,8 +64,11 @@ for f in fams:
     # The high member is that curve: at its own rate, the same PSNR.
     assert abs(f["mean"]["high"]["decode"]["psnr"] - f["best_single"]["psnr"]) < 1e-6, f
     assert math.isfinite(f["mean"]["high_to_medium"]["cross_decode"]["psnr"]), f
+# The up path against the best curve at its own rate, where its rate lies within that curve's.
+ups = [f["up_best_single"] for f in fams if "up_best_single" in f]
+assert ups and all(u["curve"] == "test-ch" and math.isfinite(u["psnr"]) for u in ups), fams
 PY
-grep -q "^| family | Q | high bpp" rd/README.md || fail "no per-quality family table in rd/README.md"
+grep -q "^| family | Q | high bpp.* | up − best at its rate |" rd/README.md || fail "no per-quality family table in rd/README.md"
 
 # Another version of the high model (the same name, other weights) is not the medium member's high.
 "$MAKE_MODEL" models/test-ch.aem channel test-ch 3 m=16 n=12 knob || exit 1
