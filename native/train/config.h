@@ -45,6 +45,10 @@ struct TrainConfig {
   // family-channel: the up path (a medium file decoded at full size) through its own synthesis, a trainable
   // copy of the high g_s that the medium member carries, instead of the frozen high g_s.
   bool up_synthesis = false;
+  // family-channel with up_synthesis: u_s's gradient at quality q scaled by (largest lambda / lambda_q)^P,
+  // the medium networks' left as the loss says. The up path's MSE enters the loss times lambda_q, so a shared
+  // decoder otherwise learns almost only from the high qualities (lambda spans 370x).
+  double up_balance = 0;
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

@@ -1,5 +1,6 @@
 #include "family_channel_codec.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "aecodec/error.h"
@@ -68,12 +69,15 @@ torch::Tensor param(LayerStackImpl& s, const std::string& name) {
 
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
                                                std::array<double, 4> weights, int medium_width,
-                                               bool medium_lrp, int medium_front, bool up_synthesis)
+                                               bool medium_lrp, int medium_front, bool up_synthesis,
+                                               double up_balance)
     : ChannelCodecImpl(N_, M_, lambdas, false),
       w_(weights),
       medium_width_(medium_width),
       medium_lrp_(medium_lrp),
-      medium_front_(medium_front) {
+      medium_front_(medium_front),
+      up_balance_(up_balance),
+      lambda_max_(*std::max_element(lambdas.begin(), lambdas.end())) {
   aec::require(medium_width >= 0 && medium_width <= N_, "family-channel: the medium width must be 0 to N");
   aec::require(medium_front >= 0 && medium_front <= 8,
                "family-channel: the medium front stages must be 0 to 8");
@@ -214,13 +218,16 @@ StepOut FamilyChannelCodecImpl::train_step(const torch::Tensor& x, int quality, 
   const torch::Tensor y_med = remove_gain(s.y_hat, quality), y_med_in = medium_input(s, quality);
 
   const torch::Tensor mse_down = mse_of(m_s->forward(y_high), x_ds);
-  const torch::Tensor mse_up = mse_of(up_synthesis()->forward(y_med), x);
+  // up_balance: u_s's gradient times s, the medium latent's as before (y_up is y_med, whose gradient is / s).
+  const double s_up = u_s && up_balance_ > 0 ? std::pow(lambda_max_ / lambda, up_balance_) : 1.0;
+  const torch::Tensor y_up = s_up == 1.0 ? y_med : y_med / s_up + (y_med - y_med / s_up).detach();
+  const torch::Tensor mse_up = mse_of(up_synthesis()->forward(y_up), x);
   const torch::Tensor mse_med = mse_of(m_s->forward(y_med_in), x_ds);
   const double half_pixels = double(x_ds.size(0)) * x_ds.size(2) * x_ds.size(3);
   StepOut o;
   o.bpp = (s.bits - torch::log2(rz.likelihood).sum()) / half_pixels;
   o.mse = mse_med;
-  o.loss = lambda * 255.0 * 255.0 * (w_[0] * mse_down + w_[1] * mse_up + w_[2] * mse_med) + o.bpp;
+  o.loss = lambda * 255.0 * 255.0 * (w_[0] * mse_down + w_[1] * s_up * mse_up + w_[2] * mse_med) + o.bpp;
   if (w_[3] > 0) o.loss = o.loss + w_[3] * (ym - y).pow(2).mean();
   return o;
 }

@@ -51,7 +51,7 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // medium_front: extra stride-1 stages of m_a after its first layer.
   FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights,
                          int medium_width = 0, bool medium_lrp = true, int medium_front = 0,
-                         bool up_synthesis = false);
+                         bool up_synthesis = false, double up_balance = 0);
   bool medium_lrp() const { return medium_lrp_; }
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8
@@ -93,6 +93,7 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   int medium_width_ = 0;
   bool medium_lrp_ = true;
   int medium_front_ = 0;
+  double up_balance_ = 0, lambda_max_ = 0;  // TrainConfig::up_balance; the largest lambda
 };
 
 }  // namespace aect

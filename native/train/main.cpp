@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
   train->add_flag("--up-synthesis", cfg.up_synthesis,
                   "family-channel: the medium member carries its own full-size synthesis for the up path "
                   "(a trainable copy of the high's)");
+  train->add_option("--up-balance", cfg.up_balance,
+                    "family-channel --up-synthesis: the up synthesis' gradient at quality q times "
+                    "(largest lambda / lambda_q)^P (0: as the loss weighs it)");
   bool medium_no_lrp = false;
   train->add_flag("--medium-no-lrp", medium_no_lrp,
                   "family-channel: the medium synthesis reads the coded latent, so its decoding skips LRP");

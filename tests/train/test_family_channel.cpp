@@ -344,3 +344,26 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
   fs::remove_all(root);
   fs::remove_all(data);
 }
+
+TEST_CASE("family-channel --up-balance scales the up synthesis' gradient at a quality, not the medium's",
+          "[train][family]") {
+  const std::vector<double> lambdas = {0.001, 0.016};
+  // Two identical families (the same seed), one with the up synthesis' gradient balanced (P = 1): at the low
+  // quality its gradient is 16x, the medium analysis' the same.
+  auto grads = [&](double balance) {
+    torch::manual_seed(5);
+    FamilyChannelCodecImpl f(16, 12, lambdas, {1, 1, 1, 0}, 6, false, 0, true, balance);
+    f.train();
+    torch::manual_seed(6);
+    const torch::Tensor x = torch::rand({2, 3, 32, 32});
+    f.train_step(x, 0, lambdas[0]).loss.backward();
+    return std::make_pair(f.u_s->named_parameters()["0.weight"].grad().clone(),
+                          f.m_a->named_parameters()["0.weight"].grad().clone());
+  };
+  const auto [up0, ma0] = grads(0);
+  const auto [up1, ma1] = grads(1);
+  REQUIRE(up0.abs().sum().item<double>() > 0);
+  CHECK(torch::allclose(up1, up0 * 16.0, 1e-3, 1e-9));
+  CHECK(torch::allclose(ma1, ma0, 1e-4, 1e-9));
+  CHECK(!torch::allclose(ma0, torch::zeros_like(ma0)));
+}
