@@ -85,8 +85,9 @@ if m and len(j["members"]) > 1:
     echo
     echo "The family, by \`aecodec rd $valid --family $family --codecs none\` (means over the images; *down*: a"
     echo "file of the high member decoded at half size by this one, against decoding at full size and then"
-    echo "\`downscale2x_box\`; *up*: this member's file of the half-size image decoded at full size by the high"
-    echo "member, against this member's decode upscaled by bicubic):"
+    echo "\`downscale2x_box\`; *up*: this member's file of the half-size image decoded at full size, by its up"
+    echo "decoder where it has one, else by the high member, against this member's decode upscaled by bicubic,"
+    echo "and against the best single model at the up file's rate):"
     echo
     cat "$tmp/family.md"
     echo
