@@ -38,7 +38,7 @@ declare -A RECIPE=(
   [channel]="--arch channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 2000"
   [channel-wide]="--arch channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
-  [family]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --medium-width 12 --medium-no-lrp --up-synthesis --family-weights 4,2,1,1 --valid-every 2000 --valid-max-images 6"
+  [family]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --medium-width 12 --medium-no-lrp --up-synthesis --up-balance 0.5 --family-weights 4,2,1,1 --valid-every 2000 --valid-max-images 6"
   [family-wide]="--arch family-channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --medium-width 16 --medium-no-lrp --family-weights 4,8,1,1 --valid-every 2000 --valid-max-images 6"
   [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q2]="--arch hyperprior --lambda 0.00067 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
@@ -90,7 +90,8 @@ declare -A INIT=(
 # trains the family alone: its up path is the target it still misses (docs/family.md), and family-wide adds no
 # quality the family lacks. The family's up path is weighted 2 (the 4,2,1,1 pilot, runs/family-w2, gave +0.15 dB
 # more over bicubic than 8 at 11 % fewer medium bits; docs/family.md) and decodes through the medium member's own
-# up decoder (--up-synthesis; docs/family.md "The up decoder").
+# up decoder (--up-synthesis), whose gradient is balanced across the qualities (--up-balance 0.5; docs/family.md
+# "The up decoder").
 ORDER_SPEC=(${AEC_TRAIN_ORDER:-family:30})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 
