@@ -267,22 +267,28 @@ TEST_CASE(
   if (std::string(gemm_isa_name()) == "avx512") CHECK(*b.find(kSectionPayload) == *a.find(kSectionPayload));
 }
 
+// A family of two random `arch` models, high (stride 8) and medium (stride 4): the medium file takes the high
+// file's entropy model (hyper.* tensors, entropy), as members share one.
+static std::pair<ModelFile, ModelFile> family_files(const std::string& arch, const std::string& family_id) {
+  RandomModelSpec hi, med;
+  hi.arch = med.arch = arch;
+  hi.n = med.n = 8, hi.m = med.m = 6;
+  hi.name = "fam-high", hi.stages = 3, hi.family_id = family_id, hi.family_role = "high", hi.seed = 3;
+  med.name = "fam-medium", med.stages = 2, med.family_id = family_id, med.family_role = "medium";
+  med.seed = 4;
+  ModelFile fh = make_random_model(hi), fm = make_random_model(med);
+  for (const auto& [name, t] : fh.tensors)
+    if (name.rfind("hyper.", 0) == 0) fm.tensors[name] = t;
+  fm.meta["entropy"] = fh.meta["entropy"];
+  return {std::move(fh), std::move(fm)};
+}
+
 TEST_CASE(
     "families of hyperprior and channel models cross-decode, variable-rate ones at the file's quality") {
   for (const std::string arch : {"hyperprior", "channel"}) {
     for (const bool knob : {false, true}) {
       INFO(arch << (knob ? " with the quality knob" : ""));
-      RandomModelSpec hi, med;
-      hi.arch = med.arch = arch;
-      hi.n = med.n = 8, hi.m = med.m = 6;
-      hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-" + arch, hi.family_role = "high", hi.seed = 3;
-      med.name = "fam-medium", med.stages = 2, med.family_id = hi.family_id, med.family_role = "medium";
-      med.seed = 4;
-      ModelFile fh = make_random_model(hi), fm = make_random_model(med);
-      // Members share one entropy model: the medium file takes the high file's (hyper.* tensors, entropy).
-      for (const auto& [name, t] : fh.tensors)
-        if (name.rfind("hyper.", 0) == 0) fm.tensors[name] = t;
-      fm.meta["entropy"] = fh.meta["entropy"];
+      auto [fh, fm] = family_files(arch, "fam-" + arch);
       if (knob) fh = with_quality_knob(fh), fm = with_quality_knob(fm);  // the same gains: one latent space
       const Model high = Model::from_file(fh), medium = Model::from_file(fm);
       REQUIRE(high.info().entropy_hash == medium.info().entropy_hash);
@@ -311,16 +317,7 @@ TEST_CASE(
     "file's quality") {
   for (const bool knob : {false, true}) {
     INFO((knob ? "with the quality knob" : "single-rate"));
-    RandomModelSpec hi, med;
-    hi.arch = med.arch = "channel";
-    hi.n = med.n = 8, hi.m = med.m = 6;
-    hi.name = "fam-high", hi.stages = 3, hi.family_id = "fam-up", hi.family_role = "high", hi.seed = 3;
-    med.name = "fam-medium", med.stages = 2, med.family_id = hi.family_id, med.family_role = "medium";
-    med.seed = 4;
-    ModelFile fh = make_random_model(hi), fm = make_random_model(med);
-    for (const auto& [name, t] : fh.tensors)
-      if (name.rfind("hyper.", 0) == 0) fm.tensors[name] = t;
-    fm.meta["entropy"] = fh.meta["entropy"];
+    auto [fh, fm] = family_files("channel", "fam-up");
     // The medium member's own decoder reads the coded latent; its up decoder is a copy of the high member's
     // decoder, so decoding a medium file with it must give what the high member's cross-decode gives, which
     // reads LRP's latent.
