@@ -122,7 +122,7 @@ class FactorizedCodec : public LatentCodec {
 // the integer h_s gives, with the Gaussian tables its scales pick.
 class HyperpriorCodec : public LatentCodec {
  public:
-  explicit HyperpriorCodec(std::unique_ptr<Hyperprior> hyperprior);
+  explicit HyperpriorCodec(std::shared_ptr<const Hyperprior> hyperprior);
   ~HyperpriorCodec() override;
   const char* kind() const override { return "hyperprior"; }
   std::vector<uint32_t> sections() const override { return {kSectionPayload, kSectionHyperPayload}; }
@@ -153,8 +153,7 @@ class HyperpriorCodec : public LatentCodec {
   Hyperprior::Conditional encode_side(const Tensor& y, const std::vector<int32_t>* side, LatentCode& r) const;
   Hyperprior::Conditional decode_side(const Bitstream& stream, int h, int w) const;
 
- private:
-  std::unique_ptr<Hyperprior> hp_;
+  std::shared_ptr<const Hyperprior> hp_;  // shared with a channel codec's with_lrp twin
 };
 
 // The channel-conditional context model (channel_context.h) on the hyperprior: z as the hyperprior codes it,
@@ -163,7 +162,7 @@ class HyperpriorCodec : public LatentCodec {
 class ChannelCodec : public HyperpriorCodec {
  public:
   // lrp = false: encode's and decode's latent is the coded one, without latent residual prediction.
-  ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context,
+  ChannelCodec(std::shared_ptr<const Hyperprior> hyperprior, std::shared_ptr<const ChannelContext> context,
                bool lrp = true);
   ~ChannelCodec() override;
   const char* kind() const override { return "channel"; }
@@ -177,9 +176,12 @@ class ChannelCodec : public HyperpriorCodec {
 
   const ChannelContext& context() const { return *ctx_; }
   bool lrp() const { return lrp_; }
+  // This entropy model (its hyperprior and context shared, not copied) with `lrp` as the latent it gives: for
+  // a model's second decoder that reads the other latent (a family member's up decoder, model.h).
+  std::unique_ptr<ChannelCodec> with_lrp(bool lrp) const;
 
  private:
-  std::unique_ptr<ChannelContext> ctx_;
+  std::shared_ptr<const ChannelContext> ctx_;
   bool lrp_ = true;
 };
 

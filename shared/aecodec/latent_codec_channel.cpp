@@ -9,10 +9,14 @@
 
 namespace aec {
 
-ChannelCodec::ChannelCodec(std::unique_ptr<Hyperprior> hyperprior, std::unique_ptr<ChannelContext> context,
-                           bool lrp)
+ChannelCodec::ChannelCodec(std::shared_ptr<const Hyperprior> hyperprior,
+                           std::shared_ptr<const ChannelContext> context, bool lrp)
     : HyperpriorCodec(std::move(hyperprior)), ctx_(std::move(context)), lrp_(lrp) {}
 ChannelCodec::~ChannelCodec() = default;
+
+std::unique_ptr<ChannelCodec> ChannelCodec::with_lrp(bool lrp) const {
+  return std::make_unique<ChannelCodec>(hp_, ctx_, lrp);
+}
 
 // The sections are the hyperprior's: z's symbols in the hyper payload, y's in the payload, channel after
 // channel in each of its row bands' streams (substreams.h): the decoder reads each slice's symbols, from

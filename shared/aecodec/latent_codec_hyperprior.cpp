@@ -20,7 +20,7 @@ Tensor dequantize_conditional(const Hyperprior& hp, const std::vector<int32_t>& 
 
 }  // namespace
 
-HyperpriorCodec::HyperpriorCodec(std::unique_ptr<Hyperprior> hyperprior) : hp_(std::move(hyperprior)) {}
+HyperpriorCodec::HyperpriorCodec(std::shared_ptr<const Hyperprior> hyperprior) : hp_(std::move(hyperprior)) {}
 HyperpriorCodec::~HyperpriorCodec() = default;
 
 // z = h_a(y) is float (any backend may compute it: the encoder's choice is written into the file); from its

@@ -203,13 +203,15 @@ Model Model::build(ModelFile file, bool identity, std::shared_ptr<const LatentCo
   model.latent_codec_ =
       entropy ? std::move(entropy) : LatentCodec::build(doc, file, info.latent_channels, info.decoder_lrp);
   info.entropy_kind = model.latent_codec_->kind();
-  // The up decoder reads the latent after latent residual prediction, as the high member's decoder does.
+  // The up decoder reads the latent after latent residual prediction, as the high member's decoder does: the
+  // member's own entropy model, with LRP on where its decoder reads the coded latent (decoder_lrp false is a
+  // channel model's only).
   if (model.up_decoder_ && up_entropy)
     model.up_latent_codec_ = std::move(up_entropy);
   else if (model.up_decoder_ && info.decoder_lrp)
     model.up_latent_codec_ = model.latent_codec_;
   else if (model.up_decoder_)
-    model.up_latent_codec_ = LatentCodec::build(doc, file, info.latent_channels, true);
+    model.up_latent_codec_ = dynamic_cast<const ChannelCodec&>(*model.latent_codec_).with_lrp(true);
   // The knob moves only the transforms' gains: its entropy model must not depend on Q (a Gaussian
   // conditional around shared tables does; per-channel factorized tables fitted to one rate do not).
   require(info.lambdas.empty() || info.entropy_kind != "factorized",
