@@ -35,14 +35,15 @@ std::string shift_layer(const std::string& name, int from, int shift) {
 
 // Module parameters (weight, bias per weighted layer, GDN's) and buffers of `src` copied into the same-shaped
 // ones of `dst` (the same name, or with layer indices from `from` on moved back by `shift`: dst has `shift`
-// more layers there), except those under the layer index `skip` and the `shift` layers before `from`.
+// more layers there), except those under the layer index `skip` (none when empty) and the `shift` layers
+// before `from`.
 void copy_stages(LayerStackImpl& dst, LayerStackImpl& src, const std::string& skip, int from = 0,
                  int shift = 0) {
   torch::NoGradGuard ng;
   auto copy = [&](torch::OrderedDict<std::string, torch::Tensor> to,
                   const torch::OrderedDict<std::string, torch::Tensor>& from_dict) {
     for (auto& kv : to) {
-      if (kv.key().rfind(skip + ".", 0) == 0) continue;
+      if (!skip.empty() && kv.key().rfind(skip + ".", 0) == 0) continue;
       const int i = std::stoi(kv.key().substr(0, kv.key().find('.')));
       if (i >= from - shift && i < from) continue;
       const torch::Tensor* t = from_dict.find(shift_layer(kv.key(), from, -shift));
@@ -117,7 +118,7 @@ void FamilyChannelCodecImpl::init_medium_from_high() {
   copy_stages(*m_a, *g_a, "0", kFrontFirst + 2 * medium_front_, 2 * medium_front_);
   init_front_identity();
   copy_stages(*m_s, *g_s, "6");
-  if (u_s) copy_stages(*u_s, *g_s, "none");
+  if (u_s) copy_stages(*u_s, *g_s, "");
   const torch::Tensor A = fold_matrix(false), S = fold_matrix(true);
   // Analysis: the 5x5 stride-2 kernel folded onto the half-size grid (its 3x3 centre; the border stays 0).
   torch::Tensor wa = param(*g_a, "0.weight").detach().to(torch::kCPU, torch::kFloat);  // [N, 3, 5, 5]
