@@ -47,6 +47,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
     j["medium_front"] = c.medium_front;
     j["up_synthesis"] = c.up_synthesis;
     j["up_balance"] = c.up_balance;
+    j["up_clip_apart"] = c.up_clip_apart;
     j["init_medium"] = c.init_medium;
   }
 }
@@ -92,6 +93,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.medium_front = j.value("medium_front", 0);      // absent: a run from before the option
   c.up_synthesis = j.value("up_synthesis", false);  // absent: a run from before the option
   c.up_balance = j.value("up_balance", 0.0);
+  c.up_clip_apart = j.value("up_clip_apart", false);
 }
 
 DistOptions dist_options_from_env() {

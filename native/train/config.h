@@ -49,6 +49,9 @@ struct TrainConfig {
   // the medium networks' left as the loss says. The up path's MSE enters the loss times lambda_q, so a shared
   // decoder otherwise learns almost only from the high qualities (lambda spans 370x).
   double up_balance = 0;
+  // family-channel with up_synthesis: clip u_s's gradient norm apart from the other networks'. With one clip
+  // over all, the balanced (scaled-up) low-quality u_s gradient shrinks the medium networks' steps too.
+  bool up_clip_apart = false;
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

@@ -71,14 +71,15 @@ torch::Tensor param(LayerStackImpl& s, const std::string& name) {
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
                                                std::array<double, 4> weights, int medium_width,
                                                bool medium_lrp, int medium_front, bool up_synthesis,
-                                               double up_balance)
+                                               double up_balance, bool up_clip_apart)
     : ChannelCodecImpl(N_, M_, lambdas, false),
       w_(weights),
       medium_width_(medium_width),
       medium_lrp_(medium_lrp),
       medium_front_(medium_front),
       up_balance_(up_balance),
-      lambda_max_(*std::max_element(lambdas.begin(), lambdas.end())) {
+      lambda_max_(*std::max_element(lambdas.begin(), lambdas.end())),
+      up_clip_apart_(up_clip_apart) {
   aec::require(medium_width >= 0 && medium_width <= N_, "family-channel: the medium width must be 0 to N");
   aec::require(medium_front >= 0 && medium_front <= 8,
                "family-channel: the medium front stages must be 0 to 8");
@@ -187,6 +188,15 @@ void FamilyChannelCodecImpl::finish_warm_start(bool source_had_all) {
 
 torch::Tensor FamilyChannelCodecImpl::encode(const torch::Tensor& x, int quality, const std::string& role) {
   return role == "medium" ? apply_gain(m_a->forward(x), quality) : ChannelCodecImpl::encode(x, quality);
+}
+
+std::vector<std::vector<torch::Tensor>> FamilyChannelCodecImpl::clip_groups() {
+  if (!u_s || !up_clip_apart_) return {main_parameters()};
+  std::vector<torch::Tensor> up = u_s->parameters(), rest;
+  for (const torch::Tensor& p : main_parameters())
+    if (std::none_of(up.begin(), up.end(), [&](const torch::Tensor& u) { return u.is_same(p); }))
+      rest.push_back(p);
+  return {rest, up};
 }
 
 std::vector<Member> FamilyChannelCodecImpl::members() {

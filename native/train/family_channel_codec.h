@@ -51,7 +51,7 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // medium_front: extra stride-1 stages of m_a after its first layer.
   FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights,
                          int medium_width = 0, bool medium_lrp = true, int medium_front = 0,
-                         bool up_synthesis = false, double up_balance = 0);
+                         bool up_synthesis = false, double up_balance = 0, bool up_clip_apart = false);
   bool medium_lrp() const { return medium_lrp_; }
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8
@@ -67,6 +67,8 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   std::vector<Member> members() override;  // high (stride 16), medium (stride 8)
   // The frozen high member's prior has nothing to learn: no auxiliary optimizer.
   std::vector<torch::Tensor> aux_parameters() override { return {}; }
+  // up_clip_apart: u_s's parameters in a group of their own.
+  std::vector<std::vector<torch::Tensor>> clip_groups() override;
   // From a family run with fewer front stages: its m_a layers after the front move up; the extra front stages
   // are new (identity).
   std::string warm_start_source(const std::string& name, const TrainConfig& source) const override;
@@ -94,6 +96,7 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   bool medium_lrp_ = true;
   int medium_front_ = 0;
   double up_balance_ = 0, lambda_max_ = 0;  // TrainConfig::up_balance; the largest lambda
+  bool up_clip_apart_ = false;              // TrainConfig::up_clip_apart
 };
 
 }  // namespace aect

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   train->add_option("--up-balance", cfg.up_balance,
                     "family-channel --up-synthesis: the up synthesis' gradient at quality q times "
                     "(largest lambda / lambda_q)^P (0: as the loss weighs it)");
+  train->add_flag("--up-clip-apart", cfg.up_clip_apart,
+                  "family-channel --up-synthesis: clip the up synthesis' gradient norm apart from the other "
+                  "networks' (--clip each)");
   bool medium_no_lrp = false;
   train->add_flag("--medium-no-lrp", medium_no_lrp,
                   "family-channel: the medium synthesis reads the coded latent, so its decoding skips LRP");

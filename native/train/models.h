@@ -78,6 +78,8 @@ class CodecImpl : public torch::nn::Module {
   // The prior's quantiles, trained by aux_loss (none: no auxiliary optimizer).
   virtual std::vector<torch::Tensor> aux_parameters();
   std::vector<torch::Tensor> main_parameters();
+  // main_parameters() in the groups whose gradient norms are clipped apart (one group unless a codec says).
+  virtual std::vector<std::vector<torch::Tensor>> clip_groups() { return {main_parameters()}; }
   int qualities() const { return gain.defined() ? int(gain.size(0)) : 1; }
   std::vector<float> gain_of(int quality) const;  // empty when the model has no gains
   std::vector<float> inv_gain_of(int quality) const;

@@ -412,8 +412,13 @@ class Trainer {
       out.loss.backward();
     }
     if (s.ok) {
-      s.gnorm =
-          torch::nn::utils::clip_grad_norm_(model_->main_parameters(), cfg_.clip > 0 ? cfg_.clip : 1e30);
+      // Each group clipped to --clip on its own; the norm reported is the whole gradient's.
+      double sq = 0;
+      for (const std::vector<torch::Tensor>& g : model_->clip_groups()) {
+        const double n = torch::nn::utils::clip_grad_norm_(g, cfg_.clip > 0 ? cfg_.clip : 1e30);
+        sq += n * n;
+      }
+      s.gnorm = std::sqrt(sq);
       s.ok = std::isfinite(s.gnorm);
     }
     if (s.ok) {

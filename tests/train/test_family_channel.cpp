@@ -367,3 +367,32 @@ TEST_CASE("family-channel --up-balance scales the up synthesis' gradient at a qu
   CHECK(torch::allclose(ma1, ma0, 1e-4, 1e-9));
   CHECK(!torch::allclose(ma0, torch::zeros_like(ma0)));
 }
+
+TEST_CASE(
+    "family-channel --up-clip-apart: the balanced up synthesis' gradient does not shrink the medium's steps",
+    "[train][family]") {
+  const std::vector<double> lambdas = {0.001, 0.016};
+  // The medium analysis' gradient after clipping (to 1e-3, well under the raw norms), with the up synthesis'
+  // gradient balanced (P = 1: 16x at the low quality) or not: clipped apart, the same; clipped as one group,
+  // the balanced u_s takes the medium's share of the norm.
+  auto clipped = [&](double balance, bool apart) {
+    torch::manual_seed(5);
+    FamilyChannelCodecImpl f(16, 12, lambdas, {1, 1, 1, 0}, 6, false, 0, true, balance, apart);
+    f.train();
+    torch::manual_seed(6);
+    const torch::Tensor x = torch::rand({2, 3, 32, 32});
+    f.train_step(x, 0, lambdas[0]).loss.backward();
+    const std::vector<std::vector<torch::Tensor>> groups = f.clip_groups();
+    size_t n = 0;
+    for (const auto& g : groups) n += g.size();
+    CHECK(n == f.main_parameters().size());
+    CHECK(groups.size() == (apart ? 2u : 1u));
+    if (apart) CHECK(groups[1].size() == f.u_s->parameters().size());
+    for (const auto& g : groups) torch::nn::utils::clip_grad_norm_(g, 1e-3);
+    return f.m_a->named_parameters()["0.weight"].grad().clone();
+  };
+  const torch::Tensor apart0 = clipped(0, true), apart1 = clipped(1, true);
+  CHECK(torch::allclose(apart1, apart0, 1e-4, 1e-12));
+  const torch::Tensor one0 = clipped(0, false), one1 = clipped(1, false);
+  CHECK(one1.norm().item<double>() < 0.5 * one0.norm().item<double>());
+}
