@@ -132,7 +132,13 @@ void warm_start_from_file(TrainConfig& cfg, CodecImpl& model) {
   model.finish_warm_start(false);
   if (!cfg.init_medium.empty()) loaded += load_medium_member(cfg, model, f);
   if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
-  if (cfg.provenance.empty()) cfg.provenance = provenance_from_model_file(f.meta, cfg.init);
+  // With --init-medium the trained networks are the medium member's (the high stays --init's, frozen): the
+  // run carries on that member's history, not the base's.
+  if (cfg.provenance.empty())
+    cfg.provenance =
+        cfg.init_medium.empty()
+            ? provenance_from_model_file(f.meta, cfg.init)
+            : provenance_from_model_file(aec::ModelFile::read(cfg.init_medium).meta, cfg.init_medium);
   std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,
                state.empty() ? ", prior restarts" : (", " + state).c_str(), cfg.init.c_str(),
                cfg.warmup_steps);

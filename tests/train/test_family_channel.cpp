@@ -177,6 +177,9 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
     LoadedRun resumed = train_variant(g, root / "from-medium", f.init, 1, 0);
     auto* rnet = dynamic_cast<FamilyChannelCodecImpl*>(resumed.model.get());
     REQUIRE(rnet != nullptr);
+    // Its history is the medium member's (the networks it trains), not the base file's.
+    CHECK_THAT(resumed.cfg.provenance,
+               Catch::Contains("continued from fam-medium.aem (exported at its step "));
     for (const auto& [stack, prefix] : {std::pair{rnet->m_a, "m_a."}, std::pair{rnet->m_s, "m_s."}})
       for (const auto& kv : stack->named_parameters()) {
         const std::string name = prefix + kv.key();
