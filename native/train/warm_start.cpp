@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "aecodec/error.h"
 #include "aecodec/model.h"
@@ -83,20 +84,20 @@ namespace {
 // The medium member's networks from a shipped family's medium file, after the high member came from --init:
 // a file whose family's high is --init's model, this version (both halves one trained family) or another
 // (the high retrained since: the old medium networks are the nearest start for the new family's).
-int load_medium_member(const TrainConfig& cfg, CodecImpl& model, const aec::ModelFile& base_file) {
+int load_medium_member(const TrainConfig& cfg, CodecImpl& model, const aec::ModelFile& base_file,
+                       const aec::ModelFile& medium_file) {
   aec::require(model.arch() == "family-channel", "--init-medium is for --arch family-channel");
-  const aec::ModelFile f = aec::ModelFile::read(cfg.init_medium);
-  const aec::Model base = aec::Model::from_file(base_file), medium = aec::Model::from_file(f);
+  const aec::Model base = aec::Model::from_file(base_file), medium = aec::Model::from_file(medium_file);
   aec::require(medium.info().family_role == "medium" && medium.info().family_high == base.info().name,
                "family-channel: --init-medium " + cfg.init_medium +
                    " must be a family's medium member on the model of --init " + cfg.init + " ('" +
                    base.info().name + "')");
   int loaded = 0;
   for (Member& m : model.members())
-    if (m.role == "medium") loaded += m.load_from(f);
+    if (m.role == "medium") loaded += m.load_from(medium_file);
   // The up decoder, when the member has one and this run trains one (else it stays the high's g_s).
   if (auto* family = dynamic_cast<FamilyChannelCodecImpl*>(&model); family && family->u_s)
-    loaded += family->u_s->load_from(f);
+    loaded += family->u_s->load_from(medium_file);
   aec::require(loaded > 0, "family-channel: --init-medium " + cfg.init_medium + " holds no medium layer");
   std::fprintf(stderr, "warm start: %d medium layers from %s%s\n", loaded, cfg.init_medium.c_str(),
                medium.info().names_as_high(base.info().name, base.info().id)
@@ -130,15 +131,17 @@ void warm_start_from_file(TrainConfig& cfg, CodecImpl& model) {
   loaded += model.load_entropy_networks(f);
   const std::string state = load_train_state(f, model);
   model.finish_warm_start(false);
-  if (!cfg.init_medium.empty()) loaded += load_medium_member(cfg, model, f);
+  std::optional<aec::ModelFile> medium;
+  if (!cfg.init_medium.empty()) {
+    medium = aec::ModelFile::read(cfg.init_medium);
+    loaded += load_medium_member(cfg, model, f, *medium);
+  }
   if (cfg.warmup_steps <= 0) cfg.warmup_steps = 500;
   // With --init-medium the trained networks are the medium member's (the high stays --init's, frozen): the
   // run carries on that member's history, not the base's.
   if (cfg.provenance.empty())
-    cfg.provenance =
-        cfg.init_medium.empty()
-            ? provenance_from_model_file(f.meta, cfg.init)
-            : provenance_from_model_file(aec::ModelFile::read(cfg.init_medium).meta, cfg.init_medium);
+    cfg.provenance = medium ? provenance_from_model_file(medium->meta, cfg.init_medium)
+                            : provenance_from_model_file(f.meta, cfg.init);
   std::fprintf(stderr, "warm start: %d layers%s from %s (lr warm-up %d steps)\n", loaded,
                state.empty() ? ", prior restarts" : (", " + state).c_str(), cfg.init.c_str(),
                cfg.warmup_steps);
