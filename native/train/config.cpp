@@ -48,6 +48,7 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
     j["up_synthesis"] = c.up_synthesis;
     j["up_balance"] = c.up_balance;
     j["up_clip_apart"] = c.up_clip_apart;
+    j["up_stages"] = c.up_stages;
     j["init_medium"] = c.init_medium;
   }
 }
@@ -94,6 +95,7 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.up_synthesis = j.value("up_synthesis", false);  // absent: a run from before the option
   c.up_balance = j.value("up_balance", 0.0);
   c.up_clip_apart = j.value("up_clip_apart", false);
+  c.up_stages = j.value("up_stages", 0);
 }
 
 DistOptions dist_options_from_env() {

@@ -52,6 +52,10 @@ struct TrainConfig {
   // family-channel with up_synthesis: clip u_s's gradient norm apart from the other networks'. With one clip
   // over all, the balanced (scaled-up) low-quality u_s gradient shrinks the medium networks' steps too.
   bool up_clip_apart = false;
+  // family-channel with up_synthesis: extra stages (3x3 conv, inverse GDN) of the up synthesis at the
+  // half-size image's resolution, before its last upsampling layer: capacity for what bicubic upscaling
+  // cannot do. Each starts as the identity, so a run warm-started without them begins where its source was.
+  int up_stages = 0;
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

@@ -327,6 +327,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   if (cfg.medium_front > 0) family_training["medium_front"] = cfg.medium_front;
   if (cfg.up_synthesis) family_training["up_synthesis"] = true;
   if (cfg.up_balance > 0) family_training["up_balance"] = cfg.up_balance;
+  if (cfg.up_stages > 0) family_training["up_stages"] = cfg.up_stages;
 
   aec::ModelFile med;
   for (const auto& [name, t] : base.tensors)

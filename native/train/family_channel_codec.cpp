@@ -57,6 +57,9 @@ void copy_stages(LayerStackImpl& dst, LayerStackImpl& src, const std::string& sk
 // The medium analysis' layers: the first conv and its GDN (0, 1), the front stages (2 .. 2 + 2 front), then
 // the high g_a's layers from its index 2 on.
 constexpr int kFrontFirst = 2;
+// The up synthesis' layers: the high g_s's first three stages (0 .. 5), the up stages (6 .. 6 + 2 stages),
+// then g_s's last layer.
+constexpr int kUpStagesFirst = 6;
 
 // A handle on the stack's parameter (in-place writes reach the module's tensor).
 torch::Tensor param(LayerStackImpl& s, const std::string& name) {
@@ -66,23 +69,39 @@ torch::Tensor param(LayerStackImpl& s, const std::string& name) {
   return *t;
 }
 
+// The stride-1 stage of `stack` at layer `conv` (a 3x3 conv, then a GDN) as the identity: a centre-tap
+// identity conv, beta 1, gamma 0.
+void set_stage_identity(LayerStackImpl& stack, int conv, int channels) {
+  torch::Tensor w = param(stack, std::to_string(conv) + ".weight");
+  w.zero_();
+  for (int c = 0; c < channels; ++c) w[c][c][1][1] = 1.0;
+  param(stack, std::to_string(conv) + ".bias").zero_();
+  const auto children = stack.named_children();
+  const std::shared_ptr<torch::nn::Module>* g = children.find(std::to_string(conv + 1));
+  aec::require(g != nullptr, "family-channel: no GDN after layer " + std::to_string(conv));
+  (*g)->as<GDNImpl>()->set_effective(torch::ones({channels}), torch::zeros({channels, channels}));
+}
+
 }  // namespace
 
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
                                                std::array<double, 4> weights, int medium_width,
                                                bool medium_lrp, int medium_front, bool up_synthesis,
-                                               double up_balance, bool up_clip_apart)
+                                               double up_balance, bool up_clip_apart, int up_stages)
     : ChannelCodecImpl(N_, M_, lambdas, false),
       w_(weights),
       medium_width_(medium_width),
       medium_lrp_(medium_lrp),
       medium_front_(medium_front),
+      up_stages_(up_synthesis ? up_stages : 0),
       up_balance_(up_balance),
       lambda_max_(*std::max_element(lambdas.begin(), lambdas.end())),
       up_clip_apart_(up_clip_apart) {
   aec::require(medium_width >= 0 && medium_width <= N_, "family-channel: the medium width must be 0 to N");
   aec::require(medium_front >= 0 && medium_front <= 8,
                "family-channel: the medium front stages must be 0 to 8");
+  aec::require(up_stages >= 0 && up_stages <= 8, "family-channel: the up stages must be 0 to 8");
+  aec::require(up_stages == 0 || up_synthesis, "family-channel: --up-stages needs --up-synthesis");
   m_a = register_module("m_a", LayerStack("m_a"));
   m_s = register_module("m_s", LayerStack("m_s"));
   // The high g_a is conv s2, GDN, conv s2, GDN, conv s2, GDN, conv s2; the medium's first conv has stride 1
@@ -104,6 +123,7 @@ FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector
     u_s->deconv(M, N, 5, 2), u_s->gdn(N, true);
     u_s->deconv(N, N, 5, 2), u_s->gdn(N, true);
     u_s->deconv(N, N, 5, 2), u_s->gdn(N, true);
+    for (int s = 0; s < up_stages_; ++s) u_s->conv(N, N, 3, 1), u_s->gdn(N, true);
     u_s->deconv(N, 3, 5, 2);
   }
   // The high member is the base channel codec and stays exactly as loaded (its files must keep decoding):
@@ -119,7 +139,8 @@ void FamilyChannelCodecImpl::init_medium_from_high() {
   copy_stages(*m_a, *g_a, "0", kFrontFirst + 2 * medium_front_, 2 * medium_front_);
   init_front_identity();
   copy_stages(*m_s, *g_s, "6");
-  if (u_s) copy_stages(*u_s, *g_s, "");
+  if (u_s) copy_stages(*u_s, *g_s, "", kUpStagesFirst + 2 * up_stages_, 2 * up_stages_);
+  init_up_stages_identity();
   const torch::Tensor A = fold_matrix(false), S = fold_matrix(true);
   // Analysis: the 5x5 stride-2 kernel folded onto the half-size grid (its 3x3 centre; the border stays 0).
   torch::Tensor wa = param(*g_a, "0.weight").detach().to(torch::kCPU, torch::kFloat);  // [N, 3, 5, 5]
@@ -149,25 +170,29 @@ void FamilyChannelCodecImpl::init_medium_from_high() {
 
 void FamilyChannelCodecImpl::init_front_identity() {
   torch::NoGradGuard ng;
-  const auto children = m_a->named_children();
-  for (int f = 0; f < medium_front_; ++f) {
-    const std::string conv = std::to_string(kFrontFirst + 2 * f),
-                      gdn = std::to_string(kFrontFirst + 2 * f + 1);
-    torch::Tensor w = param(*m_a, conv + ".weight");
-    w.zero_();
-    for (int c = 0; c < N; ++c) w[c][c][1][1] = 1.0;
-    param(*m_a, conv + ".bias").zero_();
-    const std::shared_ptr<torch::nn::Module>* g = children.find(gdn);
-    aec::require(g != nullptr, "family-channel: no front GDN " + gdn);
-    (*g)->as<GDNImpl>()->set_effective(torch::ones({N}), torch::zeros({N, N}));
-  }
+  for (int f = 0; f < medium_front_; ++f) set_stage_identity(*m_a, kFrontFirst + 2 * f, N);
+}
+
+void FamilyChannelCodecImpl::init_up_stages_identity() {
+  torch::NoGradGuard ng;
+  for (int s = 0; s < up_stages_; ++s) set_stage_identity(*u_s, kUpStagesFirst + 2 * s, N);
 }
 
 std::string FamilyChannelCodecImpl::warm_start_source(const std::string& name,
                                                       const TrainConfig& source) const {
-  // An up synthesis new to this run starts as the source's high synthesis.
-  if (name.rfind("u_s.", 0) == 0 && !(source.arch == "family-channel" && source.up_synthesis))
-    return "g_s." + name.substr(4);
+  if (name.rfind("u_s.", 0) == 0) {
+    // An up synthesis new to this run starts as the source's high synthesis; up stages new to it start as
+    // the identity (the constructor's), and the layers after them move up.
+    const bool own = source.arch == "family-channel" && source.up_synthesis;
+    const int src_stages = own ? source.up_stages : 0;
+    const std::string layer = name.substr(4);
+    const int i = std::stoi(layer.substr(0, layer.find('.')));
+    const std::string prefix = own ? "u_s." : "g_s.";
+    if (i < kUpStagesFirst) return prefix + layer;
+    if (i < kUpStagesFirst + 2 * up_stages_)
+      return (i - kUpStagesFirst) / 2 < src_stages ? prefix + layer : std::string();
+    return prefix + shift_layer(layer, kUpStagesFirst, 2 * (src_stages - up_stages_));
+  }
   if (name.rfind("m_a.", 0) != 0) return name;
   const int src_front = source.arch == "family-channel" ? source.medium_front : 0;
   const std::string layer = name.substr(4);

@@ -18,7 +18,8 @@
 //
 // up_synthesis: the up path decodes through u_s, a copy of the high g_s (same shapes, reading LRP's latent)
 // that learns with the medium networks and ships in the medium member: a decoder for the latents of
-// half-size images at full size, where the frozen g_s only knows the high analysis' latents.
+// half-size images at full size, where the frozen g_s only knows the high analysis' latents. up_stages adds
+// stride-1 stages (3x3 conv, inverse GDN) to u_s before its last layer, each starting as the identity.
 //
 // medium_lrp = false: m_s reads the coded latent (symbol + mean), not the one after the context's latent
 // residual prediction, so decoding with it skips the LRP nets (the exported member says "decoder_lrp":
@@ -51,7 +52,8 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // medium_front: extra stride-1 stages of m_a after its first layer.
   FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights,
                          int medium_width = 0, bool medium_lrp = true, int medium_front = 0,
-                         bool up_synthesis = false, double up_balance = 0, bool up_clip_apart = false);
+                         bool up_synthesis = false, double up_balance = 0, bool up_clip_apart = false,
+                         int up_stages = 0);
   bool medium_lrp() const { return medium_lrp_; }
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8
@@ -69,8 +71,8 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   std::vector<torch::Tensor> aux_parameters() override { return {}; }
   // up_clip_apart: u_s's parameters in a group of their own.
   std::vector<std::vector<torch::Tensor>> clip_groups() override;
-  // From a family run with fewer front stages: its m_a layers after the front move up; the extra front stages
-  // are new (identity).
+  // From a family run with fewer front stages (up stages): its m_a (u_s) layers after them move up; the extra
+  // stages are new (identity).
   std::string warm_start_source(const std::string& name, const TrainConfig& source) const override;
   // After a warm start: the medium networks from the high's, unless the source already had them.
   void finish_warm_start(bool source_had_all) override;
@@ -90,11 +92,13 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   // What m_s reads of a coded latent: LRP's latent or the coded one (medium_lrp), gains removed.
   torch::Tensor medium_input(const SlicesOut& s, int quality);
   std::array<double, 4> w_;
-  // The front stages as the identity: a centre-tap identity conv and a GDN with beta 1, gamma 0.
+  // The front stages (up stages) as the identity: a centre-tap identity conv and a GDN with beta 1, gamma 0.
   void init_front_identity();
+  void init_up_stages_identity();
   int medium_width_ = 0;
   bool medium_lrp_ = true;
   int medium_front_ = 0;
+  int up_stages_ = 0;                       // TrainConfig::up_stages
   double up_balance_ = 0, lambda_max_ = 0;  // TrainConfig::up_balance; the largest lambda
   bool up_clip_apart_ = false;              // TrainConfig::up_clip_apart
 };

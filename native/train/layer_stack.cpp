@@ -217,7 +217,8 @@ void LayerStackImpl::export_to(aec::ModelFile& file, nlohmann::json& list,
   }
 }
 
-int LayerStackImpl::load_from(const aec::ModelFile& file) {
+int LayerStackImpl::load_from(const aec::ModelFile& file,
+                              const std::function<std::string(const std::string&)>& source) {
   torch::NoGradGuard ng;
   int loaded = 0;
   auto load = [&](torch::Tensor& dst, const std::string& name) {
@@ -226,8 +227,8 @@ int LayerStackImpl::load_from(const aec::ModelFile& file) {
     dst.copy_(torch::from_blob(v.data(), dst.sizes(), torch::kFloat).to(dst.device()));
   };
   for (Entry& e : entries_) {
-    const std::string name = name_of(e);
-    if (!file.has(name + ".weight") && !file.has(name + ".beta")) continue;
+    const std::string name = source ? source(name_of(e)) : name_of(e);
+    if (name.empty() || (!file.has(name + ".weight") && !file.has(name + ".beta"))) continue;
     if (e.op == aec::op::kConv2d) {
       load(e.conv->weight, name + ".weight"), load(e.conv->bias, name + ".bias");
     } else if (e.op == aec::op::kConvTranspose2d) {

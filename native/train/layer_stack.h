@@ -2,6 +2,7 @@
 // LibTorch forward pass and writes the exported "encoder"/"decoder" layer lists and tensors, so training and
 // the core compute the same function by construction.
 #pragma once
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -54,7 +55,9 @@ class LayerStackImpl : public torch::nn::Module {
   // reciprocals).
   void scale_ends(const std::vector<float>* out_scale, const std::vector<float>* in_scale);
   // Copies the weights of the same-named layers from a model file (warm start); returns how many layers.
-  int load_from(const aec::ModelFile& file);
+  // `source`, when given, names each layer's source in the file ("" skips the layer).
+  int load_from(const aec::ModelFile& file,
+                const std::function<std::string(const std::string&)>& source = nullptr);
   // Multiply-accumulates of one forward pass on a [c, h, w] input; updates c, h, w to the output shape.
   double macs(int& c, int& h, int& w) const;
   int stride() const;  // total downscaling (encoder) or upscaling (decoder) factor

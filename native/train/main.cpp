@@ -87,6 +87,10 @@ int main(int argc, char** argv) {
   train->add_flag("--up-clip-apart", cfg.up_clip_apart,
                   "family-channel --up-synthesis: clip the up synthesis' gradient norm apart from the other "
                   "networks' (--clip each)");
+  train->add_option(
+      "--up-stages", cfg.up_stages,
+      "family-channel --up-synthesis: extra 3x3 conv + inverse GDN stages of the up synthesis at "
+      "half size, before its last layer (each starts as the identity)");
   bool medium_no_lrp = false;
   train->add_flag("--medium-no-lrp", medium_no_lrp,
                   "family-channel: the medium synthesis reads the coded latent, so its decoding skips LRP");

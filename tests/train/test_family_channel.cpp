@@ -344,6 +344,22 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
     REQUIRE(up1 != nullptr);
     CHECK(floats_of(up1->u_s->named_parameters()["0.weight"]) == up_file.floats("u_s.0.weight", gs0));
   }
+  // ... and with up stages the member has none of, its last layer from the member's, the stage new.
+  uf.up_stages = 1;
+  fs::remove_all(uf.out);
+  fs::create_directories(uf.out);
+  {
+    std::shared_ptr<CodecImpl> fresh = make_codec(uf);
+    warm_start_from_file(uf, *fresh);
+    auto* up2 = dynamic_cast<FamilyChannelCodecImpl*>(fresh.get());
+    REQUIRE(up2 != nullptr);
+    const std::vector<int64_t> last = up_file.tensors.at("u_s.6.weight").shape;
+    CHECK(floats_of(up2->u_s->named_parameters()["8.weight"]) == up_file.floats("u_s.6.weight", last));
+    CHECK(floats_of(up2->u_s->named_parameters()["0.weight"]) == up_file.floats("u_s.0.weight", gs0));
+    const torch::Tensor stage = up2->u_s->named_parameters()["6.weight"];
+    CHECK(stage.sizes() == torch::IntArrayRef({stage.size(0), stage.size(0), 3, 3}));
+    CHECK(stage.abs().sum().item<double>() == Approx(double(stage.size(0))));  // the identity
+  }
   fs::remove_all(root);
   fs::remove_all(data);
 }
@@ -398,4 +414,53 @@ TEST_CASE(
   CHECK(torch::allclose(apart1, apart0, 1e-4, 1e-12));
   const torch::Tensor one0 = clipped(0, false), one1 = clipped(1, false);
   CHECK(one1.norm().item<double>() < 0.5 * one0.norm().item<double>());
+}
+
+TEST_CASE("family-channel --up-stages: the up synthesis' extra stages start as the identity",
+          "[train][family]") {
+  const std::vector<double> lambdas = {0.001, 0.016};
+  torch::manual_seed(5);
+  FamilyChannelCodecImpl plain(16, 12, lambdas, {1, 1, 1, 0}, 6, false, 0, true, 0.5);
+  FamilyChannelCodecImpl staged(16, 12, lambdas, {1, 1, 1, 0}, 6, false, 0, true, 0.5, false, 2);
+  // Two conv + GDN stages more, before the last layer, which moves from index 6 to 10.
+  CHECK(staged.u_s->named_parameters()["6.weight"].sizes() == torch::IntArrayRef({16, 16, 3, 3}));
+  CHECK(staged.u_s->named_parameters()["10.weight"].sizes() ==
+        plain.u_s->named_parameters()["6.weight"].sizes());
+  // Warm-started from a run whose up synthesis has no stages: every tensor but the new stages' comes from
+  // the source, under its own (shifted) name.
+  TrainConfig source;
+  source.arch = "family-channel", source.up_synthesis = true;
+  plain.u_s->named_parameters()["6.bias"].data().normal_();  // tell the last layer's bias apart from 0
+  int copied = 0, fresh = 0;
+  {
+    torch::NoGradGuard ng;
+    auto from = plain.named_parameters();
+    for (auto& kv : staged.named_parameters()) {
+      if (kv.key().rfind("u_s.", 0) != 0) continue;
+      const std::string s = staged.warm_start_source(kv.key(), source);
+      if (s.empty()) {
+        ++fresh;
+        continue;
+      }
+      REQUIRE(from.find(s) != nullptr);
+      REQUIRE(from[s].sizes() == kv.value().sizes());
+      kv.value().copy_(from[s]);
+      ++copied;
+    }
+  }
+  CHECK(fresh == int(staged.u_s->parameters().size() - plain.u_s->parameters().size()));
+  CHECK(copied == int(plain.u_s->parameters().size()));
+  // From a run without an up synthesis, its layers come from the source's high synthesis.
+  TrainConfig channel_source;
+  channel_source.arch = "channel";
+  CHECK(staged.warm_start_source("u_s.10.weight", channel_source) == "g_s.6.weight");
+  CHECK(staged.warm_start_source("u_s.7.beta", channel_source).empty());
+  // ... and the staged synthesis decodes as the plain one.
+  torch::manual_seed(6);
+  const torch::Tensor y = torch::randn({1, 12, 4, 4});
+  torch::NoGradGuard ng;
+  plain.eval(), staged.eval();
+  const torch::Tensor a = plain.u_s->forward(y), b = staged.u_s->forward(y);
+  REQUIRE(a.sizes() == b.sizes());
+  CHECK(torch::allclose(a, b, 1e-4, 1e-5));
 }
