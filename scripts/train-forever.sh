@@ -12,7 +12,9 @@
 #                                                    # loop respects (no new slice or export while it is there)
 #   scripts/train-forever.sh status
 #   scripts/train-forever.sh export                  # export-if-improved for every run, now
+#   scripts/train-forever.sh rd-loss FILE...         # the validation RD loss that export compares, per file
 set -euo pipefail
+CALLER_DIR=$PWD  # where relative paths given on the command line start
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DATA=${AEC_TRAIN_DATA:-../shared/data/train}
@@ -108,7 +110,9 @@ ensure_binary() {
   if [ ! -x "$TRAIN" ] || [ "$built" -nt "$TRAIN" ]; then cp "$built" "$TRAIN.new" && mv "$TRAIN.new" "$TRAIN"; fi
 }
 
-# RD loss of a model file from its scores (codec_bpp/codec_psnr; else the trainer's bpp/psnr).
+# RD loss of a model file from its scores (codec_bpp/codec_psnr; else the trainer's bpp/psnr). A family's medium
+# member is judged by what it trains for: its own codec's RD loss plus the up and the down path's squared errors
+# (the trainer's validation at the default quality), weighted by its family_weights as in its training loss.
 rd_loss() {
   /usr/bin/python3 - "$1" <<'PY'
 import json, struct, sys
@@ -117,7 +121,15 @@ n = struct.unpack("<Q", b[:8])[0]
 doc = json.loads(json.loads(b[8:8 + n])["__metadata__"]["aecodec"])
 s, lam = doc.get("scores", {}), doc.get("training", {}).get("lambda", 0.013)
 bpp, psnr = s.get("codec_bpp", s.get("bpp")), s.get("codec_psnr", s.get("psnr"))
-print("inf" if bpp is None or psnr is None else bpp + lam * 65025 * 10 ** (-psnr / 10))
+if bpp is None or psnr is None:
+    print("inf")
+    sys.exit()
+mse = lambda db: 10 ** (-db / 10)
+loss = bpp + lam * 65025 * mse(psnr)
+w = doc.get("training", {}).get("family_weights")
+if doc.get("family", {}).get("role") == "medium" and w and "cross_m2h" in s and "cross_h2m" in s:
+    loss += lam * 65025 * (w[1] * mse(s["cross_m2h"]) + w[0] * mse(s["cross_h2m"]))
+print(loss)
 PY
 }
 
@@ -290,6 +302,15 @@ case "${1:-status}" in
   export)
     ensure_binary
     for name in "${ORDER[@]}"; do export_if_improved "$name"; done
+    ;;
+  rd-loss)
+    shift
+    for f in "$@"; do
+      case $f in /*) path=$f ;; *) path=$CALLER_DIR/$f ;; esac
+      [ -f "$path" ] || { echo "rd-loss: no file $f" >&2; exit 1; }
+      loss=$(rd_loss "$path")  # a file that is not a model file stops the command (set -e)
+      echo "$loss $f"
+    done
     ;;
   *) sed -n '2,15p' "$0"; exit 2 ;;
 esac
