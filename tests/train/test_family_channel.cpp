@@ -8,6 +8,7 @@
 #include "aecodec/codec.h"
 #include "aecodec/image.h"
 #include "aecodec/model.h"
+#include "aecodec/tile.h"
 #include "export.h"
 #include "family_channel_codec.h"
 #include "int_channel.h"
@@ -360,6 +361,27 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
     CHECK(stage.sizes() == torch::IntArrayRef({stage.size(0), stage.size(0), 3, 3}));
     CHECK(stage.abs().sum().item<double>() == Approx(double(stage.size(0))));  // the identity
   }
+  // Trained and exported with a stage, the member's up decoder is what the core runs, whole and by tiles.
+  TrainConfig us = u;
+  us.up_stages = 1;
+  LoadedRun usr = train_variant(us, (root / "up-stages").string(), narrow.dir, 2, 2);
+  auto us_files = export_models(usr, "fam", ExportOptions{});
+  REQUIRE(us_files.size() == 1);
+  const aec::Model medium6 = aec::Model::from_file(us_files[0].second);
+  REQUIRE(medium6.info().up_decoder);
+  const aec::EncodeResult em6 = aec::encode_image(medium6, aec::downscale2x_box(im), o);
+  const aec::DecodeResult full6 = aec::up_decode_image(medium6, em6.bytes.data(), em6.bytes.size());
+  CHECK(full6.image.width == 70);
+  aec::set_tile_options(aec::TileOptions{0, 16});
+  std::vector<uint8_t> tiled;
+  aec::decode_image_rows(
+      medium6, em6.bytes.data(), em6.bytes.size(),
+      [&](int w, int, int, int n, const uint8_t* rgb) {
+        tiled.insert(tiled.end(), rgb, rgb + size_t(w) * n * 3);
+      },
+      {}, aec::DecodeAs::up);
+  aec::set_tile_options(aec::TileOptions{});
+  CHECK(tiled == full6.image.rgb);
   fs::remove_all(root);
   fs::remove_all(data);
 }
