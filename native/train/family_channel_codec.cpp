@@ -26,9 +26,10 @@ torch::Tensor fold_matrix(bool synthesis) {
   return A;
 }
 
-// A layer stack's tensor name "I.rest" with its layer index I moved by `shift` when I >= `from`.
+// A layer stack's tensor name "I.rest" (or layer name "I") with its layer index I moved by `shift` when
+// I >= `from`.
 std::string shift_layer(const std::string& name, int from, int shift) {
-  const size_t dot = name.find('.');
+  const size_t dot = std::min(name.find('.'), name.size());
   const int i = std::stoi(name.substr(0, dot));
   return i < from ? name : std::to_string(i + shift) + name.substr(dot);
 }
@@ -93,7 +94,7 @@ FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector
       medium_width_(medium_width),
       medium_lrp_(medium_lrp),
       medium_front_(medium_front),
-      up_stages_(up_synthesis ? up_stages : 0),
+      up_stages_(up_stages),
       up_balance_(up_balance),
       lambda_max_(*std::max_element(lambdas.begin(), lambdas.end())),
       up_clip_apart_(up_clip_apart) {

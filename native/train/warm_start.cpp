@@ -1,6 +1,5 @@
 #include "warm_start.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -96,22 +95,15 @@ int load_medium_member(const TrainConfig& cfg, CodecImpl& model, const aec::Mode
   int loaded = 0;
   for (Member& m : model.members())
     if (m.role == "medium") loaded += m.load_from(medium_file);
-  // The up decoder, when the member has one and this run trains one (else it stays the high's g_s); its
-  // layers after the up stages under their names in the member's file, whose up decoder may have fewer stages
-  // (the rest start as the identity).
+  // The up decoder, when the member has one and this run trains one (else it stays the high's g_s): each
+  // layer from where warm_start_source finds it in a run trained as the member was (its up stages, recorded
+  // in its training record since the option exists, may be fewer: the new ones start as the identity).
   if (auto* family = dynamic_cast<FamilyChannelCodecImpl*>(&model); family && family->u_s) {
     TrainConfig member;
     member.arch = "family-channel", member.up_synthesis = true;
-    for (const auto& kv :
-         medium_file.tensors)  // its up decoder's weighted layers: g_s's four, then the stages
-      if (kv.first.rfind("u_s.", 0) == 0 && kv.first.size() > 7 &&
-          kv.first.compare(kv.first.size() - 7, 7, ".weight") == 0)
-        ++member.up_stages;
-    member.up_stages = std::max(0, member.up_stages - 4);
-    loaded += family->u_s->load_from(medium_file, [&](const std::string& layer) {
-      const std::string s = family->warm_start_source(layer + ".weight", member);
-      return s.empty() ? s : s.substr(0, s.size() - 7);
-    });
+    member.up_stages = medium_file.meta.value("training", nlohmann::json::object()).value("up_stages", 0);
+    loaded += family->u_s->load_from(
+        medium_file, [&](const std::string& layer) { return family->warm_start_source(layer, member); });
   }
   aec::require(loaded > 0, "family-channel: --init-medium " + cfg.init_medium + " holds no medium layer");
   std::fprintf(stderr, "warm start: %d medium layers from %s%s\n", loaded, cfg.init_medium.c_str(),
