@@ -49,6 +49,8 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
     j["up_balance"] = c.up_balance;
     j["up_clip_apart"] = c.up_clip_apart;
     j["up_stages"] = c.up_stages;
+    j["up_only"] = c.up_only;
+    j["train_qualities"] = c.train_qualities;
     j["init_medium"] = c.init_medium;
   }
 }
@@ -96,6 +98,8 @@ void from_json(const nlohmann::json& j, TrainConfig& c) {
   c.up_balance = j.value("up_balance", 0.0);
   c.up_clip_apart = j.value("up_clip_apart", false);
   c.up_stages = j.value("up_stages", 0);
+  c.up_only = j.value("up_only", false);
+  c.train_qualities = j.value("train_qualities", std::vector<int>{});
 }
 
 DistOptions dist_options_from_env() {

@@ -56,6 +56,11 @@ struct TrainConfig {
   // half-size image's resolution, before its last upsampling layer: capacity for what bicubic upscaling
   // cannot do. Each starts as the identity, so a run warm-started without them begins where its source was.
   int up_stages = 0;
+  // family-channel with up_synthesis: only u_s learns; the medium analysis and synthesis stay as loaded, so
+  // the member's files and its own decodes (the up path's bicubic baseline) stay bit for bit as they were.
+  bool up_only = false;
+  // The qualities (1-based) the steps draw from, each as often as it is listed; empty: all of them, evenly.
+  std::vector<int> train_qualities;
   int valid_every = 500;     // steps between validations
   int valid_max_images = 0;  // 0 = all
   double checkpoint_minutes = 5;

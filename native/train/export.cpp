@@ -328,6 +328,7 @@ std::vector<std::pair<std::string, aec::ModelFile>> export_family_channel(Loaded
   if (cfg.up_synthesis) family_training["up_synthesis"] = true;
   if (cfg.up_balance > 0) family_training["up_balance"] = cfg.up_balance;
   if (cfg.up_stages > 0) family_training["up_stages"] = cfg.up_stages;
+  if (cfg.up_only) family_training["up_only"] = true;
 
   aec::ModelFile med;
   for (const auto& [name, t] : base.tensors)

@@ -88,7 +88,8 @@ void set_stage_identity(LayerStackImpl& stack, int conv, int channels) {
 FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector<double>& lambdas,
                                                std::array<double, 4> weights, int medium_width,
                                                bool medium_lrp, int medium_front, bool up_synthesis,
-                                               double up_balance, bool up_clip_apart, int up_stages)
+                                               double up_balance, bool up_clip_apart, int up_stages,
+                                               bool up_only)
     : ChannelCodecImpl(N_, M_, lambdas, false),
       w_(weights),
       medium_width_(medium_width),
@@ -103,6 +104,7 @@ FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector
                "family-channel: the medium front stages must be 0 to 8");
   aec::require(up_stages >= 0 && up_stages <= 8, "family-channel: the up stages must be 0 to 8");
   aec::require(up_stages == 0 || up_synthesis, "family-channel: --up-stages needs --up-synthesis");
+  aec::require(!up_only || up_synthesis, "family-channel: --up-only needs --up-synthesis");
   m_a = register_module("m_a", LayerStack("m_a"));
   m_s = register_module("m_s", LayerStack("m_s"));
   // The high g_a is conv s2, GDN, conv s2, GDN, conv s2, GDN, conv s2; the medium's first conv has stride 1
@@ -128,10 +130,12 @@ FamilyChannelCodecImpl::FamilyChannelCodecImpl(int N_, int M_, const std::vector
     u_s->deconv(N, 3, 5, 2);
   }
   // The high member is the base channel codec and stays exactly as loaded (its files must keep decoding):
-  // no gradient into its transforms, entropy model, prior or gains.
-  for (auto& kv : named_parameters())
-    if (kv.key().rfind("m_a.", 0) != 0 && kv.key().rfind("m_s.", 0) != 0 && kv.key().rfind("u_s.", 0) != 0)
-      kv.value().requires_grad_(false);
+  // no gradient into its transforms, entropy model, prior or gains. up_only freezes the medium networks too.
+  for (auto& kv : named_parameters()) {
+    const bool up = kv.key().rfind("u_s.", 0) == 0;
+    const bool medium = kv.key().rfind("m_a.", 0) == 0 || kv.key().rfind("m_s.", 0) == 0;
+    if (!up && (up_only || !medium)) kv.value().requires_grad_(false);
+  }
   init_medium_from_high();
 }
 

@@ -36,7 +36,8 @@
 // all times lambda * 255^2, plus the medium latent's rate under the shared entropy model, in bits per pixel
 // of the half-size image (the medium file's own bpp), plus optionally w_latent times the mean squared
 // difference between the medium latent of the half crop and the high latent of the full crop (gained, in
-// quantisation steps): one kind of latent for the one half-size synthesis. Only m_a, m_s (and u_s) learn.
+// quantisation steps): one kind of latent for the one half-size synthesis. Only m_a, m_s (and u_s) learn;
+// with up_only, u_s alone.
 #pragma once
 #include <array>
 #include <string>
@@ -53,7 +54,7 @@ class FamilyChannelCodecImpl : public ChannelCodecImpl {
   FamilyChannelCodecImpl(int N, int M, const std::vector<double>& lambdas, std::array<double, 4> weights,
                          int medium_width = 0, bool medium_lrp = true, int medium_front = 0,
                          bool up_synthesis = false, double up_balance = 0, bool up_clip_apart = false,
-                         int up_stages = 0);
+                         int up_stages = 0, bool up_only = false);
   bool medium_lrp() const { return medium_lrp_; }
   std::string arch() const override { return "family-channel"; }
   int stride() const override { return 16; }  // the high member's; the medium member's is 8

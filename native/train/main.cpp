@@ -91,6 +91,15 @@ int main(int argc, char** argv) {
       "--up-stages", cfg.up_stages,
       "family-channel --up-synthesis: extra 3x3 conv + inverse GDN stages of the up synthesis at "
       "half size, before its last layer (each starts as the identity)");
+  train->add_flag("--up-only", cfg.up_only,
+                  "family-channel --up-synthesis: train only the up synthesis (the medium member's files and "
+                  "its own decodes stay as --init / --init-medium made them)");
+  train
+      ->add_option(
+          "--train-qualities", cfg.train_qualities,
+          "variable rate: the qualities (1-based, comma-separated) the steps draw from, each as often as "
+          "it is listed (default: all)")
+      ->delimiter(',');
   bool medium_no_lrp = false;
   train->add_flag("--medium-no-lrp", medium_no_lrp,
                   "family-channel: the medium synthesis reads the coded latent, so its decoding skips LRP");

@@ -128,7 +128,7 @@ std::shared_ptr<CodecImpl> make_codec(const TrainConfig& cfg) {
         std::array<double, 4>{cfg.family_weights[0], cfg.family_weights[1], cfg.family_weights[2],
                               cfg.family_weights.size() == 4 ? cfg.family_weights[3] : 0.0},
         cfg.medium_width, cfg.medium_lrp, cfg.medium_front, cfg.up_synthesis, cfg.up_balance,
-        cfg.up_clip_apart, cfg.up_stages);
+        cfg.up_clip_apart, cfg.up_stages, cfg.up_only);
   }
   if (cfg.arch == "fc" || cfg.arch == "conv" || cfg.arch == "vae") return make_plain_codec(cfg.arch, N, M);
   throw aec::Error("unknown arch '" + cfg.arch +

@@ -240,6 +240,10 @@ class Trainer {
     aec::require(!cfg_.data.empty(), "train: --data DIR is required");
     aec::require(cfg_.steps > 0 || cfg_.minutes > 0, "train: give --steps or --minutes");
     aec::require(!cfg_.lambdas.empty(), "train: no lambda");
+    for (int q : cfg_.train_qualities)
+      aec::require(q >= 1 && q <= cfg_.qualities(), "train: --train-qualities: no quality " +
+                                                        std::to_string(q) + " (the run has " +
+                                                        std::to_string(cfg_.qualities()) + ")");
     aec::require(cfg_.batch > 0 && cfg_.batch % world_ == 0,
                  "train: --batch " + std::to_string(cfg_.batch) +
                      " is the global batch, split evenly over the " + std::to_string(world_) +
@@ -367,7 +371,8 @@ class Trainer {
     if (st_.step == cfg_.inject_nan_step) batch[batch.size() / 2] = std::numeric_limits<float>::quiet_NaN();
     const uint64_t rs = mix(cfg_.seed, uint64_t(st_.step));
     torch::manual_seed(rs);
-    s.quality = int(rs % uint64_t(model_->qualities()));
+    const std::vector<int>& pick = cfg_.train_qualities;
+    s.quality = pick.empty() ? int(rs % uint64_t(model_->qualities())) : pick[rs % pick.size()] - 1;
     s.lr = lr_now();
     adam_options(*opt_).lr(s.lr);
 

@@ -4,6 +4,8 @@
 // names it), the base's files cross-decode at half size with the medium member and a medium file at full size
 // with the base, at the file's quality; from a channel run instead of a file, the export writes both.
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "aecodec/codec.h"
 #include "aecodec/image.h"
@@ -382,6 +384,44 @@ TEST_CASE("family-channel: a frozen channel codec and a half-size member export 
       {}, aec::DecodeAs::up);
   aec::set_tile_options(aec::TileOptions{});
   CHECK(tiled == full6.image.rgb);
+  // Only the up decoder learning, at the top quality only (--up-only --train-qualities 2): the medium
+  // networks stay the source's (so its files and its own decodes stay as they were), the up decoder moves,
+  // and every step drew quality 2.
+  TrainConfig uo = u;
+  uo.up_only = true, uo.train_qualities = {2};
+  const fs::path uo_dir = root / "up-only";
+  LoadedRun uor = train_variant(uo, uo_dir.string(), narrow.dir, 3, 3);
+  auto* only = dynamic_cast<FamilyChannelCodecImpl*>(uor.model.get());
+  REQUIRE(only != nullptr);
+  CHECK(floats_of(only->m_s->named_parameters()["6.weight"]) ==
+        floats_of(shallow->m_s->named_parameters()["6.weight"]));
+  CHECK(floats_of(only->m_a->named_parameters()["0.weight"]) ==
+        floats_of(shallow->m_a->named_parameters()["0.weight"]));
+  CHECK(floats_of(only->u_s->named_parameters()["0.weight"]) !=
+        floats_of(shallow->g_s->named_parameters()["0.weight"]));
+  {
+    std::ifstream log(uo_dir / "log.csv");
+    std::string line;
+    int steps = 0;
+    while (std::getline(log, line)) {
+      if (line.rfind("train,", 0) != 0) continue;
+      std::vector<std::string> cols;
+      std::stringstream ss(line);
+      for (std::string c; std::getline(ss, c, ',');) cols.push_back(c);
+      REQUIRE(cols.size() > 9);
+      CHECK(cols[9] == "2");
+      ++steps;
+    }
+    CHECK(steps > 0);
+  }
+  auto uo_files = export_models(uor, "fam", ExportOptions{});
+  REQUIRE(uo_files.size() == 1);
+  CHECK(uo_files[0].second.meta["training"].value("up_only", false));
+  // A quality the run does not have is refused.
+  TrainConfig bad_q = uo;
+  bad_q.train_qualities = {3};
+  CHECK_THROWS_WITH(train_variant(bad_q, (root / "bad-q").string(), narrow.dir, 1, 1),
+                    Catch::Contains("no quality 3"));
   fs::remove_all(root);
   fs::remove_all(data);
 }
