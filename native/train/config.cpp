@@ -50,9 +50,9 @@ void to_json(nlohmann::json& j, const TrainConfig& c) {
     j["up_clip_apart"] = c.up_clip_apart;
     j["up_stages"] = c.up_stages;
     j["up_only"] = c.up_only;
-    j["train_qualities"] = c.train_qualities;
     j["init_medium"] = c.init_medium;
   }
+  if (!c.train_qualities.empty()) j["train_qualities"] = c.train_qualities;
 }
 
 void from_json(const nlohmann::json& j, TrainConfig& c) {
