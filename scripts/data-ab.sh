@@ -18,38 +18,7 @@ VALID=${AEC_VALID_DATA:-../shared/data/valid}
 TRAIN=${AEC_TRAIN_BIN:-build/release/native/train/aecodec-train}
 LAMBDAS=0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932
 
-summary() {
-  /usr/bin/python3 - "$1" all without half <<'PY'
-import csv, math, os, sys
-out, arms = sys.argv[1], sys.argv[2:]
-lams = [0.00025, 0.00067, 0.0018, 0.0048, 0.013, 0.035, 0.0932]
-def load(arm):
-    p = os.path.join(out, arm, "log.csv")
-    if not os.path.exists(p): return None
-    rows = [r for r in csv.reader(open(p)) if r and r[0] == "valid"]
-    if not rows: return None
-    last = max(int(r[1]) for r in rows)
-    return {int(r[9]): (float(r[6]), float(r[7])) for r in rows if int(r[1]) == last}
-def bd(a, b):  # mean log-rate difference over the common PSNR range, piecewise linear in PSNR
-    pa = sorted((p, math.log(r)) for r, p in a.values()); pb = sorted((p, math.log(r)) for r, p in b.values())
-    lo, hi = max(pa[0][0], pb[0][0]), min(pa[-1][0], pb[-1][0])
-    def f(pts, x):
-        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
-            if x0 <= x <= x1: return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
-    n = 400
-    d = sum(f(pb, lo + (hi - lo) * (i + .5) / n) - f(pa, lo + (hi - lo) * (i + .5) / n) for i in range(n)) / n
-    return 100 * (math.exp(d) - 1), lo, hi
-first = load(arms[0])
-print("| arm | " + " | ".join("Q%d bpp / dB" % q for q in range(1, 8)) + " | BD-rate vs all |")
-print("|---|" + "---|" * 8)
-for arm in arms:
-    v = load(arm)
-    if v is None: continue
-    cells = " | ".join("%.4f / %.2f" % v[q] for q in sorted(v))
-    b = "(anchor)" if arm == arms[0] or first is None else "%+.2f %% [%.1f-%.1f dB]" % bd(first, v)
-    print("| %s | %s | %s |" % (arm, cells, b))
-PY
-}
+summary() { /usr/bin/python3 scripts/ab-summary.py "$1" all without half; }
 
 if [ "${1:-}" = --summary ]; then summary "${2:-/tmp/aecodec-data-ab}"; exit 0; fi
 RUN=${1:?usage: scripts/data-ab.sh RUN_DIR [STEPS] [OUT]}
