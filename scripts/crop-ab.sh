@@ -21,8 +21,8 @@ NAME=${1:?usage: scripts/crop-ab.sh NAME RUN_DIR [STEPS] [OUT]}
 RUN=${2:?usage: scripts/crop-ab.sh NAME RUN_DIR [STEPS] [OUT]}
 STEPS=${3:-3000}
 OUT=${4:-/tmp/aecodec-crop-ab}
-[ -x "$TRAIN" ] || { echo "crop-ab: no $TRAIN; build first" >&2; exit 1; }
 [ -f "$RUN/checkpoint.pt" ] || { echo "crop-ab: $RUN is not a run directory (no checkpoint.pt)" >&2; exit 1; }
+[ -x "$TRAIN" ] || { echo "crop-ab: no $TRAIN; build first" >&2; exit 1; }
 recipe=$(scripts/train-forever.sh recipe "$NAME")
 # The recipe without the options each arm sets itself.
 read -ra base <<<"$(sed -E 's/--(crop|batch|valid-every) [^ ]+//g' <<<"$recipe")"
