@@ -162,7 +162,7 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     // The members of test-codec (as channel and channel-wide): the wider one's rate lies above the other's.
     ['test-codec-a', 'channel', '3', 'm=16', 'knob'],
     ['test-codec-b', 'channel', '3', 'n=32', 'm=32', 'knob'],
-    // A family built on test-codec-a (as family-medium on channel, the codec channel's member up to Q 72):
+    // A family built on test-codec-a (as family-medium on channel, the codec channel's member up to Q 74):
     // the medium names it as its high member, takes its entropy model and gains, and its family id is
     // "fam-" + test-codec-a's entropy id; its up decoder is a copy of test-codec-a's decoder.
     ['fam-c-medium', 'channel', '2', 'm=16', 'knob', `entropy=${path.join(modelsDir, 'test-codec-a.aem')}`,
