@@ -77,9 +77,9 @@ declare -A INIT=(
 # 0.05 from q6's file, reaches 1.44 bpp: docs/training.md). An entry NAME:MINUTES gives that run its own slice
 # length (e.g. AEC_TRAIN_ORDER="family:30 channel-wide:60"); plain NAME uses SLICE_MINUTES. channel: the
 # channel-conditional context model (docs/context-model.md) as one variable-rate network over seven lambdas,
-# warm-started from channel-q5 (the pilot's winner at q5's lambda), on 256x256 crops in batches of 2 (-1.75 % BD-rate
-# against 128x128 in batches of 8 at the same pixels per step: scripts/crop-ab.sh, docs/training.md). channel-wide: the same context model at the
-# wide width (N=128/M=192, warm-started from hyperprior-q6) over the channel's three highest lambdas (its
+# warm-started from channel-q5 (the pilot's winner at q5's lambda), on 256x256 crops in batches of 2 (-1.75 %
+# BD-rate against 128x128 in batches of 8 at the same pixels per step: scripts/crop-ab.sh, docs/training.md).
+# channel-wide: the same context model at the wide width (N=128/M=192, warm-started from hyperprior-q6) over the channel's three highest lambdas (its
 # qualities 67.06-100): the narrow network's quality stops near 31 dB however many bits it spends, the wide one
 # goes on rising; below about 0.75 bpp the narrow one is ahead (docs/context-model.md).
 # family: the cross-resolution family on the channel codec (docs/family.md): its high member is
@@ -93,8 +93,9 @@ declare -A INIT=(
 # and stays as shipped while it trains. The default order trains channel alone: it is the default codec and
 # the family's base, and more of its training still pays (the family's own run had gone flat: about 0.01 dB
 # per 6,000 steps). When a channel export is committed, retrain the family on it (move runs/family aside; the
-# new run starts from the channel file and the old member, AEC_TRAIN_ORDER=family:40). The family's up path is weighted 2 (the 4,2,1,1 pilot, runs/family-w2, gave +0.15 dB
-# more over bicubic than 8 at 11 % fewer medium bits; docs/family.md) and decodes through the medium member's own
+# new run starts from the channel file and the old member, AEC_TRAIN_ORDER=family:40). The family's up path is
+# weighted 2 (the 4,2,1,1 pilot, runs/family-w2, gave +0.15 dB more over bicubic than 8 at 11 % fewer medium
+# bits; docs/family.md) and decodes through the medium member's own
 # up decoder (--up-synthesis), whose gradient is balanced across the qualities (--up-balance 0.5; docs/family.md
 # "The up decoder").
 ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel:60})
