@@ -79,8 +79,8 @@ declare -A INIT=(
 # channel-conditional context model (docs/context-model.md) as one variable-rate network over seven lambdas,
 # warm-started from channel-q5 (the pilot's winner at q5's lambda), on 256x256 crops in batches of 2 (-1.75 %
 # BD-rate against 128x128 in batches of 8 at the same pixels per step: scripts/crop-ab.sh, docs/training.md).
-# channel-wide: the same context model at the wide width (N=128/M=192, warm-started from hyperprior-q6) over the channel's three highest lambdas (its
-# qualities 67.06-100): the narrow network's quality stops near 31 dB however many bits it spends, the wide one
+# channel-wide: the same context model at the wide width (N=128/M=192, warm-started from hyperprior-q6) over
+# the channel's three highest lambdas (its qualities 67.06-100): the narrow network's quality stops near 31 dB however many bits it spends, the wide one
 # goes on rising; below about 0.75 bpp the narrow one is ahead (docs/context-model.md).
 # family: the cross-resolution family on the channel codec (docs/family.md): its high member is
 # models/channel.aem frozen, only the half-size member trains (its last stage 12 channels wide, on the coded
