@@ -317,7 +317,7 @@ case "${1:-status}" in
     done
     ;;
   recipe)
-    [ -n "${RECIPE[${2:-}]:-}" ] || { echo "recipe: no run named '${2:-}' (${!RECIPE[*]})" >&2; exit 1; }
+    [ -n "${2:-}" ] && [ -n "${RECIPE[$2]:-}" ] || { echo "recipe: no run named '${2:-}' (${!RECIPE[*]})" >&2; exit 1; }
     echo "${RECIPE[$2]}"
     ;;
   *) sed -n '2,16p' "$0"; exit 2 ;;

@@ -34,6 +34,7 @@ expect_error "no arm of ab has a validation" python3 "$SUMMARY" ab missing
 grep -q -- '--crop 256 --batch 2' <<<"$(bash "$ROOT/scripts/train-forever.sh" recipe channel)" ||
   fail "the channel recipe is not on 256x256 crops"
 expect_error "no run named 'nope'" bash "$ROOT/scripts/train-forever.sh" recipe nope
+expect_error "no run named ''" bash "$ROOT/scripts/train-forever.sh" recipe
 mkdir -p not-a-run
 expect_error "is not a run directory" bash "$ROOT/scripts/crop-ab.sh" channel "$PWD/not-a-run"
 finish
