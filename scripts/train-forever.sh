@@ -80,8 +80,9 @@ declare -A INIT=(
 # warm-started from channel-q5 (the pilot's winner at q5's lambda), on 256x256 crops in batches of 2 (-1.75 %
 # BD-rate against 128x128 in batches of 8 at the same pixels per step: scripts/crop-ab.sh, docs/training.md).
 # channel-wide: the same context model at the wide width (N=128/M=192, warm-started from hyperprior-q6) over
-# the channel's three highest lambdas (its qualities 67.06-100): the narrow network's quality stops near 31 dB however many bits it spends, the wide one
-# goes on rising; below about 0.75 bpp the narrow one is ahead (docs/context-model.md).
+# the channel's three highest lambdas (its qualities 67.06-100): the narrow network's quality stops near 31 dB
+# however many bits it spends, the wide one goes on rising; below about 0.75 bpp the narrow one is ahead
+# (docs/context-model.md).
 # family: the cross-resolution family on the channel codec (docs/family.md): its high member is
 # models/channel.aem frozen, only the half-size member trains (its last stage 12 channels wide, on the coded
 # latent, so that the down path decodes in half the time). It exports family-high (the channel file it started
@@ -95,9 +96,8 @@ declare -A INIT=(
 # per 6,000 steps). When a channel export is committed, retrain the family on it (move runs/family aside; the
 # new run starts from the channel file and the old member, AEC_TRAIN_ORDER=family:40). The family's up path is
 # weighted 2 (the 4,2,1,1 pilot, runs/family-w2, gave +0.15 dB more over bicubic than 8 at 11 % fewer medium
-# bits; docs/family.md) and decodes through the medium member's own
-# up decoder (--up-synthesis), whose gradient is balanced across the qualities (--up-balance 0.5; docs/family.md
-# "The up decoder").
+# bits; docs/family.md) and decodes through the medium member's own up decoder (--up-synthesis), whose gradient
+# is balanced across the qualities (--up-balance 0.5; docs/family.md "The up decoder").
 ORDER_SPEC=(${AEC_TRAIN_ORDER:-channel:60})
 ORDER=("${ORDER_SPEC[@]%%:*}")
 

@@ -25,7 +25,8 @@ out=$(python3 "$SUMMARY" ab a b) || fail "summary of two channel arms failed"
 grep -q '^| a | 0.0800 / 23.20 | 0.2500 / 27.10 | 0.6000 / 29.90 | 1.1500 / 30.90 | (anchor) |$' <<<"$out" ||
   fail "the anchor's row: $out"
 grep -q '^| b | .* | -10.00 % \[23.2-30.9 dB\] |$' <<<"$out" || fail "10 % fewer bits is not -10.00 %: $out"
-write_log ab/c 1.0 "cross_m2h=24.5;baseline_m2h_bicubic=24.2;cross_h2m=28.1;baseline_h2m_box=28.0;medium=28.4;medium_bpp=1.0"
+write_log ab/c 1.0 \
+  "cross_m2h=24.5;baseline_m2h_bicubic=24.2;cross_h2m=28.1;baseline_h2m_box=28.0;medium=28.4;medium_bpp=1.0"
 out=$(python3 "$SUMMARY" ab c) || fail "summary of a family arm failed"
 grep -q '^| c | 1 | 24.500 / 24.200 | +0.300 | 28.100 / 28.000 | +0.100 | 1.000 / 28.40 |$' <<<"$out" ||
   fail "the family row: $out"
