@@ -101,6 +101,32 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
       r.timings.entropy_ms);
 }
 
+// For a cross-decode the named model refuses: the installed member of the file's family that takes it, as
+// "-m NAME" advice (a channel-wide file named to family-medium: family-wide-medium), or "". A medium member's
+// own file goes to the high member it names (its full size); a file of that high member (which names no
+// family) or of another member goes to the medium member (half size).
+std::string cross_decode_advice(const BitstreamHeader& h) {
+  for (const std::string& path : installed_model_files()) {
+    try {
+      const ModelFile f = ModelFile::read(path);
+      const nlohmann::json fam = f.meta.value("family", nlohmann::json::object());
+      if (!fam.is_object() || fam.value("role", "") != "medium") continue;
+      const nlohmann::json high = fam.value("high", nlohmann::json::object());
+      const std::string name = f.meta.value("name", ""),
+                        high_name = high.is_object() ? high.value("name", "") : "";
+      if (h.family_id.empty()) {  // a base model's file: the medium member that names that version
+        if (high_name == h.model_name && high.value("id", "") == hash_hex(h.model_hash)) return name;
+        continue;
+      }
+      if (fam.value("id", "") != h.family_id) continue;
+      return name != h.model_name ? name : high_name;
+    } catch (const std::exception&) {
+      continue;  // a broken file on the path does not stop the search
+    }
+  }
+  return "";
+}
+
 void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   const std::vector<uint8_t> bytes = read_file(o.input, uint64_t(1) << 30);
   Bitstream header_only = parse_bitstream(bytes.data(), bytes.size());
@@ -126,6 +152,12 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
         up_member = std::move(m);
     } catch (const Error&) {  // not installed: the high member decodes it
     }
+  }
+  if (cross && named && !up_member) {
+    const std::string why = decoder_mismatch(*named, h, true);
+    const std::string other = why.empty() ? "" : cross_decode_advice(h);
+    if (!other.empty() && other != named->info().name)
+      throw Error(why + "; the installed model that cross-decodes it is '" + other + "' (-m " + other + ")");
   }
   const Model& model = up_member ? *up_member : codec ? codec->decoder_for(h) : *named;
   const DecodeAs as = up_member ? DecodeAs::up : cross ? DecodeAs::cross : DecodeAs::own;

@@ -70,6 +70,20 @@ assert ups and all(u["curve"] == "test-ch" and math.isfinite(u["psnr"]) for u in
 PY
 grep -q "^| family | Q | high bpp.* | up − best at its rate |" rd/README.md || fail "no per-quality family table in rd/README.md"
 
+# Two families, one per base model (as family-medium on channel and family-wide-medium on channel-wide): a
+# refused cross-decode names the installed model that takes the file, and writes nothing.
+"$MAKE_MODEL" models/test-ch2.aem channel test-ch2 3 m=16 n=12 knob || exit 1
+"$MAKE_MODEL" models/test-ch2-medium.aem channel test-ch2-medium 2 m=16 n=12 knob \
+  entropy=models/test-ch2.aem high=models/test-ch2.aem no-lrp || exit 1
+"$AEC" -q encode in.bmp -m test-ch2 -q 40 -o high2.aec || fail "encode with the second base"
+expect_error "cross-decodes it is 'test-ch2-medium' (-m test-ch2-medium)" \
+  "$AEC" cross-decode high2.aec -m test-ch-medium -o x.png
+[ ! -e x.png ] || fail "a refused cross-decode left an output file"
+"$AEC" -q cross-decode high2.aec -m test-ch2-medium -o down2.png || fail "cross-decode with the second family"
+"$AEC" -q encode half.bmp -m test-ch2-medium -q 40 -o medium2.aec || fail "encode with the second medium"
+expect_error "cross-decodes it is 'test-ch2' (-m test-ch2)" "$AEC" cross-decode medium2.aec -m test-ch -o x.png
+[ ! -e x.png ] || fail "a refused cross-decode left an output file"
+
 # Another version of the high model (the same name, other weights) is not the medium member's high.
 "$MAKE_MODEL" models/test-ch.aem channel test-ch 3 m=16 n=12 knob || exit 1
 "$AEC" -q encode in.bmp -m test-ch -q 40 -o other.aec || fail "encode with the other version"
