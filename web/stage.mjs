@@ -167,6 +167,10 @@ if (opts.testModels || aems(modelsDir).length === 0) {
     // "fam-" + test-codec-a's entropy id; its up decoder is a copy of test-codec-a's decoder.
     ['fam-c-medium', 'channel', '2', 'm=16', 'knob', `entropy=${path.join(modelsDir, 'test-codec-a.aem')}`,
      `high=${path.join(modelsDir, 'test-codec-a.aem')}`, 'no-lrp', `up=${path.join(modelsDir, 'test-codec-a.aem')}`],
+    // ... and one built on test-codec-b (as family-wide-medium on channel-wide, the member above Q 74): the codec
+    // holds a family per member, and the cross-decode tab's knob spans both.
+    ['fam-d-medium', 'channel', '2', 'n=32', 'm=32', 'knob', `entropy=${path.join(modelsDir, 'test-codec-b.aem')}`,
+     `high=${path.join(modelsDir, 'test-codec-b.aem')}`, 'no-lrp', `up=${path.join(modelsDir, 'test-codec-b.aem')}`],
   ];
   for (const [name, arch, stages, ...more] of specs) {
     const f = path.join(modelsDir, `${name}.aem`);
@@ -280,15 +284,25 @@ for (const f of aems(modelsDir)) {
 }
 manifest.models.unshift(...codecs);
 // A family built on a model in no family (a medium member's family.high names it): the entry that holds that
-// model is the family's high, `member` the model (a codec's member, or the entry's own model).
+// model is the family's high, `member` the model (a codec's member, or the entry's own model). A codec may
+// hold one family per member (family-medium on channel, family-wide-medium on channel-wide): `families` lists
+// them in the members' order, and `family` is the first (the page switches to the one whose member serves the
+// knob's quality).
 for (const m of manifest.models) {
   const h = m.family?.high;
   if (!h) continue;
   const holder = manifest.models.find((x) => (x.codec ? x.members.some((y) => y.name === h.name) : x.name === h.name));
+  const taken = holder && (holder.families || (holder.family ? [holder.family] : []))
+    .find((f) => f.id !== m.family.id && (!holder.codec || f.member === h.name));
   if (!holder) say(`family ${m.family.id}: its high member '${h.name}' (named by ${m.name}) is not on this site`);
-  else if (holder.family && holder.family.id !== m.family.id)
-    say(`family ${m.family.id}: '${h.name}' (${holder.name}) is in family ${holder.family.id} already`);
-  else holder.family = { id: m.family.id, role: 'high', member: h.name };
+  else if (taken) say(`family ${m.family.id}: '${h.name}' (${holder.name}) is in family ${taken.id} already`);
+  else if (!holder.codec) holder.family = { id: m.family.id, role: 'high', member: h.name };
+  else {
+    const order = (f) => holder.members.findIndex((y) => y.name === f.member);
+    holder.families = [...(holder.families || []).filter((f) => f.id !== m.family.id),
+                       { id: m.family.id, role: 'high', member: h.name }].sort((a, b) => order(a) - order(b));
+    holder.family = holder.families[0];
+  }
 }
 if (!manifest.models.some((m) => m.name === manifest.default)) manifest.default = manifest.models[0]?.name || '';
 fs.writeFileSync(path.join(siteModels, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');

@@ -526,13 +526,17 @@ describe('aecodec browser demo', () => {
                                       high: { name: 'test-codec-a', id: info.id, stride: info.stride } });
     const codec = s0.models.find((m) => m.name === 'test-codec');
     assert.deepEqual(codec.family, { id: famId, role: 'high', member: 'test-codec-a' });
+    // fam-d-medium is built on the codec's other member, test-codec-b (as family-wide-medium on channel-wide).
+    const famD = `fam-${JSON.parse(cli(['info', '--json', modelFile('test-codec-b')])).entropy_id}`;
+    assert.deepEqual(codec.families, [{ id: famId, member: 'test-codec-a' }, { id: famD, member: 'test-codec-b' }]);
     assert.deepEqual(codec.group, { kind: 'codec', name: 'test-codec' }, 'the codec stays a codec entry');
     await page.evaluate(() => window.aecodec.select({ model: 'fam-c-medium', backend: 'core' }));
     let s = await state();
     assert.equal(s.family, famId);
     const { quality: q0, ...pair } = s.cross_family;
+    // The knob spans both members' families: 1-60 with fam-c-medium, above with fam-d-medium.
     assert.deepEqual(pair, { id: famId, high: 'test-codec', high_model: 'test-codec-a', medium: 'fam-c-medium',
-                             qualities: [1, 60] });
+                             qualities: [1, 100] });
     assert.ok(q0 >= 1 && q0 <= 60, `the family's quality ${q0}`);
 
     // Two qualities inside the member's span: the CLI's files and figures of test-codec-a + fam-c-medium.
@@ -562,12 +566,31 @@ describe('aecodec browser demo', () => {
     // The codec's knob and the medium's quality are the family's (inside the member's span).
     s = await state();
     for (const name of ['test-codec', 'fam-c-medium']) assert.equal(s.models.find((m) => m.name === name).quality, 55, name);
-    // Past the hand-over the codec codes with test-codec-b, which is in no family.
-    await assert.rejects(page.evaluate(() => window.aecodec.crossDecode({ quality: 80 })),
-                         /takes quality 1 to 60, where codec 'test-codec' codes with its member 'test-codec-a'/);
+    // Past the hand-over the codec codes with test-codec-b, and the family is fam-d-medium's: knob quality 80
+    // is test-codec-b's own quality 50.5 (the manifest maps 60-100 onto its 1-100), at which both files are
+    // coded, as the CLI codes them with test-codec-b and fam-d-medium.
+    const [rowD] = cliFamily(files.image, 'test-codec-b', 'fam-d-medium', [50.5]);
+    assert.deepEqual([rowD.quality, rowD.high, rowD.medium], [50.5, 'test-codec-b', 'fam-d-medium']);
+    const d = await page.evaluate(() => window.aecodec.crossDecode({ quality: 80 }));
+    assert.equal(d.family, famD);
+    assert.equal(d.high, 'test-codec');
+    assert.equal(d.high_model, 'test-codec-b', 'the wider member codes the high path');
+    assert.equal(d.medium, 'fam-d-medium');
+    assert.equal(d.quality, 80);
+    assert.equal(d.medium_to_high.decoder, 'up_decoder');
+    checkCross(d, rowD, s0.image);
+    s = await state();
+    assert.equal(s.family, famD, 'the tab\'s family follows the knob');
+    assert.deepEqual(s.models.find((m) => m.name === 'test-codec').family, { id: famD, role: 'high', member: 'test-codec-b' });
+    assert.equal(s.models.find((m) => m.name === 'fam-d-medium').quality, 50.5, 'the medium codes at the member\'s quality');
+    // And back below the hand-over, to fam-c-medium.
+    await page.evaluate(() => window.aecodec.crossDecode({ quality: 55 }));
+    s = await state();
+    assert.equal(s.cross.medium, 'fam-c-medium');
+    assert.equal(s.family, famId);
 
-    // The tab's slider spans the member's qualities: its right end is quality 60, and releasing it
-    // cross-decodes again.
+    // The tab's slider spans both families: a click at its right end picks fam-d-medium's top quality, and
+    // releasing it cross-decodes again.
     await page.evaluate(() => window.aecodec.showTab('cross-decode'));
     await ui.drawn(await ui.frames());
     s = await state();
@@ -577,11 +600,11 @@ describe('aecodec browser demo', () => {
     await ui.uiJob(s.completed);
     s = await state();
     const c = s.cross;
-    assert.ok(c.quality > 55 && c.quality <= 60, `the slider's quality ${c.quality}`);
-    assert.equal(c.high_model, 'test-codec-a');
-    assert.equal(c.high_to_medium.quality, c.quality);
+    assert.ok(c.quality > 95 && c.quality <= 100, `the slider's quality ${c.quality}`);
+    assert.equal(c.high_model, 'test-codec-b');
+    assert.equal(c.medium, 'fam-d-medium');
     assert.equal(s.models.find((m) => m.name === 'test-codec').quality, c.quality);
-    assert.deepEqual(s.cross_family.qualities, [1, 60]);
+    assert.deepEqual(s.cross_family.qualities, [1, 100]);
     const f = await ui.frames();
     await page.mouse.move(5, 5);  // no tooltip over the figures
     await ui.drawn(f);

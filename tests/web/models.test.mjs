@@ -87,6 +87,10 @@ describe('model picker groups', () => {
     // family's high, through its member test-codec-a) stays an entry of the codecs.
     assert.deepEqual(byName['fam-c'], { kind: 'family', name: 'fam-c', models: ['fam-c-medium'] });
     assert.equal(s.models.find((m) => m.name === 'test-codec').family?.member, 'test-codec-a');
+    // ... and one on its other member (as family-wide-medium on channel-wide): an entry of its own too.
+    assert.deepEqual(byName['fam-d'], { kind: 'family', name: 'fam-d', models: ['fam-d-medium'] });
+    assert.deepEqual(s.models.find((m) => m.name === 'test-codec').families.map((f) => f.member),
+                     ['test-codec-a', 'test-codec-b']);
     assert.deepEqual(byName['test-conv'], { kind: 'demo', name: 'test-conv', models: ['test-conv'] });
     assert.deepEqual(byName['test-vae'], { kind: 'demo', name: 'test-vae', models: ['test-vae'] });
     // Codecs first, then families, then demonstrations; every model in exactly one group, named in its entry.

@@ -20,8 +20,9 @@ const MODEL = 'test-channel-q';
 // 1-60, test-codec-b (wider) 60-100.
 const CODEC = 'test-codec';
 // The variable-rate cross-resolution families' own models (tests/web/demo.test.mjs cross-decodes them at two
-// qualities): fam-q, and the medium member of the family built on test-codec-a (a member of test-codec).
-const FAMILY = ['fam-q-high', 'fam-q-medium', 'fam-c-medium'];
+// qualities): fam-q, and the medium members of the families built on test-codec-a and test-codec-b (the members
+// of test-codec).
+const FAMILY = ['fam-q-high', 'fam-q-medium', 'fam-c-medium', 'fam-d-medium'];
 const HANDOVER = 60;
 const SIZE_TOL = 0.01;  // the issue's target for the page against the CLI (the same core: expected exact)
 const PSNR_TOL = 0.01;

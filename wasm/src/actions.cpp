@@ -138,7 +138,14 @@ int App::model_index(const std::string& name) const {
 bool App::family_pair(std::string& family, int& high, int& medium) const {
   // Prefer the family of the selected model, else the first complete one.
   std::vector<std::string> order;
-  if (const ModelEntry* m = current_model(); m && !m->family_id.empty()) order.push_back(m->family_id);
+  if (const ModelEntry* m = current_model(); m && !m->family_id.empty()) {
+    // One of the families a codec holds per member: the codec's family at its quality, which the knob moves
+    // from one to the next.
+    std::string f = m->family_id;
+    for (const ModelEntry& h : models)
+      if (h.codec && !h.families.empty() && h.in_family(f)) f = h.family_id;
+    order.push_back(f);
+  }
   for (const ModelEntry& m : models)
     if (!m.family_id.empty()) order.push_back(m.family_id);
   for (const std::string& f : order) {
@@ -181,6 +188,24 @@ int App::family_high_member(int high, int medium) const {
   if (!h.codec) return -1;
   const std::string& name = models[size_t(medium)].family_high;
   return h.member_named(name.empty() ? h.family_member : name);
+}
+
+bool App::cross_span(int high, int medium, double& lo, double& hi) const {
+  if (!family_span(high, medium, lo, hi)) return false;
+  const ModelEntry& h = models[size_t(high)];
+  for (const ModelEntry::CodecFamily& f : h.families) {
+    const int k = h.member_named(f.member);
+    if (k < 0 || size_t(k) >= h.manifest.members.size() || !family_medium_loaded(f.id)) continue;
+    const aec::CodecMember& c = h.manifest.members[size_t(k)];
+    lo = std::min(lo, k == 0 ? c.from : c.from + 0.01), hi = std::max(hi, c.to);
+  }
+  return true;
+}
+
+bool App::family_medium_loaded(const std::string& id) const {
+  for (const ModelEntry& m : models)
+    if (m.family_id == id && m.role == "medium" && m.state == ModelEntry::Loaded) return true;
+  return false;
 }
 
 bool App::family_span(int high, int medium, double& lo, double& hi) const {
@@ -340,10 +365,17 @@ void set_model_quality(int i, double q) {
   if (!m.variable_rate) return;
   m.quality = q;
   if (m.codec) want_member(i, m.member_at(q));
+  m.follow_quality();  // a codec with a family per member: the family of the member at q
   if (m.family_id.empty()) return;
   // A family built on a codec's member shares the knob only where the codec uses that member: there, a
   // knob quality and the member's own quality (the medium member's) correspond by the codec's mapping.
-  const auto member = [](const ModelEntry& e) { return e.codec ? e.member_named(e.family_member) : -1; };
+  const std::string family = m.family_id;
+  const auto member = [&](const ModelEntry& e) {
+    if (!e.codec) return -1;
+    for (const ModelEntry::CodecFamily& f : e.families)
+      if (f.id == family) return e.member_named(f.member);
+    return e.member_named(e.family_member);
+  };
   double own = q;  // the member's own quality for q
   if (const int k = member(m); k >= 0) {
     if (m.member_at(q) != k) return;
@@ -351,11 +383,12 @@ void set_model_quality(int i, double q) {
   }
   for (size_t j = 0; j < a.models.size(); ++j) {
     ModelEntry& o = a.models[j];
-    if (int(j) == i || o.family_id != m.family_id || !o.variable_rate) continue;
+    if (int(j) == i || !o.in_family(family) || !o.variable_rate) continue;
     if (const int k = member(o); k >= 0) {
       const double knob = o.manifest.knob_quality(size_t(k), own);
       if (knob < 0) continue;
       o.quality = knob;
+      o.follow_quality();
       want_member(int(j), k);
     } else {
       o.quality = own;

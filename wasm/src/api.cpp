@@ -263,6 +263,11 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
             {"name", m.family_high}, {"id", m.family_high_id}, {"stride", m.family_high_stride}};
       if (!m.family_member.empty()) j["family"]["member"] = m.family_member;
     }
+    if (!m.families.empty()) {
+      json fs = json::array();
+      for (const ModelEntry::CodecFamily& f : m.families) fs.push_back({{"id", f.id}, {"member", f.member}});
+      j["families"] = fs;
+    }
     if (m.codec) {
       static const char* states[] = {"idle", "loading", "loaded", "failed"};
       json members = json::array();
@@ -343,7 +348,7 @@ EMSCRIPTEN_KEEPALIVE const char* aec_state_json() {
     // entry's own) and the qualities its slider spans (null for a single-rate family).
     const int k = a.family_high_member(hi, med);
     double lo = 0, up = 0;
-    const bool vr = a.family_span(hi, med, lo, up);
+    const bool vr = a.cross_span(hi, med, lo, up);
     j["cross_family"] = {
         {"id", fam},
         {"high", a.models[size_t(hi)].name},
@@ -373,6 +378,9 @@ EMSCRIPTEN_KEEPALIVE int aec_set_manifest(const char* text) {
         me.family_id = f.value("id", "");
         me.role = f.value("role", "");
         me.family_member = f.value("member", "");
+        if (e.contains("families") && e["families"].is_array())
+          for (const json& x : e["families"])
+            if (x.is_object()) me.families.push_back({x.value("id", ""), x.value("member", "")});
         if (f.contains("high") && f["high"].is_object()) {
           me.family_high = f["high"].value("name", "");
           me.family_high_id = f["high"].value("id", "");
@@ -480,6 +488,7 @@ EMSCRIPTEN_KEEPALIVE int aec_codec_manifest(int index, const char* text) {
     m.manifest = std::move(cm);
     m.variable_rate = true;
     m.default_quality = m.quality = m.manifest.default_quality;
+    m.follow_quality();
     publish();
     return m.member_at(m.default_quality);
   } catch (const std::exception& e) {
@@ -632,7 +641,7 @@ EMSCRIPTEN_KEEPALIVE int aec_set_cross_quality(double quality) {
     return -1;
   }
   double lo = 0, up = 0;
-  if (!a.family_span(hi, med, lo, up)) {
+  if (!a.cross_span(hi, med, lo, up)) {
     a.set_error("family " + family + " is single-rate: it has no quality knob");
     return -1;
   }
@@ -651,8 +660,9 @@ EMSCRIPTEN_KEEPALIVE int aec_set_cross_quality(double quality) {
   }
   set_model_quality(hi, q);
   // The medium member's own quality (the family's knob, where the high entry's propagation does not reach
-  // it: a pair found by the model's name rather than the manifest's mark).
-  a.models[size_t(med)].quality = a.family_model_quality(hi, med, q);
+  // it: a pair found by the model's name rather than the manifest's mark), of the pair at q: a codec with a
+  // family per member has moved to the family of the member that serves q.
+  if (a.family_pair(family, hi, med)) a.models[size_t(med)].quality = a.family_model_quality(hi, med, q);
   publish();
   return 0;
 }

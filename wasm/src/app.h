@@ -76,6 +76,20 @@ struct ModelEntry {
   // model that is the family's high member, a codec's member or the entry's own model; its file names no
   // family, so the entry's family is the manifest's.
   std::string family_member;
+  // A codec holding a family per member (the manifest's `families`: family-medium on channel and
+  // family-wide-medium on channel-wide): each family's id and member, in the members' order. family_id and
+  // family_member are the one whose member serves the knob's quality (follow_quality), so that the
+  // cross-decode tab codes with the family of the quality picked.
+  struct CodecFamily {
+    std::string id, member;
+  };
+  std::vector<CodecFamily> families;
+  bool in_family(const std::string& id) const {
+    if (id == family_id) return true;
+    for (const CodecFamily& f : families)
+      if (f.id == id) return true;
+    return false;
+  }
   std::string encoder_onnx, decoder_onnx;  // URLs; empty when the model has no exported graphs
   int stride = 1, latent_channels = 0, fixed_w = 0, fixed_h = 0;
   size_t file_bytes = 0;
@@ -129,6 +143,14 @@ struct ModelEntry {
     for (size_t k = 0; k < members.size(); ++k)
       if (members[k].name == name) return int(k);
     return -1;
+  }
+  // A codec with families: family_id / family_member become the family of the member that serves `quality`
+  // (kept where that member has none).
+  void follow_quality() {
+    if (!codec || families.empty() || members.empty() || manifest.members.empty() || quality < 1) return;
+    const std::string& at = members[size_t(member_at(quality))].name;
+    for (const CodecFamily& f : families)
+      if (f.member == at) family_id = f.id, family_member = f.member;
   }
 };
 
@@ -348,6 +370,11 @@ struct App {
   // member, the span of the codec's knob that member serves (a Q on a hand-over goes to the lower member).
   // False unless both members are variable-rate.
   bool family_span(int high, int medium, double& lo, double& hi) const;
+  // The qualities the cross-decode tab's knob spans for that pair: family_span, widened over the spans of
+  // every member of the high codec that has a family (its knob then moves from one family to the next).
+  bool cross_span(int high, int medium, double& lo, double& hi) const;
+  // Whether family `id` has a loaded medium member.
+  bool family_medium_loaded(const std::string& id) const;
   // The quality the cross-decode of that pair codes at: the family's (its high entry's, within the span), or
   // 0 unless both members are variable-rate.
   double family_quality(int high, int medium) const {

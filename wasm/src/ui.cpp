@@ -945,14 +945,18 @@ void cross_tab(App& a) {
   }
   const double fq = a.family_quality(hi, med);
   double lo = 1, up = 100;
-  a.family_span(hi, med, lo, up);
+  a.cross_span(hi, med, lo, up);
   // A family built on a codec's member: the high path codes with that member, which the codec uses for part
-  // of its knob only (the slider spans that part).
+  // of its knob only (the slider spans that part, or every part whose member has a family: it moves from
+  // one family to the next).
   const int member = a.family_high_member(hi, med);
-  const std::string high_name = member >= 0 ? a.models[size_t(hi)].members[size_t(member)].name + " (codec " +
-                                                  a.models[size_t(hi)].name + "'s network for quality " +
-                                                  fmt_quality(lo) + " to " + fmt_quality(up) + ")"
-                                            : a.models[size_t(hi)].name;
+  double member_lo = lo, member_up = up;
+  a.family_span(hi, med, member_lo, member_up);
+  const std::string high_name = member >= 0
+                                    ? a.models[size_t(hi)].members[size_t(member)].name + " (codec " +
+                                          a.models[size_t(hi)].name + "'s network for quality " +
+                                          fmt_quality(member_lo) + " to " + fmt_quality(member_up) + ")"
+                                    : a.models[size_t(hi)].name;
   ImGui::Text("Family %s: high = %s, medium = %s%s", family.c_str(), high_name.c_str(),
               a.models[size_t(med)].name.c_str(), fq > 0 ? " (variable-rate: one quality knob)" : "");
   muted(
@@ -973,7 +977,9 @@ void cross_tab(App& a) {
                            ImGuiSliderFlags_AlwaysClamp)) {
       const double v = std::clamp(std::round(double(q) * 100) / 100, lo, up);
       set_model_quality(hi, v);
-      a.models[size_t(med)].quality = a.family_model_quality(hi, med, v);
+      // The pair at v (a codec with a family per member has moved to the family of v's member).
+      int h2 = hi, m2 = med;
+      if (a.family_pair(family, h2, m2)) a.models[size_t(m2)].quality = a.family_model_quality(h2, m2, v);
       publish();
     }
     const bool released = ImGui::IsItemDeactivatedAfterEdit();
