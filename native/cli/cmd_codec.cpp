@@ -101,11 +101,11 @@ void run_encode(const EncodeArgs& o, const GlobalOptions& g) {
       r.timings.entropy_ms);
 }
 
-// For a cross-decode the named model refuses: the installed member of the file's family that takes it, as
-// "-m NAME" advice (a channel-wide file named to family-medium: family-wide-medium), or "". A medium member's
-// own file goes to the high member it names (its full size); a file of that high member (which names no
-// family) or of another member goes to the medium member (half size).
-std::string cross_decode_advice(const BitstreamHeader& h) {
+// The installed model that cross-decodes a file, or "": a medium member's own file goes to the high member it
+// names (full size); a file of that high member (which names no family) or of another member of its family to
+// the medium member (half size). cross-decode uses it when no -m is given, and names it when the -m model
+// refuses the file (a channel-wide file given family-medium: family-wide-medium).
+std::string installed_cross_decoder(const BitstreamHeader& h) {
   for (const std::string& path : installed_model_files()) {
     try {
       const ModelFile f = ModelFile::read(path);
@@ -134,7 +134,14 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   // -m names a model or a codec; a codec decodes with the member that made the file.
   std::optional<QualityCodec> codec;
   std::optional<Model> named;
-  if (o.model.empty())
+  if (o.model.empty() && cross) {
+    // The installed model that cross-decodes the file: a high file's medium member (half size), a medium
+    // file's high member (full size).
+    const std::string other = installed_cross_decoder(h);
+    require(!other.empty(), "no installed model cross-decodes this file (made by '" + h.model_name +
+                                "', in no family with an installed model): name one with -m");
+    named = load_model(other);
+  } else if (o.model.empty())
     named = find_model_for(h.model_name, hash_hex(h.model_hash));
   else if (cross)
     named = load_model(o.model);
@@ -155,7 +162,7 @@ void run_decode(const DecodeOptions& o, const GlobalOptions& g, bool cross) {
   }
   if (cross && named && !up_member) {
     const std::string why = decoder_mismatch(*named, h, true);
-    const std::string other = why.empty() ? "" : cross_decode_advice(h);
+    const std::string other = why.empty() ? "" : installed_cross_decoder(h);
     if (!other.empty() && other != named->info().name)
       throw Error(why + "; the installed model that cross-decodes it is '" + other + "' (-m " + other + ")");
   }
@@ -249,10 +256,11 @@ void add_codec_commands(CLI::App& app, const GlobalOptions& g) {
                         : app.add_subcommand("decode", "decompress an .aec file into a PNG");
     d->add_option("input", dec->input, ".aec file")->required();
     d->add_option("-o,--output", dec->output, "the PNG to write")->required();
-    auto* m = d->add_option("-m,--model", dec->model,
-                            cross ? "the decoding model (file or name)"
-                                  : "model file or name (default: the installed model the file names)");
-    if (cross) m->required();
+    d->add_option(
+        "-m,--model", dec->model,
+        cross ? "the decoding model, file or name (default: the installed one that cross-decodes the "
+                "file: a high file's medium member, half size; a medium file's high member, full size)"
+              : "model file or name (default: the installed model the file names)");
     d->add_option("--reference", dec->reference,
                   cross ? "original image: also print PSNR and MS-SSIM against it (box-downscaled when the "
                           "decoded image is half its size)"

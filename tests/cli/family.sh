@@ -83,6 +83,18 @@ expect_error "cross-decodes it is 'test-ch2-medium' (-m test-ch2-medium)" \
 "$AEC" -q encode half.bmp -m test-ch2-medium -q 40 -o medium2.aec || fail "encode with the second medium"
 expect_error "cross-decodes it is 'test-ch2' (-m test-ch2)" "$AEC" cross-decode medium2.aec -m test-ch -o x.png
 [ ! -e x.png ] || fail "a refused cross-decode left an output file"
+# Without -m, cross-decode takes that model: each family's medium member for its base's files, the base for
+# the medium member's.
+out=$("$AEC" cross-decode high.aec -o auto1.png) || fail "cross-decode without -m (family 1, down)"
+grep -q "auto1.png: 32x24.*model test-ch-medium " <<<"$out" || fail "not test-ch-medium: $out"
+out=$("$AEC" cross-decode high2.aec -o auto2.png) || fail "cross-decode without -m (family 2, down)"
+grep -q "auto2.png: 32x24.*model test-ch2-medium " <<<"$out" || fail "not test-ch2-medium: $out"
+cmp -s auto2.png down2.png || fail "without -m, not what -m test-ch2-medium decodes"
+out=$("$AEC" cross-decode medium2.aec -o auto3.png) || fail "cross-decode without -m (family 2, up)"
+grep -q "auto3.png: 64x48.*model test-ch2 " <<<"$out" || fail "not test-ch2: $out"
+mv models/test-ch2-medium.aem test-ch2-medium.aem
+expect_error "no installed model cross-decodes this file" "$AEC" cross-decode high2.aec -o x.png
+[ ! -e x.png ] || fail "a refused cross-decode left an output file"
 
 # Another version of the high model (the same name, other weights) is not the medium member's high.
 "$MAKE_MODEL" models/test-ch.aem channel test-ch 3 m=16 n=12 knob || exit 1
