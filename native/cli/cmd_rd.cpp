@@ -334,9 +334,17 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
           qs.push_back(q);
       if (member != member_of.end() && (qs.empty() || qs.back() < hi - 1e-9)) qs.push_back(hi);
     }
+    const auto member = member_of.find(f.high->info().name);
     for (double q : qs) {
       family_runs.push_back(f);
       family_runs.back().result.quality = q;
+      if (member != member_of.end()) {  // the knob's quality for the member's q, on the member's span
+        const CodecMember& c = member->second.first->members[member->second.second];
+        const double t =
+            c.member_to > c.member_from ? (q - c.member_from) / (c.member_to - c.member_from) : 0;
+        const double knob = std::round((c.from + t * (c.to - c.from)) * 100) / 100;
+        if (std::abs(knob - q) > 1e-9) family_runs.back().result.knob_quality = knob;
+      }
     }
   }
 

@@ -29,6 +29,14 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// A family row's Q: the quality both members code at, and the codec knob's where that differs (a family on
+// channel-wide: "50.5 (knob 87)").
+std::string family_quality_label(const FamilyResult& f) {
+  if (f.quality <= 0) return "–";
+  const bool knob = f.knob_quality > 0 && std::abs(f.knob_quality - f.quality) > 1e-9;
+  return fmt("%g", f.quality) + (knob ? " (knob " + fmt("%g", f.knob_quality) + ")" : "");
+}
+
 void write_text(const std::string& path, const std::string& text) {
   write_file_atomic(path, reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
@@ -289,7 +297,10 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
     // rate, the down path against decoding at full size and downscaling (PSNR and time), the up path against
     // bicubic upscaling of the medium decode.
     md +=
-        "Per family and quality: *high*, the high model's own decode against the best other learned curve "
+        "Per family and quality (the members' own; for a family on a codec's member that serves other knob "
+        "qualities, the knob's in brackets, read linearly on the member's span): *high*, the high model's "
+        "own "
+        "decode against the best other learned curve "
         "at the same rate (read linearly between its points); *down*, the cross-decode against "
         "full-size decode then `downscale2x_box`, in PSNR and in decode time; *up*, the medium file "
         "decoded at full size (by the medium member's up decoder where it has one, else by the high model) "
@@ -302,8 +313,8 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
     for (const FamilyResult& f : r.families) {
       const FamilyImage& m = f.mean;
       const bool best = std::isfinite(f.best_psnr);
-      md += "| " + f.id + " | " + (f.quality > 0 ? fmt("%g", f.quality) : "–") + " | " +
-            fmt("%.4f", m.down_bpp) + " | " + fmt("%.2f", m.high.psnr) + " | " +
+      md += "| " + f.id + " | " + family_quality_label(f) + " | " + fmt("%.4f", m.down_bpp) + " | " +
+            fmt("%.2f", m.high.psnr) + " | " +
             (best ? f.best_curve + " " + fmt("%.2f", f.best_psnr) : "– (no curve at that rate)") + " | " +
             (best ? fmt("%+.2f", m.high.psnr - f.best_psnr) : "–") + " | " +
             fmt("%+.2f", m.down_cross.psnr - m.down_ref.psnr) + " | " +
@@ -319,7 +330,7 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
         "|\n|---|---:|---|---:|---:|---:|---:|\n";
     for (const FamilyResult& f : r.families) {
       const FamilyImage& m = f.mean;
-      const std::string q = f.quality > 0 ? fmt("%g", f.quality) : "–";
+      const std::string q = family_quality_label(f);
       auto row = [&](const std::string& path, double bpp, const PathScore& p) {
         md += "| " + f.id + " | " + q + " | " + path + " | " + fmt("%.4f", bpp) + " | " +
               fmt("%.2f", p.psnr) + " | " + fmt("%.4f", p.ms_ssim) + " | " + fmt("%.1f", p.decode_ms) +
@@ -414,6 +425,7 @@ void write_outputs(const RdResults& r, const std::string& dir, double plot_max_b
                          {"up_decoder", f.up_decoder},
                          {"mean", family_image_json(f.mean)}};
     if (f.quality > 0) jf["quality"] = f.quality;
+    if (f.knob_quality > 0) jf["knob_quality"] = f.knob_quality;
     if (std::isfinite(f.best_psnr)) jf["best_single"] = {{"curve", f.best_curve}, {"psnr", f.best_psnr}};
     if (std::isfinite(f.up_best_psnr))
       jf["up_best_single"] = {{"curve", f.up_best_curve}, {"psnr", f.up_best_psnr}};

@@ -61,6 +61,9 @@ struct FamilyResult {
   std::string id, high, medium;  // family id, model names
   bool up_decoder = false;       // the up path through the medium member's up decoder (else the high's)
   double quality = 0;            // variable-rate members: the quality both code at (0: single-rate)
+  // A family on a codec's member whose knob maps onto other qualities of the member (channel-wide: the knob's
+  // 74-100 onto its 1-100): the knob's quality for `quality`, read linearly on the member's span; else 0.
+  double knob_quality = 0;
   std::vector<FamilyImage> images;
   FamilyImage mean;
   // The high model as a codec: the best other learned curve (effort 0, not a family's) at the high's mean

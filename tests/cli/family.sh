@@ -92,6 +92,26 @@ grep -q "auto2.png: 32x24.*model test-ch2-medium " <<<"$out" || fail "not test-c
 cmp -s auto2.png down2.png || fail "without -m, not what -m test-ch2-medium decodes"
 out=$("$AEC" cross-decode medium2.aec -o auto3.png) || fail "cross-decode without -m (family 2, up)"
 grep -q "auto3.png: 64x48.*model test-ch2 " <<<"$out" || fail "not test-ch2: $out"
+# rd over a codec of the two bases (test-ch up to knob 60, test-ch2 above, on its own 1-100): a family table
+# per member, each inside its member's span, the second's rows also at the knob's quality.
+cat >models/test-cc.codec.json <<'JSON'
+{"format": "aecodec-codec", "version": 1, "name": "test-cc", "default_quality": 40,
+ "members": [{"model": "test-ch", "quality": [1, 60], "model_quality": [1, 60]},
+             {"model": "test-ch2", "quality": [60, 100], "model_quality": [1, 100]}]}
+JSON
+"$AEC" -q rd imgs -o rd-cc --codecs none -m models/test-cc.codec.json -m models/test-ch.aem \
+  -m models/test-ch-medium.aem -m models/test-ch2.aem -m models/test-ch2-medium.aem >/dev/null || fail "rd, two families"
+python3 - <<'PY' || fail "the two families' tables in rd.json"
+import json
+fams = json.load(open("rd-cc/rd.json"))["families"]
+rows = [(f["medium"], round(f["quality"], 2), f.get("knob_quality")) for f in fams]
+one = [r for r in rows if r[0] == "test-ch-medium"]
+two = [r for r in rows if r[0] == "test-ch2-medium"]
+assert [(q, k) for _, q, k in one] == [(1, None), (34, None), (60, None)], rows  # the knob's own qualities
+assert [(q, k) for _, q, k in two] == [(1, 60), (34, 73.33), (67, 86.67), (100, None)], rows
+PY
+grep -q "| 34 (knob 73.33) |" rd-cc/README.md || fail "rd/README.md does not give the knob's quality"
+rm models/test-cc.codec.json
 mv models/test-ch2-medium.aem test-ch2-medium.aem
 expect_error "no installed model cross-decodes this file" "$AEC" cross-decode high2.aec -o x.png
 [ ! -e x.png ] || fail "a refused cross-decode left an output file"
