@@ -42,7 +42,7 @@ declare -A RECIPE=(
   [channel-wide]="--arch channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --valid-every 2000"
   [channel-q5]="--arch channel --lambda 0.013 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [family]="--arch family-channel --lambdas 0.00025,0.00067,0.0018,0.0048,0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --medium-width 12 --medium-no-lrp --up-synthesis --up-balance 0.5 --family-weights 4,2,1,1 --valid-every 2000 --valid-max-images 6"
-  [family-wide]="--arch family-channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --medium-width 16 --medium-no-lrp --family-weights 4,8,1,1 --valid-every 2000 --valid-max-images 6"
+  [family-wide]="--arch family-channel --lambdas 0.013,0.035,0.0932 --crop 128 --batch 8 --lr 1e-4 --N 128 --M 192 --medium-width 16 --medium-no-lrp --up-synthesis --up-balance 0.5 --family-weights 4,2,1,1 --valid-every 2000 --valid-max-images 6"
   [hyperprior-q1]="--arch hyperprior --lambda 0.00025 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q2]="--arch hyperprior --lambda 0.00067 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
   [hyperprior-q3]="--arch hyperprior --lambda 0.0018 --crop 128 --batch 8 --lr 1e-4 --N 64 --M 96 --valid-every 1000"
@@ -89,9 +89,9 @@ declare -A INIT=(
 # from) and family-medium, and starts only from INIT (a run, else the channel file, with the medium networks
 # of models/family-medium.aem, a member on channel): the high file is the channel network, so after channel
 # changes retrain it (a new run, which starts from the channel file and the old medium member). family-wide:
-# the same on channel-wide (the codec's network above Q 74; its last stage 16 wide), exporting
-# family-wide-medium, so that every file of the default codec decodes at half size; channel-wide is its base
-# and stays as shipped while it trains. The default order trains channel alone: it is the default codec and
+# the same on channel-wide (the codec's network above Q 74; its last stage 16 wide), with the family's
+# options, exporting family-wide-medium, so that every file of the default codec decodes at half size;
+# channel-wide is its base and stays as shipped while it trains. The default order trains channel alone: it is the default codec and
 # the family's base, and more of its training still pays (the family's own run had gone flat: about 0.01 dB
 # per 6,000 steps). When a channel export is committed, retrain the family on it (move runs/family aside; the
 # new run starts from the channel file and the old member, AEC_TRAIN_ORDER=family:40). The family's up path is
