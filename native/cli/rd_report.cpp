@@ -30,7 +30,7 @@ std::string fmt(const char* f, double v) {
 }
 
 // A family row's Q: the quality both members code at, and the codec knob's where that differs (a family on
-// channel-wide: "50.5 (knob 87)").
+// channel-wide: "50.78 (knob 87.07)").
 std::string family_quality_label(const FamilyResult& f) {
   if (f.quality <= 0) return "–";
   const bool knob = f.knob_quality > 0 && std::abs(f.knob_quality - f.quality) > 1e-9;
@@ -299,9 +299,8 @@ std::string markdown_summary(const RdResults& r, bool with_plots) {
     md +=
         "Per family and quality (the members' own; for a family on a codec's member that serves other knob "
         "qualities, the knob's in brackets, read linearly on the member's span): *high*, the high model's "
-        "own "
-        "decode against the best other learned curve "
-        "at the same rate (read linearly between its points); *down*, the cross-decode against "
+        "own decode against the best other learned curve at the same rate (read linearly between its "
+        "points); *down*, the cross-decode against "
         "full-size decode then `downscale2x_box`, in PSNR and in decode time; *up*, the medium file "
         "decoded at full size (by the medium member's up decoder where it has one, else by the high model) "
         "against the medium decode then bicubic x2, and against the best other learned curve at the up "
