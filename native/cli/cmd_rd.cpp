@@ -322,8 +322,8 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
       continue;
     }
     std::vector<double> qs = o.qualities;
+    const auto member = member_of.find(f.high->info().name);
     if (qs.empty()) {
-      const auto member = member_of.find(f.high->info().name);
       double lo = 0, hi = 100;
       if (member != member_of.end()) {
         const CodecMember& span = member->second.first->members[member->second.second];
@@ -334,16 +334,16 @@ void run_rd(const RdOptions& o, const GlobalOptions& g) {
           qs.push_back(q);
       if (member != member_of.end() && (qs.empty() || qs.back() < hi - 1e-9)) qs.push_back(hi);
     }
-    const auto member = member_of.find(f.high->info().name);
     for (double q : qs) {
       family_runs.push_back(f);
       family_runs.back().result.quality = q;
-      if (member != member_of.end()) {  // the knob's quality for the member's q, on the member's span
-        const CodecMember& c = member->second.first->members[member->second.second];
-        const double t =
-            c.member_to > c.member_from ? (q - c.member_from) / (c.member_to - c.member_from) : 0;
-        const double knob = std::round((c.from + t * (c.to - c.from)) * 100) / 100;
-        if (std::abs(knob - q) > 1e-9) family_runs.back().result.knob_quality = knob;
+      if (member != member_of.end()) {
+        // The knob's quality for the member's q (the manifest's mapping); the member's first quality is the
+        // knob's hand-over itself, which the manifest gives to the member below.
+        const auto& [manifest, k] = member->second;
+        const CodecMember& c = manifest->members[k];
+        const double knob = std::abs(q - c.member_from) < 1e-9 ? c.from : manifest->knob_quality(k, q);
+        if (knob > 0 && std::abs(knob - q) > 1e-9) family_runs.back().result.knob_quality = knob;
       }
     }
   }

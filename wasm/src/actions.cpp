@@ -396,6 +396,14 @@ void set_model_quality(int i, double q) {
   }
 }
 
+void set_cross_quality(int high, double q) {
+  App& a = app();
+  set_model_quality(high, q);
+  std::string family;
+  int hi = high, med = -1;
+  if (a.family_pair(family, hi, med)) a.models[size_t(med)].quality = a.family_model_quality(hi, med, q);
+}
+
 void want_member(int model, int member) {
   App& a = app();
   if (model < 0 || model >= int(a.models.size())) return;

@@ -658,11 +658,7 @@ EMSCRIPTEN_KEEPALIVE int aec_set_cross_quality(double quality) {
                 h.members[size_t(a.family_high_member(hi, med))].name + "', not " + fmt_quality(q));
     return -1;
   }
-  set_model_quality(hi, q);
-  // The medium member's own quality (the family's knob, where the high entry's propagation does not reach
-  // it: a pair found by the model's name rather than the manifest's mark), of the pair at q: a codec with a
-  // family per member has moved to the family of the member that serves q.
-  if (a.family_pair(family, hi, med)) a.models[size_t(med)].quality = a.family_model_quality(hi, med, q);
+  set_cross_quality(hi, q);
   publish();
   return 0;
 }

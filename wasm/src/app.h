@@ -437,6 +437,11 @@ double quality_for(const ModelEntry& m);  // the quality an encode with m uses (
 // Sets variable-rate model i's quality (Q, hundredths): a codec's member for it is fetched, and the other
 // variable-rate members of its cross-resolution family get the same (a family shares one quality knob).
 void set_model_quality(int i, double q);
+// Sets the quality of the cross-decode tab's family through its high entry `high` (set_model_quality), then
+// the medium member's own quality for it, of the pair at q: a codec with a family per member has moved to the
+// family of the member that serves q (and the high entry's propagation does not reach a pair found by the
+// model's name rather than the manifest's mark).
+void set_cross_quality(int high, double q);
 // Asks the page to fetch member `member` of codec entry `model` unless it is loaded or on its way.
 void want_member(int model, int member);
 bool action_cross_decode();

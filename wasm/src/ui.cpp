@@ -976,10 +976,7 @@ void cross_tab(App& a) {
     if (ImGui::SliderFloat("##cross-quality", &q, float(lo), float(up), quality_format(q),
                            ImGuiSliderFlags_AlwaysClamp)) {
       const double v = std::clamp(std::round(double(q) * 100) / 100, lo, up);
-      set_model_quality(hi, v);
-      // The pair at v (a codec with a family per member has moved to the family of v's member).
-      int h2 = hi, m2 = med;
-      if (a.family_pair(family, h2, m2)) a.models[size_t(m2)].quality = a.family_model_quality(h2, m2, v);
+      set_cross_quality(hi, v);
       publish();
     }
     const bool released = ImGui::IsItemDeactivatedAfterEdit();
